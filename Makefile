@@ -1,0 +1,106 @@
+# pulse-lua: see README.md. `make deps` installs what the build needs (Debian).
+
+VERSION      = 0.1.0
+PREFIX      ?= /usr/local
+LUA_VERSION  = 5.4
+LUA_PC      ?= lua$(LUA_VERSION)
+LUA         ?= lua$(LUA_VERSION)
+BUSTED      ?= $(LUA) /usr/bin/busted
+LUA_LMOD    ?= $(PREFIX)/share/lua/$(LUA_VERSION)
+LUA_CMOD    ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
+BUILD       ?= build
+
+CC          ?= cc
+CFLAGS      ?= -O2 -g
+WARNINGS    ?= -Wall -Wextra -Wshadow -Wstrict-prototypes
+PKG_CFLAGS  := $(shell pkg-config --cflags $(LUA_PC) libcurl libmicrohttpd)
+ALL_CFLAGS   = -std=c11 -D_GNU_SOURCE -DPULSE_VERSION='"$(VERSION)"' $(WARNINGS) $(PKG_CFLAGS) $(CFLAGS)
+
+HAVE_READLINE := $(shell pkg-config --exists readline && echo yes)
+ifeq ($(HAVE_READLINE),yes)
+RUNNER_CFLAGS = -DPULSE_USE_READLINE
+RUNNER_LIBS   = $(shell pkg-config --libs readline)
+endif
+
+CJSON_LIBS   = -l:liblua$(LUA_VERSION)-cjson.a
+LIBS         = $(shell pkg-config --libs $(LUA_PC) libcurl libmicrohttpd) $(CJSON_LIBS) -lpthread -lm
+
+DEB_PACKAGES = build-essential pkg-config lua$(LUA_VERSION) liblua$(LUA_VERSION)-dev \
+               libcurl4-openssl-dev libmicrohttpd-dev lua-cjson lua-cjson-dev lua-busted \
+               libreadline-dev lua-check
+
+# The C core, shared by pulse/core.so, pulse-lua and pulse-sandbox.
+CORE_SRC     = src/buf.c src/json_decode.c src/json_encode.c src/transport.c src/ratelimit_headers.c \
+               src/ratelimit.c src/retry.c src/lpulse.c
+LUA_SRC      = $(shell find lua -name '*.lua' | sort)
+
+CORE_PIC     = $(CORE_SRC:src/%.c=$(BUILD)/pic/%.o)
+CORE_OBJ     = $(CORE_SRC:src/%.c=$(BUILD)/obj/%.o)
+PROGRAM_OBJ  = $(BUILD)/obj/modules.o $(BUILD)/obj/modules_data.o $(BUILD)/obj/sandbox.o
+
+.PHONY: all test install uninstall clean deps lint format
+
+all: $(BUILD)/pulse/core.so $(BUILD)/pulse-lua $(BUILD)/pulse-sandbox
+
+$(BUILD)/pic/%.o: src/%.c $(wildcard src/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fPIC -c $< -o $@
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/pulse_lua.o: src/pulse_lua.c $(wildcard src/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(RUNNER_CFLAGS) -c $< -o $@
+
+$(BUILD)/modules_data.c: tools/embed.lua $(LUA_SRC)
+	@mkdir -p $(@D)
+	$(LUA) tools/embed.lua $@ $(LUA_SRC)
+
+$(BUILD)/obj/modules_data.o: $(BUILD)/modules_data.c src/modules.h
+	$(CC) $(ALL_CFLAGS) -Isrc -c $< -o $@
+
+$(BUILD)/pulse/core.so: $(CORE_PIC)
+	@mkdir -p $(@D)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcurl) -lm
+
+$(BUILD)/pulse-lua: $(BUILD)/obj/pulse_lua.o $(PROGRAM_OBJ) $(CORE_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(RUNNER_LIBS)
+
+$(BUILD)/pulse-sandbox: $(BUILD)/obj/sandbox_main.o $(PROGRAM_OBJ) $(CORE_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+test: all
+	$(BUSTED)
+
+lint:
+	luacheck lua spec examples bench tools
+	clang-format --dry-run --Werror src/*.c src/*.h bench/*.c
+
+format:
+	clang-format -i src/*.c src/*.h bench/*.c
+
+install: all
+	install -d $(DESTDIR)$(LUA_CMOD)/pulse $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BUILD)/pulse/core.so $(DESTDIR)$(LUA_CMOD)/pulse/core.so
+	install -m 755 $(BUILD)/pulse-lua $(BUILD)/pulse-sandbox $(DESTDIR)$(PREFIX)/bin/
+	for f in $(LUA_SRC); do \
+		install -D -m 644 $$f $(DESTDIR)$(LUA_LMOD)/$${f#lua/} || exit 1; \
+	done
+
+uninstall:
+	rm -rf $(DESTDIR)$(LUA_CMOD)/pulse $(DESTDIR)$(LUA_LMOD)/pulse
+	rm -f $(DESTDIR)$(PREFIX)/bin/pulse-lua $(DESTDIR)$(PREFIX)/bin/pulse-sandbox
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,78 @@
+-- The error object every failed call returns: one readable line through
+-- tostring, and fields for code to branch on.
+
+local errors = {}
+
+local Error = {}
+Error.__index = Error
+Error.__name = "pulse.error"
+
+errors.KINDS = {
+	auth = "the API key was refused",
+	forbidden = "the key may not do this",
+	not_found = "no such resource",
+	client = "the request was not valid",
+	rate_limited = "over the rate limit",
+	unavailable = "the service is unavailable",
+	server = "the server failed",
+	network = "the network failed",
+	timeout = "the request timed out",
+	decode = "the response could not be decoded",
+	usage = "the call was not valid",
+}
+
+function Error:__tostring()
+	local parts = { "pulse: ", self.kind }
+	if self.status then
+		parts[#parts + 1] = " (HTTP " .. self.status .. ")"
+	end
+	if self.method and self.url then
+		parts[#parts + 1] = " on " .. self.method .. " " .. self.url
+	end
+	parts[#parts + 1] = ": " .. tostring(self.message or errors.KINDS[self.kind])
+	if self.attempts and self.attempts > 1 then
+		parts[#parts + 1] = " (after " .. self.attempts .. " attempts)"
+	end
+	return table.concat(parts)
+end
+
+function errors.new(fields)
+	assert(errors.KINDS[fields.kind], "unknown error kind")
+	return setmetatable(fields, Error)
+end
+
+function errors.is_error(v)
+	return getmetatable(v) == Error
+end
+
+-- The kind an HTTP status stands for, or nil for a success.
+function errors.kind_of_status(status)
+	if status >= 200 and status < 300 then
+		return nil
+	elseif status == 401 then
+		return "auth"
+	elseif status == 403 then
+		return "forbidden"
+	elseif status == 404 then
+		return "not_found"
+	elseif status == 429 then
+		return "rate_limited"
+	elseif status == 503 then
+		return "unavailable"
+	elseif status >= 500 then
+		return "server"
+	end
+	return "client" -- other 4xx, and 1xx/3xx that libcurl did not resolve
+end
+
+-- The kind of a transport failure reported by pulse.core.
+function errors.kind_of_failure(failure)
+	if failure == "timeout" then
+		return "timeout"
+	elseif failure == "usage" then
+		return "usage"
+	end
+	return "network"
+end
+
+return errors

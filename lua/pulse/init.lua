@@ -1,0 +1,501 @@
+-- pulse: the client. Requests go through the rate limiter and the retry
+-- rules of pulse.core; this file validates arguments, builds requests and
+-- shapes what comes back into the documented `body, res` or `nil, err`.
+
+local core = require("pulse.core")
+local errors = require("pulse.errors")
+local json = require("pulse.json")
+local url = require("pulse.url")
+local options = require("pulse.options")
+local stats = require("pulse.stats")
+
+local pulse = {
+	VERSION = core.version,
+	null = json.null,
+	array = json.array,
+	json = json,
+	is_error = errors.is_error,
+}
+
+-- Set by the pulse-lua runner for --verbose and --quiet.
+local runner = package.loaded["pulse.runner"] or {}
+
+-- Keys live here, not in the client table, so that no pairs() or dump of
+-- a client shows them.
+local secrets = setmetatable({}, { __mode = "k" })
+
+local IDEMPOTENT = { GET = true, HEAD = true, PUT = true, DELETE = true, OPTIONS = true }
+
+local RETRY_DEFAULTS = { max_attempts = 6, max_elapsed = 300, base = 0.5, cap = 30 }
+
+local Client = {}
+Client.__index = Client
+Client.__name = "pulse.client"
+
+function Client:__tostring()
+	return "pulse.client(" .. self.base_url .. ")"
+end
+
+local function usage(message, level)
+	error("pulse: " .. message, (level or 1) + 1)
+end
+
+-- Validation deep inside a call raises this marker; the public entry point
+-- re-raises its message at the caller's line.
+local function invalid(message)
+	error({ pulse_usage = "pulse: " .. message }, 0)
+end
+
+local function raise_at_caller(err)
+	if type(err) == "table" and err.pulse_usage then
+		error(err.pulse_usage, 3)
+	end
+	error(err, 0)
+end
+
+-- A key goes into a header line: anything that could end the line or the
+-- field is refused, without repeating the key in the message.
+local function check_key(key, where)
+	if type(key) ~= "string" or key == "" then
+		usage(where .. ": the API key must be a non-empty string", 3)
+	end
+	if key:find("[%c%s]") then
+		usage(where .. ": the API key contains spaces or control characters", 3)
+	end
+end
+
+local function redact(client, text)
+	local key = secrets[client]
+	if type(text) ~= "string" or not key then
+		return text
+	end
+	local from = 1
+	local parts = {}
+	while true do
+		local i, j = text:find(key, from, true)
+		if not i then
+			break
+		end
+		parts[#parts + 1] = text:sub(from, i - 1) .. "[REDACTED]"
+		from = j + 1
+	end
+	parts[#parts + 1] = text:sub(from)
+	return table.concat(parts)
+end
+
+local warned_verify = false
+
+function pulse.new(opts)
+	if opts ~= nil and type(opts) ~= "table" then
+		usage("bad argument #1 to 'new' (table expected, got " .. type(opts) .. ")", 2)
+	end
+	opts = opts or {}
+	local valid, why = options.check("new", opts, options.CLIENT)
+	if not valid then
+		usage(why, 2)
+	end
+
+	local key = opts.api_key or os.getenv("PULSE_API_KEY")
+	if key == nil or key == "" then
+		usage("new: no API key: set PULSE_API_KEY or pass api_key", 2)
+	end
+	check_key(key, "new")
+	local base_url = opts.base_url or os.getenv("PULSE_BASE_URL")
+	if base_url == nil or base_url == "" then
+		usage("new: no base URL: set PULSE_BASE_URL or pass base_url", 2)
+	end
+	local origin = url.origin(base_url)
+	if not origin then
+		usage("new: base_url must be an http:// or https:// URL without credentials, got '" .. base_url .. "'", 2)
+	end
+	if opts.limiter ~= nil then
+		usage("new: limiter '" .. opts.limiter .. "': only the in-process limiter (nil) exists so far", 2)
+	end
+	if opts.cache and (opts.cache.ttl or 0) > 0 then
+		usage("new: cache: the response cache does not exist yet; leave ttl at 0", 2)
+	end
+	if opts.verify == false and not warned_verify then
+		warned_verify = true
+		io.stderr:write("pulse: warning: TLS certificate verification is off (verify = false)\n")
+	end
+
+	local policy = opts.rate_limit or {}
+	local limit = policy.limit or 60
+	local self = setmetatable({
+		base_url = base_url:gsub("/+$", ""),
+		origin = origin,
+		verbose = opts.verbose == nil and runner.verbose or opts.verbose,
+		retry = opts.retry == false and false or options.merge(RETRY_DEFAULTS, opts.retry),
+		decode = true,
+		_limiter = core.ratelimit(limit, policy.window or 60, policy.burst or limit),
+		_stats = stats.new(),
+		_transport = core.transport({
+			timeout = opts.timeout,
+			connect_timeout = opts.connect_timeout,
+			verify = opts.verify,
+			ca_file = opts.ca_file,
+			proxy = opts.proxy,
+			user_agent = opts.user_agent,
+		}),
+	}, Client)
+	secrets[self] = key
+	self._transport:set_key(key)
+	return self
+end
+
+-- Rotation: the next request on carries the new key.
+function Client:set_api_key(key)
+	check_key(key, "set_api_key")
+	secrets[self] = key
+	self._transport:set_key(key)
+end
+
+function Client:close()
+	self._transport:close()
+end
+Client.__close = Client.close
+
+function Client:ratelimit()
+	return self._limiter:view()
+end
+
+function Client:stats()
+	return self._stats:snapshot()
+end
+
+function Client:_trace(fmt, ...)
+	if self.verbose then
+		io.stderr:write(redact(self, "pulse: " .. string.format(fmt, ...)), "\n")
+	end
+end
+
+local HEADER_NAME = "^[!#$%%&'*+%-.^_`|~%w]+$"
+
+local function header_lines(headers)
+	local lines = {}
+	for name, value in pairs(headers or {}) do
+		if type(name) ~= "string" or not name:find(HEADER_NAME) then
+			invalid("request: header name " .. tostring(name) .. " is not a valid HTTP token")
+		end
+		if name:lower() == "authorization" then
+			invalid("request: the Authorization header is the client's; use set_api_key")
+		end
+		if type(value) ~= "string" and type(value) ~= "number" then
+			invalid("request: header '" .. name .. "' must be a string or number")
+		end
+		value = tostring(value)
+		if value:find("[\r\n%z]") then
+			invalid("request: header '" .. name .. "' contains a line break")
+		end
+		lines[#lines + 1] = name .. ": " .. value
+	end
+	return lines
+end
+
+-- The absolute URL for path, refusing any origin but the client's: the key
+-- goes with every request.
+function Client:_url(path, query)
+	local target
+	if path:find("^%a[%w+.-]*://") then
+		if url.origin(path) ~= self.origin then
+			invalid("request: path '" .. path .. "' is on another origin than base_url")
+		end
+		target = path
+	else
+		target = url.join(self.base_url, path)
+	end
+	if query ~= nil then
+		local encoded, why = url.encode_query(query)
+		if not encoded then
+			invalid("request: " .. why)
+		end
+		if encoded ~= "" then
+			target = target .. (target:find("?", 1, true) and "&" or "?") .. encoded
+		end
+	end
+	return target
+end
+
+function Client:_prepare(name, method, path, opts)
+	if getmetatable(self) ~= Client then
+		invalid(name .. ": call it as client:" .. name .. "(...), with a colon")
+	end
+	if type(method) ~= "string" or not method:find("^%u+$") then
+		invalid("bad argument #1 to 'request' (method must be an upper-case string like \"GET\")")
+	end
+	if type(path) ~= "string" then
+		invalid("bad argument #1 to '" .. name .. "' (path must be a string, got " .. type(path) .. ")")
+	end
+	if opts ~= nil and type(opts) ~= "table" then
+		invalid("bad argument to '" .. name .. "' (options must be a table, got " .. type(opts) .. ")")
+	end
+	opts = opts or {}
+	local valid, why = options.check(name, opts, options.REQUEST)
+	if not valid then
+		invalid(why)
+	end
+	local req = {
+		method = method,
+		url = self:_url(path, opts.query),
+		headers = header_lines(opts.headers),
+		timeout = opts.timeout,
+		decode = opts.decode ~= false,
+		idempotent = opts.idempotent or IDEMPOTENT[method] or false,
+	}
+	if opts.json ~= nil and opts.body ~= nil then
+		invalid("request: give opts.json or opts.body, not both")
+	end
+	if opts.json ~= nil then
+		local text, encode_error = json.encode(opts.json)
+		if not text then
+			invalid("request: cannot encode the JSON body: " .. encode_error)
+		end
+		req.body, req.json_body = text, true
+	elseif opts.body ~= nil then
+		req.body = opts.body
+	end
+	if opts.retry == false or self.retry == false then
+		req.retry = false
+	else
+		req.retry = options.merge(self.retry or RETRY_DEFAULTS, opts.retry)
+	end
+	return req
+end
+
+local function is_json_type(content_type)
+	return content_type == nil or content_type:lower():find("json", 1, true) ~= nil
+end
+
+local function error_message(decoded, status)
+	local e = type(decoded) == "table" and decoded.error
+	if type(e) == "table" then
+		return e.message or e.detail or e.code, e
+	elseif type(e) == "string" then
+		return e, e
+	end
+	return "HTTP " .. status, nil
+end
+
+-- Shapes a final response into body, res or nil, err.
+function Client:_finish(req, status, headers, raw, res)
+	local kind = errors.kind_of_status(status)
+	local body = raw
+	local decode_error
+	if req.decode and raw ~= "" and is_json_type(headers["content-type"]) then
+		local value, why = json.decode(raw)
+		if value == nil then
+			decode_error = why
+		else
+			body = value
+		end
+	end
+	if not kind and not decode_error then
+		return body, res
+	end
+	local fields = {
+		kind = kind or "decode",
+		status = status,
+		method = req.method,
+		url = req.url,
+		attempts = res.attempts,
+		res = res,
+	}
+	if decode_error then
+		fields.body = redact(self, raw)
+		fields.message = "response body is not valid JSON (" .. decode_error .. ")"
+		if kind then
+			fields.message = "HTTP " .. status .. ", and the body is not JSON"
+		end
+	else
+		local message, e = error_message(body, status)
+		fields.message = redact(self, message)
+		fields.error = e
+	end
+	if status == 429 or status == 503 then
+		fields.retry_after = core.parse_retry_after(headers["retry-after"] or "")
+	end
+	return nil, errors.new(fields)
+end
+
+local function case_insensitive(headers)
+	return setmetatable(headers, {
+		__index = function(t, name)
+			return type(name) == "string" and rawget(t, name:lower()) or nil
+		end,
+	})
+end
+
+-- Sleeps until the limiter hands out a token; returns the seconds slept.
+function Client:_throttle()
+	local slept = 0
+	while true do
+		local wait = self._limiter:take()
+		if wait <= 0 then
+			return slept
+		end
+		self:_trace("throttled: waiting %.3fs for the rate limit", wait)
+		core.sleep(wait)
+		slept = slept + wait
+		self._stats:record_throttle(wait)
+	end
+end
+
+-- One attempt: returns the outcome name and what the transport said.
+function Client:_attempt(req, attempt)
+	self:_trace("-> %s %s (attempt %d)", req.method, req.url, attempt)
+	local status, headers, body, elapsed = self._transport:perform(
+		req.method,
+		req.url,
+		req.headers,
+		req.body,
+		req.json_body,
+		req.timeout
+	)
+	self._stats:record_request(elapsed, body, req.body)
+	if not status then
+		self._limiter:cancel()
+		self:_trace("<- %s %s: %s after %.1f ms (attempt %d)", req.method, req.url, headers, elapsed * 1000, attempt)
+		return headers, nil, nil, body
+	end
+	local retry_after = self._limiter:observe(status, headers)
+	if status == 429 then
+		self._stats:record_429()
+	end
+	self:_trace("<- %d %s %s %.1f ms (attempt %d)", status, req.method, req.url, elapsed * 1000, attempt)
+	return "status", status, headers, body, retry_after
+end
+
+-- Sends req until it succeeds, fails for good, or the retry rules say stop.
+function Client:_send(req)
+	local started = core.now()
+	local waited, attempt = 0, 0
+	while true do
+		attempt = attempt + 1
+		waited = waited + self:_throttle()
+		local outcome, status, headers, body, retry_after = self:_attempt(req, attempt)
+		local res
+		if outcome == "status" then
+			res = {
+				status = status,
+				headers = case_insensitive(headers),
+				attempts = attempt,
+				waited = waited,
+				elapsed = core.now() - started,
+				from_cache = false,
+				rate = self._limiter:view(),
+			}
+		elseif outcome == "usage" then
+			return nil,
+				errors.new({ kind = "usage", method = req.method, url = req.url, message = body, attempts = attempt })
+		end
+		local decision = { retry = false }
+		if req.retry and (outcome ~= "status" or errors.kind_of_status(status)) then
+			if status == 429 and not retry_after then
+				retry_after = self._limiter:view().blocked
+			end
+			local r = req.retry
+			decision.retry, decision.wait, decision.reason = core.retry_decide({
+				outcome = outcome,
+				status = status,
+				idempotent = req.idempotent,
+				attempt = attempt,
+				elapsed = core.now() - started,
+				retry_after = retry_after,
+				max_attempts = r.max_attempts,
+				max_elapsed = r.max_elapsed,
+				base = r.base,
+				cap = r.cap,
+				random = math.random(),
+			})
+		end
+		if not decision.retry then
+			if outcome == "status" then
+				return self:_finish(req, status, headers, body, res)
+			end
+			local kind = errors.kind_of_failure(outcome)
+			return nil,
+				errors.new({
+					kind = kind,
+					method = req.method,
+					url = req.url,
+					message = redact(self, body) .. (decision.reason and (" (" .. decision.reason .. ")") or ""),
+					attempts = attempt,
+					uncertain = outcome ~= "no_connection" and not req.idempotent or nil,
+				})
+		end
+		self._stats:record_retry()
+		self:_trace(
+			"retry %s %s in %.3fs: %s (attempt %d next)",
+			req.method,
+			req.url,
+			decision.wait,
+			decision.reason,
+			attempt + 1
+		)
+		if req.retry.on_retry then
+			req.retry.on_retry({
+				method = req.method,
+				url = req.url,
+				attempt = attempt,
+				status = status,
+				reason = decision.reason,
+				wait = decision.wait,
+			})
+		end
+		if decision.wait > 0 then
+			core.sleep(decision.wait)
+			waited = waited + decision.wait
+		end
+	end
+end
+
+local function send(self, name, method, path, opts)
+	local ok, req = pcall(Client._prepare, self, name, method, path, opts)
+	if not ok then
+		raise_at_caller(req)
+	end
+	return self:_send(req)
+end
+
+function Client:request(method, path, opts)
+	return send(self, "request", method, path, opts)
+end
+
+function Client:get(path, opts)
+	return send(self, "get", "GET", path, opts)
+end
+
+function Client:delete(path, opts)
+	return send(self, "delete", "DELETE", path, opts)
+end
+
+local function with_body(method)
+	local name = method:lower()
+	return function(self, path, body, opts)
+		if opts ~= nil and type(opts) ~= "table" then
+			usage("bad argument #3 to '" .. name .. "' (options must be a table, got " .. type(opts) .. ")", 2)
+		end
+		if body ~= nil and type(body) ~= "table" and body ~= json.null then
+			usage(
+				"bad argument #2 to '"
+					.. name
+					.. "' (JSON body must be a table, got "
+					.. type(body)
+					.. "; pass a raw string as opts.body)",
+				2
+			)
+		end
+		local merged = {}
+		for k, v in pairs(opts or {}) do
+			merged[k] = v
+		end
+		merged.json = body
+		return send(self, name, method, path, merged)
+	end
+end
+
+Client.post = with_body("POST")
+Client.put = with_body("PUT")
+Client.patch = with_body("PATCH")
+
+return pulse

@@ -1,0 +1,27 @@
+-- JSON for pulse, on the C codec of pulse.core: integral numbers decode as
+-- Lua integers, integers up to 2^63 encode exactly, arrays keep their kind.
+
+local core = require("pulse.core")
+
+local json = {
+	null = core.null, -- JSON null, distinct from a missing field
+	array_mt = core.array_mt,
+}
+
+-- Marks t (default: a new table) as a JSON array, so that it encodes as []
+-- even when empty. Decoded arrays carry this mark already.
+function json.array(t)
+	return setmetatable(t or {}, core.array_mt)
+end
+
+function json.is_array(t)
+	return getmetatable(t) == core.array_mt
+end
+
+-- Returns the text, or nil and the reason.
+json.encode = core.json_encode
+
+-- Returns the value, or nil and the reason (with the byte offset).
+json.decode = core.json_decode
+
+return json

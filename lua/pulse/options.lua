@@ -1,0 +1,116 @@
+-- Checking option tables: unknown names and wrong types are refused, with
+-- the valid names listed, so that a typo like `timout` is never ignored.
+
+local options = {}
+
+options.CLIENT = {
+	api_key = "string",
+	base_url = "string",
+	timeout = "positive",
+	connect_timeout = "positive",
+	rate_limit = "rate_limit",
+	limiter = "string",
+	retry = "retry|false",
+	cache = "cache",
+	verify = "boolean",
+	ca_file = "string",
+	proxy = "string",
+	user_agent = "string",
+	verbose = "boolean",
+}
+
+options.REQUEST = {
+	query = "table",
+	json = "any",
+	body = "string",
+	headers = "table",
+	timeout = "positive",
+	retry = "retry|false",
+	cache = "cache|false",
+	decode = "boolean",
+	idempotent = "boolean",
+}
+
+local NESTED = {
+	retry = {
+		max_attempts = "count",
+		max_elapsed = "non-negative",
+		base = "positive",
+		cap = "positive",
+		on_retry = "function",
+	},
+	rate_limit = { limit = "positive", window = "positive", burst = "positive" },
+	cache = { ttl = "non-negative", max_entries = "count" },
+}
+
+local function sorted_names(spec)
+	local names = {}
+	for name in pairs(spec) do
+		names[#names + 1] = name
+	end
+	table.sort(names)
+	return table.concat(names, ", ")
+end
+
+local check
+
+local function check_value(where, name, value, kind)
+	if kind == "any" then
+		return true
+	end
+	for alternative in kind:gmatch("[^|]+") do
+		if alternative == "false" and value == false then
+			return true
+		end
+		if NESTED[alternative] and type(value) == "table" then
+			return check(where .. "." .. name, value, NESTED[alternative])
+		end
+		local t = type(value)
+		if alternative == t then
+			return true
+		end
+		if t == "number" and value == value then
+			if alternative == "positive" and value > 0 and value < math.huge then
+				return true
+			elseif alternative == "non-negative" and value >= 0 and value < math.huge then
+				return true
+			elseif alternative == "count" and math.type(value) == "integer" and value >= 1 then
+				return true
+			end
+		end
+	end
+	local wanted = kind:gsub("|", " or "):gsub("rate_limit", "table"):gsub("retry", "table"):gsub("cache", "table")
+	return nil, string.format("%s: option '%s' must be %s, got %s", where, name, wanted, tostring(value))
+end
+
+-- Returns true, or nil and a message naming the option and the valid ones.
+function check(where, opts, spec)
+	for name, value in pairs(opts) do
+		local kind = spec[name]
+		if kind == nil then
+			return nil,
+				string.format("%s: unknown option '%s' (valid: %s)", where, tostring(name), sorted_names(spec))
+		end
+		local ok, why = check_value(where, name, value, kind)
+		if not ok then
+			return nil, why
+		end
+	end
+	return true
+end
+
+options.check = check
+
+-- A new table with defaults overlaid by overrides (either may be nil).
+function options.merge(defaults, overrides)
+	local merged = {}
+	for k, v in pairs(defaults or {}) do
+		merged[k] = v
+	end
+	for k, v in pairs(overrides or {}) do
+		merged[k] = v
+	end
+	return merged
+end
+
+return options

@@ -1,0 +1,140 @@
+-- Faults the sandbox injects: from --faults at start, or posted to
+-- /_sandbox/faults. A spec is a comma-separated list of KIND[:NAME=VALUE]...
+--   503          answer 503          retry_after=S (default: no Retry-After)
+--   html502      an HTML 502, as a proxy sends
+--   redirect     307 to port=N on 127.0.0.1, same path
+--   drop         close the connection before handling the request
+--   drop_after   handle (and apply) the request, then close with no response
+--   truncate     cut the JSON body in half
+--   bad_headers  malformed rate-limit header values
+--   latency      answer ms=N milliseconds late
+--   random       with probability p=P, one of kinds=A+B+... (default: all
+--                but redirect), chosen with the --seed generator
+-- and, for every kind: count=N (default 1; 0 for no limit), seconds=T (active
+-- for T seconds; count then defaults to no limit), method=M (only for M).
+
+local faults = {}
+
+local KINDS = {
+	["503"] = true,
+	html502 = true,
+	redirect = true,
+	drop = true,
+	drop_after = true,
+	truncate = true,
+	bad_headers = true,
+	latency = true,
+	random = true,
+}
+
+local RANDOM_KINDS = { "503", "html502", "drop", "drop_after", "truncate", "bad_headers", "latency" }
+
+local NUMERIC = { count = true, seconds = true, retry_after = true, port = true, ms = true, p = true }
+
+-- Checks and completes one fault table; returns it, or nil and why.
+function faults.validate(f, now)
+	if type(f) ~= "table" or not KINDS[tostring(f.kind)] then
+		return nil, "unknown fault kind '" .. tostring(type(f) == "table" and f.kind) .. "'"
+	end
+	f.kind = tostring(f.kind)
+	for name, value in pairs(f) do
+		if NUMERIC[name] then
+			if type(value) ~= "number" or value < 0 then
+				return nil, "fault option " .. name .. " must be a non-negative number"
+			end
+		elseif name ~= "kind" and name ~= "method" and name ~= "kinds" then
+			return nil, "unknown fault option '" .. tostring(name) .. "'"
+		end
+	end
+	if f.kind == "redirect" and not f.port then
+		return nil, "redirect needs port=N"
+	end
+	if f.kind == "random" then
+		f.p = f.p or 0.1
+		if type(f.kinds) == "string" then
+			local list = {}
+			for k in f.kinds:gmatch("[^+]+") do
+				if not KINDS[k] or k == "random" then
+					return nil, "random: unknown kind '" .. k .. "'"
+				end
+				list[#list + 1] = k
+			end
+			f.kinds = list
+		end
+		f.kinds = f.kinds or RANDOM_KINDS
+	end
+	if f.seconds then
+		f.until_time = now + f.seconds
+	end
+	if f.count == nil then
+		f.count = (f.seconds or f.kind == "random") and 0 or 1
+	end
+	return f
+end
+
+-- Parses a --faults spec into validated faults, or nil and why.
+function faults.parse(spec, now)
+	local list = {}
+	for item in spec:gmatch("[^,]+") do
+		local fields = {}
+		local kind = item:match("^([^:]+)")
+		fields.kind = kind
+		for name, value in item:gmatch(":([%w_]+)=([^:]*)") do
+			fields[name] = NUMERIC[name] and tonumber(value) or value
+			if NUMERIC[name] and not fields[name] then
+				return nil, "fault option " .. name .. " needs a number, got '" .. value .. "'"
+			end
+		end
+		local f, why = faults.validate(fields, now)
+		if not f then
+			return nil, why
+		end
+		list[#list + 1] = f
+	end
+	return list
+end
+
+local Queue = {}
+Queue.__index = Queue
+
+function faults.queue()
+	return setmetatable({ active = {} }, Queue)
+end
+
+function Queue:add(f)
+	self.active[#self.active + 1] = f
+end
+
+function Queue:clear()
+	self.active = {}
+end
+
+-- The fault for this request, if any; counts it against its budget.
+function Queue:pick(method, now)
+	for i, f in ipairs(self.active) do
+		local expired = f.until_time and now >= f.until_time
+		if expired then
+			table.remove(self.active, i)
+			return self:pick(method, now)
+		end
+		if not f.method or f.method == method then
+			local kind = f.kind
+			if kind == "random" then
+				if math.random() >= f.p then
+					return nil
+				end
+				kind = f.kinds[math.random(#f.kinds)]
+			end
+			if f.count > 0 then
+				f.count = f.count - 1
+				if f.count == 0 then
+					table.remove(self.active, i)
+				end
+			end
+			return setmetatable({ kind = kind }, { __index = f })
+		end
+	end
+	return nil
+end
+
+return faults

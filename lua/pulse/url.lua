@@ -1,0 +1,101 @@
+-- Building request URLs: joining a base URL and a path, encoding queries.
+
+local url = {}
+
+local function escape_byte(c)
+	return string.format("%%%02X", c:byte())
+end
+
+-- Percent-escapes everything but RFC 3986's unreserved characters.
+function url.escape(s)
+	return (s:gsub("[^%w%-%._~]", escape_byte))
+end
+
+-- The scheme://host[:port] part, lower-cased, or nil when s is not http(s).
+function url.origin(s)
+	local scheme, authority = s:match("^(%a[%w+.-]*)://([^/?#]+)")
+	if not scheme then
+		return nil
+	end
+	scheme = scheme:lower()
+	if scheme ~= "http" and scheme ~= "https" then
+		return nil
+	end
+	if authority:find("@", 1, true) then
+		return nil -- credentials in the URL would travel outside the key's header
+	end
+	return scheme .. "://" .. authority:lower()
+end
+
+-- Joins base and path with exactly one slash between them. Characters that
+-- cannot stand in a URL (spaces, controls, non-ASCII) are escaped; the rest
+-- of the path is the caller's to have escaped.
+function url.join(base, path)
+	path = path:gsub("[%c%s\128-\255]", escape_byte)
+	if path == "" then
+		return base
+	end
+	local sep = (path:sub(1, 1) == "?") and "" or "/"
+	return base:gsub("/+$", "") .. sep .. path:gsub("^/+", "")
+end
+
+local function format_number(n)
+	if math.type(n) == "integer" then
+		return string.format("%d", n)
+	end
+	if n == math.floor(n) and n > -2 ^ 63 and n < 2 ^ 63 then
+		return string.format("%d", math.tointeger(n))
+	end
+	for precision = 15, 17 do
+		local text = string.format("%." .. precision .. "g", n)
+		if tonumber(text) == n then
+			return text
+		end
+	end
+end
+
+local function format_value(key, v)
+	local t = type(v)
+	if t == "string" then
+		return v
+	elseif t == "number" then
+		if v ~= v or v == math.huge or v == -math.huge then
+			return nil, "query value '" .. key .. "' is not a finite number"
+		end
+		return format_number(v)
+	elseif t == "boolean" then
+		return tostring(v)
+	end
+	return nil, "query value '" .. key .. "' is a " .. t .. " (want a string, number, boolean or array of them)"
+end
+
+-- Encodes a table as a query string: keys in sorted order (stable URLs
+-- cache well), arrays as repeated keys. Returns the string, or nil and why.
+function url.encode_query(query)
+	local keys = {}
+	for k in pairs(query) do
+		if type(k) ~= "string" then
+			return nil, "query keys must be strings, got a " .. type(k)
+		end
+		keys[#keys + 1] = k
+	end
+	table.sort(keys)
+	local parts = {}
+	for _, k in ipairs(keys) do
+		local v = query[k]
+		local values = type(v) == "table" and v or { v }
+		if type(v) == "table" and next(v) ~= nil and #v == 0 then
+			return nil, "query value '" .. k .. "' is a table that is not an array"
+		end
+		for _, item in ipairs(values) do
+			local text, err = format_value(k, item)
+			if not text then
+				return nil, err
+			end
+			parts[#parts + 1] = url.escape(k) .. "=" .. url.escape(text)
+		end
+	end
+	return table.concat(parts, "&")
+end
+
+return url

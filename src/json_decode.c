@@ -1,0 +1,313 @@
+#include "json_decode.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct parser {
+	const char *p;
+	const char *end;
+	const char *start;
+	json_handler handler;
+	void *ctx;
+	struct json_error *err;
+	int depth;
+};
+
+/* A number token longer than this is not one a server sends on purpose. */
+#define MAX_NUMBER_LEN 400
+
+static int fail(struct parser *ps, const char *reason)
+{
+	ps->err->offset = (size_t)(ps->p - ps->start);
+	ps->err->reason = reason;
+	return -1;
+}
+
+static void skip_space(struct parser *ps)
+{
+	while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
+		ps->p++;
+}
+
+static int emit(struct parser *ps, enum json_event event, const struct json_token *token)
+{
+	static const struct json_token none;
+	return ps->handler(ps->ctx, event, token ? token : &none);
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static long read_hex4(const char *s)
+{
+	long v = 0;
+	for (int i = 0; i < 4; i++) {
+		int h = hex_value(s[i]);
+		if (h < 0)
+			return -1;
+		v = v * 16 + h;
+	}
+	return v;
+}
+
+static int parse_string(struct parser *ps, enum json_event event)
+{
+	struct json_token token = {0};
+	ps->p++; /* opening quote */
+	token.text = ps->p;
+	while (ps->p < ps->end && *ps->p != '"') {
+		unsigned char c = (unsigned char)*ps->p;
+		if (c < 0x20)
+			return fail(ps, "control character in string");
+		if (c != '\\') {
+			ps->p++;
+			continue;
+		}
+		token.escaped = 1;
+		if (ps->end - ps->p < 2)
+			return fail(ps, "unterminated string");
+		char e = ps->p[1];
+		if (e == 'u') {
+			if (ps->end - ps->p < 6 || read_hex4(ps->p + 2) < 0)
+				return fail(ps, "bad \\u escape");
+			ps->p += 6;
+		} else if (strchr("\"\\/bfnrt", e) && e != '\0') {
+			ps->p += 2;
+		} else {
+			return fail(ps, "bad escape in string");
+		}
+	}
+	if (ps->p >= ps->end)
+		return fail(ps, "unterminated string");
+	token.len = (size_t)(ps->p - token.text);
+	ps->p++; /* closing quote */
+	return emit(ps, event, &token);
+}
+
+static int scan_digits(struct parser *ps)
+{
+	const char *from = ps->p;
+	while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9')
+		ps->p++;
+	return ps->p > from;
+}
+
+static int parse_number(struct parser *ps)
+{
+	const char *from = ps->p;
+	int integral = 1;
+	if (*ps->p == '-')
+		ps->p++;
+	if (ps->p < ps->end && *ps->p == '0')
+		ps->p++;
+	else if (!scan_digits(ps))
+		return fail(ps, "bad number");
+	if (ps->p < ps->end && *ps->p == '.') {
+		integral = 0;
+		ps->p++;
+		if (!scan_digits(ps))
+			return fail(ps, "bad number fraction");
+	}
+	if (ps->p < ps->end && (*ps->p == 'e' || *ps->p == 'E')) {
+		integral = 0;
+		ps->p++;
+		if (ps->p < ps->end && (*ps->p == '+' || *ps->p == '-'))
+			ps->p++;
+		if (!scan_digits(ps))
+			return fail(ps, "bad number exponent");
+	}
+	size_t len = (size_t)(ps->p - from);
+	if (len > MAX_NUMBER_LEN)
+		return fail(ps, "number too long");
+
+	/* The input need not be NUL-terminated, and strtod needs it to be. */
+	char copy[MAX_NUMBER_LEN + 1];
+	memcpy(copy, from, len);
+	copy[len] = '\0';
+	struct json_token token = {0};
+	token.text = from;
+	token.len = len;
+	if (integral) {
+		errno = 0;
+		token.integer = strtoll(copy, NULL, 10);
+		if (errno != ERANGE)
+			return emit(ps, JSON_INTEGER, &token);
+	}
+	token.number = strtod(copy, NULL);
+	return emit(ps, JSON_NUMBER, &token);
+}
+
+static int parse_literal(struct parser *ps, const char *word, enum json_event event)
+{
+	size_t n = strlen(word);
+	if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, word, n) != 0)
+		return fail(ps, "unexpected character");
+	ps->p += n;
+	return emit(ps, event, NULL);
+}
+
+static int parse_value(struct parser *ps);
+
+static int parse_container(struct parser *ps, int is_object)
+{
+	char close = is_object ? '}' : ']';
+	if (++ps->depth > JSON_MAX_DEPTH)
+		return fail(ps, "nested too deeply");
+	ps->p++;
+	int rc = emit(ps, is_object ? JSON_OBJECT_BEGIN : JSON_ARRAY_BEGIN, NULL);
+	if (rc)
+		return rc;
+	skip_space(ps);
+	if (ps->p < ps->end && *ps->p == close) {
+		ps->p++;
+		ps->depth--;
+		return emit(ps, is_object ? JSON_OBJECT_END : JSON_ARRAY_END, NULL);
+	}
+	for (;;) {
+		if (is_object) {
+			skip_space(ps);
+			if (ps->p >= ps->end || *ps->p != '"')
+				return fail(ps, "expected a string key");
+			if ((rc = parse_string(ps, JSON_KEY)))
+				return rc;
+			skip_space(ps);
+			if (ps->p >= ps->end || *ps->p != ':')
+				return fail(ps, "expected ':'");
+			ps->p++;
+		}
+		if ((rc = parse_value(ps)))
+			return rc;
+		skip_space(ps);
+		if (ps->p < ps->end && *ps->p == ',') {
+			ps->p++;
+			continue;
+		}
+		if (ps->p < ps->end && *ps->p == close) {
+			ps->p++;
+			ps->depth--;
+			return emit(ps, is_object ? JSON_OBJECT_END : JSON_ARRAY_END, NULL);
+		}
+		return fail(ps, is_object ? "expected ',' or '}'" : "expected ',' or ']'");
+	}
+}
+
+static int parse_value(struct parser *ps)
+{
+	skip_space(ps);
+	if (ps->p >= ps->end)
+		return fail(ps, "unexpected end of input");
+	switch (*ps->p) {
+	case '{':
+		return parse_container(ps, 1);
+	case '[':
+		return parse_container(ps, 0);
+	case '"':
+		return parse_string(ps, JSON_STRING);
+	case 't':
+		return parse_literal(ps, "true", JSON_TRUE);
+	case 'f':
+		return parse_literal(ps, "false", JSON_FALSE);
+	case 'n':
+		return parse_literal(ps, "null", JSON_NULL);
+	default:
+		if (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9'))
+			return parse_number(ps);
+		return fail(ps, "unexpected character");
+	}
+}
+
+int json_parse(const char *text, size_t len, json_handler handler, void *ctx, struct json_error *err)
+{
+	struct parser ps = {text, text + len, text, handler, ctx, err, 0};
+	int rc = parse_value(&ps);
+	if (rc)
+		return rc;
+	skip_space(&ps);
+	if (ps.p != ps.end)
+		return fail(&ps, "trailing characters after the value");
+	return 0;
+}
+
+static size_t put_utf8(char *out, unsigned long cp)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xC0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xE0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		out[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	out[0] = (char)(0xF0 | (cp >> 18));
+	out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+	out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	out[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+static char simple_escape(char e)
+{
+	switch (e) {
+	case 'b':
+		return '\b';
+	case 'f':
+		return '\f';
+	case 'n':
+		return '\n';
+	case 'r':
+		return '\r';
+	case 't':
+		return '\t';
+	default:
+		return e; /* '"', '\\' and '/' stand for themselves */
+	}
+}
+
+size_t json_unescape(const char *span, size_t len, char *out)
+{
+	const char *p = span, *end = span + len;
+	size_t n = 0;
+	while (p < end) {
+		if (*p != '\\') {
+			out[n++] = *p++;
+			continue;
+		}
+		if (p[1] != 'u') {
+			out[n++] = simple_escape(p[1]);
+			p += 2;
+			continue;
+		}
+		unsigned long cp = (unsigned long)read_hex4(p + 2);
+		p += 6;
+		/* A high surrogate followed by a low one is one code point; a lone
+		 * surrogate cannot be UTF-8, so it becomes U+FFFD. */
+		if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+			long low = read_hex4(p + 2);
+			if (low >= 0xDC00 && low <= 0xDFFF) {
+				cp = 0x10000 + ((cp - 0xD800) << 10) + ((unsigned long)low - 0xDC00);
+				p += 6;
+			}
+		}
+		if (cp >= 0xD800 && cp <= 0xDFFF)
+			cp = 0xFFFD;
+		n += put_utf8(out + n, cp);
+	}
+	return n;
+}

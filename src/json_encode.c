@@ -1,0 +1,70 @@
+#include "json_encode.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int json_write_string(struct buf *b, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	if (buf_reserve(b, len + 2) != 0 || buf_putc(b, '"') != 0)
+		return -1;
+	size_t run = 0; /* bytes that need no escape, copied in one go */
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		if (buf_append(b, s + run, i - run) != 0)
+			return -1;
+		run = i + 1;
+		char esc[7] = {'\\', 0};
+		size_t n = 2;
+		switch (c) {
+		case '"':
+		case '\\':
+			esc[1] = (char)c;
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
+		default:
+			esc[1] = 'u';
+			esc[2] = esc[3] = '0';
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			n = 6;
+		}
+		if (buf_append(b, esc, n) != 0)
+			return -1;
+	}
+	if (buf_append(b, s + run, len - run) != 0)
+		return -1;
+	return buf_putc(b, '"');
+}
+
+int json_write_double(struct buf *b, double v)
+{
+	if (!isfinite(v))
+		return -2;
+	char text[32];
+	/* %.17g always round-trips; a shorter form reads better when it does too. */
+	for (int precision = 15; precision <= 17; precision++) {
+		snprintf(text, sizeof text, "%.*g", precision, v);
+		if (strtod(text, NULL) == v)
+			break;
+	}
+	return buf_append_str(b, text);
+}
+
+int json_write_integer(struct buf *b, long long v)
+{
+	char text[24];
+	snprintf(text, sizeof text, "%lld", v);
+	return buf_append_str(b, text);
+}

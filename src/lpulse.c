@@ -1,0 +1,798 @@
+/*
+ * pulse.core: the Lua binding. It converts between Lua values and the C
+ * structs of transport.h, json_decode.h and json_encode.h; policy lives on
+ * either side of it, never in it.
+ */
+#include "buf.h"
+#include "json_decode.h"
+#include "json_encode.h"
+#include "ratelimit.h"
+#include "ratelimit_headers.h"
+#include "retry.h"
+#include "transport.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#define TRANSPORT_MT "pulse.transport"
+#define BUFFER_MT "pulse.buffer"
+#define RATELIMIT_MT "pulse.ratelimit"
+
+/* The upvalue every JSON function shares: the metatable marking arrays. */
+#define ARRAY_MT_UPVALUE lua_upvalueindex(1)
+
+/* ---- transport ------------------------------------------------------- */
+
+struct transport_box {
+	struct transport *transport;
+	struct http_response response; /* buffers reused from request to request */
+};
+
+static struct transport_box *check_transport(lua_State *L)
+{
+	struct transport_box *box = luaL_checkudata(L, 1, TRANSPORT_MT);
+	if (!box->transport)
+		luaL_error(L, "the client is closed");
+	return box;
+}
+
+static long opt_milliseconds(lua_State *L, int idx, const char *field, long dflt)
+{
+	lua_getfield(L, idx, field);
+	long ms = dflt;
+	if (!lua_isnil(L, -1))
+		ms = (long)(luaL_checknumber(L, -1) * 1000.0);
+	lua_pop(L, 1);
+	return ms;
+}
+
+static const char *opt_string(lua_State *L, int idx, const char *field)
+{
+	lua_getfield(L, idx, field);
+	const char *s = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
+	lua_pop(L, 1); /* the string stays alive in the options table */
+	return s;
+}
+
+static int core_transport(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	struct transport_options options = {
+	    .connect_timeout_ms = opt_milliseconds(L, 1, "connect_timeout", 30000),
+	    .timeout_ms = opt_milliseconds(L, 1, "timeout", 80000),
+	    .ca_file = opt_string(L, 1, "ca_file"),
+	    .proxy = opt_string(L, 1, "proxy"),
+	    .user_agent = opt_string(L, 1, "user_agent"),
+	};
+	lua_getfield(L, 1, "verify");
+	options.verify = lua_isnil(L, -1) || lua_toboolean(L, -1);
+	lua_pop(L, 1);
+
+	struct transport_box *box = lua_newuserdatauv(L, sizeof *box, 0);
+	memset(box, 0, sizeof *box);
+	luaL_setmetatable(L, TRANSPORT_MT);
+	box->transport = transport_new();
+	if (!box->transport || transport_set_options(box->transport, &options) != 0)
+		return luaL_error(L, "cannot set up libcurl (out of memory?)");
+	return 1;
+}
+
+static int transport_close(lua_State *L)
+{
+	struct transport_box *box = luaL_checkudata(L, 1, TRANSPORT_MT);
+	transport_free(box->transport);
+	box->transport = NULL;
+	http_response_free(&box->response);
+	return 0;
+}
+
+static int transport_set_key_method(lua_State *L)
+{
+	struct transport_box *box = check_transport(L);
+	if (transport_set_key(box->transport, luaL_checkstring(L, 2)) != 0)
+		return luaL_error(L, "out of memory");
+	return 0;
+}
+
+/* Response headers as a table of lower-cased names; repeats are joined
+ * with ", " as RFC 9110 allows for list-valued fields. */
+static void push_headers(lua_State *L, const struct buf *raw)
+{
+	lua_newtable(L);
+	const char *p = raw->data, *end = raw->data + raw->len;
+	while (p && p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *colon = memchr(p, ':', (size_t)(eol - p));
+		if (colon && colon > p) {
+			luaL_Buffer name;
+			luaL_buffinit(L, &name);
+			for (const char *c = p; c < colon; c++)
+				luaL_addchar(&name, (char)((*c >= 'A' && *c <= 'Z') ? *c + 32 : *c));
+			luaL_pushresult(&name);
+			const char *v = colon + 1, *vend = eol;
+			while (v < vend && (*v == ' ' || *v == '\t'))
+				v++;
+			while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t'))
+				vend--;
+			lua_pushvalue(L, -1);
+			if (lua_rawget(L, -3) == LUA_TSTRING) {
+				lua_pushliteral(L, ", ");
+				lua_pushlstring(L, v, (size_t)(vend - v));
+				lua_concat(L, 3);
+			} else {
+				lua_pop(L, 1);
+				lua_pushlstring(L, v, (size_t)(vend - v));
+			}
+			lua_rawset(L, -3);
+		}
+		p = eol + 1;
+	}
+}
+
+static const char *failure_name(enum transport_failure failure)
+{
+	switch (failure) {
+	case TRANSPORT_NO_CONNECTION:
+		return "no_connection";
+	case TRANSPORT_TIMEOUT:
+		return "timeout";
+	case TRANSPORT_USAGE:
+		return "usage";
+	case TRANSPORT_NO_MEMORY:
+		return "no_memory";
+	default:
+		return "network";
+	}
+}
+
+/*
+ * t:perform(method, url, headers, body, json_body, timeout)
+ *   -> status, headers, body, elapsed, connections_made
+ *   or nil, failure, message, elapsed
+ */
+static int transport_perform_method(lua_State *L)
+{
+	struct transport_box *box = check_transport(L);
+	struct http_request req = {
+	    .method = luaL_checkstring(L, 2),
+	    .url = luaL_checkstring(L, 3),
+	    .json_body = lua_toboolean(L, 6),
+	    .timeout_ms = (long)(luaL_optnumber(L, 7, 0) * 1000.0),
+	};
+	const char *lines[64];
+	if (!lua_isnoneornil(L, 4)) {
+		luaL_checktype(L, 4, LUA_TTABLE);
+		lua_Integer n = luaL_len(L, 4);
+		luaL_argcheck(L, n <= 64, 4, "more than 64 headers");
+		for (lua_Integer i = 1; i <= n; i++) {
+			lua_rawgeti(L, 4, i);
+			lines[i - 1] = luaL_checkstring(L, -1);
+			lua_pop(L, 1); /* still referenced by the table */
+		}
+		req.headers = lines;
+		req.header_count = (size_t)n;
+	}
+	if (!lua_isnoneornil(L, 5))
+		req.body = luaL_checklstring(L, 5, &req.body_len);
+
+	struct http_response *res = &box->response;
+	enum transport_failure failure = transport_perform(box->transport, &req, res);
+	if (failure == TRANSPORT_NO_MEMORY)
+		return luaL_error(L, "out of memory");
+	if (failure != TRANSPORT_OK) {
+		lua_pushnil(L);
+		lua_pushstring(L, failure_name(failure));
+		lua_pushstring(L, res->message);
+		lua_pushnumber(L, res->elapsed);
+		return 4;
+	}
+	lua_pushinteger(L, res->status);
+	push_headers(L, &res->headers);
+	lua_pushlstring(L, res->body.data ? res->body.data : "", res->body.len);
+	lua_pushnumber(L, res->elapsed);
+	lua_pushinteger(L, res->connections_made);
+	return 5;
+}
+
+/* ---- JSON decoding ---------------------------------------------------- */
+
+struct decoder {
+	lua_State *L;
+	int array_mt;                           /* stack index */
+	lua_Integer length[JSON_MAX_DEPTH + 1]; /* per open container: items so far, or -1 for objects */
+	int depth;
+};
+
+static void push_span(lua_State *L, const struct json_token *token)
+{
+	if (!token->escaped) {
+		lua_pushlstring(L, token->text, token->len);
+		return;
+	}
+	luaL_Buffer b;
+	char *out = luaL_buffinitsize(L, &b, token->len);
+	luaL_pushresultsize(&b, json_unescape(token->text, token->len, out));
+}
+
+/* Stores the value on top into the container below it (and its key). */
+static void attach(struct decoder *d)
+{
+	if (d->depth == 0)
+		return; /* the document itself: it stays on the stack */
+	if (d->length[d->depth] < 0)
+		lua_rawset(d->L, -3);
+	else
+		lua_rawseti(d->L, -2, ++d->length[d->depth]);
+}
+
+static int on_json_event(void *ctx, enum json_event event, const struct json_token *token)
+{
+	struct decoder *d = ctx;
+	lua_State *L = d->L;
+	if (!lua_checkstack(L, 4))
+		return 1;
+	switch (event) {
+	case JSON_NULL:
+		lua_pushlightuserdata(L, NULL);
+		break;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		lua_pushboolean(L, event == JSON_TRUE);
+		break;
+	case JSON_INTEGER:
+		lua_pushinteger(L, (lua_Integer)token->integer);
+		break;
+	case JSON_NUMBER:
+		lua_pushnumber(L, token->number);
+		break;
+	case JSON_STRING:
+		push_span(L, token);
+		break;
+	case JSON_KEY:
+		push_span(L, token);
+		return 0; /* the value comes next */
+	case JSON_OBJECT_BEGIN:
+	case JSON_ARRAY_BEGIN:
+		lua_newtable(L);
+		if (event == JSON_ARRAY_BEGIN) {
+			lua_pushvalue(L, d->array_mt);
+			lua_setmetatable(L, -2);
+		}
+		d->length[++d->depth] = event == JSON_ARRAY_BEGIN ? 0 : -1;
+		return 0;
+	case JSON_OBJECT_END:
+	case JSON_ARRAY_END:
+		d->depth--;
+		break;
+	}
+	attach(d);
+	return 0;
+}
+
+/* json_decode(text) -> value, or nil and a reason */
+static int core_json_decode(lua_State *L)
+{
+	size_t len;
+	const char *text = luaL_checklstring(L, 1, &len);
+	lua_settop(L, 1);
+	lua_pushvalue(L, ARRAY_MT_UPVALUE);
+	struct decoder d = {.L = L, .array_mt = 2, .depth = 0};
+	struct json_error err = {0};
+	int rc = json_parse(text, len, on_json_event, &d, &err);
+	if (rc == 0)
+		return 1;
+	lua_pushnil(L);
+	if (rc > 0)
+		lua_pushliteral(L, "JSON nested too deeply for the Lua stack");
+	else
+		lua_pushfstring(L, "%s at byte %d", err.reason, (int)err.offset + 1);
+	return 2;
+}
+
+/* ---- JSON encoding ---------------------------------------------------- */
+
+#define ENCODE_MAX_DEPTH 256
+
+struct encoder {
+	lua_State *L;
+	struct buf *out;
+	int seen; /* stack index of the table of tables being written */
+	int array_mt;
+	const char *error;
+};
+
+static int encode_value(struct encoder *e, int idx, int depth);
+
+static int encode_fail(struct encoder *e, const char *fmt, const char *arg)
+{
+	e->error = lua_pushfstring(e->L, fmt, arg);
+	return -1;
+}
+
+static int oom(struct encoder *e)
+{
+	e->error = "out of memory";
+	return -1;
+}
+
+/* 1 when every key is an integer 1..n (n > 0), 0 when every key is a string. */
+static int classify_table(struct encoder *e, int idx, lua_Integer *n)
+{
+	lua_State *L = e->L;
+	lua_Integer count = 0, max = 0;
+	int strings = 0;
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		lua_pop(L, 1);
+		if (lua_type(L, -1) == LUA_TSTRING) {
+			strings++;
+		} else if (lua_isinteger(L, -1) && lua_tointeger(L, -1) > 0) {
+			count++;
+			if (lua_tointeger(L, -1) > max)
+				max = lua_tointeger(L, -1);
+		} else {
+			return encode_fail(e, "cannot encode a table key of type %s", luaL_typename(L, -1));
+		}
+	}
+	if (strings && count)
+		return encode_fail(e, "cannot encode a table that mixes string and integer keys%s", "");
+	if (count && max != count)
+		return encode_fail(e, "cannot encode a sparse array%s (use pulse.null for holes)", "");
+	*n = count;
+	return count > 0;
+}
+
+static int encode_table(struct encoder *e, int idx, int depth)
+{
+	lua_State *L = e->L;
+	if (depth > ENCODE_MAX_DEPTH)
+		return encode_fail(e, "cannot encode tables nested deeper than %s levels", "256");
+	if (!lua_checkstack(L, 6))
+		return oom(e);
+	lua_pushvalue(L, idx);
+	if (lua_rawget(L, e->seen) != LUA_TNIL)
+		return encode_fail(e, "cannot encode a cyclic table%s", "");
+	lua_pop(L, 1);
+	lua_pushvalue(L, idx);
+	lua_pushboolean(L, 1);
+	lua_rawset(L, e->seen);
+
+	int is_array;
+	lua_Integer n = 0;
+	int has_mt = lua_getmetatable(L, idx);
+	int marked = has_mt && lua_rawequal(L, -1, e->array_mt);
+	if (has_mt)
+		lua_pop(L, 1);
+	if (marked) {
+		is_array = 1;
+		n = (lua_Integer)lua_rawlen(L, idx);
+	} else if ((is_array = classify_table(e, idx, &n)) < 0) {
+		return -1;
+	}
+
+	if (is_array) {
+		if (buf_putc(e->out, '[') != 0)
+			return oom(e);
+		for (lua_Integer i = 1; i <= n; i++) {
+			if (i > 1 && buf_putc(e->out, ',') != 0)
+				return oom(e);
+			lua_rawgeti(L, idx, i);
+			if (encode_value(e, lua_gettop(L), depth + 1) != 0)
+				return -1;
+			lua_pop(L, 1);
+		}
+		if (buf_putc(e->out, ']') != 0)
+			return oom(e);
+	} else {
+		int first = 1;
+		if (buf_putc(e->out, '{') != 0)
+			return oom(e);
+		lua_pushnil(L);
+		while (lua_next(L, idx)) {
+			size_t klen;
+			const char *key = lua_tolstring(L, -2, &klen); /* a string: checked above */
+			if ((!first && buf_putc(e->out, ',') != 0) ||
+			    json_write_string(e->out, key, klen) != 0 || buf_putc(e->out, ':') != 0)
+				return oom(e);
+			first = 0;
+			if (encode_value(e, lua_gettop(L), depth + 1) != 0)
+				return -1;
+			lua_pop(L, 1);
+		}
+		if (buf_putc(e->out, '}') != 0)
+			return oom(e);
+	}
+	lua_pushvalue(L, idx);
+	lua_pushnil(L);
+	lua_rawset(L, e->seen);
+	return 0;
+}
+
+static int encode_value(struct encoder *e, int idx, int depth)
+{
+	lua_State *L = e->L;
+	int rc = 0;
+	switch (lua_type(L, idx)) {
+	case LUA_TNIL:
+		rc = buf_append_str(e->out, "null");
+		break;
+	case LUA_TBOOLEAN:
+		rc = buf_append_str(e->out, lua_toboolean(L, idx) ? "true" : "false");
+		break;
+	case LUA_TNUMBER:
+		if (lua_isinteger(L, idx)) {
+			rc = json_write_integer(e->out, (long long)lua_tointeger(L, idx));
+		} else if ((rc = json_write_double(e->out, (double)lua_tonumber(L, idx))) == -2) {
+			return encode_fail(e, "cannot encode %s: JSON has no NaN or infinity",
+			                   lua_tostring(L, idx));
+		}
+		break;
+	case LUA_TSTRING: {
+		size_t len;
+		const char *s = lua_tolstring(L, idx, &len);
+		rc = json_write_string(e->out, s, len);
+		break;
+	}
+	case LUA_TLIGHTUSERDATA:
+		if (lua_touserdata(L, idx) == NULL) {
+			rc = buf_append_str(e->out, "null");
+			break;
+		}
+		return encode_fail(e, "cannot encode a %s", "light userdata");
+	case LUA_TTABLE:
+		return encode_table(e, idx, depth);
+	default:
+		return encode_fail(e, "cannot encode a %s", luaL_typename(L, idx));
+	}
+	return rc == 0 ? 0 : oom(e);
+}
+
+static int buffer_gc(lua_State *L)
+{
+	buf_free(luaL_checkudata(L, 1, BUFFER_MT));
+	return 0;
+}
+
+/* json_encode(value) -> text, or nil and a reason */
+static int core_json_encode(lua_State *L)
+{
+	luaL_checkany(L, 1);
+	lua_settop(L, 1);
+	lua_pushvalue(L, ARRAY_MT_UPVALUE); /* 2 */
+	lua_newtable(L);                    /* 3: tables being written, to catch cycles */
+	/* In a userdata so that a memory error raised mid-way cannot leak it. */
+	struct buf *out = lua_newuserdatauv(L, sizeof *out, 0);
+	memset(out, 0, sizeof *out);
+	luaL_setmetatable(L, BUFFER_MT);
+	struct encoder e = {.L = L, .out = out, .seen = 3, .array_mt = 2};
+	if (encode_value(&e, 1, 0) != 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, e.error);
+		return 2;
+	}
+	lua_pushlstring(L, out->data, out->len);
+	buf_free(out);
+	return 1;
+}
+
+/* ---- time ------------------------------------------------------------- */
+
+static double monotonic_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double epoch_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int core_now(lua_State *L)
+{
+	lua_pushnumber(L, monotonic_seconds());
+	return 1;
+}
+
+static int core_sleep(lua_State *L)
+{
+	lua_Number seconds = luaL_checknumber(L, 1);
+	if (!(seconds > 0))
+		return 0;
+	struct timespec ts = {(time_t)seconds, (long)((seconds - floor(seconds)) * 1e9)};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	return 0;
+}
+
+/* ---- rate limiting and retries ----------------------------------------- */
+
+static double check_positive(lua_State *L, int arg)
+{
+	lua_Number v = luaL_checknumber(L, arg);
+	luaL_argcheck(L, v > 0 && v < 1e9, arg, "must be a positive number");
+	return (double)v;
+}
+
+/* core.ratelimit(limit, window, burst) */
+static int core_ratelimit(lua_State *L)
+{
+	double limit = check_positive(L, 1), window = check_positive(L, 2), burst = check_positive(L, 3);
+	struct ratelimit_state *s = lua_newuserdatauv(L, sizeof *s, 0);
+	ratelimit_init(s, limit, window, burst, monotonic_seconds());
+	luaL_setmetatable(L, RATELIMIT_MT);
+	return 1;
+}
+
+static struct ratelimit_state *check_ratelimit(lua_State *L)
+{
+	return luaL_checkudata(L, 1, RATELIMIT_MT);
+}
+
+/* rl:take() -> 0 when a token was taken, else seconds to wait */
+static int ratelimit_take_method(lua_State *L)
+{
+	lua_pushnumber(L, ratelimit_take(check_ratelimit(L), monotonic_seconds()));
+	return 1;
+}
+
+static int ratelimit_cancel_method(lua_State *L)
+{
+	ratelimit_cancel(check_ratelimit(L));
+	return 0;
+}
+
+/* The named header's value from a table of lower-cased names, or NULL. */
+static const char *header(lua_State *L, int headers, const char *name, size_t *len)
+{
+	lua_getfield(L, headers, name);
+	const char *value = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, len) : NULL;
+	lua_pop(L, 1); /* the string stays alive in the headers table */
+	return value;
+}
+
+/* Reads the policy from the first of the three header names present. */
+static int read_policy(lua_State *L, int headers, struct ratelimit_policy *policy)
+{
+	static const char *const names[] = {"organization-ratelimit-limit", "ratelimit-policy",
+	                                    "ratelimit-limit"};
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+		size_t len;
+		const char *v = header(L, headers, names[i], &len);
+		if (v)
+			return ratelimit_parse_policy(v, len, policy) == 0;
+	}
+	return 0;
+}
+
+static int read_count(lua_State *L, int headers, const char *name, double *out)
+{
+	size_t len;
+	const char *v = header(L, headers, name, &len);
+	return v && ratelimit_parse_count(v, len, out) == 0;
+}
+
+static int read_retry_after(lua_State *L, int headers, double *out)
+{
+	size_t len;
+	const char *v = header(L, headers, "retry-after", &len);
+	return v && retry_after_parse(v, len, epoch_seconds(), out) == 0;
+}
+
+/* rl:observe(status, headers) -> retry_after or nil: a response came. */
+static int ratelimit_observe_method(lua_State *L)
+{
+	struct ratelimit_state *s = check_ratelimit(L);
+	lua_Integer status = luaL_checkinteger(L, 2);
+	luaL_checktype(L, 3, LUA_TTABLE);
+	struct ratelimit_observation o = {0};
+	o.rate_limited = status == 429;
+	o.has_policy = read_policy(L, 3, &o.policy);
+	o.has_remaining = read_count(L, 3, "ratelimit-remaining", &o.remaining);
+	o.has_reset = read_count(L, 3, "ratelimit-reset", &o.reset);
+	o.has_retry_after = read_retry_after(L, 3, &o.retry_after);
+	ratelimit_observe(s, &o, monotonic_seconds());
+	if (o.has_retry_after)
+		lua_pushnumber(L, o.retry_after);
+	else
+		lua_pushnil(L);
+	return 1;
+}
+
+/* Whole numbers go to Lua as integers, so that they print as 60, not 60.0. */
+static void push_number(lua_State *L, double v)
+{
+	lua_Integer i;
+	if (lua_numbertointeger(v, &i) && (double)i == v)
+		lua_pushinteger(L, i);
+	else
+		lua_pushnumber(L, v);
+}
+
+static void set_number(lua_State *L, const char *field, double v)
+{
+	push_number(L, v);
+	lua_setfield(L, -2, field);
+}
+
+/* rl:view() -> the model, as numbers (reset and blocked: seconds from now) */
+static int ratelimit_view_method(lua_State *L)
+{
+	struct ratelimit_state *s = check_ratelimit(L);
+	double now = monotonic_seconds();
+	lua_createtable(L, 0, 7);
+	set_number(L, "limit", s->limit);
+	set_number(L, "window", s->window);
+	set_number(L, "burst", s->burst);
+	set_number(L, "remaining", floor(s->tokens));
+	set_number(L, "reset", s->next_refill > now ? s->next_refill - now : 0);
+	set_number(L, "blocked", s->blocked_until > now ? s->blocked_until - now : 0);
+	lua_pushinteger(L, s->in_flight);
+	lua_setfield(L, -2, "in_flight");
+	return 1;
+}
+
+static int field_int(lua_State *L, const char *name)
+{
+	lua_getfield(L, 1, name);
+	int v = (int)lua_tointeger(L, -1);
+	lua_pop(L, 1);
+	return v;
+}
+
+static double field_number(lua_State *L, const char *name, int *present)
+{
+	lua_getfield(L, 1, name);
+	if (present)
+		*present = lua_isnumber(L, -1);
+	double v = (double)lua_tonumber(L, -1);
+	lua_pop(L, 1);
+	return v;
+}
+
+/* core.retry_decide{outcome=, status=, idempotent=, attempt=, elapsed=, retry_after=,
+ *                   max_attempts=, max_elapsed=, base=, cap=, random=}
+ *   -> retry (boolean), wait, reason */
+static int core_retry_decide(lua_State *L)
+{
+	static const char *const outcomes[] = {"status", "no_connection", "timeout", "network", NULL};
+	luaL_checktype(L, 1, LUA_TTABLE);
+	struct retry_input in = {0};
+	lua_getfield(L, 1, "outcome");
+	in.outcome = (enum retry_outcome)luaL_checkoption(L, -1, "status", outcomes);
+	lua_pop(L, 1);
+	in.status = field_int(L, "status");
+	lua_getfield(L, 1, "idempotent");
+	in.idempotent = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	in.attempt = field_int(L, "attempt");
+	in.max_attempts = field_int(L, "max_attempts");
+	in.elapsed = field_number(L, "elapsed", NULL);
+	in.retry_after = field_number(L, "retry_after", &in.has_retry_after);
+	in.max_elapsed = field_number(L, "max_elapsed", NULL);
+	in.base = field_number(L, "base", NULL);
+	in.cap = field_number(L, "cap", NULL);
+	in.random = field_number(L, "random", NULL);
+	struct retry_decision d = retry_decide(&in);
+	lua_pushboolean(L, d.retry);
+	lua_pushnumber(L, d.wait);
+	if (d.reason)
+		lua_pushstring(L, d.reason);
+	else
+		lua_pushnil(L);
+	return 3;
+}
+
+/* core.parse_policy(value) -> limit, window, burst (0: absent), or nil */
+static int core_parse_policy(lua_State *L)
+{
+	size_t len;
+	const char *v = luaL_checklstring(L, 1, &len);
+	struct ratelimit_policy p;
+	if (ratelimit_parse_policy(v, len, &p) != 0)
+		return 0;
+	push_number(L, p.limit);
+	push_number(L, p.window);
+	push_number(L, p.burst);
+	return 3;
+}
+
+/* core.parse_count(value) -> number, or nil */
+static int core_parse_count(lua_State *L)
+{
+	size_t len;
+	const char *v = luaL_checklstring(L, 1, &len);
+	double n;
+	if (ratelimit_parse_count(v, len, &n) != 0)
+		return 0;
+	push_number(L, n);
+	return 1;
+}
+
+/* core.parse_retry_after(value [, now_epoch]) -> seconds, or nil */
+static int core_parse_retry_after(lua_State *L)
+{
+	size_t len;
+	const char *v = luaL_checklstring(L, 1, &len);
+	double now = (double)luaL_optnumber(L, 2, epoch_seconds());
+	double delay;
+	if (retry_after_parse(v, len, now, &delay) != 0)
+		return 0;
+	lua_pushnumber(L, delay);
+	return 1;
+}
+
+/* ---- module ----------------------------------------------------------- */
+
+int luaopen_pulse_core(lua_State *L)
+{
+	static const luaL_Reg transport_methods[] = {
+	    {"perform", transport_perform_method},
+	    {"set_key", transport_set_key_method},
+	    {"close", transport_close},
+	    {NULL, NULL},
+	};
+	luaL_newmetatable(L, TRANSPORT_MT);
+	luaL_newlib(L, transport_methods);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, transport_close);
+	lua_setfield(L, -2, "__gc");
+	lua_pushcfunction(L, transport_close);
+	lua_setfield(L, -2, "__close");
+	lua_pop(L, 1);
+
+	static const luaL_Reg ratelimit_methods[] = {
+	    {"take", ratelimit_take_method},
+	    {"observe", ratelimit_observe_method},
+	    {"cancel", ratelimit_cancel_method},
+	    {"view", ratelimit_view_method},
+	    {NULL, NULL},
+	};
+	luaL_newmetatable(L, RATELIMIT_MT);
+	luaL_newlib(L, ratelimit_methods);
+	lua_setfield(L, -2, "__index");
+	lua_pop(L, 1);
+
+	luaL_newmetatable(L, BUFFER_MT);
+	lua_pushcfunction(L, buffer_gc);
+	lua_setfield(L, -2, "__gc");
+	lua_pop(L, 1);
+
+	static const luaL_Reg plain[] = {
+	    {"transport", core_transport},
+	    {"ratelimit", core_ratelimit},
+	    {"retry_decide", core_retry_decide},
+	    {"parse_policy", core_parse_policy},
+	    {"parse_count", core_parse_count},
+	    {"parse_retry_after", core_parse_retry_after},
+	    {"now", core_now},
+	    {"sleep", core_sleep},
+	    {NULL, NULL},
+	};
+	static const luaL_Reg json[] = {
+	    {"json_decode", core_json_decode},
+	    {"json_encode", core_json_encode},
+	    {NULL, NULL},
+	};
+	luaL_newlib(L, plain);
+	lua_newtable(L); /* the array metatable */
+	lua_pushliteral(L, "array");
+	lua_setfield(L, -2, "__jsontype");
+	lua_pushvalue(L, -1);
+	lua_setfield(L, -3, "array_mt");
+	luaL_setfuncs(L, json, 1);
+	lua_pushlightuserdata(L, NULL);
+	lua_setfield(L, -2, "null");
+	lua_pushliteral(L, PULSE_VERSION);
+	lua_setfield(L, -2, "version");
+	lua_pushstring(L, transport_library_version());
+	lua_setfield(L, -2, "curl_version");
+	return 1;
+}

@@ -1,0 +1,544 @@
+/*
+ * pulse-lua: the stock lua interpreter (lua.c of Lua 5.4) with pulse built
+ * in, plus a few options of its own. Every option is listed in usage().
+ */
+#include "modules.h"
+#include "sandbox.h"
+#include "transport.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef PULSE_USE_READLINE
+#include <readline/history.h>
+#include <readline/readline.h>
+#endif
+
+#define PROGNAME "pulse-lua"
+#define PROMPT "> "
+#define PROMPT_MORE ">> "
+#define LUA_INIT_VAR "LUA_INIT"
+#define LUA_INITVARVERSION LUA_INIT_VAR LUA_VERSUFFIX
+#define REPL_MAX_LINE 512
+
+static const char *progname = PROGNAME;
+static lua_State *globalL;
+
+static void usage(const char *badoption)
+{
+	if (badoption[1] == 'e' || badoption[1] == 'l')
+		fprintf(stderr, "%s: '%s' needs argument\n", progname, badoption);
+	else
+		fprintf(stderr, "%s: unrecognized option '%s'\n", progname, badoption);
+	fprintf(stderr, "try '%s --help' for more information\n", progname);
+}
+
+static void print_help(void)
+{
+	printf("usage: %s [options] [script [args]]\n"
+	       "Available options are:\n"
+	       "  -e stat        execute string 'stat'\n"
+	       "  -i             enter interactive mode after executing 'script'\n"
+	       "  -l mod         require library 'mod' into global 'mod'\n"
+	       "  -v             show version information\n"
+	       "  -E             ignore environment variables\n"
+	       "  -W             turn warnings on\n"
+	       "  --             stop handling options\n"
+	       "  -              stop handling options and execute stdin\n"
+	       "Pulse options:\n"
+	       "  --sandbox      start the embedded Pulse API emulator (sample data) on a free\n"
+	       "                 loopback port, with a fresh key, for this run\n"
+	       "  --base-url URL default base URL for pulse.new (else $PULSE_BASE_URL)\n"
+	       "  --verbose      trace each request, response and retry on stderr (key redacted)\n"
+	       "  --quiet        no progress output\n"
+	       "  --help         show this help\n"
+	       "  --version      show versions of pulse-lua, libcurl and Lua\n"
+	       "The API key comes from $PULSE_API_KEY or pulse.new{api_key = ...}, never from\n"
+	       "the command line, where other users of the machine could read it.\n",
+	       progname);
+}
+
+static void print_version(void)
+{
+	printf("pulse-lua %s (libcurl %s, %s)\n", PULSE_VERSION, transport_library_version(), LUA_RELEASE);
+}
+
+static void l_message(const char *pname, const char *msg)
+{
+	if (pname)
+		fprintf(stderr, "%s: ", pname);
+	fprintf(stderr, "%s\n", msg);
+	fflush(stderr);
+}
+
+static int report(lua_State *L, int status)
+{
+	if (status != LUA_OK) {
+		const char *msg = lua_tostring(L, -1);
+		l_message(progname, msg ? msg : "(error object is not a string)");
+		lua_pop(L, 1);
+	}
+	return status;
+}
+
+/* The message handler: an error object with __tostring (pulse's errors
+ * have one) prints as that one readable line, then the traceback. */
+static int msghandler(lua_State *L)
+{
+	const char *msg = lua_tostring(L, 1);
+	if (msg == NULL) {
+		if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+			msg = lua_tostring(L, -1);
+		else
+			msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+	}
+	luaL_traceback(L, L, msg, 1);
+	return 1;
+}
+
+static void lstop(lua_State *L, lua_Debug *ar)
+{
+	(void)ar;
+	lua_sethook(L, NULL, 0, 0);
+	luaL_error(L, "interrupted!");
+}
+
+static void laction(int i)
+{
+	signal(i, SIG_DFL);
+	lua_sethook(globalL, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+static int docall(lua_State *L, int narg, int nres)
+{
+	int base = lua_gettop(L) - narg;
+	lua_pushcfunction(L, msghandler);
+	lua_insert(L, base);
+	globalL = L;
+	signal(SIGINT, laction);
+	int status = lua_pcall(L, narg, nres, base);
+	signal(SIGINT, SIG_DFL);
+	lua_remove(L, base);
+	return status;
+}
+
+static void createargtable(lua_State *L, char **argv, int argc, int script)
+{
+	if (script == argc)
+		script = 0; /* no script name: arg[0] is the program */
+	lua_createtable(L, argc - (script + 1), script + 1);
+	for (int i = 0; i < argc; i++) {
+		lua_pushstring(L, argv[i]);
+		lua_rawseti(L, -2, i - script);
+	}
+	lua_setglobal(L, "arg");
+}
+
+static int dochunk(lua_State *L, int status)
+{
+	if (status == LUA_OK)
+		status = docall(L, 0, 0);
+	return report(L, status);
+}
+
+static int dofile(lua_State *L, const char *name)
+{
+	return dochunk(L, luaL_loadfile(L, name));
+}
+
+static int dostring(lua_State *L, const char *s, const char *name)
+{
+	return dochunk(L, luaL_loadbuffer(L, s, strlen(s), name));
+}
+
+static int dolibrary(lua_State *L, const char *name)
+{
+	lua_getglobal(L, "require");
+	lua_pushstring(L, name);
+	int status = docall(L, 1, 1);
+	if (status == LUA_OK)
+		lua_setglobal(L, name);
+	return report(L, status);
+}
+
+static int pushargs(lua_State *L)
+{
+	if (lua_getglobal(L, "arg") != LUA_TTABLE)
+		luaL_error(L, "'arg' is not a table");
+	int n = (int)luaL_len(L, -1);
+	luaL_checkstack(L, n + 3, "too many arguments to script");
+	int i;
+	for (i = 1; i <= n; i++)
+		lua_rawgeti(L, -i, i);
+	lua_remove(L, -i);
+	return n;
+}
+
+static int handle_script(lua_State *L, char **argv)
+{
+	const char *fname = argv[0];
+	if (strcmp(fname, "-") == 0 && strcmp(argv[-1], "--") != 0)
+		fname = NULL; /* stdin */
+	int status = luaL_loadfile(L, fname);
+	if (status == LUA_OK) {
+		int n = pushargs(L);
+		status = docall(L, n, LUA_MULTRET);
+	}
+	return report(L, status);
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+struct options {
+	int interactive, version, execute, no_env, script;
+	int sandbox, verbose, quiet;
+	const char *base_url;
+};
+
+#define BAD_OPTION (-1)
+#define HELP_ASKED (-2)
+
+/* Fills o and returns 0, or BAD_OPTION with o->script at the bad one. */
+static int collect_args(char **argv, struct options *o)
+{
+	int i;
+	for (i = 1; argv[i] != NULL; i++) {
+		o->script = i;
+		const char *a = argv[i];
+		if (a[0] != '-')
+			return 0;
+		if (strcmp(a, "--") == 0) {
+			o->script = argv[i + 1] ? i + 1 : 0;
+			return 0;
+		}
+		if (strcmp(a, "-") == 0)
+			return 0;
+		if (strcmp(a, "--sandbox") == 0)
+			o->sandbox = 1;
+		else if (strcmp(a, "--verbose") == 0)
+			o->verbose = 1;
+		else if (strcmp(a, "--quiet") == 0)
+			o->quiet = 1;
+		else if (strcmp(a, "--help") == 0)
+			return HELP_ASKED;
+		else if (strcmp(a, "--version") == 0)
+			o->version = 1;
+		else if (strcmp(a, "--base-url") == 0) {
+			if (!argv[++i])
+				return BAD_OPTION;
+			o->base_url = argv[i];
+		} else if (strcmp(a, "-E") == 0)
+			o->no_env = 1;
+		else if (strcmp(a, "-W") == 0)
+			continue;
+		else if (strcmp(a, "-i") == 0)
+			o->interactive = o->version = 1;
+		else if (strcmp(a, "-v") == 0)
+			o->version = 1;
+		else if (strcmp(a, "-e") == 0 || strcmp(a, "-l") == 0) {
+			if (a[1] == 'e')
+				o->execute = 1;
+			if (!argv[i + 1] || argv[i + 1][0] == '-')
+				return BAD_OPTION;
+			i++;
+		} else
+			return BAD_OPTION;
+	}
+	o->script = 0;
+	return 0;
+}
+
+/* Runs -e, -l and -W in the order given. */
+static int runargs(lua_State *L, char **argv, int n)
+{
+	for (int i = 1; i < n; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--base-url") == 0) {
+			i++;
+		} else if (strcmp(a, "-W") == 0) {
+			lua_warning(L, "@on", 0);
+		} else if (strcmp(a, "-e") == 0 || strcmp(a, "-l") == 0) {
+			const char *extra = argv[++i];
+			int status =
+			    a[1] == 'e' ? dostring(L, extra, "=(command line)") : dolibrary(L, extra);
+			if (status != LUA_OK)
+				return 0;
+		}
+	}
+	return 1;
+}
+
+static int handle_luainit(lua_State *L)
+{
+	const char *name = "=" LUA_INITVARVERSION;
+	const char *init = getenv(name + 1);
+	if (init == NULL) {
+		name = "=" LUA_INIT_VAR;
+		init = getenv(name + 1);
+	}
+	if (init == NULL)
+		return LUA_OK;
+	if (init[0] == '@')
+		return dofile(L, init + 1);
+	return dostring(L, init, name);
+}
+
+/* What the Lua layer reads for its defaults: see lua/pulse/init.lua. */
+static void set_runner_table(lua_State *L, const struct options *o)
+{
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+	lua_createtable(L, 0, 2);
+	lua_pushboolean(L, o->verbose);
+	lua_setfield(L, -2, "verbose");
+	lua_pushboolean(L, o->quiet);
+	lua_setfield(L, -2, "quiet");
+	lua_setfield(L, -2, "pulse.runner");
+	lua_pop(L, 1);
+}
+
+/* ---- interactive mode ----------------------------------------------------- */
+
+static int readline_line(char *buffer, const char *prompt, char **line)
+{
+#ifdef PULSE_USE_READLINE
+	(void)buffer;
+	*line = readline(prompt);
+	return *line != NULL;
+#else
+	fputs(prompt, stdout);
+	fflush(stdout);
+	*line = fgets(buffer, REPL_MAX_LINE, stdin);
+	return *line != NULL;
+#endif
+}
+
+static void free_line(char *line)
+{
+#ifdef PULSE_USE_READLINE
+	free(line);
+#else
+	(void)line;
+#endif
+}
+
+static void save_line(const char *line)
+{
+#ifdef PULSE_USE_READLINE
+	if (line[0] != '\0')
+		add_history(line);
+#else
+	(void)line;
+#endif
+}
+
+static int pushline(lua_State *L, int firstline)
+{
+	char buffer[REPL_MAX_LINE];
+	char *b;
+	if (!readline_line(buffer, firstline ? PROMPT : PROMPT_MORE, &b))
+		return 0;
+	size_t l = strlen(b);
+	if (l > 0 && b[l - 1] == '\n')
+		l--;
+	if (firstline && b[0] == '=')
+		lua_pushfstring(L, "return %s", b + 1);
+	else
+		lua_pushlstring(L, b, l);
+	free_line(b);
+	return 1;
+}
+
+static int addreturn(lua_State *L)
+{
+	const char *line = lua_tostring(L, -1);
+	const char *retline = lua_pushfstring(L, "return %s;", line);
+	int status = luaL_loadbuffer(L, retline, strlen(retline), "=stdin");
+	if (status == LUA_OK) {
+		lua_remove(L, -2);
+		save_line(line);
+	} else {
+		lua_pop(L, 2);
+	}
+	return status;
+}
+
+static int incomplete(lua_State *L, int status)
+{
+	static const char eof[] = "<eof>";
+	if (status == LUA_ERRSYNTAX) {
+		size_t lmsg;
+		const char *msg = lua_tolstring(L, -1, &lmsg);
+		if (lmsg >= sizeof eof - 1 && strcmp(msg + lmsg - (sizeof eof - 1), eof) == 0) {
+			lua_pop(L, 1);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int multiline(lua_State *L)
+{
+	for (;;) {
+		size_t len;
+		const char *line = lua_tolstring(L, 1, &len);
+		int status = luaL_loadbuffer(L, line, len, "=stdin");
+		if (!incomplete(L, status) || !pushline(L, 0)) {
+			save_line(line);
+			return status;
+		}
+		lua_pushliteral(L, "\n");
+		lua_insert(L, -2);
+		lua_concat(L, 3);
+	}
+}
+
+static int loadline(lua_State *L)
+{
+	lua_settop(L, 0);
+	if (!pushline(L, 1))
+		return -1;
+	int status = addreturn(L);
+	if (status != LUA_OK)
+		status = multiline(L);
+	lua_remove(L, 1);
+	return status;
+}
+
+static void l_print(lua_State *L)
+{
+	int n = lua_gettop(L);
+	if (n > 0) {
+		luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
+		lua_getglobal(L, "print");
+		lua_insert(L, 1);
+		if (lua_pcall(L, n, 0, 0) != LUA_OK)
+			l_message(progname,
+			          lua_pushfstring(L, "error calling 'print' (%s)", lua_tostring(L, -1)));
+	}
+}
+
+static void doREPL(lua_State *L)
+{
+	int status;
+	const char *oldprogname = progname;
+	progname = NULL;
+	while ((status = loadline(L)) != -1) {
+		if (status == LUA_OK)
+			status = docall(L, 0, LUA_MULTRET);
+		if (status == LUA_OK)
+			l_print(L);
+		else
+			report(L, status);
+	}
+	lua_settop(L, 0);
+	fputs("\n", stdout);
+	fflush(stdout);
+	progname = oldprogname;
+}
+
+/* ---- main ------------------------------------------------------------------ */
+
+static int pmain(lua_State *L)
+{
+	int argc = (int)lua_tointeger(L, 1);
+	char **argv = lua_touserdata(L, 2);
+	struct options *o = lua_touserdata(L, 3);
+	luaL_checkversion(L);
+	if (o->no_env) {
+		lua_pushboolean(L, 1);
+		lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
+	}
+	luaL_openlibs(L);
+	modules_install(L);
+	set_runner_table(L, o);
+	createargtable(L, argv, argc, o->script ? o->script : argc);
+	lua_gc(L, LUA_GCGEN, 0, 0);
+	if (o->version)
+		print_version();
+	if (!o->no_env && handle_luainit(L) != LUA_OK)
+		return 0;
+	if (!runargs(L, argv, o->script ? o->script : argc))
+		return 0;
+	if (o->script && handle_script(L, argv + o->script) != LUA_OK)
+		return 0;
+	if (o->interactive) {
+		doREPL(L);
+	} else if (o->script == 0 && !o->execute && !o->version) {
+		if (isatty(0)) {
+			print_version();
+			doREPL(L);
+		} else {
+			dofile(L, NULL);
+		}
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static struct sandbox *start_sandbox(void)
+{
+	char key[33], err[256];
+	if (sandbox_random_key(key, sizeof key) != 0) {
+		l_message(progname, "cannot make a sandbox key: no randomness available");
+		return NULL;
+	}
+	const char *keys[] = {key};
+	struct sandbox_config config = sandbox_default_config();
+	config.keys = keys;
+	config.key_count = 1;
+	struct sandbox *sandbox = sandbox_start(&config, err, sizeof err);
+	if (!sandbox) {
+		l_message(progname, err);
+		return NULL;
+	}
+	char url[64];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", sandbox_port(sandbox));
+	setenv("PULSE_BASE_URL", url, 1);
+	setenv("PULSE_API_KEY", key, 1);
+	memset(key, 0, sizeof key);
+	return sandbox;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {0};
+	if (argv[0] && argv[0][0])
+		progname = argv[0];
+	int args = collect_args(argv, &o);
+	if (args == HELP_ASKED) {
+		print_help();
+		return EXIT_SUCCESS;
+	}
+	if (args == BAD_OPTION) {
+		usage(argv[o.script]);
+		return EXIT_FAILURE;
+	}
+	if (o.base_url)
+		setenv("PULSE_BASE_URL", o.base_url, 1);
+	struct sandbox *sandbox = NULL;
+	if (o.sandbox && !(sandbox = start_sandbox()))
+		return EXIT_FAILURE;
+
+	lua_State *L = luaL_newstate();
+	if (L == NULL) {
+		l_message(progname, "cannot create state: not enough memory");
+		sandbox_stop(sandbox);
+		return EXIT_FAILURE;
+	}
+	lua_pushcfunction(L, pmain);
+	lua_pushinteger(L, argc);
+	lua_pushlightuserdata(L, argv);
+	lua_pushlightuserdata(L, &o);
+	int status = lua_pcall(L, 3, 1, 0);
+	int result = lua_toboolean(L, -1);
+	report(L, status);
+	lua_close(L);
+	sandbox_stop(sandbox);
+	return (result && status == LUA_OK) ? EXIT_SUCCESS : EXIT_FAILURE;
+}

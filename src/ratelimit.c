@@ -1,0 +1,93 @@
+#include "ratelimit.h"
+
+#include <math.h>
+
+void ratelimit_init(struct ratelimit_state *s, double limit, double window, double burst, double now)
+{
+	s->limit = limit;
+	s->window = window;
+	s->burst = burst;
+	s->tokens = burst;
+	s->next_refill = now + window;
+	s->blocked_until = 0;
+	s->in_flight = 0;
+	s->reset_rounds_down = 0;
+}
+
+static void refill(struct ratelimit_state *s, double now)
+{
+	if (now < s->next_refill)
+		return;
+	double periods = floor((now - s->next_refill) / s->window) + 1;
+	s->tokens = fmin(s->burst, s->tokens + periods * s->limit);
+	s->next_refill += periods * s->window;
+}
+
+double ratelimit_take(struct ratelimit_state *s, double now)
+{
+	if (now < s->blocked_until)
+		return s->blocked_until - now;
+	refill(s, now);
+	if (s->tokens >= 1) {
+		s->tokens -= 1;
+		s->in_flight++;
+		return 0;
+	}
+	return s->next_refill - now;
+}
+
+static void apply_policy(struct ratelimit_state *s, const struct ratelimit_policy *p)
+{
+	s->limit = p->limit;
+	if (p->window > 0)
+		s->window = p->window;
+	/* Without b the bucket holds one window's worth. */
+	s->burst = p->burst > 0 ? p->burst : s->limit;
+	if (s->tokens > s->burst)
+		s->tokens = s->burst;
+}
+
+/*
+ * Reset is whole seconds, so now + Reset is the refill time give or take
+ * one second. A server that rounds up makes it an upper bound, tightened by
+ * each later reading of the same period; one that rounds down (it says 0
+ * before the refill) needs the extra second to stay on the late side.
+ */
+static void apply_reset(struct ratelimit_state *s, double reset, double now)
+{
+	if (reset == 0)
+		s->reset_rounds_down = 1;
+	double due = now + reset + (s->reset_rounds_down ? 1 : 0);
+	if (fabs(due - s->next_refill) < 1)
+		s->next_refill = fmin(due, s->next_refill);
+	else
+		s->next_refill = due;
+}
+
+void ratelimit_observe(struct ratelimit_state *s, const struct ratelimit_observation *o, double now)
+{
+	ratelimit_cancel(s);
+	if (o->has_policy)
+		apply_policy(s, &o->policy);
+	if (o->has_reset)
+		apply_reset(s, o->reset, now);
+	if (o->has_remaining) {
+		/* The server may not have counted the requests still in flight. */
+		double left = o->remaining - s->in_flight;
+		s->tokens = fmin(s->burst, left > 0 ? left : 0);
+	}
+	if (o->rate_limited) {
+		double wait = o->has_retry_after ? o->retry_after : o->has_reset ? o->reset : s->window;
+		s->tokens = 0;
+		if (now + wait > s->blocked_until)
+			s->blocked_until = now + wait;
+		/* Retry-After is the server's word on when calls come back. */
+		s->next_refill = now + wait;
+	}
+}
+
+void ratelimit_cancel(struct ratelimit_state *s)
+{
+	if (s->in_flight > 0)
+		s->in_flight--;
+}

@@ -1,0 +1,41 @@
+/*
+ * The client's model of the organization's token bucket: LIMIT calls are
+ * added every WINDOW seconds, up to BURST. It starts from the configured
+ * policy and re-syncs from each response's headers. Plain data and
+ * arithmetic: where the state is stored (this process, shared memory,
+ * Redis) is another file's concern. Times are monotonic seconds.
+ */
+#ifndef PULSE_RATELIMIT_H
+#define PULSE_RATELIMIT_H
+
+#include "ratelimit_headers.h"
+
+struct ratelimit_state {
+	double limit, window, burst;
+	double tokens;         /* believed left in the bucket */
+	double next_refill;    /* when the next LIMIT tokens arrive */
+	double blocked_until;  /* a 429's wait: nothing is sent before it */
+	int in_flight;         /* tokens taken whose responses have not come */
+	int reset_rounds_down; /* the server once said Reset 0: it truncates */
+};
+
+/* What one response said; each has_ flag tells whether its field is valid. */
+struct ratelimit_observation {
+	int has_policy, has_remaining, has_reset, has_retry_after;
+	struct ratelimit_policy policy;
+	double remaining, reset, retry_after;
+	int rate_limited; /* the status was 429 */
+};
+
+void ratelimit_init(struct ratelimit_state *s, double limit, double window, double burst, double now);
+
+/* Takes a token and returns 0, or returns how long to sleep before asking again. */
+double ratelimit_take(struct ratelimit_state *s, double now);
+
+/* A response came for a taken token. */
+void ratelimit_observe(struct ratelimit_state *s, const struct ratelimit_observation *o, double now);
+
+/* A taken token's request got no response (it may or may not have counted). */
+void ratelimit_cancel(struct ratelimit_state *s);
+
+#endif

@@ -1,0 +1,295 @@
+#include "ratelimit_headers.h"
+
+#include <string.h>
+
+/* Beyond this, a count or a date is garbage, not a server's intent. */
+#define MAX_SECONDS 1e9
+
+struct cursor {
+	const char *p;
+	const char *end;
+};
+
+static void skip_ows(struct cursor *c)
+{
+	while (c->p < c->end && (*c->p == ' ' || *c->p == '\t'))
+		c->p++;
+}
+
+static int at(const struct cursor *c, char ch)
+{
+	return c->p < c->end && *c->p == ch;
+}
+
+static int is_digit(char ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+/* A Structured Fields integer or decimal, non-negative (RFC 8941 3.3.1-2). */
+static int parse_sf_number(struct cursor *c, double *out)
+{
+	double v = 0;
+	int digits = 0;
+	while (c->p < c->end && is_digit(*c->p)) {
+		if (++digits > 15)
+			return -1;
+		v = v * 10 + (*c->p++ - '0');
+	}
+	if (digits == 0)
+		return -1;
+	if (at(c, '.')) {
+		c->p++;
+		double scale = 0.1;
+		int fraction = 0;
+		while (c->p < c->end && is_digit(*c->p)) {
+			if (++fraction > 3)
+				return -1;
+			v += (*c->p++ - '0') * scale;
+			scale /= 10;
+		}
+		if (fraction == 0)
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int is_key_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || is_digit(ch) || ch == '_' || ch == '-' || ch == '.' || ch == '*';
+}
+
+/* Skips a parameter value we do not use: a token, string or number. */
+static int skip_bare_item(struct cursor *c)
+{
+	if (at(c, '"')) {
+		for (c->p++; c->p < c->end && *c->p != '"'; c->p++)
+			if (*c->p == '\\' && ++c->p == c->end)
+				return -1;
+		if (!at(c, '"'))
+			return -1;
+		c->p++;
+		return 0;
+	}
+	const char *from = c->p;
+	while (c->p < c->end && *c->p != ';' && *c->p != ',' && *c->p != ' ' && *c->p != '\t')
+		c->p++;
+	return c->p > from ? 0 : -1;
+}
+
+/* One list member: a number with parameters; w and b are read, others skipped. */
+static int parse_member(struct cursor *c, struct ratelimit_policy *m, int *has_window)
+{
+	memset(m, 0, sizeof *m);
+	*has_window = 0;
+	if (parse_sf_number(c, &m->limit) != 0)
+		return -1;
+	while (at(c, ';')) {
+		c->p++;
+		skip_ows(c);
+		const char *key = c->p;
+		while (c->p < c->end && is_key_char(*c->p))
+			c->p++;
+		size_t key_len = (size_t)(c->p - key);
+		if (key_len == 0)
+			return -1;
+		if (!at(c, '='))
+			continue; /* a boolean parameter */
+		c->p++;
+		int w = key_len == 1 && key[0] == 'w';
+		int b = key_len == 1 && key[0] == 'b';
+		if (w || b) {
+			double v;
+			if (parse_sf_number(c, &v) != 0 || v <= 0)
+				return -1;
+			if (w) {
+				m->window = v;
+				*has_window = 1;
+			} else {
+				m->burst = v;
+			}
+		} else if (skip_bare_item(c) != 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int ratelimit_parse_policy(const char *value, size_t len, struct ratelimit_policy *out)
+{
+	struct cursor c = {value, value + len};
+	struct ratelimit_policy first = {0}, chosen = {0};
+	int found = 0, members = 0;
+	skip_ows(&c);
+	while (c.p < c.end) {
+		struct ratelimit_policy m;
+		int has_window;
+		if (parse_member(&c, &m, &has_window) != 0)
+			return -1;
+		if (members++ == 0)
+			first = m;
+		if (has_window && !found) {
+			chosen = m;
+			found = 1;
+		}
+		skip_ows(&c);
+		if (c.p == c.end)
+			break;
+		if (!at(&c, ','))
+			return -1;
+		c.p++;
+		skip_ows(&c);
+		if (c.p == c.end)
+			return -1; /* a trailing comma */
+	}
+	if (members == 0)
+		return -1;
+	*out = found ? chosen : first;
+	if (out->limit <= 0 || (out->burst > 0 && out->burst < 1))
+		return -1;
+	return 0;
+}
+
+int ratelimit_parse_count(const char *value, size_t len, double *out)
+{
+	struct cursor c = {value, value + len};
+	skip_ows(&c);
+	double v = 0;
+	int digits = 0;
+	while (c.p < c.end && is_digit(*c.p)) {
+		if (++digits > 10)
+			return -1;
+		v = v * 10 + (*c.p++ - '0');
+	}
+	skip_ows(&c);
+	if (digits == 0 || c.p != c.end || v > MAX_SECONDS)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int month_index(const char *s)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	for (int i = 0; i < 12; i++)
+		if (strncmp(s, months + 3 * i, 3) == 0)
+			return i;
+	return -1;
+}
+
+/* Reads exactly n digits. */
+static int read_digits(struct cursor *c, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (c->p >= c->end || !is_digit(*c->p))
+			return -1;
+		v = v * 10 + (*c->p++ - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int expect(struct cursor *c, char ch)
+{
+	if (!at(c, ch))
+		return -1;
+	c->p++;
+	return 0;
+}
+
+static int read_month(struct cursor *c, int *month)
+{
+	if (c->end - c->p < 3)
+		return -1;
+	char name[4] = {c->p[0], c->p[1], c->p[2], 0};
+	c->p += 3;
+	return (*month = month_index(name)) < 0 ? -1 : 0;
+}
+
+static int read_clock(struct cursor *c, int *h, int *m, int *s)
+{
+	if (read_digits(c, 2, h) || expect(c, ':') || read_digits(c, 2, m) || expect(c, ':') ||
+	    read_digits(c, 2, s))
+		return -1;
+	return *h < 24 && *m < 60 && *s <= 60 ? 0 : -1;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's). */
+static long days_from_civil(long y, int m, int d)
+{
+	y -= m <= 2;
+	long era = (y >= 0 ? y : y - 399) / 400;
+	long yoe = y - era * 400;
+	long doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* The three forms of RFC 9110 5.6.7, after the day name. */
+static int parse_http_date(struct cursor *c, double *epoch)
+{
+	int day, month, year, h, m, s;
+	const char *comma = memchr(c->p, ',', (size_t)(c->end - c->p));
+	if (comma) {
+		c->p = comma + 1;
+		if (expect(c, ' ') || read_digits(c, 2, &day))
+			return -1;
+		if (at(c, ' ')) { /* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
+			c->p++;
+			if (read_month(c, &month) || expect(c, ' ') || read_digits(c, 4, &year))
+				return -1;
+		} else { /* RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
+			if (expect(c, '-') || read_month(c, &month) || expect(c, '-') ||
+			    read_digits(c, 2, &year))
+				return -1;
+			year += year < 70 ? 2000 : 1900;
+		}
+		if (expect(c, ' ') || read_clock(c, &h, &m, &s) || expect(c, ' '))
+			return -1;
+		if (c->end - c->p != 3 || memcmp(c->p, "GMT", 3) != 0)
+			return -1;
+		c->p += 3;
+	} else { /* asctime: Sun Nov  6 08:49:37 1994 */
+		if (c->end - c->p < 4)
+			return -1;
+		c->p += 3;
+		if (expect(c, ' ') || read_month(c, &month) || expect(c, ' '))
+			return -1;
+		if (at(c, ' '))
+			c->p++;
+		if (c->p < c->end && is_digit(*c->p) && c->p + 1 < c->end && is_digit(c->p[1])) {
+			if (read_digits(c, 2, &day))
+				return -1;
+		} else if (read_digits(c, 1, &day)) {
+			return -1;
+		}
+		if (expect(c, ' ') || read_clock(c, &h, &m, &s) || expect(c, ' ') || read_digits(c, 4, &year))
+			return -1;
+		if (c->p != c->end)
+			return -1;
+	}
+	if (day < 1 || day > 31)
+		return -1;
+	*epoch = (double)days_from_civil(year, month + 1, day) * 86400.0 + h * 3600 + m * 60 + s;
+	return 0;
+}
+
+int retry_after_parse(const char *value, size_t len, double now_epoch, double *delay)
+{
+	struct cursor c = {value, value + len};
+	skip_ows(&c);
+	while (c.end > c.p && (c.end[-1] == ' ' || c.end[-1] == '\t'))
+		c.end--;
+	if (c.p < c.end && is_digit(*c.p))
+		return ratelimit_parse_count(c.p, (size_t)(c.end - c.p), delay);
+	double epoch;
+	if (parse_http_date(&c, &epoch) != 0)
+		return -1;
+	double d = epoch - now_epoch;
+	if (d > MAX_SECONDS)
+		return -1;
+	*delay = d > 0 ? d : 0;
+	return 0;
+}

@@ -1,0 +1,35 @@
+/*
+ * Parsers for the rate-limit response headers. Each takes the raw field
+ * value (not NUL-terminated) and returns 0 with the result filled in, or
+ * -1 when the value is malformed: then the caller must ignore it.
+ */
+#ifndef PULSE_RATELIMIT_HEADERS_H
+#define PULSE_RATELIMIT_HEADERS_H
+
+#include <stddef.h>
+
+struct ratelimit_policy {
+	double limit;  /* calls per window */
+	double window; /* seconds; 0 when the value gave none */
+	double burst;  /* bucket size; 0 when the value gave none */
+};
+
+/*
+ * A quota policy: "60;w=60;b=60" (Organization-RateLimit-Limit, and
+ * RateLimit-Policy), or the IETF drafts' "10, 10;w=1" (RateLimit-Limit):
+ * a Structured Fields list whose first member carrying w= is the policy,
+ * or, with none, its first member's bare limit.
+ */
+int ratelimit_parse_policy(const char *value, size_t len, struct ratelimit_policy *out);
+
+/* RateLimit-Remaining and RateLimit-Reset: a non-negative integer. */
+int ratelimit_parse_count(const char *value, size_t len, double *out);
+
+/*
+ * Retry-After (RFC 9110 section 10.2.3): delta-seconds, or an HTTP-date
+ * (IMF-fixdate, RFC 850 or asctime form) turned into seconds from now_epoch.
+ * A date in the past gives 0.
+ */
+int retry_after_parse(const char *value, size_t len, double now_epoch, double *delay);
+
+#endif

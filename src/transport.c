@@ -1,0 +1,271 @@
+#include "transport.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef PULSE_VERSION
+#define PULSE_VERSION "0.0.0"
+#endif
+
+struct transport {
+	CURL *easy;
+	struct transport_options options;
+	char *ca_file;
+	char *proxy;
+	char *user_agent;
+	char *auth_line; /* "Authorization: Api-key <key>", wiped before it is freed */
+};
+
+static int curl_ready;
+
+const char *transport_library_version(void)
+{
+	return curl_version_info(CURLVERSION_NOW)->version;
+}
+
+static void free_secret(char *s)
+{
+	if (!s)
+		return;
+	/* volatile, so the compiler cannot drop a store into memory about to be freed */
+	volatile char *v = s;
+	while (*v)
+		*v++ = '\0';
+	free(s);
+}
+
+static int replace_string(char **slot, const char *value)
+{
+	char *copy = NULL;
+	if (value && !(copy = strdup(value)))
+		return -1;
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+struct transport *transport_new(void)
+{
+	if (!curl_ready) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			return NULL;
+		curl_ready = 1;
+	}
+	struct transport *t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	t->easy = curl_easy_init();
+	if (!t->easy) {
+		free(t);
+		return NULL;
+	}
+	t->options.connect_timeout_ms = 30000;
+	t->options.timeout_ms = 80000;
+	t->options.verify = 1;
+	char agent[128];
+	snprintf(agent, sizeof agent, "pulse-lua/%s libcurl/%s Lua/5.4", PULSE_VERSION,
+	         transport_library_version());
+	if (replace_string(&t->user_agent, agent) != 0) {
+		transport_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void transport_free(struct transport *t)
+{
+	if (!t)
+		return;
+	curl_easy_cleanup(t->easy);
+	free(t->ca_file);
+	free(t->proxy);
+	free(t->user_agent);
+	free_secret(t->auth_line);
+	free(t);
+}
+
+int transport_set_options(struct transport *t, const struct transport_options *o)
+{
+	if (replace_string(&t->ca_file, o->ca_file) != 0 || replace_string(&t->proxy, o->proxy) != 0)
+		return -1;
+	if (o->user_agent && replace_string(&t->user_agent, o->user_agent) != 0)
+		return -1;
+	t->options = *o;
+	t->options.ca_file = t->options.proxy = t->options.user_agent = NULL;
+	return 0;
+}
+
+int transport_set_key(struct transport *t, const char *key)
+{
+	static const char prefix[] = "Authorization: Api-key ";
+	char *line = malloc(sizeof prefix + strlen(key));
+	if (!line)
+		return -1;
+	memcpy(line, prefix, sizeof prefix - 1);
+	strcpy(line + sizeof prefix - 1, key);
+	free_secret(t->auth_line);
+	t->auth_line = line;
+	return 0;
+}
+
+static size_t collect_body(char *data, size_t size, size_t count, void *userdata)
+{
+	struct buf *body = userdata;
+	return buf_append(body, data, size * count) == 0 ? size * count : 0;
+}
+
+static size_t collect_header(char *data, size_t size, size_t count, void *userdata)
+{
+	struct http_response *res = userdata;
+	size_t n = size * count;
+	/* A redirect or a 100 Continue starts a new header block: keep the last. */
+	if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+		buf_clear(&res->headers);
+		return n;
+	}
+	size_t len = n;
+	while (len && (data[len - 1] == '\r' || data[len - 1] == '\n'))
+		len--;
+	if (len == 0)
+		return n;
+	if (buf_append(&res->headers, data, len) != 0 || buf_putc(&res->headers, '\n') != 0)
+		return 0;
+	return n;
+}
+
+static void set_method(CURL *easy, const struct http_request *req)
+{
+	if (strcmp(req->method, "GET") == 0 && !req->body) {
+		curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+		return;
+	}
+	if (strcmp(req->method, "HEAD") == 0) {
+		curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
+		return;
+	}
+	if (req->body) {
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, req->body);
+	}
+	if (strcmp(req->method, "POST") != 0 || !req->body)
+		curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, req->method);
+}
+
+static struct curl_slist *build_headers(const struct transport *t, const struct http_request *req)
+{
+	struct curl_slist *list = NULL, *next;
+	const char *fixed[] = {
+	    "Accept: application/json",
+	    /* Waiting for 100 Continue costs a round trip and buys nothing here. */
+	    "Expect:",
+	    req->json_body ? "Content-Type: application/json" : NULL,
+	    t->auth_line,
+	};
+	for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
+		if (!fixed[i])
+			continue;
+		if (!(next = curl_slist_append(list, fixed[i])))
+			goto oom;
+		list = next;
+	}
+	for (size_t i = 0; i < req->header_count; i++) {
+		if (!(next = curl_slist_append(list, req->headers[i])))
+			goto oom;
+		list = next;
+	}
+	return list;
+oom:
+	curl_slist_free_all(list);
+	return NULL;
+}
+
+static void apply_options(struct transport *t, const struct http_request *req, struct http_response *res)
+{
+	CURL *e = t->easy;
+	/* A reset keeps the connection cache, so the next request reuses it. */
+	curl_easy_reset(e);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_URL, req->url);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	/* libcurl drops a custom Authorization header when a redirect changes
+	 * host, port or scheme, unless UNRESTRICTED_AUTH is set; it is not. */
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(e, CURLOPT_USERAGENT, t->user_agent);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, t->options.connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+	                 req->timeout_ms > 0 ? req->timeout_ms : t->options.timeout_ms);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, t->options.verify ? 1L : 0L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, t->options.verify ? 2L : 0L);
+	if (t->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, t->ca_file);
+	if (t->proxy)
+		curl_easy_setopt(e, CURLOPT_PROXY, t->proxy);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, &res->body);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, collect_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, res);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, res->message);
+	set_method(e, req);
+}
+
+static enum transport_failure classify(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_OK:
+		return TRANSPORT_OK;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+		return TRANSPORT_NO_CONNECTION;
+	case CURLE_OPERATION_TIMEDOUT:
+		return TRANSPORT_TIMEOUT;
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return TRANSPORT_USAGE;
+	case CURLE_OUT_OF_MEMORY:
+		return TRANSPORT_NO_MEMORY;
+	default:
+		return TRANSPORT_NETWORK;
+	}
+}
+
+enum transport_failure transport_perform(struct transport *t, const struct http_request *req,
+                                         struct http_response *res)
+{
+	res->status = 0;
+	res->elapsed = 0;
+	res->connections_made = 0;
+	res->message[0] = '\0';
+	buf_clear(&res->headers);
+	buf_clear(&res->body);
+	struct curl_slist *headers = build_headers(t, req);
+	if (!headers) {
+		snprintf(res->message, sizeof res->message, "out of memory");
+		return res->failure = TRANSPORT_NO_MEMORY;
+	}
+	apply_options(t, req, res);
+	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, headers);
+	CURLcode rc = curl_easy_perform(t->easy);
+	/* The list holds the key: unhook it so no later call can reach it. */
+	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(headers);
+
+	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &res->status);
+	curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &res->elapsed);
+	curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &res->connections_made);
+	res->failure = classify(rc);
+	if (rc != CURLE_OK && res->message[0] == '\0')
+		snprintf(res->message, sizeof res->message, "%s", curl_easy_strerror(rc));
+	return res->failure;
+}
+
+void http_response_free(struct http_response *res)
+{
+	buf_free(&res->headers);
+	buf_free(&res->body);
+}

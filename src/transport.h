@@ -1,0 +1,69 @@
+/*
+ * One HTTP exchange at a time over a libcurl easy handle whose connections
+ * stay open between requests. Knows nothing of Lua, JSON or retries.
+ */
+#ifndef PULSE_TRANSPORT_H
+#define PULSE_TRANSPORT_H
+
+#include "buf.h"
+
+#include <stddef.h>
+
+struct transport_options {
+	long connect_timeout_ms;
+	long timeout_ms;
+	int verify;             /* TLS peer and host verification */
+	const char *ca_file;    /* NULL: the system's CA store */
+	const char *proxy;      /* NULL: none beyond libcurl's environment rules */
+	const char *user_agent; /* NULL: pulse-lua/<v> libcurl/<v> Lua/5.4 */
+};
+
+struct http_request {
+	const char *method;
+	const char *url;
+	const char *const *headers; /* "Name: value" lines */
+	size_t header_count;
+	const char *body; /* NULL: no body */
+	size_t body_len;
+	int json_body;   /* adds Content-Type: application/json */
+	long timeout_ms; /* 0: the transport's */
+};
+
+enum transport_failure {
+	TRANSPORT_OK,
+	TRANSPORT_NO_CONNECTION, /* never reached the server: safe to resend anything */
+	TRANSPORT_TIMEOUT,
+	TRANSPORT_NETWORK,
+	TRANSPORT_USAGE, /* a bad URL or option: no request was made */
+	TRANSPORT_NO_MEMORY,
+};
+
+struct http_response {
+	long status;
+	struct buf headers; /* "Name: value" lines of the final response, '\n'-separated */
+	struct buf body;
+	double elapsed;        /* seconds */
+	long connections_made; /* 0 when a kept-alive connection was reused */
+	enum transport_failure failure;
+	char message[256]; /* the failure, for people; never holds the key */
+};
+
+struct transport;
+
+/* NULL when memory or libcurl's global set-up failed. */
+struct transport *transport_new(void);
+void transport_free(struct transport *t);
+
+/* Returns 0, or -1 when out of memory. */
+int transport_set_options(struct transport *t, const struct transport_options *options);
+int transport_set_key(struct transport *t, const char *key);
+
+/* Fills res (its buffers reused, cleared first). Returns res->failure. */
+enum transport_failure transport_perform(struct transport *t, const struct http_request *req,
+                                         struct http_response *res);
+
+void http_response_free(struct http_response *res);
+
+const char *transport_library_version(void);
+
+#endif
