@@ -27,7 +27,7 @@ LIBS         = $(shell pkg-config --libs $(LUA_PC) libcurl libmicrohttpd) $(CJSO
 
 DEB_PACKAGES = build-essential pkg-config lua$(LUA_VERSION) liblua$(LUA_VERSION)-dev \
                libcurl4-openssl-dev libmicrohttpd-dev lua-cjson lua-cjson-dev lua-busted \
-               libreadline-dev lua-check
+               libreadline-dev lua-check clang-format curl openssl ca-certificates luarocks
 
 # The C core, shared by pulse/core.so, pulse-lua and pulse-sandbox.
 CORE_SRC     = src/buf.c src/json_decode.c src/json_encode.c src/transport.c src/ratelimit_headers.c \
@@ -38,7 +38,7 @@ CORE_PIC     = $(CORE_SRC:src/%.c=$(BUILD)/pic/%.o)
 CORE_OBJ     = $(CORE_SRC:src/%.c=$(BUILD)/obj/%.o)
 PROGRAM_OBJ  = $(BUILD)/obj/modules.o $(BUILD)/obj/modules_data.o $(BUILD)/obj/sandbox.o
 
-.PHONY: all test install uninstall clean deps lint format
+.PHONY: all test install uninstall clean deps lint format rock
 
 all: $(BUILD)/pulse/core.so $(BUILD)/pulse-lua $(BUILD)/pulse-sandbox
 
@@ -75,11 +75,11 @@ test: all
 	$(BUSTED)
 
 lint:
-	luacheck lua spec examples bench tools
-	clang-format --dry-run --Werror src/*.c src/*.h bench/*.c
+	luacheck lua spec examples tools $(wildcard bench/*.lua)
+	clang-format --dry-run --Werror src/*.c src/*.h $(wildcard bench/*.c)
 
 format:
-	clang-format -i src/*.c src/*.h bench/*.c
+	clang-format -i src/*.c src/*.h $(wildcard bench/*.c)
 
 install: all
 	install -d $(DESTDIR)$(LUA_CMOD)/pulse $(DESTDIR)$(PREFIX)/bin
@@ -92,6 +92,17 @@ install: all
 uninstall:
 	rm -rf $(DESTDIR)$(LUA_CMOD)/pulse $(DESTDIR)$(LUA_LMOD)/pulse
 	rm -f $(DESTDIR)$(PREFIX)/bin/pulse-lua $(DESTDIR)$(PREFIX)/bin/pulse-sandbox
+
+# Builds the rockspec into a local tree, as a LuaRocks user would. Debian
+# keeps curl.h under the multiarch include directory, where LuaRocks does
+# not look by itself.
+ROCK_TREE ?= $(BUILD)/rocks
+rock:
+	luarocks --lua-version $(LUA_VERSION) make --tree $(ROCK_TREE) rockspec/pulse-lua-scm-1.rockspec \
+		CURL_INCDIR=/usr/include/$(shell $(CC) -print-multiarch)
+	LUA_PATH="$(ROCK_TREE)/share/lua/$(LUA_VERSION)/?.lua;$(ROCK_TREE)/share/lua/$(LUA_VERSION)/?/init.lua" \
+	LUA_CPATH="$(ROCK_TREE)/lib/lua/$(LUA_VERSION)/?.so" \
+		$(LUA) -e 'local p = require("pulse"); assert(p.json.encode({1}) == "[1]"); print("rock ok", p.VERSION)'
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \

@@ -150,7 +150,7 @@ static const char *failure_name(enum transport_failure failure)
 }
 
 /*
- * t:perform(method, url, headers, body, json_body, timeout)
+ * t:perform(method, url, headers, body, json_body, timeout, fresh_connection)
  *   -> status, headers, body, elapsed, connections_made
  *   or nil, failure, message, elapsed
  */
@@ -162,6 +162,7 @@ static int transport_perform_method(lua_State *L)
 	    .url = luaL_checkstring(L, 3),
 	    .json_body = lua_toboolean(L, 6),
 	    .timeout_ms = (long)(luaL_optnumber(L, 7, 0) * 1000.0),
+	    .fresh_connection = lua_toboolean(L, 8),
 	};
 	const char *lines[64];
 	if (!lua_isnoneornil(L, 4)) {
@@ -521,12 +522,19 @@ static double check_positive(lua_State *L, int arg)
 	return (double)v;
 }
 
-/* core.ratelimit(limit, window, burst) */
+/* The clock, or a time the caller gives: the specs step time by hand. */
+static double opt_now(lua_State *L, int arg)
+{
+	return lua_isnoneornil(L, arg) ? monotonic_seconds() : (double)luaL_checknumber(L, arg);
+}
+
+/* core.ratelimit(limit, window, burst [, now]) */
 static int core_ratelimit(lua_State *L)
 {
 	double limit = check_positive(L, 1), window = check_positive(L, 2), burst = check_positive(L, 3);
+	double now = opt_now(L, 4);
 	struct ratelimit_state *s = lua_newuserdatauv(L, sizeof *s, 0);
-	ratelimit_init(s, limit, window, burst, monotonic_seconds());
+	ratelimit_init(s, limit, window, burst, now);
 	luaL_setmetatable(L, RATELIMIT_MT);
 	return 1;
 }
@@ -536,10 +544,10 @@ static struct ratelimit_state *check_ratelimit(lua_State *L)
 	return luaL_checkudata(L, 1, RATELIMIT_MT);
 }
 
-/* rl:take() -> 0 when a token was taken, else seconds to wait */
+/* rl:take([now]) -> 0 when a token was taken, else seconds to wait */
 static int ratelimit_take_method(lua_State *L)
 {
-	lua_pushnumber(L, ratelimit_take(check_ratelimit(L), monotonic_seconds()));
+	lua_pushnumber(L, ratelimit_take(check_ratelimit(L), opt_now(L, 2)));
 	return 1;
 }
 
@@ -586,7 +594,7 @@ static int read_retry_after(lua_State *L, int headers, double *out)
 	return v && retry_after_parse(v, len, epoch_seconds(), out) == 0;
 }
 
-/* rl:observe(status, headers) -> retry_after or nil: a response came. */
+/* rl:observe(status, headers [, now]) -> retry_after or nil: a response came. */
 static int ratelimit_observe_method(lua_State *L)
 {
 	struct ratelimit_state *s = check_ratelimit(L);
@@ -598,7 +606,7 @@ static int ratelimit_observe_method(lua_State *L)
 	o.has_remaining = read_count(L, 3, "ratelimit-remaining", &o.remaining);
 	o.has_reset = read_count(L, 3, "ratelimit-reset", &o.reset);
 	o.has_retry_after = read_retry_after(L, 3, &o.retry_after);
-	ratelimit_observe(s, &o, monotonic_seconds());
+	ratelimit_observe(s, &o, opt_now(L, 4));
 	if (o.has_retry_after)
 		lua_pushnumber(L, o.retry_after);
 	else
@@ -622,11 +630,11 @@ static void set_number(lua_State *L, const char *field, double v)
 	lua_setfield(L, -2, field);
 }
 
-/* rl:view() -> the model, as numbers (reset and blocked: seconds from now) */
+/* rl:view([now]) -> the model, as numbers (reset and blocked: seconds from now) */
 static int ratelimit_view_method(lua_State *L)
 {
 	struct ratelimit_state *s = check_ratelimit(L);
-	double now = monotonic_seconds();
+	double now = opt_now(L, 2);
 	lua_createtable(L, 0, 7);
 	set_number(L, "limit", s->limit);
 	set_number(L, "window", s->window);

@@ -205,6 +205,8 @@ static void apply_options(struct transport *t, const struct http_request *req, s
 		curl_easy_setopt(e, CURLOPT_CAINFO, t->ca_file);
 	if (t->proxy)
 		curl_easy_setopt(e, CURLOPT_PROXY, t->proxy);
+	if (req->fresh_connection)
+		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, &res->body);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, collect_header);

@@ -26,6 +26,10 @@ struct http_request {
 	const char *body; /* NULL: no body */
 	size_t body_len;
 	int json_body;   /* adds Content-Type: application/json */
+	/* libcurl silently sends a request again when a reused connection dies
+	 * before any response byte: harmless for idempotent methods, a duplicate
+	 * write otherwise. A new connection is never retried that way. */
+	int fresh_connection;
 	long timeout_ms; /* 0: the transport's */
 };
 

@@ -310,6 +310,9 @@ function Client:_finish(req, status, headers, raw, res)
 		local message, e = error_message(body, status)
 		fields.message = redact(self, message)
 		fields.error = e
+		if type(body) == "string" then
+			fields.body = redact(self, body) -- not JSON: an HTML page from a proxy, say
+		end
 	end
 	if status == 429 or status == 503 then
 		fields.retry_after = core.parse_retry_after(headers["retry-after"] or "")
@@ -349,7 +352,8 @@ function Client:_attempt(req, attempt)
 		req.headers,
 		req.body,
 		req.json_body,
-		req.timeout
+		req.timeout,
+		not req.idempotent
 	)
 	self._stats:record_request(elapsed, body, req.body)
 	if not status then

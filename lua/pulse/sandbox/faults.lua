@@ -8,6 +8,7 @@
 --   truncate     cut the JSON body in half
 --   bad_headers  malformed rate-limit header values
 --   latency      answer ms=N milliseconds late
+--   status       answer code=N (default 500) with a JSON error body
 --   random       with probability p=P, one of kinds=A+B+... (default: all
 --                but redirect), chosen with the --seed generator
 -- and, for every kind: count=N (default 1; 0 for no limit), seconds=T (active
@@ -24,12 +25,13 @@ local KINDS = {
 	truncate = true,
 	bad_headers = true,
 	latency = true,
+	status = true,
 	random = true,
 }
 
 local RANDOM_KINDS = { "503", "html502", "drop", "drop_after", "truncate", "bad_headers", "latency" }
 
-local NUMERIC = { count = true, seconds = true, retry_after = true, port = true, ms = true, p = true }
+local NUMERIC = { count = true, seconds = true, retry_after = true, port = true, ms = true, p = true, code = true }
 
 -- Checks and completes one fault table; returns it, or nil and why.
 function faults.validate(f, now)
@@ -54,7 +56,7 @@ function faults.validate(f, now)
 		if type(f.kinds) == "string" then
 			local list = {}
 			for k in f.kinds:gmatch("[^+]+") do
-				if not KINDS[k] or k == "random" then
+				if not KINDS[k] or k == "random" or k == "status" then
 					return nil, "random: unknown kind '" .. k .. "'"
 				end
 				list[#list + 1] = k

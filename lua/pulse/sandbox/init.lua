@@ -155,7 +155,11 @@ local function decode_body(body)
 	if not ok then
 		return nil, fail(400, "bad_request", "the body is not valid JSON")
 	end
-	if type(value) ~= "table" then
+	local object = type(value) == "table"
+	for k in pairs(object and value or {}) do
+		object = object and type(k) == "string"
+	end
+	if not object then
 		return nil, fail(400, "bad_request", "the body must be a JSON object")
 	end
 	return value
@@ -263,6 +267,9 @@ local function answer_fault(fault, req)
 		return { status = 307, headers = { { "Location", target } }, body = "" }
 	elseif kind == "drop" then
 		return { drop = true }
+	elseif kind == "status" then
+		local code = math.tointeger(fault.code) or 500
+		return fail(code, "injected", "status " .. code .. " injected by the sandbox")
 	end
 end
 

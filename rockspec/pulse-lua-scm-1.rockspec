@@ -1,0 +1,45 @@
+-- The pulse module (pulse.core and the Lua layer) for LuaRocks. The
+-- pulse-lua runner and pulse-sandbox are built by the Makefile.
+rockspec_format = "3.0"
+package = "pulse-lua"
+version = "scm-1"
+source = {
+	url = "git+file://.",
+}
+description = {
+	summary = "Lua 5.4 SDK for the Pulse API: libcurl transport, rate limiting, retries",
+	license = "MIT",
+}
+dependencies = {
+	"lua >= 5.4, < 5.5",
+}
+external_dependencies = {
+	CURL = { header = "curl/curl.h", library = "curl" },
+}
+build = {
+	type = "builtin",
+	modules = {
+		["pulse.core"] = {
+			sources = {
+				"src/buf.c",
+				"src/json_decode.c",
+				"src/json_encode.c",
+				"src/transport.c",
+				"src/ratelimit_headers.c",
+				"src/ratelimit.c",
+				"src/retry.c",
+				"src/lpulse.c",
+			},
+			defines = { 'PULSE_VERSION="0.1.0"', "_GNU_SOURCE" },
+			libraries = { "curl" },
+			incdirs = { "$(CURL_INCDIR)" },
+			libdirs = { "$(CURL_LIBDIR)" },
+		},
+		pulse = "lua/pulse/init.lua",
+		["pulse.errors"] = "lua/pulse/errors.lua",
+		["pulse.json"] = "lua/pulse/json.lua",
+		["pulse.options"] = "lua/pulse/options.lua",
+		["pulse.stats"] = "lua/pulse/stats.lua",
+		["pulse.url"] = "lua/pulse/url.lua",
+	},
+}

@@ -1,0 +1,212 @@
+-- pulse-lua, the runner: the stock lua flags and its own.
+
+local support = require("support.sandbox")
+
+local RUNNER = support.BIN .. "/pulse-lua"
+
+local function script(text)
+	local path = os.tmpname() .. ".lua"
+	local f = assert(io.open(path, "w"))
+	f:write(text)
+	f:close()
+	return path
+end
+
+local function run(args, stdin, env)
+	return support.run((env or "") .. " " .. RUNNER .. " " .. args, stdin)
+end
+
+describe("pulse-lua", function()
+	it("runs -e statements in order and exits 0", function()
+		local out, _, code = run("-e 'x = 1' -e 'print(x + 1)'")
+		assert.are.equal("2\n", out)
+		assert.are.equal(0, code)
+	end)
+
+	it("requires a library into a global with -l", function()
+		local out = run("-l pulse.json -e 'print(type(pulse))' -l string -e 'print(string.rep(\"a\", 2))'")
+		assert.are.equal("nil\naa\n", out)
+		out = run("-l pulse -e 'print(pulse.VERSION)'")
+		assert.truthy(out:find("^%d+%.%d+%.%d+\n$"), out)
+	end)
+
+	it("passes script arguments in arg and as ...", function()
+		local path = script("print(arg[0] ~= nil, arg[1], arg[2], #arg, select('#', ...), ...)")
+		local out, _, code = run(path .. " one two")
+		assert.are.equal("true\tone\ttwo\t2\t2\tone\ttwo\n", out)
+		assert.are.equal(0, code)
+		os.remove(path)
+	end)
+
+	it("puts the runner and its options at negative arg indices", function()
+		local path = script("print(arg[-1], arg[-2] ~= nil)")
+		local out = run("--quiet " .. path)
+		assert.are.equal("--quiet\ttrue\n", out)
+		os.remove(path)
+	end)
+
+	it("runs stdin with - and stops option handling at --", function()
+		local out = run("- a b", "print(arg[1], arg[2])")
+		assert.are.equal("a\tb\n", out)
+		local path = script("print(arg[1])")
+		out = run("-- " .. path .. " -v")
+		assert.are.equal("-v\n", out)
+		os.remove(path)
+	end)
+
+	it("runs stdin when it is not a terminal and no script is given", function()
+		local out, _, code = run("", "print('from stdin')")
+		assert.are.equal("from stdin\n", out)
+		assert.are.equal(0, code)
+	end)
+
+	it("enters interactive mode with -i, printing expression values", function()
+		local out, _, code = run("-i -e 'y = 20'", "y + 1\nreturn 'ok', 3\n")
+		assert.truthy(out:find("21"), out)
+		assert.truthy(out:find("ok\t3"), out)
+		assert.are.equal(0, code)
+	end)
+
+	it("prints versions with -v and --version", function()
+		local out = run("-v")
+		assert.truthy(out:find("^pulse%-lua %d+%.%d+%.%d+ %(libcurl [%d.]+, Lua 5%.4%.%d+%)"), out)
+		assert.are.equal(out, (run("--version")))
+	end)
+
+	it("documents every option in --help", function()
+		local out, _, code = run("--help")
+		assert.are.equal(0, code)
+		for _, flag in ipairs({ "-e", "-i", "-l", "-v", "-E", "-W", "--", "--sandbox", "--base-url", "--verbose", "--quiet", "--help", "--version" }) do
+			assert.truthy(out:find(flag, 1, true), flag)
+		end
+		assert.truthy(out:find("PULSE_API_KEY", 1, true))
+	end)
+
+	it("exits 1 with a traceback on an uncaught error", function()
+		local path = script("local function inner() error('boom') end\ninner()\n")
+		local _, err, code = run(path)
+		assert.are.equal(1, code)
+		assert.truthy(err:find("boom"), err)
+		assert.truthy(err:find("stack traceback:", 1, true), err)
+		assert.truthy(err:find("in local 'inner'", 1, true) or err:find("inner", 1, true), err)
+		os.remove(path)
+	end)
+
+	it("prints an error object through its __tostring", function()
+		local _, err, code = run([[-e "error(setmetatable({}, {__tostring = function() return 'readable line' end}))"]])
+		assert.are.equal(1, code)
+		assert.truthy(err:find("readable line", 1, true), err)
+		_, err = run([[-e "error({})"]])
+		assert.truthy(err:find("error object is a table value", 1, true), err)
+	end)
+
+	it("refuses unknown options and options missing their value", function()
+		local _, err, code = run("--nope")
+		assert.are.equal(1, code)
+		assert.truthy(err:find("unrecognized option '--nope'", 1, true), err)
+		_, err, code = run("-e")
+		assert.are.equal(1, code)
+		assert.truthy(err:find("'-e' needs argument", 1, true), err)
+		_, _, code = run("--base-url")
+		assert.are.equal(1, code)
+	end)
+
+	it("reports a syntax error with exit status 1", function()
+		local _, err, code = run("-e 'x = = 1'")
+		assert.are.equal(1, code)
+		assert.truthy(err:find("syntax error", 1, true) or err:find("unexpected symbol", 1, true), err)
+	end)
+
+	it("honours LUA_PATH, so the tree's files run without a rebuild", function()
+		local dir = os.tmpname()
+		os.remove(dir)
+		os.execute("mkdir -p " .. dir .. "/pulse")
+		local f = assert(io.open(dir .. "/pulse/json.lua", "w"))
+		f:write("return { from_tree = true }")
+		f:close()
+		local out = run("-e 'print(require(\"pulse.json\").from_tree)'", nil, "LUA_PATH='" .. dir .. "/?.lua'")
+		assert.are.equal("true\n", out)
+		out = run("-e 'print(require(\"pulse.json\").from_tree)'", nil, "env -u LUA_PATH -u LUA_PATH_5_4")
+		assert.are.equal("nil\n", out, "without LUA_PATH the embedded module is used")
+		os.execute("rm -r " .. dir)
+	end)
+
+	it("works when copied away from the tree: the modules are compiled in", function()
+		local dir = os.tmpname()
+		os.remove(dir)
+		os.execute("mkdir -p " .. dir .. " && cp " .. RUNNER .. " " .. dir .. "/")
+		local out, err = support.run(
+			"cd " .. dir .. " && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 ./pulse-lua "
+				.. "-e 'print(require(\"pulse\").VERSION, require(\"pulse.core\").curl_version)'"
+		)
+		assert.truthy(out:find("^%d+%.%d+%.%d+\t[%d.]+\n$"), tostring(out) .. tostring(err))
+		os.execute("rm -r " .. dir)
+	end)
+
+	describe("with a sandbox", function()
+		it("--sandbox runs the script against an embedded emulator with a fresh key", function()
+			local path = script([[
+				local pulse = require("pulse")
+				local client = pulse.new()
+				local list = assert(client:get("/services"))
+				print(#list.data > 0, os.getenv("PULSE_BASE_URL"):match("^http://127%.0%.0%.1:%d+$") ~= nil)
+				print(#os.getenv("PULSE_API_KEY"))
+			]])
+			local out, err, code = run("--sandbox " .. path, nil, "env -u PULSE_API_KEY -u PULSE_BASE_URL")
+			assert.are.equal(0, code, err)
+			assert.are.equal("true\ttrue\n32\n", out)
+			os.remove(path)
+		end)
+
+		it("--base-url sets the client's default base URL", function()
+			local sandbox = support.start()
+			local path = script("print(require('pulse').new():get('/_sandbox/echo').path)")
+			local out, err = run(
+				"--base-url " .. sandbox.url .. " " .. path,
+				nil,
+				"PULSE_API_KEY=" .. sandbox.key .. " PULSE_BASE_URL=http://unused.invalid"
+			)
+			assert.are.equal("/_sandbox/echo\n", out, err)
+			sandbox:stop()
+			os.remove(path)
+		end)
+
+		it("--verbose traces each request and response on stderr, never the key", function()
+			local sandbox = support.start({ keys = { "verbose-secret-key-42" } })
+			local path = script([[
+				local client = require('pulse').new()
+				client:get('/services/1')
+				client:get('/services/999')
+			]])
+			local _, err, code = run("--verbose " .. path, nil, "PULSE_API_KEY=verbose-secret-key-42 PULSE_BASE_URL=" .. sandbox.url)
+			assert.are.equal(0, code)
+			assert.truthy(err:find("-> GET " .. sandbox.url .. "/services/1 (attempt 1)", 1, true), err)
+			assert.truthy(err:find("<%- 200 GET [^\n]+/services/1 [%d.]+ ms %(attempt 1%)"), err)
+			assert.truthy(err:find("<%- 404 GET [^\n]+/services/999"), err)
+			assert.is_nil(err:find("verbose-secret-key-42", 1, true))
+			local _, quiet = run(path, nil, "PULSE_API_KEY=verbose-secret-key-42 PULSE_BASE_URL=" .. sandbox.url)
+			assert.are.equal("", quiet, "silent without --verbose")
+			sandbox:stop()
+			os.remove(path)
+		end)
+
+		it("names PULSE_API_KEY when there is no key", function()
+			local _, err, code = run("-e 'require(\"pulse\").new{base_url = \"http://127.0.0.1:9\"}'", nil, "env -u PULSE_API_KEY")
+			assert.are.equal(1, code)
+			assert.truthy(err:find("PULSE_API_KEY", 1, true), err)
+		end)
+
+		it("prints a returned pulse error through its __tostring when raised", function()
+			local path = script([[
+				local client = require('pulse').new{ base_url = 'http://127.0.0.1:9', api_key = 'never-printed-key', retry = false }
+				local _, err = client:get('/services')
+				error(err)
+			]])
+			local _, err, code = run(path)
+			assert.are.equal(1, code)
+			assert.truthy(err:find("pulse: network on GET http://127.0.0.1:9/services", 1, true), err)
+			assert.is_nil(err:find("never-printed-key", 1, true))
+			os.remove(path)
+		end)
+	end)
+end)

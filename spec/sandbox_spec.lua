@@ -1,0 +1,479 @@
+-- pulse-sandbox over HTTP, with raw requests (no pulse client) so that
+-- what is checked is the server's behaviour alone.
+
+local core = require("pulse.core")
+local json = require("pulse.json")
+local support = require("support.sandbox")
+
+local function auth(key)
+	return { "Authorization: Api-key " .. key }
+end
+
+describe("pulse-sandbox", function()
+	describe("authentication", function()
+		local sandbox
+
+		setup(function()
+			sandbox = support.start({ keys = { "key-one", "key-two" } })
+		end)
+
+		teardown(function()
+			sandbox:stop()
+		end)
+
+		local cases = {
+			{ "no Authorization header", {}, "missing API key" },
+			{ "a Bearer token", { "Authorization: Bearer key-one" }, "malformed Authorization header" },
+			{ "a scheme without a key", { "Authorization: Api-key" }, "malformed Authorization header" },
+			{ "an unknown key", auth("key-three"), "unknown API key" },
+		}
+		for _, case in ipairs(cases) do
+			it("answers 401 with an error object for " .. case[1], function()
+				local status, headers, body = sandbox:raw("GET", "/services", case[2])
+				assert.are.equal(401, status)
+				assert.are.equal("application/json", headers["content-type"])
+				assert.are.equal("unauthorized", body.error.code)
+				assert.truthy(body.error.message:find(case[3], 1, true), body.error.message)
+			end)
+		end
+
+		it("accepts every configured key, and the scheme in any case", function()
+			assert.are.equal(200, (sandbox:raw("GET", "/services", auth("key-one"))))
+			assert.are.equal(200, (sandbox:raw("GET", "/services", auth("key-two"))))
+			assert.are.equal(200, (sandbox:raw("GET", "/services", { "Authorization: API-KEY key-one" })))
+		end)
+	end)
+
+	describe("rate limit", function()
+		it("sends the three headers on every authenticated response, 429s included", function()
+			local sandbox = support.start({ rate_limit = "3/60/3" })
+			for i = 1, 4 do
+				local status, headers = sandbox:raw("GET", "/services/1", auth(sandbox.key))
+				assert.are.equal(i <= 3 and 200 or 429, status)
+				assert.are.equal("3;w=60;b=3", headers["organization-ratelimit-limit"])
+				assert.are.equal(tostring(math.max(0, 3 - i)), headers["ratelimit-remaining"])
+				local reset = tonumber(headers["ratelimit-reset"])
+				assert.is_true(reset >= 59 and reset <= 60, headers["ratelimit-reset"])
+				if status == 429 then
+					assert.are.equal(headers["ratelimit-reset"], headers["retry-after"])
+				end
+			end
+			local _, _, body = sandbox:raw("GET", "/services/1", auth(sandbox.key))
+			assert.are.equal("rate_limited", body.error.code)
+			sandbox:stop()
+		end)
+
+		it("shares one bucket among the keys of the organization", function()
+			local sandbox = support.start({ keys = { "a-key", "b-key" }, rate_limit = "2/60/2" })
+			assert.are.equal(200, (sandbox:raw("GET", "/services", auth("a-key"))))
+			assert.are.equal(200, (sandbox:raw("GET", "/services", auth("b-key"))))
+			assert.are.equal(429, (sandbox:raw("GET", "/services", auth("a-key"))))
+			assert.are.equal(429, (sandbox:raw("GET", "/services", auth("b-key"))))
+			sandbox:stop()
+		end)
+
+		it("refills LIMIT tokens every WINDOW seconds, never above BURST", function()
+			local sandbox = support.start({ rate_limit = "5/1/8" })
+			local ok = 0
+			while sandbox:raw("GET", "/services/1", auth(sandbox.key)) == 200 do
+				ok = ok + 1
+			end
+			assert.are.equal(8, ok, "a full bucket holds BURST")
+			core.sleep(1.1)
+			ok = 0
+			while sandbox:raw("GET", "/services/1", auth(sandbox.key)) == 200 do
+				ok = ok + 1
+			end
+			assert.are.equal(5, ok, "one window adds LIMIT")
+			core.sleep(3.1)
+			local _, headers = sandbox:raw("GET", "/services/1", auth(sandbox.key))
+			assert.are.equal("7", headers["ratelimit-remaining"], "three windows fill the bucket to BURST, not 15")
+			sandbox:stop()
+		end)
+
+		it("keeps the control endpoints outside the limit and the key check", function()
+			local sandbox = support.start({ rate_limit = "1/60/1" })
+			sandbox:raw("GET", "/services", auth(sandbox.key))
+			for _ = 1, 5 do
+				assert.is_table(sandbox:stats())
+			end
+			sandbox:stop()
+		end)
+
+		it("gives Retry-After as delta-seconds or as an HTTP-date", function()
+			local sandbox = support.start({ rate_limit = "1/30/1", retry_after = "http-date" })
+			sandbox:raw("GET", "/services", auth(sandbox.key))
+			local status, headers = sandbox:raw("GET", "/services", auth(sandbox.key))
+			assert.are.equal(429, status)
+			local date = headers["retry-after"]
+			assert.truthy(date:find("^%a%a%a, %d%d %a%a%a %d%d%d%d %d%d:%d%d:%d%d GMT$"), date)
+			local wait = core.parse_retry_after(date)
+			assert.is_true(wait >= 28 and wait <= 31, tostring(wait))
+			sandbox:stop()
+		end)
+	end)
+
+	describe("faults", function()
+		local sandbox, key
+
+		setup(function()
+			sandbox = support.start({ log = true })
+			key = auth(sandbox.key)
+		end)
+
+		teardown(function()
+			sandbox:stop()
+		end)
+
+		before_each(function()
+			sandbox:reset()
+		end)
+
+		it("answers 503 for the next N requests, with or without Retry-After", function()
+			sandbox:fault("503:count=2:retry_after=4")
+			local status, headers, body = sandbox:raw("GET", "/services", key)
+			assert.are.equal(503, status)
+			assert.are.equal("4", headers["retry-after"])
+			assert.are.equal("service_unavailable", body.error.code)
+			assert.are.equal(503, (sandbox:raw("GET", "/services", key)))
+			assert.are.equal(200, (sandbox:raw("GET", "/services", key)))
+			sandbox:fault("503")
+			status, headers = sandbox:raw("GET", "/services", key)
+			assert.are.equal(503, status)
+			assert.is_nil(headers["retry-after"])
+		end)
+
+		it("answers 503 for T seconds", function()
+			sandbox:fault("503:seconds=0.5")
+			for _ = 1, 3 do
+				assert.are.equal(503, (sandbox:raw("GET", "/services", key)))
+			end
+			core.sleep(0.6)
+			assert.are.equal(200, (sandbox:raw("GET", "/services", key)))
+		end)
+
+		it("adds latency to one response without stalling the others", function()
+			sandbox:fault("latency:ms=1500")
+			local slow = os.tmpname()
+			os.execute(string.format(
+				"curl -s -o /dev/null -w '%%{time_total}' -H 'Authorization: Api-key %s' %s/services > %s &",
+				sandbox.key,
+				sandbox.url,
+				slow
+			))
+			core.sleep(0.2) -- the slow one is in flight
+			local started = core.now()
+			for _ = 1, 5 do
+				assert.are.equal(200, (sandbox:raw("GET", "/services/1", key)))
+			end
+			local fast = core.now() - started
+			assert.is_true(fast < 1.0, "five requests took " .. fast .. "s behind a slow one")
+			local deadline = core.now() + 5
+			while (support.read_file(slow) or "") == "" and core.now() < deadline do
+				core.sleep(0.05)
+			end
+			assert.is_true(tonumber(support.read_file(slow)) >= 1.4, "the slow one was slow")
+			assert.is_true(sandbox:stats().in_flight_max >= 2)
+			os.remove(slow)
+		end)
+
+		it("drops the connection before handling: nothing is applied", function()
+			sandbox:fault("drop")
+			local status, failure = sandbox.control_transport:perform(
+				"POST",
+				sandbox.url .. "/customers",
+				key,
+				'{"name":"Dropped","email":"d@example.com"}',
+				true,
+				nil,
+				true
+			)
+			assert.is_nil(status)
+			assert.are.equal("network", failure)
+			assert.are.equal(0, sandbox:stats().writes_applied)
+		end)
+
+		it("drops the connection after applying the write", function()
+			sandbox:fault("drop_after")
+			local status = sandbox.control_transport:perform(
+				"POST",
+				sandbox.url .. "/customers",
+				key,
+				'{"name":"Applied","email":"a@example.com"}',
+				true,
+				nil,
+				true
+			)
+			assert.is_nil(status)
+			assert.are.equal(1, sandbox:stats().writes_applied)
+			local _, _, list = sandbox:raw("GET", "/customers?per_page=100", key)
+			assert.are.equal("Applied", list.data[#list.data].name)
+		end)
+
+		it("truncates the body", function()
+			sandbox:fault("truncate")
+			local status, _, body = sandbox:raw("GET", "/services", key)
+			assert.are.equal(200, status)
+			assert.is_string(body, "not decodable")
+			assert.is_nil(json.decode(body))
+		end)
+
+		it("answers an HTML 502 as a proxy would", function()
+			sandbox:fault("html502")
+			local status, headers, body = sandbox:raw("GET", "/services", key)
+			assert.are.equal(502, status)
+			assert.are.equal("text/html", headers["content-type"])
+			assert.truthy(body:find("502 Bad Gateway", 1, true))
+		end)
+
+		it("redirects to another port, keeping path and query", function()
+			sandbox:fault("redirect:port=9")
+			local status, headers = sandbox.control_transport:perform("GET", sandbox.url .. "/services?page=2", key)
+			-- libcurl follows the redirect to the closed port and fails there.
+			assert.is_nil(status)
+			assert.are.equal("no_connection", headers)
+			sandbox:fault("redirect:port=9")
+			local lines = support.run(string.format("curl -s -i -H 'Authorization: Api-key %s' '%s/services?page=2'", sandbox.key, sandbox.url))
+			assert.truthy(lines:find("307", 1, true), lines)
+			assert.truthy(lines:find("Location: http://127.0.0.1:9/services?page=2", 1, true), lines)
+		end)
+
+		it("sends malformed rate-limit headers", function()
+			sandbox:fault("bad_headers")
+			local status, headers = sandbox:raw("GET", "/services", key)
+			assert.are.equal(200, status)
+			assert.is_nil(core.parse_policy(headers["organization-ratelimit-limit"]))
+			assert.is_nil(core.parse_count(headers["ratelimit-remaining"]))
+			assert.is_nil(core.parse_count(headers["ratelimit-reset"]))
+		end)
+
+		it("answers any status with the status fault", function()
+			sandbox:fault("status:code=418")
+			local status, _, body = sandbox:raw("GET", "/services", key)
+			assert.are.equal(418, status)
+			assert.are.equal("injected", body.error.code)
+		end)
+
+		it("limits a fault to one method", function()
+			sandbox:fault("503:method=POST")
+			assert.are.equal(200, (sandbox:raw("GET", "/services", key)))
+			assert.are.equal(503, (sandbox:raw("POST", "/customers", key, "{}")))
+		end)
+
+		it("takes faults as JSON objects and refuses bad ones", function()
+			local added = sandbox:control("POST", "faults", { kind = "503", count = 1 })
+			assert.are.equal(1, added.data.added)
+			assert.are.equal(503, (sandbox:raw("GET", "/services", key)))
+			local status, _, body = sandbox:raw("POST", "/_sandbox/faults", {}, '{"kind":"meteor"}')
+			assert.are.equal(422, status)
+			assert.truthy(body.error.message:find("unknown fault kind"), body.error.message)
+			status = sandbox:raw("POST", "/_sandbox/faults", {}, '{"spec":"redirect"}')
+			assert.are.equal(422, status, "redirect needs a port")
+			status = sandbox:raw("POST", "/_sandbox/faults", {}, "not json")
+			assert.are.equal(400, status)
+		end)
+
+		it("picks random faults deterministically from the seed", function()
+			local function pattern()
+				local sb = support.start({ seed = 7, faults = "random:p=0.5:kinds=503+html502" })
+				local statuses = {}
+				for i = 1, 30 do
+					statuses[i] = sb:raw("GET", "/services/1", auth(sb.key))
+				end
+				sb:stop()
+				return table.concat(statuses, ",")
+			end
+			local first = pattern()
+			assert.are.equal(first, pattern())
+			assert.truthy(first:find("503") and first:find("502") and first:find("200"), first)
+		end)
+
+		it("refuses a bad --faults spec at start", function()
+			local out, _, code = support.run(support.BIN .. "/pulse-sandbox --api-key k --faults 'latency:ms=abc'")
+			assert.are_not.equal(0, code)
+			assert.is_string(out)
+		end)
+	end)
+
+	describe("sample resources", function()
+		local sandbox, key
+
+		setup(function()
+			sandbox = support.start({ seed = 3 })
+			key = auth(sandbox.key)
+		end)
+
+		teardown(function()
+			sandbox:stop()
+		end)
+
+		before_each(function()
+			sandbox:reset()
+		end)
+
+		local function call(method, path, body)
+			return sandbox:raw(method, path, key, body and assert(json.encode(body)))
+		end
+
+		it("labels the data as sample data", function()
+			local info = sandbox:control("GET", "")
+			assert.truthy(info.note:lower():find("sample data"), info.note)
+			assert.are.same({ "services", "staff", "customers", "bookings" }, info.sample_data)
+		end)
+
+		it("pages lists with page and per_page, and says what comes next", function()
+			local _, _, first = call("GET", "/customers?per_page=10")
+			assert.are.equal(10, #first.data)
+			assert.are.same({ page = 1, per_page = 10, total = 45, total_pages = 5, next_page = 2 }, first.meta)
+			local _, _, last = call("GET", "/customers?per_page=10&page=5")
+			assert.are.equal(5, #last.data)
+			assert.are.equal(json.null, last.meta.next_page)
+			assert.are.equal(41, last.data[1].id)
+			local _, _, beyond = call("GET", "/customers?page=9")
+			assert.are.equal(0, #beyond.data)
+			assert.is_true(json.is_array(beyond.data))
+			assert.are.equal(400, (call("GET", "/customers?per_page=1000")))
+			assert.are.equal(400, (call("GET", "/customers?page=0")))
+		end)
+
+		it("serves services with price and duration, staff with their services", function()
+			local _, _, service = call("GET", "/services/1")
+			assert.is_string(service.data.name)
+			assert.are.equal("integer", math.type(service.data.price))
+			assert.are.equal("integer", math.type(service.data.duration))
+			local _, _, staff = call("GET", "/staff/1")
+			assert.is_true(json.is_array(staff.data.service_ids))
+		end)
+
+		it("makes the same data from the same seed, and other data from another", function()
+			local other = support.start({ seed = 4 })
+			local same = support.start({ seed = 3 })
+			local function names(sb)
+				local _, _, list = sb:raw("GET", "/customers?per_page=100", auth(sb.key))
+				local out = {}
+				for _, c in ipairs(list.data) do
+					out[#out + 1] = c.name
+				end
+				return table.concat(out, ",")
+			end
+			assert.are.equal(names(sandbox), names(same))
+			assert.are_not.equal(names(sandbox), names(other))
+			other:stop()
+			same:stop()
+		end)
+
+		it("creates, reads, updates (PUT and PATCH) and deletes", function()
+			local status, _, created = call("POST", "/customers", { name = "Grace Hopper", email = "grace@example.com" })
+			assert.are.equal(200, status)
+			local id = created.data.id
+			assert.are.equal("integer", math.type(id))
+			local _, _, read = call("GET", "/customers/" .. id)
+			assert.are.equal("Grace Hopper", read.data.name)
+			local _, _, patched = call("PATCH", "/customers/" .. id, { phone = "555" })
+			assert.are.equal("Grace Hopper", patched.data.name)
+			assert.are.equal("555", patched.data.phone)
+			local _, _, put = call("PUT", "/customers/" .. id, { name = "G. Hopper", email = "gh@example.com" })
+			assert.is_nil(put.data.phone, "PUT replaces the record")
+			local _, _, deleted = call("DELETE", "/customers/" .. id)
+			assert.are.same({ id = id, deleted = true }, deleted.data)
+			assert.are.equal(404, (call("GET", "/customers/" .. id)))
+			assert.are.equal(404, (call("DELETE", "/customers/" .. id)))
+			assert.are.equal(4, sandbox:stats().writes_applied)
+		end)
+
+		local invalid = {
+			{ "/customers", { name = "No Email" }, "email", "is required" },
+			{ "/customers", { name = "Bad", email = "not-an-email" }, "email", "email address" },
+			{ "/customers", { name = "", email = "a@b.co" }, "name", "non-empty string" },
+			{ "/customers", { name = "X", email = "a@b.co", shoe_size = 9 }, "shoe_size", "not a field" },
+			{ "/services", { name = "Cut", price = 10.5, duration = 30 }, "price", "integer" },
+			{ "/services", { name = "Cut", price = 1000, duration = 1 }, "duration", "between 5 and 480" },
+			{ "/services", { name = "Cut", price = -1, duration = 30 }, "price", "between" },
+			{ "/staff", { name = "S", service_ids = { 1, 999 } }, "service_ids", "item 2" },
+			{ "/bookings", { service_id = 1, staff_id = 1, customer_id = 999, start = "2026-12-01T09:00:00Z" }, "customer_id", "existing" },
+			{ "/bookings", { service_id = 1, staff_id = 1, customer_id = 1, start = "tomorrow" }, "start", "UTC time" },
+		}
+		for _, case in ipairs(invalid) do
+			it("answers 422 naming the field: " .. case[3] .. " " .. case[4], function()
+				local status, _, body = call("POST", case[1], case[2])
+				assert.are.equal(422, status)
+				assert.are.equal("validation_failed", body.error.code)
+				assert.truthy(tostring(body.error.fields[case[3]]):find(case[4], 1, true), tostring(body.error.fields[case[3]]))
+			end)
+		end
+
+		it("answers 400 for a body that is not a JSON object", function()
+			assert.are.equal(400, (sandbox:raw("POST", "/customers", key, "{oops")))
+			assert.are.equal(400, (sandbox:raw("POST", "/customers", key, "[1,2]")))
+			assert.are.equal(400, (sandbox:raw("POST", "/customers", key, '"text"')))
+		end)
+
+		it("answers 409 when the staff member is already booked at that time", function()
+			local slot = { service_id = 1, staff_id = 2, customer_id = 3, start = "2027-01-05T10:00:00Z" }
+			assert.are.equal(200, (call("POST", "/bookings", slot)))
+			local status, _, body = call("POST", "/bookings", slot)
+			assert.are.equal(409, status)
+			assert.are.equal("conflict", body.error.code)
+			slot.staff_id = 3
+			assert.are.equal(200, (call("POST", "/bookings", slot)), "another staff member is free")
+		end)
+
+		it("answers 404 for unknown endpoints and 405 for methods they do not take", function()
+			assert.are.equal(404, (call("GET", "/nothing")))
+			assert.are.equal(404, (call("GET", "/services/abc")))
+			assert.are.equal(405, (call("POST", "/services/1", {})))
+			assert.are.equal(405, (call("DELETE", "/services")))
+		end)
+	end)
+
+	describe("log and stats", function()
+		it("writes one JSON line per request, never the key", function()
+			local sandbox = support.start({ keys = { "logged-key-never-written" }, log = true })
+			sandbox:raw("GET", "/services", auth("logged-key-never-written"))
+			sandbox:raw("GET", "/services", auth("wrong-key-also-not-written"))
+			sandbox:raw("POST", "/customers", auth("logged-key-never-written"), '{"name":"L","email":"l@example.com"}')
+			local lines = sandbox:log_lines()
+			assert.are.equal(3, #lines)
+			for i, line in ipairs(lines) do
+				assert.are.equal(i, line.id)
+				assert.truthy(line.time:find("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%dZ$"), line.time)
+				assert.is_string(line.method)
+				assert.is_number(line.status)
+			end
+			assert.are.same({ true, false, true }, { lines[1].key_valid, lines[2].key_valid, lines[3].key_valid })
+			assert.are.same({ 200, 401, 200 }, { lines[1].status, lines[2].status, lines[3].status })
+			assert.are.equal("/customers", lines[3].path)
+			assert.is_true(lines[3].applied)
+			local text = support.read_file(sandbox.log_path)
+			assert.is_nil(text:find("logged-key-never-written", 1, true))
+			assert.is_nil(text:find("wrong-key-also-not-written", 1, true))
+			local stats = sandbox:stats()
+			assert.are.equal(3, stats.requests)
+			assert.are.equal(2, stats.by_status["200"])
+			assert.are.equal(1, stats.by_status["401"])
+			assert.are.equal(1, stats.writes_applied)
+			sandbox:stop()
+		end)
+	end)
+
+	describe("HTTPS", function()
+		it("serves TLS with --tls CERT KEY", function()
+			local dir = os.tmpname()
+			os.remove(dir)
+			os.execute("mkdir -p " .. dir)
+			local _, err, code = support.run(string.format(
+				"openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+					.. "-addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem -out %s/cert.pem",
+				dir,
+				dir
+			))
+			assert.are.equal(0, code, err)
+			local sandbox = support.start({ tls = { cert = dir .. "/cert.pem", key = dir .. "/key.pem" } })
+			assert.truthy(sandbox.url:find("^https://"), sandbox.url)
+			local status = sandbox:raw("GET", "/services", auth(sandbox.key))
+			assert.are.equal(200, status)
+			sandbox:stop()
+			os.execute("rm -r " .. dir)
+		end)
+	end)
+end)

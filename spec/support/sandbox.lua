@@ -1,0 +1,191 @@
+-- Starts real pulse-sandbox processes on loopback for the specs, and talks
+-- to their control endpoints. Each spec file starts the ones it needs.
+
+local core = require("pulse.core")
+local json = require("pulse.json")
+local pulse = require("pulse")
+
+local support = {}
+
+support.BIN = os.getenv("PULSE_BUILD") or "build"
+
+local started = 0
+
+local function shell_quote(s)
+	return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+support.shell_quote = shell_quote
+
+local function read_file(path)
+	local f = io.open(path, "rb")
+	if not f then
+		return nil
+	end
+	local text = f:read("a")
+	f:close()
+	return text
+end
+support.read_file = read_file
+
+-- Runs a shell command; returns its stdout, stderr and exit code.
+function support.run(command, stdin)
+	local base = os.tmpname()
+	local input = ""
+	if stdin then
+		local f = assert(io.open(base .. ".in", "wb"))
+		f:write(stdin)
+		f:close()
+		input = " < " .. base .. ".in"
+	end
+	local ok, _, code = os.execute(
+		string.format("( %s )%s > %s.out 2> %s.err", command, input, base, base)
+	)
+	local out, err = read_file(base .. ".out"), read_file(base .. ".err")
+	os.remove(base)
+	os.remove(base .. ".out")
+	os.remove(base .. ".err")
+	os.remove(base .. ".in")
+	return out, err, ok and 0 or code
+end
+
+local Sandbox = {}
+Sandbox.__index = Sandbox
+
+-- opts: keys (list), rate_limit ("L/W/B"), retry_after, seed, faults, log
+-- (true: a temporary file), tls ({cert, key}).
+function support.start(opts)
+	opts = opts or {}
+	started = started + 1
+	local base = os.tmpname()
+	local keys = opts.keys or { string.format("spec-key-%d-%d", started, math.random(1, 1e9)) }
+	local args = { support.BIN .. "/pulse-sandbox", "--port", tostring(opts.port or 0) }
+	for _, key in ipairs(keys) do
+		args[#args + 1] = "--api-key " .. shell_quote(key)
+	end
+	args[#args + 1] = "--rate-limit " .. shell_quote(opts.rate_limit or "100000/1/100000")
+	if opts.retry_after then
+		args[#args + 1] = "--retry-after " .. opts.retry_after
+	end
+	if opts.seed then
+		args[#args + 1] = "--seed " .. opts.seed
+	end
+	if opts.faults then
+		args[#args + 1] = "--faults " .. shell_quote(opts.faults)
+	end
+	local log_path
+	if opts.log then
+		log_path = base .. ".log"
+		args[#args + 1] = "--log " .. log_path
+	end
+	if opts.tls then
+		args[#args + 1] = "--tls " .. opts.tls.cert .. " " .. opts.tls.key
+	end
+	os.execute(string.format("%s > %s.out 2>&1 & echo $! > %s.pid", table.concat(args, " "), base, base))
+	local pid = assert(read_file(base .. ".pid")):match("%d+")
+	local deadline = core.now() + 10
+	local url
+	while core.now() < deadline do
+		local out = read_file(base .. ".out") or ""
+		url = out:match("listening on (%S+)")
+		if url or out:find("pulse%-sandbox:") then
+			break
+		end
+		core.sleep(0.01)
+	end
+	if not url then
+		os.execute("kill " .. pid .. " 2>/dev/null")
+		error("pulse-sandbox did not start: " .. (read_file(base .. ".out") or ""))
+	end
+	os.remove(base)
+	return setmetatable({
+		url = url,
+		port = tonumber(url:match(":(%d+)$")),
+		key = keys[1],
+		keys = keys,
+		pid = pid,
+		log_path = log_path,
+		output_path = base .. ".out",
+		control_transport = core.transport({ verify = false }),
+	}, Sandbox)
+end
+
+function Sandbox:stop()
+	os.execute("kill " .. self.pid .. " 2>/dev/null; while kill -0 " .. self.pid .. " 2>/dev/null; do sleep 0.01; done")
+	self.control_transport:close()
+	os.remove(self.output_path)
+	if self.log_path then
+		os.remove(self.log_path)
+	end
+end
+
+-- A client for this sandbox; extra options override the defaults.
+function Sandbox:client(extra)
+	local opts = { api_key = self.key, base_url = self.url, retry = { base = 0.05, cap = 0.2 } }
+	for k, v in pairs(extra or {}) do
+		opts[k] = v
+	end
+	return pulse.new(opts)
+end
+
+-- A raw request (no pulse client): status, headers, decoded or raw body.
+function Sandbox:raw(method, path, headers, body)
+	local status, res_headers, text = self.control_transport:perform(method, self.url .. path, headers, body)
+	assert(status, res_headers)
+	local value = json.decode(text)
+	return status, res_headers, value == nil and text or value
+end
+
+function Sandbox:control(method, what, body)
+	local status, _, value = self:raw(method, "/_sandbox/" .. what, {}, body and assert(json.encode(body)))
+	assert(status == 200, "control " .. what .. " answered " .. tostring(status))
+	return value
+end
+
+function Sandbox:stats()
+	return self:control("GET", "stats")
+end
+
+function Sandbox:fault(spec)
+	return self:control("POST", "faults", { spec = spec })
+end
+
+function Sandbox:clear_faults()
+	return self:control("DELETE", "faults")
+end
+
+function Sandbox:reset()
+	return self:control("POST", "reset")
+end
+
+-- The request log, one decoded table per line.
+function Sandbox:log_lines()
+	local lines = {}
+	for line in (read_file(self.log_path) or ""):gmatch("[^\n]+") do
+		lines[#lines + 1] = assert(json.decode(line))
+	end
+	return lines
+end
+
+-- True when needle appears anywhere in value: keys, strings, nested tables.
+function support.contains(value, needle, seen)
+	seen = seen or {}
+	if type(value) == "string" then
+		return value:find(needle, 1, true) ~= nil
+	end
+	if type(value) ~= "table" or seen[value] then
+		return false
+	end
+	seen[value] = true
+	for k, v in pairs(value) do
+		if support.contains(k, needle, seen) or support.contains(v, needle, seen) then
+			return true
+		end
+	end
+	local mt = getmetatable(value)
+	if type(mt) == "table" and mt.__tostring then
+		return tostring(value):find(needle, 1, true) ~= nil
+	end
+	return false
+end
+
+return support
