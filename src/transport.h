@@ -25,7 +25,7 @@ struct http_request {
 	size_t header_count;
 	const char *body; /* NULL: no body */
 	size_t body_len;
-	int json_body;   /* adds Content-Type: application/json */
+	int json_body; /* adds Content-Type: application/json */
 	/* libcurl silently sends a request again when a reused connection dies
 	 * before any response byte: harmless for idempotent methods, a duplicate
 	 * write otherwise. A new connection is never retried that way. */
