@@ -9,6 +9,10 @@ BUSTED      ?= $(LUA) /usr/bin/busted
 LUA_LMOD    ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 LUA_CMOD    ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 BUILD       ?= build
+V           ?= 0
+ifeq ($(V),0)
+Q            = @
+endif
 
 CC          ?= cc
 CFLAGS      ?= -O2 -g
@@ -44,32 +48,40 @@ all: $(BUILD)/pulse/core.so $(BUILD)/pulse-lua $(BUILD)/pulse-sandbox
 
 $(BUILD)/pic/%.o: src/%.c $(wildcard src/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -fPIC -c $< -o $@
+	@echo "  CC (pic) $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -c $< -o $@
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	@echo "  CC       $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/pulse_lua.o: src/pulse_lua.c $(wildcard src/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(RUNNER_CFLAGS) -c $< -o $@
+	@echo "  CC       $<"
+	$(Q)$(CC) $(ALL_CFLAGS) $(RUNNER_CFLAGS) -c $< -o $@
 
 $(BUILD)/modules_data.c: tools/embed.lua $(LUA_SRC)
 	@mkdir -p $(@D)
-	$(LUA) tools/embed.lua $@ $(LUA_SRC)
+	@echo "  EMBED    lua/ -> $@"
+	$(Q)$(LUA) tools/embed.lua $@ $(LUA_SRC)
 
 $(BUILD)/obj/modules_data.o: $(BUILD)/modules_data.c src/modules.h
-	$(CC) $(ALL_CFLAGS) -Isrc -c $< -o $@
+	@echo "  CC       $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -Isrc -c $< -o $@
 
 $(BUILD)/pulse/core.so: $(CORE_PIC)
 	@mkdir -p $(@D)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcurl) -lm
+	@echo "  LD       $@"
+	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcurl) -lm
 
 $(BUILD)/pulse-lua: $(BUILD)/obj/pulse_lua.o $(PROGRAM_OBJ) $(CORE_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(RUNNER_LIBS)
+	@echo "  LD       $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(RUNNER_LIBS)
 
 $(BUILD)/pulse-sandbox: $(BUILD)/obj/sandbox_main.o $(PROGRAM_OBJ) $(CORE_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LD       $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 test: all
 	$(BUSTED)

@@ -633,16 +633,16 @@ static void set_number(lua_State *L, const char *field, double v)
 /* rl:view([now]) -> the model, as numbers (reset and blocked: seconds from now) */
 static int ratelimit_view_method(lua_State *L)
 {
-	struct ratelimit_state *s = check_ratelimit(L);
 	double now = opt_now(L, 2);
+	struct ratelimit_state s = ratelimit_at(check_ratelimit(L), now);
 	lua_createtable(L, 0, 7);
-	set_number(L, "limit", s->limit);
-	set_number(L, "window", s->window);
-	set_number(L, "burst", s->burst);
-	set_number(L, "remaining", floor(s->tokens));
-	set_number(L, "reset", s->next_refill > now ? s->next_refill - now : 0);
-	set_number(L, "blocked", s->blocked_until > now ? s->blocked_until - now : 0);
-	lua_pushinteger(L, s->in_flight);
+	set_number(L, "limit", s.limit);
+	set_number(L, "window", s.window);
+	set_number(L, "burst", s.burst);
+	set_number(L, "remaining", floor(s.tokens));
+	set_number(L, "reset", s.next_refill > now ? s.next_refill - now : 0);
+	set_number(L, "blocked", s.blocked_until > now ? s.blocked_until - now : 0);
+	lua_pushinteger(L, s.in_flight);
 	lua_setfield(L, -2, "in_flight");
 	return 1;
 }

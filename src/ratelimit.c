@@ -86,6 +86,13 @@ void ratelimit_observe(struct ratelimit_state *s, const struct ratelimit_observa
 	}
 }
 
+struct ratelimit_state ratelimit_at(const struct ratelimit_state *s, double now)
+{
+	struct ratelimit_state copy = *s;
+	refill(&copy, now);
+	return copy;
+}
+
 void ratelimit_cancel(struct ratelimit_state *s)
 {
 	if (s->in_flight > 0)

@@ -35,6 +35,9 @@ double ratelimit_take(struct ratelimit_state *s, double now);
 /* A response came for a taken token. */
 void ratelimit_observe(struct ratelimit_state *s, const struct ratelimit_observation *o, double now);
 
+/* The state as it stands at now, refills included, without changing s. */
+struct ratelimit_state ratelimit_at(const struct ratelimit_state *s, double now);
+
 /* A taken token's request got no response (it may or may not have counted). */
 void ratelimit_cancel(struct ratelimit_state *s);
 

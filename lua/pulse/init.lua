@@ -125,7 +125,7 @@ function pulse.new(opts)
 		base_url = base_url:gsub("/+$", ""),
 		origin = origin,
 		verbose = opts.verbose == nil and runner.verbose or opts.verbose,
-		retry = opts.retry == false and false or options.merge(RETRY_DEFAULTS, opts.retry),
+		retry = options.merge(RETRY_DEFAULTS, opts.retry),
 		decode = true,
 		_limiter = core.ratelimit(limit, policy.window or 60, policy.burst or limit),
 		_stats = stats.new(),
@@ -138,6 +138,9 @@ function pulse.new(opts)
 			user_agent = opts.user_agent,
 		}),
 	}, Client)
+	if opts.retry == false then
+		self.retry = false
+	end
 	secrets[self] = key
 	self._transport:set_key(key)
 	return self
