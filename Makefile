@@ -42,7 +42,7 @@ CORE_PIC     = $(CORE_SRC:src/%.c=$(BUILD)/pic/%.o)
 CORE_OBJ     = $(CORE_SRC:src/%.c=$(BUILD)/obj/%.o)
 PROGRAM_OBJ  = $(BUILD)/obj/modules.o $(BUILD)/obj/modules_data.o $(BUILD)/obj/sandbox.o
 
-.PHONY: all test install uninstall clean deps lint format rock
+.PHONY: all test bench install uninstall clean deps lint format rock
 
 all: $(BUILD)/pulse/core.so $(BUILD)/pulse-lua $(BUILD)/pulse-sandbox
 
@@ -85,6 +85,9 @@ $(BUILD)/pulse-sandbox: $(BUILD)/obj/sandbox_main.o $(PROGRAM_OBJ) $(CORE_OBJ)
 
 test: all
 	$(BUSTED)
+
+bench: all
+	$(BUILD)/pulse-lua bench/goodput.lua
 
 lint:
 	luacheck lua spec examples tools $(wildcard bench/*.lua)

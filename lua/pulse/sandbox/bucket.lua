@@ -14,8 +14,15 @@ function bucket.new(limit, window, burst, now)
 		window = window,
 		burst = burst,
 		tokens = burst,
+		started = now,
 		next_refill = now + window,
 	}, Bucket)
+end
+
+-- Seconds since the bucket started full: benchmarks work out from it how
+-- many calls the policy allowed by a given time.
+function Bucket:age(now)
+	return now - self.started
 end
 
 function Bucket:refill(now)

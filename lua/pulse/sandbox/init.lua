@@ -321,6 +321,7 @@ function Sandbox:snapshot()
 		writes_applied = self.stats.writes_applied,
 		in_flight_max = counters.in_flight_max,
 		connections_opened = counters.connections_opened,
+		bucket_age = self.bucket:age(native.now()),
 		sample_data = true,
 	}
 end
