@@ -59,5 +59,6 @@ local rows = {
 print(string.format("goodput, policy %s, %g s each", POLICY, DURATION))
 print(string.format("%-26s %8s %8s %8s %6s", "client", "succeeded", "allowed", "goodput", "429s"))
 for _, row in ipairs(rows) do
-	print(string.format("%-26s %8d %8d %7.1f%% %6d", row.name, row.ok, row.allowed, 100 * row.ok / row.allowed, row.rejected))
+	local goodput = 100 * row.ok / row.allowed
+	print(string.format("%-26s %8d %8d %7.1f%% %6d", row.name, row.ok, row.allowed, goodput, row.rejected))
 end
