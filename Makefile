@@ -42,7 +42,7 @@ CORE_PIC     = $(CORE_SRC:src/%.c=$(BUILD)/pic/%.o)
 CORE_OBJ     = $(CORE_SRC:src/%.c=$(BUILD)/obj/%.o)
 PROGRAM_OBJ  = $(BUILD)/obj/modules.o $(BUILD)/obj/modules_data.o $(BUILD)/obj/sandbox.o
 
-.PHONY: all test bench install uninstall clean deps lint format rock
+.PHONY: all test bench install uninstall clean deps lint format rock check-asan check-valgrind fuzz
 
 all: $(BUILD)/pulse/core.so $(BUILD)/pulse-lua $(BUILD)/pulse-sandbox
 
@@ -85,6 +85,14 @@ $(BUILD)/pulse-sandbox: $(BUILD)/obj/sandbox_main.o $(PROGRAM_OBJ) $(CORE_OBJ)
 
 test: all
 	$(BUSTED)
+
+# The whole suite with AddressSanitizer and UBSan: an instrumented pulse-lua
+# (pulse.core compiled in) runs busted, against instrumented sandboxes.
+SANITIZE     = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+check-asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g $(SANITIZE) -Werror" LDFLAGS="$(SANITIZE)" all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		PULSE_BUILD=build-asan build-asan/pulse-lua /usr/bin/busted
 
 bench: all
 	$(BUILD)/pulse-lua bench/goodput.lua
@@ -129,4 +137,4 @@ deps:
 	fi
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-asan build-fuzz

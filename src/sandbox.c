@@ -10,6 +10,7 @@
 #include <lualib.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ struct sandbox {
 	pthread_cond_t wake;
 	struct delayed *delayed; /* under lock */
 	int stopping;            /* under lock */
+	atomic_int suspended;    /* connections waiting out a latency */
 };
 
 struct request {
@@ -110,6 +112,14 @@ static void *run_timer(void *arg)
 			                         (long)((next_due - (double)(time_t)next_due) * 1e9)};
 			pthread_cond_timedwait(&sb->wake, &sb->lock, &until);
 		}
+	}
+	/* libmicrohttpd aborts when stopped with connections still suspended:
+	 * answer them all now. */
+	while (sb->delayed) {
+		struct delayed *d = sb->delayed;
+		MHD_resume_connection(d->connection);
+		sb->delayed = d->next;
+		free(d);
 	}
 	pthread_mutex_unlock(&sb->lock);
 	return NULL;
@@ -374,6 +384,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 	if (r->pending) { /* back from its latency */
 		struct MHD_Response *response = r->pending;
 		r->pending = NULL;
+		atomic_fetch_sub(&sb->suspended, 1);
 		enum MHD_Result rc = MHD_queue_response(connection, r->pending_status, response);
 		MHD_destroy_response(response);
 		return rc;
@@ -417,6 +428,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 	if (delay > 0) {
 		r->pending = response;
 		r->pending_status = status;
+		atomic_fetch_add(&sb->suspended, 1);
 		MHD_suspend_connection(connection);
 		if (schedule_resume(sb, connection, delay) != 0)
 			MHD_resume_connection(connection); /* no memory for the timer: answer now */
@@ -539,15 +551,15 @@ void sandbox_stop(struct sandbox *sb)
 		sb->stopping = 1;
 		pthread_cond_signal(&sb->wake);
 		pthread_mutex_unlock(&sb->lock);
-		pthread_join(sb->timer, NULL);
+		pthread_join(sb->timer, NULL); /* it resumed every delayed connection */
+	}
+	/* Give the daemon's thread a moment to answer them. */
+	for (int i = 0; i < 2000 && atomic_load(&sb->suspended) > 0; i++) {
+		struct timespec ms = {0, 1000000};
+		nanosleep(&ms, NULL);
 	}
 	if (sb->daemon)
-		MHD_stop_daemon(sb->daemon); /* closes suspended connections too */
-	while (sb->delayed) {
-		struct delayed *next = sb->delayed->next;
-		free(sb->delayed);
-		sb->delayed = next;
-	}
+		MHD_stop_daemon(sb->daemon);
 	if (sb->L)
 		lua_close(sb->L);
 	pthread_cond_destroy(&sb->wake);

@@ -11,6 +11,17 @@ support.BIN = os.getenv("PULSE_BUILD") or "build"
 
 local started = 0
 
+-- Every sandbox still running when the spec process closes its Lua state is
+-- killed, so that a spec failing before its stop() leaves nothing behind.
+local running = {}
+support.reaper = setmetatable({}, {
+	__gc = function()
+		for pid in pairs(running) do
+			os.execute("kill " .. pid .. " 2>/dev/null")
+		end
+	end,
+})
+
 local function shell_quote(s)
 	return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
@@ -82,6 +93,8 @@ function support.start(opts)
 	end
 	os.execute(string.format("%s > %s.out 2>&1 & echo $! > %s.pid", table.concat(args, " "), base, base))
 	local pid = assert(read_file(base .. ".pid")):match("%d+")
+	os.remove(base .. ".pid")
+	running[pid] = true
 	local deadline = core.now() + 10
 	local url
 	while core.now() < deadline do
@@ -109,12 +122,19 @@ function support.start(opts)
 	}, Sandbox)
 end
 
+-- Stops the sandbox and fails when it reported a sanitizer error, a leak
+-- included (under make check-asan), or a handler failure.
 function Sandbox:stop()
 	os.execute("kill " .. self.pid .. " 2>/dev/null; while kill -0 " .. self.pid .. " 2>/dev/null; do sleep 0.01; done")
+	running[self.pid] = nil
 	self.control_transport:close()
+	local output = read_file(self.output_path) or ""
 	os.remove(self.output_path)
 	if self.log_path then
 		os.remove(self.log_path)
+	end
+	if output:find("Sanitizer", 1, true) or output:find("runtime error", 1, true) or output:find("handler failed", 1, true) then
+		error("pulse-sandbox reported a problem:\n" .. output, 2)
 	end
 end
 
