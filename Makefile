@@ -31,7 +31,8 @@ LIBS         = $(shell pkg-config --libs $(LUA_PC) libcurl libmicrohttpd) $(CJSO
 
 DEB_PACKAGES = build-essential pkg-config lua$(LUA_VERSION) liblua$(LUA_VERSION)-dev \
                libcurl4-openssl-dev libmicrohttpd-dev lua-cjson lua-cjson-dev lua-busted \
-               libreadline-dev lua-check clang-format curl openssl ca-certificates luarocks
+               libreadline-dev lua-check clang-format curl openssl ca-certificates luarocks \
+               clang libclang-rt-14-dev valgrind
 
 # The C core, shared by pulse/core.so, pulse-lua and pulse-sandbox.
 CORE_SRC     = src/buf.c src/json_decode.c src/json_encode.c src/transport.c src/ratelimit_headers.c \
@@ -94,15 +95,47 @@ check-asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		PULSE_BUILD=build-asan build-asan/pulse-lua /usr/bin/busted
 
+# A representative part of the suite under valgrind's memcheck: the runner
+# (pulse.core built in) runs the JSON, URL, client, rate-limit and retry
+# specs, against sandboxes that run under memcheck too. Zero errors and zero
+# definite leaks, or it fails.
+VALGRIND      = valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+                --show-leak-kinds=definite
+VALGRIND_SPECS = spec/json_spec.lua spec/url_spec.lua spec/client_spec.lua spec/ratelimit_spec.lua spec/retry_spec.lua
+check-valgrind: all
+	PULSE_SANDBOX_WRAPPER="$(VALGRIND)" $(VALGRIND) $(BUILD)/pulse-lua /usr/bin/busted $(VALGRIND_SPECS)
+
+# libFuzzer targets for every C parser of outside input; FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS  = json_decode ratelimit_headers
+FUZZ_SRC_json_decode       = src/json_decode.c
+FUZZ_SRC_ratelimit_headers = src/ratelimit_headers.c src/ratelimit.c
+fuzz:
+	@mkdir -p build-fuzz
+	@for t in $(FUZZ_TARGETS); do \
+		case $$t in \
+		json_decode) srcs="$(FUZZ_SRC_json_decode)";; \
+		ratelimit_headers) srcs="$(FUZZ_SRC_ratelimit_headers)";; \
+		esac; \
+		echo "  FUZZ     $$t"; \
+		clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+			-fno-sanitize-recover=undefined src/fuzz/$${t}_fuzz.c $$srcs -lm -o build-fuzz/$$t || exit 1; \
+		mkdir -p build-fuzz/corpus-$$t; \
+		build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			build-fuzz/corpus-$$t src/fuzz/corpus/$$t > build-fuzz/$$t.log 2>&1; rc=$$?; \
+		grep -E "^Done|stat::number_of_executed_units" build-fuzz/$$t.log; \
+		if [ $$rc -ne 0 ]; then tail -40 build-fuzz/$$t.log; exit 1; fi; \
+	done
+
 bench: all
 	$(BUILD)/pulse-lua bench/goodput.lua
 
 lint:
 	luacheck lua spec examples tools $(wildcard bench/*.lua)
-	clang-format --dry-run --Werror src/*.c src/*.h $(wildcard bench/*.c)
+	clang-format --dry-run --Werror src/*.c src/*.h src/fuzz/*.c $(wildcard bench/*.c)
 
 format:
-	clang-format -i src/*.c src/*.h $(wildcard bench/*.c)
+	clang-format -i src/*.c src/*.h src/fuzz/*.c $(wildcard bench/*.c)
 
 install: all
 	install -d $(DESTDIR)$(LUA_CMOD)/pulse $(DESTDIR)$(PREFIX)/bin

@@ -69,7 +69,9 @@ function support.start(opts)
 	started = started + 1
 	local base = os.tmpname()
 	local keys = opts.keys or { string.format("spec-key-%d-%d", started, math.random(1, 1e9)) }
-	local args = { support.BIN .. "/pulse-sandbox", "--port", tostring(opts.port or 0) }
+	-- PULSE_SANDBOX_WRAPPER runs the sandbox under a tool (make check-valgrind).
+	local wrapper = os.getenv("PULSE_SANDBOX_WRAPPER")
+	local args = { wrapper or "", support.BIN .. "/pulse-sandbox", "--port", tostring(opts.port or 0) }
 	for _, key in ipairs(keys) do
 		args[#args + 1] = "--api-key " .. shell_quote(key)
 	end
@@ -95,7 +97,7 @@ function support.start(opts)
 	local pid = assert(read_file(base .. ".pid")):match("%d+")
 	os.remove(base .. ".pid")
 	running[pid] = true
-	local deadline = core.now() + 10
+	local deadline = core.now() + 30
 	local url
 	while core.now() < deadline do
 		local out = read_file(base .. ".out") or ""
@@ -122,8 +124,9 @@ function support.start(opts)
 	}, Sandbox)
 end
 
--- Stops the sandbox and fails when it reported a sanitizer error, a leak
--- included (under make check-asan), or a handler failure.
+-- Stops the sandbox and fails when it reported a sanitizer or memcheck
+-- error, a leak included (make check-asan, make check-valgrind), or a
+-- handler failure.
 function Sandbox:stop()
 	os.execute("kill " .. self.pid .. " 2>/dev/null; while kill -0 " .. self.pid .. " 2>/dev/null; do sleep 0.01; done")
 	running[self.pid] = nil
@@ -133,7 +136,12 @@ function Sandbox:stop()
 	if self.log_path then
 		os.remove(self.log_path)
 	end
-	if output:find("Sanitizer", 1, true) or output:find("runtime error", 1, true) or output:find("handler failed", 1, true) then
+	if
+		output:find("Sanitizer", 1, true)
+		or output:find("runtime error", 1, true)
+		or output:find("handler failed", 1, true)
+		or output:find("==%d+== ") -- valgrind --quiet prints only what it found
+	then
 		error("pulse-sandbox reported a problem:\n" .. output, 2)
 	end
 end
