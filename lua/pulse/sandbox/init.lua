@@ -406,6 +406,7 @@ function Sandbox:record(req, response, key_valid, applied, fault)
 			method = req.method,
 			path = req.path,
 			status = status,
+			key_sent = req.headers.authorization ~= nil,
 			key_valid = key_valid,
 			applied = applied or false,
 			fault = fault and fault.kind or json.null,
