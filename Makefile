@@ -18,6 +18,7 @@ CC          ?= cc
 CFLAGS      ?= -O2 -g
 WARNINGS    ?= -Wall -Wextra -Wshadow -Wstrict-prototypes
 PKG_CFLAGS  := $(shell pkg-config --cflags $(LUA_PC) libcurl libmicrohttpd)
+LDFLAGS     ?= -Wl,-O1 -Wl,--as-needed
 ALL_CFLAGS   = -std=c11 -D_GNU_SOURCE -DPULSE_VERSION='"$(VERSION)"' $(WARNINGS) $(PKG_CFLAGS) $(CFLAGS)
 
 HAVE_READLINE := $(shell pkg-config --exists readline && echo yes)
@@ -127,7 +128,13 @@ fuzz:
 		if [ $$rc -ne 0 ]; then tail -40 build-fuzz/$$t.log; exit 1; fi; \
 	done
 
-bench: all
+$(BUILD)/bench/plain_get: bench/plain_get.c
+	@mkdir -p $(@D)
+	@echo "  CC       $<"
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 $< -o $@ $(shell pkg-config --libs libcurl)
+
+bench: all $(BUILD)/bench/plain_get
+	$(BUILD)/pulse-lua bench/transport.lua
 	$(BUILD)/pulse-lua bench/goodput.lua
 
 lint:

@@ -594,26 +594,6 @@ static int read_retry_after(lua_State *L, int headers, double *out)
 	return v && retry_after_parse(v, len, epoch_seconds(), out) == 0;
 }
 
-/* rl:observe(status, headers [, now]) -> retry_after or nil: a response came. */
-static int ratelimit_observe_method(lua_State *L)
-{
-	struct ratelimit_state *s = check_ratelimit(L);
-	lua_Integer status = luaL_checkinteger(L, 2);
-	luaL_checktype(L, 3, LUA_TTABLE);
-	struct ratelimit_observation o = {0};
-	o.rate_limited = status == 429;
-	o.has_policy = read_policy(L, 3, &o.policy);
-	o.has_remaining = read_count(L, 3, "ratelimit-remaining", &o.remaining);
-	o.has_reset = read_count(L, 3, "ratelimit-reset", &o.reset);
-	o.has_retry_after = read_retry_after(L, 3, &o.retry_after);
-	ratelimit_observe(s, &o, opt_now(L, 4));
-	if (o.has_retry_after)
-		lua_pushnumber(L, o.retry_after);
-	else
-		lua_pushnil(L);
-	return 1;
-}
-
 /* Whole numbers go to Lua as integers, so that they print as 60, not 60.0. */
 static void push_number(lua_State *L, double v)
 {
@@ -630,11 +610,9 @@ static void set_number(lua_State *L, const char *field, double v)
 	lua_setfield(L, -2, field);
 }
 
-/* rl:view([now]) -> the model, as numbers (reset and blocked: seconds from now) */
-static int ratelimit_view_method(lua_State *L)
+static void push_view(lua_State *L, const struct ratelimit_state *live, double now)
 {
-	double now = opt_now(L, 2);
-	struct ratelimit_state s = ratelimit_at(check_ratelimit(L), now);
+	struct ratelimit_state s = ratelimit_at(live, now);
 	lua_createtable(L, 0, 7);
 	set_number(L, "limit", s.limit);
 	set_number(L, "window", s.window);
@@ -644,6 +622,35 @@ static int ratelimit_view_method(lua_State *L)
 	set_number(L, "blocked", s.blocked_until > now ? s.blocked_until - now : 0);
 	lua_pushinteger(L, s.in_flight);
 	lua_setfield(L, -2, "in_flight");
+}
+
+/* rl:observe(status, headers [, now]) -> retry_after or nil, the view after
+ * it: a response came. One call, not two, on every request's path. */
+static int ratelimit_observe_method(lua_State *L)
+{
+	struct ratelimit_state *s = check_ratelimit(L);
+	lua_Integer status = luaL_checkinteger(L, 2);
+	luaL_checktype(L, 3, LUA_TTABLE);
+	struct ratelimit_observation o = {0};
+	o.rate_limited = status == 429;
+	o.has_policy = read_policy(L, 3, &o.policy);
+	o.has_remaining = read_count(L, 3, "ratelimit-remaining", &o.remaining);
+	o.has_reset = read_count(L, 3, "ratelimit-reset", &o.reset);
+	o.has_retry_after = read_retry_after(L, 3, &o.retry_after);
+	double now = opt_now(L, 4);
+	ratelimit_observe(s, &o, now);
+	if (o.has_retry_after)
+		lua_pushnumber(L, o.retry_after);
+	else
+		lua_pushnil(L);
+	push_view(L, s, now);
+	return 2;
+}
+
+/* rl:view([now]) -> the model, as numbers (reset and blocked: seconds from now) */
+static int ratelimit_view_method(lua_State *L)
+{
+	push_view(L, check_ratelimit(L), opt_now(L, 2));
 	return 1;
 }
 

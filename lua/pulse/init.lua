@@ -128,6 +128,8 @@ function pulse.new(opts)
 		retry = options.merge(RETRY_DEFAULTS, opts.retry),
 		decode = true,
 		_limiter = core.ratelimit(limit, policy.window or 60, policy.burst or limit),
+		_url_cache = {},
+		_url_cached = 0,
 		_stats = stats.new(),
 		_transport = core.transport({
 			timeout = opts.timeout,
@@ -174,9 +176,14 @@ end
 
 local HEADER_NAME = "^[!#$%%&'*+%-.^_`|~%w]+$"
 
+local NO_HEADERS, NO_OPTIONS = {}, {}
+
 local function header_lines(headers)
+	if headers == nil then
+		return NO_HEADERS
+	end
 	local lines = {}
-	for name, value in pairs(headers or {}) do
+	for name, value in pairs(headers) do
 		if type(name) ~= "string" or not name:find(HEADER_NAME) then
 			invalid("request: header name " .. tostring(name) .. " is not a valid HTTP token")
 		end
@@ -197,7 +204,23 @@ end
 
 -- The absolute URL for path, refusing any origin but the client's: the key
 -- goes with every request.
+-- Joined URLs by path, for requests without a query: most scripts call a
+-- handful of paths many times. Emptied when it grows past this.
+local URL_CACHE_SIZE = 512
+
 function Client:_url(path, query)
+	if query == nil then
+		local cached = self._url_cache[path]
+		if cached then
+			return cached
+		end
+		if self._url_cached == URL_CACHE_SIZE then
+			self._url_cache, self._url_cached = {}, 0
+		end
+		local target = self:_url(path, NO_OPTIONS)
+		self._url_cache[path], self._url_cached = target, self._url_cached + 1
+		return target
+	end
 	local target
 	if path:find("^%a[%w+.-]*://") then
 		if url.origin(path) ~= self.origin then
@@ -207,7 +230,7 @@ function Client:_url(path, query)
 	else
 		target = url.join(self.base_url, path)
 	end
-	if query ~= nil then
+	if query ~= NO_OPTIONS then
 		local encoded, why = url.encode_query(query)
 		if not encoded then
 			invalid("request: " .. why)
@@ -232,7 +255,7 @@ function Client:_prepare(name, method, path, opts)
 	if opts ~= nil and type(opts) ~= "table" then
 		invalid("bad argument to '" .. name .. "' (options must be a table, got " .. type(opts) .. ")")
 	end
-	opts = opts or {}
+	opts = opts or NO_OPTIONS
 	local valid, why = options.check(name, opts, options.REQUEST)
 	if not valid then
 		invalid(why)
@@ -259,8 +282,10 @@ function Client:_prepare(name, method, path, opts)
 	end
 	if opts.retry == false or self.retry == false then
 		req.retry = false
+	elseif opts.retry == nil then
+		req.retry = self.retry
 	else
-		req.retry = options.merge(self.retry or RETRY_DEFAULTS, opts.retry)
+		req.retry = options.merge(self.retry, opts.retry)
 	end
 	return req
 end
@@ -323,13 +348,12 @@ function Client:_finish(req, status, headers, raw, res)
 	return nil, errors.new(fields)
 end
 
-local function case_insensitive(headers)
-	return setmetatable(headers, {
-		__index = function(t, name)
-			return type(name) == "string" and rawget(t, name:lower()) or nil
-		end,
-	})
-end
+-- Response headers are stored lower-cased; any spelling finds them.
+local HEADERS_MT = {
+	__index = function(t, name)
+		return type(name) == "string" and rawget(t, name:lower()) or nil
+	end,
+}
 
 -- Sleeps until the limiter hands out a token; returns the seconds slept.
 function Client:_throttle()
@@ -346,9 +370,13 @@ function Client:_throttle()
 	end
 end
 
--- One attempt: returns the outcome name and what the transport said.
+-- One attempt: returns the outcome name and what the transport said, and
+-- for a response the limiter's Retry-After and its view after it.
 function Client:_attempt(req, attempt)
-	self:_trace("-> %s %s (attempt %d)", req.method, req.url, attempt)
+	local verbose = self.verbose
+	if verbose then
+		self:_trace("-> %s %s (attempt %d)", req.method, req.url, attempt)
+	end
 	local status, headers, body, elapsed = self._transport:perform(
 		req.method,
 		req.url,
@@ -361,15 +389,52 @@ function Client:_attempt(req, attempt)
 	self._stats:record_request(elapsed, body, req.body)
 	if not status then
 		self._limiter:cancel()
-		self:_trace("<- %s %s: %s after %.1f ms (attempt %d)", req.method, req.url, headers, elapsed * 1000, attempt)
+		if verbose then
+			self:_trace("<- %s %s: %s after %.1f ms (attempt %d)", req.method, req.url, headers, elapsed * 1000, attempt)
+		end
 		return headers, nil, nil, body
 	end
-	local retry_after = self._limiter:observe(status, headers)
+	local retry_after, rate = self._limiter:observe(status, headers)
 	if status == 429 then
 		self._stats:record_429()
 	end
-	self:_trace("<- %d %s %s %.1f ms (attempt %d)", status, req.method, req.url, elapsed * 1000, attempt)
-	return "status", status, headers, body, retry_after
+	if verbose then
+		self:_trace("<- %d %s %s %.1f ms (attempt %d)", status, req.method, req.url, elapsed * 1000, attempt)
+	end
+	return "status", status, headers, body, retry_after, rate
+end
+
+-- Whether to try again: retry, wait, reason (pulse.core's rules).
+local function decide(req, outcome, status, attempt, started, retry_after, rate)
+	if status == 429 and not retry_after then
+		retry_after = rate.blocked
+	end
+	local r = req.retry
+	return core.retry_decide({
+		outcome = outcome,
+		status = status,
+		idempotent = req.idempotent,
+		attempt = attempt,
+		elapsed = core.now() - started,
+		retry_after = retry_after,
+		max_attempts = r.max_attempts,
+		max_elapsed = r.max_elapsed,
+		base = r.base,
+		cap = r.cap,
+		random = math.random(),
+	})
+end
+
+function Client:_failure(req, outcome, message, reason, attempt)
+	return nil,
+		errors.new({
+			kind = errors.kind_of_failure(outcome),
+			method = req.method,
+			url = req.url,
+			message = redact(self, message) .. (reason and (" (" .. reason .. ")") or ""),
+			attempts = attempt,
+			uncertain = outcome ~= "no_connection" and not req.idempotent or nil,
+		})
 end
 
 -- Sends req until it succeeds, fails for good, or the retry rules say stop.
@@ -379,79 +444,44 @@ function Client:_send(req)
 	while true do
 		attempt = attempt + 1
 		waited = waited + self:_throttle()
-		local outcome, status, headers, body, retry_after = self:_attempt(req, attempt)
-		local res
-		if outcome == "status" then
-			res = {
+		local outcome, status, headers, body, retry_after, rate = self:_attempt(req, attempt)
+		if outcome == "usage" then
+			return nil, errors.new({ kind = "usage", method = req.method, url = req.url, message = body, attempts = attempt })
+		end
+		local failed = outcome ~= "status" or status < 200 or status > 299
+		local retry, wait, reason = false, 0, nil
+		if failed and req.retry then
+			retry, wait, reason = decide(req, outcome, status, attempt, started, retry_after, rate)
+		end
+		if not retry then
+			if outcome ~= "status" then
+				return self:_failure(req, outcome, body, reason, attempt)
+			end
+			return self:_finish(req, status, headers, body, {
 				status = status,
-				headers = case_insensitive(headers),
+				headers = setmetatable(headers, HEADERS_MT),
 				attempts = attempt,
 				waited = waited,
 				elapsed = core.now() - started,
 				from_cache = false,
-				rate = self._limiter:view(),
-			}
-		elseif outcome == "usage" then
-			return nil,
-				errors.new({ kind = "usage", method = req.method, url = req.url, message = body, attempts = attempt })
-		end
-		local decision = { retry = false }
-		if req.retry and (outcome ~= "status" or errors.kind_of_status(status)) then
-			if status == 429 and not retry_after then
-				retry_after = self._limiter:view().blocked
-			end
-			local r = req.retry
-			decision.retry, decision.wait, decision.reason = core.retry_decide({
-				outcome = outcome,
-				status = status,
-				idempotent = req.idempotent,
-				attempt = attempt,
-				elapsed = core.now() - started,
-				retry_after = retry_after,
-				max_attempts = r.max_attempts,
-				max_elapsed = r.max_elapsed,
-				base = r.base,
-				cap = r.cap,
-				random = math.random(),
+				rate = rate,
 			})
 		end
-		if not decision.retry then
-			if outcome == "status" then
-				return self:_finish(req, status, headers, body, res)
-			end
-			local kind = errors.kind_of_failure(outcome)
-			return nil,
-				errors.new({
-					kind = kind,
-					method = req.method,
-					url = req.url,
-					message = redact(self, body) .. (decision.reason and (" (" .. decision.reason .. ")") or ""),
-					attempts = attempt,
-					uncertain = outcome ~= "no_connection" and not req.idempotent or nil,
-				})
-		end
 		self._stats:record_retry()
-		self:_trace(
-			"retry %s %s in %.3fs: %s (attempt %d next)",
-			req.method,
-			req.url,
-			decision.wait,
-			decision.reason,
-			attempt + 1
-		)
+		self:_trace("retry %s %s in %.3fs: %s (attempt %d next)", req.method, req.url, wait, reason, attempt + 1)
 		if req.retry.on_retry then
 			req.retry.on_retry({
 				method = req.method,
 				url = req.url,
 				attempt = attempt,
 				status = status,
-				reason = decision.reason,
-				wait = decision.wait,
+				reason = reason,
+				wait = wait,
 			})
 		end
-		if decision.wait > 0 then
-			core.sleep(decision.wait)
-			waited = waited + decision.wait
+		if wait > 0 then
+			core.sleep(wait)
+			waited = waited + wait
 		end
 	end
 end

@@ -54,29 +54,48 @@ end
 
 local check
 
-local function check_value(where, name, value, kind)
-	if kind == "any" then
+-- Each kind string ("retry|false") is split once, here, not per call.
+local alternatives_of = setmetatable({}, {
+	__index = function(cache, kind)
+		local list = {}
+		for alternative in kind:gmatch("[^|]+") do
+			list[#list + 1] = alternative
+		end
+		cache[kind] = list
+		return list
+	end,
+})
+
+local function accepts(where, name, value, alternative)
+	if alternative == "any" or alternative == type(value) then
 		return true
 	end
-	for alternative in kind:gmatch("[^|]+") do
-		if alternative == "false" and value == false then
+	if alternative == "false" then
+		return value == false
+	end
+	if NESTED[alternative] and type(value) == "table" then
+		return check(where .. "." .. name, value, NESTED[alternative])
+	end
+	if type(value) ~= "number" or value ~= value then
+		return false
+	end
+	if alternative == "positive" then
+		return value > 0 and value < math.huge
+	elseif alternative == "non-negative" then
+		return value >= 0 and value < math.huge
+	elseif alternative == "count" then
+		return math.type(value) == "integer" and value >= 1
+	end
+	return false
+end
+
+local function check_value(where, name, value, kind)
+	for _, alternative in ipairs(alternatives_of[kind]) do
+		local ok, why = accepts(where, name, value, alternative)
+		if ok then
 			return true
-		end
-		if NESTED[alternative] and type(value) == "table" then
-			return check(where .. "." .. name, value, NESTED[alternative])
-		end
-		local t = type(value)
-		if alternative == t then
-			return true
-		end
-		if t == "number" and value == value then
-			if alternative == "positive" and value > 0 and value < math.huge then
-				return true
-			elseif alternative == "non-negative" and value >= 0 and value < math.huge then
-				return true
-			elseif alternative == "count" and math.type(value) == "integer" and value >= 1 then
-				return true
-			end
+		elseif why then
+			return nil, why -- a nested table's own complaint
 		end
 	end
 	local wanted = kind:gsub("|", " or "):gsub("rate_limit", "table"):gsub("retry", "table"):gsub("cache", "table")

@@ -31,12 +31,22 @@ end
 -- cannot stand in a URL (spaces, controls, non-ASCII) are escaped; the rest
 -- of the path is the caller's to have escaped.
 function url.join(base, path)
-	path = path:gsub("[%c%s\128-\255]", escape_byte)
+	if path:find("[%c%s\128-\255]") then
+		path = path:gsub("[%c%s\128-\255]", escape_byte)
+	end
 	if path == "" then
 		return base
 	end
-	local sep = (path:sub(1, 1) == "?") and "" or "/"
-	return base:gsub("/+$", "") .. sep .. path:gsub("^/+", "")
+	if base:byte(-1) == 47 then -- "/"
+		base = base:gsub("/+$", "")
+	end
+	local first = path:byte(1)
+	if first == 63 then -- "?"
+		return base .. path
+	elseif first == 47 and path:byte(2) ~= 47 then
+		return base .. path
+	end
+	return base .. "/" .. path:gsub("^/+", "")
 end
 
 local function format_number(n)
