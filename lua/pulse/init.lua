@@ -328,6 +328,12 @@ function Client:_finish(req, status, headers, raw, res)
 		attempts = res.attempts,
 		res = res,
 	}
+	-- A write whose outcome the server did not make clear: a success status
+	-- with an unreadable body, or a server error other than 503 (which means
+	-- the request was turned away) that may have come after the write.
+	if not req.idempotent and ((decode_error and not kind) or (status >= 500 and status ~= 503)) then
+		fields.uncertain = true
+	end
 	if decode_error then
 		fields.body = redact(self, raw)
 		fields.message = "response body is not valid JSON (" .. decode_error .. ")"
