@@ -108,15 +108,17 @@ check-valgrind: all
 
 # libFuzzer targets for every C parser of outside input; FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS  = json_decode ratelimit_headers
+FUZZ_TARGETS  = json_decode ratelimit_headers url
 FUZZ_SRC_json_decode       = src/json_decode.c
 FUZZ_SRC_ratelimit_headers = src/ratelimit_headers.c src/ratelimit.c
+FUZZ_SRC_url               = $(shell pkg-config --cflags --libs $(LUA_PC))
 fuzz:
 	@mkdir -p build-fuzz
 	@for t in $(FUZZ_TARGETS); do \
 		case $$t in \
 		json_decode) srcs="$(FUZZ_SRC_json_decode)";; \
 		ratelimit_headers) srcs="$(FUZZ_SRC_ratelimit_headers)";; \
+		url) srcs="$(FUZZ_SRC_url)";; \
 		esac; \
 		echo "  FUZZ     $$t"; \
 		clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
