@@ -121,19 +121,45 @@ describe("bucket model", function()
 		}
 	end
 
+	-- A model past its first response (one with no rate-limit headers).
+	local function probed(limit, window, burst, now)
+		local rl = core.ratelimit(limit, window, burst, now)
+		assert.are.equal(0, rl:take(now))
+		rl:observe(200, {}, now)
+		return rl
+	end
+
+	it("sends one request until a first response shows the server's policy", function()
+		local rl = core.ratelimit(60, 60, 60, 0)
+		assert.are.equal(0, rl:take(0))
+		assert.are.equal(-1, rl:take(0), "the others wait for the probe's response")
+		rl:observe(200, headers("5;w=1;b=5", "4", "1"), 0.01)
+		for _ = 1, 4 do
+			assert.are.equal(0, rl:take(0.01))
+		end
+		assert.is_true(rl:take(0.01) > 0)
+	end)
+
+	it("lets the next request probe when the first got no response", function()
+		local rl = core.ratelimit(60, 60, 60, 0)
+		assert.are.equal(0, rl:take(0))
+		rl:cancel()
+		assert.are.equal(0, rl:take(0))
+	end)
+
 	it("starts full at BURST and then says how long to wait", function()
-		local rl = core.ratelimit(5, 10, 3, 100)
-		for _ = 1, 3 do
+		local rl = probed(5, 10, 3, 100)
+		for _ = 1, 2 do
 			assert.are.equal(0, rl:take(100))
 		end
 		assert.are.equal(10, rl:take(100))
 		assert.are.equal(4, rl:take(106))
-		assert.are.equal(3, rl:view(100).in_flight)
+		assert.are.equal(2, rl:view(100).in_flight)
 	end)
 
 	it("adds LIMIT every WINDOW, never above BURST", function()
-		local rl = core.ratelimit(2, 1, 5, 0)
-		for _ = 1, 5 do
+		local rl = probed(2, 1, 5, 0)
+		for _ = 1, 4 do
 			assert.are.equal(0, rl:take(0))
 		end
 		assert.are.equal(2, rl:view(1.0).remaining, "one window adds LIMIT")
@@ -141,7 +167,7 @@ describe("bucket model", function()
 	end)
 
 	it("re-syncs from Remaining and Reset, counting requests still in flight", function()
-		local rl = core.ratelimit(60, 60, 60, 0)
+		local rl = probed(60, 60, 60, 0)
 		assert.are.equal(0, rl:take(0))
 		assert.are.equal(0, rl:take(0))
 		rl:observe(200, headers("60;w=60;b=60", "10", "30"), 0.1)
@@ -189,7 +215,7 @@ describe("bucket model", function()
 	end)
 
 	it("ignores malformed values: the model stays as it was", function()
-		local rl = core.ratelimit(20, 2, 20, 0)
+		local rl = probed(20, 2, 20, 0)
 		rl:take(0)
 		rl:take(0)
 		rl:observe(200, headers("20;w=2;b=20", "18", "2"), 0)

@@ -4,6 +4,7 @@
  * either side of it, never in it.
  */
 #include "buf.h"
+#include "engine.h"
 #include "json_decode.h"
 #include "json_encode.h"
 #include "ratelimit.h"
@@ -17,10 +18,12 @@
 #include <math.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define TRANSPORT_MT "pulse.transport"
 #define BUFFER_MT "pulse.buffer"
 #define RATELIMIT_MT "pulse.ratelimit"
+#define ENGINE_MT "pulse.engine"
 
 /* The upvalue every JSON function shares: the metatable marking arrays. */
 #define ARRAY_MT_UPVALUE lua_upvalueindex(1)
@@ -154,39 +157,45 @@ static const char *failure_name(enum transport_failure failure)
  *   -> status, headers, body, elapsed, connections_made
  *   or nil, failure, message, elapsed
  */
-static int transport_perform_method(lua_State *L)
+#define MAX_HEADER_LINES 64
+
+/* Reads (method, url, headers, body, json_body, timeout, fresh_connection)
+ * from the stack at first; lines holds the header pointers. */
+static struct http_request check_request(lua_State *L, int first, const char *lines[MAX_HEADER_LINES])
 {
-	struct transport_box *box = check_transport(L);
 	struct http_request req = {
-	    .method = luaL_checkstring(L, 2),
-	    .url = luaL_checkstring(L, 3),
-	    .json_body = lua_toboolean(L, 6),
-	    .timeout_ms = (long)(luaL_optnumber(L, 7, 0) * 1000.0),
-	    .fresh_connection = lua_toboolean(L, 8),
+	    .method = luaL_checkstring(L, first),
+	    .url = luaL_checkstring(L, first + 1),
+	    .json_body = lua_toboolean(L, first + 4),
+	    .timeout_ms = (long)(luaL_optnumber(L, first + 5, 0) * 1000.0),
+	    .fresh_connection = lua_toboolean(L, first + 6),
 	};
-	const char *lines[64];
-	if (!lua_isnoneornil(L, 4)) {
-		luaL_checktype(L, 4, LUA_TTABLE);
-		lua_Integer n = luaL_len(L, 4);
-		luaL_argcheck(L, n <= 64, 4, "more than 64 headers");
+	int headers = first + 2;
+	if (!lua_isnoneornil(L, headers)) {
+		luaL_checktype(L, headers, LUA_TTABLE);
+		lua_Integer n = luaL_len(L, headers);
+		luaL_argcheck(L, n <= MAX_HEADER_LINES, headers, "more than 64 headers");
 		for (lua_Integer i = 1; i <= n; i++) {
-			lua_rawgeti(L, 4, i);
+			lua_rawgeti(L, headers, i);
 			lines[i - 1] = luaL_checkstring(L, -1);
 			lua_pop(L, 1); /* still referenced by the table */
 		}
 		req.headers = lines;
 		req.header_count = (size_t)n;
 	}
-	if (!lua_isnoneornil(L, 5))
-		req.body = luaL_checklstring(L, 5, &req.body_len);
+	if (!lua_isnoneornil(L, first + 3))
+		req.body = luaL_checklstring(L, first + 3, &req.body_len);
+	return req;
+}
 
-	struct http_response *res = &box->response;
-	enum transport_failure failure = transport_perform(box->transport, &req, res);
-	if (failure == TRANSPORT_NO_MEMORY)
+/* status, headers, body, elapsed, connections_made; or nil, failure, message, elapsed */
+static int push_result(lua_State *L, const struct http_response *res)
+{
+	if (res->failure == TRANSPORT_NO_MEMORY)
 		return luaL_error(L, "out of memory");
-	if (failure != TRANSPORT_OK) {
+	if (res->failure != TRANSPORT_OK) {
 		lua_pushnil(L);
-		lua_pushstring(L, failure_name(failure));
+		lua_pushstring(L, failure_name(res->failure));
 		lua_pushstring(L, res->message);
 		lua_pushnumber(L, res->elapsed);
 		return 4;
@@ -197,6 +206,104 @@ static int transport_perform_method(lua_State *L)
 	lua_pushnumber(L, res->elapsed);
 	lua_pushinteger(L, res->connections_made);
 	return 5;
+}
+
+static int transport_perform_method(lua_State *L)
+{
+	struct transport_box *box = check_transport(L);
+	const char *lines[MAX_HEADER_LINES];
+	struct http_request req = check_request(L, 2, lines);
+
+	transport_perform(box->transport, &req, &box->response);
+	return push_result(L, &box->response);
+}
+
+/* ---- the engine: many transfers in flight ------------------------------ */
+
+struct engine_box {
+	struct engine *engine;
+};
+
+static struct engine *check_engine(lua_State *L)
+{
+	struct engine_box *box = luaL_checkudata(L, 1, ENGINE_MT);
+	if (!box->engine)
+		luaL_error(L, "the engine is closed");
+	return box->engine;
+}
+
+/* core.engine() -> this Lua state's engine, made on first use */
+static int core_engine(lua_State *L)
+{
+	if (lua_getfield(L, lua_upvalueindex(1), "engine") != LUA_TNIL)
+		return 1;
+	struct engine_box *box = lua_newuserdatauv(L, sizeof *box, 0);
+	box->engine = NULL;
+	luaL_setmetatable(L, ENGINE_MT);
+	if (!(box->engine = engine_new()))
+		return luaL_error(L, "cannot set up libcurl's multi interface (out of memory?)");
+	lua_pushvalue(L, -1);
+	lua_setfield(L, lua_upvalueindex(1), "engine");
+	return 1;
+}
+
+static int engine_gc(lua_State *L)
+{
+	struct engine_box *box = luaL_checkudata(L, 1, ENGINE_MT);
+	engine_free(box->engine);
+	box->engine = NULL;
+	return 0;
+}
+
+/* e:start(transport, method, url, headers, body, json_body, timeout, fresh) -> id */
+static int engine_start_method(lua_State *L)
+{
+	struct engine *e = check_engine(L);
+	struct transport_box *t = luaL_checkudata(L, 2, TRANSPORT_MT);
+	if (!t->transport)
+		return luaL_error(L, "the client is closed");
+	const char *lines[MAX_HEADER_LINES];
+	struct http_request req = check_request(L, 3, lines);
+	int id = engine_start(e, t->transport, &req);
+	if (id < 0)
+		return luaL_error(L, "out of memory starting a transfer");
+	lua_pushinteger(L, id);
+	return 1;
+}
+
+/* e:poll(timeout): moves transfers along, sleeping at most timeout seconds */
+static int engine_poll_method(lua_State *L)
+{
+	struct engine *e = check_engine(L);
+	if (engine_poll(e, (double)luaL_optnumber(L, 2, 0)) != 0)
+		return luaL_error(L, "libcurl's multi interface failed");
+	return 0;
+}
+
+/* e:collect() -> id, then what t:perform returns; nothing when none is done */
+static int engine_collect_method(lua_State *L)
+{
+	struct engine *e = check_engine(L);
+	int id = engine_next_done(e);
+	if (id < 0)
+		return 0;
+	lua_pushinteger(L, id);
+	int n = push_result(L, engine_response(e, id));
+	engine_release(e, id);
+	return n + 1;
+}
+
+/* e:cancel(id): ends a transfer that is no longer wanted */
+static int engine_cancel_method(lua_State *L)
+{
+	engine_release(check_engine(L), (int)luaL_checkinteger(L, 2));
+	return 0;
+}
+
+static int engine_active_method(lua_State *L)
+{
+	lua_pushinteger(L, engine_active(check_engine(L)));
+	return 1;
 }
 
 /* ---- JSON decoding ---------------------------------------------------- */
@@ -502,6 +609,13 @@ static int core_now(lua_State *L)
 	return 1;
 }
 
+/* core.isatty(fd) -> whether the descriptor is a terminal */
+static int core_isatty(lua_State *L)
+{
+	lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+	return 1;
+}
+
 static int core_sleep(lua_State *L)
 {
 	lua_Number seconds = luaL_checknumber(L, 1);
@@ -544,7 +658,8 @@ static struct ratelimit_state *check_ratelimit(lua_State *L)
 	return luaL_checkudata(L, 1, RATELIMIT_MT);
 }
 
-/* rl:take([now]) -> 0 when a token was taken, else seconds to wait */
+/* rl:take([now]) -> 0 when a token was taken, else seconds to wait, or -1:
+ * wait for the response of the request in flight (the first one). */
 static int ratelimit_take_method(lua_State *L)
 {
 	lua_pushnumber(L, ratelimit_take(check_ratelimit(L), opt_now(L, 2)));
@@ -763,6 +878,18 @@ int luaopen_pulse_core(lua_State *L)
 	lua_setfield(L, -2, "__close");
 	lua_pop(L, 1);
 
+	static const luaL_Reg engine_methods[] = {
+	    {"start", engine_start_method},     {"poll", engine_poll_method},
+	    {"collect", engine_collect_method}, {"cancel", engine_cancel_method},
+	    {"active", engine_active_method},   {NULL, NULL},
+	};
+	luaL_newmetatable(L, ENGINE_MT);
+	luaL_newlib(L, engine_methods);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, engine_gc);
+	lua_setfield(L, -2, "__gc");
+	lua_pop(L, 1);
+
 	static const luaL_Reg ratelimit_methods[] = {
 	    {"take", ratelimit_take_method},
 	    {"observe", ratelimit_observe_method},
@@ -788,6 +915,7 @@ int luaopen_pulse_core(lua_State *L)
 	    {"parse_count", core_parse_count},
 	    {"parse_retry_after", core_parse_retry_after},
 	    {"now", core_now},
+	    {"isatty", core_isatty},
 	    {"sleep", core_sleep},
 	    {NULL, NULL},
 	};
@@ -805,6 +933,9 @@ int luaopen_pulse_core(lua_State *L)
 	luaL_setfuncs(L, json, 1);
 	lua_pushlightuserdata(L, NULL);
 	lua_setfield(L, -2, "null");
+	lua_newtable(L); /* the module's state: the engine, once made */
+	lua_pushcclosure(L, core_engine, 1);
+	lua_setfield(L, -2, "engine");
 	lua_pushliteral(L, PULSE_VERSION);
 	lua_setfield(L, -2, "version");
 	lua_pushstring(L, transport_library_version());

@@ -17,6 +17,7 @@ struct ratelimit_state {
 	double blocked_until;  /* a 429's wait: nothing is sent before it */
 	int in_flight;         /* tokens taken whose responses have not come */
 	int reset_rounds_down; /* the server once said Reset 0: it truncates */
+	int observed;          /* a response has been seen: the model is the server's */
 };
 
 /* What one response said; each has_ flag tells whether its field is valid. */
@@ -29,7 +30,12 @@ struct ratelimit_observation {
 
 void ratelimit_init(struct ratelimit_state *s, double limit, double window, double burst, double now);
 
-/* Takes a token and returns 0, or returns how long to sleep before asking again. */
+/*
+ * Takes a token and returns 0, or returns how long to sleep before asking
+ * again, or RATELIMIT_AWAIT_RESPONSE: until a first response has shown the
+ * server's policy, one request at a time probes it, however many wait.
+ */
+#define RATELIMIT_AWAIT_RESPONSE (-1.0)
 double ratelimit_take(struct ratelimit_state *s, double now);
 
 /* A response came for a taken token. */

@@ -23,7 +23,7 @@ struct transport {
 
 static int curl_ready;
 
-static void apply_fixed_options(struct transport *t);
+static void apply_fixed_options(const struct transport *t, CURL *e);
 static struct curl_slist *base_headers(const char *auth_line);
 
 const char *transport_library_version(void)
@@ -63,13 +63,20 @@ static int replace_string(char **slot, const char *value)
 	return 0;
 }
 
-struct transport *transport_new(void)
+int transport_library_init(void)
 {
 	if (!curl_ready) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			return NULL;
+			return -1;
 		curl_ready = 1;
 	}
+	return 0;
+}
+
+struct transport *transport_new(void)
+{
+	if (transport_library_init() != 0)
+		return NULL;
 	struct transport *t = calloc(1, sizeof *t);
 	if (!t)
 		return NULL;
@@ -93,7 +100,7 @@ struct transport *transport_new(void)
 		transport_free(t);
 		return NULL;
 	}
-	apply_fixed_options(t);
+	apply_fixed_options(t, t->easy);
 	return t;
 }
 
@@ -115,9 +122,8 @@ static size_t collect_header(char *data, size_t size, size_t count, void *userda
 
 /* The options that stay the same from request to request are set once:
  * resetting and setting them all per request cost a tenth of a request. */
-static void apply_fixed_options(struct transport *t)
+static void apply_fixed_options(const struct transport *t, CURL *e)
 {
-	CURL *e = t->easy;
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -144,7 +150,7 @@ int transport_set_options(struct transport *t, const struct transport_options *o
 		return -1;
 	t->options = *o;
 	t->options.ca_file = t->options.proxy = t->options.user_agent = NULL;
-	apply_fixed_options(t);
+	apply_fixed_options(t, t->easy);
 	return 0;
 }
 
@@ -262,10 +268,9 @@ oom:
 	return NULL;
 }
 
-static void apply_request_options(struct transport *t, const struct http_request *req,
+static void apply_request_options(const struct transport *t, CURL *e, const struct http_request *req,
                                   struct http_response *res)
 {
-	CURL *e = t->easy;
 	curl_easy_setopt(e, CURLOPT_URL, req->url);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
 	                 req->timeout_ms > 0 ? req->timeout_ms : t->options.timeout_ms);
@@ -297,8 +302,7 @@ static enum transport_failure classify(CURLcode rc)
 	}
 }
 
-enum transport_failure transport_perform(struct transport *t, const struct http_request *req,
-                                         struct http_response *res)
+static void clear_response(struct http_response *res)
 {
 	res->status = 0;
 	res->elapsed = 0;
@@ -306,26 +310,54 @@ enum transport_failure transport_perform(struct transport *t, const struct http_
 	res->message[0] = '\0';
 	buf_clear(&res->headers);
 	buf_clear(&res->body);
+}
+
+void transport_finish(CURL *easy, CURLcode rc, struct http_response *res)
+{
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &res->status);
+	curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME, &res->elapsed);
+	curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &res->connections_made);
+	res->failure = classify(rc);
+	if (rc != CURLE_OK && res->message[0] == '\0')
+		snprintf(res->message, sizeof res->message, "%s", curl_easy_strerror(rc));
+}
+
+enum transport_failure transport_perform(struct transport *t, const struct http_request *req,
+                                         struct http_response *res)
+{
+	clear_response(res);
 	int own_list = req->json_body || req->header_count > 0;
 	struct curl_slist *headers = own_list ? build_headers(t, req) : t->base_headers;
 	if (!headers) {
 		snprintf(res->message, sizeof res->message, "out of memory");
 		return res->failure = TRANSPORT_NO_MEMORY;
 	}
-	apply_request_options(t, req, res);
+	apply_request_options(t, t->easy, req, res);
 	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, headers);
 	CURLcode rc = curl_easy_perform(t->easy);
 	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
 	if (own_list)
 		free_headers(headers);
-
-	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &res->status);
-	curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &res->elapsed);
-	curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &res->connections_made);
-	res->failure = classify(rc);
-	if (rc != CURLE_OK && res->message[0] == '\0')
-		snprintf(res->message, sizeof res->message, "%s", curl_easy_strerror(rc));
+	transport_finish(t->easy, rc, res);
 	return res->failure;
+}
+
+int transport_setup(const struct transport *t, CURL *easy, const struct http_request *req,
+                    struct http_response *res, struct curl_slist **headers)
+{
+	clear_response(res);
+	/* A copy: the transfer must outlive a key rotation or the client. */
+	if (!(*headers = build_headers(t, req)))
+		return -1;
+	apply_fixed_options(t, easy);
+	apply_request_options(t, easy, req, res);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, *headers);
+	return 0;
+}
+
+void transport_free_headers(struct curl_slist *headers)
+{
+	free_headers(headers);
 }
 
 void http_response_free(struct http_response *res)

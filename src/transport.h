@@ -7,6 +7,7 @@
 
 #include "buf.h"
 
+#include <curl/curl.h>
 #include <stddef.h>
 
 struct transport_options {
@@ -68,6 +69,22 @@ enum transport_failure transport_perform(struct transport *t, const struct http_
 
 void http_response_free(struct http_response *res);
 
+/*
+ * For the engine (engine.h), which runs many transfers on other easy
+ * handles: sets easy up for req with t's options and key. *headers gets the
+ * transfer's own copy of the header lines, for transport_free_headers once
+ * the transfer is over. Returns 0, or -1 when out of memory.
+ */
+int transport_setup(const struct transport *t, CURL *easy, const struct http_request *req,
+                    struct http_response *res, struct curl_slist **headers);
+void transport_free_headers(struct curl_slist *headers);
+
+/* Fills res's status, timing and failure from a finished transfer. */
+void transport_finish(CURL *easy, CURLcode rc, struct http_response *res);
+
 const char *transport_library_version(void);
+
+/* libcurl's global set-up, once per process. Returns 0, or -1. */
+int transport_library_init(void);
 
 #endif

@@ -19,6 +19,7 @@ errors.KINDS = {
 	timeout = "the request timed out",
 	decode = "the response could not be decoded",
 	usage = "the call was not valid",
+	cancelled = "not sent: the batch stopped first (fail_fast)",
 }
 
 function Error:__tostring()

@@ -8,6 +8,8 @@ local json = require("pulse.json")
 local url = require("pulse.url")
 local options = require("pulse.options")
 local stats = require("pulse.stats")
+local tasks = require("pulse.tasks")
+local progress = require("pulse.progress")
 
 local pulse = {
 	VERSION = core.version,
@@ -15,7 +17,18 @@ local pulse = {
 	array = json.array,
 	json = json,
 	is_error = errors.is_error,
+	run = tasks.run,
+	spawn = tasks.spawn,
 }
+
+-- Sleeps: inside a task only that task waits, others go on.
+function pulse.sleep(seconds)
+	if tasks.current() then
+		tasks.sleep(seconds)
+	else
+		core.sleep(seconds)
+	end
+end
 
 -- Set by the pulse-lua runner for --verbose and --quiet.
 local runner = package.loaded["pulse.runner"] or {}
@@ -129,6 +142,7 @@ function pulse.new(opts)
 		decode = true,
 		_limiter = core.ratelimit(limit, policy.window or 60, policy.burst or limit),
 		_url_cache = {},
+		_probe_waiters = {},
 		_url_cached = 0,
 		_stats = stats.new(),
 		_transport = core.transport({
@@ -366,13 +380,23 @@ function Client:_throttle()
 	local slept = 0
 	while true do
 		local wait = self._limiter:take()
-		if wait <= 0 then
+		if wait == 0 then
 			return slept
 		end
+		if wait < 0 then
+			-- The first request is still out: it will show the server's policy.
+			if tasks.current() then
+				tasks.wait_on(self._probe_waiters)
+			else
+				core.sleep(0.01) -- only coroutines of the caller's own could get here
+			end
+			goto continue
+		end
 		self:_trace("throttled: waiting %.3fs for the rate limit", wait)
-		core.sleep(wait)
+		pulse.sleep(wait)
 		slept = slept + wait
 		self._stats:record_throttle(wait)
+		::continue::
 	end
 end
 
@@ -383,16 +407,34 @@ function Client:_attempt(req, attempt)
 	if verbose then
 		self:_trace("-> %s %s (attempt %d)", req.method, req.url, attempt)
 	end
-	local status, headers, body, elapsed = self._transport:perform(
-		req.method,
-		req.url,
-		req.headers,
-		req.body,
-		req.json_body,
-		req.timeout,
-		not req.idempotent
-	)
+	local status, headers, body, elapsed
+	if tasks.current() then
+		-- In a task: start the transfer on the engine and yield until it is done.
+		status, headers, body, elapsed = tasks.await_transfer(core.engine():start(
+			self._transport,
+			req.method,
+			req.url,
+			req.headers,
+			req.body,
+			req.json_body,
+			req.timeout,
+			not req.idempotent
+		))
+	else
+		status, headers, body, elapsed = self._transport:perform(
+			req.method,
+			req.url,
+			req.headers,
+			req.body,
+			req.json_body,
+			req.timeout,
+			not req.idempotent
+		)
+	end
 	self._stats:record_request(elapsed, body, req.body)
+	if #self._probe_waiters > 0 then
+		tasks.wake(self._probe_waiters)
+	end
 	if not status then
 		self._limiter:cancel()
 		if verbose then
@@ -486,7 +528,7 @@ function Client:_send(req)
 			})
 		end
 		if wait > 0 then
-			core.sleep(wait)
+			pulse.sleep(wait)
 			waited = waited + wait
 		end
 	end
@@ -540,5 +582,112 @@ end
 Client.post = with_body("POST")
 Client.put = with_body("PUT")
 Client.patch = with_body("PATCH")
+
+-- One batch entry: { method, path, opts } or { method =, path =, opts = }.
+local function batch_entry(entry, i)
+	if type(entry) ~= "table" then
+		usage("batch: request " .. i .. " must be a table {method, path, opts}, got " .. type(entry), 4)
+	end
+	local method, path = entry.method or entry[1], entry.path or entry[2]
+	if type(method) ~= "string" or type(path) ~= "string" then
+		usage("batch: request " .. i .. " needs a method and a path (strings)", 4)
+	end
+	return method, path, entry.opts or entry[3]
+end
+
+local BATCH_OPTIONS = { concurrency = "count", on_progress = "function", on_result = "function", fail_fast = "boolean" }
+
+-- Runs requests, up to concurrency at a time, through the same limiter and
+-- retry rules as single calls. requests is a list, or a function returning
+-- the next request (nil at the end) for streams too long to hold.
+-- Returns the results in input order, each { body, res, body =, res = } or
+-- { nil, err, err = } (table.unpack gives what a single call returns); with
+-- on_result(i, body, res_or_err) it keeps none and returns the count.
+function Client:batch(requests, opts)
+	if getmetatable(self) ~= Client then
+		usage("batch: call it as client:batch(requests, opts)", 2)
+	end
+	if type(requests) ~= "table" and type(requests) ~= "function" then
+		usage("bad argument #1 to 'batch' (list or function of requests expected, got " .. type(requests) .. ")", 2)
+	end
+	opts = opts or {}
+	local valid, why = options.check("batch", opts, BATCH_OPTIONS)
+	if not valid then
+		usage(why, 2)
+	end
+	local list = type(requests) == "table" and requests or nil
+	if list then
+		for i, entry in ipairs(list) do
+			batch_entry(entry, i)
+		end
+	end
+	local total = list and #list or nil
+	local on_progress = opts.on_progress or progress.bar(total, runner)
+	local results, started, done, stopped = {}, 0, 0, false
+
+	local function next_request()
+		if stopped then
+			return nil
+		end
+		local entry
+		if list then
+			entry = list[started + 1]
+		else
+			entry = requests()
+		end
+		if entry == nil then
+			return nil
+		end
+		started = started + 1
+		return started, entry
+	end
+
+	local function worker()
+		while true do
+			local i, entry = next_request()
+			if not i then
+				return
+			end
+			local body, second = self:request(batch_entry(entry, i))
+			done = done + 1
+			if body == nil and opts.fail_fast then
+				stopped = true
+			end
+			if opts.on_result then
+				opts.on_result(i, body, second)
+			elseif body ~= nil then
+				results[i] = { body, second, body = body, res = second }
+			else
+				results[i] = { nil, second, err = second }
+			end
+			if on_progress then
+				on_progress(done, total, self._stats)
+			end
+		end
+	end
+
+	tasks.run(function()
+		local workers = {}
+		for k = 1, opts.concurrency or 8 do
+			workers[k] = tasks.spawn(worker)
+		end
+		for _, w in ipairs(workers) do
+			w:join()
+		end
+	end)
+	if type(on_progress) == "table" then
+		on_progress:finish()
+	end
+	if opts.on_result then
+		return done
+	end
+	for i = 1, total or started do
+		if results[i] == nil then
+			local err = errors.new({ kind = "cancelled", message = "not started: an earlier request failed (fail_fast)" })
+			results[i] = { nil, err, err = err }
+		end
+	end
+	return results
+end
 
 return pulse

@@ -1,0 +1,221 @@
+-- Tasks: coroutines run by one scheduler on one thread. Inside pulse.run
+-- and the tasks it spawns, a request starts a transfer on pulse.core's
+-- engine and yields until it is done, so sequential-looking tasks run
+-- concurrently. The scheduler sleeps in the engine's poll(2) (or in
+-- nanosleep when only timers are pending): it never spins.
+
+local core = require("pulse.core")
+
+local tasks = {}
+
+local scheduler -- the running scheduler's state, or nil outside pulse.run
+local current -- the task being resumed, or nil
+
+local Task = {}
+Task.__index = Task
+Task.__name = "pulse.task"
+
+-- The task running now, or nil when called outside any task.
+function tasks.current()
+	return current
+end
+
+local function make_ready(task, ...)
+	local ready = scheduler.ready
+	ready[#ready + 1] = { task = task, n = select("#", ...), ... }
+end
+
+local function finish(task)
+	task.done = true
+	scheduler.alive = scheduler.alive - 1
+	for _, joiner in ipairs(task.joiners) do
+		make_ready(joiner)
+	end
+	task.joiners = {}
+end
+
+local function resume(entry)
+	local task = entry.task
+	current = task
+	local ok, err = coroutine.resume(task.co, table.unpack(entry, 1, entry.n))
+	current = nil
+	if not ok then
+		-- A string error gets the task's own traceback; an error object
+		-- (pulse's errors among them) stays an object.
+		task.error = type(err) == "string" and debug.traceback(task.co, err) or err
+		scheduler.failed = scheduler.failed or task
+	end
+	if coroutine.status(task.co) == "dead" then
+		finish(task)
+	end
+end
+
+local function spawn(fn, ...)
+	local task = setmetatable({ joiners = {}, done = false }, Task)
+	local args = table.pack(...)
+	task.co = coroutine.create(function()
+		task.results = table.pack(fn(table.unpack(args, 1, args.n)))
+	end)
+	scheduler.alive = scheduler.alive + 1
+	make_ready(task)
+	return task
+end
+
+-- Starts fn(...) as a new task; only inside pulse.run.
+function tasks.spawn(fn, ...)
+	if type(fn) ~= "function" then
+		error("pulse: bad argument #1 to 'spawn' (function expected, got " .. type(fn) .. ")", 2)
+	end
+	if not scheduler then
+		error("pulse: spawn: call it inside pulse.run(function() ... end)", 2)
+	end
+	return spawn(fn, ...)
+end
+
+-- Waits for the task to end; returns what its function returned, or
+-- raises what it raised.
+function Task:join()
+	if not self.done then
+		if not current then
+			error("pulse: join: call it from inside a task", 2)
+		end
+		self.joiners[#self.joiners + 1] = current
+		coroutine.yield()
+	end
+	if self.error then
+		error(self.error, 0)
+	end
+	return table.unpack(self.results, 1, self.results.n)
+end
+
+-- Suspends the running task for seconds; others go on.
+function tasks.sleep(seconds)
+	local timers = scheduler.timers
+	timers[#timers + 1] = { due = core.now() + seconds, task = current }
+	coroutine.yield()
+end
+
+-- Suspends the running task until tasks.wake(waiters) is called.
+function tasks.wait_on(waiters)
+	waiters[#waiters + 1] = current
+	coroutine.yield()
+end
+
+-- Makes every task waiting on waiters ready again, and empties it.
+function tasks.wake(waiters)
+	for i = #waiters, 1, -1 do
+		make_ready(waiters[i])
+		waiters[i] = nil
+	end
+end
+
+-- Suspends the running task until the engine finishes transfer id; returns
+-- what the engine says of it (as transport:perform would).
+function tasks.await_transfer(id)
+	scheduler.transfers[id] = current
+	scheduler.pending = scheduler.pending + 1
+	return coroutine.yield()
+end
+
+local function earliest_timer()
+	local due
+	for _, timer in ipairs(scheduler.timers) do
+		if not due or timer.due < due then
+			due = timer.due
+		end
+	end
+	return due
+end
+
+local function wake_timers()
+	local now, kept = core.now(), {}
+	for _, timer in ipairs(scheduler.timers) do
+		if timer.due <= now then
+			make_ready(timer.task)
+		else
+			kept[#kept + 1] = timer
+		end
+	end
+	scheduler.timers = kept
+end
+
+local function collect_transfers(engine)
+	while true do
+		local result = table.pack(engine:collect())
+		if result.n == 0 then
+			return
+		end
+		local task = scheduler.transfers[result[1]]
+		scheduler.transfers[result[1]] = nil
+		scheduler.pending = scheduler.pending - 1
+		make_ready(task, table.unpack(result, 2, result.n))
+	end
+end
+
+-- Waits for the next event: a transfer done or a timer due.
+local function wait_for_events(engine)
+	local due = earliest_timer()
+	if scheduler.pending == 0 and not due then
+		error("pulse: every task is waiting and nothing can wake them (a join cycle?)", 0)
+	end
+	local timeout = due and math.max(0, due - core.now()) or 1
+	if scheduler.pending > 0 then
+		engine:poll(timeout)
+		collect_transfers(engine)
+	elseif timeout > 0 then
+		core.sleep(timeout)
+	end
+	wake_timers()
+end
+
+-- Ends what the failed run leaves behind: transfers nobody will collect.
+local function abandon(engine)
+	for id in pairs(scheduler.transfers) do
+		engine:cancel(id)
+	end
+end
+
+-- Runs fn(...) as a task, with every task it spawns, until all have ended;
+-- returns fn's results. An error in any task ends the run and is raised
+-- here, with that task's traceback. Inside a task it just calls fn.
+function tasks.run(fn, ...)
+	if type(fn) ~= "function" then
+		error("pulse: bad argument #1 to 'run' (function expected, got " .. type(fn) .. ")", 2)
+	end
+	if current then
+		return fn(...)
+	end
+	local engine = core.engine()
+	scheduler = { ready = {}, timers = {}, transfers = {}, pending = 0, alive = 0 }
+	local main = spawn(fn, ...)
+	local ok, err = pcall(function()
+		while scheduler.alive > 0 and not scheduler.failed do
+			local ready = scheduler.ready
+			if #ready > 0 then
+				scheduler.ready = {}
+				for _, entry in ipairs(ready) do
+					resume(entry)
+					if scheduler.failed then
+						break
+					end
+				end
+			else
+				wait_for_events(engine)
+			end
+		end
+	end)
+	local failed = scheduler.failed
+	if not ok or failed then
+		abandon(engine)
+	end
+	scheduler = nil
+	if not ok then
+		error(err, 0)
+	end
+	if failed then
+		error(failed.error, 0)
+	end
+	return table.unpack(main.results, 1, main.results.n)
+end
+
+return tasks

@@ -1,0 +1,285 @@
+-- Many requests in flight: the engine, batches and tasks.
+
+local core = require("pulse.core")
+local pulse = require("pulse")
+local support = require("support.sandbox")
+
+describe("batches and tasks", function()
+	local sandbox, client
+
+	setup(function()
+		sandbox = support.start({ log = true })
+	end)
+
+	teardown(function()
+		sandbox:stop()
+	end)
+
+	before_each(function()
+		sandbox:reset()
+		client = sandbox:client()
+	end)
+
+	after_each(function()
+		client:close()
+	end)
+
+	local function gets(n)
+		local list = {}
+		for i = 1, n do
+			list[i] = { "GET", "/services/" .. ((i - 1) % 12 + 1) }
+		end
+		return list
+	end
+
+	describe("client:batch", function()
+		it("keeps input order when responses come back in another order", function()
+			sandbox:fault("latency:ms=400") -- the first request finishes last
+			local results = client:batch(gets(12), { concurrency = 12 })
+			assert.are.equal(12, #results)
+			for i, result in ipairs(results) do
+				local body, res = table.unpack(result)
+				assert.are.equal(i, body.data.id)
+				assert.are.equal(200, res.status)
+				assert.are.equal(body, result.body)
+			end
+			sandbox:fault("latency:ms=400")
+			local finished = {}
+			client:batch(gets(12), {
+				concurrency = 12,
+				on_result = function(i)
+					finished[#finished + 1] = i
+				end,
+			})
+			assert.are.equal(1, finished[12], "the slow first request finished last")
+		end)
+
+		it("isolates one failure from the others", function()
+			local list = gets(9)
+			list[5] = { "GET", "/services/999" }
+			local results = client:batch(list, { concurrency = 3 })
+			for i, result in ipairs(results) do
+				if i == 5 then
+					assert.is_nil(result[1])
+					assert.are.equal("not_found", result.err.kind)
+				else
+					assert.are.equal(200, result.res.status)
+				end
+			end
+		end)
+
+		it("never has more than concurrency requests in flight", function()
+			sandbox:fault("latency:ms=150:count=0")
+			local started = core.now()
+			client:batch(gets(24), { concurrency = 6 })
+			local elapsed = core.now() - started
+			sandbox:clear_faults()
+			assert.are.equal(6, sandbox:stats().in_flight_max)
+			assert.is_true(elapsed >= 0.55, "four rounds of 150 ms: " .. elapsed)
+			assert.is_true(elapsed < 2.5, "rounds overlap: " .. elapsed)
+		end)
+
+		it("with fail_fast cancels what has not started", function()
+			local list = gets(10)
+			list[2] = { "GET", "/services/999" }
+			local results = client:batch(list, { concurrency = 1, fail_fast = true })
+			assert.are.equal(10, #results)
+			assert.are.equal(200, results[1].res.status)
+			assert.are.equal("not_found", results[2].err.kind)
+			for i = 3, 10 do
+				assert.are.equal("cancelled", results[i].err.kind)
+			end
+			assert.are.equal(2, sandbox:stats().requests)
+		end)
+
+		it("takes named entries, bodies and options", function()
+			local results = client:batch({
+				{ method = "POST", path = "/customers", opts = { json = { name = "B One", email = "b1@example.com" } } },
+				{ "GET", "/services", { query = { per_page = 2 } } },
+			})
+			assert.are.equal("B One", results[1].body.data.name)
+			assert.are.equal(2, #results[2].body.data)
+		end)
+
+		it("streams: requests from a function, results to on_result, none kept", function()
+			local n = 0
+			local seen = {}
+			local count = client:batch(function()
+				n = n + 1
+				if n <= 30 then
+					return { "GET", "/services/" .. ((n - 1) % 12 + 1) }
+				end
+			end, {
+				concurrency = 5,
+				on_result = function(i, body)
+					seen[i] = body.data.id
+				end,
+			})
+			assert.are.equal(30, count)
+			for i = 1, 30 do
+				assert.are.equal((i - 1) % 12 + 1, seen[i])
+			end
+		end)
+
+		it("reports progress after each request", function()
+			local calls = {}
+			client:batch(gets(5), {
+				on_progress = function(done, total, stats)
+					calls[#calls + 1] = { done, total, stats.requests }
+				end,
+			})
+			assert.are.equal(5, #calls)
+			assert.are.same({ 5, 5 }, { calls[5][1], calls[5][2] })
+		end)
+
+		it("refuses bad input before sending anything", function()
+			assert.has_error(function()
+				client:batch({ { "GET" } })
+			end)
+			assert.has_error(function()
+				client:batch(gets(2), { concurency = 2 })
+			end)
+			assert.has_error(function()
+				client:batch("GET /services")
+			end)
+			assert.are.equal(0, sandbox:stats().requests)
+		end)
+
+		it("lets one request back off without holding up the others", function()
+			sandbox:fault("503:retry_after=1:count=1")
+			local results = client:batch(gets(8), { concurrency = 8 })
+			local slow, fast = 0, 0
+			for _, result in ipairs(results) do
+				local res = result.res
+				assert.are.equal(200, res.status)
+				if res.attempts == 2 then
+					slow = slow + 1
+					assert.is_true(res.waited >= 1)
+				else
+					fast = fast + 1
+					assert.is_true(res.elapsed < 0.9, "held up: " .. res.elapsed)
+				end
+			end
+			assert.are.same({ 1, 7 }, { slow, fast })
+		end)
+	end)
+
+	describe("pulse.run and pulse.spawn", function()
+		it("runs sequential-looking tasks concurrently", function()
+			sandbox:fault("latency:ms=300:count=0")
+			local started = core.now()
+			local ids = pulse.run(function()
+				local tasks = {}
+				for i = 1, 5 do
+					tasks[i] = pulse.spawn(function()
+						local a = assert(client:get("/services/" .. i))
+						local b = assert(client:get("/services/" .. (i + 5)))
+						return a.data.id + b.data.id
+					end)
+				end
+				local sums = {}
+				for i, task in ipairs(tasks) do
+					sums[i] = task:join()
+				end
+				return sums
+			end)
+			local elapsed = core.now() - started
+			sandbox:clear_faults()
+			assert.are.same({ 7, 9, 11, 13, 15 }, ids)
+			assert.is_true(elapsed < 1.2, "two rounds of 300 ms, not ten: " .. elapsed)
+		end)
+
+		it("nests: tasks spawn tasks, and a batch runs inside a task", function()
+			local result = pulse.run(function()
+				local outer = pulse.spawn(function()
+					local inner = pulse.spawn(function()
+						return assert(client:get("/services/3")).data.id
+					end)
+					local batch = client:batch(gets(4), { concurrency = 2 })
+					return inner:join() + #batch
+				end)
+				return outer:join()
+			end)
+			assert.are.equal(7, result)
+		end)
+
+		it("surfaces an error raised in a task, with its traceback", function()
+			local ok, err = pcall(pulse.run, function()
+				pulse.spawn(function()
+					local function deep()
+						error("broken in a task")
+					end
+					deep()
+				end)
+				client:get("/services/1")
+			end)
+			assert.is_false(ok)
+			assert.truthy(err:find("broken in a task", 1, true), err)
+			assert.truthy(err:find("stack traceback", 1, true), err)
+			assert.truthy(err:find("deep", 1, true), err)
+		end)
+
+		it("refuses spawn outside run, and a task joined outside a task", function()
+			assert.has_error(function()
+				pulse.spawn(function() end)
+			end, "pulse: spawn: call it inside pulse.run(function() ... end)")
+		end)
+
+		it("behaves as before outside tasks", function()
+			local body, res = client:get("/services/1")
+			assert.are.equal(1, body.data.id)
+			assert.are.equal(1, res.attempts)
+		end)
+	end)
+
+	it("keeps the limiter in charge: zero 429s at concurrency 64 against a small policy", function()
+		local limited = support.start({ rate_limit = "20/1/20" })
+		local c = limited:client()
+		local started = core.now()
+		local results = c:batch(gets(70), { concurrency = 64 })
+		local elapsed = core.now() - started
+		for _, result in ipairs(results) do
+			assert.are.equal(200, result.res.status)
+		end
+		assert.are.equal(0, limited:stats().rate_limited)
+		assert.is_true(elapsed >= 2.5, "70 calls at 20 a second need three refills: " .. elapsed)
+		c:close()
+		limited:stop()
+	end)
+
+	describe("the progress bar", function()
+		local script = os.tmpname() .. ".lua"
+
+		setup(function()
+			local f = assert(io.open(script, "w"))
+			f:write(string.format(
+				[[
+				local c = require("pulse").new({ api_key = %q, base_url = %q })
+				local list = {}
+				for i = 1, 20 do list[i] = { "GET", "/services/1" } end
+				c:batch(list, { concurrency = 4 })
+				]],
+				sandbox.key,
+				sandbox.url
+			))
+			f:close()
+		end)
+
+		teardown(function()
+			os.remove(script)
+		end)
+
+		it("draws on a terminal", function()
+			local out = support.run(string.format("script -qec '%s/pulse-lua %s' /dev/null", support.BIN, script))
+			assert.truthy(out:find("20/20", 1, true), out)
+			assert.truthy(out:find("/s  ETA", 1, true), out)
+		end)
+
+		it("stays silent when stderr is not a terminal, or with --quiet", function()
+			local _, err = support.run(support.BIN .. "/pulse-lua " .. script)
+			assert.are.equal("", err)
+			local out = support.run(string.format("script -qec '%s/pulse-lua --quiet %s' /dev/null", support.BIN, script))
+			assert.is_nil(out:find("20/20", 1, true), out)
+		end)
+	end)
+end)

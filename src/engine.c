@@ -1,0 +1,182 @@
+#include "engine.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum slot_state { SLOT_FREE, SLOT_RUNNING, SLOT_DONE };
+
+struct slot {
+	CURL *easy; /* kept across uses: its DNS and TLS session caches stay warm */
+	struct http_response response;
+	struct curl_slist *headers;
+	enum slot_state state;
+	int next_done; /* the finished-but-uncollected queue, by slot index */
+};
+
+struct engine {
+	CURLM *multi;
+	/* Pointers, not an array of slots: libcurl holds the address of each
+	 * slot's response for the life of its transfer, so slots never move. */
+	struct slot **slots;
+	int count;
+	int active;
+	int done_head, done_tail; /* -1: empty */
+};
+
+struct engine *engine_new(void)
+{
+	if (transport_library_init() != 0)
+		return NULL;
+	struct engine *e = calloc(1, sizeof *e);
+	if (!e || !(e->multi = curl_multi_init())) {
+		free(e);
+		return NULL;
+	}
+	curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	e->done_head = e->done_tail = -1;
+	return e;
+}
+
+void engine_free(struct engine *e)
+{
+	if (!e)
+		return;
+	for (int i = 0; i < e->count; i++) {
+		struct slot *s = e->slots[i];
+		if (s->state != SLOT_FREE)
+			curl_multi_remove_handle(e->multi, s->easy);
+		transport_free_headers(s->headers);
+		curl_easy_cleanup(s->easy);
+		http_response_free(&s->response);
+		free(s);
+	}
+	free(e->slots);
+	curl_multi_cleanup(e->multi);
+	free(e);
+}
+
+static int free_slot(struct engine *e)
+{
+	for (int i = 0; i < e->count; i++)
+		if (e->slots[i]->state == SLOT_FREE)
+			return i;
+	struct slot **grown = realloc(e->slots, (size_t)(e->count + 1) * sizeof *grown);
+	if (!grown)
+		return -1;
+	e->slots = grown;
+	if (!(e->slots[e->count] = calloc(1, sizeof **grown)))
+		return -1;
+	return e->count++;
+}
+
+int engine_start(struct engine *e, const struct transport *t, const struct http_request *req)
+{
+	int id = free_slot(e);
+	if (id < 0)
+		return -1;
+	struct slot *s = e->slots[id];
+	if (!s->easy && !(s->easy = curl_easy_init()))
+		return -1;
+	if (transport_setup(t, s->easy, req, &s->response, &s->headers) != 0)
+		return -1;
+	curl_easy_setopt(s->easy, CURLOPT_PRIVATE, (void *)(intptr_t)id);
+	if (curl_multi_add_handle(e->multi, s->easy) != CURLM_OK) {
+		transport_free_headers(s->headers);
+		s->headers = NULL;
+		return -1;
+	}
+	s->state = SLOT_RUNNING;
+	e->active++;
+	return id;
+}
+
+static void queue_done(struct engine *e, int id)
+{
+	e->slots[id]->state = SLOT_DONE;
+	e->slots[id]->next_done = -1;
+	if (e->done_tail >= 0)
+		e->slots[e->done_tail]->next_done = id;
+	else
+		e->done_head = id;
+	e->done_tail = id;
+}
+
+static void collect_finished(struct engine *e)
+{
+	int left;
+	CURLMsg *msg;
+	while ((msg = curl_multi_info_read(e->multi, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		void *private = NULL;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &private);
+		int id = (int)(intptr_t) private;
+		transport_finish(msg->easy_handle, msg->data.result, &e->slots[id]->response);
+		queue_done(e, id);
+	}
+}
+
+int engine_poll(struct engine *e, double timeout)
+{
+	int running;
+	if (curl_multi_perform(e->multi, &running) != CURLM_OK)
+		return -1;
+	collect_finished(e);
+	if (e->done_head >= 0 || timeout <= 0)
+		return 0;
+	int ms = timeout > 3600 ? 3600000 : (int)(timeout * 1000);
+	if (curl_multi_poll(e->multi, NULL, 0, ms, NULL) != CURLM_OK)
+		return -1;
+	if (curl_multi_perform(e->multi, &running) != CURLM_OK)
+		return -1;
+	collect_finished(e);
+	return 0;
+}
+
+int engine_next_done(struct engine *e)
+{
+	int id = e->done_head;
+	if (id < 0)
+		return -1;
+	e->done_head = e->slots[id]->next_done;
+	if (e->done_head < 0)
+		e->done_tail = -1;
+	e->slots[id]->next_done = -1;
+	return id;
+}
+
+const struct http_response *engine_response(const struct engine *e, int id)
+{
+	return &e->slots[id]->response;
+}
+
+void engine_release(struct engine *e, int id)
+{
+	if (id < 0 || id >= e->count || e->slots[id]->state == SLOT_FREE)
+		return;
+	struct slot *s = e->slots[id];
+	if (s->state == SLOT_DONE) {
+		/* Still queued if never collected: unlink it. */
+		for (int *link = &e->done_head, prev = -1; *link >= 0;
+		     prev = *link, link = &e->slots[*link]->next_done) {
+			if (*link == id) {
+				*link = s->next_done;
+				if (e->done_tail == id)
+					e->done_tail = prev;
+				break;
+			}
+		}
+	}
+	curl_multi_remove_handle(e->multi, s->easy);
+	curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, NULL);
+	transport_free_headers(s->headers);
+	s->headers = NULL;
+	s->state = SLOT_FREE;
+	e->active--;
+}
+
+int engine_active(const struct engine *e)
+{
+	return e->active;
+}
