@@ -130,13 +130,15 @@ fuzz:
 		if [ $$rc -ne 0 ]; then tail -40 build-fuzz/$$t.log; exit 1; fi; \
 	done
 
-$(BUILD)/bench/plain_get: bench/plain_get.c
+$(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(@D)
 	@echo "  CC       $<"
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 $< -o $@ $(shell pkg-config --libs libcurl)
 
-bench: all $(BUILD)/bench/plain_get
+# nginx (Debian nginx-light) serves the benchmarks' file when installed.
+bench: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi
 	$(BUILD)/pulse-lua bench/transport.lua
+	$(BUILD)/pulse-lua bench/concurrency.lua
 	$(BUILD)/pulse-lua bench/goodput.lua
 
 lint:

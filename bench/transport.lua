@@ -1,13 +1,13 @@
--- Transport benchmark: N sequential keep-alive GETs of a ~2 KB JSON body,
--- one row per client, each with requests per second and its ratio to the
--- plain C baseline; then start-up time. The server is nginx serving a file
--- when nginx is installed (it is never the bottleneck), else the sandbox.
+-- Transport benchmark: N sequential keep-alive GETs of a ~2 KB JSON body
+-- (bench/server.lua), one row per client, each with requests per second and
+-- its ratio to the plain C baseline; then start-up time.
 --   build/pulse-lua bench/transport.lua [N]      (make bench runs it)
 
-package.path = "spec/?.lua;" .. package.path
+package.path = "spec/?.lua;bench/?.lua;" .. package.path
 local core = require("pulse.core")
 local pulse = require("pulse")
 local support = require("support.sandbox")
+local server = require("server")
 
 local N = tonumber(arg[1]) or 20000
 local ROUNDS = 3
@@ -25,49 +25,6 @@ local function write(path, text)
 	f:close()
 end
 
--- A ~2 KB JSON document like a page of customers.
-local function body_text()
-	local items = {}
-	for i = 1, 24 do
-		items[i] = { id = i, name = "Customer " .. i, email = "customer" .. i .. "@example.com", phone = "555-01" .. i }
-	end
-	return assert(pulse.json.encode({ data = items, meta = { page = 1, per_page = 24, total = 24 } }))
-end
-
-local function start_nginx(dir)
-	local port = 20000 + math.random(0, 20000)
-	write(dir .. "/body.json", body_text())
-	write(dir .. "/nginx.conf", string.format([[
-worker_processes 1;
-daemon off;
-pid %s/nginx.pid;
-error_log %s/error.log;
-events { worker_connections 256; }
-http {
-	access_log off;
-	keepalive_requests 1000000;
-	keepalive_timeout 60s;
-	server {
-		listen 127.0.0.1:%d;
-		location / { root %s; default_type application/json; }
-	}
-}
-]], dir, dir, port, dir))
-	os.execute(string.format("nginx -c %s/nginx.conf -e %s/error.log > /dev/null 2>&1 & echo $! > %s/pid", dir, dir, dir))
-	local url = string.format("http://127.0.0.1:%d/body.json", port)
-	local probe = core.transport({})
-	for _ = 1, 100 do
-		if probe:perform("GET", url) == 200 then
-			probe:close()
-			return url, function()
-				os.execute("kill $(cat " .. dir .. "/pid)")
-			end
-		end
-		core.sleep(0.05)
-	end
-	error("nginx did not start on port " .. port)
-end
-
 local function time_command(command)
 	local started = core.now()
 	local out, err, code = support.run(command)
@@ -79,18 +36,7 @@ local dir = os.tmpname()
 os.remove(dir)
 os.execute("mkdir -p " .. dir)
 
-local url, stop_server, server_name
-if which("nginx") then
-	url, stop_server = start_nginx(dir)
-	server_name = "nginx (static file)"
-else
-	local sandbox = support.start({ keys = { "bench-key" } })
-	url = sandbox.url .. "/customers?per_page=24"
-	stop_server = function()
-		sandbox:stop()
-	end
-	server_name = "pulse-sandbox"
-end
+local url, stop_server, server_name = server.start()
 
 local rows, by_name = {}, {}
 local function row(name, requests, seconds)
@@ -172,7 +118,7 @@ stop_server()
 
 print(string.format(
 	"transport: sequential keep-alive GETs of %d bytes from %s; %d per run (best of %d), %d for Python and Node",
-	#body_text(),
+	#server.body(),
 	server_name,
 	N,
 	ROUNDS,

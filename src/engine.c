@@ -11,7 +11,8 @@ struct slot {
 	struct http_response response;
 	struct curl_slist *headers;
 	enum slot_state state;
-	int next_done; /* the finished-but-uncollected queue, by slot index */
+	int next_done;            /* the finished-but-uncollected queue, by slot index */
+	unsigned long generation; /* of the transport easy was last set up by */
 };
 
 struct engine {
@@ -78,8 +79,9 @@ int engine_start(struct engine *e, const struct transport *t, const struct http_
 	struct slot *s = e->slots[id];
 	if (!s->easy && !(s->easy = curl_easy_init()))
 		return -1;
-	if (transport_setup(t, s->easy, req, &s->response, &s->headers) != 0)
+	if (transport_setup(t, s->easy, s->generation, req, &s->response, &s->headers) != 0)
 		return -1;
+	s->generation = transport_generation(t);
 	curl_easy_setopt(s->easy, CURLOPT_PRIVATE, (void *)(intptr_t)id);
 	if (curl_multi_add_handle(e->multi, s->easy) != CURLM_OK) {
 		transport_free_headers(s->headers);

@@ -19,9 +19,13 @@ struct transport {
 	/* The headers every request sends, the key's among them: built when the
 	 * key changes, not per request. */
 	struct curl_slist *base_headers;
+	/* Changes whenever the fixed options do, and is never reused across
+	 * transports: a pooled handle set up for this value needs no redo. */
+	unsigned long generation;
 };
 
 static int curl_ready;
+static unsigned long last_generation;
 
 static void apply_fixed_options(const struct transport *t, CURL *e);
 static struct curl_slist *base_headers(const char *auth_line);
@@ -100,6 +104,7 @@ struct transport *transport_new(void)
 		transport_free(t);
 		return NULL;
 	}
+	t->generation = ++last_generation;
 	apply_fixed_options(t, t->easy);
 	return t;
 }
@@ -150,6 +155,7 @@ int transport_set_options(struct transport *t, const struct transport_options *o
 		return -1;
 	t->options = *o;
 	t->options.ca_file = t->options.proxy = t->options.user_agent = NULL;
+	t->generation = ++last_generation;
 	apply_fixed_options(t, t->easy);
 	return 0;
 }
@@ -342,14 +348,20 @@ enum transport_failure transport_perform(struct transport *t, const struct http_
 	return res->failure;
 }
 
-int transport_setup(const struct transport *t, CURL *easy, const struct http_request *req,
-                    struct http_response *res, struct curl_slist **headers)
+unsigned long transport_generation(const struct transport *t)
+{
+	return t->generation;
+}
+
+int transport_setup(const struct transport *t, CURL *easy, unsigned long easy_generation,
+                    const struct http_request *req, struct http_response *res, struct curl_slist **headers)
 {
 	clear_response(res);
 	/* A copy: the transfer must outlive a key rotation or the client. */
 	if (!(*headers = build_headers(t, req)))
 		return -1;
-	apply_fixed_options(t, easy);
+	if (easy_generation != t->generation)
+		apply_fixed_options(t, easy);
 	apply_request_options(t, easy, req, res);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, *headers);
 	return 0;

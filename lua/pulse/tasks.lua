@@ -140,15 +140,17 @@ local function wake_timers()
 end
 
 local function collect_transfers(engine)
+	local transfers = scheduler.transfers
 	while true do
-		local result = table.pack(engine:collect())
-		if result.n == 0 then
+		-- id, then status, headers, body, elapsed, connections (or a failure)
+		local id, a, b, c, d, e = engine:collect()
+		if not id then
 			return
 		end
-		local task = scheduler.transfers[result[1]]
-		scheduler.transfers[result[1]] = nil
+		local task = transfers[id]
+		transfers[id] = nil
 		scheduler.pending = scheduler.pending - 1
-		make_ready(task, table.unpack(result, 2, result.n))
+		make_ready(task, a, b, c, d, e)
 	end
 end
 

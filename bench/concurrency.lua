@@ -1,0 +1,63 @@
+-- Concurrency benchmark: 20,000 GETs of a ~2 KB JSON body at concurrency 1,
+-- 8, 32 and 64, from nginx serving a file (or the sandbox without a rate
+-- limit): a plain C program on libcurl's multi interface, pulse-lua batches
+-- with decode = false (target: 0.80 of plain C at every level) and decoding
+-- every body. Then peak memory of pulse-lua for 20,000 requests against
+-- 2,000. Best of three rounds per row.
+--   build/pulse-lua bench/concurrency.lua [N]      (make bench runs it)
+
+package.path = "spec/?.lua;bench/?.lua;" .. package.path
+local support = require("support.sandbox")
+local server = require("server")
+
+local N = tonumber(arg[1]) or 20000
+local ROUNDS = 3
+local BUILD = support.BIN
+
+local url, stop, server_name = server.start()
+
+-- Runs a command under GNU time: elapsed seconds it printed, and peak RSS in KB.
+local function measure(command)
+	local out, err, code = support.run("/usr/bin/time -f 'maxrss %M' " .. command)
+	assert(code == 0, command .. ": " .. tostring(err))
+	return tonumber(out), tonumber(err:match("maxrss (%d+)"))
+end
+
+local function best(command)
+	local fastest
+	for _ = 1, ROUNDS do
+		local seconds = measure(command)
+		fastest = math.min(fastest or seconds, seconds)
+	end
+	return N / fastest
+end
+
+print(string.format("concurrency: %d GETs of ~2 KB from %s, best of %d rounds", N, server_name, ROUNDS))
+print(string.format(
+	"%-12s %14s %14s %7s %14s %7s",
+	"concurrency",
+	"plain C multi",
+	"pulse raw",
+	"ratio",
+	"pulse decode",
+	"ratio"
+))
+for _, c in ipairs({ 1, 8, 32, 64 }) do
+	local plain = best(string.format("%s/bench/plain_multi %s %d %d", BUILD, url, N, c))
+	local raw = best(string.format("%s/pulse-lua bench/batch_run.lua %s %d %d raw", BUILD, url, N, c))
+	local decoded = best(string.format("%s/pulse-lua bench/batch_run.lua %s %d %d decode", BUILD, url, N, c))
+	print(string.format("%-12d %14.0f %14.0f %7.2f %14.0f %7.2f", c, plain, raw, raw / plain, decoded, decoded / plain))
+end
+
+local small_n = N // 10
+local _, small = measure(string.format("%s/pulse-lua bench/batch_run.lua %s %d 32 decode", BUILD, url, small_n))
+local _, large = measure(string.format("%s/pulse-lua bench/batch_run.lua %s %d 32 decode", BUILD, url, N))
+print(string.format(
+	"peak memory, concurrency 32, decoding: %d requests %d KB, %d requests %d KB (ratio %.2f)",
+	small_n,
+	small,
+	N,
+	large,
+	large / small
+))
+stop()

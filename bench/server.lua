@@ -1,0 +1,83 @@
+-- The server the benchmarks read from: nginx serving a ~2 KB JSON file when
+-- nginx is installed (it is never the bottleneck), else pulse-sandbox with
+-- no rate limit serving a page of customers.
+
+local core = require("pulse.core")
+local pulse = require("pulse")
+local support = require("support.sandbox")
+
+local server = {}
+
+local function write(path, text)
+	local f = assert(io.open(path, "w"))
+	f:write(text)
+	f:close()
+end
+
+-- A ~2 KB JSON document like a page of customers.
+function server.body()
+	local items = {}
+	for i = 1, 24 do
+		items[i] = { id = i, name = "Customer " .. i, email = "customer" .. i .. "@example.com", phone = "555-01" .. i }
+	end
+	return assert(pulse.json.encode({ data = items, meta = { page = 1, per_page = 24, total = 24 } }))
+end
+
+local function start_nginx()
+	local dir = os.tmpname()
+	os.remove(dir)
+	os.execute("mkdir -p " .. dir .. " && chmod 755 " .. dir)
+	local port = 20000 + math.random(0, 20000)
+	write(dir .. "/body.json", server.body())
+	write(
+		dir .. "/nginx.conf",
+		string.format(
+			[[
+worker_processes 1;
+daemon off;
+pid %s/nginx.pid;
+error_log %s/error.log;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	keepalive_requests 1000000;
+	keepalive_timeout 60s;
+	server {
+		listen 127.0.0.1:%d;
+		location / { root %s; default_type application/json; }
+	}
+}
+]],
+			dir,
+			dir,
+			port,
+			dir
+		)
+	)
+	os.execute(string.format("nginx -c %s/nginx.conf -e %s/error.log > /dev/null 2>&1 & echo $! > %s/pid", dir, dir, dir))
+	local url = string.format("http://127.0.0.1:%d/body.json", port)
+	local probe = core.transport({})
+	for _ = 1, 100 do
+		if probe:perform("GET", url) == 200 then
+			probe:close()
+			return url, function()
+				os.execute("kill $(cat " .. dir .. "/pid); sleep 0.1; rm -rf " .. dir)
+			end, "nginx (static file)"
+		end
+		core.sleep(0.05)
+	end
+	error("nginx did not start on port " .. port)
+end
+
+-- Returns the URL to fetch, a function that stops the server, and its name.
+function server.start()
+	if (support.run("command -v nginx") or "") ~= "" then
+		return start_nginx()
+	end
+	local sandbox = support.start({ keys = { "bench-key" } })
+	return sandbox.url .. "/customers?per_page=24", function()
+		sandbox:stop()
+	end, "pulse-sandbox"
+end
+
+return server
