@@ -458,22 +458,13 @@ describe("pulse-sandbox", function()
 
 	describe("HTTPS", function()
 		it("serves TLS with --tls CERT KEY", function()
-			local dir = os.tmpname()
-			os.remove(dir)
-			os.execute("mkdir -p " .. dir)
-			local _, err, code = support.run(string.format(
-				"openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
-					.. "-addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem -out %s/cert.pem",
-				dir,
-				dir
-			))
-			assert.are.equal(0, code, err)
-			local sandbox = support.start({ tls = { cert = dir .. "/cert.pem", key = dir .. "/key.pem" } })
+			local tls = support.self_signed()
+			local sandbox = support.start({ tls = tls })
 			assert.truthy(sandbox.url:find("^https://"), sandbox.url)
 			local status = sandbox:raw("GET", "/services", auth(sandbox.key))
 			assert.are.equal(200, status)
 			sandbox:stop()
-			os.execute("rm -r " .. dir)
+			os.execute("rm -r " .. tls.dir)
 		end)
 	end)
 end)

@@ -41,25 +41,16 @@ describe("security", function()
 	end)
 
 	describe("TLS", function()
-		local dir, sandbox
+		local tls, sandbox
 
 		setup(function()
-			dir = os.tmpname()
-			os.remove(dir)
-			os.execute("mkdir -p " .. dir)
-			local _, err, code = support.run(string.format(
-				"openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
-					.. "-addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem -out %s/cert.pem",
-				dir,
-				dir
-			))
-			assert(code == 0, err)
-			sandbox = support.start({ tls = { cert = dir .. "/cert.pem", key = dir .. "/key.pem" } })
+			tls = support.self_signed()
+			sandbox = support.start({ tls = tls })
 		end)
 
 		teardown(function()
 			sandbox:stop()
-			os.execute("rm -r " .. dir)
+			os.execute("rm -r " .. tls.dir)
 		end)
 
 		it("refuses a self-signed certificate by default", function()
@@ -72,7 +63,7 @@ describe("security", function()
 		end)
 
 		it("accepts it with ca_file", function()
-			local client = sandbox:client({ ca_file = dir .. "/cert.pem" })
+			local client = sandbox:client({ ca_file = tls.cert })
 			local body = client:get("/services")
 			assert.is_table(body)
 			client:close()

@@ -160,6 +160,19 @@ int transport_set_options(struct transport *t, const struct transport_options *o
 	return 0;
 }
 
+/* Appends line to *list; on failure frees the whole list. Returns 0 or -1. */
+static int add_line(struct curl_slist **list, const char *line)
+{
+	struct curl_slist *next = curl_slist_append(*list, line);
+	if (!next) {
+		free_headers(*list);
+		*list = NULL;
+		return -1;
+	}
+	*list = next;
+	return 0;
+}
+
 /* Builds the headers every request sends: auth_line may be NULL (no key). */
 static struct curl_slist *base_headers(const char *auth_line)
 {
@@ -168,21 +181,13 @@ static struct curl_slist *base_headers(const char *auth_line)
 	    /* Waiting for 100 Continue costs a round trip and buys nothing here. */
 	    "Expect:",
 	};
-	struct curl_slist *list = NULL, *next;
-	for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
-		if (!(next = curl_slist_append(list, fixed[i])))
-			goto oom;
-		list = next;
-	}
-	if (auth_line) {
-		if (!(next = curl_slist_append(list, auth_line)))
-			goto oom;
-		list = next;
-	}
+	struct curl_slist *list = NULL;
+	for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+		if (add_line(&list, fixed[i]) != 0)
+			return NULL;
+	if (auth_line && add_line(&list, auth_line) != 0)
+		return NULL;
 	return list;
-oom:
-	free_headers(list);
-	return NULL;
 }
 
 int transport_set_key(struct transport *t, const char *key)
@@ -252,26 +257,16 @@ static void set_method(CURL *easy, const struct http_request *req)
 /* The base headers plus the request's own; NULL when out of memory. */
 static struct curl_slist *build_headers(const struct transport *t, const struct http_request *req)
 {
-	struct curl_slist *list = NULL, *next;
-	for (const struct curl_slist *item = t->base_headers; item; item = item->next) {
-		if (!(next = curl_slist_append(list, item->data)))
-			goto oom;
-		list = next;
-	}
-	if (req->json_body) {
-		if (!(next = curl_slist_append(list, "Content-Type: application/json")))
-			goto oom;
-		list = next;
-	}
-	for (size_t i = 0; i < req->header_count; i++) {
-		if (!(next = curl_slist_append(list, req->headers[i])))
-			goto oom;
-		list = next;
-	}
+	struct curl_slist *list = NULL;
+	for (const struct curl_slist *item = t->base_headers; item; item = item->next)
+		if (add_line(&list, item->data) != 0)
+			return NULL;
+	if (req->json_body && add_line(&list, "Content-Type: application/json") != 0)
+		return NULL;
+	for (size_t i = 0; i < req->header_count; i++)
+		if (add_line(&list, req->headers[i]) != 0)
+			return NULL;
 	return list;
-oom:
-	free_headers(list);
-	return NULL;
 }
 
 static void apply_request_options(const struct transport *t, CURL *e, const struct http_request *req,

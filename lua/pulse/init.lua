@@ -400,6 +400,11 @@ function Client:_throttle()
 	end
 end
 
+-- What transport:perform and engine:start take after the transport.
+local function transfer_arguments(req)
+	return req.method, req.url, req.headers, req.body, req.json_body, req.timeout, not req.idempotent
+end
+
 -- One attempt: returns the outcome name and what the transport said, and
 -- for a response the limiter's Retry-After and its view after it.
 function Client:_attempt(req, attempt)
@@ -410,26 +415,10 @@ function Client:_attempt(req, attempt)
 	local status, headers, body, elapsed
 	if tasks.current() then
 		-- In a task: start the transfer on the engine and yield until it is done.
-		status, headers, body, elapsed = tasks.await_transfer(core.engine():start(
-			self._transport,
-			req.method,
-			req.url,
-			req.headers,
-			req.body,
-			req.json_body,
-			req.timeout,
-			not req.idempotent
-		))
+		status, headers, body, elapsed =
+			tasks.await_transfer(core.engine():start(self._transport, transfer_arguments(req)))
 	else
-		status, headers, body, elapsed = self._transport:perform(
-			req.method,
-			req.url,
-			req.headers,
-			req.body,
-			req.json_body,
-			req.timeout,
-			not req.idempotent
-		)
+		status, headers, body, elapsed = self._transport:perform(transfer_arguments(req))
 	end
 	self._stats:record_request(elapsed, body, req.body)
 	if #self._probe_waiters > 0 then

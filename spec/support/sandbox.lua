@@ -194,6 +194,22 @@ function Sandbox:log_lines()
 	return lines
 end
 
+-- A fresh self-signed certificate for 127.0.0.1: { dir, cert, key }; the
+-- caller removes dir.
+function support.self_signed()
+	local dir = os.tmpname()
+	os.remove(dir)
+	os.execute("mkdir -p " .. dir)
+	local _, err, code = support.run(string.format(
+		"openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+			.. "-addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem -out %s/cert.pem",
+		dir,
+		dir
+	))
+	assert(code == 0, "openssl: " .. tostring(err))
+	return { dir = dir, cert = dir .. "/cert.pem", key = dir .. "/key.pem" }
+end
+
 -- True when needle appears anywhere in value: keys, strings, nested tables.
 function support.contains(value, needle, seen)
 	seen = seen or {}
