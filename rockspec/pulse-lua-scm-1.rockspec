@@ -25,6 +25,7 @@ build = {
 				"src/json_decode.c",
 				"src/json_encode.c",
 				"src/transport.c",
+				"src/engine.c",
 				"src/ratelimit_headers.c",
 				"src/ratelimit.c",
 				"src/retry.c",
@@ -39,7 +40,9 @@ build = {
 		["pulse.errors"] = "lua/pulse/errors.lua",
 		["pulse.json"] = "lua/pulse/json.lua",
 		["pulse.options"] = "lua/pulse/options.lua",
+		["pulse.progress"] = "lua/pulse/progress.lua",
 		["pulse.stats"] = "lua/pulse/stats.lua",
+		["pulse.tasks"] = "lua/pulse/tasks.lua",
 		["pulse.url"] = "lua/pulse/url.lua",
 	},
 }
