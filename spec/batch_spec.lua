@@ -68,7 +68,7 @@ describe("batches and tasks", function()
 			end
 		end)
 
-		it("never has more than concurrency requests in flight", function()
+		it("never has more than concurrency requests in flight #timing", function()
 			sandbox:fault("latency:ms=150:count=0")
 			local started = core.now()
 			client:batch(gets(24), { concurrency = 6 })
@@ -145,7 +145,7 @@ describe("batches and tasks", function()
 			assert.are.equal(0, sandbox:stats().requests)
 		end)
 
-		it("lets one request back off without holding up the others", function()
+		it("lets one request back off without holding up the others #timing", function()
 			sandbox:fault("503:retry_after=1:count=1")
 			local results = client:batch(gets(8), { concurrency = 8 })
 			local slow, fast = 0, 0
@@ -165,7 +165,7 @@ describe("batches and tasks", function()
 	end)
 
 	describe("pulse.run and pulse.spawn", function()
-		it("runs sequential-looking tasks concurrently", function()
+		it("runs sequential-looking tasks concurrently #timing", function()
 			sandbox:fault("latency:ms=300:count=0")
 			local started = core.now()
 			local ids = pulse.run(function()
