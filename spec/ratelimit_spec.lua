@@ -140,6 +140,21 @@ describe("bucket model", function()
 		assert.is_true(rl:take(0.01) > 0)
 	end)
 
+	it("checks a refill it only predicted with one request before the rest", function()
+		local rl = probed(10, 1, 10, 0)
+		for _ = 1, 9 do
+			assert.are.equal(0, rl:take(0))
+		end
+		for _ = 1, 9 do
+			rl:observe(200, headers("10;w=1;b=10", "0", "1"), 0.01)
+		end
+		assert.are.equal(0, rl:take(1.05), "one request goes out after the refill")
+		assert.are.equal(-1, rl:take(1.05), "the rest wait for its response")
+		-- The server refilled only one token (it trickles): the response says so.
+		rl:observe(200, headers("10;w=1;b=10", "0", "1"), 1.06)
+		assert.is_true(rl:take(1.06) > 0, "no flood on a bucket that is not what the model thought")
+	end)
+
 	it("lets the next request probe when the first got no response", function()
 		local rl = core.ratelimit(60, 60, 60, 0)
 		assert.are.equal(0, rl:take(0))

@@ -91,6 +91,22 @@ describe("pulse-sandbox", function()
 			sandbox:stop()
 		end)
 
+		it("trickles tokens in with --refill continuous", function()
+			local sandbox = support.start({ rate_limit = "4/1/4", refill = "continuous" })
+			local key = { "Authorization: Api-key " .. sandbox.key }
+			for _ = 1, 4 do
+				assert.are.equal(200, (sandbox:raw("GET", "/services/1", key)))
+			end
+			assert.are.equal(429, (sandbox:raw("GET", "/services/1", key)))
+			core.sleep(0.55) -- 2.2 tokens back, not a whole window's 4
+			assert.are.equal(200, (sandbox:raw("GET", "/services/1", key)))
+			assert.are.equal(200, (sandbox:raw("GET", "/services/1", key)))
+			local status, headers = sandbox:raw("GET", "/services/1", key)
+			assert.are.equal(429, status)
+			assert.are.equal("1", headers["ratelimit-reset"], "the next token, in whole seconds")
+			sandbox:stop()
+		end)
+
 		it("keeps the control endpoints outside the limit and the key check", function()
 			local sandbox = support.start({ rate_limit = "1/60/1" })
 			sandbox:raw("GET", "/services", auth(sandbox.key))

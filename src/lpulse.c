@@ -659,7 +659,7 @@ static struct ratelimit_state *check_ratelimit(lua_State *L)
 }
 
 /* rl:take([now]) -> 0 when a token was taken, else seconds to wait, or -1:
- * wait for the response of the request in flight (the first one). */
+ * wait for the response of a request in flight (the tokens are unconfirmed). */
 static int ratelimit_take_method(lua_State *L)
 {
 	lua_pushnumber(L, ratelimit_take(check_ratelimit(L), opt_now(L, 2)));

@@ -12,7 +12,7 @@ void ratelimit_init(struct ratelimit_state *s, double limit, double window, doub
 	s->blocked_until = 0;
 	s->in_flight = 0;
 	s->reset_rounds_down = 0;
-	s->observed = 0;
+	s->confirmed = 0;
 }
 
 static void refill(struct ratelimit_state *s, double now)
@@ -22,15 +22,16 @@ static void refill(struct ratelimit_state *s, double now)
 	double periods = floor((now - s->next_refill) / s->window) + 1;
 	s->tokens = fmin(s->burst, s->tokens + periods * s->limit);
 	s->next_refill += periods * s->window;
+	s->confirmed = 0;
 }
 
 double ratelimit_take(struct ratelimit_state *s, double now)
 {
 	if (now < s->blocked_until)
 		return s->blocked_until - now;
-	if (!s->observed && s->in_flight > 0)
-		return RATELIMIT_AWAIT_RESPONSE;
 	refill(s, now);
+	if (!s->confirmed && s->in_flight > 0)
+		return RATELIMIT_AWAIT_RESPONSE;
 	if (s->tokens >= 1) {
 		s->tokens -= 1;
 		s->in_flight++;
@@ -70,7 +71,7 @@ static void apply_reset(struct ratelimit_state *s, double reset, double now)
 void ratelimit_observe(struct ratelimit_state *s, const struct ratelimit_observation *o, double now)
 {
 	ratelimit_cancel(s);
-	s->observed = 1;
+	s->confirmed = 1;
 	if (o->has_policy)
 		apply_policy(s, &o->policy);
 	if (o->has_reset)

@@ -17,7 +17,9 @@ struct ratelimit_state {
 	double blocked_until;  /* a 429's wait: nothing is sent before it */
 	int in_flight;         /* tokens taken whose responses have not come */
 	int reset_rounds_down; /* the server once said Reset 0: it truncates */
-	int observed;          /* a response has been seen: the model is the server's */
+	/* The tokens are the server's word (from a response), not a prediction:
+	 * until then only one request at a time goes out to check. */
+	int confirmed;
 };
 
 /* What one response said; each has_ flag tells whether its field is valid. */
@@ -32,8 +34,10 @@ void ratelimit_init(struct ratelimit_state *s, double limit, double window, doub
 
 /*
  * Takes a token and returns 0, or returns how long to sleep before asking
- * again, or RATELIMIT_AWAIT_RESPONSE: until a first response has shown the
- * server's policy, one request at a time probes it, however many wait.
+ * again, or RATELIMIT_AWAIT_RESPONSE: while the tokens are predicted (before
+ * the first response, and after each refill the model expects), one request
+ * at a time goes out and the others wait for its response, so that a
+ * server whose bucket is not what the model thinks is never flooded.
  */
 #define RATELIMIT_AWAIT_RESPONSE (-1.0)
 double ratelimit_take(struct ratelimit_state *s, double now);

@@ -66,6 +66,7 @@ struct sandbox_config sandbox_default_config(void)
 	struct sandbox_config c = {0};
 	c.limit = c.window = c.burst = 60;
 	c.retry_after = "seconds";
+	c.refill = "window";
 	c.seed = 1;
 	return c;
 }
@@ -193,6 +194,8 @@ static void push_config(lua_State *L, const struct sandbox_config *c)
 	lua_setfield(L, -2, "burst");
 	lua_pushstring(L, c->retry_after ? c->retry_after : "seconds");
 	lua_setfield(L, -2, "retry_after");
+	lua_pushstring(L, c->refill ? c->refill : "window");
+	lua_setfield(L, -2, "refill");
 	lua_pushinteger(L, c->seed);
 	lua_setfield(L, -2, "seed");
 	lua_pushstring(L, c->faults);

@@ -14,6 +14,7 @@ struct sandbox_config {
 	int key_count;
 	double limit, window, burst;
 	const char *retry_after; /* "seconds" or "http-date" */
+	const char *refill;      /* "window" (the API's) or "continuous" */
 	long seed;
 	const char *faults;   /* NULL, or a spec as pulse.sandbox.faults reads it */
 	const char *tls_cert; /* PEM file paths; both or neither */

@@ -83,6 +83,10 @@ int main(int argc, char **argv)
 			if (strcmp(value, "seconds") != 0 && strcmp(value, "http-date") != 0)
 				return fail("--retry-after takes 'seconds' or 'http-date', not ", value);
 			config.retry_after = value;
+		} else if (strcmp(a, "--refill") == 0) {
+			if (strcmp(value, "window") != 0 && strcmp(value, "continuous") != 0)
+				return fail("--refill takes 'window' or 'continuous', not ", value);
+			config.refill = value;
 		} else if (strcmp(a, "--seed") == 0) {
 			config.seed = strtol(value, &end, 10);
 			if (*end)

@@ -62,7 +62,7 @@ end
 local Sandbox = {}
 Sandbox.__index = Sandbox
 
--- opts: keys (list), rate_limit ("L/W/B"), retry_after, seed, faults, log
+-- opts: keys (list), rate_limit ("L/W/B"), retry_after, refill, seed, faults, log
 -- (true: a temporary file), tls ({cert, key}).
 function support.start(opts)
 	opts = opts or {}
@@ -78,6 +78,9 @@ function support.start(opts)
 	args[#args + 1] = "--rate-limit " .. shell_quote(opts.rate_limit or "100000/1/100000")
 	if opts.retry_after then
 		args[#args + 1] = "--retry-after " .. opts.retry_after
+	end
+	if opts.refill then
+		args[#args + 1] = "--refill " .. opts.refill
 	end
 	if opts.seed then
 		args[#args + 1] = "--seed " .. opts.seed

@@ -8,13 +8,18 @@ local bucket = {}
 local Bucket = {}
 Bucket.__index = Bucket
 
-function bucket.new(limit, window, burst, now)
+-- refill: "window" (LIMIT at once every WINDOW, as PULSE_API.md says) or
+-- "continuous" (LIMIT/WINDOW a second, trickling in): a bucket other than
+-- the one the client models, to show the client copes with either.
+function bucket.new(limit, window, burst, now, refill)
 	return setmetatable({
 		limit = limit,
 		window = window,
 		burst = burst,
 		tokens = burst,
 		started = now,
+		updated = now,
+		continuous = refill == "continuous",
 		next_refill = now + window,
 	}, Bucket)
 end
@@ -26,6 +31,14 @@ function Bucket:age(now)
 end
 
 function Bucket:refill(now)
+	if self.continuous then
+		self.tokens = math.min(self.burst, self.tokens + (now - self.updated) * self.limit / self.window)
+		self.updated = now
+		-- The next whole token.
+		local missing = math.ceil(self.tokens) - self.tokens
+		self.next_refill = now + (missing > 0 and missing or 1) * self.window / self.limit
+		return
+	end
 	if now >= self.next_refill then
 		local periods = math.floor((now - self.next_refill) / self.window) + 1
 		self.tokens = math.min(self.burst, self.tokens + periods * self.limit)

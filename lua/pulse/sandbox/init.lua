@@ -62,7 +62,7 @@ function sandbox.new(config)
 		config = config,
 		keys = {},
 		store = data.new(config.seed or 1),
-		bucket = bucket.new(config.limit, config.window, config.burst, now),
+		bucket = bucket.new(config.limit, config.window, config.burst, now, config.refill),
 		faults = faults.queue(),
 		next_request_id = 1,
 	}, Sandbox)
@@ -369,7 +369,7 @@ function Sandbox:control(req)
 		return reply(200, { data = { cleared = true } })
 	elseif what == "reset" and method == "POST" then
 		self.store = data.new(self.config.seed or 1)
-		self.bucket = bucket.new(self.config.limit, self.config.window, self.config.burst, native.now())
+		self.bucket = bucket.new(self.config.limit, self.config.window, self.config.burst, native.now(), self.config.refill)
 		self.faults:clear()
 		self:reset_stats()
 		return reply(200, { data = { reset = true } })
