@@ -83,6 +83,10 @@ void ratelimit_observe(struct ratelimit_state *s, const struct ratelimit_observa
 	}
 	if (o->rate_limited) {
 		double wait = o->has_retry_after ? o->retry_after : o->has_reset ? o->reset : s->window;
+		/* "0" from whole-second headers means under a second: retrying at
+		 * once would only draw another 429. */
+		if (wait < RATELIMIT_MIN_429_WAIT)
+			wait = RATELIMIT_MIN_429_WAIT;
 		s->tokens = 0;
 		if (now + wait > s->blocked_until)
 			s->blocked_until = now + wait;

@@ -30,6 +30,9 @@ struct ratelimit_observation {
 	int rate_limited; /* the status was 429 */
 };
 
+/* The least a 429 blocks for, whatever its headers say (seconds). */
+#define RATELIMIT_MIN_429_WAIT 1.0
+
 void ratelimit_init(struct ratelimit_state *s, double limit, double window, double burst, double now);
 
 /*

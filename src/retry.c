@@ -50,14 +50,16 @@ struct retry_decision retry_decide(const struct retry_input *in)
 		/* Always retried: the rate limiter holds the next attempt until the
 		 * server's wait is over, so no wait is added here. */
 		return wait_then_retry(in, in->has_retry_after ? in->retry_after : 0, "rate limited (429)");
-	case 503:
+	case 503: {
 		/* A traffic spike, usually over within minutes: max_elapsed bounds it,
-		 * not max_attempts. Retry-After takes precedence over backoff. */
+		 * not max_attempts. Retry-After is honoured, but a server repeating
+		 * "Retry-After: 0" still gets the growing backoff, not a hammering. */
+		double backoff = retry_backoff(in->attempt, in->base, in->cap, in->random);
 		if (in->has_retry_after)
-			return wait_then_retry(in, in->retry_after,
+			return wait_then_retry(in, fmax(in->retry_after, backoff),
 			                       "unavailable (503), server asked to wait");
-		return wait_then_retry(in, retry_backoff(in->attempt, in->base, in->cap, in->random),
-		                       "unavailable (503)");
+		return wait_then_retry(in, backoff, "unavailable (503)");
+	}
 	case 502:
 	case 504:
 		return in->idempotent
