@@ -1,5 +1,6 @@
 -- pulse-lua, the runner: the stock lua flags and its own.
 
+local core = require("pulse.core")
 local support = require("support.sandbox")
 
 local RUNNER = support.BIN .. "/pulse-lua"
@@ -188,6 +189,28 @@ describe("pulse-lua", function()
 			assert.are.equal("", quiet, "silent without --verbose")
 			sandbox:stop()
 			os.remove(path)
+		end)
+
+		it("stops a transfer or a sleep at once on Ctrl-C (SIGINT)", function()
+			local sandbox = support.start()
+			sandbox:fault("latency:ms=10000")
+			for _, body in ipairs({ "client:get('/services')", "require('pulse').sleep(30)" }) do
+				local path = script("local client = require('pulse').new() " .. body)
+				local started = core.now()
+				local _, err, code = support.run(string.format(
+					"PULSE_API_KEY=%s PULSE_BASE_URL=%s %s %s & pid=$!; sleep 0.5; kill -INT $pid; wait $pid",
+					sandbox.key,
+					sandbox.url,
+					RUNNER,
+					path
+				))
+				local elapsed = core.now() - started
+				assert.are_not.equal(0, code)
+				assert.truthy(err:find("interrupted!", 1, true), err)
+				assert.is_true(elapsed < 3, body .. " ran on for " .. elapsed .. " s after the signal")
+				os.remove(path)
+			end
+			sandbox:stop()
 		end)
 
 		it("names PULSE_API_KEY when there is no key", function()

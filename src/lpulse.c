@@ -147,6 +147,8 @@ static const char *failure_name(enum transport_failure failure)
 		return "usage";
 	case TRANSPORT_NO_MEMORY:
 		return "no_memory";
+	case TRANSPORT_INTERRUPTED:
+		return "interrupted";
 	default:
 		return "network";
 	}
@@ -622,7 +624,8 @@ static int core_sleep(lua_State *L)
 	if (!(seconds > 0))
 		return 0;
 	struct timespec ts = {(time_t)seconds, (long)((seconds - floor(seconds)) * 1e9)};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+	/* A signal cuts the sleep short only when it is an interrupt. */
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !transport_interrupted())
 		;
 	return 0;
 }

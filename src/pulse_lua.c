@@ -112,6 +112,9 @@ static void lstop(lua_State *L, lua_Debug *ar)
 static void laction(int i)
 {
 	signal(i, SIG_DFL);
+	/* A transfer or a rate-limit sleep runs in C, where the hook cannot
+	 * reach: tell the transport too, or Ctrl-C waits for a timeout. */
+	transport_interrupt();
 	lua_sethook(globalL, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 

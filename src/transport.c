@@ -1,6 +1,7 @@
 #include "transport.h"
 
 #include <curl/curl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,29 @@ struct transport {
 };
 
 static int curl_ready;
+static volatile sig_atomic_t interrupted;
+
+void transport_interrupt(void)
+{
+	interrupted = 1;
+}
+
+int transport_interrupted(void)
+{
+	return interrupted;
+}
+
+/* libcurl calls this at least once a second while a transfer runs. */
+static int check_interrupt(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                           curl_off_t ulnow)
+{
+	(void)userdata;
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return interrupted ? 1 : 0;
+}
 static unsigned long last_generation;
 
 static void apply_fixed_options(const struct transport *t, CURL *e);
@@ -145,6 +169,8 @@ static void apply_fixed_options(const struct transport *t, CURL *e)
 	curl_easy_setopt(e, CURLOPT_PROXY, t->proxy);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect_body);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, collect_header);
+	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, check_interrupt);
+	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
 }
 
 int transport_set_options(struct transport *t, const struct transport_options *o)
@@ -298,6 +324,8 @@ static enum transport_failure classify(CURLcode rc)
 		return TRANSPORT_USAGE;
 	case CURLE_OUT_OF_MEMORY:
 		return TRANSPORT_NO_MEMORY;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return TRANSPORT_INTERRUPTED;
 	default:
 		return TRANSPORT_NETWORK;
 	}
@@ -305,6 +333,7 @@ static enum transport_failure classify(CURLcode rc)
 
 static void clear_response(struct http_response *res)
 {
+	interrupted = 0;
 	res->status = 0;
 	res->elapsed = 0;
 	res->connections_made = 0;

@@ -41,6 +41,7 @@ enum transport_failure {
 	TRANSPORT_NETWORK,
 	TRANSPORT_USAGE, /* a bad URL or option: no request was made */
 	TRANSPORT_NO_MEMORY,
+	TRANSPORT_INTERRUPTED, /* transport_interrupt() was called */
 };
 
 struct http_response {
@@ -86,6 +87,14 @@ void transport_free_headers(struct curl_slist *headers);
 void transport_finish(CURL *easy, CURLcode rc, struct http_response *res);
 
 const char *transport_library_version(void);
+
+/*
+ * An interrupt (the runner's SIGINT handler; async-signal-safe): transfers
+ * in progress end with TRANSPORT_INTERRUPTED instead of running to their
+ * timeout. transport_interrupted reads it; each new transfer clears it.
+ */
+void transport_interrupt(void);
+int transport_interrupted(void);
 
 /* libcurl's global set-up, once per process. Returns 0, or -1. */
 int transport_library_init(void);

@@ -68,8 +68,8 @@ end
 
 -- The kind of a transport failure reported by pulse.core.
 function errors.kind_of_failure(failure)
-	if failure == "timeout" then
-		return "timeout"
+	if failure == "timeout" or failure == "interrupted" then
+		return "timeout" -- an interrupt cuts the wait short, as a timeout would
 	elseif failure == "usage" then
 		return "usage"
 	end

@@ -485,6 +485,9 @@ function Client:_send(req)
 		if outcome == "usage" then
 			return nil, errors.new({ kind = "usage", method = req.method, url = req.url, message = body, attempts = attempt })
 		end
+		if outcome == "interrupted" then -- Ctrl-C under pulse-lua: no retry
+			return self:_failure(req, outcome, "interrupted", nil, attempt)
+		end
 		local failed = outcome ~= "status" or status < 200 or status > 299
 		local retry, wait, reason = false, 0, nil
 		if failed and req.retry then
