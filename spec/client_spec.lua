@@ -286,6 +286,18 @@ describe("pulse client", function()
 			end)
 		end)
 
+		it("refuses what does not exist yet rather than ignoring it", function()
+			raises("cache does not exist yet", function()
+				client:get("/services", { cache = { ttl = 60 } })
+			end)
+			raises("cache does not exist yet", function()
+				pulse.new({ api_key = "k", base_url = "http://x", cache = { ttl = 60 } })
+			end)
+			raises("only the in%-process limiter", function()
+				pulse.new({ api_key = "k", base_url = "http://x", limiter = "redis://127.0.0.1:6379" })
+			end)
+		end)
+
 		it("refuses a body it cannot encode before anything is sent", function()
 			local before = sandbox:stats().requests
 			raises("cannot encode a function", function()

@@ -274,6 +274,9 @@ function Client:_prepare(name, method, path, opts)
 	if not valid then
 		invalid(why)
 	end
+	if opts.cache and (opts.cache.ttl or 0) > 0 then
+		invalid(name .. ": cache: the response cache does not exist yet; leave ttl at 0")
+	end
 	local req = {
 		method = method,
 		url = self:_url(path, opts.query),
