@@ -6,22 +6,8 @@ local support = require("support.sandbox")
 
 describe("batches and tasks", function()
 	local sandbox, client
-
-	setup(function()
-		sandbox = support.start({ log = true })
-	end)
-
-	teardown(function()
-		sandbox:stop()
-	end)
-
-	before_each(function()
-		sandbox:reset()
-		client = sandbox:client()
-	end)
-
-	after_each(function()
-		client:close()
+	support.shared_sandbox({ log = true }, function(s, c)
+		sandbox, client = s, c
 	end)
 
 	local function gets(n)

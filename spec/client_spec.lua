@@ -6,22 +6,8 @@ local support = require("support.sandbox")
 
 describe("pulse client", function()
 	local sandbox, client
-
-	setup(function()
-		sandbox = support.start({ keys = { "spec-key-primary-123", "spec-key-rotated-456" }, log = true })
-	end)
-
-	teardown(function()
-		sandbox:stop()
-	end)
-
-	before_each(function()
-		sandbox:reset()
-		client = sandbox:client()
-	end)
-
-	after_each(function()
-		client:close()
+	support.shared_sandbox({ keys = { "spec-key-primary-123", "spec-key-rotated-456" }, log = true }, function(s, c)
+		sandbox, client = s, c
 	end)
 
 	describe("requests", function()

@@ -114,22 +114,8 @@ describe("rate limiting and retries", function()
 
 	describe("faults", function()
 		local sandbox, client
-
-		setup(function()
-			sandbox = support.start({ log = true })
-		end)
-
-		teardown(function()
-			sandbox:stop()
-		end)
-
-		before_each(function()
-			sandbox:reset()
-			client = sandbox:client()
-		end)
-
-		after_each(function()
-			client:close()
+		support.shared_sandbox({ log = true }, function(s, c)
+			sandbox, client = s, c
 		end)
 
 		it("rides out a 503 spike of a few seconds, counting the attempts", function()

@@ -197,6 +197,30 @@ function Sandbox:log_lines()
 	return lines
 end
 
+-- Registers busted hooks for a describe block sharing one sandbox: started
+-- once, reset before each test, with a fresh client each test that is
+-- closed after it. use(sandbox, client) receives them as they change.
+function support.shared_sandbox(opts, use)
+	local busted = require("busted") -- the hooks live in specs' environments, not in _G
+	local setup, teardown, before_each, after_each = busted.setup, busted.teardown, busted.before_each, busted.after_each
+	local sandbox, client
+	setup(function()
+		sandbox = support.start(opts)
+		use(sandbox, nil)
+	end)
+	teardown(function()
+		sandbox:stop()
+	end)
+	before_each(function()
+		sandbox:reset()
+		client = sandbox:client()
+		use(sandbox, client)
+	end)
+	after_each(function()
+		client:close()
+	end)
+end
+
 -- A fresh self-signed certificate for 127.0.0.1: { dir, cert, key }; the
 -- caller removes dir.
 function support.self_signed()
