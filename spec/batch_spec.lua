@@ -205,6 +205,27 @@ describe("batches and tasks", function()
 			assert.truthy(err:find("deep", 1, true), err)
 		end)
 
+		it("releases the limiter tokens of requests a failed run abandoned", function()
+			local fresh = sandbox:client() -- its first request is the probe
+			sandbox:fault("latency:ms=300")
+			local ok = pcall(pulse.run, function()
+				pulse.spawn(function()
+					fresh:get("/services/1")
+				end)
+				pulse.spawn(function()
+					error("another task fails mid-request")
+				end)
+			end)
+			assert.is_false(ok)
+			assert.are.equal(0, fresh:ratelimit().in_flight)
+			local results = fresh:batch(gets(3))
+			for _, result in ipairs(results) do
+				assert.are.equal(200, result.res.status)
+			end
+			assert(fresh:get("/services/2"))
+			fresh:close()
+		end)
+
 		it("refuses spawn outside run, and a task joined outside a task", function()
 			assert.has_error(function()
 				pulse.spawn(function() end)

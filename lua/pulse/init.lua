@@ -192,6 +192,20 @@ local HEADER_NAME = "^[!#$%%&'*+%-.^_`|~%w]+$"
 
 local NO_HEADERS, NO_OPTIONS = {}, {}
 
+-- A request is its own guard (local req <close> in _send): between taking
+-- a limiter token and settling it (observe or cancel) an error can end the
+-- request (an interrupt, a task abandoned by a failed pulse.run); the token
+-- is given back then, or later requests would wait for a response that
+-- never comes.
+local REQUEST_MT = {
+	__close = function(req)
+		if req.token_held then
+			req.token_held = false
+			req.limiter:cancel()
+		end
+	end,
+}
+
 local function header_lines(headers)
 	if headers == nil then
 		return NO_HEADERS
@@ -284,7 +298,10 @@ function Client:_prepare(name, method, path, opts)
 		timeout = opts.timeout,
 		decode = opts.decode ~= false,
 		idempotent = opts.idempotent or IDEMPOTENT[method] or false,
+		limiter = self._limiter,
+		token_held = false,
 	}
+	setmetatable(req, REQUEST_MT)
 	if opts.json ~= nil and opts.body ~= nil then
 		invalid("request: give opts.json or opts.body, not both")
 	end
@@ -378,20 +395,23 @@ local HEADERS_MT = {
 	end,
 }
 
--- Sleeps until the limiter hands out a token; returns the seconds slept.
-function Client:_throttle()
+-- Sleeps until the limiter hands req a token; returns the seconds slept.
+function Client:_throttle(req)
 	local slept = 0
 	while true do
 		local wait = self._limiter:take()
 		if wait == 0 then
+			req.token_held = true
 			return slept
 		end
 		if wait < 0 then
-			-- The first request is still out: it will show the server's policy.
+			-- A request is out to confirm the tokens: wait for its response.
 			if tasks.current() then
 				tasks.wait_on(self._probe_waiters)
 			else
-				core.sleep(0.01) -- only coroutines of the caller's own could get here
+				-- Outside tasks a request runs to its end before the next
+				-- starts, so nothing is really in flight: the count is stale.
+				self._limiter:cancel()
 			end
 			goto continue
 		end
@@ -429,12 +449,14 @@ function Client:_attempt(req, attempt)
 	end
 	if not status then
 		self._limiter:cancel()
+		req.token_held = false
 		if verbose then
 			self:_trace("<- %s %s: %s after %.1f ms (attempt %d)", req.method, req.url, headers, elapsed * 1000, attempt)
 		end
 		return headers, nil, nil, body
 	end
 	local retry_after, rate = self._limiter:observe(status, headers)
+	req.token_held = false
 	if status == 429 then
 		self._stats:record_429()
 	end
@@ -479,11 +501,12 @@ end
 
 -- Sends req until it succeeds, fails for good, or the retry rules say stop.
 function Client:_send(req)
+	local _ <close> = req -- gives back a token an error left held
 	local started = core.now()
 	local waited, attempt = 0, 0
 	while true do
 		attempt = attempt + 1
-		waited = waited + self:_throttle()
+		waited = waited + self:_throttle(req)
 		local outcome, status, headers, body, retry_after, rate = self:_attempt(req, attempt)
 		if outcome == "usage" then
 			return nil, errors.new({ kind = "usage", method = req.method, url = req.url, message = body, attempts = attempt })

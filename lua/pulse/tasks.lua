@@ -28,6 +28,7 @@ end
 local function finish(task)
 	task.done = true
 	scheduler.alive = scheduler.alive - 1
+	scheduler.tasks[task] = nil
 	for _, joiner in ipairs(task.joiners) do
 		make_ready(joiner)
 	end
@@ -57,6 +58,7 @@ local function spawn(fn, ...)
 		task.results = table.pack(fn(table.unpack(args, 1, args.n)))
 	end)
 	scheduler.alive = scheduler.alive + 1
+	scheduler.tasks[task] = true
 	make_ready(task)
 	return task
 end
@@ -170,10 +172,15 @@ local function wait_for_events(engine)
 	wake_timers()
 end
 
--- Ends what the failed run leaves behind: transfers nobody will collect.
+-- Ends what the failed run leaves behind: transfers nobody will collect,
+-- and the tasks waiting on them, closed so that their to-be-closed
+-- variables run (a request gives its limiter token back).
 local function abandon(engine)
 	for id in pairs(scheduler.transfers) do
 		engine:cancel(id)
+	end
+	for task in pairs(scheduler.tasks) do
+		coroutine.close(task.co)
 	end
 end
 
@@ -188,7 +195,7 @@ function tasks.run(fn, ...)
 		return fn(...)
 	end
 	local engine = core.engine()
-	scheduler = { ready = {}, timers = {}, transfers = {}, pending = 0, alive = 0 }
+	scheduler = { ready = {}, timers = {}, transfers = {}, tasks = {}, pending = 0, alive = 0 }
 	local main = spawn(fn, ...)
 	local ok, err = pcall(function()
 		while scheduler.alive > 0 and not scheduler.failed do
