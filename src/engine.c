@@ -2,7 +2,6 @@
 
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 enum slot_state { SLOT_FREE, SLOT_RUNNING, SLOT_DONE };
 

@@ -27,7 +27,6 @@ end
 
 local function finish(task)
 	task.done = true
-	scheduler.alive = scheduler.alive - 1
 	scheduler.tasks[task] = nil
 	for _, joiner in ipairs(task.joiners) do
 		make_ready(joiner)
@@ -57,7 +56,6 @@ local function spawn(fn, ...)
 	task.co = coroutine.create(function()
 		task.results = table.pack(fn(table.unpack(args, 1, args.n)))
 	end)
-	scheduler.alive = scheduler.alive + 1
 	scheduler.tasks[task] = true
 	make_ready(task)
 	return task
@@ -195,10 +193,11 @@ function tasks.run(fn, ...)
 		return fn(...)
 	end
 	local engine = core.engine()
-	scheduler = { ready = {}, timers = {}, transfers = {}, tasks = {}, pending = 0, alive = 0 }
+	-- tasks: those not yet ended; the run lasts while there are any.
+	scheduler = { ready = {}, timers = {}, transfers = {}, tasks = {}, pending = 0 }
 	local main = spawn(fn, ...)
 	local ok, err = pcall(function()
-		while scheduler.alive > 0 and not scheduler.failed do
+		while next(scheduler.tasks) and not scheduler.failed do
 			local ready = scheduler.ready
 			if #ready > 0 then
 				scheduler.ready = {}
