@@ -58,14 +58,8 @@ Sandbox.__index = Sandbox
 
 function sandbox.new(config)
 	local now = native.now()
-	local self = setmetatable({
-		config = config,
-		keys = {},
-		store = data.new(config.seed or 1),
-		bucket = bucket.new(config.limit, config.window, config.burst, now, config.refill),
-		faults = faults.queue(),
-		next_request_id = 1,
-	}, Sandbox)
+	local self = setmetatable({ config = config, keys = {}, next_request_id = 1 }, Sandbox)
+	self:start_over(now)
 	for _, key in ipairs(config.keys) do
 		self.keys[key] = true
 	end
@@ -82,13 +76,18 @@ function sandbox.new(config)
 		self.log = assert(io.open(config.log_path, "a"))
 		self.log:setvbuf("line")
 	end
-	self:reset_stats()
 	return function(req)
 		return self:handle(req)
 	end
 end
 
-function Sandbox:reset_stats()
+-- The state of a sandbox just started, and what POST /_sandbox/reset
+-- returns to: seeded data, a full bucket, no faults, zero counters.
+function Sandbox:start_over(now)
+	local c = self.config
+	self.store = data.new(c.seed or 1)
+	self.bucket = bucket.new(c.limit, c.window, c.burst, now, c.refill)
+	self.faults = faults.queue()
 	self.stats = { requests = 0, by_status = {}, rate_limited = 0, writes_applied = 0 }
 	native.reset_counters()
 end
@@ -368,10 +367,7 @@ function Sandbox:control(req)
 		self.faults:clear()
 		return reply(200, { data = { cleared = true } })
 	elseif what == "reset" and method == "POST" then
-		self.store = data.new(self.config.seed or 1)
-		self.bucket = bucket.new(self.config.limit, self.config.window, self.config.burst, native.now(), self.config.refill)
-		self.faults:clear()
-		self:reset_stats()
+		self:start_over(native.now())
 		return reply(200, { data = { reset = true } })
 	elseif what == "echo" then
 		return reply(200, {
