@@ -14,7 +14,7 @@ local WIDTH = 24
 
 -- A bar for total requests (nil: unknown), or nil when none should show.
 function progress.bar(total, runner)
-	if not runner or runner.quiet or runner.progress == false or not core.isatty(2) then
+	if not runner or runner.quiet or not core.isatty(2) then
 		return nil
 	end
 	return setmetatable({ total = total, started = core.now(), drawn = 0, shown = false }, Bar)
