@@ -27,6 +27,7 @@ build = {
 				"src/transport.c",
 				"src/engine.c",
 				"src/ratelimit_headers.c",
+				"src/header_block.c",
 				"src/ratelimit.c",
 				"src/retry.c",
 				"src/lpulse.c",

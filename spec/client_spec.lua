@@ -20,6 +20,18 @@ describe("pulse client", function()
 			assert.is_nil(body.headers["content-type"])
 		end)
 
+		it("sends the configured User-Agent, or the request's own, once", function()
+			local named = pulse.new({ api_key = sandbox.key, base_url = sandbox.url, user_agent = "sync-job/2" })
+			local body = assert(named:get("/_sandbox/echo"))
+			assert.are.equal("sync-job/2", body.headers["user-agent"])
+			body = assert(named:get("/_sandbox/echo", { headers = { ["user-agent"] = "one-off/1" } }))
+			assert.are.equal("one-off/1", body.headers["user-agent"])
+			named:close()
+			assert.has_error(function()
+				pulse.new({ api_key = sandbox.key, base_url = sandbox.url, user_agent = "x\r\nX-Injected: 1" })
+			end, "pulse: new: user_agent contains control characters")
+		end)
+
 		it("sends JSON bodies with Content-Type and the exact encoded text", function()
 			local doc = { n = 9007199254740993, f = 0.1, e = pulse.array(), z = pulse.null, s = "é\n" }
 			local body = assert(client:post("/_sandbox/echo", doc))
@@ -108,6 +120,20 @@ describe("pulse client", function()
 			for _, field in ipairs({ "limit", "window", "burst", "remaining", "reset" }) do
 				assert.is_number(res.rate[field], field)
 			end
+		end)
+
+		it("lists every response header under pairs, lower-cased", function()
+			local _, res = assert(client:get("/services/1"))
+			local seen = {}
+			for name, value in pairs(res.headers) do
+				assert.are.equal(name:lower(), name)
+				assert.is_string(value)
+				seen[name] = value
+			end
+			assert.are.equal("application/json", seen["content-type"])
+			assert.truthy(seen["organization-ratelimit-limit"])
+			assert.truthy(seen["ratelimit-remaining"])
+			assert.are.equal(seen["ratelimit-reset"], res.headers["RateLimit-Reset"])
 		end)
 
 		it("gives the body as a string, undecoded, with decode = false", function()

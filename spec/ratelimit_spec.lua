@@ -112,20 +112,25 @@ describe("rate-limit headers", function()
 end)
 
 describe("bucket model", function()
+	-- A header block as the transport gives it, with the fields given.
 	local function headers(limit, remaining, reset, retry_after)
-		return {
-			["organization-ratelimit-limit"] = limit,
-			["ratelimit-remaining"] = remaining,
-			["ratelimit-reset"] = reset,
-			["retry-after"] = retry_after,
-		}
+		local lines = { "Content-Type: application/json" }
+		for name, value in pairs({
+			["Organization-RateLimit-Limit"] = limit,
+			["RateLimit-Remaining"] = remaining,
+			["RateLimit-Reset"] = reset,
+			["Retry-After"] = retry_after,
+		}) do
+			lines[#lines + 1] = name .. ": " .. value
+		end
+		return table.concat(lines, "\n")
 	end
 
 	-- A model past its first response (one with no rate-limit headers).
 	local function probed(limit, window, burst, now)
 		local rl = core.ratelimit(limit, window, burst, now)
 		assert.are.equal(0, rl:take(now))
-		rl:observe(200, {}, now)
+		rl:observe(200, "", now)
 		return rl
 	end
 
@@ -258,7 +263,7 @@ describe("bucket model", function()
 		local view = rl:view(0)
 		assert.are.same({ 600, 60, 900, 899 }, { view.limit, view.window, view.burst, view.remaining })
 		rl:take(0)
-		rl:observe(200, { ["ratelimit-limit"] = "10, 10;w=1", ["ratelimit-remaining"] = "9" }, 0)
+		rl:observe(200, "RateLimit-Limit: 10\nratelimit-limit: 10;w=1\nRateLimit-Remaining: 9", 0)
 		view = rl:view(0)
 		assert.are.same({ 10, 1, 10, 9 }, { view.limit, view.window, view.burst, view.remaining })
 	end)
@@ -341,5 +346,45 @@ describe("retry decisions", function()
 		for _, status in ipairs({ 400, 401, 403, 404, 409, 422, 500, 501 }) do
 			assert.is_false(decide({ status = status, idempotent = true }), status)
 		end
+	end)
+end)
+
+describe("header blocks", function()
+	local block = table.concat({
+		"Content-Type: application/json",
+		"X-Empty:",
+		"not a header line",
+		": no name",
+		"Vary: Accept",
+		"vary:  Origin \t",
+		"Retry-After: 7\r",
+	}, "\n")
+
+	it("finds a field in any case, repeats joined with a comma", function()
+		assert.are.equal("application/json", core.header(block, "CONTENT-type"))
+		assert.are.equal("Accept, Origin", core.header(block, "Vary"))
+		assert.are.equal("", core.header(block, "x-empty"))
+		assert.are.equal("7", core.header(block, "retry-after"))
+		assert.is_nil(core.header(block, "content"))
+		assert.is_nil(core.header(block, "not a header line"))
+		assert.is_nil(core.header("", "vary"))
+	end)
+
+	it("lists the fields as a table of lower-cased names", function()
+		assert.are.same({
+			["content-type"] = "application/json",
+			["x-empty"] = "",
+			vary = "Accept, Origin",
+			["retry-after"] = "7",
+		}, core.headers(block))
+	end)
+
+	it("reads rate-limit fields from a block with other fields around them", function()
+		local rl = core.ratelimit(60, 60, 60, 0)
+		rl:take(0)
+		local retry_after = rl:observe(429, block .. "\nOrganization-RateLimit-Limit: 5;w=10;b=5", 0)
+		assert.are.equal(7, retry_after)
+		local view = rl:view(0)
+		assert.are.same({ 5, 10, 5 }, { view.limit, view.window, view.burst })
 	end)
 end)

@@ -5,6 +5,7 @@
  */
 #include "buf.h"
 #include "engine.h"
+#include "header_block.h"
 #include "json_decode.h"
 #include "json_encode.h"
 #include "ratelimit.h"
@@ -101,39 +102,64 @@ static int transport_set_key_method(lua_State *L)
 	return 0;
 }
 
-/* Response headers as a table of lower-cased names; repeats are joined
- * with ", " as RFC 9110 allows for list-valued fields. */
-static void push_headers(lua_State *L, const struct buf *raw)
+/* core.headers(block) -> the header block (header_block.h) as a table of
+ * lower-cased names; repeats are joined with ", " as RFC 9110 allows for
+ * list-valued fields. */
+static int core_headers(lua_State *L)
 {
+	size_t len, pos = 0;
+	const char *block = luaL_checklstring(L, 1, &len);
+	struct header_field f;
 	lua_newtable(L);
-	const char *p = raw->data, *end = raw->data + raw->len;
-	while (p && p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		const char *colon = memchr(p, ':', (size_t)(eol - p));
-		if (colon && colon > p) {
-			luaL_Buffer name;
-			luaL_buffinit(L, &name);
-			for (const char *c = p; c < colon; c++)
-				luaL_addchar(&name, (char)((*c >= 'A' && *c <= 'Z') ? *c + 32 : *c));
-			luaL_pushresult(&name);
-			const char *v = colon + 1, *vend = eol;
-			while (v < vend && (*v == ' ' || *v == '\t'))
-				v++;
-			while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t'))
-				vend--;
-			lua_pushvalue(L, -1);
-			if (lua_rawget(L, -3) == LUA_TSTRING) {
-				lua_pushliteral(L, ", ");
-				lua_pushlstring(L, v, (size_t)(vend - v));
-				lua_concat(L, 3);
-			} else {
-				lua_pop(L, 1);
-				lua_pushlstring(L, v, (size_t)(vend - v));
-			}
-			lua_rawset(L, -3);
+	while (header_block_next(block, len, &pos, &f)) {
+		luaL_Buffer name;
+		char *lower = luaL_buffinitsize(L, &name, f.name_len);
+		for (size_t i = 0; i < f.name_len; i++) {
+			char c = f.name[i];
+			lower[i] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
 		}
-		p = eol + 1;
+		luaL_pushresultsize(&name, f.name_len);
+		lua_pushvalue(L, -1);
+		if (lua_rawget(L, -3) == LUA_TSTRING) {
+			lua_pushliteral(L, ", ");
+			lua_pushlstring(L, f.value, f.value_len);
+			lua_concat(L, 3);
+		} else {
+			lua_pop(L, 1);
+			lua_pushlstring(L, f.value, f.value_len);
+		}
+		lua_rawset(L, -3);
 	}
+	return 1;
+}
+
+/* core.header(block, name) -> the value of name (any case), or nil */
+static int core_header(lua_State *L)
+{
+	size_t len, pos = 0;
+	const char *block = luaL_checklstring(L, 1, &len);
+	size_t name_len;
+	const char *name = luaL_checklstring(L, 2, &name_len);
+	luaL_Buffer lower, value;
+	char *n = luaL_buffinitsize(L, &lower, name_len);
+	for (size_t i = 0; i < name_len; i++)
+		n[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + ('a' - 'A') : name[i]);
+	luaL_pushresultsize(&lower, name_len);
+	name = lua_tostring(L, -1);
+	int found = 0;
+	struct header_field f;
+	luaL_buffinit(L, &value);
+	while (header_block_next(block, len, &pos, &f)) {
+		if (!header_field_is(&f, name))
+			continue;
+		if (found++)
+			luaL_addstring(&value, ", ");
+		luaL_addlstring(&value, f.value, f.value_len);
+	}
+	luaL_pushresult(&value);
+	if (!found)
+		lua_pushnil(L);
+	return 1;
 }
 
 static const char *failure_name(enum transport_failure failure)
@@ -156,7 +182,7 @@ static const char *failure_name(enum transport_failure failure)
 
 /*
  * t:perform(method, url, headers, body, json_body, timeout, fresh_connection)
- *   -> status, headers, body, elapsed, connections_made
+ *   -> status, header block (header_block.h), body, elapsed, connections_made
  *   or nil, failure, message, elapsed
  */
 #define MAX_HEADER_LINES 64
@@ -190,7 +216,7 @@ static struct http_request check_request(lua_State *L, int first, const char *li
 	return req;
 }
 
-/* status, headers, body, elapsed, connections_made; or nil, failure, message, elapsed */
+/* status, header block, body, elapsed, connections_made; or nil, failure, message, elapsed */
 static int push_result(lua_State *L, const struct http_response *res)
 {
 	if (res->failure == TRANSPORT_NO_MEMORY)
@@ -203,7 +229,7 @@ static int push_result(lua_State *L, const struct http_response *res)
 		return 4;
 	}
 	lua_pushinteger(L, res->status);
-	push_headers(L, &res->headers);
+	lua_pushlstring(L, res->headers.data ? res->headers.data : "", res->headers.len);
 	lua_pushlstring(L, res->body.data ? res->body.data : "", res->body.len);
 	lua_pushnumber(L, res->elapsed);
 	lua_pushinteger(L, res->connections_made);
@@ -676,42 +702,6 @@ static int ratelimit_cancel_method(lua_State *L)
 }
 
 /* The named header's value from a table of lower-cased names, or NULL. */
-static const char *header(lua_State *L, int headers, const char *name, size_t *len)
-{
-	lua_getfield(L, headers, name);
-	const char *value = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, len) : NULL;
-	lua_pop(L, 1); /* the string stays alive in the headers table */
-	return value;
-}
-
-/* Reads the policy from the first of the three header names present. */
-static int read_policy(lua_State *L, int headers, struct ratelimit_policy *policy)
-{
-	static const char *const names[] = {"organization-ratelimit-limit", "ratelimit-policy",
-	                                    "ratelimit-limit"};
-	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-		size_t len;
-		const char *v = header(L, headers, names[i], &len);
-		if (v)
-			return ratelimit_parse_policy(v, len, policy) == 0;
-	}
-	return 0;
-}
-
-static int read_count(lua_State *L, int headers, const char *name, double *out)
-{
-	size_t len;
-	const char *v = header(L, headers, name, &len);
-	return v && ratelimit_parse_count(v, len, out) == 0;
-}
-
-static int read_retry_after(lua_State *L, int headers, double *out)
-{
-	size_t len;
-	const char *v = header(L, headers, "retry-after", &len);
-	return v && retry_after_parse(v, len, epoch_seconds(), out) == 0;
-}
-
 /* Whole numbers go to Lua as integers, so that they print as 60, not 60.0. */
 static void push_number(lua_State *L, double v)
 {
@@ -742,19 +732,16 @@ static void push_view(lua_State *L, const struct ratelimit_state *live, double n
 	lua_setfield(L, -2, "in_flight");
 }
 
-/* rl:observe(status, headers [, now]) -> retry_after or nil, the view after
+/* rl:observe(status, header block [, now]) -> retry_after or nil, the view after
  * it: a response came. One call, not two, on every request's path. */
 static int ratelimit_observe_method(lua_State *L)
 {
 	struct ratelimit_state *s = check_ratelimit(L);
 	lua_Integer status = luaL_checkinteger(L, 2);
-	luaL_checktype(L, 3, LUA_TTABLE);
-	struct ratelimit_observation o = {0};
-	o.rate_limited = status == 429;
-	o.has_policy = read_policy(L, 3, &o.policy);
-	o.has_remaining = read_count(L, 3, "ratelimit-remaining", &o.remaining);
-	o.has_reset = read_count(L, 3, "ratelimit-reset", &o.reset);
-	o.has_retry_after = read_retry_after(L, 3, &o.retry_after);
+	size_t len;
+	const char *block = luaL_checklstring(L, 3, &len);
+	struct ratelimit_observation o;
+	ratelimit_read_response((long)status, block, len, epoch_seconds(), &o);
 	double now = opt_now(L, 4);
 	ratelimit_observe(s, &o, now);
 	if (o.has_retry_after)
@@ -917,6 +904,8 @@ int luaopen_pulse_core(lua_State *L)
 	    {"parse_policy", core_parse_policy},
 	    {"parse_count", core_parse_count},
 	    {"parse_retry_after", core_parse_retry_after},
+	    {"headers", core_headers},
+	    {"header", core_header},
 	    {"now", core_now},
 	    {"isatty", core_isatty},
 	    {"sleep", core_sleep},

@@ -22,14 +22,6 @@ struct ratelimit_state {
 	int confirmed;
 };
 
-/* What one response said; each has_ flag tells whether its field is valid. */
-struct ratelimit_observation {
-	int has_policy, has_remaining, has_reset, has_retry_after;
-	struct ratelimit_policy policy;
-	double remaining, reset, retry_after;
-	int rate_limited; /* the status was 429 */
-};
-
 /* The least a 429 blocks for, whatever its headers say (seconds). */
 #define RATELIMIT_MIN_429_WAIT 1.0
 

@@ -1,5 +1,7 @@
 #include "ratelimit_headers.h"
 
+#include "header_block.h"
+
 #include <string.h>
 
 /* Beyond this, a count or a date is garbage, not a server's intent. */
@@ -292,4 +294,29 @@ int retry_after_parse(const char *value, size_t len, double now_epoch, double *d
 		return -1;
 	*delay = d > 0 ? d : 0;
 	return 0;
+}
+
+/* Rate-limit values are a few dozen bytes; a longer one is malformed. */
+#define MAX_VALUE 512
+
+void ratelimit_read_response(long status, const char *block, size_t len, double now_epoch,
+                             struct ratelimit_observation *o)
+{
+	static const char *const policy_names[] = {"organization-ratelimit-limit", "ratelimit-policy",
+	                                           "ratelimit-limit"};
+	char value[MAX_VALUE];
+	long n;
+	*o = (struct ratelimit_observation){.rate_limited = status == 429};
+	for (size_t i = 0; i < sizeof policy_names / sizeof *policy_names; i++) {
+		if ((n = header_block_get(block, len, policy_names[i], value, sizeof value)) == -1)
+			continue;
+		o->has_policy = n >= 0 && ratelimit_parse_policy(value, (size_t)n, &o->policy) == 0;
+		break;
+	}
+	n = header_block_get(block, len, "ratelimit-remaining", value, sizeof value);
+	o->has_remaining = n >= 0 && ratelimit_parse_count(value, (size_t)n, &o->remaining) == 0;
+	n = header_block_get(block, len, "ratelimit-reset", value, sizeof value);
+	o->has_reset = n >= 0 && ratelimit_parse_count(value, (size_t)n, &o->reset) == 0;
+	n = header_block_get(block, len, "retry-after", value, sizeof value);
+	o->has_retry_after = n >= 0 && retry_after_parse(value, (size_t)n, now_epoch, &o->retry_after) == 0;
 }

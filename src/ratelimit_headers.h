@@ -32,4 +32,21 @@ int ratelimit_parse_count(const char *value, size_t len, double *out);
  */
 int retry_after_parse(const char *value, size_t len, double now_epoch, double *delay);
 
+/* What one response said; each has_ flag tells whether its field is valid. */
+struct ratelimit_observation {
+	int has_policy, has_remaining, has_reset, has_retry_after;
+	struct ratelimit_policy policy;
+	double remaining, reset, retry_after;
+	int rate_limited; /* the status was 429 */
+};
+
+/*
+ * Reads a response's status and header block (header_block.h) into o. The
+ * policy comes from the first of Organization-RateLimit-Limit,
+ * RateLimit-Policy and RateLimit-Limit present; a malformed value leaves
+ * its has_ flag 0.
+ */
+void ratelimit_read_response(long status, const char *block, size_t len, double now_epoch,
+                             struct ratelimit_observation *o);
+
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #ifndef PULSE_VERSION
 #define PULSE_VERSION "0.0.0"
@@ -17,8 +18,10 @@ struct transport {
 	char *proxy;
 	char *user_agent;
 	char *auth_line; /* "Authorization: Api-key <key>", wiped before it is freed */
-	/* The headers every request sends, the key's among them: built when the
-	 * key changes, not per request. */
+	/* The headers every request sends, the key's and the User-Agent among
+	 * them: built when either changes, not per request. The User-Agent goes
+	 * here rather than in CURLOPT_USERAGENT, which libcurl formats afresh
+	 * for every request (a tenth of a plain GET's instructions). */
 	struct curl_slist *base_headers;
 	/* Changes whenever the fixed options do, and is never reused across
 	 * transports: a pooled handle set up for this value needs no redo. */
@@ -52,7 +55,7 @@ static int check_interrupt(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
 static unsigned long last_generation;
 
 static void apply_fixed_options(const struct transport *t, CURL *e);
-static struct curl_slist *base_headers(const char *auth_line);
+static int rebuild_base_headers(struct transport *t);
 
 const char *transport_library_version(void)
 {
@@ -123,8 +126,7 @@ struct transport *transport_new(void)
 		transport_free(t);
 		return NULL;
 	}
-	t->base_headers = base_headers(NULL);
-	if (!t->base_headers) {
+	if (rebuild_base_headers(t) != 0) {
 		transport_free(t);
 		return NULL;
 	}
@@ -161,7 +163,6 @@ static void apply_fixed_options(const struct transport *t, CURL *e)
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(e, CURLOPT_USERAGENT, t->user_agent);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, t->options.connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, t->options.verify ? 1L : 0L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, t->options.verify ? 2L : 0L);
@@ -181,6 +182,8 @@ int transport_set_options(struct transport *t, const struct transport_options *o
 		return -1;
 	t->options = *o;
 	t->options.ca_file = t->options.proxy = t->options.user_agent = NULL;
+	if (rebuild_base_headers(t) != 0)
+		return -1;
 	t->generation = ++last_generation;
 	apply_fixed_options(t, t->easy);
 	return 0;
@@ -199,21 +202,35 @@ static int add_line(struct curl_slist **list, const char *line)
 	return 0;
 }
 
-/* Builds the headers every request sends: auth_line may be NULL (no key). */
-static struct curl_slist *base_headers(const char *auth_line)
+/* "Name: value" in a new string, or NULL when out of memory. */
+static char *header_line(const char *name, const char *value)
 {
-	static const char *const fixed[] = {
-	    "Accept: application/json",
-	    /* Waiting for 100 Continue costs a round trip and buys nothing here. */
-	    "Expect:",
-	};
-	struct curl_slist *list = NULL;
-	for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
-		if (add_line(&list, fixed[i]) != 0)
-			return NULL;
-	if (auth_line && add_line(&list, auth_line) != 0)
+	size_t n = strlen(name), v = strlen(value);
+	char *line = malloc(n + 2 + v + 1);
+	if (!line)
 		return NULL;
-	return list;
+	memcpy(line, name, n);
+	memcpy(line + n, ": ", 2);
+	memcpy(line + n + 2, value, v + 1);
+	return line;
+}
+
+/* Builds the headers every request sends from t's User-Agent and key line
+ * (NULL until a key is set). Returns 0, or -1 with t unchanged. */
+static int rebuild_base_headers(struct transport *t)
+{
+	char *agent = header_line("User-Agent", t->user_agent);
+	struct curl_slist *list = NULL;
+	int ok = agent && add_line(&list, "Accept: application/json") == 0 && add_line(&list, agent) == 0 &&
+	         (!t->auth_line || add_line(&list, t->auth_line) == 0);
+	free(agent);
+	if (!ok) {
+		free_headers(list);
+		return -1;
+	}
+	free_headers(t->base_headers);
+	t->base_headers = list;
+	return 0;
 }
 
 int transport_set_key(struct transport *t, const char *key)
@@ -224,15 +241,14 @@ int transport_set_key(struct transport *t, const char *key)
 		return -1;
 	memcpy(line, prefix, sizeof prefix - 1);
 	strcpy(line + sizeof prefix - 1, key);
-	struct curl_slist *headers = base_headers(line);
-	if (!headers) {
+	char *previous = t->auth_line;
+	t->auth_line = line;
+	if (rebuild_base_headers(t) != 0) {
+		t->auth_line = previous;
 		free_secret(line);
 		return -1;
 	}
-	free_secret(t->auth_line);
-	free_headers(t->base_headers);
-	t->auth_line = line;
-	t->base_headers = headers;
+	free_secret(previous);
 	return 0;
 }
 
@@ -280,13 +296,27 @@ static void set_method(CURL *easy, const struct http_request *req)
 	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, standard ? NULL : req->method);
 }
 
-/* The base headers plus the request's own; NULL when out of memory. */
+/* Whether line's header name is that of one of req's own headers. */
+static int overridden(const char *line, const struct http_request *req)
+{
+	size_t name_len = strcspn(line, ":");
+	for (size_t i = 0; i < req->header_count; i++)
+		if (strncasecmp(req->headers[i], line, name_len) == 0 && req->headers[i][name_len] == ':')
+			return 1;
+	return 0;
+}
+
+/* The base headers, less those the request sets itself, plus the
+ * request's own; NULL when out of memory. */
 static struct curl_slist *build_headers(const struct transport *t, const struct http_request *req)
 {
 	struct curl_slist *list = NULL;
 	for (const struct curl_slist *item = t->base_headers; item; item = item->next)
-		if (add_line(&list, item->data) != 0)
+		if (!overridden(item->data, req) && add_line(&list, item->data) != 0)
 			return NULL;
+	/* Waiting for 100 Continue costs a round trip and buys nothing here. */
+	if (req->body && add_line(&list, "Expect:") != 0)
+		return NULL;
 	if (req->json_body && add_line(&list, "Content-Type: application/json") != 0)
 		return NULL;
 	for (size_t i = 0; i < req->header_count; i++)
@@ -356,7 +386,7 @@ enum transport_failure transport_perform(struct transport *t, const struct http_
                                          struct http_response *res)
 {
 	clear_response(res);
-	int own_list = req->json_body || req->header_count > 0;
+	int own_list = req->body || req->header_count > 0;
 	struct curl_slist *headers = own_list ? build_headers(t, req) : t->base_headers;
 	if (!headers) {
 		snprintf(res->message, sizeof res->message, "out of memory");

@@ -127,6 +127,9 @@ function pulse.new(opts)
 	if opts.cache and (opts.cache.ttl or 0) > 0 then
 		usage("new: cache: the response cache does not exist yet; leave ttl at 0", 2)
 	end
+	if opts.user_agent and opts.user_agent:find("[%c]") then
+		usage("new: user_agent contains control characters", 2)
+	end
 	if opts.verify == false and not warned_verify then
 		warned_verify = true
 		io.stderr:write("pulse: warning: TLS certificate verification is off (verify = false)\n")
@@ -338,12 +341,13 @@ local function error_message(decoded, status)
 	return "HTTP " .. status, nil
 end
 
--- Shapes a final response into body, res or nil, err.
-function Client:_finish(req, status, headers, raw, res)
+-- Shapes a final response into body, res or nil, err. block is the
+-- response's header block (pulse.core's format).
+function Client:_finish(req, status, block, raw, res)
 	local kind = errors.kind_of_status(status)
 	local body = raw
 	local decode_error
-	if req.decode and raw ~= "" and is_json_type(headers["content-type"]) then
+	if req.decode and raw ~= "" and is_json_type(core.header(block, "content-type")) then
 		local value, why = json.decode(raw)
 		if value == nil then
 			decode_error = why
@@ -383,15 +387,32 @@ function Client:_finish(req, status, headers, raw, res)
 		end
 	end
 	if status == 429 or status == 503 then
-		fields.retry_after = core.parse_retry_after(headers["retry-after"] or "")
+		fields.retry_after = core.parse_retry_after(core.header(block, "retry-after") or "")
 	end
 	return nil, errors.new(fields)
 end
 
--- Response headers are stored lower-cased; any spelling finds them.
+-- res.headers: parsed from the header block on first use (most callers
+-- never look), stored lower-cased; any spelling finds them.
+local BLOCK = setmetatable({}, { __name = "pulse.header_block" }) -- the key of the unparsed block
+
+local function parsed(headers)
+	local block = rawget(headers, BLOCK)
+	if block then
+		headers[BLOCK] = nil
+		for name, value in pairs(core.headers(block)) do
+			headers[name] = value
+		end
+	end
+	return headers
+end
+
 local HEADERS_MT = {
 	__index = function(t, name)
-		return type(name) == "string" and rawget(t, name:lower()) or nil
+		return type(name) == "string" and rawget(parsed(t), name:lower()) or nil
+	end,
+	__pairs = function(t)
+		return next, parsed(t), nil
 	end,
 }
 
@@ -525,7 +546,7 @@ function Client:_send(req)
 			end
 			return self:_finish(req, status, headers, body, {
 				status = status,
-				headers = setmetatable(headers, HEADERS_MT),
+				headers = setmetatable({ [BLOCK] = headers }, HEADERS_MT),
 				attempts = attempt,
 				waited = waited,
 				elapsed = core.now() - started,

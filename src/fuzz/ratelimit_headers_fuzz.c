@@ -1,6 +1,7 @@
 /*
- * libFuzzer target: the rate-limit header parsers on arbitrary bytes, and
- * the bucket model fed whatever they accept: it must stay sane.
+ * libFuzzer target: the rate-limit header parsers on arbitrary bytes, as
+ * one value and as a whole header block, and the bucket model fed whatever
+ * they accept: it must stay sane.
  */
 #include "../ratelimit.h"
 #include "../ratelimit_headers.h"
@@ -9,25 +10,34 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+static void check(const struct ratelimit_observation *o)
+{
+	if (o->has_policy && !(o->policy.limit > 0 && isfinite(o->policy.limit) && o->policy.window >= 0))
+		abort();
+	if (o->has_retry_after && !(o->retry_after >= 0 && o->retry_after <= 1e9))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *text = (const char *)data;
+	struct ratelimit_observation block;
+	ratelimit_read_response(size > 0 && data[0] & 2 ? 429 : 200, text, size, 1.7e9, &block);
+	check(&block);
+
 	struct ratelimit_observation o = {0};
 	o.has_policy = ratelimit_parse_policy(text, size, &o.policy) == 0;
 	o.has_remaining = ratelimit_parse_count(text, size, &o.remaining) == 0;
 	o.has_reset = ratelimit_parse_count(text, size, &o.reset) == 0;
 	o.has_retry_after = retry_after_parse(text, size, 1.7e9, &o.retry_after) == 0;
 	o.rate_limited = size > 0 && data[0] & 1;
-	if (o.has_policy && !(o.policy.limit > 0 && isfinite(o.policy.limit) && o.policy.window >= 0))
-		abort();
-	if (o.has_retry_after && !(o.retry_after >= 0 && o.retry_after <= 1e9))
-		abort();
+	check(&o);
 
 	struct ratelimit_state s;
 	ratelimit_init(&s, 60, 60, 60, 100);
 	if (ratelimit_take(&s, 100) != 0)
 		abort(); /* a fresh bucket has a token */
-	ratelimit_observe(&s, &o, 100.5);
+	ratelimit_observe(&s, size > 0 && data[0] & 4 ? &block : &o, 100.5);
 	double wait = ratelimit_take(&s, 101);
 	if (!(wait >= 0 && isfinite(wait)) || !(s.tokens >= 0 && s.tokens <= s.burst))
 		abort();
