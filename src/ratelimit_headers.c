@@ -299,24 +299,68 @@ int retry_after_parse(const char *value, size_t len, double now_epoch, double *d
 /* Rate-limit values are a few dozen bytes; a longer one is malformed. */
 #define MAX_VALUE 512
 
+/* The fields read, in order of preference for the policy. */
+enum field { ORG_LIMIT, POLICY, LIMIT, REMAINING, RESET, RETRY_AFTER, FIELDS };
+
+#define NAME(text)                                                                                           \
+	{                                                                                                    \
+		text, sizeof text - 1                                                                        \
+	}
+static const struct {
+	const char *text;
+	size_t len; /* compared first: most fields differ in length */
+} field_names[FIELDS] = {
+    NAME("organization-ratelimit-limit"), NAME("ratelimit-policy"), NAME("ratelimit-limit"),
+    NAME("ratelimit-remaining"),          NAME("ratelimit-reset"),  NAME("retry-after"),
+};
+#undef NAME
+
+/* A field's value: its only line's text in the block, or, when it came on
+ * several lines, all of them joined in value (NULL when absent or too long). */
+static const char *field_value(const char *block, size_t len, enum field which,
+                               const struct header_field *first, int lines, char value[MAX_VALUE],
+                               size_t *value_len)
+{
+	if (lines == 1) {
+		*value_len = first->value_len;
+		return first->value;
+	}
+	long n = header_block_get(block, len, field_names[which].text, value, MAX_VALUE);
+	*value_len = n < 0 ? 0 : (size_t)n;
+	return n < 0 ? NULL : value;
+}
+
 void ratelimit_read_response(long status, const char *block, size_t len, double now_epoch,
                              struct ratelimit_observation *o)
 {
-	static const char *const policy_names[] = {"organization-ratelimit-limit", "ratelimit-policy",
-	                                           "ratelimit-limit"};
-	char value[MAX_VALUE];
-	long n;
+	/* One pass over the block finds the fields: a response has a dozen
+	 * fields and this runs for every one. */
+	struct header_field f, first[FIELDS];
+	int lines[FIELDS] = {0};
+	size_t pos = 0;
+	while (header_block_next(block, len, &pos, &f))
+		for (int i = 0; i < FIELDS; i++)
+			if (f.name_len == field_names[i].len && header_field_is(&f, field_names[i].text) &&
+			    lines[i]++ == 0)
+				first[i] = f;
+
 	*o = (struct ratelimit_observation){.rate_limited = status == 429};
-	for (size_t i = 0; i < sizeof policy_names / sizeof *policy_names; i++) {
-		if ((n = header_block_get(block, len, policy_names[i], value, sizeof value)) == -1)
+	char value[MAX_VALUE];
+	size_t n;
+	const char *v;
+	for (int i = ORG_LIMIT; i <= LIMIT; i++) {
+		if (!lines[i])
 			continue;
-		o->has_policy = n >= 0 && ratelimit_parse_policy(value, (size_t)n, &o->policy) == 0;
+		v = field_value(block, len, (enum field)i, &first[i], lines[i], value, &n);
+		o->has_policy = v && ratelimit_parse_policy(v, n, &o->policy) == 0;
 		break;
 	}
-	n = header_block_get(block, len, "ratelimit-remaining", value, sizeof value);
-	o->has_remaining = n >= 0 && ratelimit_parse_count(value, (size_t)n, &o->remaining) == 0;
-	n = header_block_get(block, len, "ratelimit-reset", value, sizeof value);
-	o->has_reset = n >= 0 && ratelimit_parse_count(value, (size_t)n, &o->reset) == 0;
-	n = header_block_get(block, len, "retry-after", value, sizeof value);
-	o->has_retry_after = n >= 0 && retry_after_parse(value, (size_t)n, now_epoch, &o->retry_after) == 0;
+	if (lines[REMAINING] &&
+	    (v = field_value(block, len, REMAINING, &first[REMAINING], lines[REMAINING], value, &n)))
+		o->has_remaining = ratelimit_parse_count(v, n, &o->remaining) == 0;
+	if (lines[RESET] && (v = field_value(block, len, RESET, &first[RESET], lines[RESET], value, &n)))
+		o->has_reset = ratelimit_parse_count(v, n, &o->reset) == 0;
+	if (lines[RETRY_AFTER] &&
+	    (v = field_value(block, len, RETRY_AFTER, &first[RETRY_AFTER], lines[RETRY_AFTER], value, &n)))
+		o->has_retry_after = retry_after_parse(v, n, now_epoch, &o->retry_after) == 0;
 }
