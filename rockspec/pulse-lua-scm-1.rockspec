@@ -31,6 +31,7 @@ build = {
 				"src/ratelimit.c",
 				"src/retry.c",
 				"src/lpulse.c",
+				"src/lresponse.c",
 			},
 			defines = { 'PULSE_VERSION="0.1.0"', "_GNU_SOURCE" },
 			libraries = { "curl" },

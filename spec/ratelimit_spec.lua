@@ -349,8 +349,8 @@ describe("retry decisions", function()
 	end)
 end)
 
-describe("header blocks", function()
-	local block = table.concat({
+describe("response headers", function()
+	local headers = core.headers(table.concat({
 		"Content-Type: application/json",
 		"X-Empty:",
 		"not a header line",
@@ -358,33 +358,44 @@ describe("header blocks", function()
 		"Vary: Accept",
 		"vary:  Origin \t",
 		"Retry-After: 7\r",
-	}, "\n")
+	}, "\n"))
 
 	it("finds a field in any case, repeats joined with a comma", function()
-		assert.are.equal("application/json", core.header(block, "CONTENT-type"))
-		assert.are.equal("Accept, Origin", core.header(block, "Vary"))
-		assert.are.equal("", core.header(block, "x-empty"))
-		assert.are.equal("7", core.header(block, "retry-after"))
-		assert.is_nil(core.header(block, "content"))
-		assert.is_nil(core.header(block, "not a header line"))
-		assert.is_nil(core.header("", "vary"))
+		assert.are.equal("application/json", headers["CONTENT-type"])
+		assert.are.equal("Accept, Origin", headers.Vary)
+		assert.are.equal("", headers["x-empty"])
+		assert.are.equal("7", headers["retry-after"])
+		assert.is_nil(headers.content)
+		assert.is_nil(headers["not a header line"])
+		assert.is_nil(headers[1])
+		assert.is_nil(core.headers("").vary)
 	end)
 
-	it("lists the fields as a table of lower-cased names", function()
+	it("lists the fields under pairs, names lower-cased", function()
+		local seen = {}
+		for name, value in pairs(headers) do
+			seen[name] = value
+		end
 		assert.are.same({
 			["content-type"] = "application/json",
 			["x-empty"] = "",
 			vary = "Accept, Origin",
 			["retry-after"] = "7",
-		}, core.headers(block))
+		}, seen)
 	end)
 
 	it("reads rate-limit fields from a block with other fields around them", function()
 		local rl = core.ratelimit(60, 60, 60, 0)
 		rl:take(0)
-		local retry_after = rl:observe(429, block .. "\nOrganization-RateLimit-Limit: 5;w=10;b=5", 0)
+		local block = tostring(headers) .. "\nOrganization-RateLimit-Limit: 5;w=10;b=5"
+		local retry_after, rate = rl:observe(429, core.headers(block), 0)
 		assert.are.equal(7, retry_after)
-		local view = rl:view(0)
-		assert.are.same({ 5, 10, 5 }, { view.limit, view.window, view.burst })
+		assert.are.same({ 5, 10, 5 }, { rate.limit, rate.window, rate.burst })
+		local seen = {}
+		for name, value in pairs(rate) do
+			seen[name] = value
+		end
+		assert.are.same(rl:view(0), seen)
+		assert.truthy(tostring(rate):find("^pulse%.rate%(limit 5"), tostring(rate))
 	end)
 end)

@@ -8,6 +8,7 @@
 #include "header_block.h"
 #include "json_decode.h"
 #include "json_encode.h"
+#include "lresponse.h"
 #include "ratelimit.h"
 #include "ratelimit_headers.h"
 #include "retry.h"
@@ -102,66 +103,6 @@ static int transport_set_key_method(lua_State *L)
 	return 0;
 }
 
-/* core.headers(block) -> the header block (header_block.h) as a table of
- * lower-cased names; repeats are joined with ", " as RFC 9110 allows for
- * list-valued fields. */
-static int core_headers(lua_State *L)
-{
-	size_t len, pos = 0;
-	const char *block = luaL_checklstring(L, 1, &len);
-	struct header_field f;
-	lua_newtable(L);
-	while (header_block_next(block, len, &pos, &f)) {
-		luaL_Buffer name;
-		char *lower = luaL_buffinitsize(L, &name, f.name_len);
-		for (size_t i = 0; i < f.name_len; i++) {
-			char c = f.name[i];
-			lower[i] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
-		}
-		luaL_pushresultsize(&name, f.name_len);
-		lua_pushvalue(L, -1);
-		if (lua_rawget(L, -3) == LUA_TSTRING) {
-			lua_pushliteral(L, ", ");
-			lua_pushlstring(L, f.value, f.value_len);
-			lua_concat(L, 3);
-		} else {
-			lua_pop(L, 1);
-			lua_pushlstring(L, f.value, f.value_len);
-		}
-		lua_rawset(L, -3);
-	}
-	return 1;
-}
-
-/* core.header(block, name) -> the value of name (any case), or nil */
-static int core_header(lua_State *L)
-{
-	size_t len, pos = 0;
-	const char *block = luaL_checklstring(L, 1, &len);
-	size_t name_len;
-	const char *name = luaL_checklstring(L, 2, &name_len);
-	luaL_Buffer lower, value;
-	char *n = luaL_buffinitsize(L, &lower, name_len);
-	for (size_t i = 0; i < name_len; i++)
-		n[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + ('a' - 'A') : name[i]);
-	luaL_pushresultsize(&lower, name_len);
-	name = lua_tostring(L, -1);
-	int found = 0;
-	struct header_field f;
-	luaL_buffinit(L, &value);
-	while (header_block_next(block, len, &pos, &f)) {
-		if (!header_field_is(&f, name))
-			continue;
-		if (found++)
-			luaL_addstring(&value, ", ");
-		luaL_addlstring(&value, f.value, f.value_len);
-	}
-	luaL_pushresult(&value);
-	if (!found)
-		lua_pushnil(L);
-	return 1;
-}
-
 static const char *failure_name(enum transport_failure failure)
 {
 	switch (failure) {
@@ -182,7 +123,7 @@ static const char *failure_name(enum transport_failure failure)
 
 /*
  * t:perform(method, url, headers, body, json_body, timeout, fresh_connection)
- *   -> status, header block (header_block.h), body, elapsed, connections_made
+ *   -> status, headers (lresponse.h), body, elapsed, connections_made
  *   or nil, failure, message, elapsed
  */
 #define MAX_HEADER_LINES 64
@@ -216,7 +157,7 @@ static struct http_request check_request(lua_State *L, int first, const char *li
 	return req;
 }
 
-/* status, header block, body, elapsed, connections_made; or nil, failure, message, elapsed */
+/* status, headers, body, elapsed, connections_made; or nil, failure, message, elapsed */
 static int push_result(lua_State *L, const struct http_response *res)
 {
 	if (res->failure == TRANSPORT_NO_MEMORY)
@@ -229,7 +170,7 @@ static int push_result(lua_State *L, const struct http_response *res)
 		return 4;
 	}
 	lua_pushinteger(L, res->status);
-	lua_pushlstring(L, res->headers.data ? res->headers.data : "", res->headers.len);
+	lresponse_push_headers(L, res->headers.data ? res->headers.data : "", res->headers.len);
 	lua_pushlstring(L, res->body.data ? res->body.data : "", res->body.len);
 	lua_pushnumber(L, res->elapsed);
 	lua_pushinteger(L, res->connections_made);
@@ -701,61 +642,72 @@ static int ratelimit_cancel_method(lua_State *L)
 	return 0;
 }
 
-/* The named header's value from a table of lower-cased names, or NULL. */
-/* Whole numbers go to Lua as integers, so that they print as 60, not 60.0. */
-static void push_number(lua_State *L, double v)
+/* A response came for a taken token: pushes its Retry-After (or nil) and
+ * the rate view after it. */
+static void observe(lua_State *L, struct ratelimit_state *s, long status, const char *block, size_t len, double now)
 {
-	lua_Integer i;
-	if (lua_numbertointeger(v, &i) && (double)i == v)
-		lua_pushinteger(L, i);
-	else
-		lua_pushnumber(L, v);
-}
-
-static void set_number(lua_State *L, const char *field, double v)
-{
-	push_number(L, v);
-	lua_setfield(L, -2, field);
-}
-
-static void push_view(lua_State *L, const struct ratelimit_state *live, double now)
-{
-	struct ratelimit_state s = ratelimit_at(live, now);
-	lua_createtable(L, 0, 7);
-	set_number(L, "limit", s.limit);
-	set_number(L, "window", s.window);
-	set_number(L, "burst", s.burst);
-	set_number(L, "remaining", floor(s.tokens));
-	set_number(L, "reset", s.next_refill > now ? s.next_refill - now : 0);
-	set_number(L, "blocked", s.blocked_until > now ? s.blocked_until - now : 0);
-	lua_pushinteger(L, s.in_flight);
-	lua_setfield(L, -2, "in_flight");
-}
-
-/* rl:observe(status, header block [, now]) -> retry_after or nil, the view after
- * it: a response came. One call, not two, on every request's path. */
-static int ratelimit_observe_method(lua_State *L)
-{
-	struct ratelimit_state *s = check_ratelimit(L);
-	lua_Integer status = luaL_checkinteger(L, 2);
-	size_t len;
-	const char *block = luaL_checklstring(L, 3, &len);
 	struct ratelimit_observation o;
-	ratelimit_read_response((long)status, block, len, epoch_seconds(), &o);
-	double now = opt_now(L, 4);
+	ratelimit_read_response(status, block, len, epoch_seconds(), &o);
 	ratelimit_observe(s, &o, now);
 	if (o.has_retry_after)
 		lua_pushnumber(L, o.retry_after);
 	else
 		lua_pushnil(L);
-	push_view(L, s, now);
+	lresponse_push_rate(L, s, now, 0);
+}
+
+/* rl:observe(status, headers [, now]) -> retry_after or nil, the rate view
+ * after it. headers: a headers object, or a header block string. */
+static int ratelimit_observe_method(lua_State *L)
+{
+	struct ratelimit_state *s = check_ratelimit(L);
+	lua_Integer status = luaL_checkinteger(L, 2);
+	size_t len;
+	const char *block = lresponse_check_block(L, 3, &len);
+	observe(L, s, (long)status, block, len, opt_now(L, 4));
 	return 2;
 }
 
-/* rl:view([now]) -> the model, as numbers (reset and blocked: seconds from now) */
+/*
+ * rl:send(transport, method, url, headers, body, json_body, timeout, fresh)
+ *   -> false, wait: no token, nothing sent; wait as rl:take() gives it
+ *   -> status, headers, body, elapsed, retry_after, rate: a response
+ *   -> nil, failure, message, elapsed: none
+ * take, perform and observe in one call: no error can come between taking
+ * a token and settling it, and a request crosses into C once.
+ */
+static int ratelimit_send_method(lua_State *L)
+{
+	struct ratelimit_state *s = check_ratelimit(L);
+	struct transport_box *box = luaL_checkudata(L, 2, TRANSPORT_MT);
+	if (!box->transport)
+		return luaL_error(L, "the client is closed");
+	const char *lines[MAX_HEADER_LINES];
+	struct http_request req = check_request(L, 3, lines);
+	double wait = ratelimit_take(s, monotonic_seconds());
+	if (wait != 0) {
+		lua_pushboolean(L, 0);
+		lua_pushnumber(L, wait);
+		return 2;
+	}
+	const struct http_response *res = &box->response;
+	if (transport_perform(box->transport, &req, &box->response) != TRANSPORT_OK) {
+		ratelimit_cancel(s);
+		return push_result(L, res);
+	}
+	lua_pushinteger(L, res->status);
+	lresponse_push_headers(L, res->headers.data ? res->headers.data : "", res->headers.len);
+	lua_pushlstring(L, res->body.data ? res->body.data : "", res->body.len);
+	lua_pushnumber(L, res->elapsed);
+	observe(L, s, res->status, res->headers.data ? res->headers.data : "", res->headers.len, monotonic_seconds());
+	return 6;
+}
+
+/* rl:view([now]) -> the model, as a table of numbers (reset and blocked:
+ * seconds from now) */
 static int ratelimit_view_method(lua_State *L)
 {
-	push_view(L, check_ratelimit(L), opt_now(L, 2));
+	lresponse_push_rate(L, check_ratelimit(L), opt_now(L, 2), 1);
 	return 1;
 }
 
@@ -818,9 +770,9 @@ static int core_parse_policy(lua_State *L)
 	struct ratelimit_policy p;
 	if (ratelimit_parse_policy(v, len, &p) != 0)
 		return 0;
-	push_number(L, p.limit);
-	push_number(L, p.window);
-	push_number(L, p.burst);
+	lresponse_push_number(L, p.limit);
+	lresponse_push_number(L, p.window);
+	lresponse_push_number(L, p.burst);
 	return 3;
 }
 
@@ -832,7 +784,7 @@ static int core_parse_count(lua_State *L)
 	double n;
 	if (ratelimit_parse_count(v, len, &n) != 0)
 		return 0;
-	push_number(L, n);
+	lresponse_push_number(L, n);
 	return 1;
 }
 
@@ -883,6 +835,7 @@ int luaopen_pulse_core(lua_State *L)
 	static const luaL_Reg ratelimit_methods[] = {
 	    {"take", ratelimit_take_method},
 	    {"observe", ratelimit_observe_method},
+	    {"send", ratelimit_send_method},
 	    {"cancel", ratelimit_cancel_method},
 	    {"view", ratelimit_view_method},
 	    {NULL, NULL},
@@ -891,6 +844,8 @@ int luaopen_pulse_core(lua_State *L)
 	luaL_newlib(L, ratelimit_methods);
 	lua_setfield(L, -2, "__index");
 	lua_pop(L, 1);
+
+	lresponse_open(L);
 
 	luaL_newmetatable(L, BUFFER_MT);
 	lua_pushcfunction(L, buffer_gc);
@@ -904,8 +859,7 @@ int luaopen_pulse_core(lua_State *L)
 	    {"parse_policy", core_parse_policy},
 	    {"parse_count", core_parse_count},
 	    {"parse_retry_after", core_parse_retry_after},
-	    {"headers", core_headers},
-	    {"header", core_header},
+	    {"headers", lresponse_core_headers},
 	    {"now", core_now},
 	    {"isatty", core_isatty},
 	    {"sleep", core_sleep},

@@ -277,9 +277,6 @@ function Client:_prepare(name, method, path, opts)
 	if getmetatable(self) ~= Client then
 		invalid(name .. ": call it as client:" .. name .. "(...), with a colon")
 	end
-	if type(method) ~= "string" or not method:find("^%u+$") then
-		invalid("bad argument #1 to 'request' (method must be an upper-case string like \"GET\")")
-	end
 	if type(path) ~= "string" then
 		invalid("bad argument #1 to '" .. name .. "' (path must be a string, got " .. type(path) .. ")")
 	end
@@ -341,13 +338,12 @@ local function error_message(decoded, status)
 	return "HTTP " .. status, nil
 end
 
--- Shapes a final response into body, res or nil, err. block is the
--- response's header block (pulse.core's format).
-function Client:_finish(req, status, block, raw, res)
+-- Shapes a final response into body, res or nil, err.
+function Client:_finish(req, status, headers, raw, res)
 	local kind = errors.kind_of_status(status)
 	local body = raw
 	local decode_error
-	if req.decode and raw ~= "" and is_json_type(core.header(block, "content-type")) then
+	if req.decode and raw ~= "" and is_json_type(headers["content-type"]) then
 		local value, why = json.decode(raw)
 		if value == nil then
 			decode_error = why
@@ -387,61 +383,29 @@ function Client:_finish(req, status, block, raw, res)
 		end
 	end
 	if status == 429 or status == 503 then
-		fields.retry_after = core.parse_retry_after(core.header(block, "retry-after") or "")
+		fields.retry_after = core.parse_retry_after(headers["retry-after"] or "")
 	end
 	return nil, errors.new(fields)
 end
 
--- res.headers: parsed from the header block on first use (most callers
--- never look), stored lower-cased; any spelling finds them.
-local BLOCK = setmetatable({}, { __name = "pulse.header_block" }) -- the key of the unparsed block
-
-local function parsed(headers)
-	local block = rawget(headers, BLOCK)
-	if block then
-		headers[BLOCK] = nil
-		for name, value in pairs(core.headers(block)) do
-			headers[name] = value
+-- Waits as the limiter said when it gave no token (rl:take); returns the
+-- seconds slept.
+function Client:_await_token(wait)
+	if wait < 0 then
+		-- A request is out to confirm the tokens: wait for its response.
+		if tasks.current() then
+			tasks.wait_on(self._probe_waiters)
+		else
+			-- Outside tasks a request runs to its end before the next
+			-- starts, so nothing is really in flight: the count is stale.
+			self._limiter:cancel()
 		end
+		return 0
 	end
-	return headers
-end
-
-local HEADERS_MT = {
-	__index = function(t, name)
-		return type(name) == "string" and rawget(parsed(t), name:lower()) or nil
-	end,
-	__pairs = function(t)
-		return next, parsed(t), nil
-	end,
-}
-
--- Sleeps until the limiter hands req a token; returns the seconds slept.
-function Client:_throttle(req)
-	local slept = 0
-	while true do
-		local wait = self._limiter:take()
-		if wait == 0 then
-			req.token_held = true
-			return slept
-		end
-		if wait < 0 then
-			-- A request is out to confirm the tokens: wait for its response.
-			if tasks.current() then
-				tasks.wait_on(self._probe_waiters)
-			else
-				-- Outside tasks a request runs to its end before the next
-				-- starts, so nothing is really in flight: the count is stale.
-				self._limiter:cancel()
-			end
-			goto continue
-		end
-		self:_trace("throttled: waiting %.3fs for the rate limit", wait)
-		pulse.sleep(wait)
-		slept = slept + wait
-		self._stats:record_throttle(wait)
-		::continue::
-	end
+	self:_trace("throttled: waiting %.3fs for the rate limit", wait)
+	pulse.sleep(wait)
+	self._stats:record_throttle(wait)
+	return wait
 end
 
 -- What transport:perform and engine:start take after the transport.
@@ -449,42 +413,74 @@ local function transfer_arguments(req)
 	return req.method, req.url, req.headers, req.body, req.json_body, req.timeout, not req.idempotent
 end
 
--- One attempt: returns the outcome name and what the transport said, and
--- for a response the limiter's Retry-After and its view after it.
+-- Outside tasks: taking a token, the transfer and the limiter's reading of
+-- the response are one call into C. Returns the seconds throttled, then
+-- what rl:send gives for a response or a failure.
+function Client:_transfer(req)
+	local slept, limiter, transport = 0, self._limiter, self._transport
+	while true do
+		local status, headers, body, elapsed, retry_after, rate = limiter:send(transport, transfer_arguments(req))
+		if status ~= false then
+			return slept, status, headers, body, elapsed, retry_after, rate
+		end
+		slept = slept + self:_await_token(headers)
+	end
+end
+
+-- In a task: the transfer runs on the engine while the task yields, with
+-- the token held (req gives it back if the task ends meanwhile).
+function Client:_transfer_in_task(req)
+	local slept, limiter = 0, self._limiter
+	while true do
+		local wait = limiter:take()
+		if wait == 0 then
+			break
+		end
+		slept = slept + self:_await_token(wait)
+	end
+	req.token_held = true
+	local status, headers, body, elapsed =
+		tasks.await_transfer(core.engine():start(self._transport, transfer_arguments(req)))
+	req.token_held = false
+	if not status then
+		limiter:cancel()
+		return slept, status, headers, body, elapsed
+	end
+	return slept, status, headers, body, elapsed, limiter:observe(status, headers)
+end
+
+-- One attempt: returns the seconds throttled, the outcome name and what
+-- the transport said, and for a response the limiter's Retry-After and its
+-- view after it.
 function Client:_attempt(req, attempt)
 	local verbose = self.verbose
 	if verbose then
 		self:_trace("-> %s %s (attempt %d)", req.method, req.url, attempt)
 	end
-	local status, headers, body, elapsed
+	local slept, status, headers, body, elapsed, retry_after, rate
 	if tasks.current() then
-		-- In a task: start the transfer on the engine and yield until it is done.
-		status, headers, body, elapsed =
-			tasks.await_transfer(core.engine():start(self._transport, transfer_arguments(req)))
+		slept, status, headers, body, elapsed, retry_after, rate = self:_transfer_in_task(req)
 	else
-		status, headers, body, elapsed = self._transport:perform(transfer_arguments(req))
+		slept, status, headers, body, elapsed, retry_after, rate = self:_transfer(req)
 	end
-	self._stats:record_request(elapsed, body, req.body)
 	if #self._probe_waiters > 0 then
 		tasks.wake(self._probe_waiters)
 	end
 	if not status then
-		self._limiter:cancel()
-		req.token_held = false
+		self._stats:record_request(elapsed, nil, req.body)
 		if verbose then
 			self:_trace("<- %s %s: %s after %.1f ms (attempt %d)", req.method, req.url, headers, elapsed * 1000, attempt)
 		end
-		return headers, nil, nil, body
+		return slept, headers, nil, nil, body
 	end
-	local retry_after, rate = self._limiter:observe(status, headers)
-	req.token_held = false
+	self._stats:record_request(elapsed, body, req.body)
 	if status == 429 then
 		self._stats:record_429()
 	end
 	if verbose then
 		self:_trace("<- %d %s %s %.1f ms (attempt %d)", status, req.method, req.url, elapsed * 1000, attempt)
 	end
-	return "status", status, headers, body, retry_after, rate
+	return slept, "status", status, headers, body, retry_after, rate
 end
 
 -- Whether to try again: retry, wait, reason (pulse.core's rules).
@@ -527,8 +523,8 @@ function Client:_send(req)
 	local waited, attempt = 0, 0
 	while true do
 		attempt = attempt + 1
-		waited = waited + self:_throttle(req)
-		local outcome, status, headers, body, retry_after, rate = self:_attempt(req, attempt)
+		local slept, outcome, status, headers, body, retry_after, rate = self:_attempt(req, attempt)
+		waited = waited + slept
 		if outcome == "usage" then
 			return nil, errors.new({ kind = "usage", method = req.method, url = req.url, message = body, attempts = attempt })
 		end
@@ -546,7 +542,7 @@ function Client:_send(req)
 			end
 			return self:_finish(req, status, headers, body, {
 				status = status,
-				headers = setmetatable({ [BLOCK] = headers }, HEADERS_MT),
+				headers = headers,
 				attempts = attempt,
 				waited = waited,
 				elapsed = core.now() - started,
@@ -582,6 +578,9 @@ local function send(self, name, method, path, opts)
 end
 
 function Client:request(method, path, opts)
+	if getmetatable(self) == Client and (type(method) ~= "string" or not method:find("^%u+$")) then
+		usage("bad argument #1 to 'request' (method must be an upper-case string like \"GET\")", 2)
+	end
 	return send(self, "request", method, path, opts)
 end
 

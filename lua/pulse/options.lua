@@ -110,9 +110,11 @@ function check(where, opts, spec)
 			return nil,
 				string.format("%s: unknown option '%s' (valid: %s)", where, tostring(name), sorted_names(spec))
 		end
-		local ok, why = check_value(where, name, value, kind)
-		if not ok then
-			return nil, why
+		if kind ~= type(value) then -- else a plain type, and the right one
+			local ok, why = check_value(where, name, value, kind)
+			if not ok then
+				return nil, why
+			end
 		end
 	end
 	return true

@@ -158,13 +158,12 @@ function Sandbox:client(extra)
 	return pulse.new(opts)
 end
 
--- A raw request (no pulse client): status, headers (a table), decoded or
--- raw body.
+-- A raw request (no pulse client): status, headers, decoded or raw body.
 function Sandbox:raw(method, path, headers, body)
-	local status, block, text = self.control_transport:perform(method, self.url .. path, headers, body)
-	assert(status, block)
+	local status, res_headers, text = self.control_transport:perform(method, self.url .. path, headers, body)
+	assert(status, res_headers)
 	local value = json.decode(text)
-	return status, core.headers(block), value == nil and text or value
+	return status, res_headers, value == nil and text or value
 end
 
 function Sandbox:control(method, what, body)
