@@ -15,10 +15,11 @@ local ROUNDS = 3
 local BUILD = support.BIN
 
 local url, stop, server_name = server.start()
+local pin = server.client_cpu()
 
 -- Runs a command under GNU time: elapsed seconds it printed, and peak RSS in KB.
 local function measure(command)
-	local out, err, code = support.run("/usr/bin/time -f 'maxrss %M' " .. command)
+	local out, err, code = support.run(pin .. "/usr/bin/time -f 'maxrss %M' " .. command)
 	assert(code == 0, command .. ": " .. tostring(err))
 	return tonumber(out), tonumber(err:match("maxrss (%d+)"))
 end

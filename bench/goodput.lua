@@ -30,11 +30,11 @@ local function naive_client(sandbox, deadline)
 	transport:set_key(sandbox.key)
 	local ok = 0
 	while core.now() < deadline do
-		local status, block = transport:perform("GET", sandbox.url .. "/services/1")
+		local status, headers = transport:perform("GET", sandbox.url .. "/services/1")
 		if status == 200 and core.now() <= deadline then
 			ok = ok + 1
 		elseif status == 429 then
-			core.sleep(math.min(tonumber(core.header(block, "retry-after")) or 1, deadline - core.now()))
+			core.sleep(math.min(tonumber(headers["retry-after"]) or 1, deadline - core.now()))
 		end
 	end
 	transport:close()

@@ -54,7 +54,15 @@ http {
 			dir
 		)
 	)
-	os.execute(string.format("nginx -c %s/nginx.conf -e %s/error.log > /dev/null 2>&1 & echo $! > %s/pid", dir, dir, dir))
+	os.execute(
+		string.format(
+			"%snginx -c %s/nginx.conf -e %s/error.log > /dev/null 2>&1 & echo $! > %s/pid",
+			server.server_cpu(),
+			dir,
+			dir,
+			dir
+		)
+	)
 	local url = string.format("http://127.0.0.1:%d/body.json", port)
 	local probe = core.transport({})
 	for _ = 1, 100 do
@@ -67,6 +75,25 @@ http {
 		core.sleep(0.05)
 	end
 	error("nginx did not start on port " .. port)
+end
+
+-- With two cores or more, the server runs on the second and the clients on
+-- the first: neither then competes with the other for a core, and runs
+-- compare. These give the command prefix for each ("" when not pinning).
+local function pin(cpu)
+	local cores = tonumber((support.run("nproc 2>/dev/null") or ""):match("%d+")) or 1
+	if cores < 2 or (support.run("command -v taskset") or "") == "" then
+		return ""
+	end
+	return "taskset -c " .. cpu .. " "
+end
+
+function server.server_cpu()
+	return pin(1)
+end
+
+function server.client_cpu()
+	return pin(0)
 end
 
 -- Returns the URL to fetch, a function that stops the server, and its name.
