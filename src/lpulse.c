@@ -644,7 +644,8 @@ static int ratelimit_cancel_method(lua_State *L)
 
 /* A response came for a taken token: pushes its Retry-After (or nil) and
  * the rate view after it. */
-static void observe(lua_State *L, struct ratelimit_state *s, long status, const char *block, size_t len, double now)
+static void observe(lua_State *L, struct ratelimit_state *s, long status, const char *block, size_t len,
+                    double now)
 {
 	struct ratelimit_observation o;
 	ratelimit_read_response(status, block, len, epoch_seconds(), &o);
@@ -699,7 +700,8 @@ static int ratelimit_send_method(lua_State *L)
 	lresponse_push_headers(L, res->headers.data ? res->headers.data : "", res->headers.len);
 	lua_pushlstring(L, res->body.data ? res->body.data : "", res->body.len);
 	lua_pushnumber(L, res->elapsed);
-	observe(L, s, res->status, res->headers.data ? res->headers.data : "", res->headers.len, monotonic_seconds());
+	observe(L, s, res->status, res->headers.data ? res->headers.data : "", res->headers.len,
+	        monotonic_seconds());
 	return 6;
 }
 
@@ -833,12 +835,9 @@ int luaopen_pulse_core(lua_State *L)
 	lua_pop(L, 1);
 
 	static const luaL_Reg ratelimit_methods[] = {
-	    {"take", ratelimit_take_method},
-	    {"observe", ratelimit_observe_method},
-	    {"send", ratelimit_send_method},
-	    {"cancel", ratelimit_cancel_method},
-	    {"view", ratelimit_view_method},
-	    {NULL, NULL},
+	    {"take", ratelimit_take_method}, {"observe", ratelimit_observe_method},
+	    {"send", ratelimit_send_method}, {"cancel", ratelimit_cancel_method},
+	    {"view", ratelimit_view_method}, {NULL, NULL},
 	};
 	luaL_newmetatable(L, RATELIMIT_MT);
 	luaL_newlib(L, ratelimit_methods);

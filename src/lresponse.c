@@ -152,7 +152,8 @@ static struct rate_view view_at(const struct ratelimit_state *live, double now)
 
 static double view_number(const struct rate_view *v, size_t i)
 {
-	const double numbers[RATE_NUMBERS] = {v->limit, v->window, v->burst, v->remaining, v->reset, v->blocked};
+	const double numbers[RATE_NUMBERS] = {v->limit,     v->window, v->burst,
+	                                      v->remaining, v->reset,  v->blocked};
 	return numbers[i];
 }
 
@@ -216,8 +217,9 @@ static int rate_pairs(lua_State *L)
 static int rate_tostring(lua_State *L)
 {
 	const struct rate_view *v = luaL_checkudata(L, 1, RATE_MT);
-	lua_pushfstring(L, "pulse.rate(limit %f, window %f, burst %f, remaining %f, reset %f, blocked %f, in flight %I)",
-	                v->limit, v->window, v->burst, v->remaining, v->reset, v->blocked, v->in_flight);
+	lua_pushfstring(
+	    L, "pulse.rate(limit %f, window %f, burst %f, remaining %f, reset %f, blocked %f, in flight %I)",
+	    v->limit, v->window, v->burst, v->remaining, v->reset, v->blocked, v->in_flight);
 	return 1;
 }
 
