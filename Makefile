@@ -37,7 +37,7 @@ DEB_PACKAGES = build-essential pkg-config lua$(LUA_VERSION) liblua$(LUA_VERSION)
 
 # The C core, shared by pulse/core.so, pulse-lua and pulse-sandbox.
 CORE_SRC     = src/buf.c src/json_decode.c src/json_encode.c src/transport.c src/engine.c src/ratelimit_headers.c \
-               src/header_block.c src/ratelimit.c src/retry.c src/lpulse.c src/lresponse.c
+               src/header_block.c src/ratelimit.c src/retry.c src/request_stats.c src/lpulse.c src/lresponse.c
 LUA_SRC      = $(shell find lua -name '*.lua' | sort)
 
 CORE_PIC     = $(CORE_SRC:src/%.c=$(BUILD)/pic/%.o)

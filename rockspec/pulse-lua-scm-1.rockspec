@@ -30,6 +30,7 @@ build = {
 				"src/header_block.c",
 				"src/ratelimit.c",
 				"src/retry.c",
+				"src/request_stats.c",
 				"src/lpulse.c",
 				"src/lresponse.c",
 			},

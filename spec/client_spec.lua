@@ -143,6 +143,26 @@ describe("pulse client", function()
 			assert.are.equal(200, res.status)
 		end)
 
+		it("counts requests, bytes and latency, in batches too, and after close", function()
+			local c = sandbox:client()
+			assert.are.same({ p50 = nil, p90 = nil, p99 = nil }, c:stats().latency)
+			local received = 0
+			for _ = 1, 3 do
+				received = received + #assert(c:get("/services/1", { decode = false }))
+			end
+			assert.are.equal(received, c:stats().bytes_received)
+			local sent = assert(json.encode({ x = 1 }))
+			assert(c:post("/_sandbox/echo", { x = 1 }))
+			local results = c:batch({ { "GET", "/services/2", { decode = false } }, { "GET", "/nowhere" } })
+			local s = c:stats()
+			assert.are.equal(6, s.requests)
+			assert.are.equal(#sent, s.bytes_sent)
+			assert.is_true(s.bytes_received > received + #results[1][1], "the echo and the 404 count too")
+			assert.is_true(s.latency.p50 > 0 and s.latency.p50 <= s.latency.p90 and s.latency.p90 <= s.latency.p99)
+			c:close()
+			assert.are.same(s, c:stats())
+		end)
+
 		it("keeps empty arrays from the server as arrays", function()
 			local created = assert(client:post("/staff", { name = "New Person", service_ids = pulse.array() }))
 			assert.is_true(json.is_array(created.data.service_ids))

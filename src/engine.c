@@ -9,6 +9,8 @@ struct slot {
 	CURL *easy; /* kept across uses: its DNS and TLS session caches stay warm */
 	struct http_response response;
 	struct curl_slist *headers;
+	struct transport *owner; /* the transport it was set up from; a reference */
+	size_t sent;             /* the request body's length */
 	enum slot_state state;
 	int next_done;            /* the finished-but-uncollected queue, by slot index */
 	unsigned long generation; /* of the transport easy was last set up by */
@@ -46,6 +48,7 @@ void engine_free(struct engine *e)
 		struct slot *s = e->slots[i];
 		if (s->state != SLOT_FREE)
 			curl_multi_remove_handle(e->multi, s->easy);
+		transport_free(s->owner);
 		transport_free_headers(s->headers);
 		curl_easy_cleanup(s->easy);
 		http_response_free(&s->response);
@@ -70,7 +73,7 @@ static int free_slot(struct engine *e)
 	return e->count++;
 }
 
-int engine_start(struct engine *e, const struct transport *t, const struct http_request *req)
+int engine_start(struct engine *e, struct transport *t, const struct http_request *req)
 {
 	int id = free_slot(e);
 	if (id < 0)
@@ -87,6 +90,8 @@ int engine_start(struct engine *e, const struct transport *t, const struct http_
 		s->headers = NULL;
 		return -1;
 	}
+	s->owner = transport_retain(t);
+	s->sent = req->body ? req->body_len : 0;
 	s->state = SLOT_RUNNING;
 	e->active++;
 	return id;
@@ -113,7 +118,9 @@ static void collect_finished(struct engine *e)
 		void *private = NULL;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &private);
 		int id = (int)(intptr_t) private;
-		transport_finish(msg->easy_handle, msg->data.result, &e->slots[id]->response);
+		struct slot *s = e->slots[id];
+		transport_finish(msg->easy_handle, msg->data.result, &s->response);
+		transport_count(s->owner, &s->response, s->sent);
 		queue_done(e, id);
 	}
 }
@@ -173,6 +180,8 @@ void engine_release(struct engine *e, int id)
 	curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, NULL);
 	transport_free_headers(s->headers);
 	s->headers = NULL;
+	transport_free(s->owner);
+	s->owner = NULL;
 	s->state = SLOT_FREE;
 	e->active--;
 }

@@ -15,8 +15,9 @@ struct engine;
 struct engine *engine_new(void); /* NULL when out of memory */
 void engine_free(struct engine *e);
 
-/* Starts a transfer; returns its id (>= 0), or -1 when out of memory. */
-int engine_start(struct engine *e, const struct transport *t, const struct http_request *req);
+/* Starts a transfer, counted in t's stats when it ends (t is kept alive
+ * until then); returns its id (>= 0), or -1 when out of memory. */
+int engine_start(struct engine *e, struct transport *t, const struct http_request *req);
 
 /*
  * Moves transfers along; when none has finished, sleeps in poll(2) for at

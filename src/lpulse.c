@@ -34,7 +34,8 @@
 
 struct transport_box {
 	struct transport *transport;
-	struct http_response response; /* buffers reused from request to request */
+	struct http_response response;     /* buffers reused from request to request */
+	struct request_stats closed_stats; /* the transport's, kept when it closed */
 };
 
 static struct transport_box *check_transport(lua_State *L)
@@ -89,10 +90,45 @@ static int core_transport(lua_State *L)
 static int transport_close(lua_State *L)
 {
 	struct transport_box *box = luaL_checkudata(L, 1, TRANSPORT_MT);
+	if (box->transport)
+		box->closed_stats = *transport_stats(box->transport);
 	transport_free(box->transport);
 	box->transport = NULL;
 	http_response_free(&box->response);
 	return 0;
+}
+
+static void set_field_number(lua_State *L, const char *name, double v)
+{
+	lresponse_push_number(L, v);
+	lua_setfield(L, -2, name);
+}
+
+/* t:stats([latency]) -> { requests, bytes_received, bytes_sent [, latency =
+ * { p50, p90, p99 } in seconds, nil ones when nothing was timed] }; also
+ * once closed. */
+static int transport_stats_method(lua_State *L)
+{
+	struct transport_box *box = luaL_checkudata(L, 1, TRANSPORT_MT);
+	const struct request_stats *s = box->transport ? transport_stats(box->transport) : &box->closed_stats;
+	lua_createtable(L, 0, 4);
+	set_field_number(L, "requests", s->requests);
+	set_field_number(L, "bytes_received", s->bytes_received);
+	set_field_number(L, "bytes_sent", s->bytes_sent);
+	if (!lua_toboolean(L, 2))
+		return 1;
+	static const struct {
+		const char *name;
+		double p;
+	} percentiles[] = {{"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}};
+	lua_createtable(L, 0, 3);
+	for (size_t i = 0; i < sizeof percentiles / sizeof *percentiles; i++) {
+		double v = request_stats_latency(s, percentiles[i].p);
+		if (v >= 0)
+			set_field_number(L, percentiles[i].name, v);
+	}
+	lua_setfield(L, -2, "latency");
+	return 1;
 }
 
 static int transport_set_key_method(lua_State *L)
@@ -809,6 +845,7 @@ int luaopen_pulse_core(lua_State *L)
 {
 	static const luaL_Reg transport_methods[] = {
 	    {"perform", transport_perform_method},
+	    {"stats", transport_stats_method},
 	    {"set_key", transport_set_key_method},
 	    {"close", transport_close},
 	    {NULL, NULL},

@@ -26,6 +26,8 @@ struct transport {
 	/* Changes whenever the fixed options do, and is never reused across
 	 * transports: a pooled handle set up for this value needs no redo. */
 	unsigned long generation;
+	int refs; /* transport_free drops one; the last frees */
+	struct request_stats stats;
 };
 
 static int curl_ready;
@@ -116,6 +118,7 @@ struct transport *transport_new(void)
 		free(t);
 		return NULL;
 	}
+	t->refs = 1;
 	t->options.connect_timeout_ms = 30000;
 	t->options.timeout_ms = 80000;
 	t->options.verify = 1;
@@ -135,9 +138,15 @@ struct transport *transport_new(void)
 	return t;
 }
 
+struct transport *transport_retain(struct transport *t)
+{
+	t->refs++;
+	return t;
+}
+
 void transport_free(struct transport *t)
 {
-	if (!t)
+	if (!t || --t->refs > 0)
 		return;
 	curl_easy_cleanup(t->easy);
 	free(t->ca_file);
@@ -399,7 +408,18 @@ enum transport_failure transport_perform(struct transport *t, const struct http_
 	if (own_list)
 		free_headers(headers);
 	transport_finish(t->easy, rc, res);
+	transport_count(t, res, req->body ? req->body_len : 0);
 	return res->failure;
+}
+
+void transport_count(struct transport *t, const struct http_response *res, size_t sent)
+{
+	request_stats_record(&t->stats, res->elapsed, res->failure == TRANSPORT_OK ? res->body.len : 0, sent);
+}
+
+const struct request_stats *transport_stats(const struct transport *t)
+{
+	return &t->stats;
 }
 
 unsigned long transport_generation(const struct transport *t)

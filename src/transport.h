@@ -6,6 +6,7 @@
 #define PULSE_TRANSPORT_H
 
 #include "buf.h"
+#include "request_stats.h"
 
 #include <curl/curl.h>
 #include <stddef.h>
@@ -58,7 +59,21 @@ struct transport;
 
 /* NULL when memory or libcurl's global set-up failed. */
 struct transport *transport_new(void);
+
+/*
+ * Drops a reference to t: its creator's, or one a transfer took with
+ * transport_retain. The last one frees it, wiping the key.
+ */
 void transport_free(struct transport *t);
+
+/* Another reference to t, for a transfer that may outlive its creator's. */
+struct transport *transport_retain(struct transport *t);
+
+/* Every request made from t, on its own handle or the engine's. */
+const struct request_stats *transport_stats(const struct transport *t);
+
+/* Counts a transfer made on another handle from t's set-up (the engine's). */
+void transport_count(struct transport *t, const struct http_response *res, size_t sent);
 
 /* Returns 0, or -1 when out of memory. */
 int transport_set_options(struct transport *t, const struct transport_options *options);

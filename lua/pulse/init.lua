@@ -53,17 +53,10 @@ local function usage(message, level)
 	error("pulse: " .. message, (level or 1) + 1)
 end
 
--- Validation deep inside a call raises this marker; the public entry point
--- re-raises its message at the caller's line.
+-- Validating a request returns nil and this; the public entry point raises
+-- it at the caller's line.
 local function invalid(message)
-	error({ pulse_usage = "pulse: " .. message }, 0)
-end
-
-local function raise_at_caller(err)
-	if type(err) == "table" and err.pulse_usage then
-		error(err.pulse_usage, 3)
-	end
-	error(err, 0)
+	return nil, "pulse: " .. message
 end
 
 -- A key goes into a header line: anything that could end the line or the
@@ -147,7 +140,6 @@ function pulse.new(opts)
 		_url_cache = {},
 		_probe_waiters = {},
 		_url_cached = 0,
-		_stats = stats.new(),
 		_transport = core.transport({
 			timeout = opts.timeout,
 			connect_timeout = opts.connect_timeout,
@@ -157,6 +149,7 @@ function pulse.new(opts)
 			user_agent = opts.user_agent,
 		}),
 	}, Client)
+	self._stats = stats.new(self._transport)
 	if opts.retry == false then
 		self.retry = false
 	end
@@ -191,50 +184,49 @@ function Client:_trace(fmt, ...)
 	end
 end
 
+local REQUEST_OPTIONS = options.REQUEST
+
 local HEADER_NAME = "^[!#$%%&'*+%-.^_`|~%w]+$"
 
-local NO_HEADERS, NO_OPTIONS = {}, {}
+local NO_OPTIONS = {}
 
--- A request is its own guard (local req <close> in _send): between taking
--- a limiter token and settling it (observe or cancel) an error can end the
--- request (an interrupt, a task abandoned by a failed pulse.run); the token
--- is given back then, or later requests would wait for a response that
--- never comes.
-local REQUEST_MT = {
-	__close = function(req)
-		if req.token_held then
-			req.token_held = false
-			req.limiter:cancel()
+-- Holds a limiter token while a task waits for its transfer (local guard
+-- <close>): an error can end the task meanwhile (a task abandoned by a
+-- failed pulse.run, an interrupt), and the token is given back then, or
+-- later requests would wait for a response that never comes.
+local TOKEN_MT = {
+	__close = function(guard)
+		if guard.held then
+			guard.held = false
+			guard.limiter:cancel()
 		end
 	end,
 }
 
+-- The request's own header lines, or nil and why they are refused.
 local function header_lines(headers)
-	if headers == nil then
-		return NO_HEADERS
-	end
 	local lines = {}
 	for name, value in pairs(headers) do
 		if type(name) ~= "string" or not name:find(HEADER_NAME) then
-			invalid("request: header name " .. tostring(name) .. " is not a valid HTTP token")
+			return invalid("request: header name " .. tostring(name) .. " is not a valid HTTP token")
 		end
 		if name:lower() == "authorization" then
-			invalid("request: the Authorization header is the client's; use set_api_key")
+			return invalid("request: the Authorization header is the client's; use set_api_key")
 		end
 		if type(value) ~= "string" and type(value) ~= "number" then
-			invalid("request: header '" .. name .. "' must be a string or number")
+			return invalid("request: header '" .. name .. "' must be a string or number")
 		end
 		value = tostring(value)
 		if value:find("[\r\n%z]") then
-			invalid("request: header '" .. name .. "' contains a line break")
+			return invalid("request: header '" .. name .. "' contains a line break")
 		end
 		lines[#lines + 1] = name .. ": " .. value
 	end
 	return lines
 end
 
--- The absolute URL for path, refusing any origin but the client's: the key
--- goes with every request.
+-- The absolute URL for path (or nil and why not), refusing any origin but
+-- the client's: the key goes with every request.
 -- Joined URLs by path, for requests without a query: most scripts call a
 -- handful of paths many times. Emptied when it grows past this.
 local URL_CACHE_SIZE = 512
@@ -248,14 +240,16 @@ function Client:_url(path, query)
 		if self._url_cached == URL_CACHE_SIZE then
 			self._url_cache, self._url_cached = {}, 0
 		end
-		local target = self:_url(path, NO_OPTIONS)
-		self._url_cache[path], self._url_cached = target, self._url_cached + 1
-		return target
+		local target, why = self:_url(path, NO_OPTIONS)
+		if target then
+			self._url_cache[path], self._url_cached = target, self._url_cached + 1
+		end
+		return target, why
 	end
 	local target
 	if path:find("^%a[%w+.-]*://") then
 		if url.origin(path) ~= self.origin then
-			invalid("request: path '" .. path .. "' is on another origin than base_url")
+			return invalid("request: path '" .. path .. "' is on another origin than base_url")
 		end
 		target = path
 	else
@@ -264,7 +258,7 @@ function Client:_url(path, query)
 	if query ~= NO_OPTIONS then
 		local encoded, why = url.encode_query(query)
 		if not encoded then
-			invalid("request: " .. why)
+			return invalid("request: " .. why)
 		end
 		if encoded ~= "" then
 			target = target .. (target:find("?", 1, true) and "&" or "?") .. encoded
@@ -275,51 +269,76 @@ end
 
 function Client:_prepare(name, method, path, opts)
 	if getmetatable(self) ~= Client then
-		invalid(name .. ": call it as client:" .. name .. "(...), with a colon")
+		return invalid(name .. ": call it as client:" .. name .. "(...), with a colon")
 	end
-	if type(path) ~= "string" then
-		invalid("bad argument #1 to '" .. name .. "' (path must be a string, got " .. type(path) .. ")")
+	-- A path in the URL cache is a string already checked.
+	local cached = self._url_cache[path]
+	if not cached and type(path) ~= "string" then
+		return invalid("bad argument #1 to '" .. name .. "' (path must be a string, got " .. type(path) .. ")")
 	end
-	if opts ~= nil and type(opts) ~= "table" then
-		invalid("bad argument to '" .. name .. "' (options must be a table, got " .. type(opts) .. ")")
+	if opts == nil then
+		opts = NO_OPTIONS
+	elseif type(opts) ~= "table" then
+		return invalid("bad argument to '" .. name .. "' (options must be a table, got " .. type(opts) .. ")")
 	end
-	opts = opts or NO_OPTIONS
-	local valid, why = options.check(name, opts, options.REQUEST)
-	if not valid then
-		invalid(why)
+	-- The full check only when an option is not of its plain type: most
+	-- calls pass none, or a flag or two.
+	for option, value in next, opts do
+		if REQUEST_OPTIONS[option] ~= type(value) then
+			local valid, why = options.check(name, opts, REQUEST_OPTIONS)
+			if not valid then
+				return invalid(why)
+			end
+			break
+		end
 	end
 	if opts.cache and (opts.cache.ttl or 0) > 0 then
-		invalid(name .. ": cache: the response cache does not exist yet; leave ttl at 0")
+		return invalid(name .. ": cache: the response cache does not exist yet; leave ttl at 0")
+	end
+	local body, json_body = opts.body, nil
+	if opts.json ~= nil then
+		if body ~= nil then
+			return invalid("request: give opts.json or opts.body, not both")
+		end
+		local encode_error
+		body, encode_error = json.encode(opts.json)
+		if not body then
+			return invalid("request: cannot encode the JSON body: " .. encode_error)
+		end
+		json_body = true
+	end
+	local retry = self.retry
+	if opts.retry == false then
+		retry = false
+	elseif retry and opts.retry ~= nil then
+		retry = options.merge(retry, opts.retry)
+	end
+	local target, why = opts.query == nil and cached
+	if not target then
+		target, why = self:_url(path, opts.query)
+		if not target then
+			return nil, why
+		end
 	end
 	local req = {
 		method = method,
-		url = self:_url(path, opts.query),
-		headers = header_lines(opts.headers),
-		timeout = opts.timeout,
+		url = target,
 		decode = opts.decode ~= false,
 		idempotent = opts.idempotent or IDEMPOTENT[method] or false,
-		limiter = self._limiter,
-		token_held = false,
+		retry = retry,
 	}
-	setmetatable(req, REQUEST_MT)
-	if opts.json ~= nil and opts.body ~= nil then
-		invalid("request: give opts.json or opts.body, not both")
-	end
-	if opts.json ~= nil then
-		local text, encode_error = json.encode(opts.json)
-		if not text then
-			invalid("request: cannot encode the JSON body: " .. encode_error)
+	-- Set only when given: a table costs by the fields it has room for.
+	if opts.headers ~= nil then
+		req.headers, why = header_lines(opts.headers)
+		if not req.headers then
+			return nil, why
 		end
-		req.body, req.json_body = text, true
-	elseif opts.body ~= nil then
-		req.body = opts.body
 	end
-	if opts.retry == false or self.retry == false then
-		req.retry = false
-	elseif opts.retry == nil then
-		req.retry = self.retry
-	else
-		req.retry = options.merge(self.retry, opts.retry)
+	if body ~= nil then
+		req.body, req.json_body = body, json_body
+	end
+	if opts.timeout ~= nil then
+		req.timeout = opts.timeout
 	end
 	return req
 end
@@ -438,10 +457,10 @@ function Client:_transfer_in_task(req)
 		end
 		slept = slept + self:_await_token(wait)
 	end
-	req.token_held = true
+	local guard <close> = setmetatable({ limiter = limiter, held = true }, TOKEN_MT)
 	local status, headers, body, elapsed =
 		tasks.await_transfer(core.engine():start(self._transport, transfer_arguments(req)))
-	req.token_held = false
+	guard.held = false
 	if not status then
 		limiter:cancel()
 		return slept, status, headers, body, elapsed
@@ -449,38 +468,12 @@ function Client:_transfer_in_task(req)
 	return slept, status, headers, body, elapsed, limiter:observe(status, headers)
 end
 
--- One attempt: returns the seconds throttled, the outcome name and what
--- the transport said, and for a response the limiter's Retry-After and its
--- view after it.
-function Client:_attempt(req, attempt)
-	local verbose = self.verbose
-	if verbose then
-		self:_trace("-> %s %s (attempt %d)", req.method, req.url, attempt)
-	end
-	local slept, status, headers, body, elapsed, retry_after, rate
-	if tasks.current() then
-		slept, status, headers, body, elapsed, retry_after, rate = self:_transfer_in_task(req)
-	else
-		slept, status, headers, body, elapsed, retry_after, rate = self:_transfer(req)
-	end
-	if #self._probe_waiters > 0 then
-		tasks.wake(self._probe_waiters)
-	end
-	if not status then
-		self._stats:record_request(elapsed, nil, req.body)
-		if verbose then
-			self:_trace("<- %s %s: %s after %.1f ms (attempt %d)", req.method, req.url, headers, elapsed * 1000, attempt)
-		end
-		return slept, headers, nil, nil, body
-	end
-	self._stats:record_request(elapsed, body, req.body)
-	if status == 429 then
-		self._stats:record_429()
-	end
-	if verbose then
+function Client:_trace_outcome(req, attempt, status, failure, elapsed)
+	if status then
 		self:_trace("<- %d %s %s %.1f ms (attempt %d)", status, req.method, req.url, elapsed * 1000, attempt)
+	else
+		self:_trace("<- %s %s: %s after %.1f ms (attempt %d)", req.method, req.url, failure, elapsed * 1000, attempt)
 	end
-	return slept, "status", status, headers, body, retry_after, rate
 end
 
 -- Whether to try again: retry, wait, reason (pulse.core's rules).
@@ -516,39 +509,69 @@ function Client:_failure(req, outcome, message, reason, attempt)
 		})
 end
 
+-- The documented res of a final response.
+local function response(status, headers, attempt, waited, started, rate)
+	return {
+		status = status,
+		headers = headers,
+		attempts = attempt,
+		waited = waited,
+		elapsed = core.now() - started,
+		from_cache = false,
+		rate = rate,
+	}
+end
+
 -- Sends req until it succeeds, fails for good, or the retry rules say stop.
 function Client:_send(req)
-	local _ <close> = req -- gives back a token an error left held
 	local started = core.now()
 	local waited, attempt = 0, 0
+	local verbose, in_task = self.verbose, tasks.current() ~= nil
 	while true do
 		attempt = attempt + 1
-		local slept, outcome, status, headers, body, retry_after, rate = self:_attempt(req, attempt)
-		waited = waited + slept
-		if outcome == "usage" then
-			return nil, errors.new({ kind = "usage", method = req.method, url = req.url, message = body, attempts = attempt })
+		if verbose then
+			self:_trace("-> %s %s (attempt %d)", req.method, req.url, attempt)
 		end
-		if outcome == "interrupted" then -- Ctrl-C under pulse-lua: no retry
+		-- For a response: status, headers, body; for none: nil, the
+		-- failure's name, its message.
+		local slept, status, headers, body, elapsed, retry_after, rate
+		if in_task then
+			slept, status, headers, body, elapsed, retry_after, rate = self:_transfer_in_task(req)
+		else
+			slept, status, headers, body, elapsed, retry_after, rate = self:_transfer(req)
+		end
+		waited = waited + slept
+		if #self._probe_waiters > 0 then
+			tasks.wake(self._probe_waiters)
+		end
+		if verbose then
+			self:_trace_outcome(req, attempt, status, headers, elapsed)
+		end
+		if status and status >= 200 and status <= 299 then
+			local res = response(status, headers, attempt, waited, started, rate)
+			if not req.decode then
+				return body, res -- nothing to shape
+			end
+			return self:_finish(req, status, headers, body, res)
+		end
+
+		local outcome = status and "status" or headers
+		if status == 429 then
+			self._stats:record_429()
+		elseif outcome == "usage" then
+			return nil, errors.new({ kind = "usage", method = req.method, url = req.url, message = body, attempts = attempt })
+		elseif outcome == "interrupted" then -- Ctrl-C under pulse-lua: no retry
 			return self:_failure(req, outcome, "interrupted", nil, attempt)
 		end
-		local failed = outcome ~= "status" or status < 200 or status > 299
 		local retry, wait, reason = false, 0, nil
-		if failed and req.retry then
+		if req.retry then
 			retry, wait, reason = decide(req, outcome, status, attempt, started, retry_after, rate)
 		end
 		if not retry then
-			if outcome ~= "status" then
+			if not status then
 				return self:_failure(req, outcome, body, reason, attempt)
 			end
-			return self:_finish(req, status, headers, body, {
-				status = status,
-				headers = headers,
-				attempts = attempt,
-				waited = waited,
-				elapsed = core.now() - started,
-				from_cache = false,
-				rate = rate,
-			})
+			return self:_finish(req, status, headers, body, response(status, headers, attempt, waited, started, rate))
 		end
 		self._stats:record_retry()
 		self:_trace("retry %s %s in %.3fs: %s (attempt %d next)", req.method, req.url, wait, reason, attempt + 1)
@@ -569,10 +592,11 @@ function Client:_send(req)
 	end
 end
 
+-- Client:get and the others tail-call this: level 2 is their caller.
 local function send(self, name, method, path, opts)
-	local ok, req = pcall(Client._prepare, self, name, method, path, opts)
-	if not ok then
-		raise_at_caller(req)
+	local req, why = Client._prepare(self, name, method, path, opts)
+	if not req then
+		error(why, 2)
 	end
 	return self:_send(req)
 end

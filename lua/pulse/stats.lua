@@ -1,33 +1,30 @@
--- The counters behind client:stats().
+-- The counters behind client:stats(). Requests, bytes and latencies are
+-- counted in C by the client's transport (pulse.core), on the request's
+-- path; the client's own events (retries, 429s, throttling) here.
 
 local stats = {}
 
 local Stats = {}
-Stats.__index = Stats
 
--- Latency percentiles come from the most recent requests only.
-local LATENCY_WINDOW = 1024
+-- The transport's counters read as fields too (on_progress callbacks get
+-- this object).
+local TRANSPORT_COUNTERS = { requests = true, bytes_received = true, bytes_sent = true }
 
-function stats.new()
+Stats.__index = function(self, name)
+	if TRANSPORT_COUNTERS[name] then
+		return self.transport:stats()[name]
+	end
+	return Stats[name]
+end
+
+function stats.new(transport)
 	return setmetatable({
-		requests = 0,
+		transport = transport,
 		retries = 0,
 		rate_limited = 0,
 		throttled = 0,
 		cache_hits = 0,
-		bytes_received = 0,
-		bytes_sent = 0,
-		latencies = {},
-		next_latency = 1,
 	}, Stats)
-end
-
-function Stats:record_request(elapsed, received, sent)
-	self.requests = self.requests + 1
-	self.bytes_received = self.bytes_received + (type(received) == "string" and #received or 0)
-	self.bytes_sent = self.bytes_sent + (sent and #sent or 0)
-	self.latencies[self.next_latency] = elapsed
-	self.next_latency = self.next_latency % LATENCY_WINDOW + 1
 end
 
 function Stats:record_retry()
@@ -42,26 +39,18 @@ function Stats:record_throttle(seconds)
 	self.throttled = self.throttled + seconds
 end
 
-local function percentile(sorted, p)
-	if #sorted == 0 then
-		return nil
-	end
-	return sorted[math.max(1, math.ceil(#sorted * p))]
-end
-
 -- A copy, with latency percentiles in seconds.
 function Stats:snapshot()
-	local sorted = table.move(self.latencies, 1, #self.latencies, 1, {})
-	table.sort(sorted)
+	local counted = self.transport:stats(true)
 	return {
-		requests = self.requests,
+		requests = counted.requests,
 		retries = self.retries,
 		rate_limited = self.rate_limited,
 		throttled = self.throttled,
 		cache_hits = self.cache_hits,
-		bytes_received = self.bytes_received,
-		bytes_sent = self.bytes_sent,
-		latency = { p50 = percentile(sorted, 0.5), p90 = percentile(sorted, 0.9), p99 = percentile(sorted, 0.99) },
+		bytes_received = counted.bytes_received,
+		bytes_sent = counted.bytes_sent,
+		latency = counted.latency,
 	}
 end
 
