@@ -601,9 +601,17 @@ local function send(self, name, method, path, opts)
 	return self:_send(req)
 end
 
+-- Methods seen valid, so that a batch checks each once (a few dozen at most).
+local VALID_METHODS, valid_methods = {}, 0
+
 function Client:request(method, path, opts)
-	if getmetatable(self) == Client and (type(method) ~= "string" or not method:find("^%u+$")) then
-		usage("bad argument #1 to 'request' (method must be an upper-case string like \"GET\")", 2)
+	if not VALID_METHODS[method] and getmetatable(self) == Client then
+		if type(method) ~= "string" or not method:find("^%u+$") then
+			usage("bad argument #1 to 'request' (method must be an upper-case string like \"GET\")", 2)
+		end
+		if valid_methods < 64 then
+			VALID_METHODS[method], valid_methods = true, valid_methods + 1
+		end
 	end
 	return send(self, "request", method, path, opts)
 end

@@ -20,9 +20,12 @@ function tasks.current()
 	return current
 end
 
-local function make_ready(task, ...)
+-- The ready queue holds tasks; a task woken by its transfer finds what the
+-- engine said in its inbox (a table of its own, reused: a request's path
+-- makes no table here).
+local function make_ready(task)
 	local ready = scheduler.ready
-	ready[#ready + 1] = { task = task, n = select("#", ...), ... }
+	ready[#ready + 1] = task
 end
 
 local function finish(task)
@@ -34,10 +37,18 @@ local function finish(task)
 	task.joiners = {}
 end
 
-local function resume(entry)
-	local task = entry.task
+local function resume(task)
 	current = task
-	local ok, err = coroutine.resume(task.co, table.unpack(entry, 1, entry.n))
+	local ok, err
+	if task.has_mail then
+		task.has_mail = false
+		local inbox = task.inbox
+		local a, b, c, d, e = inbox[1], inbox[2], inbox[3], inbox[4], inbox[5]
+		inbox[1], inbox[2], inbox[3], inbox[4], inbox[5] = nil, nil, nil, nil, nil -- hold no body
+		ok, err = coroutine.resume(task.co, a, b, c, d, e)
+	else
+		ok, err = coroutine.resume(task.co)
+	end
 	current = nil
 	if not ok then
 		-- A string error gets the task's own traceback; an error object
@@ -45,13 +56,13 @@ local function resume(entry)
 		task.error = type(err) == "string" and debug.traceback(task.co, err) or err
 		scheduler.failed = scheduler.failed or task
 	end
-	if coroutine.status(task.co) == "dead" then
+	if not ok or task.results then -- it raised, or its function returned
 		finish(task)
 	end
 end
 
 local function spawn(fn, ...)
-	local task = setmetatable({ joiners = {}, done = false }, Task)
+	local task = setmetatable({ joiners = {}, done = false, inbox = {}, has_mail = false }, Task)
 	local args = table.pack(...)
 	task.co = coroutine.create(function()
 		task.results = table.pack(fn(table.unpack(args, 1, args.n)))
@@ -150,7 +161,10 @@ local function collect_transfers(engine)
 		local task = transfers[id]
 		transfers[id] = nil
 		scheduler.pending = scheduler.pending - 1
-		make_ready(task, a, b, c, d, e)
+		local inbox = task.inbox
+		inbox[1], inbox[2], inbox[3], inbox[4], inbox[5] = a, b, c, d, e
+		task.has_mail = true
+		make_ready(task)
 	end
 end
 
@@ -201,8 +215,8 @@ function tasks.run(fn, ...)
 			local ready = scheduler.ready
 			if #ready > 0 then
 				scheduler.ready = {}
-				for _, entry in ipairs(ready) do
-					resume(entry)
+				for _, task in ipairs(ready) do
+					resume(task)
 					if scheduler.failed then
 						break
 					end
