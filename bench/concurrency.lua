@@ -11,7 +11,7 @@ local support = require("support.sandbox")
 local server = require("server")
 
 local N = tonumber(arg[1]) or 20000
-local ROUNDS = 3
+local ROUNDS = 5
 local BUILD = support.BIN
 
 local url, stop, server_name = server.start()

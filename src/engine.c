@@ -8,7 +8,7 @@ enum slot_state { SLOT_FREE, SLOT_RUNNING, SLOT_DONE };
 struct slot {
 	CURL *easy; /* kept across uses: its DNS and TLS session caches stay warm */
 	struct http_response response;
-	struct curl_slist *headers;
+	struct shared_headers *headers;
 	struct transport *owner; /* the transport it was set up from; a reference */
 	size_t sent;             /* the request body's length */
 	enum slot_state state;

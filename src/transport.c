@@ -21,8 +21,9 @@ struct transport {
 	/* The headers every request sends, the key's and the User-Agent among
 	 * them: built when either changes, not per request. The User-Agent goes
 	 * here rather than in CURLOPT_USERAGENT, which libcurl formats afresh
-	 * for every request (a tenth of a plain GET's instructions). */
-	struct curl_slist *base_headers;
+	 * for every request (a tenth of a plain GET's instructions). Shared
+	 * with the engine's transfers, which may outlive a rotation. */
+	struct shared_headers *base_headers;
 	/* Changes whenever the fixed options do, and is never reused across
 	 * transports: a pooled handle set up for this value needs no redo. */
 	unsigned long generation;
@@ -84,6 +85,33 @@ static void free_headers(struct curl_slist *list)
 			*v++ = '\0';
 	}
 	curl_slist_free_all(list);
+}
+
+struct shared_headers {
+	int refs;
+	struct curl_slist *lines;
+};
+
+/* A new reference-counted list holding lines (NULL when out of memory:
+ * lines are freed then). */
+static struct shared_headers *share(struct curl_slist *lines)
+{
+	struct shared_headers *h = malloc(sizeof *h);
+	if (!h) {
+		free_headers(lines);
+		return NULL;
+	}
+	h->refs = 1;
+	h->lines = lines;
+	return h;
+}
+
+void transport_free_headers(struct shared_headers *h)
+{
+	if (!h || --h->refs > 0)
+		return;
+	free_headers(h->lines);
+	free(h);
 }
 
 static int replace_string(char **slot, const char *value)
@@ -153,7 +181,7 @@ void transport_free(struct transport *t)
 	free(t->proxy);
 	free(t->user_agent);
 	free_secret(t->auth_line);
-	free_headers(t->base_headers);
+	transport_free_headers(t->base_headers);
 	free(t);
 }
 
@@ -233,12 +261,14 @@ static int rebuild_base_headers(struct transport *t)
 	int ok = agent && add_line(&list, "Accept: application/json") == 0 && add_line(&list, agent) == 0 &&
 	         (!t->auth_line || add_line(&list, t->auth_line) == 0);
 	free(agent);
-	if (!ok) {
-		free_headers(list);
+	struct shared_headers *shared = ok ? share(list) : NULL;
+	if (!shared) {
+		if (!ok)
+			free_headers(list);
 		return -1;
 	}
-	free_headers(t->base_headers);
-	t->base_headers = list;
+	transport_free_headers(t->base_headers);
+	t->base_headers = shared;
 	return 0;
 }
 
@@ -320,7 +350,7 @@ static int overridden(const char *line, const struct http_request *req)
 static struct curl_slist *build_headers(const struct transport *t, const struct http_request *req)
 {
 	struct curl_slist *list = NULL;
-	for (const struct curl_slist *item = t->base_headers; item; item = item->next)
+	for (const struct curl_slist *item = t->base_headers->lines; item; item = item->next)
 		if (!overridden(item->data, req) && add_line(&list, item->data) != 0)
 			return NULL;
 	/* Waiting for 100 Continue costs a round trip and buys nothing here. */
@@ -396,7 +426,7 @@ enum transport_failure transport_perform(struct transport *t, const struct http_
 {
 	clear_response(res);
 	int own_list = req->body || req->header_count > 0;
-	struct curl_slist *headers = own_list ? build_headers(t, req) : t->base_headers;
+	struct curl_slist *headers = own_list ? build_headers(t, req) : t->base_headers->lines;
 	if (!headers) {
 		snprintf(res->message, sizeof res->message, "out of memory");
 		return res->failure = TRANSPORT_NO_MEMORY;
@@ -428,22 +458,23 @@ unsigned long transport_generation(const struct transport *t)
 }
 
 int transport_setup(const struct transport *t, CURL *easy, unsigned long easy_generation,
-                    const struct http_request *req, struct http_response *res, struct curl_slist **headers)
+                    const struct http_request *req, struct http_response *res,
+                    struct shared_headers **headers)
 {
 	clear_response(res);
-	/* A copy: the transfer must outlive a key rotation or the client. */
-	if (!(*headers = build_headers(t, req)))
-		return -1;
+	if (req->body || req->header_count > 0) {
+		struct curl_slist *own = build_headers(t, req);
+		if (!own || !(*headers = share(own)))
+			return -1;
+	} else {
+		*headers = t->base_headers;
+		(*headers)->refs++;
+	}
 	if (easy_generation != t->generation)
 		apply_fixed_options(t, easy);
 	apply_request_options(t, easy, req, res);
-	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, *headers);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, (*headers)->lines);
 	return 0;
-}
-
-void transport_free_headers(struct curl_slist *headers)
-{
-	free_headers(headers);
 }
 
 void http_response_free(struct http_response *res)

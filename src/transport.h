@@ -85,18 +85,23 @@ enum transport_failure transport_perform(struct transport *t, const struct http_
 
 void http_response_free(struct http_response *res);
 
+/* Header lines that several transfers may use at once. */
+struct shared_headers;
+
 /*
  * For the engine (engine.h), which runs many transfers on other easy
  * handles: sets easy up for req with t's options and key. easy_generation
  * is the transport_generation easy was last set up with (0: never): when it
  * is t's, the options that never change are not set again. *headers gets
- * the transfer's own copy of the header lines, for transport_free_headers
- * once the transfer is over. Returns 0, or -1 when out of memory.
+ * the transfer's reference to its header lines (t's own when the request
+ * adds none; they outlive a key rotation), for transport_free_headers once
+ * the transfer is over. Returns 0, or -1 when out of memory.
  */
 int transport_setup(const struct transport *t, CURL *easy, unsigned long easy_generation,
-                    const struct http_request *req, struct http_response *res, struct curl_slist **headers);
+                    const struct http_request *req, struct http_response *res,
+                    struct shared_headers **headers);
 unsigned long transport_generation(const struct transport *t);
-void transport_free_headers(struct curl_slist *headers);
+void transport_free_headers(struct shared_headers *headers);
 
 /* Fills res's status, timing and failure from a finished transfer. */
 void transport_finish(CURL *easy, CURLcode rc, struct http_response *res);
