@@ -3,7 +3,7 @@
 -- limit): a plain C program on libcurl's multi interface, pulse-lua batches
 -- with decode = false (target: 0.80 of plain C at every level) and decoding
 -- every body. Then peak memory of pulse-lua for 20,000 requests against
--- 2,000. Best of three rounds per row.
+-- 2,000. Each row keeps the best of five interleaved rounds.
 --   build/pulse-lua bench/concurrency.lua [N]      (make bench runs it)
 
 package.path = "spec/?.lua;bench/?.lua;" .. package.path
@@ -24,16 +24,24 @@ local function measure(command)
 	return tonumber(out), tonumber(err:match("maxrss (%d+)"))
 end
 
-local function best(command)
-	local fastest
+-- Requests per second of each command's best round; the commands take
+-- turns round by round, so that a slow spell of this machine hits them alike.
+local function best(commands)
+	local fastest = {}
 	for _ = 1, ROUNDS do
-		local seconds = measure(command)
-		fastest = math.min(fastest or seconds, seconds)
+		for i, command in ipairs(commands) do
+			local seconds = measure(command)
+			fastest[i] = math.min(fastest[i] or seconds, seconds)
+		end
 	end
-	return N / fastest
+	local rates = {}
+	for i, seconds in ipairs(fastest) do
+		rates[i] = N / seconds
+	end
+	return table.unpack(rates)
 end
 
-print(string.format("concurrency: %d GETs of ~2 KB from %s, best of %d rounds", N, server_name, ROUNDS))
+print(string.format("concurrency: %d GETs of ~2 KB from %s, best of %d interleaved rounds", N, server_name, ROUNDS))
 print(string.format(
 	"%-12s %14s %14s %7s %14s %7s",
 	"concurrency",
@@ -44,9 +52,11 @@ print(string.format(
 	"ratio"
 ))
 for _, c in ipairs({ 1, 8, 32, 64 }) do
-	local plain = best(string.format("%s/bench/plain_multi %s %d %d", BUILD, url, N, c))
-	local raw = best(string.format("%s/pulse-lua bench/batch_run.lua %s %d %d raw", BUILD, url, N, c))
-	local decoded = best(string.format("%s/pulse-lua bench/batch_run.lua %s %d %d decode", BUILD, url, N, c))
+	local plain, raw, decoded = best({
+		string.format("%s/bench/plain_multi %s %d %d", BUILD, url, N, c),
+		string.format("%s/pulse-lua bench/batch_run.lua %s %d %d raw", BUILD, url, N, c),
+		string.format("%s/pulse-lua bench/batch_run.lua %s %d %d decode", BUILD, url, N, c),
+	})
 	print(string.format("%-12d %14.0f %14.0f %7.2f %14.0f %7.2f", c, plain, raw, raw / plain, decoded, decoded / plain))
 end
 
