@@ -38,9 +38,10 @@ struct transport_box {
 	struct request_stats closed_stats; /* the transport's, kept when it closed */
 };
 
-static struct transport_box *check_transport(lua_State *L)
+/* The transport at arg, which must not be closed. */
+static struct transport_box *check_transport(lua_State *L, int arg)
 {
-	struct transport_box *box = luaL_checkudata(L, 1, TRANSPORT_MT);
+	struct transport_box *box = luaL_checkudata(L, arg, TRANSPORT_MT);
 	if (!box->transport)
 		luaL_error(L, "the client is closed");
 	return box;
@@ -133,7 +134,7 @@ static int transport_stats_method(lua_State *L)
 
 static int transport_set_key_method(lua_State *L)
 {
-	struct transport_box *box = check_transport(L);
+	struct transport_box *box = check_transport(L, 1);
 	if (transport_set_key(box->transport, luaL_checkstring(L, 2)) != 0)
 		return luaL_error(L, "out of memory");
 	return 0;
@@ -215,7 +216,7 @@ static int push_result(lua_State *L, const struct http_response *res)
 
 static int transport_perform_method(lua_State *L)
 {
-	struct transport_box *box = check_transport(L);
+	struct transport_box *box = check_transport(L, 1);
 	const char *lines[MAX_HEADER_LINES];
 	struct http_request req = check_request(L, 2, lines);
 
@@ -264,9 +265,7 @@ static int engine_gc(lua_State *L)
 static int engine_start_method(lua_State *L)
 {
 	struct engine *e = check_engine(L);
-	struct transport_box *t = luaL_checkudata(L, 2, TRANSPORT_MT);
-	if (!t->transport)
-		return luaL_error(L, "the client is closed");
+	struct transport_box *t = check_transport(L, 2);
 	const char *lines[MAX_HEADER_LINES];
 	struct http_request req = check_request(L, 3, lines);
 	int id = engine_start(e, t->transport, &req);
@@ -708,7 +707,7 @@ static int ratelimit_observe_method(lua_State *L)
 /*
  * rl:send(transport, method, url, headers, body, json_body, timeout, fresh)
  *   -> false, wait: no token, nothing sent; wait as rl:take() gives it
- *   -> status, headers, body, elapsed, retry_after, rate: a response
+ *   -> what t:perform gives for a response, then retry_after and the rate view
  *   -> nil, failure, message, elapsed: none
  * take, perform and observe in one call: no error can come between taking
  * a token and settling it, and a request crosses into C once.
@@ -716,9 +715,7 @@ static int ratelimit_observe_method(lua_State *L)
 static int ratelimit_send_method(lua_State *L)
 {
 	struct ratelimit_state *s = check_ratelimit(L);
-	struct transport_box *box = luaL_checkudata(L, 2, TRANSPORT_MT);
-	if (!box->transport)
-		return luaL_error(L, "the client is closed");
+	struct transport_box *box = check_transport(L, 2);
 	const char *lines[MAX_HEADER_LINES];
 	struct http_request req = check_request(L, 3, lines);
 	double wait = ratelimit_take(s, monotonic_seconds());
@@ -732,13 +729,10 @@ static int ratelimit_send_method(lua_State *L)
 		ratelimit_cancel(s);
 		return push_result(L, res);
 	}
-	lua_pushinteger(L, res->status);
-	lresponse_push_headers(L, res->headers.data ? res->headers.data : "", res->headers.len);
-	lua_pushlstring(L, res->body.data ? res->body.data : "", res->body.len);
-	lua_pushnumber(L, res->elapsed);
+	int n = push_result(L, res);
 	observe(L, s, res->status, res->headers.data ? res->headers.data : "", res->headers.len,
 	        monotonic_seconds());
-	return 6;
+	return n + 2;
 }
 
 /* rl:view([now]) -> the model, as a table of numbers (reset and blocked:

@@ -438,7 +438,7 @@ end
 function Client:_transfer(req)
 	local slept, limiter, transport = 0, self._limiter, self._transport
 	while true do
-		local status, headers, body, elapsed, retry_after, rate = limiter:send(transport, transfer_arguments(req))
+		local status, headers, body, elapsed, _, retry_after, rate = limiter:send(transport, transfer_arguments(req))
 		if status ~= false then
 			return slept, status, headers, body, elapsed, retry_after, rate
 		end
