@@ -140,6 +140,18 @@ describe("pulse.json", function()
 			end)
 		end
 
+		it("writes a response's headers and rate objects as the tables pairs gives", function()
+			local core = require("pulse.core")
+			local limiter = core.ratelimit(60, 60, 60, 0)
+			limiter:take(0)
+			local _, rate = limiter:observe(200, core.headers("RateLimit-Remaining: 5"), 0)
+			local text = assert(json.encode({ headers = core.headers("A: b\nA: c\nX-Y: 1"), rate = rate }))
+			local back = assert(json.decode(text))
+			assert.are.same({ a = "b, c", ["x-y"] = "1" }, back.headers)
+			assert.are.same(limiter:view(0), back.rate)
+			assert.are.same({ nil, "cannot encode a userdata" }, { json.encode({ io.stdout }) })
+		end)
+
 		it("refuses a cyclic table", function()
 			local t = {}
 			t.self = t

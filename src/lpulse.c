@@ -524,6 +524,34 @@ static int encode_table(struct encoder *e, int idx, int depth)
 	return 0;
 }
 
+/* An object that lists its fields under pairs() (res.headers, res.rate)
+ * encodes as the table they make. Its __pairs is on the stack; popped. */
+static int encode_listed(struct encoder *e, int idx, int depth)
+{
+	lua_State *L = e->L;
+	if (!lua_checkstack(L, 8))
+		return oom(e);
+	lua_pushvalue(L, idx);
+	lua_call(L, 1, 3); /* iterator, state, control */
+	lua_newtable(L);
+	int fields = lua_gettop(L), control = fields - 1;
+	for (;;) {
+		lua_pushvalue(L, fields - 3);
+		lua_pushvalue(L, fields - 2);
+		lua_pushvalue(L, control);
+		lua_call(L, 2, 2);
+		if (lua_isnil(L, -2)) {
+			lua_pop(L, 2);
+			break;
+		}
+		lua_copy(L, -2, control);
+		lua_rawset(L, fields);
+	}
+	int rc = encode_table(e, fields, depth);
+	lua_settop(L, fields - 4);
+	return rc;
+}
+
 static int encode_value(struct encoder *e, int idx, int depth)
 {
 	lua_State *L = e->L;
@@ -557,6 +585,10 @@ static int encode_value(struct encoder *e, int idx, int depth)
 		return encode_fail(e, "cannot encode a %s", "light userdata");
 	case LUA_TTABLE:
 		return encode_table(e, idx, depth);
+	case LUA_TUSERDATA:
+		if (luaL_getmetafield(L, idx, "__pairs") != LUA_TNIL)
+			return encode_listed(e, idx, depth);
+		return encode_fail(e, "cannot encode a %s", luaL_typename(L, idx));
 	default:
 		return encode_fail(e, "cannot encode a %s", luaL_typename(L, idx));
 	}
