@@ -226,26 +226,48 @@ static int transport_perform_method(lua_State *L)
 
 /* ---- the engine: many transfers in flight ------------------------------ */
 
+/* Its user value: a table from transfer id to the limiter (pulse.ratelimit)
+ * whose token the transfer holds, settled when the transfer is collected
+ * or cancelled. */
 struct engine_box {
 	struct engine *engine;
 };
 
-static struct engine *check_engine(lua_State *L)
+static struct engine *check_engine(lua_State *L, int arg)
 {
-	struct engine_box *box = luaL_checkudata(L, 1, ENGINE_MT);
+	struct engine_box *box = luaL_checkudata(L, arg, ENGINE_MT);
 	if (!box->engine)
 		luaL_error(L, "the engine is closed");
 	return box->engine;
 }
+
+/* Pushes the limiter whose token transfer id (of the engine at arg 1)
+ * holds, or nil, and forgets it; returns its state or NULL. It stays on
+ * the stack, so alive, while the caller settles it. */
+static struct ratelimit_state *push_holder(lua_State *L, int id)
+{
+	lua_getiuservalue(L, 1, 1);
+	lua_rawgeti(L, -1, id);
+	lua_pushnil(L);
+	lua_rawseti(L, -3, id);
+	lua_remove(L, -2);
+	return lua_touserdata(L, -1);
+}
+
+static void observe(lua_State *L, struct ratelimit_state *s, long status, const char *block, size_t len,
+                    double now);
+static double monotonic_seconds(void);
 
 /* core.engine() -> this Lua state's engine, made on first use */
 static int core_engine(lua_State *L)
 {
 	if (lua_getfield(L, lua_upvalueindex(1), "engine") != LUA_TNIL)
 		return 1;
-	struct engine_box *box = lua_newuserdatauv(L, sizeof *box, 0);
+	struct engine_box *box = lua_newuserdatauv(L, sizeof *box, 1);
 	box->engine = NULL;
 	luaL_setmetatable(L, ENGINE_MT);
+	lua_newtable(L);
+	lua_setiuservalue(L, -2, 1);
 	if (!(box->engine = engine_new()))
 		return luaL_error(L, "cannot set up libcurl's multi interface (out of memory?)");
 	lua_pushvalue(L, -1);
@@ -261,38 +283,35 @@ static int engine_gc(lua_State *L)
 	return 0;
 }
 
-/* e:start(transport, method, url, headers, body, json_body, timeout, fresh) -> id */
-static int engine_start_method(lua_State *L)
-{
-	struct engine *e = check_engine(L);
-	struct transport_box *t = check_transport(L, 2);
-	const char *lines[MAX_HEADER_LINES];
-	struct http_request req = check_request(L, 3, lines);
-	int id = engine_start(e, t->transport, &req);
-	if (id < 0)
-		return luaL_error(L, "out of memory starting a transfer");
-	lua_pushinteger(L, id);
-	return 1;
-}
-
 /* e:poll(timeout): moves transfers along, sleeping at most timeout seconds */
 static int engine_poll_method(lua_State *L)
 {
-	struct engine *e = check_engine(L);
+	struct engine *e = check_engine(L, 1);
 	if (engine_poll(e, (double)luaL_optnumber(L, 2, 0)) != 0)
 		return luaL_error(L, "libcurl's multi interface failed");
 	return 0;
 }
 
-/* e:collect() -> id, then what t:perform returns; nothing when none is done */
+/* e:collect() -> id, then what t:perform returns, then for a response the
+ * limiter's retry_after and rate view (as rl:send); nothing when no
+ * transfer is done. The transfer's token is settled either way. */
 static int engine_collect_method(lua_State *L)
 {
-	struct engine *e = check_engine(L);
+	struct engine *e = check_engine(L, 1);
 	int id = engine_next_done(e);
 	if (id < 0)
 		return 0;
+	const struct http_response *res = engine_response(e, id);
+	struct ratelimit_state *holder = push_holder(L, id);
+	if (holder && res->failure != TRANSPORT_OK)
+		ratelimit_cancel(holder);
 	lua_pushinteger(L, id);
-	int n = push_result(L, engine_response(e, id));
+	int n = push_result(L, res);
+	if (holder && res->failure == TRANSPORT_OK) {
+		const char *block = res->headers.data ? res->headers.data : "";
+		observe(L, holder, res->status, block, res->headers.len, monotonic_seconds());
+		n += 2;
+	}
 	engine_release(e, id);
 	return n + 1;
 }
@@ -300,13 +319,18 @@ static int engine_collect_method(lua_State *L)
 /* e:cancel(id): ends a transfer that is no longer wanted */
 static int engine_cancel_method(lua_State *L)
 {
-	engine_release(check_engine(L), (int)luaL_checkinteger(L, 2));
+	struct engine *e = check_engine(L, 1);
+	int id = (int)luaL_checkinteger(L, 2);
+	struct ratelimit_state *holder = push_holder(L, id);
+	if (holder)
+		ratelimit_cancel(holder);
+	engine_release(e, id);
 	return 0;
 }
 
 static int engine_active_method(lua_State *L)
 {
-	lua_pushinteger(L, engine_active(check_engine(L)));
+	lua_pushinteger(L, engine_active(check_engine(L, 1)));
 	return 1;
 }
 
@@ -767,6 +791,37 @@ static int ratelimit_send_method(lua_State *L)
 	return n + 2;
 }
 
+/*
+ * rl:start(engine, transport, method, url, headers, body, json_body, timeout,
+ * fresh) -> the transfer's id, or false and the wait as rl:take() gives it.
+ * The transfer holds the token: e:collect() settles it with the response,
+ * e:cancel() gives it back, so a task ended mid-transfer cannot leak it.
+ */
+static int ratelimit_start_method(lua_State *L)
+{
+	struct ratelimit_state *s = check_ratelimit(L);
+	struct engine *e = check_engine(L, 2);
+	struct transport_box *box = check_transport(L, 3);
+	const char *lines[MAX_HEADER_LINES];
+	struct http_request req = check_request(L, 4, lines);
+	lua_getiuservalue(L, 2, 1); /* the holders' table, fetched before a token is taken */
+	double wait = ratelimit_take(s, monotonic_seconds());
+	if (wait != 0) {
+		lua_pushboolean(L, 0);
+		lua_pushnumber(L, wait);
+		return 2;
+	}
+	int id = engine_start(e, box->transport, &req);
+	if (id < 0) {
+		ratelimit_cancel(s);
+		return luaL_error(L, "out of memory starting a transfer");
+	}
+	lua_pushvalue(L, 1);
+	lua_rawseti(L, -2, id);
+	lua_pushinteger(L, id);
+	return 1;
+}
+
 /* rl:view([now]) -> the model, as a table of numbers (reset and blocked:
  * seconds from now) */
 static int ratelimit_view_method(lua_State *L)
@@ -886,9 +941,11 @@ int luaopen_pulse_core(lua_State *L)
 	lua_pop(L, 1);
 
 	static const luaL_Reg engine_methods[] = {
-	    {"start", engine_start_method},     {"poll", engine_poll_method},
-	    {"collect", engine_collect_method}, {"cancel", engine_cancel_method},
-	    {"active", engine_active_method},   {NULL, NULL},
+	    {"poll", engine_poll_method},
+	    {"collect", engine_collect_method},
+	    {"cancel", engine_cancel_method},
+	    {"active", engine_active_method},
+	    {NULL, NULL},
 	};
 	luaL_newmetatable(L, ENGINE_MT);
 	luaL_newlib(L, engine_methods);
@@ -898,9 +955,13 @@ int luaopen_pulse_core(lua_State *L)
 	lua_pop(L, 1);
 
 	static const luaL_Reg ratelimit_methods[] = {
-	    {"take", ratelimit_take_method}, {"observe", ratelimit_observe_method},
-	    {"send", ratelimit_send_method}, {"cancel", ratelimit_cancel_method},
-	    {"view", ratelimit_view_method}, {NULL, NULL},
+	    {"take", ratelimit_take_method},
+	    {"observe", ratelimit_observe_method},
+	    {"send", ratelimit_send_method},
+	    {"start", ratelimit_start_method},
+	    {"cancel", ratelimit_cancel_method},
+	    {"view", ratelimit_view_method},
+	    {NULL, NULL},
 	};
 	luaL_newmetatable(L, RATELIMIT_MT);
 	luaL_newlib(L, ratelimit_methods);

@@ -190,19 +190,6 @@ local HEADER_NAME = "^[!#$%%&'*+%-.^_`|~%w]+$"
 
 local NO_OPTIONS = {}
 
--- Holds a limiter token while a task waits for its transfer (local guard
--- <close>): an error can end the task meanwhile (a task abandoned by a
--- failed pulse.run, an interrupt), and the token is given back then, or
--- later requests would wait for a response that never comes.
-local TOKEN_MT = {
-	__close = function(guard)
-		if guard.held then
-			guard.held = false
-			guard.limiter:cancel()
-		end
-	end,
-}
-
 -- The request's own header lines, or nil and why they are refused.
 local function header_lines(headers)
 	local lines = {}
@@ -446,26 +433,19 @@ function Client:_transfer(req)
 	end
 end
 
--- In a task: the transfer runs on the engine while the task yields, with
--- the token held (req gives it back if the task ends meanwhile).
+-- In a task: the transfer runs on the engine while the task yields. It
+-- holds its token: collecting it settles the token, and cancelling it (a
+-- task abandoned by a failed pulse.run) gives the token back.
 function Client:_transfer_in_task(req)
-	local slept, limiter = 0, self._limiter
+	local slept, limiter, transport = 0, self._limiter, self._transport
 	while true do
-		local wait = limiter:take()
-		if wait == 0 then
-			break
+		local id, wait = limiter:start(tasks.engine(), transport, transfer_arguments(req))
+		if id then
+			local status, headers, body, elapsed, _, retry_after, rate = tasks.await_transfer(id)
+			return slept, status, headers, body, elapsed, retry_after, rate
 		end
 		slept = slept + self:_await_token(wait)
 	end
-	local guard <close> = setmetatable({ limiter = limiter, held = true }, TOKEN_MT)
-	local status, headers, body, elapsed =
-		tasks.await_transfer(core.engine():start(self._transport, transfer_arguments(req)))
-	guard.held = false
-	if not status then
-		limiter:cancel()
-		return slept, status, headers, body, elapsed
-	end
-	return slept, status, headers, body, elapsed, limiter:observe(status, headers)
 end
 
 function Client:_trace_outcome(req, attempt, status, failure, elapsed)

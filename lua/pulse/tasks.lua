@@ -20,6 +20,11 @@ function tasks.current()
 	return current
 end
 
+-- The engine the running scheduler polls (pulse.core's).
+function tasks.engine()
+	return scheduler.engine
+end
+
 -- The ready queue holds tasks; a task woken by its transfer finds what the
 -- engine said in its inbox (a table of its own, reused: a request's path
 -- makes no table here).
@@ -43,9 +48,10 @@ local function resume(task)
 	if task.has_mail then
 		task.has_mail = false
 		local inbox = task.inbox
-		local a, b, c, d, e = inbox[1], inbox[2], inbox[3], inbox[4], inbox[5]
-		inbox[1], inbox[2], inbox[3], inbox[4], inbox[5] = nil, nil, nil, nil, nil -- hold no body
-		ok, err = coroutine.resume(task.co, a, b, c, d, e)
+		local a, b, c, d, e, f, g = inbox[1], inbox[2], inbox[3], inbox[4], inbox[5], inbox[6], inbox[7]
+		-- Emptied, so that an idle task holds no response body.
+		inbox[1], inbox[2], inbox[3], inbox[4], inbox[5], inbox[6], inbox[7] = nil, nil, nil, nil, nil, nil, nil
+		ok, err = coroutine.resume(task.co, a, b, c, d, e, f, g)
 	else
 		ok, err = coroutine.resume(task.co)
 	end
@@ -153,8 +159,9 @@ end
 local function collect_transfers(engine)
 	local transfers = scheduler.transfers
 	while true do
-		-- id, then status, headers, body, elapsed, connections (or a failure)
-		local id, a, b, c, d, e = engine:collect()
+		-- id, then status, headers, body, elapsed, connections, retry_after,
+		-- rate (or a failure)
+		local id, a, b, c, d, e, f, g = engine:collect()
 		if not id then
 			return
 		end
@@ -162,7 +169,7 @@ local function collect_transfers(engine)
 		transfers[id] = nil
 		scheduler.pending = scheduler.pending - 1
 		local inbox = task.inbox
-		inbox[1], inbox[2], inbox[3], inbox[4], inbox[5] = a, b, c, d, e
+		inbox[1], inbox[2], inbox[3], inbox[4], inbox[5], inbox[6], inbox[7] = a, b, c, d, e, f, g
 		task.has_mail = true
 		make_ready(task)
 	end
@@ -208,7 +215,7 @@ function tasks.run(fn, ...)
 	end
 	local engine = core.engine()
 	-- tasks: those not yet ended; the run lasts while there are any.
-	scheduler = { ready = {}, timers = {}, transfers = {}, tasks = {}, pending = 0 }
+	scheduler = { ready = {}, timers = {}, transfers = {}, tasks = {}, pending = 0, engine = engine }
 	local main = spawn(fn, ...)
 	local ok, err = pcall(function()
 		while next(scheduler.tasks) and not scheduler.failed do
