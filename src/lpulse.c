@@ -118,16 +118,14 @@ static int transport_stats_method(lua_State *L)
 	set_field_number(L, "bytes_sent", s->bytes_sent);
 	if (!lua_toboolean(L, 2))
 		return 1;
-	static const struct {
-		const char *name;
-		double p;
-	} percentiles[] = {{"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}};
+	static const char *const names[] = {"p50", "p90", "p99"};
+	static const double quantiles[] = {0.5, 0.9, 0.99};
+	double latency[3];
+	request_stats_latencies(s, quantiles, latency, 3);
 	lua_createtable(L, 0, 3);
-	for (size_t i = 0; i < sizeof percentiles / sizeof *percentiles; i++) {
-		double v = request_stats_latency(s, percentiles[i].p);
-		if (v >= 0)
-			set_field_number(L, percentiles[i].name, v);
-	}
+	for (size_t i = 0; i < 3; i++)
+		if (latency[i] >= 0)
+			set_field_number(L, names[i], latency[i]);
 	lua_setfield(L, -2, "latency");
 	return 1;
 }

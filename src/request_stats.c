@@ -21,14 +21,14 @@ static int by_value(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-double request_stats_latency(const struct request_stats *s, double p)
+void request_stats_latencies(const struct request_stats *s, const double *p, double *out, size_t n)
 {
-	size_t n = s->latency_count;
-	if (n == 0)
-		return -1;
+	size_t count = s->latency_count;
 	double sorted[REQUEST_STATS_WINDOW];
-	memcpy(sorted, s->latency, n * sizeof *sorted);
-	qsort(sorted, n, sizeof *sorted, by_value);
-	size_t rank = (size_t)ceil((double)n * p);
-	return sorted[rank < 1 ? 0 : rank - 1];
+	memcpy(sorted, s->latency, count * sizeof *sorted);
+	qsort(sorted, count, sizeof *sorted, by_value);
+	for (size_t i = 0; i < n; i++) {
+		size_t rank = (size_t)ceil((double)count * p[i]);
+		out[i] = count == 0 ? -1 : sorted[rank < 1 ? 0 : rank - 1];
+	}
 }

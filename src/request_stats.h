@@ -19,8 +19,8 @@ struct request_stats {
 
 void request_stats_record(struct request_stats *s, double elapsed, size_t received, size_t sent);
 
-/* The p-quantile (0 < p <= 1, nearest rank) of the kept latencies, or -1
- * when none was recorded. */
-double request_stats_latency(const struct request_stats *s, double p);
+/* Fills out[i] with the p[i]-quantile (0 < p <= 1, nearest rank) of the
+ * kept latencies, or -1 when none was recorded; one sort serves all n. */
+void request_stats_latencies(const struct request_stats *s, const double *p, double *out, size_t n);
 
 #endif
