@@ -252,9 +252,7 @@ static struct ratelimit_state *push_holder(lua_State *L, int id)
 	return lua_touserdata(L, -1);
 }
 
-static void observe(lua_State *L, struct ratelimit_state *s, long status, const char *block, size_t len,
-                    double now);
-static double monotonic_seconds(void);
+static int push_settled(lua_State *L, struct ratelimit_state *s, const struct http_response *res);
 
 /* core.engine() -> this Lua state's engine, made on first use */
 static int core_engine(lua_State *L)
@@ -301,15 +299,8 @@ static int engine_collect_method(lua_State *L)
 		return 0;
 	const struct http_response *res = engine_response(e, id);
 	struct ratelimit_state *holder = push_holder(L, id);
-	if (holder && res->failure != TRANSPORT_OK)
-		ratelimit_cancel(holder);
 	lua_pushinteger(L, id);
-	int n = push_result(L, res);
-	if (holder && res->failure == TRANSPORT_OK) {
-		const char *block = res->headers.data ? res->headers.data : "";
-		observe(L, holder, res->status, block, res->headers.len, monotonic_seconds());
-		n += 2;
-	}
+	int n = holder ? push_settled(L, holder, res) : push_result(L, res);
 	engine_release(e, id);
 	return n + 1;
 }
@@ -758,6 +749,21 @@ static int ratelimit_observe_method(lua_State *L)
 	return 2;
 }
 
+/* Settles the token s took for a finished transfer (given back on a
+ * failure, observed on a response) and pushes what t:perform gives, then
+ * for a response its Retry-After and the rate view. */
+static int push_settled(lua_State *L, struct ratelimit_state *s, const struct http_response *res)
+{
+	if (res->failure != TRANSPORT_OK) {
+		ratelimit_cancel(s);
+		return push_result(L, res);
+	}
+	int n = push_result(L, res);
+	observe(L, s, res->status, res->headers.data ? res->headers.data : "", res->headers.len,
+	        monotonic_seconds());
+	return n + 2;
+}
+
 /*
  * rl:send(transport, method, url, headers, body, json_body, timeout, fresh)
  *   -> false, wait: no token, nothing sent; wait as rl:take() gives it
@@ -778,15 +784,8 @@ static int ratelimit_send_method(lua_State *L)
 		lua_pushnumber(L, wait);
 		return 2;
 	}
-	const struct http_response *res = &box->response;
-	if (transport_perform(box->transport, &req, &box->response) != TRANSPORT_OK) {
-		ratelimit_cancel(s);
-		return push_result(L, res);
-	}
-	int n = push_result(L, res);
-	observe(L, s, res->status, res->headers.data ? res->headers.data : "", res->headers.len,
-	        monotonic_seconds());
-	return n + 2;
+	transport_perform(box->transport, &req, &box->response);
+	return push_settled(L, s, &box->response);
 }
 
 /*

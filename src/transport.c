@@ -335,6 +335,13 @@ static void set_method(CURL *easy, const struct http_request *req)
 	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, standard ? NULL : req->method);
 }
 
+/* Whether req needs a header list of its own: the base one plus its body's
+ * and its own headers. */
+static int needs_own_headers(const struct http_request *req)
+{
+	return req->body || req->header_count > 0;
+}
+
 /* Whether line's header name is that of one of req's own headers. */
 static int overridden(const char *line, const struct http_request *req)
 {
@@ -425,7 +432,7 @@ enum transport_failure transport_perform(struct transport *t, const struct http_
                                          struct http_response *res)
 {
 	clear_response(res);
-	int own_list = req->body || req->header_count > 0;
+	int own_list = needs_own_headers(req);
 	struct curl_slist *headers = own_list ? build_headers(t, req) : t->base_headers->lines;
 	if (!headers) {
 		snprintf(res->message, sizeof res->message, "out of memory");
@@ -462,7 +469,7 @@ int transport_setup(const struct transport *t, CURL *easy, unsigned long easy_ge
                     struct shared_headers **headers)
 {
 	clear_response(res);
-	if (req->body || req->header_count > 0) {
+	if (needs_own_headers(req)) {
 		struct curl_slist *own = build_headers(t, req);
 		if (!own || !(*headers = share(own)))
 			return -1;
