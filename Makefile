@@ -133,7 +133,7 @@ fuzz:
 		if [ $$rc -ne 0 ]; then tail -40 build-fuzz/$$t.log; exit 1; fi; \
 	done
 
-$(BUILD)/bench/%: bench/%.c
+$(BUILD)/bench/%: bench/%.c bench/plain.h
 	@mkdir -p $(@D)
 	@echo "  CC       $<"
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 $< -o $@ $(shell pkg-config --libs libcurl)
@@ -146,10 +146,10 @@ bench: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi
 
 lint:
 	luacheck lua spec examples tools $(wildcard bench/*.lua)
-	clang-format --dry-run --Werror src/*.c src/*.h src/fuzz/*.c $(wildcard bench/*.c)
+	clang-format --dry-run --Werror src/*.c src/*.h src/fuzz/*.c $(wildcard bench/*.c bench/*.h)
 
 format:
-	clang-format -i src/*.c src/*.h src/fuzz/*.c $(wildcard bench/*.c)
+	clang-format -i src/*.c src/*.h src/fuzz/*.c $(wildcard bench/*.c bench/*.h)
 
 install: all
 	install -d $(DESTDIR)$(LUA_CMOD)/pulse $(DESTDIR)$(PREFIX)/bin

@@ -5,17 +5,9 @@
  * Prints the elapsed seconds.
  *   plain_multi URL N C
  */
-#include <curl/curl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
+#include "plain.h"
 
-static size_t count_bytes(char *data, size_t size, size_t n, void *total)
-{
-	(void)data;
-	*(size_t *)total += size * n;
-	return size * n;
-}
+#include <stdlib.h>
 
 int main(int argc, char **argv)
 {
@@ -27,19 +19,11 @@ int main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	CURLM *multi = curl_multi_init();
 	curl_multi_setopt(multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-	/* The header lines pulse-lua sends, in its order: the server sees the
-	 * same request from both. */
-	char agent[128];
-	snprintf(agent, sizeof agent, "User-Agent: pulse-lua/bench libcurl/%s Lua/5.4",
-	         curl_version_info(CURLVERSION_NOW)->version);
-	struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
-	headers = curl_slist_append(headers, agent);
-	headers = curl_slist_append(headers, "Authorization: Api-key bench-key");
+	struct curl_slist *headers = pulse_headers();
 	size_t total = 0;
 	long started = 0, finished = 0;
 	CURL **handles = calloc((size_t)c, sizeof *handles);
-	struct timespec start, end;
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	double start = seconds();
 	for (long i = 0; i < c && started < n; i++, started++) {
 		handles[i] = curl_easy_init();
 		curl_easy_setopt(handles[i], CURLOPT_URL, argv[1]);
@@ -73,8 +57,7 @@ int main(int argc, char **argv)
 		if (finished < n)
 			curl_multi_poll(multi, NULL, 0, 1000, NULL);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	printf("%.6f\n", (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9);
+	printf("%.6f\n", seconds() - start);
 	for (long i = 0; i < c; i++)
 		curl_easy_cleanup(handles[i]);
 	free(handles);
