@@ -130,18 +130,8 @@ describe("pulse-sandbox", function()
 
 	describe("faults", function()
 		local sandbox, key
-
-		setup(function()
-			sandbox = support.start({ log = true })
-			key = auth(sandbox.key)
-		end)
-
-		teardown(function()
-			sandbox:stop()
-		end)
-
-		before_each(function()
-			sandbox:reset()
+		support.shared_sandbox({ log = true }, function(s)
+			sandbox, key = s, auth(s.key)
 		end)
 
 		it("answers 503 for the next N requests, with or without Retry-After", function()
@@ -312,18 +302,8 @@ describe("pulse-sandbox", function()
 
 	describe("sample resources", function()
 		local sandbox, key
-
-		setup(function()
-			sandbox = support.start({ seed = 3 })
-			key = auth(sandbox.key)
-		end)
-
-		teardown(function()
-			sandbox:stop()
-		end)
-
-		before_each(function()
-			sandbox:reset()
+		support.shared_sandbox({ seed = 3 }, function(s)
+			sandbox, key = s, auth(s.key)
 		end)
 
 		local function call(method, path, body)
