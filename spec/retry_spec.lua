@@ -3,6 +3,7 @@
 -- far past a deadline.
 
 local core = require("pulse.core")
+local pulse = require("pulse")
 local support = require("support.sandbox")
 
 describe("rate limiting and retries", function()
@@ -212,6 +213,61 @@ describe("rate limiting and retries", function()
 			assert.are.equal(422, err.status)
 			assert.are.equal(1, err.attempts)
 			assert.are.equal(0, client:stats().retries)
+		end)
+
+		describe("on a repeated call (its URL cached: the plain path)", function()
+			local function keys(t)
+				local list = {}
+				for k in pairs(t) do
+					list[#list + 1] = k
+				end
+				table.sort(list)
+				return list
+			end
+
+			it("keeps the retry rules and shapes res as the first call", function()
+				local _, first = assert(client:get("/services/2"))
+				sandbox:fault("503:count=1")
+				local body, res = assert(client:get("/services/2"))
+				assert.are.equal(2, res.attempts)
+				assert.are.equal(2, body.data.id)
+				assert.are.same(keys(first), keys(res))
+				sandbox:fault("html502")
+				local raw
+				raw, res = assert(client:get("/services/2", { decode = false }))
+				assert.are.equal(2, res.attempts)
+				assert.is_string(raw)
+				sandbox:fault("status:code=404")
+				local none, err = client:get("/services/2")
+				assert.is_nil(none)
+				assert.are.equal("not_found", err.kind)
+				assert.are.equal(1, err.attempts)
+				assert.are.equal(404, err.res.status)
+			end)
+
+			it("reports a success with a body that is not JSON as a decode error", function()
+				assert(client:get("/services/3"))
+				sandbox:fault("truncate")
+				local none, err = client:get("/services/3")
+				assert.is_nil(none)
+				assert.are.equal("decode", err.kind)
+				assert.are.equal(200, err.status)
+			end)
+
+			it("keeps the retry rules in a task", function()
+				assert(client:get("/services/4"))
+				sandbox:fault("html502")
+				local _, res = pulse.run(function()
+					return assert(client:get("/services/4"))
+				end)
+				assert.are.equal(2, res.attempts)
+			end)
+
+			it("sends options other than decode by the full path", function()
+				assert(client:get("/_sandbox/echo"))
+				local body = assert(client:get("/_sandbox/echo", { headers = { ["X-Trace"] = "t1" } }))
+				assert.are.equal("t1", body.headers["x-trace"])
+			end)
 		end)
 
 		it("stops at max_attempts", function()

@@ -772,20 +772,62 @@ static int push_settled(lua_State *L, struct ratelimit_state *s, const struct ht
  * take, perform and observe in one call: no error can come between taking
  * a token and settling it, and a request crosses into C once.
  */
-static int ratelimit_send_method(lua_State *L)
+static int send_request(lua_State *L, struct ratelimit_state *s, struct transport_box *box,
+                        const struct http_request *req)
 {
-	struct ratelimit_state *s = check_ratelimit(L);
-	struct transport_box *box = check_transport(L, 2);
-	const char *lines[MAX_HEADER_LINES];
-	struct http_request req = check_request(L, 3, lines);
 	double wait = ratelimit_take(s, monotonic_seconds());
 	if (wait != 0) {
 		lua_pushboolean(L, 0);
 		lua_pushnumber(L, wait);
 		return 2;
 	}
-	transport_perform(box->transport, &req, &box->response);
+	transport_perform(box->transport, req, &box->response);
 	return push_settled(L, s, &box->response);
+}
+
+static int ratelimit_send_method(lua_State *L)
+{
+	struct ratelimit_state *s = check_ratelimit(L);
+	struct transport_box *box = check_transport(L, 2);
+	const char *lines[MAX_HEADER_LINES];
+	struct http_request req = check_request(L, 3, lines);
+	return send_request(L, s, box, &req);
+}
+
+/* Whether the request options at idx ask for nothing a method and a URL do
+ * not give: nil, or a table with at most decode, a boolean. */
+static int plain_options(lua_State *L, int idx)
+{
+	if (lua_isnoneornil(L, idx))
+		return 1;
+	if (!lua_istable(L, idx))
+		return 0;
+	int plain = 1;
+	lua_pushnil(L);
+	while (plain && lua_next(L, idx)) {
+		plain = lua_type(L, -1) == LUA_TBOOLEAN && lua_type(L, -2) == LUA_TSTRING &&
+		        strcmp(lua_tostring(L, -2), "decode") == 0;
+		lua_pop(L, plain ? 1 : 2);
+	}
+	return plain;
+}
+
+/*
+ * rl:send_plain(transport, method, url, opts) -> as rl:send, for a request
+ * of an idempotent method with no body or headers of its own; or false
+ * alone, nothing sent, when opts ask for more than decode. The client's
+ * common call, checked and sent in one crossing into C.
+ */
+static int ratelimit_send_plain_method(lua_State *L)
+{
+	struct ratelimit_state *s = check_ratelimit(L);
+	struct transport_box *box = check_transport(L, 2);
+	struct http_request req = {.method = luaL_checkstring(L, 3), .url = luaL_checkstring(L, 4)};
+	if (!plain_options(L, 5)) {
+		lua_pushboolean(L, 0);
+		return 1;
+	}
+	return send_request(L, s, box, &req);
 }
 
 /*
@@ -794,13 +836,9 @@ static int ratelimit_send_method(lua_State *L)
  * The transfer holds the token: e:collect() settles it with the response,
  * e:cancel() gives it back, so a task ended mid-transfer cannot leak it.
  */
-static int ratelimit_start_method(lua_State *L)
+static int start_request(lua_State *L, struct ratelimit_state *s, struct engine *e, struct transport_box *box,
+                         const struct http_request *req)
 {
-	struct ratelimit_state *s = check_ratelimit(L);
-	struct engine *e = check_engine(L, 2);
-	struct transport_box *box = check_transport(L, 3);
-	const char *lines[MAX_HEADER_LINES];
-	struct http_request req = check_request(L, 4, lines);
 	lua_getiuservalue(L, 2, 1); /* the holders' table, fetched before a token is taken */
 	double wait = ratelimit_take(s, monotonic_seconds());
 	if (wait != 0) {
@@ -808,7 +846,7 @@ static int ratelimit_start_method(lua_State *L)
 		lua_pushnumber(L, wait);
 		return 2;
 	}
-	int id = engine_start(e, box->transport, &req);
+	int id = engine_start(e, box->transport, req);
 	if (id < 0) {
 		ratelimit_cancel(s);
 		return luaL_error(L, "out of memory starting a transfer");
@@ -817,6 +855,31 @@ static int ratelimit_start_method(lua_State *L)
 	lua_rawseti(L, -2, id);
 	lua_pushinteger(L, id);
 	return 1;
+}
+
+static int ratelimit_start_method(lua_State *L)
+{
+	struct ratelimit_state *s = check_ratelimit(L);
+	struct engine *e = check_engine(L, 2);
+	struct transport_box *box = check_transport(L, 3);
+	const char *lines[MAX_HEADER_LINES];
+	struct http_request req = check_request(L, 4, lines);
+	return start_request(L, s, e, box, &req);
+}
+
+/* rl:start_plain(engine, transport, method, url, opts) -> as rl:start, for
+ * the requests rl:send_plain takes; false alone when opts ask for more. */
+static int ratelimit_start_plain_method(lua_State *L)
+{
+	struct ratelimit_state *s = check_ratelimit(L);
+	struct engine *e = check_engine(L, 2);
+	struct transport_box *box = check_transport(L, 3);
+	struct http_request req = {.method = luaL_checkstring(L, 4), .url = luaL_checkstring(L, 5)};
+	if (!plain_options(L, 6)) {
+		lua_pushboolean(L, 0);
+		return 1;
+	}
+	return start_request(L, s, e, box, &req);
 }
 
 /* rl:view([now]) -> the model, as a table of numbers (reset and blocked:
@@ -955,7 +1018,9 @@ int luaopen_pulse_core(lua_State *L)
 	    {"take", ratelimit_take_method},
 	    {"observe", ratelimit_observe_method},
 	    {"send", ratelimit_send_method},
+	    {"send_plain", ratelimit_send_plain_method},
 	    {"start", ratelimit_start_method},
+	    {"start_plain", ratelimit_start_plain_method},
 	    {"cancel", ratelimit_cancel_method},
 	    {"view", ratelimit_view_method},
 	    {NULL, NULL},

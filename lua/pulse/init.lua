@@ -503,22 +503,29 @@ local function response(status, headers, attempt, waited, started, rate)
 end
 
 -- Sends req until it succeeds, fails for good, or the retry rules say stop.
-function Client:_send(req)
-	local started = core.now()
+-- first, when given, is an attempt made already (by send's plain path):
+-- { started =, status, headers, body, elapsed, retry_after, rate }.
+function Client:_send(req, first)
+	local started = first and first.started or core.now()
 	local waited, attempt = 0, 0
 	local verbose, in_task = self.verbose, tasks.current() ~= nil
 	while true do
 		attempt = attempt + 1
-		if verbose then
-			self:_trace("-> %s %s (attempt %d)", req.method, req.url, attempt)
-		end
 		-- For a response: status, headers, body; for none: nil, the
 		-- failure's name, its message.
-		local slept, status, headers, body, elapsed, retry_after, rate
-		if in_task then
-			slept, status, headers, body, elapsed, retry_after, rate = self:_transfer_in_task(req)
+		local slept, status, headers, body, elapsed, retry_after, rate = 0
+		if first then
+			status, headers, body, elapsed, retry_after, rate = table.unpack(first, 1, 6)
+			first = nil
 		else
-			slept, status, headers, body, elapsed, retry_after, rate = self:_transfer(req)
+			if verbose then
+				self:_trace("-> %s %s (attempt %d)", req.method, req.url, attempt)
+			end
+			if in_task then
+				slept, status, headers, body, elapsed, retry_after, rate = self:_transfer_in_task(req)
+			else
+				slept, status, headers, body, elapsed, retry_after, rate = self:_transfer(req)
+			end
 		end
 		waited = waited + slept
 		if #self._probe_waiters > 0 then
@@ -572,13 +579,60 @@ function Client:_send(req)
 	end
 end
 
+-- The common call, sent without the full path's preparing: a method
+-- without a body, a path whose URL is cached, no option but decode, no
+-- tracing. One crossing into C checks the options and sends it (or starts
+-- it, in a task). Returns what a call returns; or nothing when the request
+-- must take the full path, or first (as _send takes it) when its first
+-- attempt was not a success.
+local function send_plain(self, method, path, opts)
+	local target = self._url_cache[path]
+	if not target or self.verbose then
+		return
+	end
+	local started = core.now()
+	local status, headers, body, elapsed, _, retry_after, rate
+	if tasks.current() then
+		local id = self._limiter:start_plain(tasks.engine(), self._transport, method, target, opts)
+		if not id then
+			return -- opts ask for more, or no token yet: the full path waits
+		end
+		status, headers, body, elapsed, _, retry_after, rate = tasks.await_transfer(id)
+		if #self._probe_waiters > 0 then
+			tasks.wake(self._probe_waiters)
+		end
+	else
+		status, headers, body, elapsed, _, retry_after, rate =
+			self._limiter:send_plain(self._transport, method, target, opts)
+		if status == false then
+			return
+		end
+	end
+	if status and status >= 200 and status <= 299 then
+		local res = response(status, headers, 1, 0, started, rate)
+		if opts and opts.decode == false then
+			return body, res
+		end
+		return self:_finish({ method = method, url = target, decode = true, idempotent = true }, status, headers, body, res)
+	end
+	return nil, nil, { started = started, status, headers, body, elapsed, retry_after, rate }
+end
+
 -- Client:get and the others tail-call this: level 2 is their caller.
 local function send(self, name, method, path, opts)
+	local first
+	if IDEMPOTENT[method] and getmetatable(self) == Client then
+		local body, res
+		body, res, first = send_plain(self, method, path, opts)
+		if body ~= nil or res ~= nil then
+			return body, res
+		end
+	end
 	local req, why = Client._prepare(self, name, method, path, opts)
 	if not req then
 		error(why, 2)
 	end
-	return self:_send(req)
+	return self:_send(req, first)
 end
 
 -- Methods seen valid, so that a batch checks each once (a few dozen at most).
