@@ -25,9 +25,9 @@ function tasks.engine()
 	return scheduler.engine
 end
 
--- The ready queue holds tasks; a task woken by its transfer finds what the
--- engine said in its inbox (a table of its own, reused: a request's path
--- makes no table here).
+-- The ready queue holds tasks to resume. A task whose transfer finished is
+-- resumed at once, with what the engine said of it: a request's path makes
+-- no table here.
 local function make_ready(task)
 	local ready = scheduler.ready
 	ready[#ready + 1] = task
@@ -42,19 +42,9 @@ local function finish(task)
 	task.joiners = {}
 end
 
-local function resume(task)
+local function resume(task, ...)
 	current = task
-	local ok, err
-	if task.has_mail then
-		task.has_mail = false
-		local inbox = task.inbox
-		local a, b, c, d, e, f, g = inbox[1], inbox[2], inbox[3], inbox[4], inbox[5], inbox[6], inbox[7]
-		-- Emptied, so that an idle task holds no response body.
-		inbox[1], inbox[2], inbox[3], inbox[4], inbox[5], inbox[6], inbox[7] = nil, nil, nil, nil, nil, nil, nil
-		ok, err = coroutine.resume(task.co, a, b, c, d, e, f, g)
-	else
-		ok, err = coroutine.resume(task.co)
-	end
+	local ok, err = coroutine.resume(task.co, ...)
 	current = nil
 	if not ok then
 		-- A string error gets the task's own traceback; an error object
@@ -68,7 +58,7 @@ local function resume(task)
 end
 
 local function spawn(fn, ...)
-	local task = setmetatable({ joiners = {}, done = false, inbox = {}, has_mail = false }, Task)
+	local task = setmetatable({ joiners = {}, done = false }, Task)
 	local args = table.pack(...)
 	task.co = coroutine.create(function()
 		task.results = table.pack(fn(table.unpack(args, 1, args.n)))
@@ -156,9 +146,11 @@ local function wake_timers()
 	scheduler.timers = kept
 end
 
+-- Resumes the task of each finished transfer; stops at the first task that
+-- fails (the run ends, and abandons the others).
 local function collect_transfers(engine)
 	local transfers = scheduler.transfers
-	while true do
+	while not scheduler.failed do
 		-- id, then status, headers, body, elapsed, connections, retry_after,
 		-- rate (or a failure)
 		local id, a, b, c, d, e, f, g = engine:collect()
@@ -168,10 +160,7 @@ local function collect_transfers(engine)
 		local task = transfers[id]
 		transfers[id] = nil
 		scheduler.pending = scheduler.pending - 1
-		local inbox = task.inbox
-		inbox[1], inbox[2], inbox[3], inbox[4], inbox[5], inbox[6], inbox[7] = a, b, c, d, e, f, g
-		task.has_mail = true
-		make_ready(task)
+		resume(task, a, b, c, d, e, f, g)
 	end
 end
 
