@@ -107,6 +107,62 @@ describe("batches and tasks", function()
 			end
 		end)
 
+		it("applies the retry rules to requests on paths seen before (the plain path)", function()
+			client:batch(gets(12)) -- every URL cached: the next batch sends plain requests
+			sandbox:reset()
+			sandbox:fault("503:count=2,html502:count=1")
+			local results = client:batch(gets(12), { concurrency = 4 })
+			local attempts = 0
+			for i, result in ipairs(results) do
+				assert.are.equal(i, result.body.data.id)
+				attempts = attempts + result.res.attempts
+			end
+			assert.are.equal(15, attempts, "three faulted attempts, each retried")
+			assert.are.equal(2, sandbox:stats().by_status["503"])
+			assert.are.equal(15, sandbox:stats().requests)
+		end)
+
+		it("lets the request function and on_result make requests of their own", function()
+			client:batch(gets(4))
+			local n, fetched = 0, {}
+			local count = client:batch(function()
+				n = n + 1
+				if n <= 4 then
+					assert(client:get("/services/" .. (n + 4))) -- yields, as in any task
+					return { "GET", "/services/" .. n }
+				end
+			end, {
+				concurrency = 2,
+				on_result = function(i, body)
+					local extra = assert(client:get("/services/" .. (i + 8)))
+					fetched[i] = { body.data.id, extra.data.id }
+				end,
+			})
+			assert.are.equal(4, count)
+			for i = 1, 4 do
+				assert.are.same({ i, i + 8 }, fetched[i])
+			end
+		end)
+
+		it("gives every token back when on_result raises mid-batch", function()
+			client:batch(gets(6))
+			assert.is_nil(client:delete("/services/999")) -- a quick 404; its URL is cached now
+			sandbox:fault("latency:ms=300:count=0:method=GET")
+			local list = gets(6)
+			list[1] = { "DELETE", "/services/999" } -- ends first: the GETs are in flight
+			local ok, err = pcall(client.batch, client, list, {
+				concurrency = 6,
+				on_result = function()
+					error("stop at the first")
+				end,
+			})
+			sandbox:clear_faults()
+			assert.is_false(ok)
+			assert.matches("stop at the first", tostring(err))
+			assert.are.equal(0, client:ratelimit().in_flight)
+			assert.are.equal(3, #client:batch(gets(3)))
+		end)
+
 		it("reports progress after each request", function()
 			local calls = {}
 			client:batch(gets(5), {

@@ -490,13 +490,13 @@ function Client:_failure(req, outcome, message, reason, attempt)
 end
 
 -- The documented res of a final response.
-local function response(status, headers, attempt, waited, started, rate)
+local function response(status, headers, attempt, waited, elapsed, rate)
 	return {
 		status = status,
 		headers = headers,
 		attempts = attempt,
 		waited = waited,
-		elapsed = core.now() - started,
+		elapsed = elapsed,
 		from_cache = false,
 		rate = rate,
 	}
@@ -535,7 +535,7 @@ function Client:_send(req, first)
 			self:_trace_outcome(req, attempt, status, headers, elapsed)
 		end
 		if status and status >= 200 and status <= 299 then
-			local res = response(status, headers, attempt, waited, started, rate)
+			local res = response(status, headers, attempt, waited, core.now() - started, rate)
 			if not req.decode then
 				return body, res -- nothing to shape
 			end
@@ -558,7 +558,8 @@ function Client:_send(req, first)
 			if not status then
 				return self:_failure(req, outcome, body, reason, attempt)
 			end
-			return self:_finish(req, status, headers, body, response(status, headers, attempt, waited, started, rate))
+			local res = response(status, headers, attempt, waited, core.now() - started, rate)
+			return self:_finish(req, status, headers, body, res)
 		end
 		self._stats:record_retry()
 		self:_trace("retry %s %s in %.3fs: %s (attempt %d next)", req.method, req.url, wait, reason, attempt + 1)
@@ -609,7 +610,7 @@ local function send_plain(self, method, path, opts)
 		end
 	end
 	if status and status >= 200 and status <= 299 then
-		local res = response(status, headers, 1, 0, started, rate)
+		local res = response(status, headers, 1, 0, core.now() - started, rate)
 		if opts and opts.decode == false then
 			return body, res
 		end
@@ -727,7 +728,15 @@ function Client:batch(requests, opts)
 	end
 	local total = list and #list or nil
 	local on_progress = opts.on_progress or progress.bar(total, runner)
+	local concurrency = opts.concurrency or 8
 	local results, started, done, stopped = {}, 0, 0, false
+	local in_flight = 0
+	-- Results the batch's task has not taken yet, three slots each: index,
+	-- body, and res or err. idle holds the task while it waits for one.
+	local finished, queued, idle = {}, 0, {}
+	-- The plain requests in flight, by transfer id.
+	local index_of, entry_of, url_of = {}, {}, {}
+	local limiter, transport, probe_waiters = self._limiter, self._transport, self._probe_waiters
 
 	local function next_request()
 		if stopped then
@@ -746,37 +755,106 @@ function Client:batch(requests, opts)
 		return started, entry
 	end
 
-	local function worker()
-		while true do
+	local function finish(i, body, second)
+		finished[queued + 1], finished[queued + 2], finished[queued + 3] = i, body, second
+		queued = queued + 3
+		in_flight = in_flight - 1
+		if idle[1] then
+			tasks.wake(idle)
+		end
+	end
+
+	-- In a task of its own, a request the full path takes: options beyond
+	-- decode, a path not seen yet, no token at once, tracing; or a plain
+	-- request whose first attempt (first) was not a success.
+	local function full(i, method, path, entry_opts, first)
+		if first then
+			local req = assert(self:_prepare("request", method, path, entry_opts))
+			return finish(i, self:_send(req, first))
+		end
+		return finish(i, self:request(method, path, entry_opts))
+	end
+
+	-- Called by the scheduler when a plain request's transfer ends.
+	local function plain_done(id, status, headers, body, elapsed, _, retry_after, rate)
+		local i, entry, target = index_of[id], entry_of[id], url_of[id]
+		index_of[id], entry_of[id], url_of[id] = nil, nil, nil
+		if #probe_waiters > 0 then
+			tasks.wake(probe_waiters)
+		end
+		if status and status >= 200 and status <= 299 then
+			local res = response(status, headers, 1, 0, elapsed, rate)
+			local entry_opts = entry.opts or entry[3]
+			if entry_opts and entry_opts.decode == false then
+				return finish(i, body, res)
+			end
+			local req = { method = entry.method or entry[1], url = target, decode = true, idempotent = true }
+			return finish(i, self:_finish(req, status, headers, body, res))
+		end
+		local method, path, entry_opts = batch_entry(entry, i)
+		local first = { started = core.now() - elapsed, status, headers, body, elapsed, retry_after, rate }
+		tasks.spawn(full, i, method, path, entry_opts, first)
+	end
+
+	-- Starts requests up to the concurrency: a plain one (as send_plain
+	-- takes) as a transfer the scheduler hands to plain_done, any other in
+	-- a task. Asking for the next request runs the caller's function, so
+	-- only the batch's task does it.
+	local function fill()
+		local engine, verbose = tasks.engine(), self.verbose
+		while in_flight < concurrency do
 			local i, entry = next_request()
 			if not i then
 				return
 			end
-			local body, second = self:request(batch_entry(entry, i))
-			done = done + 1
-			if body == nil and opts.fail_fast then
-				stopped = true
-			end
-			if opts.on_result then
-				opts.on_result(i, body, second)
-			elseif body ~= nil then
-				results[i] = { body, second, body = body, res = second }
+			in_flight = in_flight + 1
+			local method, path, entry_opts = batch_entry(entry, i)
+			local target = not verbose and IDEMPOTENT[method] and self._url_cache[path]
+			local id = target and limiter:start_plain(engine, transport, method, target, entry_opts)
+			if id then
+				index_of[id], entry_of[id], url_of[id] = i, entry, target
+				tasks.on_transfer(id, plain_done)
 			else
-				results[i] = { nil, second, err = second }
-			end
-			if on_progress then
-				on_progress(done, total, self._stats)
+				tasks.spawn(full, i, method, path, entry_opts)
 			end
 		end
 	end
 
-	tasks.run(function()
-		local workers = {}
-		for k = 1, opts.concurrency or 8 do
-			workers[k] = tasks.spawn(worker)
+	-- The caller's functions (on_result, on_progress) run in the batch's
+	-- task, as results come.
+	local function record(i, body, second)
+		done = done + 1
+		if body == nil and opts.fail_fast then
+			stopped = true
 		end
-		for _, w in ipairs(workers) do
-			w:join()
+		if opts.on_result then
+			opts.on_result(i, body, second)
+		elseif body ~= nil then
+			results[i] = { body, second, body = body, res = second }
+		else
+			results[i] = { nil, second, err = second }
+		end
+		if on_progress then
+			on_progress(done, total, self._stats)
+		end
+	end
+
+	tasks.run(function()
+		fill()
+		while in_flight > 0 or queued > 0 do
+			if queued == 0 then
+				tasks.wait_on(idle)
+			end
+			-- on_result may yield, and more results come meanwhile.
+			local k = 0
+			while k < queued do
+				local i, body, second = finished[k + 1], finished[k + 2], finished[k + 3]
+				finished[k + 1], finished[k + 2], finished[k + 3] = nil, nil, nil
+				k = k + 3
+				record(i, body, second)
+			end
+			queued = 0
+			fill()
 		end
 	end)
 	if type(on_progress) == "table" then

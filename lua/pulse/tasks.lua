@@ -36,6 +36,7 @@ end
 local function finish(task)
 	task.done = true
 	scheduler.tasks[task] = nil
+	scheduler.alive = scheduler.alive - 1
 	for _, joiner in ipairs(task.joiners) do
 		make_ready(joiner)
 	end
@@ -64,6 +65,7 @@ local function spawn(fn, ...)
 		task.results = table.pack(fn(table.unpack(args, 1, args.n)))
 	end)
 	scheduler.tasks[task] = true
+	scheduler.alive = scheduler.alive + 1
 	make_ready(task)
 	return task
 end
@@ -124,7 +126,19 @@ function tasks.await_transfer(id)
 	return coroutine.yield()
 end
 
+-- Has the scheduler call fn(id, ...) with what the engine says of transfer
+-- id when it finishes: for work on a response that needs no task of its
+-- own (a batch's plain requests). fn runs between tasks: it must not yield,
+-- and runs no code of the caller's.
+function tasks.on_transfer(id, fn)
+	scheduler.callbacks[id] = fn
+	scheduler.pending = scheduler.pending + 1
+end
+
 local function earliest_timer()
+	if #scheduler.timers == 0 then
+		return nil
+	end
 	local due
 	for _, timer in ipairs(scheduler.timers) do
 		if not due or timer.due < due then
@@ -135,6 +149,9 @@ local function earliest_timer()
 end
 
 local function wake_timers()
+	if #scheduler.timers == 0 then
+		return -- the usual case in a batch: nothing to look at, no table made
+	end
 	local now, kept = core.now(), {}
 	for _, timer in ipairs(scheduler.timers) do
 		if timer.due <= now then
@@ -146,10 +163,11 @@ local function wake_timers()
 	scheduler.timers = kept
 end
 
--- Resumes the task of each finished transfer; stops at the first task that
--- fails (the run ends, and abandons the others).
+-- Resumes the task of each finished transfer (or calls its callback);
+-- stops at the first task that fails (the run ends, and abandons the
+-- others).
 local function collect_transfers(engine)
-	local transfers = scheduler.transfers
+	local transfers, callbacks = scheduler.transfers, scheduler.callbacks
 	while not scheduler.failed do
 		-- id, then status, headers, body, elapsed, connections, retry_after,
 		-- rate (or a failure)
@@ -157,10 +175,16 @@ local function collect_transfers(engine)
 		if not id then
 			return
 		end
-		local task = transfers[id]
-		transfers[id] = nil
 		scheduler.pending = scheduler.pending - 1
-		resume(task, a, b, c, d, e, f, g)
+		local task = transfers[id]
+		if task then
+			transfers[id] = nil
+			resume(task, a, b, c, d, e, f, g)
+		else
+			local fn = callbacks[id]
+			callbacks[id] = nil
+			fn(id, a, b, c, d, e, f, g)
+		end
 	end
 end
 
@@ -184,8 +208,10 @@ end
 -- and the tasks waiting on them, closed so that their to-be-closed
 -- variables run (a request gives its limiter token back).
 local function abandon(engine)
-	for id in pairs(scheduler.transfers) do
-		engine:cancel(id)
+	for _, waiting in ipairs({ scheduler.transfers, scheduler.callbacks }) do
+		for id in pairs(waiting) do
+			engine:cancel(id)
+		end
 	end
 	for task in pairs(scheduler.tasks) do
 		coroutine.close(task.co)
@@ -203,20 +229,31 @@ function tasks.run(fn, ...)
 		return fn(...)
 	end
 	local engine = core.engine()
-	-- tasks: those not yet ended; the run lasts while there are any.
-	scheduler = { ready = {}, timers = {}, transfers = {}, tasks = {}, pending = 0, engine = engine }
+	scheduler = {
+		ready = {},
+		timers = {},
+		transfers = {},
+		callbacks = {},
+		tasks = {}, -- those not yet ended; the run lasts while there are any
+		alive = 0, -- how many there are
+		pending = 0,
+		engine = engine,
+	}
 	local main = spawn(fn, ...)
+	local spare = {} -- the ready queue's other half: the two take turns
 	local ok, err = pcall(function()
-		while next(scheduler.tasks) and not scheduler.failed do
+		while scheduler.alive > 0 and not scheduler.failed do
 			local ready = scheduler.ready
 			if #ready > 0 then
-				scheduler.ready = {}
-				for _, task in ipairs(ready) do
-					resume(task)
-					if scheduler.failed then
-						break
+				scheduler.ready = spare
+				for k = 1, #ready do
+					local task = ready[k]
+					ready[k] = nil
+					if not scheduler.failed then
+						resume(task)
 					end
 				end
+				spare = ready
 			else
 				wait_for_events(engine)
 			end
