@@ -7,7 +7,18 @@ static int is_blank(char c)
 	return c == ' ' || c == '\t';
 }
 
+static char lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+}
+
 int header_block_next(const char *block, size_t len, size_t *pos, struct header_field *field)
+{
+	return header_block_next_of(block, len, pos, NULL, field);
+}
+
+int header_block_next_of(const char *block, size_t len, size_t *pos, const char *initials,
+                         struct header_field *field)
 {
 	while (*pos < len) {
 		const char *line = block + *pos;
@@ -15,6 +26,8 @@ int header_block_next(const char *block, size_t len, size_t *pos, struct header_
 		if (!end)
 			end = block + len;
 		*pos = (size_t)(end - block) + (end < block + len);
+		if (initials && (*line == '\0' || !strchr(initials, lower(*line))))
+			continue; /* not a name wanted (a NUL would match strchr's terminator) */
 		const char *colon = memchr(line, ':', (size_t)(end - line));
 		if (!colon || colon == line)
 			continue;
@@ -35,9 +48,7 @@ int header_block_next(const char *block, size_t len, size_t *pos, struct header_
 int header_field_is(const struct header_field *field, const char *name)
 {
 	for (size_t i = 0; i < field->name_len; i++) {
-		char c = field->name[i];
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c + ('a' - 'A'));
+		char c = lower(field->name[i]);
 		if (name[i] == '\0' || c != name[i])
 			return 0;
 	}

@@ -23,6 +23,13 @@ struct header_field {
  */
 int header_block_next(const char *block, size_t len, size_t *pos, struct header_field *field);
 
+/*
+ * As header_block_next, for a reader after a few names: lines whose first
+ * character (lower-cased) is not in initials are passed over unread.
+ */
+int header_block_next_of(const char *block, size_t len, size_t *pos, const char *initials,
+                         struct header_field *field);
+
 /* Whether field's name is name (lower case, NUL-terminated). */
 int header_field_is(const struct header_field *field, const char *name);
 

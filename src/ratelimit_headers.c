@@ -314,6 +314,7 @@ static const struct {
     NAME("ratelimit-remaining"),          NAME("ratelimit-reset"),  NAME("retry-after"),
 };
 #undef NAME
+#define FIELD_INITIALS "or" /* the first letters of field_names */
 
 /* A field's value: its only line's text in the block, or, when it came on
  * several lines, all of them joined in value (NULL when absent or too long). */
@@ -338,7 +339,7 @@ void ratelimit_read_response(long status, const char *block, size_t len, double 
 	struct header_field f, first[FIELDS];
 	int lines[FIELDS] = {0};
 	size_t pos = 0;
-	while (header_block_next(block, len, &pos, &f))
+	while (header_block_next_of(block, len, &pos, FIELD_INITIALS, &f))
 		for (int i = 0; i < FIELDS; i++)
 			if (f.name_len == field_names[i].len && header_field_is(&f, field_names[i].text) &&
 			    lines[i]++ == 0)
