@@ -591,7 +591,6 @@ local function send_plain(self, method, path, opts)
 	if not target or self.verbose then
 		return
 	end
-	local started = core.now()
 	local status, headers, body, elapsed, _, retry_after, rate
 	if tasks.current() then
 		local id = self._limiter:start_plain(tasks.engine(), self._transport, method, target, opts)
@@ -610,13 +609,14 @@ local function send_plain(self, method, path, opts)
 		end
 	end
 	if status and status >= 200 and status <= 299 then
-		local res = response(status, headers, 1, 0, core.now() - started, rate)
+		-- Sent at once, on the first attempt: the call took the transfer's time.
+		local res = response(status, headers, 1, 0, elapsed, rate)
 		if opts and opts.decode == false then
 			return body, res
 		end
 		return self:_finish({ method = method, url = target, decode = true, idempotent = true }, status, headers, body, res)
 	end
-	return nil, nil, { started = started, status, headers, body, elapsed, retry_after, rate }
+	return nil, nil, { started = core.now() - elapsed, status, headers, body, elapsed, retry_after, rate }
 end
 
 -- Client:get and the others tail-call this: level 2 is their caller.
