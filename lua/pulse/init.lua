@@ -689,12 +689,17 @@ Client.put = with_body("PUT")
 Client.patch = with_body("PATCH")
 
 -- One batch entry: { method, path, opts } or { method =, path =, opts = }.
-local function batch_entry(entry, i)
+-- A method seen valid, or a path in urls (a client's URL cache), is a
+-- string already: most entries repeat a few methods and paths.
+local function batch_entry(entry, i, urls)
 	if type(entry) ~= "table" then
 		usage("batch: request " .. i .. " must be a table {method, path, opts}, got " .. type(entry), 4)
 	end
 	local method, path = entry.method or entry[1], entry.path or entry[2]
-	if type(method) ~= "string" or type(path) ~= "string" then
+	if
+		not VALID_METHODS[method] and type(method) ~= "string"
+		or not (urls and urls[path]) and type(path) ~= "string"
+	then
 		usage("batch: request " .. i .. " needs a method and a path (strings)", 4)
 	end
 	return method, path, entry.opts or entry[3]
@@ -735,7 +740,7 @@ function Client:batch(requests, opts)
 	-- body, and res or err. idle holds the task while it waits for one.
 	local finished, queued, idle = {}, 0, {}
 	-- The plain requests in flight, by transfer id.
-	local index_of, entry_of, url_of = {}, {}, {}
+	local index_of, entry_of = {}, {}
 	local limiter, transport, probe_waiters = self._limiter, self._transport, self._probe_waiters
 
 	local function next_request()
@@ -777,8 +782,8 @@ function Client:batch(requests, opts)
 
 	-- Called by the scheduler when a plain request's transfer ends.
 	local function plain_done(id, status, headers, body, elapsed, _, retry_after, rate)
-		local i, entry, target = index_of[id], entry_of[id], url_of[id]
-		index_of[id], entry_of[id], url_of[id] = nil, nil, nil
+		local i, entry = index_of[id], entry_of[id]
+		index_of[id], entry_of[id] = nil, nil
 		if #probe_waiters > 0 then
 			tasks.wake(probe_waiters)
 		end
@@ -788,7 +793,8 @@ function Client:batch(requests, opts)
 			if entry_opts and entry_opts.decode == false then
 				return finish(i, body, res)
 			end
-			local req = { method = entry.method or entry[1], url = target, decode = true, idempotent = true }
+			local method, target = entry.method or entry[1], self:_url(entry.path or entry[2])
+			local req = { method = method, url = target, decode = true, idempotent = true }
 			return finish(i, self:_finish(req, status, headers, body, res))
 		end
 		local method, path, entry_opts = batch_entry(entry, i)
@@ -808,11 +814,11 @@ function Client:batch(requests, opts)
 				return
 			end
 			in_flight = in_flight + 1
-			local method, path, entry_opts = batch_entry(entry, i)
+			local method, path, entry_opts = batch_entry(entry, i, self._url_cache)
 			local target = not verbose and IDEMPOTENT[method] and self._url_cache[path]
 			local id = target and limiter:start_plain(engine, transport, method, target, entry_opts)
 			if id then
-				index_of[id], entry_of[id], url_of[id] = i, entry, target
+				index_of[id], entry_of[id] = i, entry
 				tasks.on_transfer(id, plain_done)
 			else
 				tasks.spawn(full, i, method, path, entry_opts)
