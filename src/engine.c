@@ -127,15 +127,15 @@ static void collect_finished(struct engine *e)
 
 int engine_poll(struct engine *e, double timeout)
 {
+	/* Wait first, then move every transfer along once: a perform walks all
+	 * transfers, so one per wake-up, not two. The wait ends at once when a
+	 * socket is ready or libcurl has work due, as a transfer just started. */
+	if (e->done_head < 0 && timeout > 0) {
+		int ms = timeout > 3600 ? 3600000 : (int)(timeout * 1000);
+		if (curl_multi_poll(e->multi, NULL, 0, ms, NULL) != CURLM_OK)
+			return -1;
+	}
 	int running;
-	if (curl_multi_perform(e->multi, &running) != CURLM_OK)
-		return -1;
-	collect_finished(e);
-	if (e->done_head >= 0 || timeout <= 0)
-		return 0;
-	int ms = timeout > 3600 ? 3600000 : (int)(timeout * 1000);
-	if (curl_multi_poll(e->multi, NULL, 0, ms, NULL) != CURLM_OK)
-		return -1;
 	if (curl_multi_perform(e->multi, &running) != CURLM_OK)
 		return -1;
 	collect_finished(e);
