@@ -3,7 +3,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-enum slot_state { SLOT_FREE, SLOT_RUNNING, SLOT_DONE };
+/* DONE: finished and queued to be collected; COLLECTED: taken off the
+ * queue, not yet released. */
+enum slot_state { SLOT_FREE, SLOT_RUNNING, SLOT_DONE, SLOT_COLLECTED };
 
 struct slot {
 	CURL *easy; /* kept across uses: its DNS and TLS session caches stay warm */
@@ -22,6 +24,8 @@ struct engine {
 	 * slot's response for the life of its transfer, so slots never move. */
 	struct slot **slots;
 	int count;
+	int *free_ids; /* the free slots' indexes, a stack: room for count */
+	int free_count;
 	int active;
 	int done_head, done_tail; /* -1: empty */
 };
@@ -55,15 +59,20 @@ void engine_free(struct engine *e)
 		free(s);
 	}
 	free(e->slots);
+	free(e->free_ids);
 	curl_multi_cleanup(e->multi);
 	free(e);
 }
 
+/* A free slot's index (taken off the free stack), or -1 when out of memory. */
 static int free_slot(struct engine *e)
 {
-	for (int i = 0; i < e->count; i++)
-		if (e->slots[i]->state == SLOT_FREE)
-			return i;
+	if (e->free_count > 0)
+		return e->free_ids[--e->free_count];
+	int *ids = realloc(e->free_ids, (size_t)(e->count + 1) * sizeof *ids);
+	if (!ids)
+		return -1;
+	e->free_ids = ids;
 	struct slot **grown = realloc(e->slots, (size_t)(e->count + 1) * sizeof *grown);
 	if (!grown)
 		return -1;
@@ -73,21 +82,28 @@ static int free_slot(struct engine *e)
 	return e->count++;
 }
 
+static void put_free(struct engine *e, int id)
+{
+	e->free_ids[e->free_count++] = id;
+}
+
 int engine_start(struct engine *e, struct transport *t, const struct http_request *req)
 {
 	int id = free_slot(e);
 	if (id < 0)
 		return -1;
 	struct slot *s = e->slots[id];
-	if (!s->easy && !(s->easy = curl_easy_init()))
+	if ((!s->easy && !(s->easy = curl_easy_init())) ||
+	    transport_setup(t, s->easy, s->generation, req, &s->response, &s->headers) != 0) {
+		put_free(e, id);
 		return -1;
-	if (transport_setup(t, s->easy, s->generation, req, &s->response, &s->headers) != 0)
-		return -1;
+	}
 	s->generation = transport_generation(t);
 	curl_easy_setopt(s->easy, CURLOPT_PRIVATE, (void *)(intptr_t)id);
 	if (curl_multi_add_handle(e->multi, s->easy) != CURLM_OK) {
 		transport_free_headers(s->headers);
 		s->headers = NULL;
+		put_free(e, id);
 		return -1;
 	}
 	s->owner = transport_retain(t);
@@ -151,6 +167,7 @@ int engine_next_done(struct engine *e)
 	if (e->done_head < 0)
 		e->done_tail = -1;
 	e->slots[id]->next_done = -1;
+	e->slots[id]->state = SLOT_COLLECTED;
 	return id;
 }
 
@@ -165,7 +182,7 @@ void engine_release(struct engine *e, int id)
 		return;
 	struct slot *s = e->slots[id];
 	if (s->state == SLOT_DONE) {
-		/* Still queued if never collected: unlink it. */
+		/* Still queued, never collected: unlink it. */
 		for (int *link = &e->done_head, prev = -1; *link >= 0;
 		     prev = *link, link = &e->slots[*link]->next_done) {
 			if (*link == id) {
@@ -183,6 +200,7 @@ void engine_release(struct engine *e, int id)
 	transport_free(s->owner);
 	s->owner = NULL;
 	s->state = SLOT_FREE;
+	put_free(e, id);
 	e->active--;
 }
 
