@@ -216,13 +216,13 @@ describe("rate limiting and retries", function()
 		end)
 
 		describe("on a repeated call (its URL cached: the plain path)", function()
-			local function keys(t)
-				local list = {}
-				for k in pairs(t) do
-					list[#list + 1] = k
+			local function same_fields(a, b)
+				for k in pairs(a) do
+					assert.is_not_nil(b[k], "missing field " .. k)
 				end
-				table.sort(list)
-				return list
+				for k in pairs(b) do
+					assert.is_not_nil(a[k], "extra field " .. k)
+				end
 			end
 
 			it("keeps the retry rules and shapes res as the first call", function()
@@ -231,7 +231,7 @@ describe("rate limiting and retries", function()
 				local body, res = assert(client:get("/services/2"))
 				assert.are.equal(2, res.attempts)
 				assert.are.equal(2, body.data.id)
-				assert.are.same(keys(first), keys(res))
+				same_fields(first, res)
 				sandbox:fault("html502")
 				local raw
 				raw, res = assert(client:get("/services/2", { decode = false }))
