@@ -43,6 +43,17 @@ int buf_putc(struct buf *b, char c)
 	return buf_append(b, &c, 1);
 }
 
+int buf_append_line(struct buf *b, const void *bytes, size_t n)
+{
+	if (n == (size_t)-1 || buf_reserve(b, n + 1) != 0)
+		return -1;
+	memcpy(b->data + b->len, bytes, n);
+	b->len += n;
+	b->data[b->len++] = '\n';
+	b->data[b->len] = '\0';
+	return 0;
+}
+
 void buf_clear(struct buf *b)
 {
 	b->len = 0;

@@ -15,6 +15,8 @@ int buf_reserve(struct buf *b, size_t extra);
 int buf_append(struct buf *b, const void *bytes, size_t n);
 int buf_append_str(struct buf *b, const char *s);
 int buf_putc(struct buf *b, char c);
+/* bytes and a '\n' after them. */
+int buf_append_line(struct buf *b, const void *bytes, size_t n);
 
 /* Keeps the memory for reuse. */
 void buf_clear(struct buf *b);

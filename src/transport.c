@@ -311,7 +311,7 @@ static size_t collect_header(char *data, size_t size, size_t count, void *userda
 		len--;
 	if (len == 0)
 		return n;
-	if (buf_append(&res->headers, data, len) != 0 || buf_putc(&res->headers, '\n') != 0)
+	if (buf_append_line(&res->headers, data, len) != 0)
 		return 0;
 	return n;
 }
