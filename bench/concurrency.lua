@@ -3,7 +3,7 @@
 -- limit): a plain C program on libcurl's multi interface, pulse-lua batches
 -- with decode = false (target: 0.80 of plain C at every level) and decoding
 -- every body. Then peak memory of pulse-lua for 20,000 requests against
--- 2,000. Each row keeps the best of five interleaved rounds.
+-- 2,000. Each row keeps the best of ten interleaved rounds.
 --   build/pulse-lua bench/concurrency.lua [N]      (make bench runs it)
 
 package.path = "spec/?.lua;bench/?.lua;" .. package.path
@@ -11,7 +11,7 @@ local support = require("support.sandbox")
 local server = require("server")
 
 local N = tonumber(arg[1]) or 20000
-local ROUNDS = 5
+local ROUNDS = 10
 local BUILD = support.BIN
 
 local url, stop, server_name = server.start()
