@@ -59,6 +59,26 @@ describe("pulse client", function()
 			assert.are.equal("OPTIONS", body.method)
 		end)
 
+		it("keeps nothing of one request's method or options for the next", function()
+			-- The handle is set up only where a request differs from the one
+			-- before: each of these would carry over if that went wrong.
+			local sequence = { "GET", "POST", "GET", "HEAD", "GET", "DELETE", "GET" }
+			for _, method in ipairs(sequence) do
+				local body, res = client:request(method, "/_sandbox/echo", { json = method == "POST" and {} or nil })
+				assert(body, tostring(res))
+				if method ~= "HEAD" then
+					assert.are.equal(method, body.method)
+					assert.are.equal(method == "POST" and "{}" or "", body.body)
+				end
+			end
+			sandbox:fault("latency:ms=300")
+			local none, err = client:get("/services", { timeout = 0.1, retry = false })
+			assert.is_nil(none)
+			assert.are.equal("timeout", err.kind)
+			sandbox:fault("latency:ms=300")
+			assert(client:get("/services", { retry = false }), "the 0.1 s timeout stayed on the handle")
+		end)
+
 		it("sends a raw string body with opts.body and custom headers", function()
 			local body = assert(client:request("POST", "/_sandbox/echo", {
 				body = "raw,text",

@@ -14,8 +14,8 @@ struct slot {
 	struct transport *owner; /* the transport it was set up from; a reference */
 	size_t sent;             /* the request body's length */
 	enum slot_state state;
-	int next_done;            /* the finished-but-uncollected queue, by slot index */
-	unsigned long generation; /* of the transport easy was last set up by */
+	int next_done;           /* the finished-but-uncollected queue, by slot index */
+	struct easy_setup setup; /* what easy was last set up with */
 };
 
 struct engine {
@@ -55,6 +55,7 @@ void engine_free(struct engine *e)
 		transport_free(s->owner);
 		transport_free_headers(s->headers);
 		curl_easy_cleanup(s->easy);
+		easy_setup_free(&s->setup);
 		http_response_free(&s->response);
 		free(s);
 	}
@@ -93,13 +94,17 @@ int engine_start(struct engine *e, struct transport *t, const struct http_reques
 	if (id < 0)
 		return -1;
 	struct slot *s = e->slots[id];
-	if ((!s->easy && !(s->easy = curl_easy_init())) ||
-	    transport_setup(t, s->easy, s->generation, req, &s->response, &s->headers) != 0) {
+	if (!s->easy) {
+		if (!(s->easy = curl_easy_init())) {
+			put_free(e, id);
+			return -1;
+		}
+		curl_easy_setopt(s->easy, CURLOPT_PRIVATE, (void *)(intptr_t)id); /* a slot keeps its id */
+	}
+	if (transport_setup(t, s->easy, &s->setup, req, &s->response, &s->headers) != 0) {
 		put_free(e, id);
 		return -1;
 	}
-	s->generation = transport_generation(t);
-	curl_easy_setopt(s->easy, CURLOPT_PRIVATE, (void *)(intptr_t)id);
 	if (curl_multi_add_handle(e->multi, s->easy) != CURLM_OK) {
 		transport_free_headers(s->headers);
 		s->headers = NULL;

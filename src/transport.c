@@ -27,7 +27,8 @@ struct transport {
 	/* Changes whenever the fixed options do, and is never reused across
 	 * transports: a pooled handle set up for this value needs no redo. */
 	unsigned long generation;
-	int refs; /* transport_free drops one; the last frees */
+	struct easy_setup own_setup; /* easy's; its fixed options are set as they change */
+	int refs;                    /* transport_free drops one; the last frees */
 	struct request_stats stats;
 };
 
@@ -177,6 +178,7 @@ void transport_free(struct transport *t)
 	if (!t || --t->refs > 0)
 		return;
 	curl_easy_cleanup(t->easy);
+	easy_setup_free(&t->own_setup);
 	free(t->ca_file);
 	free(t->proxy);
 	free(t->user_agent);
@@ -371,17 +373,42 @@ static struct curl_slist *build_headers(const struct transport *t, const struct 
 	return list;
 }
 
-static void apply_request_options(const struct transport *t, CURL *e, const struct http_request *req,
-                                  struct http_response *res)
+void easy_setup_free(struct easy_setup *setup)
 {
-	curl_easy_setopt(e, CURLOPT_URL, req->url);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-	                 req->timeout_ms > 0 ? req->timeout_ms : t->options.timeout_ms);
-	curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, req->fresh_connection ? 1L : 0L);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, &res->body);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, res);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, res->message);
-	set_method(e, req);
+	free(setup->url);
+	setup->url = NULL;
+}
+
+/* The options of one request, set where they differ from setup's. A zeroed
+ * setup matches libcurl's defaults: no timeout, no fresh connection. */
+static void apply_request_options(const struct transport *t, CURL *e, struct easy_setup *setup,
+                                  const struct http_request *req, struct http_response *res)
+{
+	if (!setup->url || strcmp(setup->url, req->url) != 0) {
+		curl_easy_setopt(e, CURLOPT_URL, req->url);
+		free(setup->url);
+		setup->url = strdup(req->url); /* NULL: set again next time */
+	}
+	long timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : t->options.timeout_ms;
+	if (timeout_ms != setup->timeout_ms) {
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+		setup->timeout_ms = timeout_ms;
+	}
+	int fresh = req->fresh_connection != 0;
+	if (fresh != setup->fresh_connection) {
+		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, fresh ? 1L : 0L);
+		setup->fresh_connection = fresh;
+	}
+	if (res != setup->res) {
+		curl_easy_setopt(e, CURLOPT_WRITEDATA, &res->body);
+		curl_easy_setopt(e, CURLOPT_HEADERDATA, res);
+		curl_easy_setopt(e, CURLOPT_ERRORBUFFER, res->message);
+		setup->res = res;
+	}
+	int plain_get = !req->body && strcmp(req->method, "GET") == 0;
+	if (!plain_get || !setup->plain_get)
+		set_method(e, req);
+	setup->plain_get = plain_get;
 }
 
 static enum transport_failure classify(CURLcode rc)
@@ -438,7 +465,7 @@ enum transport_failure transport_perform(struct transport *t, const struct http_
 		snprintf(res->message, sizeof res->message, "out of memory");
 		return res->failure = TRANSPORT_NO_MEMORY;
 	}
-	apply_request_options(t, t->easy, req, res);
+	apply_request_options(t, t->easy, &t->own_setup, req, res);
 	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, headers);
 	CURLcode rc = curl_easy_perform(t->easy);
 	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
@@ -459,12 +486,7 @@ const struct request_stats *transport_stats(const struct transport *t)
 	return &t->stats;
 }
 
-unsigned long transport_generation(const struct transport *t)
-{
-	return t->generation;
-}
-
-int transport_setup(const struct transport *t, CURL *easy, unsigned long easy_generation,
+int transport_setup(const struct transport *t, CURL *easy, struct easy_setup *setup,
                     const struct http_request *req, struct http_response *res,
                     struct shared_headers **headers)
 {
@@ -477,9 +499,11 @@ int transport_setup(const struct transport *t, CURL *easy, unsigned long easy_ge
 		*headers = t->base_headers;
 		(*headers)->refs++;
 	}
-	if (easy_generation != t->generation)
+	if (setup->generation != t->generation) {
 		apply_fixed_options(t, easy);
-	apply_request_options(t, easy, req, res);
+		setup->generation = t->generation;
+	}
+	apply_request_options(t, easy, setup, req, res);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, (*headers)->lines);
 	return 0;
 }

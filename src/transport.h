@@ -89,18 +89,31 @@ void http_response_free(struct http_response *res);
 struct shared_headers;
 
 /*
- * For the engine (engine.h), which runs many transfers on other easy
- * handles: sets easy up for req with t's options and key. easy_generation
- * is the transport_generation easy was last set up with (0: never): when it
- * is t's, the options that never change are not set again. *headers gets
- * the transfer's reference to its header lines (t's own when the request
- * adds none; they outlive a key rotation), for transport_free_headers once
- * the transfer is over. Returns 0, or -1 when out of memory.
+ * What an easy handle was last set up with (all zero: nothing yet), so that
+ * what a request shares with the one before is not set again: every option
+ * goes through libcurl's option switch, and a URL is copied each time.
  */
-int transport_setup(const struct transport *t, CURL *easy, unsigned long easy_generation,
+struct easy_setup {
+	unsigned long generation; /* of the transport's fixed options; 0: none */
+	char *url;                /* a copy */
+	long timeout_ms;
+	int fresh_connection;
+	int plain_get; /* set up for a GET without a body */
+	const struct http_response *res;
+};
+void easy_setup_free(struct easy_setup *setup);
+
+/*
+ * For the engine (engine.h), which runs many transfers on other easy
+ * handles: sets easy up for req with t's options and key, as setup says it
+ * was set up last (and updates setup). *headers gets the transfer's
+ * reference to its header lines (t's own when the request adds none; they
+ * outlive a key rotation), for transport_free_headers once the transfer is
+ * over. Returns 0, or -1 when out of memory.
+ */
+int transport_setup(const struct transport *t, CURL *easy, struct easy_setup *setup,
                     const struct http_request *req, struct http_response *res,
                     struct shared_headers **headers);
-unsigned long transport_generation(const struct transport *t);
 void transport_free_headers(struct shared_headers *headers);
 
 /* Fills res's status, timing and failure from a finished transfer. */
