@@ -23,11 +23,12 @@ function server.body()
 	return assert(pulse.json.encode({ data = items, meta = { page = 1, per_page = 24, total = 24 } }))
 end
 
-local function start_nginx()
+-- nginx on port, serving body.json; the URL and a function that stops it,
+-- or nil when it did not answer (the port was taken, say).
+local function try_nginx(port)
 	local dir = os.tmpname()
 	os.remove(dir)
 	os.execute("mkdir -p " .. dir .. " && chmod 755 " .. dir)
-	local port = 20000 + math.random(0, 20000)
 	write(dir .. "/body.json", server.body())
 	write(
 		dir .. "/nginx.conf",
@@ -63,18 +64,33 @@ http {
 			dir
 		)
 	)
+	local function stop()
+		os.execute("kill $(cat " .. dir .. "/pid) 2>/dev/null; sleep 0.1; rm -rf " .. dir)
+	end
 	local url = string.format("http://127.0.0.1:%d/body.json", port)
 	local probe = core.transport({})
-	for _ = 1, 100 do
+	for _ = 1, 40 do
 		if probe:perform("GET", url) == 200 then
 			probe:close()
-			return url, function()
-				os.execute("kill $(cat " .. dir .. "/pid); sleep 0.1; rm -rf " .. dir)
-			end, "nginx (static file)"
+			return url, stop
 		end
 		core.sleep(0.05)
 	end
-	error("nginx did not start on port " .. port)
+	probe:close()
+	stop()
+	return nil
+end
+
+-- Ports below Linux's ephemeral range (32768 up), which a client connection
+-- of an earlier run may still hold; another port when one is taken anyway.
+local function start_nginx()
+	for _ = 1, 5 do
+		local url, stop = try_nginx(20000 + math.random(0, 12000))
+		if url then
+			return url, stop, "nginx (static file)"
+		end
+	end
+	error("nginx did not start on any of five ports")
 end
 
 -- With two cores or more, the server runs on the second and the clients on
