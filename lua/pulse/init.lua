@@ -580,12 +580,30 @@ function Client:_send(req, first)
 	end
 end
 
+-- What the first attempt of a plain request (as send_plain takes it, or a
+-- batch's) comes to: what a call returns for a success; else nil, nil and
+-- first, the attempt as _send goes on from it.
+local function plain_outcome(self, method, path, opts, status, headers, body, elapsed, retry_after, rate)
+	if #self._probe_waiters > 0 then
+		tasks.wake(self._probe_waiters)
+	end
+	if status and status >= 200 and status <= 299 then
+		-- Sent at once, on the first attempt: the call took the transfer's time.
+		local res = response(status, headers, 1, 0, elapsed, rate)
+		if opts and opts.decode == false then
+			return body, res
+		end
+		local req = { method = method, url = self:_url(path), decode = true, idempotent = true }
+		return self:_finish(req, status, headers, body, res)
+	end
+	return nil, nil, { started = core.now() - elapsed, status, headers, body, elapsed, retry_after, rate }
+end
+
 -- The common call, sent without the full path's preparing: a method
 -- without a body, a path whose URL is cached, no option but decode, no
 -- tracing. One crossing into C checks the options and sends it (or starts
--- it, in a task). Returns what a call returns; or nothing when the request
--- must take the full path, or first (as _send takes it) when its first
--- attempt was not a success.
+-- it, in a task). Returns what plain_outcome does; nothing when the
+-- request must take the full path.
 local function send_plain(self, method, path, opts)
 	local target = self._url_cache[path]
 	if not target or self.verbose then
@@ -598,9 +616,6 @@ local function send_plain(self, method, path, opts)
 			return -- opts ask for more, or no token yet: the full path waits
 		end
 		status, headers, body, elapsed, _, retry_after, rate = tasks.await_transfer(id)
-		if #self._probe_waiters > 0 then
-			tasks.wake(self._probe_waiters)
-		end
 	else
 		status, headers, body, elapsed, _, retry_after, rate =
 			self._limiter:send_plain(self._transport, method, target, opts)
@@ -608,15 +623,7 @@ local function send_plain(self, method, path, opts)
 			return
 		end
 	end
-	if status and status >= 200 and status <= 299 then
-		-- Sent at once, on the first attempt: the call took the transfer's time.
-		local res = response(status, headers, 1, 0, elapsed, rate)
-		if opts and opts.decode == false then
-			return body, res
-		end
-		return self:_finish({ method = method, url = target, decode = true, idempotent = true }, status, headers, body, res)
-	end
-	return nil, nil, { started = core.now() - elapsed, status, headers, body, elapsed, retry_after, rate }
+	return plain_outcome(self, method, path, opts, status, headers, body, elapsed, retry_after, rate)
 end
 
 -- Client:get and the others tail-call this: level 2 is their caller.
@@ -741,7 +748,7 @@ function Client:batch(requests, opts)
 	local finished, queued, idle = {}, 0, {}
 	-- The plain requests in flight, by transfer id.
 	local index_of, entry_of = {}, {}
-	local limiter, transport, probe_waiters = self._limiter, self._transport, self._probe_waiters
+	local limiter, transport = self._limiter, self._transport
 
 	local function next_request()
 		if stopped then
@@ -784,22 +791,14 @@ function Client:batch(requests, opts)
 	local function plain_done(id, status, headers, body, elapsed, _, retry_after, rate)
 		local i, entry = index_of[id], entry_of[id]
 		index_of[id], entry_of[id] = nil, nil
-		if #probe_waiters > 0 then
-			tasks.wake(probe_waiters)
+		local method, path, entry_opts = entry.method or entry[1], entry.path or entry[2], entry.opts or entry[3]
+		local result, second, first =
+			plain_outcome(self, method, path, entry_opts, status, headers, body, elapsed, retry_after, rate)
+		if first then
+			tasks.spawn(full, i, method, path, entry_opts, first)
+		else
+			finish(i, result, second)
 		end
-		if status and status >= 200 and status <= 299 then
-			local res = response(status, headers, 1, 0, elapsed, rate)
-			local entry_opts = entry.opts or entry[3]
-			if entry_opts and entry_opts.decode == false then
-				return finish(i, body, res)
-			end
-			local method, target = entry.method or entry[1], self:_url(entry.path or entry[2])
-			local req = { method = method, url = target, decode = true, idempotent = true }
-			return finish(i, self:_finish(req, status, headers, body, res))
-		end
-		local method, path, entry_opts = batch_entry(entry, i)
-		local first = { started = core.now() - elapsed, status, headers, body, elapsed, retry_after, rate }
-		tasks.spawn(full, i, method, path, entry_opts, first)
 	end
 
 	-- Starts requests up to the concurrency: a plain one (as send_plain
