@@ -36,7 +36,6 @@ end
 local function finish(task)
 	task.done = true
 	scheduler.tasks[task] = nil
-	scheduler.alive = scheduler.alive - 1
 	for _, joiner in ipairs(task.joiners) do
 		make_ready(joiner)
 	end
@@ -65,7 +64,6 @@ local function spawn(fn, ...)
 		task.results = table.pack(fn(table.unpack(args, 1, args.n)))
 	end)
 	scheduler.tasks[task] = true
-	scheduler.alive = scheduler.alive + 1
 	make_ready(task)
 	return task
 end
@@ -136,9 +134,6 @@ function tasks.on_transfer(id, fn)
 end
 
 local function earliest_timer()
-	if #scheduler.timers == 0 then
-		return nil
-	end
 	local due
 	for _, timer in ipairs(scheduler.timers) do
 		if not due or timer.due < due then
@@ -204,9 +199,9 @@ local function wait_for_events(engine)
 	wake_timers()
 end
 
--- Ends what the failed run leaves behind: transfers nobody will collect,
--- and the tasks waiting on them, closed so that their to-be-closed
--- variables run (a request gives its limiter token back).
+-- Ends what the failed run leaves behind: transfers nobody will collect
+-- (cancelling one gives its limiter token back), and the tasks waiting on
+-- them, closed so that their to-be-closed variables run.
 local function abandon(engine)
 	for _, waiting in ipairs({ scheduler.transfers, scheduler.callbacks }) do
 		for id in pairs(waiting) do
@@ -235,14 +230,13 @@ function tasks.run(fn, ...)
 		transfers = {},
 		callbacks = {},
 		tasks = {}, -- those not yet ended; the run lasts while there are any
-		alive = 0, -- how many there are
 		pending = 0,
 		engine = engine,
 	}
 	local main = spawn(fn, ...)
 	local spare = {} -- the ready queue's other half: the two take turns
 	local ok, err = pcall(function()
-		while scheduler.alive > 0 and not scheduler.failed do
+		while next(scheduler.tasks) and not scheduler.failed do
 			local ready = scheduler.ready
 			if #ready > 0 then
 				scheduler.ready = spare
