@@ -764,14 +764,7 @@ static int push_settled(lua_State *L, struct ratelimit_state *s, const struct ht
 	return n + 2;
 }
 
-/*
- * rl:send(transport, method, url, headers, body, json_body, timeout, fresh)
- *   -> false, wait: no token, nothing sent; wait as rl:take() gives it
- *   -> what t:perform gives for a response, then retry_after and the rate view
- *   -> nil, failure, message, elapsed: none
- * take, perform and observe in one call: no error can come between taking
- * a token and settling it, and a request crosses into C once.
- */
+/* Takes a token, performs req and settles the token: what rl:send gives. */
 static int send_request(lua_State *L, struct ratelimit_state *s, struct transport_box *box,
                         const struct http_request *req)
 {
@@ -785,6 +778,14 @@ static int send_request(lua_State *L, struct ratelimit_state *s, struct transpor
 	return push_settled(L, s, &box->response);
 }
 
+/*
+ * rl:send(transport, method, url, headers, body, json_body, timeout, fresh)
+ *   -> false, wait: no token, nothing sent; wait as rl:take() gives it
+ *   -> what t:perform gives for a response, then retry_after and the rate view
+ *   -> nil, failure, message, elapsed: none
+ * take, perform and observe in one call: no error can come between taking
+ * a token and settling it, and a request crosses into C once.
+ */
 static int ratelimit_send_method(lua_State *L)
 {
 	struct ratelimit_state *s = check_ratelimit(L);
@@ -830,12 +831,8 @@ static int ratelimit_send_plain_method(lua_State *L)
 	return send_request(L, s, box, &req);
 }
 
-/*
- * rl:start(engine, transport, method, url, headers, body, json_body, timeout,
- * fresh) -> the transfer's id, or false and the wait as rl:take() gives it.
- * The transfer holds the token: e:collect() settles it with the response,
- * e:cancel() gives it back, so a task ended mid-transfer cannot leak it.
- */
+/* Takes a token and starts req on the engine at arg 2, the transfer
+ * holding the token: what rl:start gives. */
 static int start_request(lua_State *L, struct ratelimit_state *s, struct engine *e, struct transport_box *box,
                          const struct http_request *req)
 {
@@ -857,6 +854,12 @@ static int start_request(lua_State *L, struct ratelimit_state *s, struct engine 
 	return 1;
 }
 
+/*
+ * rl:start(engine, transport, method, url, headers, body, json_body, timeout,
+ * fresh) -> the transfer's id, or false and the wait as rl:take() gives it.
+ * The transfer holds the token: e:collect() settles it with the response,
+ * e:cancel() gives it back, so a task ended mid-transfer cannot leak it.
+ */
 static int ratelimit_start_method(lua_State *L)
 {
 	struct ratelimit_state *s = check_ratelimit(L);
