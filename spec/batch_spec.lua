@@ -107,6 +107,63 @@ describe("batches and tasks", function()
 			end
 		end)
 
+		it("calls a request function no more once it has returned nil", function()
+			-- A coroutine.wrap generator raises when called after it ended;
+			-- concurrency 4 leaves requests in flight when it does.
+			local calls = 0
+			local count = client:batch(
+				coroutine.wrap(function()
+					for id = 1, 6 do
+						calls = calls + 1
+						coroutine.yield({ "GET", "/services/" .. id })
+					end
+					calls = calls + 1
+				end),
+				{ concurrency = 4, on_result = function() end }
+			)
+			assert.are.equal(6, count)
+			assert.are.equal(7, calls)
+		end)
+
+		it("sends each entry as given when its path is cached, whatever its shape", function()
+			assert(client:get("/_sandbox/echo")) -- cached: GETs may take the plain path
+			local results = client:batch({
+				{ "GET", "/_sandbox/echo" },
+				{ method = false, "DELETE", "/_sandbox/echo" }, -- falls back to [1]
+				{ "POST", "/_sandbox/echo", { body = "x" } },
+				{ "GET", "/_sandbox/echo", { headers = { ["x-tag"] = "t1" } } },
+				{ path = "/_sandbox/echo", method = "HEAD" },
+				{ "GET", "/_sandbox/echo", { decode = false } },
+			})
+			assert.are.equal("GET", results[1].body.method)
+			assert.are.equal("DELETE", results[2].body.method)
+			assert.are.equal("POST", results[3].body.method)
+			assert.are.equal("x", results[3].body.body)
+			assert.are.equal("t1", results[4].body.headers["x-tag"])
+			assert.are.equal(200, results[5].res.status)
+			assert.are.equal("string", type(results[6].body))
+			assert.truthy(results[6].body:find('"method":"GET"', 1, true))
+		end)
+
+		it("names what is wrong with a streamed entry, on a cached path too", function()
+			assert(client:get("/services/1"))
+			for _, case in ipairs({
+				{ { "GET", 42 }, "batch: request 2 needs a method and a path %(strings%)" },
+				{ { 7, "/services/1" }, "batch: request 2 needs a method and a path %(strings%)" },
+				{ "GET /services/1", "batch: request 2 must be a table {method, path, opts}, got string" },
+			}) do
+				local entries = { { "GET", "/services/1" }, case[1] }
+				local n = 0
+				local ok, err = pcall(client.batch, client, function()
+					n = n + 1
+					return entries[n]
+				end)
+				assert.is_false(ok)
+				assert.truthy(tostring(err):find(case[2]), tostring(err))
+			end
+			assert.are.equal(0, client:ratelimit().in_flight)
+		end)
+
 		it("applies the retry rules to requests on paths seen before (the plain path)", function()
 			client:batch(gets(12)) -- every URL cached: the next batch sends plain requests
 			sandbox:reset()

@@ -224,12 +224,24 @@ static int transport_perform_method(lua_State *L)
 
 /* ---- the engine: many transfers in flight ------------------------------ */
 
-/* Its user value: a table from transfer id to the limiter (pulse.ratelimit)
- * whose token the transfer holds, settled when the transfer is collected
- * or cancelled. */
+/*
+ * Its user values, tables by transfer id:
+ * 1. the limiter (pulse.ratelimit) whose token the transfer holds, settled
+ *    when the transfer is collected or cancelled;
+ * 2. for a transfer started with a sink, its route: at ROUTE_KEY(id, 0..2)
+ *    the sink, and the tag and entry to file its outcome under there.
+ */
 struct engine_box {
 	struct engine *engine;
 };
+
+#define ENGINE_HOLDERS 1
+#define ENGINE_ROUTES 2
+#define ROUTE_KEY(id, field) ((lua_Integer)(id)*3 + (field) + 1)
+
+/* A sink's slots per outcome: tag, entry, then status, headers, body,
+ * elapsed, retry_after, rate (nil, failure, message, elapsed for none). */
+#define SINK_SLOTS 8
 
 static struct engine *check_engine(lua_State *L, int arg)
 {
@@ -244,12 +256,32 @@ static struct engine *check_engine(lua_State *L, int arg)
  * the stack, so alive, while the caller settles it. */
 static struct ratelimit_state *push_holder(lua_State *L, int id)
 {
-	lua_getiuservalue(L, 1, 1);
+	lua_getiuservalue(L, 1, ENGINE_HOLDERS);
 	lua_rawgeti(L, -1, id);
 	lua_pushnil(L);
 	lua_rawseti(L, -3, id);
 	lua_remove(L, -2);
 	return lua_touserdata(L, -1);
+}
+
+/* Pushes transfer id's sink, tag and entry and forgets them; returns 0,
+ * having pushed nothing, when it has no route. */
+static int push_route(lua_State *L, int id)
+{
+	lua_getiuservalue(L, 1, ENGINE_ROUTES);
+	int routes = lua_gettop(L);
+	if (lua_rawgeti(L, routes, ROUTE_KEY(id, 0)) == LUA_TNIL) {
+		lua_pop(L, 2);
+		return 0;
+	}
+	for (int field = 0; field < 3; field++) {
+		if (field > 0)
+			lua_rawgeti(L, routes, ROUTE_KEY(id, field));
+		lua_pushnil(L);
+		lua_rawseti(L, routes, ROUTE_KEY(id, field));
+	}
+	lua_remove(L, routes);
+	return 1;
 }
 
 static int push_settled(lua_State *L, struct ratelimit_state *s, const struct http_response *res);
@@ -259,11 +291,13 @@ static int core_engine(lua_State *L)
 {
 	if (lua_getfield(L, lua_upvalueindex(1), "engine") != LUA_TNIL)
 		return 1;
-	struct engine_box *box = lua_newuserdatauv(L, sizeof *box, 1);
+	struct engine_box *box = lua_newuserdatauv(L, sizeof *box, 2);
 	box->engine = NULL;
 	luaL_setmetatable(L, ENGINE_MT);
 	lua_newtable(L);
-	lua_setiuservalue(L, -2, 1);
+	lua_setiuservalue(L, -2, ENGINE_HOLDERS);
+	lua_newtable(L);
+	lua_setiuservalue(L, -2, ENGINE_ROUTES);
 	if (!(box->engine = engine_new()))
 		return luaL_error(L, "cannot set up libcurl's multi interface (out of memory?)");
 	lua_pushvalue(L, -1);
@@ -288,32 +322,80 @@ static int engine_poll_method(lua_State *L)
 	return 0;
 }
 
-/* e:collect() -> id, then what t:perform returns, then for a response the
+/* Files a routed transfer's outcome in its sink, at index sink with the
+ * tag and entry above it, then the n values push_settled gave: tag, entry,
+ * and those values but a response's connection count, nil-padded. Returns
+ * whether the sink was empty before. */
+static int file_outcome(lua_State *L, int sink, int n)
+{
+	lua_getfield(L, sink, "n");
+	lua_Integer filled = lua_tointeger(L, -1);
+	lua_pop(L, 1);
+	for (int slot = 1; slot <= SINK_SLOTS; slot++) {
+		int from = slot <= 6 ? slot : slot + 1; /* past the connection count */
+		if (from - 2 <= n)
+			lua_pushvalue(L, sink + from);
+		else
+			lua_pushnil(L);
+		lua_rawseti(L, sink, filled + slot);
+	}
+	lua_pushinteger(L, filled + SINK_SLOTS);
+	lua_setfield(L, sink, "n");
+	return filled == 0;
+}
+
+/*
+ * e:collect() -> id, then what t:perform returns, then for a response the
  * limiter's retry_after and rate view (as rl:send); nothing when no
- * transfer is done. The transfer's token is settled either way. */
+ * transfer is done. The transfer's token is settled either way.
+ * A transfer started with a sink is not returned: its outcome is filed in
+ * the sink (SINK_SLOTS slots each, sink.n counting them) and e:collect()
+ * goes on to the next; it returns false and the sink when the sink was
+ * empty, so that whoever waits on it is woken once, not per transfer.
+ */
 static int engine_collect_method(lua_State *L)
 {
 	struct engine *e = check_engine(L, 1);
-	int id = engine_next_done(e);
-	if (id < 0)
-		return 0;
-	const struct http_response *res = engine_response(e, id);
-	struct ratelimit_state *holder = push_holder(L, id);
-	lua_pushinteger(L, id);
-	int n = holder ? push_settled(L, holder, res) : push_result(L, res);
-	engine_release(e, id);
-	return n + 1;
+	int id;
+	while ((id = engine_next_done(e)) >= 0) {
+		const struct http_response *res = engine_response(e, id);
+		struct ratelimit_state *holder = push_holder(L, id);
+		int routed = push_route(L, id);
+		if (!routed)
+			lua_pushinteger(L, id);
+		int n = holder ? push_settled(L, holder, res) : push_result(L, res);
+		engine_release(e, id);
+		if (!routed)
+			return n + 1;
+		int sink = lua_gettop(L) - n - 2;
+		if (file_outcome(L, sink, n)) {
+			lua_pushboolean(L, 0);
+			lua_pushvalue(L, sink);
+			return 2;
+		}
+		lua_settop(L, 1);
+	}
+	return 0;
 }
 
-/* e:cancel(id): ends a transfer that is no longer wanted */
-static int engine_cancel_method(lua_State *L)
+/* e:cancel_all(): ends every transfer, giving each one's token back; for a
+ * run that failed, when nobody will collect them. */
+static int engine_cancel_all_method(lua_State *L)
 {
 	struct engine *e = check_engine(L, 1);
-	int id = (int)luaL_checkinteger(L, 2);
-	struct ratelimit_state *holder = push_holder(L, id);
-	if (holder)
-		ratelimit_cancel(holder);
-	engine_release(e, id);
+	lua_getiuservalue(L, 1, ENGINE_HOLDERS);
+	int holders = lua_gettop(L);
+	lua_pushnil(L);
+	while (lua_next(L, holders)) {
+		ratelimit_cancel(lua_touserdata(L, -1));
+		engine_release(e, (int)lua_tointeger(L, -2));
+		lua_pop(L, 1);
+		lua_pushvalue(L, -1);
+		lua_pushnil(L);
+		lua_rawset(L, holders);
+	}
+	lua_newtable(L);
+	lua_setiuservalue(L, 1, ENGINE_ROUTES);
 	return 0;
 }
 
@@ -832,11 +914,14 @@ static int ratelimit_send_plain_method(lua_State *L)
 }
 
 /* Takes a token and starts req on the engine at arg 2, the transfer
- * holding the token: what rl:start gives. */
+ * holding the token: what rl:start gives. With sink (a stack index, or 0
+ * for none), the transfer is routed there with the two values above it. */
 static int start_request(lua_State *L, struct ratelimit_state *s, struct engine *e, struct transport_box *box,
-                         const struct http_request *req)
+                         const struct http_request *req, int sink)
 {
-	lua_getiuservalue(L, 2, 1); /* the holders' table, fetched before a token is taken */
+	/* The tables, fetched before a token is taken: nothing raises after. */
+	lua_getiuservalue(L, 2, ENGINE_HOLDERS);
+	lua_getiuservalue(L, 2, ENGINE_ROUTES);
 	double wait = ratelimit_take(s, monotonic_seconds());
 	if (wait != 0) {
 		lua_pushboolean(L, 0);
@@ -849,7 +934,11 @@ static int start_request(lua_State *L, struct ratelimit_state *s, struct engine 
 		return luaL_error(L, "out of memory starting a transfer");
 	}
 	lua_pushvalue(L, 1);
-	lua_rawseti(L, -2, id);
+	lua_rawseti(L, -3, id);
+	for (int field = 0; sink && field < 3; field++) {
+		lua_pushvalue(L, sink + field);
+		lua_rawseti(L, -2, ROUTE_KEY(id, field));
+	}
 	lua_pushinteger(L, id);
 	return 1;
 }
@@ -858,7 +947,7 @@ static int start_request(lua_State *L, struct ratelimit_state *s, struct engine 
  * rl:start(engine, transport, method, url, headers, body, json_body, timeout,
  * fresh) -> the transfer's id, or false and the wait as rl:take() gives it.
  * The transfer holds the token: e:collect() settles it with the response,
- * e:cancel() gives it back, so a task ended mid-transfer cannot leak it.
+ * e:cancel_all() gives it back, so a task ended mid-transfer cannot leak it.
  */
 static int ratelimit_start_method(lua_State *L)
 {
@@ -867,7 +956,7 @@ static int ratelimit_start_method(lua_State *L)
 	struct transport_box *box = check_transport(L, 3);
 	const char *lines[MAX_HEADER_LINES];
 	struct http_request req = check_request(L, 4, lines);
-	return start_request(L, s, e, box, &req);
+	return start_request(L, s, e, box, &req, 0);
 }
 
 /* rl:start_plain(engine, transport, method, url, opts) -> as rl:start, for
@@ -882,7 +971,57 @@ static int ratelimit_start_plain_method(lua_State *L)
 		lua_pushboolean(L, 0);
 		return 1;
 	}
-	return start_request(L, s, e, box, &req);
+	return start_request(L, s, e, box, &req, 0);
+}
+
+/* Pushes entry[name], or entry[index] when that is nil or false (a batch
+ * entry's two spellings); returns its type. */
+static int push_entry_field(lua_State *L, int entry, const char *name, lua_Integer index)
+{
+	int type = lua_getfield(L, entry, name);
+	if (lua_toboolean(L, -1))
+		return type;
+	lua_pop(L, 1);
+	return lua_geti(L, entry, index);
+}
+
+/*
+ * rl:start_entry(engine, transport, sink, tag, entry, urls, methods)
+ *   -> the transfer's id, or false: nothing started
+ * Starts a batch entry, { method, path, opts } or { method =, path =,
+ * opts = }, as rl:start_plain would, when it is plain: its method a key
+ * of methods, its path one of urls (whose value is its URL), its opts
+ * plain. e:collect() files its outcome in sink under tag and entry (a
+ * batch's requests end without a task resumed for each). False when the
+ * entry is not plain, or not well formed, or no token came at once: the
+ * caller takes it the full way, which says what is wrong.
+ */
+static int ratelimit_start_entry_method(lua_State *L)
+{
+	struct ratelimit_state *s = check_ratelimit(L);
+	struct engine *e = check_engine(L, 2);
+	struct transport_box *box = check_transport(L, 3);
+	luaL_checktype(L, 4, LUA_TTABLE);
+	luaL_checktype(L, 7, LUA_TTABLE);
+	luaL_checktype(L, 8, LUA_TTABLE);
+	lua_settop(L, 8);
+	/* 9: the method, 10: whether methods has it, 11: the URL, 12: opts */
+	int plain = lua_type(L, 6) == LUA_TTABLE && push_entry_field(L, 6, "method", 1) == LUA_TSTRING;
+	if (plain) {
+		lua_pushvalue(L, 9);
+		plain = lua_rawget(L, 8) != LUA_TNIL && lua_toboolean(L, 10) &&
+		        push_entry_field(L, 6, "path", 2) == LUA_TSTRING && lua_rawget(L, 7) == LUA_TSTRING;
+	}
+	if (plain) {
+		push_entry_field(L, 6, "opts", 3);
+		plain = plain_options(L, 12);
+	}
+	if (!plain) {
+		lua_pushboolean(L, 0);
+		return 1;
+	}
+	struct http_request req = {.method = lua_tostring(L, 9), .url = lua_tostring(L, 11)};
+	return start_request(L, s, e, box, &req, 4);
 }
 
 /* rl:view([now]) -> the model, as a table of numbers (reset and blocked:
@@ -1006,7 +1145,7 @@ int luaopen_pulse_core(lua_State *L)
 	static const luaL_Reg engine_methods[] = {
 	    {"poll", engine_poll_method},
 	    {"collect", engine_collect_method},
-	    {"cancel", engine_cancel_method},
+	    {"cancel_all", engine_cancel_all_method},
 	    {"active", engine_active_method},
 	    {NULL, NULL},
 	};
@@ -1024,6 +1163,7 @@ int luaopen_pulse_core(lua_State *L)
 	    {"send_plain", ratelimit_send_plain_method},
 	    {"start", ratelimit_start_method},
 	    {"start_plain", ratelimit_start_plain_method},
+	    {"start_entry", ratelimit_start_entry_method},
 	    {"cancel", ratelimit_cancel_method},
 	    {"view", ratelimit_view_method},
 	    {NULL, NULL},

@@ -696,17 +696,12 @@ Client.put = with_body("PUT")
 Client.patch = with_body("PATCH")
 
 -- One batch entry: { method, path, opts } or { method =, path =, opts = }.
--- A method seen valid, or a path in urls (a client's URL cache), is a
--- string already: most entries repeat a few methods and paths.
-local function batch_entry(entry, i, urls)
+local function batch_entry(entry, i)
 	if type(entry) ~= "table" then
 		usage("batch: request " .. i .. " must be a table {method, path, opts}, got " .. type(entry), 4)
 	end
 	local method, path = entry.method or entry[1], entry.path or entry[2]
-	if
-		not VALID_METHODS[method] and type(method) ~= "string"
-		or not (urls and urls[path]) and type(path) ~= "string"
-	then
+	if type(method) ~= "string" or type(path) ~= "string" then
 		usage("batch: request " .. i .. " needs a method and a path (strings)", 4)
 	end
 	return method, path, entry.opts or entry[3]
@@ -741,39 +736,19 @@ function Client:batch(requests, opts)
 	local total = list and #list or nil
 	local on_progress = opts.on_progress or progress.bar(total, runner)
 	local concurrency = opts.concurrency or 8
-	local results, started, done, stopped = {}, 0, 0, false
+	local results, started, done, stopped, exhausted = {}, 0, 0, false, false
 	local in_flight = 0
-	-- Results the batch's task has not taken yet, three slots each: index,
-	-- body, and res or err. idle holds the task while it waits for one.
-	local finished, queued, idle = {}, 0, {}
-	-- The plain requests in flight, by transfer id.
-	local index_of, entry_of = {}, {}
+	-- Where results wait for the batch's task: the plain requests' first
+	-- attempts, filed by the engine, and the others' results, three slots
+	-- each (index, body, res or err).
+	local sink = tasks.sink()
+	local finished, queued = {}, 0
 	local limiter, transport = self._limiter, self._transport
-
-	local function next_request()
-		if stopped then
-			return nil
-		end
-		local entry
-		if list then
-			entry = list[started + 1]
-		else
-			entry = requests()
-		end
-		if entry == nil then
-			return nil
-		end
-		started = started + 1
-		return started, entry
-	end
 
 	local function finish(i, body, second)
 		finished[queued + 1], finished[queued + 2], finished[queued + 3] = i, body, second
 		queued = queued + 3
-		in_flight = in_flight - 1
-		if idle[1] then
-			tasks.wake(idle)
-		end
+		tasks.wake(sink.waiters)
 	end
 
 	-- In a task of its own, a request the full path takes: options beyond
@@ -787,40 +762,27 @@ function Client:batch(requests, opts)
 		return finish(i, self:request(method, path, entry_opts))
 	end
 
-	-- Called by the scheduler when a plain request's transfer ends.
-	local function plain_done(id, status, headers, body, elapsed, _, retry_after, rate)
-		local i, entry = index_of[id], entry_of[id]
-		index_of[id], entry_of[id] = nil, nil
-		local method, path, entry_opts = entry.method or entry[1], entry.path or entry[2], entry.opts or entry[3]
-		local result, second, first =
-			plain_outcome(self, method, path, entry_opts, status, headers, body, elapsed, retry_after, rate)
-		if first then
-			tasks.spawn(full, i, method, path, entry_opts, first)
-		else
-			finish(i, result, second)
-		end
-	end
-
 	-- Starts requests up to the concurrency: a plain one (as send_plain
-	-- takes) as a transfer the scheduler hands to plain_done, any other in
-	-- a task. Asking for the next request runs the caller's function, so
-	-- only the batch's task does it.
+	-- takes, its method idempotent) as a transfer filed in the sink when it
+	-- ends, any other in a task. Asking for the next request runs the
+	-- caller's function, so only the batch's task does it.
 	local function fill()
-		local engine, verbose = tasks.engine(), self.verbose
-		while in_flight < concurrency do
-			local i, entry = next_request()
-			if not i then
+		local engine, verbose, urls = tasks.engine(), self.verbose, self._url_cache
+		while in_flight < concurrency and not stopped and not exhausted do
+			local i = started + 1
+			local entry
+			if list then
+				entry = list[i]
+			else
+				entry = requests()
+			end
+			if entry == nil then
+				exhausted = true -- a generator is not called again once done
 				return
 			end
-			in_flight = in_flight + 1
-			local method, path, entry_opts = batch_entry(entry, i, self._url_cache)
-			local target = not verbose and IDEMPOTENT[method] and self._url_cache[path]
-			local id = target and limiter:start_plain(engine, transport, method, target, entry_opts)
-			if id then
-				index_of[id], entry_of[id] = i, entry
-				tasks.on_transfer(id, plain_done)
-			else
-				tasks.spawn(full, i, method, path, entry_opts)
+			started, in_flight = i, in_flight + 1
+			if verbose or not limiter:start_entry(engine, transport, sink, i, entry, urls, IDEMPOTENT) then
+				tasks.spawn(full, i, batch_entry(entry, i))
 			end
 		end
 	end
@@ -828,7 +790,7 @@ function Client:batch(requests, opts)
 	-- The caller's functions (on_result, on_progress) run in the batch's
 	-- task, as results come.
 	local function record(i, body, second)
-		done = done + 1
+		done, in_flight = done + 1, in_flight - 1
 		if body == nil and opts.fail_fast then
 			stopped = true
 		end
@@ -844,13 +806,30 @@ function Client:batch(requests, opts)
 		end
 	end
 
+	-- A plain request's first attempt, as the engine filed it: its result,
+	-- or a task going on with it.
+	local function settle(i, entry, status, headers, body, elapsed, retry_after, rate)
+		local method, path, entry_opts = entry.method or entry[1], entry.path or entry[2], entry.opts or entry[3]
+		local result, second, first =
+			plain_outcome(self, method, path, entry_opts, status, headers, body, elapsed, retry_after, rate)
+		if first then
+			tasks.spawn(full, i, method, path, entry_opts, first)
+		else
+			record(i, result, second)
+		end
+	end
+
 	tasks.run(function()
-		fill()
-		while in_flight > 0 or queued > 0 do
-			if queued == 0 then
-				tasks.wait_on(idle)
+		while true do
+			fill()
+			if queued == 0 and sink.n == 0 then
+				if in_flight == 0 then
+					return
+				end
+				tasks.wait_on(sink.waiters)
 			end
-			-- on_result may yield, and more results come meanwhile.
+			-- record runs on_result, which may yield, and more results come
+			-- meanwhile: each loop takes those too.
 			local k = 0
 			while k < queued do
 				local i, body, second = finished[k + 1], finished[k + 2], finished[k + 3]
@@ -858,8 +837,13 @@ function Client:batch(requests, opts)
 				k = k + 3
 				record(i, body, second)
 			end
-			queued = 0
-			fill()
+			queued, k = 0, 0
+			while k < sink.n do
+				local s = sink
+				settle(s[k + 1], s[k + 2], s[k + 3], s[k + 4], s[k + 5], s[k + 6], s[k + 7], s[k + 8])
+				k = k + 8
+			end
+			sink.n = 0
 		end
 	end)
 	if type(on_progress) == "table" then

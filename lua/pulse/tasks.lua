@@ -120,17 +120,15 @@ end
 -- what the engine says of it (as transport:perform would).
 function tasks.await_transfer(id)
 	scheduler.transfers[id] = current
-	scheduler.pending = scheduler.pending + 1
 	return coroutine.yield()
 end
 
--- Has the scheduler call fn(id, ...) with what the engine says of transfer
--- id when it finishes: for work on a response that needs no task of its
--- own (a batch's plain requests). fn runs between tasks: it must not yield,
--- and runs no code of the caller's.
-function tasks.on_transfer(id, fn)
-	scheduler.callbacks[id] = fn
-	scheduler.pending = scheduler.pending + 1
+-- A sink: where the engine files the outcomes of transfers started with
+-- it (rl:start_plain's sink), eight slots each and n counting the slots,
+-- so that no task is resumed per transfer (a batch's plain requests). The
+-- tasks in waiters are woken when it fills; whoever empties it sets n = 0.
+function tasks.sink()
+	return { n = 0, waiters = {} }
 end
 
 local function earliest_timer()
@@ -158,27 +156,23 @@ local function wake_timers()
 	scheduler.timers = kept
 end
 
--- Resumes the task of each finished transfer (or calls its callback);
--- stops at the first task that fails (the run ends, and abandons the
--- others).
+-- Resumes the task of each finished transfer (or wakes those waiting on
+-- the sink it was filed in); stops at the first task that fails (the run
+-- ends, and abandons the others).
 local function collect_transfers(engine)
-	local transfers, callbacks = scheduler.transfers, scheduler.callbacks
+	local transfers = scheduler.transfers
 	while not scheduler.failed do
 		-- id, then status, headers, body, elapsed, connections, retry_after,
-		-- rate (or a failure)
+		-- rate (or a failure); or false and a sink just filled
 		local id, a, b, c, d, e, f, g = engine:collect()
-		if not id then
-			return
-		end
-		scheduler.pending = scheduler.pending - 1
-		local task = transfers[id]
-		if task then
+		if id then
+			local task = transfers[id]
 			transfers[id] = nil
 			resume(task, a, b, c, d, e, f, g)
+		elseif id == false then
+			tasks.wake(a.waiters)
 		else
-			local fn = callbacks[id]
-			callbacks[id] = nil
-			fn(id, a, b, c, d, e, f, g)
+			return
 		end
 	end
 end
@@ -186,11 +180,12 @@ end
 -- Waits for the next event: a transfer done or a timer due.
 local function wait_for_events(engine)
 	local due = earliest_timer()
-	if scheduler.pending == 0 and not due then
+	local transferring = engine:active() > 0
+	if not transferring and not due then
 		error("pulse: every task is waiting and nothing can wake them (a join cycle?)", 0)
 	end
 	local timeout = due and math.max(0, due - core.now()) or 1
-	if scheduler.pending > 0 then
+	if transferring then
 		engine:poll(timeout)
 		collect_transfers(engine)
 	elseif timeout > 0 then
@@ -203,11 +198,7 @@ end
 -- (cancelling one gives its limiter token back), and the tasks waiting on
 -- them, closed so that their to-be-closed variables run.
 local function abandon(engine)
-	for _, waiting in ipairs({ scheduler.transfers, scheduler.callbacks }) do
-		for id in pairs(waiting) do
-			engine:cancel(id)
-		end
-	end
+	engine:cancel_all()
 	for task in pairs(scheduler.tasks) do
 		coroutine.close(task.co)
 	end
@@ -228,9 +219,7 @@ function tasks.run(fn, ...)
 		ready = {},
 		timers = {},
 		transfers = {},
-		callbacks = {},
 		tasks = {}, -- those not yet ended; the run lasts while there are any
-		pending = 0,
 		engine = engine,
 	}
 	local main = spawn(fn, ...)
