@@ -27,13 +27,15 @@ struct headers_box {
 	char block[];
 };
 
-void lresponse_push_headers(lua_State *L, const char *block, size_t len)
+void lresponse_push_headers(lua_State *L, const char *block, size_t len, int mt)
 {
+	mt = lua_absindex(L, mt);
 	struct headers_box *box = lua_newuserdatauv(L, sizeof *box + len, 0);
 	box->len = len;
 	if (len)
 		memcpy(box->block, block, len);
-	luaL_setmetatable(L, HEADERS_MT);
+	lua_pushvalue(L, mt);
+	lua_setmetatable(L, -2);
 }
 
 const char *lresponse_check_block(lua_State *L, int arg, size_t *len)
@@ -50,7 +52,8 @@ int lresponse_core_headers(lua_State *L)
 {
 	size_t len;
 	const char *block = luaL_checklstring(L, 1, &len);
-	lresponse_push_headers(L, block, len);
+	luaL_getmetatable(L, HEADERS_MT);
+	lresponse_push_headers(L, block, len, -1);
 	return 1;
 }
 
@@ -177,16 +180,19 @@ static void push_view_table(lua_State *L, const struct rate_view *v)
 	lua_setfield(L, -2, "in_flight");
 }
 
-void lresponse_push_rate(lua_State *L, const struct ratelimit_state *live, double now, int table)
+void lresponse_push_rate(lua_State *L, const struct ratelimit_state *live, double now, int mt)
+{
+	mt = lua_absindex(L, mt);
+	struct rate_view *box = lua_newuserdatauv(L, sizeof *box, 0);
+	*box = view_at(live, now);
+	lua_pushvalue(L, mt);
+	lua_setmetatable(L, -2);
+}
+
+void lresponse_push_rate_table(lua_State *L, const struct ratelimit_state *live, double now)
 {
 	struct rate_view v = view_at(live, now);
-	if (table) {
-		push_view_table(L, &v);
-		return;
-	}
-	struct rate_view *box = lua_newuserdatauv(L, sizeof *box, 0);
-	*box = v;
-	luaL_setmetatable(L, RATE_MT);
+	push_view_table(L, &v);
 }
 
 static int rate_index(lua_State *L)
@@ -239,8 +245,6 @@ void lresponse_open(lua_State *L)
 	};
 	luaL_newmetatable(L, HEADERS_MT);
 	luaL_setfuncs(L, headers, 0);
-	lua_pop(L, 1);
 	luaL_newmetatable(L, RATE_MT);
 	luaL_setfuncs(L, rate, 0);
-	lua_pop(L, 1);
 }

@@ -13,18 +13,25 @@
 #include <lua.h>
 #include <stddef.h>
 
-/* Registers the metatables; call once from luaopen_pulse_core. */
+/* Registers the metatables and pushes them, the headers' then the rate
+ * objects': the binding passes them to the two functions below, which run
+ * for every response (cheaper than finding them by name each time). Call
+ * once from luaopen_pulse_core. */
 void lresponse_open(lua_State *L);
 
-/* Pushes a headers object holding a copy of block. */
-void lresponse_push_headers(lua_State *L, const char *block, size_t len);
+/* Pushes a headers object holding a copy of block; mt: the index of the
+ * headers' metatable. */
+void lresponse_push_headers(lua_State *L, const char *block, size_t len, int mt);
 
 /* The header block at arg: a headers object or a string (the specs'). */
 const char *lresponse_check_block(lua_State *L, int arg, size_t *len);
 
-/* Pushes the limiter's view at now: as a rate object (table = 0), or as a
- * plain table (table = 1). Reset and blocked are seconds from now. */
-void lresponse_push_rate(lua_State *L, const struct ratelimit_state *live, double now, int table);
+/* Pushes the limiter's view at now as a rate object; mt: the index of the
+ * rate objects' metatable. Reset and blocked are seconds from now. */
+void lresponse_push_rate(lua_State *L, const struct ratelimit_state *live, double now, int mt);
+
+/* The same view as a plain table. */
+void lresponse_push_rate_table(lua_State *L, const struct ratelimit_state *live, double now);
 
 /* Pushes v, as an integer when it is whole (60, not 60.0). */
 void lresponse_push_number(lua_State *L, double v);
