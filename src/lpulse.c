@@ -349,13 +349,16 @@ static int engine_gc(lua_State *L)
 	return 0;
 }
 
-/* e:poll(timeout): moves transfers along, sleeping at most timeout seconds */
+/* e:poll(timeout) -> false at once when no transfer is active; else moves
+ * transfers along, sleeping at most timeout seconds, and returns true */
 static int engine_poll_method(lua_State *L)
 {
 	struct engine *e = check_engine(L, 1);
-	if (engine_poll(e, (double)luaL_optnumber(L, 2, 0)) != 0)
+	int active = engine_active(e) > 0;
+	if (active && engine_poll(e, (double)luaL_optnumber(L, 2, 0)) != 0)
 		return luaL_error(L, "libcurl's multi interface failed");
-	return 0;
+	lua_pushboolean(L, active);
+	return 1;
 }
 
 /* Files a routed transfer's outcome in its sink, at index sink with the
@@ -433,12 +436,6 @@ static int engine_cancel_all_method(lua_State *L)
 	lua_newtable(L);
 	lua_setiuservalue(L, 1, ENGINE_ROUTES);
 	return 0;
-}
-
-static int engine_active_method(lua_State *L)
-{
-	lua_pushinteger(L, engine_active(check_engine(L, 1)));
-	return 1;
 }
 
 /* ---- JSON decoding ---------------------------------------------------- */
@@ -1207,7 +1204,6 @@ int luaopen_pulse_core(lua_State *L)
 	    {"poll", engine_poll_method},
 	    {"collect", engine_collect_method},
 	    {"cancel_all", engine_cancel_all_method},
-	    {"active", engine_active_method},
 	    {NULL, NULL},
 	};
 	mt = base + 3;

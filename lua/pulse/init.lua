@@ -766,8 +766,9 @@ function Client:batch(requests, opts)
 	-- takes, its method idempotent) as a transfer filed in the sink when it
 	-- ends, any other in a task. Asking for the next request runs the
 	-- caller's function, so only the batch's task does it.
+	local engine -- the running scheduler's, once the batch's task starts
 	local function fill()
-		local engine, verbose, urls = tasks.engine(), self.verbose, self._url_cache
+		local verbose, urls = self.verbose, self._url_cache
 		while in_flight < concurrency and not stopped and not exhausted do
 			local i = started + 1
 			local entry
@@ -820,12 +821,10 @@ function Client:batch(requests, opts)
 	end
 
 	tasks.run(function()
-		while true do
-			fill()
+		engine = tasks.engine()
+		fill()
+		while in_flight > 0 do -- started, not yet recorded
 			if queued == 0 and sink.n == 0 then
-				if in_flight == 0 then
-					return
-				end
 				tasks.wait_on(sink.waiters)
 			end
 			-- record runs on_result, which may yield, and more results come
@@ -844,6 +843,7 @@ function Client:batch(requests, opts)
 				k = k + 8
 			end
 			sink.n = 0
+			fill()
 		end
 	end)
 	if type(on_progress) == "table" then

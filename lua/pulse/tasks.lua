@@ -131,9 +131,9 @@ function tasks.sink()
 	return { n = 0, waiters = {} }
 end
 
-local function earliest_timer()
+local function earliest_timer(timers)
 	local due
-	for _, timer in ipairs(scheduler.timers) do
+	for _, timer in ipairs(timers) do
 		if not due or timer.due < due then
 			due = timer.due
 		end
@@ -142,9 +142,6 @@ local function earliest_timer()
 end
 
 local function wake_timers()
-	if #scheduler.timers == 0 then
-		return -- the usual case in a batch: nothing to look at, no table made
-	end
 	local now, kept = core.now(), {}
 	for _, timer in ipairs(scheduler.timers) do
 		if timer.due <= now then
@@ -177,21 +174,21 @@ local function collect_transfers(engine)
 	end
 end
 
--- Waits for the next event: a transfer done or a timer due.
+-- Waits for the next event: a transfer done or a timer due. A batch
+-- comes here once per wake-up, with no timers: that case looks at none.
 local function wait_for_events(engine)
-	local due = earliest_timer()
-	local transferring = engine:active() > 0
-	if not transferring and not due then
-		error("pulse: every task is waiting and nothing can wake them (a join cycle?)", 0)
-	end
+	local due = scheduler.timers[1] and earliest_timer(scheduler.timers)
 	local timeout = due and math.max(0, due - core.now()) or 1
-	if transferring then
-		engine:poll(timeout)
+	if engine:poll(timeout) then
 		collect_transfers(engine)
+	elseif not due then -- no transfer either
+		error("pulse: every task is waiting and nothing can wake them (a join cycle?)", 0)
 	elseif timeout > 0 then
 		core.sleep(timeout)
 	end
-	wake_timers()
+	if scheduler.timers[1] then
+		wake_timers()
+	end
 end
 
 -- Ends what the failed run leaves behind: transfers nobody will collect
@@ -227,19 +224,19 @@ function tasks.run(fn, ...)
 	local ok, err = pcall(function()
 		while next(scheduler.tasks) and not scheduler.failed do
 			local ready = scheduler.ready
-			if #ready > 0 then
-				scheduler.ready = spare
-				for k = 1, #ready do
-					local task = ready[k]
-					ready[k] = nil
-					if not scheduler.failed then
-						resume(task)
-					end
-				end
-				spare = ready
-			else
+			if #ready == 0 then
 				wait_for_events(engine)
+				ready = scheduler.ready
 			end
+			scheduler.ready = spare
+			for k = 1, #ready do
+				local task = ready[k]
+				ready[k] = nil
+				if not scheduler.failed then
+					resume(task)
+				end
+			end
+			spare = ready
 		end
 	end)
 	local failed = scheduler.failed
