@@ -400,6 +400,12 @@ static int engine_collect_method(lua_State *L)
 		const struct http_response *res = engine_response(e, id);
 		struct ratelimit_state *holder = push_holder(L, id);
 		int routed = push_route(L, id);
+		if (res->failure == TRANSPORT_NO_MEMORY) { /* raise with the slot freed, the token back */
+			if (holder)
+				ratelimit_cancel(holder);
+			engine_release(e, id);
+			return luaL_error(L, "out of memory");
+		}
 		if (!routed)
 			lua_pushinteger(L, id);
 		int n = holder ? push_settled(L, holder, res) : push_result(L, res);
