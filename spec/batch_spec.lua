@@ -145,6 +145,24 @@ describe("batches and tasks", function()
 			assert.truthy(results[6].body:find('"method":"GET"', 1, true))
 		end)
 
+		it("retries and reports a dead server on a cached path", function()
+			local dead = pulse.new({
+				api_key = "k",
+				base_url = "http://127.0.0.1:9",
+				retry = { max_attempts = 3, base = 0.001, cap = 0.001 },
+			})
+			local _, first = dead:get("/services") -- caches the URL
+			assert.are.equal(3, first.attempts)
+			local results = dead:batch({ { "GET", "/services" }, { "GET", "/services", { decode = false } } })
+			for i = 1, 2 do
+				assert.is_nil(results[i].body)
+				assert.are.equal("network", results[i].err.kind)
+				assert.are.equal(3, results[i].err.attempts) -- the filed failure counts as the first
+			end
+			assert.are.equal(0, dead:ratelimit().in_flight)
+			dead:close()
+		end)
+
 		it("names what is wrong with a streamed entry, on a cached path too", function()
 			assert(client:get("/services/1"))
 			for _, case in ipairs({
