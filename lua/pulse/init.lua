@@ -838,8 +838,7 @@ function Client:batch(requests, opts)
 			end
 			queued, k = 0, 0
 			while k < sink.n do
-				local s = sink
-				settle(s[k + 1], s[k + 2], s[k + 3], s[k + 4], s[k + 5], s[k + 6], s[k + 7], s[k + 8])
+				settle(table.unpack(sink, k + 1, k + 8))
 				k = k + 8
 			end
 			sink.n = 0
