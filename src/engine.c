@@ -2,6 +2,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 /* DONE: finished and queued to be collected; COLLECTED: taken off the
  * queue, not yet released. */
@@ -146,21 +147,38 @@ static void collect_finished(struct engine *e)
 	}
 }
 
+static double monotonic_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int engine_poll(struct engine *e, double timeout)
 {
 	/* Wait first, then move every transfer along once: a perform walks all
 	 * transfers, so one per wake-up, not two. The wait ends at once when a
-	 * socket is ready or libcurl has work due, as a transfer just started. */
-	if (e->done_head < 0 && timeout > 0) {
-		int ms = timeout > 3600 ? 3600000 : (int)(timeout * 1000);
-		if (curl_multi_poll(e->multi, NULL, 0, ms, NULL) != CURLM_OK)
+	 * socket is ready or libcurl has work due, as a transfer just started.
+	 * Again while none has finished: a wake-up that only sent a request is
+	 * not the caller's business, and going back to it costs a pass of the
+	 * Lua scheduler. */
+	double deadline = timeout > 0 ? monotonic_seconds() + timeout : 0;
+	for (;;) {
+		if (e->done_head < 0 && timeout > 0) {
+			int ms = timeout > 3600 ? 3600000 : (int)(timeout * 1000);
+			if (curl_multi_poll(e->multi, NULL, 0, ms, NULL) != CURLM_OK)
+				return -1;
+		}
+		int running;
+		if (curl_multi_perform(e->multi, &running) != CURLM_OK)
 			return -1;
+		collect_finished(e);
+		if (e->done_head >= 0 || running == 0 || timeout <= 0)
+			return 0;
+		timeout = deadline - monotonic_seconds();
+		if (timeout <= 0)
+			return 0;
 	}
-	int running;
-	if (curl_multi_perform(e->multi, &running) != CURLM_OK)
-		return -1;
-	collect_finished(e);
-	return 0;
 }
 
 int engine_next_done(struct engine *e)
