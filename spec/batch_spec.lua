@@ -238,6 +238,28 @@ describe("batches and tasks", function()
 			assert.are.equal(3, #client:batch(gets(3)))
 		end)
 
+		it("ends its requests in flight when a task catches its error and goes on", function()
+			client:batch(gets(6))
+			assert.is_nil(client:delete("/services/999"))
+			sandbox:fault("latency:ms=300:count=0:method=GET")
+			local list = gets(6)
+			list[1] = { "DELETE", "/services/999" } -- ends first: the GETs are in flight
+			local in_flight
+			pulse.run(function()
+				local ok = pcall(client.batch, client, list, {
+					concurrency = 6,
+					on_result = function()
+						error("stop at the first")
+					end,
+				})
+				assert.is_false(ok)
+				in_flight = client:ratelimit().in_flight -- the run is not over
+			end)
+			sandbox:clear_faults()
+			assert.are.equal(0, in_flight)
+			assert.are.equal(3, #client:batch(gets(3)))
+		end)
+
 		it("reports progress after each request", function()
 			local calls = {}
 			client:batch(gets(5), {

@@ -423,6 +423,18 @@ static int engine_collect_method(lua_State *L)
 	return 0;
 }
 
+/* Ends transfer id, giving its token back (holders: the index of the
+ * holders' table), and forgets its holder. */
+static void cancel_transfer(lua_State *L, struct engine *e, int holders, int id)
+{
+	if (lua_rawgeti(L, holders, id) != LUA_TNIL)
+		ratelimit_cancel(lua_touserdata(L, -1));
+	lua_pop(L, 1);
+	lua_pushnil(L);
+	lua_rawseti(L, holders, id);
+	engine_release(e, id);
+}
+
 /* e:cancel_all(): ends every transfer, giving each one's token back; for a
  * run that failed, when nobody will collect them. */
 static int engine_cancel_all_method(lua_State *L)
@@ -432,15 +444,36 @@ static int engine_cancel_all_method(lua_State *L)
 	int holders = lua_gettop(L);
 	lua_pushnil(L);
 	while (lua_next(L, holders)) {
-		ratelimit_cancel(lua_touserdata(L, -1));
-		engine_release(e, (int)lua_tointeger(L, -2));
 		lua_pop(L, 1);
-		lua_pushvalue(L, -1);
-		lua_pushnil(L);
-		lua_rawset(L, holders);
+		cancel_transfer(L, e, holders, (int)lua_tointeger(L, -1));
 	}
 	lua_newtable(L);
 	lua_setiuservalue(L, 1, ENGINE_ROUTES);
+	return 0;
+}
+
+/* e:cancel_routed(sink): ends the transfers routed to sink, giving their
+ * tokens back; for a batch that an error ended, in a run that goes on. */
+static int engine_cancel_routed_method(lua_State *L)
+{
+	struct engine *e = check_engine(L, 1);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lua_settop(L, 2);
+	lua_getiuservalue(L, 1, ENGINE_ROUTES);  /* 3 */
+	lua_getiuservalue(L, 1, ENGINE_HOLDERS); /* 4 */
+	lua_pushnil(L);
+	while (lua_next(L, 3)) {
+		lua_Integer key = lua_tointeger(L, -2);
+		if ((key - 1) % 3 == 0 && lua_rawequal(L, -1, 2)) { /* a route's sink field */
+			int id = (int)((key - 1) / 3);
+			cancel_transfer(L, e, 4, id);
+			for (int field = 0; field < 3; field++) {
+				lua_pushnil(L);
+				lua_rawseti(L, 3, ROUTE_KEY(id, field));
+			}
+		}
+		lua_pop(L, 1);
+	}
 	return 0;
 }
 
@@ -1210,6 +1243,7 @@ int luaopen_pulse_core(lua_State *L)
 	    {"poll", engine_poll_method},
 	    {"collect", engine_collect_method},
 	    {"cancel_all", engine_cancel_all_method},
+	    {"cancel_routed", engine_cancel_routed_method},
 	    {NULL, NULL},
 	};
 	mt = base + 3;

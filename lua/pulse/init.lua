@@ -822,6 +822,14 @@ function Client:batch(requests, opts)
 
 	tasks.run(function()
 		engine = tasks.engine()
+		-- An error from the caller's functions ends the batch, maybe in a
+		-- run that goes on (a task caught it): its requests in flight end
+		-- with it, and their tokens come back.
+		local _ <close> = setmetatable({}, {
+			__close = function()
+				engine:cancel_routed(sink)
+			end,
+		})
 		fill()
 		while in_flight > 0 do -- started, not yet recorded
 			if queued == 0 and sink.n == 0 then
