@@ -36,7 +36,7 @@ DEB_PACKAGES = build-essential pkg-config lua$(LUA_VERSION) liblua$(LUA_VERSION)
                clang libclang-rt-14-dev valgrind
 
 # The C core, shared by pulse/core.so, pulse-lua and pulse-sandbox.
-CORE_SRC     = src/buf.c src/json_decode.c src/json_encode.c src/transport.c src/engine.c src/ratelimit_headers.c \
+CORE_SRC     = src/buf.c src/clock.c src/json_decode.c src/json_encode.c src/transport.c src/engine.c src/ratelimit_headers.c \
                src/header_block.c src/ratelimit.c src/retry.c src/request_stats.c src/lpulse.c src/lresponse.c
 LUA_SRC      = $(shell find lua -name '*.lua' | sort)
 

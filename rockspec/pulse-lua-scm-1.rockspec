@@ -22,6 +22,7 @@ build = {
 		["pulse.core"] = {
 			sources = {
 				"src/buf.c",
+				"src/clock.c",
 				"src/json_decode.c",
 				"src/json_encode.c",
 				"src/transport.c",

@@ -1,8 +1,9 @@
 #include "engine.h"
 
+#include "clock.h"
+
 #include <stdint.h>
 #include <stdlib.h>
-#include <time.h>
 
 /* DONE: finished and queued to be collected; COLLECTED: taken off the
  * queue, not yet released. */
@@ -147,13 +148,6 @@ static void collect_finished(struct engine *e)
 	}
 }
 
-static double monotonic_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int engine_poll(struct engine *e, double timeout)
 {
 	/* Wait first, then move every transfer along once: a perform walks all
@@ -162,7 +156,7 @@ int engine_poll(struct engine *e, double timeout)
 	 * Again while none has finished: a wake-up that only sent a request is
 	 * not the caller's business, and going back to it costs a pass of the
 	 * Lua scheduler. */
-	double deadline = timeout > 0 ? monotonic_seconds() + timeout : 0;
+	double deadline = timeout > 0 ? clock_monotonic() + timeout : 0;
 	for (;;) {
 		if (e->done_head < 0 && timeout > 0) {
 			int ms = timeout > 3600 ? 3600000 : (int)(timeout * 1000);
@@ -175,7 +169,7 @@ int engine_poll(struct engine *e, double timeout)
 		collect_finished(e);
 		if (e->done_head >= 0 || running == 0 || timeout <= 0)
 			return 0;
-		timeout = deadline - monotonic_seconds();
+		timeout = deadline - clock_monotonic();
 		if (timeout <= 0)
 			return 0;
 	}

@@ -4,6 +4,7 @@
  * either side of it, never in it.
  */
 #include "buf.h"
+#include "clock.h"
 #include "engine.h"
 #include "header_block.h"
 #include "json_decode.h"
@@ -792,23 +793,9 @@ static int core_json_encode(lua_State *L)
 
 /* ---- time ------------------------------------------------------------- */
 
-static double monotonic_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double epoch_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int core_now(lua_State *L)
 {
-	lua_pushnumber(L, monotonic_seconds());
+	lua_pushnumber(L, clock_monotonic());
 	return 1;
 }
 
@@ -843,7 +830,7 @@ static double check_positive(lua_State *L, int arg)
 /* The clock, or a time the caller gives: the specs step time by hand. */
 static double opt_now(lua_State *L, int arg)
 {
-	return lua_isnoneornil(L, arg) ? monotonic_seconds() : (double)luaL_checknumber(L, arg);
+	return lua_isnoneornil(L, arg) ? clock_monotonic() : (double)luaL_checknumber(L, arg);
 }
 
 /* core.ratelimit(limit, window, burst [, now]) */
@@ -882,7 +869,7 @@ static void observe(lua_State *L, struct ratelimit_state *s, long status, const 
                     double now)
 {
 	struct ratelimit_observation o;
-	ratelimit_read_response(status, block, len, epoch_seconds(), &o);
+	ratelimit_read_response(status, block, len, clock_epoch(), &o);
 	ratelimit_observe(s, &o, now);
 	if (o.has_retry_after)
 		lua_pushnumber(L, o.retry_after);
@@ -914,7 +901,7 @@ static int push_settled(lua_State *L, struct ratelimit_state *s, const struct ht
 	}
 	int n = push_result(L, res);
 	observe(L, s, res->status, res->headers.data ? res->headers.data : "", res->headers.len,
-	        monotonic_seconds());
+	        clock_monotonic());
 	return n + 2;
 }
 
@@ -922,7 +909,7 @@ static int push_settled(lua_State *L, struct ratelimit_state *s, const struct ht
 static int send_request(lua_State *L, struct ratelimit_state *s, struct transport_box *box,
                         const struct http_request *req)
 {
-	double wait = ratelimit_take(s, monotonic_seconds());
+	double wait = ratelimit_take(s, clock_monotonic());
 	if (wait != 0) {
 		lua_pushboolean(L, 0);
 		lua_pushnumber(L, wait);
@@ -994,7 +981,7 @@ static int start_request(lua_State *L, struct ratelimit_state *s, struct engine 
 	/* The tables, fetched before a token is taken: nothing raises after. */
 	lua_getiuservalue(L, 2, ENGINE_HOLDERS);
 	lua_getiuservalue(L, 2, ENGINE_ROUTES);
-	double wait = ratelimit_take(s, monotonic_seconds());
+	double wait = ratelimit_take(s, clock_monotonic());
 	if (wait != 0) {
 		lua_pushboolean(L, 0);
 		lua_pushnumber(L, wait);
@@ -1186,7 +1173,7 @@ static int core_parse_retry_after(lua_State *L)
 {
 	size_t len;
 	const char *v = luaL_checklstring(L, 1, &len);
-	double now = (double)luaL_optnumber(L, 2, epoch_seconds());
+	double now = (double)luaL_optnumber(L, 2, clock_epoch());
 	double delay;
 	if (retry_after_parse(v, len, now, &delay) != 0)
 		return 0;

@@ -1,6 +1,7 @@
 #include "sandbox.h"
 
 #include "buf.h"
+#include "clock.h"
 #include "modules.h"
 
 #include <arpa/inet.h>
@@ -54,13 +55,6 @@ struct request {
 	int headers_seen;
 };
 
-static double monotonic_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 struct sandbox_config sandbox_default_config(void)
 {
 	struct sandbox_config c = {0};
@@ -91,7 +85,7 @@ static void *run_timer(void *arg)
 	struct sandbox *sb = arg;
 	pthread_mutex_lock(&sb->lock);
 	while (!sb->stopping) {
-		double now = monotonic_now();
+		double now = clock_monotonic();
 		struct delayed **link = &sb->delayed;
 		double next_due = 0;
 		while (*link) {
@@ -132,7 +126,7 @@ static int schedule_resume(struct sandbox *sb, struct MHD_Connection *connection
 	if (!d)
 		return -1;
 	d->connection = connection;
-	d->due = monotonic_now() + delay;
+	d->due = clock_monotonic() + delay;
 	pthread_mutex_lock(&sb->lock);
 	d->next = sb->delayed;
 	sb->delayed = d;
@@ -145,15 +139,13 @@ static int schedule_resume(struct sandbox *sb, struct MHD_Connection *connection
 
 static int native_now(lua_State *L)
 {
-	lua_pushnumber(L, monotonic_now());
+	lua_pushnumber(L, clock_monotonic());
 	return 1;
 }
 
 static int native_wall(lua_State *L)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	lua_pushnumber(L, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+	lua_pushnumber(L, clock_epoch());
 	return 1;
 }
 
