@@ -46,9 +46,14 @@ function errors.is_error(v)
 	return getmetatable(v) == Error
 end
 
+-- Whether status (a number, or nil when no response came) is a success.
+function errors.is_success(status)
+	return status ~= nil and status >= 200 and status <= 299
+end
+
 -- The kind an HTTP status stands for, or nil for a success.
 function errors.kind_of_status(status)
-	if status >= 200 and status < 300 then
+	if errors.is_success(status) then
 		return nil
 	elseif status == 401 then
 		return "auth"

@@ -489,6 +489,8 @@ function Client:_failure(req, outcome, message, reason, attempt)
 		})
 end
 
+local is_success = errors.is_success
+
 -- The documented res of a final response.
 local function response(status, headers, attempt, waited, elapsed, rate)
 	return {
@@ -534,7 +536,7 @@ function Client:_send(req, first)
 		if verbose then
 			self:_trace_outcome(req, attempt, status, headers, elapsed)
 		end
-		if status and status >= 200 and status <= 299 then
+		if is_success(status) then
 			local res = response(status, headers, attempt, waited, core.now() - started, rate)
 			if not req.decode then
 				return body, res -- nothing to shape
@@ -587,7 +589,7 @@ local function plain_outcome(self, method, path, opts, status, headers, body, el
 	if #self._probe_waiters > 0 then
 		tasks.wake(self._probe_waiters)
 	end
-	if status and status >= 200 and status <= 299 then
+	if is_success(status) then
 		-- Sent at once, on the first attempt: the call took the transfer's time.
 		local res = response(status, headers, 1, 0, elapsed, rate)
 		if opts and opts.decode == false then
