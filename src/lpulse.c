@@ -823,7 +823,7 @@ static int core_sleep(lua_State *L)
 static double check_positive(lua_State *L, int arg)
 {
 	lua_Number v = luaL_checknumber(L, arg);
-	luaL_argcheck(L, v > 0 && v < 1e9, arg, "must be a positive number");
+	luaL_argcheck(L, v > 0 && v < 1e9, arg, "must be a number above 0 and below 1e9");
 	return (double)v;
 }
 

@@ -39,7 +39,8 @@ local NESTED = {
 		cap = "positive",
 		on_retry = "function",
 	},
-	rate_limit = { limit = "positive", window = "positive", burst = "positive" },
+	-- pulse.core's limiter keeps its numbers below 1e9.
+	rate_limit = { limit = "rate", window = "rate", burst = "rate" },
 	cache = { ttl = "non-negative", max_entries = "count" },
 }
 
@@ -83,6 +84,8 @@ local function accepts(where, name, value, alternative)
 		return value > 0 and value < math.huge
 	elseif alternative == "non-negative" then
 		return value >= 0 and value < math.huge
+	elseif alternative == "rate" then
+		return value > 0 and value < 1e9
 	elseif alternative == "count" then
 		return math.type(value) == "integer" and value >= 1
 	end
@@ -99,6 +102,7 @@ local function check_value(where, name, value, kind)
 		end
 	end
 	local wanted = kind:gsub("|", " or "):gsub("rate_limit", "table"):gsub("retry", "table"):gsub("cache", "table")
+	wanted = wanted == "rate" and "above 0 and below 1e9" or wanted
 	return nil, string.format("%s: option '%s' must be %s, got %s", where, name, wanted, tostring(value))
 end
 
