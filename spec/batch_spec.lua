@@ -145,6 +145,33 @@ describe("batches and tasks", function()
 			assert.truthy(results[6].body:find('"method":"GET"', 1, true))
 		end)
 
+		it("gives a raw entry's success the res a single call gives, and retries its failure", function()
+			local single_body, single = assert(client:get("/services/3", { decode = false }))
+			local results = client:batch({ { "GET", "/services/3", { decode = false } } })
+			local body, res = results[1].body, results[1].res
+			assert.are.equal(single_body, body)
+			local fields = {}
+			for k, v in pairs(single) do
+				fields[#fields + 1] = k
+				assert.are.equal(type(v), type(res[k]), k)
+				assert.are.equal(math.type(v), math.type(res[k]), k)
+			end
+			for k in pairs(res) do
+				assert.is_not_nil(single[k], "a field a single call lacks: " .. k)
+			end
+			assert.are.equal(7, #fields)
+			assert.are.same({ 200, 1, 0, false }, { res.status, res.attempts, res.waited, res.from_cache })
+			assert.are.equal(single.headers["content-type"], res.headers["content-type"])
+			assert.are.equal(single.rate.limit, res.rate.limit)
+			assert.is_true(res.elapsed > 0)
+
+			sandbox:fault("503:count=1")
+			results = client:batch({ { "GET", "/services/3", { decode = false } } })
+			assert.are.equal(single_body, results[1].body)
+			assert.are.equal(2, results[1].res.attempts)
+			assert.is_true(results[1].res.waited > 0)
+		end)
+
 		it("retries and reports a dead server on a cached path", function()
 			local dead = pulse.new({
 				api_key = "k",

@@ -265,8 +265,9 @@ static int transport_perform_method(lua_State *L)
  * Its user values, tables by transfer id:
  * 1. the limiter (pulse.ratelimit) whose token the transfer holds, settled
  *    when the transfer is collected or cancelled;
- * 2. for a transfer started with a sink, its route: at ROUTE_KEY(id, 0..2)
- *    the sink, and the tag and entry to file its outcome under there.
+ * 2. for a transfer started with a sink, its route: at ROUTE_KEY(id, 0..3)
+ *    the sink, the tag and entry to file its outcome under there, and
+ *    whether the entry wants its body raw (true, else nil).
  */
 struct engine_box {
 	struct engine *engine;
@@ -274,11 +275,15 @@ struct engine_box {
 
 #define ENGINE_HOLDERS 1
 #define ENGINE_ROUTES 2
-#define ROUTE_KEY(id, field) ((lua_Integer)(id)*3 + (field) + 1)
+#define ROUTE_FIELDS 4
+#define ROUTE_KEY(id, field) ((lua_Integer)(id)*ROUTE_FIELDS + (field) + 1)
+#define ROUTE_RAW 3
 
 /* A sink's slots per outcome: tag, entry, then status, headers, body,
- * elapsed, retry_after, rate (nil, failure, message, elapsed for none). */
-#define SINK_SLOTS 8
+ * elapsed, retry_after, rate (nil, failure, message, elapsed for none);
+ * for a raw entry's success, fewer: tag, false, body, res. */
+#define OUTCOME_SLOTS 8
+#define SUCCESS_SLOTS 4
 
 static struct engine *check_engine(lua_State *L, int arg)
 {
@@ -301,8 +306,8 @@ static struct ratelimit_state *push_holder(lua_State *L, int id)
 	return lua_touserdata(L, -1);
 }
 
-/* Pushes transfer id's sink, tag and entry and forgets them; returns 0,
- * having pushed nothing, when it has no route. */
+/* Pushes transfer id's route (its ROUTE_FIELDS values) and forgets it;
+ * returns 0, having pushed nothing, when it has none. */
 static int push_route(lua_State *L, int id)
 {
 	lua_getiuservalue(L, 1, ENGINE_ROUTES);
@@ -311,7 +316,7 @@ static int push_route(lua_State *L, int id)
 		lua_pop(L, 2);
 		return 0;
 	}
-	for (int field = 0; field < 3; field++) {
+	for (int field = 0; field < ROUTE_FIELDS; field++) {
 		if (field > 0)
 			lua_rawgeti(L, routes, ROUTE_KEY(id, field));
 		lua_pushnil(L);
@@ -362,26 +367,63 @@ static int engine_poll_method(lua_State *L)
 	return 1;
 }
 
-/* Files a routed transfer's outcome in its sink, at index sink with the
- * tag and entry above it, then the n values push_settled gave: tag, entry,
- * and those values but a response's connection count, nil-padded. Returns
- * whether the sink was empty before. */
-static int file_outcome(lua_State *L, int sink, int n)
+/* Moves the slots values on top of the stack into the sink at index sink,
+ * after those filed there; returns whether it was empty before. */
+static int file_slots(lua_State *L, int sink, int slots)
 {
 	lua_getfield(L, sink, "n");
 	lua_Integer filled = lua_tointeger(L, -1);
 	lua_pop(L, 1);
-	for (int slot = 1; slot <= SINK_SLOTS; slot++) {
-		int from = slot <= 6 ? slot : slot + 1; /* past the connection count */
-		if (from - 2 <= n)
-			lua_pushvalue(L, sink + from);
-		else
-			lua_pushnil(L);
+	for (int slot = slots; slot >= 1; slot--)
 		lua_rawseti(L, sink, filled + slot);
-	}
-	lua_pushinteger(L, filled + SINK_SLOTS);
+	lua_pushinteger(L, filled + slots);
 	lua_setfield(L, sink, "n");
 	return filled == 0;
+}
+
+/* Files a routed transfer's outcome: route at index route, then the n
+ * values push_settled gave (a response's connection count left out). */
+static int file_outcome(lua_State *L, int route, int n)
+{
+	int values = route + ROUTE_FIELDS;
+	lua_pushvalue(L, route + 1);
+	lua_pushvalue(L, route + 2);
+	for (int i = 0; i < OUTCOME_SLOTS - 2; i++) {
+		int from = i < 4 ? i : i + 1; /* past the connection count */
+		if (from < n)
+			lua_pushvalue(L, values + from);
+		else
+			lua_pushnil(L);
+	}
+	return file_slots(L, route, OUTCOME_SLOTS);
+}
+
+/* Files a raw entry's success whole (the 7 values of push_settled after
+ * its route): tag, false, the body and res as init.lua's response() makes
+ * it for a first attempt sent at once. The batch records it as it is. */
+static int file_success(lua_State *L, int route)
+{
+	/* status, headers, body, elapsed, connections, retry_after, rate */
+	int values = route + ROUTE_FIELDS;
+	lua_pushvalue(L, route + 1);
+	lua_pushboolean(L, 0);
+	lua_pushvalue(L, values + 2);
+	lua_createtable(L, 0, 7);
+	lua_pushvalue(L, values);
+	lua_setfield(L, -2, "status");
+	lua_pushvalue(L, values + 1);
+	lua_setfield(L, -2, "headers");
+	lua_pushinteger(L, 1);
+	lua_setfield(L, -2, "attempts");
+	lua_pushinteger(L, 0);
+	lua_setfield(L, -2, "waited");
+	lua_pushvalue(L, values + 3);
+	lua_setfield(L, -2, "elapsed");
+	lua_pushboolean(L, 0);
+	lua_setfield(L, -2, "from_cache");
+	lua_pushvalue(L, values + 6);
+	lua_setfield(L, -2, "rate");
+	return file_slots(L, route, SUCCESS_SLOTS);
 }
 
 /*
@@ -389,7 +431,7 @@ static int file_outcome(lua_State *L, int sink, int n)
  * limiter's retry_after and rate view (as rl:send); nothing when no
  * transfer is done. The transfer's token is settled either way.
  * A transfer started with a sink is not returned: its outcome is filed in
- * the sink (SINK_SLOTS slots each, sink.n counting them) and e:collect()
+ * the sink (see OUTCOME_SLOTS, sink.n counting the slots) and e:collect()
  * goes on to the next; it returns false and the sink when the sink was
  * empty, so that whoever waits on it is woken once, not per transfer.
  */
@@ -413,10 +455,12 @@ static int engine_collect_method(lua_State *L)
 		engine_release(e, id);
 		if (!routed)
 			return n + 1;
-		int sink = lua_gettop(L) - n - 2;
-		if (file_outcome(L, sink, n)) {
+		int route = lua_gettop(L) - n - ROUTE_FIELDS + 1;
+		int raw_success = lua_toboolean(L, route + ROUTE_RAW) && res->failure == TRANSPORT_OK &&
+		                  res->status >= 200 && res->status <= 299;
+		if (raw_success ? file_success(L, route) : file_outcome(L, route, n)) {
 			lua_pushboolean(L, 0);
-			lua_pushvalue(L, sink);
+			lua_pushvalue(L, route);
 			return 2;
 		}
 		lua_settop(L, 1);
@@ -465,10 +509,10 @@ static int engine_cancel_routed_method(lua_State *L)
 	lua_pushnil(L);
 	while (lua_next(L, 3)) {
 		lua_Integer key = lua_tointeger(L, -2);
-		if ((key - 1) % 3 == 0 && lua_rawequal(L, -1, 2)) { /* a route's sink field */
-			int id = (int)((key - 1) / 3);
+		if ((key - 1) % ROUTE_FIELDS == 0 && lua_rawequal(L, -1, 2)) { /* a route's sink field */
+			int id = (int)((key - 1) / ROUTE_FIELDS);
 			cancel_transfer(L, e, 4, id);
-			for (int field = 0; field < 3; field++) {
+			for (int field = 0; field < ROUTE_FIELDS; field++) {
 				lua_pushnil(L);
 				lua_rawseti(L, 3, ROUTE_KEY(id, field));
 			}
@@ -937,9 +981,11 @@ static int ratelimit_send_method(lua_State *L)
 }
 
 /* Whether the request options at idx ask for nothing a method and a URL do
- * not give: nil, or a table with at most decode, a boolean. */
-static int plain_options(lua_State *L, int idx)
+ * not give: nil, or a table with at most decode, a boolean. Sets *raw to
+ * whether decode is false. */
+static int plain_options(lua_State *L, int idx, int *raw)
 {
+	*raw = 0;
 	if (lua_isnoneornil(L, idx))
 		return 1;
 	if (!lua_istable(L, idx))
@@ -949,6 +995,8 @@ static int plain_options(lua_State *L, int idx)
 	while (plain && lua_next(L, idx)) {
 		plain = lua_type(L, -1) == LUA_TBOOLEAN && lua_type(L, -2) == LUA_TSTRING &&
 		        strcmp(lua_tostring(L, -2), "decode") == 0;
+		if (plain)
+			*raw = !lua_toboolean(L, -1);
 		lua_pop(L, plain ? 1 : 2);
 	}
 	return plain;
@@ -965,7 +1013,8 @@ static int ratelimit_send_plain_method(lua_State *L)
 	struct ratelimit_state *s = check_ratelimit(L);
 	struct transport_box *box = check_transport(L, 2);
 	struct http_request req = {.method = luaL_checkstring(L, 3), .url = luaL_checkstring(L, 4)};
-	if (!plain_options(L, 5)) {
+	int raw;
+	if (!plain_options(L, 5, &raw)) {
 		lua_pushboolean(L, 0);
 		return 1;
 	}
@@ -974,9 +1023,10 @@ static int ratelimit_send_plain_method(lua_State *L)
 
 /* Takes a token and starts req on the engine at arg 2, the transfer
  * holding the token: what rl:start gives. With sink (a stack index, or 0
- * for none), the transfer is routed there with the two values above it. */
+ * for none), the transfer is routed there with the two values above it
+ * (tag and entry), and raw (whether the entry wants its body raw). */
 static int start_request(lua_State *L, struct ratelimit_state *s, struct engine *e, struct transport_box *box,
-                         const struct http_request *req, int sink)
+                         const struct http_request *req, int sink, int raw)
 {
 	/* The tables, fetched before a token is taken: nothing raises after. */
 	lua_getiuservalue(L, 2, ENGINE_HOLDERS);
@@ -994,9 +1044,13 @@ static int start_request(lua_State *L, struct ratelimit_state *s, struct engine 
 	}
 	lua_pushvalue(L, 1);
 	lua_rawseti(L, -3, id);
-	for (int field = 0; sink && field < 3; field++) {
+	for (int field = 0; sink && field < ROUTE_RAW; field++) {
 		lua_pushvalue(L, sink + field);
 		lua_rawseti(L, -2, ROUTE_KEY(id, field));
+	}
+	if (sink && raw) {
+		lua_pushboolean(L, 1);
+		lua_rawseti(L, -2, ROUTE_KEY(id, ROUTE_RAW));
 	}
 	lua_pushinteger(L, id);
 	return 1;
@@ -1015,7 +1069,7 @@ static int ratelimit_start_method(lua_State *L)
 	struct transport_box *box = check_transport(L, 3);
 	const char *lines[MAX_HEADER_LINES];
 	struct http_request req = check_request(L, 4, lines);
-	return start_request(L, s, e, box, &req, 0);
+	return start_request(L, s, e, box, &req, 0, 0);
 }
 
 /* rl:start_plain(engine, transport, method, url, opts) -> as rl:start, for
@@ -1026,11 +1080,12 @@ static int ratelimit_start_plain_method(lua_State *L)
 	struct engine *e = check_engine(L, 2);
 	struct transport_box *box = check_transport(L, 3);
 	struct http_request req = {.method = luaL_checkstring(L, 4), .url = luaL_checkstring(L, 5)};
-	if (!plain_options(L, 6)) {
+	int raw;
+	if (!plain_options(L, 6, &raw)) {
 		lua_pushboolean(L, 0);
 		return 1;
 	}
-	return start_request(L, s, e, box, &req, 0);
+	return start_request(L, s, e, box, &req, 0, 0);
 }
 
 /* Pushes entry[name], or entry[index] when that is nil or false (a batch
@@ -1064,6 +1119,7 @@ static int ratelimit_start_entry_method(lua_State *L)
 	luaL_checktype(L, 7, LUA_TTABLE);
 	luaL_checktype(L, 8, LUA_TTABLE);
 	lua_settop(L, 8);
+	int raw = 0;
 	/* 9: the method, 10: whether methods has it, 11: the URL, 12: opts */
 	int plain = lua_type(L, 6) == LUA_TTABLE && push_entry_field(L, 6, "method", 1) == LUA_TSTRING;
 	if (plain) {
@@ -1073,14 +1129,14 @@ static int ratelimit_start_entry_method(lua_State *L)
 	}
 	if (plain) {
 		push_entry_field(L, 6, "opts", 3);
-		plain = plain_options(L, 12);
+		plain = plain_options(L, 12, &raw);
 	}
 	if (!plain) {
 		lua_pushboolean(L, 0);
 		return 1;
 	}
 	struct http_request req = {.method = lua_tostring(L, 9), .url = lua_tostring(L, 11)};
-	return start_request(L, s, e, box, &req, 4);
+	return start_request(L, s, e, box, &req, 4, raw);
 }
 
 /* rl:view([now]) -> the model, as a table of numbers (reset and blocked:

@@ -492,6 +492,8 @@ end
 local is_success = errors.is_success
 
 -- The documented res of a final response.
+-- pulse.core's file_success (lpulse.c) makes the same table for a batch's
+-- raw successes: a change here goes there too (batch_spec compares them).
 local function response(status, headers, attempt, waited, elapsed, rate)
 	return {
 		status = status,
@@ -741,8 +743,9 @@ function Client:batch(requests, opts)
 	local results, started, done, stopped, exhausted = {}, 0, 0, false, false
 	local in_flight = 0
 	-- Where results wait for the batch's task: the plain requests' first
-	-- attempts, filed by the engine, and the others' results, three slots
-	-- each (index, body, res or err).
+	-- attempts, filed by the engine (a raw entry's success whole, as its
+	-- result), and the others' results, three slots each (index, body, res
+	-- or err).
 	local sink = tasks.sink()
 	local finished, queued = {}, 0
 	local limiter, transport = self._limiter, self._transport
@@ -847,9 +850,18 @@ function Client:batch(requests, opts)
 				record(i, body, second)
 			end
 			queued, k = 0, 0
+			if sink.n > 0 and #self._probe_waiters > 0 then
+				tasks.wake(self._probe_waiters) -- responses came
+			end
 			while k < sink.n do
-				settle(table.unpack(sink, k + 1, k + 8))
-				k = k + 8
+				local i, entry, body, res = sink[k + 1], sink[k + 2], sink[k + 3], sink[k + 4]
+				if entry then
+					settle(table.unpack(sink, k + 1, k + 8))
+					k = k + 8
+				else -- a raw entry's success, whole
+					record(i, body, res)
+					k = k + 4
+				end
 			end
 			sink.n = 0
 			fill()

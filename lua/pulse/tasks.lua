@@ -124,7 +124,7 @@ function tasks.await_transfer(id)
 end
 
 -- A sink: where the engine files the outcomes of transfers started with
--- it (rl:start_entry's sink), eight slots each and n counting the slots,
+-- it (rl:start_entry's sink), a few slots each and n counting the slots,
 -- so that no task is resumed per transfer (a batch's plain requests). The
 -- tasks in waiters are woken when it fills; whoever empties it sets n = 0.
 function tasks.sink()
