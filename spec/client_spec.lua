@@ -163,6 +163,17 @@ describe("pulse client", function()
 			assert.are.equal(200, res.status)
 		end)
 
+		it("gives a raw success sent plain the res of any other call", function()
+			local _, decoded = assert(client:get("/services/1")) -- caches the URL: the next is plain
+			local text, res = assert(client:get("/services/1", { decode = false }))
+			assert.are.equal(1, json.decode(text).data.id)
+			assert.are.equal(7, support.assert_same_fields(decoded, res))
+			assert.are.same({ 200, 1, 0, false }, { res.status, res.attempts, res.waited, res.from_cache })
+			assert.are.equal(decoded.headers["content-type"], res.headers["content-type"])
+			assert.are.equal("number", type(res.rate.remaining))
+			assert.is_true(res.elapsed > 0)
+		end)
+
 		it("counts requests, bytes and latency, in batches too, and after close", function()
 			local c = sandbox:client()
 			assert.are.same({ p50 = nil, p90 = nil, p99 = nil }, c:stats().latency)

@@ -398,16 +398,19 @@ static int file_outcome(lua_State *L, int route, int n)
 	return file_slots(L, route, OUTCOME_SLOTS);
 }
 
-/* Files a raw entry's success whole (the 7 values of push_settled after
- * its route): tag, false, the body and res as init.lua's response() makes
- * it for a first attempt sent at once. The batch records it as it is. */
-static int file_success(lua_State *L, int route)
+/* Whether push_settled's n values are a success a raw request needs no
+ * more of. */
+static int is_raw_success(const struct http_response *res, int raw)
 {
-	/* status, headers, body, elapsed, connections, retry_after, rate */
-	int values = route + ROUTE_FIELDS;
-	lua_pushvalue(L, route + 1);
-	lua_pushboolean(L, 0);
-	lua_pushvalue(L, values + 2);
+	return raw && res->failure == TRANSPORT_OK && res->status >= 200 && res->status <= 299;
+}
+
+/* Pushes the res of a success on a first attempt sent at once, as
+ * init.lua's response() makes it, from the 7 values push_settled gave at
+ * index values: status, headers, body, elapsed, connections, retry_after,
+ * rate. A request that wants its body raw needs nothing more. */
+static void push_first_res(lua_State *L, int values)
+{
 	lua_createtable(L, 0, 7);
 	lua_pushvalue(L, values);
 	lua_setfield(L, -2, "status");
@@ -423,6 +426,17 @@ static int file_success(lua_State *L, int route)
 	lua_setfield(L, -2, "from_cache");
 	lua_pushvalue(L, values + 6);
 	lua_setfield(L, -2, "rate");
+}
+
+/* Files a raw entry's success whole: tag, false, the body and its res. The
+ * batch records it as it is. */
+static int file_success(lua_State *L, int route)
+{
+	int values = route + ROUTE_FIELDS;
+	lua_pushvalue(L, route + 1);
+	lua_pushboolean(L, 0);
+	lua_pushvalue(L, values + 2);
+	push_first_res(L, values);
 	return file_slots(L, route, SUCCESS_SLOTS);
 }
 
@@ -456,9 +470,8 @@ static int engine_collect_method(lua_State *L)
 		if (!routed)
 			return n + 1;
 		int route = lua_gettop(L) - n - ROUTE_FIELDS + 1;
-		int raw_success = lua_toboolean(L, route + ROUTE_RAW) && res->failure == TRANSPORT_OK &&
-		                  res->status >= 200 && res->status <= 299;
-		if (raw_success ? file_success(L, route) : file_outcome(L, route, n)) {
+		int raw = lua_toboolean(L, route + ROUTE_RAW);
+		if (is_raw_success(res, raw) ? file_success(L, route) : file_outcome(L, route, n)) {
 			lua_pushboolean(L, 0);
 			lua_pushvalue(L, route);
 			return 2;
@@ -1005,8 +1018,9 @@ static int plain_options(lua_State *L, int idx, int *raw)
 /*
  * rl:send_plain(transport, method, url, opts) -> as rl:send, for a request
  * of an idempotent method with no body or headers of its own; or false
- * alone, nothing sent, when opts ask for more than decode. The client's
- * common call, checked and sent in one crossing into C.
+ * alone, nothing sent, when opts ask for more than decode; or, when opts
+ * say decode = false and it succeeds, body and res: what the call returns.
+ * The client's common call, checked and sent in one crossing into C.
  */
 static int ratelimit_send_plain_method(lua_State *L)
 {
@@ -1018,7 +1032,13 @@ static int ratelimit_send_plain_method(lua_State *L)
 		lua_pushboolean(L, 0);
 		return 1;
 	}
-	return send_request(L, s, box, &req);
+	int n = send_request(L, s, box, &req);
+	if (n != 7 || !is_raw_success(&box->response, raw))
+		return n;
+	int values = lua_gettop(L) - n + 1;
+	lua_pushvalue(L, values + 2);
+	push_first_res(L, values);
+	return 2;
 }
 
 /* Takes a token and starts req on the engine at arg 2, the transfer

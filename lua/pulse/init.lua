@@ -492,8 +492,9 @@ end
 local is_success = errors.is_success
 
 -- The documented res of a final response.
--- pulse.core's file_success (lpulse.c) makes the same table for a batch's
--- raw successes: a change here goes there too (batch_spec compares them).
+-- pulse.core's push_first_res (lpulse.c) makes the same table for raw
+-- successes sent plain: a change here goes there too (client_spec and
+-- batch_spec compare them).
 local function response(status, headers, attempt, waited, elapsed, rate)
 	return {
 		status = status,
@@ -625,6 +626,8 @@ local function send_plain(self, method, path, opts)
 			self._limiter:send_plain(self._transport, method, target, opts)
 		if status == false then
 			return
+		elseif type(status) == "string" then -- a raw success, whole: body and res
+			return status, headers
 		end
 	end
 	return plain_outcome(self, method, path, opts, status, headers, body, elapsed, retry_after, rate)

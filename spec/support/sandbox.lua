@@ -259,4 +259,26 @@ function support.contains(value, needle, seen)
 	return false
 end
 
+-- Asserts that res has exactly the fields of expected, each of the same
+-- type (integers as integers), and returns how many there are: a res made
+-- in C against one made by init.lua's response().
+function support.assert_same_fields(expected, res)
+	local count = 0
+	local function kind(v)
+		return math.type(v) or type(v)
+	end
+	for k, v in pairs(expected) do
+		count = count + 1
+		if kind(v) ~= kind(res[k]) then
+			error(string.format("res.%s: %s expected, got %s", k, kind(v), kind(res[k])), 2)
+		end
+	end
+	for k in pairs(res) do
+		if expected[k] == nil then
+			error("res." .. tostring(k) .. ": a field the other lacks", 2)
+		end
+	end
+	return count
+end
+
 return support
