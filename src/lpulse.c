@@ -398,17 +398,21 @@ static int file_outcome(lua_State *L, int route, int n)
 	return file_slots(L, route, OUTCOME_SLOTS);
 }
 
-/* Whether push_settled's n values are a success a raw request needs no
- * more of. */
+/* What push_settled gives for a response (push_result's 5, retry_after
+ * and the rate view). */
+#define RESPONSE_VALUES 7
+
+/* Whether res is a success (2xx, as errors.is_success says) that a request
+ * wanting its body raw (raw) needs nothing more for. */
 static int is_raw_success(const struct http_response *res, int raw)
 {
 	return raw && res->failure == TRANSPORT_OK && res->status >= 200 && res->status <= 299;
 }
 
 /* Pushes the res of a success on a first attempt sent at once, as
- * init.lua's response() makes it, from the 7 values push_settled gave at
- * index values: status, headers, body, elapsed, connections, retry_after,
- * rate. A request that wants its body raw needs nothing more. */
+ * init.lua's response() makes it, from the RESPONSE_VALUES push_settled
+ * gave at index values: status, headers, body, elapsed, connections,
+ * retry_after, rate. */
 static void push_first_res(lua_State *L, int values)
 {
 	lua_createtable(L, 0, 7);
@@ -471,7 +475,8 @@ static int engine_collect_method(lua_State *L)
 			return n + 1;
 		int route = lua_gettop(L) - n - ROUTE_FIELDS + 1;
 		int raw = lua_toboolean(L, route + ROUTE_RAW);
-		if (is_raw_success(res, raw) ? file_success(L, route) : file_outcome(L, route, n)) {
+		int whole = n == RESPONSE_VALUES && is_raw_success(res, raw);
+		if (whole ? file_success(L, route) : file_outcome(L, route, n)) {
 			lua_pushboolean(L, 0);
 			lua_pushvalue(L, route);
 			return 2;
@@ -1033,7 +1038,7 @@ static int ratelimit_send_plain_method(lua_State *L)
 		return 1;
 	}
 	int n = send_request(L, s, box, &req);
-	if (n != 7 || !is_raw_success(&box->response, raw))
+	if (n != RESPONSE_VALUES || !is_raw_success(&box->response, raw))
 		return n;
 	int values = lua_gettop(L) - n + 1;
 	lua_pushvalue(L, values + 2);
