@@ -221,6 +221,12 @@ void engine_release(struct engine *e, int id)
 	e->active--;
 }
 
+void engine_release_all(struct engine *e)
+{
+	for (int id = 0; id < e->count; id++)
+		engine_release(e, id);
+}
+
 int engine_active(const struct engine *e)
 {
 	return e->active;

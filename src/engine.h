@@ -35,6 +35,9 @@ const struct http_response *engine_response(const struct engine *e, int id);
 /* Ends a transfer, finished or not, and frees its slot for reuse. */
 void engine_release(struct engine *e, int id);
 
+/* Ends every transfer not yet released: what a failed run leaves. */
+void engine_release_all(struct engine *e);
+
 /* Transfers started and not yet released. */
 int engine_active(const struct engine *e);
 

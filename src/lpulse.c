@@ -326,7 +326,10 @@ static int push_route(lua_State *L, int id)
 	return 1;
 }
 
-static int push_settled(lua_State *L, struct ratelimit_state *s, const struct http_response *res);
+static void settle(struct ratelimit_state *s, const struct http_response *res, double now,
+                   struct ratelimit_observation *o);
+static int push_observed(lua_State *L, const struct ratelimit_state *s, const struct http_response *res,
+                         const struct ratelimit_observation *o, double now);
 
 /* core.engine() -> this Lua state's engine, made on first use */
 static int core_engine(lua_State *L)
@@ -382,7 +385,8 @@ static int file_slots(lua_State *L, int sink, int slots)
 }
 
 /* Files a routed transfer's outcome: route at index route, then the n
- * values push_settled gave (a response's connection count left out). */
+ * values of its response (RESPONSE_VALUES) or failure; a response's
+ * connection count is left out. */
 static int file_outcome(lua_State *L, int route, int n)
 {
 	int values = route + ROUTE_FIELDS;
@@ -398,8 +402,8 @@ static int file_outcome(lua_State *L, int route, int n)
 	return file_slots(L, route, OUTCOME_SLOTS);
 }
 
-/* What push_settled gives for a response (push_result's 5, retry_after
- * and the rate view). */
+/* What a settled response comes to in Lua: push_result's 5, then
+ * push_observed's retry_after and rate view. */
 #define RESPONSE_VALUES 7
 
 /* Whether res is a success (2xx, as errors.is_success says) that a request
@@ -410,9 +414,8 @@ static int is_raw_success(const struct http_response *res, int raw)
 }
 
 /* Pushes the res of a success on a first attempt sent at once, as
- * init.lua's response() makes it, from the RESPONSE_VALUES push_settled
- * gave at index values: status, headers, body, elapsed, connections,
- * retry_after, rate. */
+ * init.lua's response() makes it, from the RESPONSE_VALUES at index
+ * values: status, headers, body, elapsed, connections, retry_after, rate. */
 static void push_first_res(lua_State *L, int values)
 {
 	lua_createtable(L, 0, 7);
@@ -456,6 +459,9 @@ static int file_success(lua_State *L, int route)
 static int engine_collect_method(lua_State *L)
 {
 	struct engine *e = check_engine(L, 1);
+	/* The most a transfer's filing holds: holder, route, id, its values,
+	 * then the slots filed and what building them takes. */
+	luaL_checkstack(L, 2 + ROUTE_FIELDS + RESPONSE_VALUES + OUTCOME_SLOTS + 4, "collecting transfers");
 	int id;
 	while ((id = engine_next_done(e)) >= 0) {
 		const struct http_response *res = engine_response(e, id);
@@ -467,9 +473,19 @@ static int engine_collect_method(lua_State *L)
 			engine_release(e, id);
 			return luaL_error(L, "out of memory");
 		}
+		/* The token is settled before anything below can raise (out of
+		 * memory); the slot, whose response the values are made from, is
+		 * released after. Raising in between fails the run, whose
+		 * e:cancel_all() releases it. */
+		double now = clock_monotonic();
+		struct ratelimit_observation o;
+		if (holder)
+			settle(holder, res, now, &o);
 		if (!routed)
 			lua_pushinteger(L, id);
-		int n = holder ? push_settled(L, holder, res) : push_result(L, res);
+		int n = push_result(L, res);
+		if (holder)
+			n += push_observed(L, holder, res, &o, now);
 		engine_release(e, id);
 		if (!routed)
 			return n + 1;
@@ -510,6 +526,7 @@ static int engine_cancel_all_method(lua_State *L)
 		lua_pop(L, 1);
 		cancel_transfer(L, e, holders, (int)lua_tointeger(L, -1));
 	}
+	engine_release_all(e); /* collected, their tokens settled, when collecting raised */
 	lua_newtable(L);
 	lua_setiuservalue(L, 1, ENGINE_ROUTES);
 	return 0;
@@ -925,16 +942,22 @@ static int ratelimit_cancel_method(lua_State *L)
 	return 0;
 }
 
-/* A response came for a taken token: pushes its Retry-After (or nil) and
- * the rate view after it. */
-static void observe(lua_State *L, struct ratelimit_state *s, long status, const char *block, size_t len,
-                    double now)
+/* A response came for a taken token: reads the rate-limit headers of its
+ * header block into *o and applies them. Raises nothing. */
+static void observe(struct ratelimit_state *s, long status, const char *block, size_t len, double now,
+                    struct ratelimit_observation *o)
 {
-	struct ratelimit_observation o;
-	ratelimit_read_response(status, block, len, clock_epoch(), &o);
-	ratelimit_observe(s, &o, now);
-	if (o.has_retry_after)
-		lua_pushnumber(L, o.retry_after);
+	ratelimit_read_response(status, block, len, clock_epoch(), o);
+	ratelimit_observe(s, o, now);
+}
+
+/* Pushes what observe found: the Retry-After (or nil), and the rate view of
+ * s at now. */
+static void push_observation(lua_State *L, const struct ratelimit_state *s,
+                             const struct ratelimit_observation *o, double now)
+{
+	if (o->has_retry_after)
+		lua_pushnumber(L, o->retry_after);
 	else
 		lua_pushnil(L);
 	lresponse_push_rate(L, s, now, UP_RATE_MT);
@@ -948,23 +971,45 @@ static int ratelimit_observe_method(lua_State *L)
 	lua_Integer status = luaL_checkinteger(L, 2);
 	size_t len;
 	const char *block = lresponse_check_block(L, 3, &len);
-	observe(L, s, (long)status, block, len, opt_now(L, 4));
+	double now = opt_now(L, 4);
+	struct ratelimit_observation o;
+	observe(s, (long)status, block, len, now, &o);
+	push_observation(L, s, &o, now);
 	return 2;
 }
 
-/* Settles the token s took for a finished transfer (given back on a
- * failure, observed on a response) and pushes what t:perform gives, then
- * for a response its Retry-After and the rate view. */
+/* Settles the token s took for a finished request: given back on a
+ * failure, observed on a response (*o). Raises nothing, so that it comes
+ * before the Lua values, whose making may. */
+static void settle(struct ratelimit_state *s, const struct http_response *res, double now,
+                   struct ratelimit_observation *o)
+{
+	if (res->failure != TRANSPORT_OK)
+		ratelimit_cancel(s);
+	else
+		observe(s, res->status, res->headers.data ? res->headers.data : "", res->headers.len, now, o);
+}
+
+/* After settle: for a response, pushes its Retry-After and the rate view
+ * and returns 2; for a failure, nothing. */
+static int push_observed(lua_State *L, const struct ratelimit_state *s, const struct http_response *res,
+                         const struct ratelimit_observation *o, double now)
+{
+	if (res->failure != TRANSPORT_OK)
+		return 0;
+	push_observation(L, s, o, now);
+	return 2;
+}
+
+/* Settles the token s took for a finished request, then pushes what
+ * t:perform gives and, for a response, its Retry-After and rate view. */
 static int push_settled(lua_State *L, struct ratelimit_state *s, const struct http_response *res)
 {
-	if (res->failure != TRANSPORT_OK) {
-		ratelimit_cancel(s);
-		return push_result(L, res);
-	}
+	double now = clock_monotonic();
+	struct ratelimit_observation o;
+	settle(s, res, now, &o);
 	int n = push_result(L, res);
-	observe(L, s, res->status, res->headers.data ? res->headers.data : "", res->headers.len,
-	        clock_monotonic());
-	return n + 2;
+	return n + push_observed(L, s, res, &o, now);
 }
 
 /* Takes a token, performs req and settles the token: what rl:send gives. */
