@@ -328,8 +328,8 @@ static int push_route(lua_State *L, int id)
 
 static void settle(struct ratelimit_state *s, const struct http_response *res, double now,
                    struct ratelimit_observation *o);
-static int push_observed(lua_State *L, const struct ratelimit_state *s, const struct http_response *res,
-                         const struct ratelimit_observation *o, double now);
+static void push_observation(lua_State *L, const struct ratelimit_state *s,
+                             const struct ratelimit_observation *o, double now);
 
 /* core.engine() -> this Lua state's engine, made on first use */
 static int core_engine(lua_State *L)
@@ -403,7 +403,7 @@ static int file_outcome(lua_State *L, int route, int n)
 }
 
 /* What a settled response comes to in Lua: push_result's 5, then
- * push_observed's retry_after and rate view. */
+ * push_observation's retry_after and rate view. */
 #define RESPONSE_VALUES 7
 
 /* Whether res is a success (2xx, as errors.is_success says) that a request
@@ -484,14 +484,16 @@ static int engine_collect_method(lua_State *L)
 		if (!routed)
 			lua_pushinteger(L, id);
 		int n = push_result(L, res);
-		if (holder)
-			n += push_observed(L, holder, res, &o, now);
-		engine_release(e, id);
+		if (holder && res->failure == TRANSPORT_OK) {
+			push_observation(L, holder, &o, now);
+			n += 2;
+		}
+		int route = lua_gettop(L) - n - ROUTE_FIELDS + 1; /* when routed */
+		int whole = routed && n == RESPONSE_VALUES &&
+		            is_raw_success(res, lua_toboolean(L, route + ROUTE_RAW));
+		engine_release(e, id); /* res is not to be read after */
 		if (!routed)
 			return n + 1;
-		int route = lua_gettop(L) - n - ROUTE_FIELDS + 1;
-		int raw = lua_toboolean(L, route + ROUTE_RAW);
-		int whole = n == RESPONSE_VALUES && is_raw_success(res, raw);
 		if (whole ? file_success(L, route) : file_outcome(L, route, n)) {
 			lua_pushboolean(L, 0);
 			lua_pushvalue(L, route);
@@ -990,17 +992,6 @@ static void settle(struct ratelimit_state *s, const struct http_response *res, d
 		observe(s, res->status, res->headers.data ? res->headers.data : "", res->headers.len, now, o);
 }
 
-/* After settle: for a response, pushes its Retry-After and the rate view
- * and returns 2; for a failure, nothing. */
-static int push_observed(lua_State *L, const struct ratelimit_state *s, const struct http_response *res,
-                         const struct ratelimit_observation *o, double now)
-{
-	if (res->failure != TRANSPORT_OK)
-		return 0;
-	push_observation(L, s, o, now);
-	return 2;
-}
-
 /* Settles the token s took for a finished request, then pushes what
  * t:perform gives and, for a response, its Retry-After and rate view. */
 static int push_settled(lua_State *L, struct ratelimit_state *s, const struct http_response *res)
@@ -1009,7 +1000,11 @@ static int push_settled(lua_State *L, struct ratelimit_state *s, const struct ht
 	struct ratelimit_observation o;
 	settle(s, res, now, &o);
 	int n = push_result(L, res);
-	return n + push_observed(L, s, res, &o, now);
+	if (res->failure == TRANSPORT_OK) {
+		push_observation(L, s, &o, now);
+		n += 2;
+	}
+	return n;
 }
 
 /* Takes a token, performs req and settles the token: what rl:send gives. */
