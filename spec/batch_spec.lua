@@ -300,6 +300,22 @@ describe("batches and tasks", function()
 			assert.has_error(function()
 				client:batch("GET /services")
 			end)
+			-- A listed entry's options are checked as a single call's, and the
+			-- error names the caller's line.
+			for _, case in ipairs({
+				{ { decod = false }, "batch: request 2: unknown option 'decod' %(valid: " },
+				{ { decode = "no" }, "batch: request 2: option 'decode' must be boolean, got no" },
+				{ "fast", "batch: request 2 options must be a table, got string" },
+			}) do
+				local ok, err = pcall(client.batch, client, { { "GET", "/services/1" }, { "GET", "/services/2", case[1] } })
+				assert.is_false(ok)
+				assert.truthy(err:find(case[2]), err)
+			end
+			local ok, err = pcall(function()
+				client:batch({ { "GET", "/services", { decod = false } } }) -- this line
+			end)
+			assert.is_false(ok)
+			assert.truthy(err:find("^spec/batch_spec.lua:%d+: pulse: batch: request 1: unknown option"), err)
 			assert.are.equal(0, sandbox:stats().requests)
 		end)
 

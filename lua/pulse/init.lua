@@ -702,16 +702,27 @@ Client.post = with_body("POST")
 Client.put = with_body("PUT")
 Client.patch = with_body("PATCH")
 
--- One batch entry: { method, path, opts } or { method =, path =, opts = }.
-local function batch_entry(entry, i)
+-- One batch entry: { method, path, opts } or { method =, path =, opts = },
+-- its options checked as a single call checks them. level: whom a bad one
+-- is blamed on, as usage takes it.
+local function batch_entry(entry, i, level)
 	if type(entry) ~= "table" then
-		usage("batch: request " .. i .. " must be a table {method, path, opts}, got " .. type(entry), 4)
+		usage("batch: request " .. i .. " must be a table {method, path, opts}, got " .. type(entry), level)
 	end
-	local method, path = entry.method or entry[1], entry.path or entry[2]
+	local method, path, entry_opts = entry.method or entry[1], entry.path or entry[2], entry.opts or entry[3]
 	if type(method) ~= "string" or type(path) ~= "string" then
-		usage("batch: request " .. i .. " needs a method and a path (strings)", 4)
+		usage("batch: request " .. i .. " needs a method and a path (strings)", level)
 	end
-	return method, path, entry.opts or entry[3]
+	if entry_opts ~= nil then
+		if type(entry_opts) ~= "table" then
+			usage("batch: request " .. i .. " options must be a table, got " .. type(entry_opts), level)
+		end
+		local valid, why = options.check("batch: request " .. i, entry_opts, REQUEST_OPTIONS)
+		if not valid then
+			usage(why, level)
+		end
+	end
+	return method, path, entry_opts
 end
 
 local BATCH_OPTIONS = { concurrency = "count", on_progress = "function", on_result = "function", fail_fast = "boolean" }
@@ -737,7 +748,7 @@ function Client:batch(requests, opts)
 	local list = type(requests) == "table" and requests or nil
 	if list then
 		for i, entry in ipairs(list) do
-			batch_entry(entry, i)
+			batch_entry(entry, i, 3) -- blames the caller of batch
 		end
 	end
 	local total = list and #list or nil
@@ -791,7 +802,7 @@ function Client:batch(requests, opts)
 			end
 			started, in_flight = i, in_flight + 1
 			if verbose or not limiter:start_entry(engine, transport, sink, i, entry, urls, IDEMPOTENT) then
-				tasks.spawn(full, i, batch_entry(entry, i))
+				tasks.spawn(full, i, batch_entry(entry, i, 4))
 			end
 		end
 	end
