@@ -326,10 +326,7 @@ static int push_route(lua_State *L, int id)
 	return 1;
 }
 
-static void settle(struct ratelimit_state *s, const struct http_response *res, double now,
-                   struct ratelimit_observation *o);
-static void push_observation(lua_State *L, const struct ratelimit_state *s,
-                             const struct ratelimit_observation *o, double now);
+static int push_settled(lua_State *L, struct ratelimit_state *s, const struct http_response *res);
 
 /* core.engine() -> this Lua state's engine, made on first use */
 static int core_engine(lua_State *L)
@@ -473,21 +470,13 @@ static int engine_collect_method(lua_State *L)
 			engine_release(e, id);
 			return luaL_error(L, "out of memory");
 		}
-		/* The token is settled before anything below can raise (out of
-		 * memory); the slot, whose response the values are made from, is
-		 * released after. Raising in between fails the run, whose
+		/* push_settled settles the token before anything can raise (out
+		 * of memory); the slot, whose response the values are made from,
+		 * is released after. Raising in between fails the run, whose
 		 * e:cancel_all() releases it. */
-		double now = clock_monotonic();
-		struct ratelimit_observation o;
-		if (holder)
-			settle(holder, res, now, &o);
 		if (!routed)
 			lua_pushinteger(L, id);
-		int n = push_result(L, res);
-		if (holder && res->failure == TRANSPORT_OK) {
-			push_observation(L, holder, &o, now);
-			n += 2;
-		}
+		int n = holder ? push_settled(L, holder, res) : push_result(L, res);
 		int route = lua_gettop(L) - n - ROUTE_FIELDS + 1; /* when routed */
 		int whole = routed && n == RESPONSE_VALUES &&
 		            is_raw_success(res, lua_toboolean(L, route + ROUTE_RAW));
@@ -980,31 +969,22 @@ static int ratelimit_observe_method(lua_State *L)
 	return 2;
 }
 
-/* Settles the token s took for a finished request: given back on a
- * failure, observed on a response (*o). Raises nothing, so that it comes
- * before the Lua values, whose making may. */
-static void settle(struct ratelimit_state *s, const struct http_response *res, double now,
-                   struct ratelimit_observation *o)
-{
-	if (res->failure != TRANSPORT_OK)
-		ratelimit_cancel(s);
-	else
-		observe(s, res->status, res->headers.data ? res->headers.data : "", res->headers.len, now, o);
-}
-
-/* Settles the token s took for a finished request, then pushes what
- * t:perform gives and, for a response, its Retry-After and rate view. */
+/* Settles the token s took for a finished request, given back on a
+ * failure and observed on a response, before anything that may raise
+ * (making the Lua values); then pushes what t:perform gives and, for a
+ * response, its Retry-After and rate view. */
 static int push_settled(lua_State *L, struct ratelimit_state *s, const struct http_response *res)
 {
+	if (res->failure != TRANSPORT_OK) {
+		ratelimit_cancel(s);
+		return push_result(L, res);
+	}
 	double now = clock_monotonic();
 	struct ratelimit_observation o;
-	settle(s, res, now, &o);
+	observe(s, res->status, res->headers.data ? res->headers.data : "", res->headers.len, now, &o);
 	int n = push_result(L, res);
-	if (res->failure == TRANSPORT_OK) {
-		push_observation(L, s, &o, now);
-		n += 2;
-	}
-	return n;
+	push_observation(L, s, &o, now);
+	return n + 2;
 }
 
 /* Takes a token, performs req and settles the token: what rl:send gives. */
