@@ -702,27 +702,33 @@ Client.post = with_body("POST")
 Client.put = with_body("PUT")
 Client.patch = with_body("PATCH")
 
--- One batch entry: { method, path, opts } or { method =, path =, opts = },
--- its options checked as a single call checks them. level: whom a bad one
--- is blamed on, as usage takes it.
+-- One batch entry: { method, path, opts } or { method =, path =, opts = }.
+-- level: whom a bad one is blamed on, as usage takes it.
 local function batch_entry(entry, i, level)
 	if type(entry) ~= "table" then
 		usage("batch: request " .. i .. " must be a table {method, path, opts}, got " .. type(entry), level)
 	end
-	local method, path, entry_opts = entry.method or entry[1], entry.path or entry[2], entry.opts or entry[3]
+	local method, path = entry.method or entry[1], entry.path or entry[2]
 	if type(method) ~= "string" or type(path) ~= "string" then
 		usage("batch: request " .. i .. " needs a method and a path (strings)", level)
 	end
+	return method, path, entry.opts or entry[3]
+end
+
+-- A listed entry, checked before anything is sent: its shape, and its
+-- options as a single call checks them. A bad one is blamed on the caller
+-- of batch. (A streamed entry's options are checked when it is sent.)
+local function check_listed(entry, i)
+	local _, _, entry_opts = batch_entry(entry, i, 4)
 	if entry_opts ~= nil then
 		if type(entry_opts) ~= "table" then
-			usage("batch: request " .. i .. " options must be a table, got " .. type(entry_opts), level)
+			usage("batch: request " .. i .. " options must be a table, got " .. type(entry_opts), 3)
 		end
 		local valid, why = options.check("batch: request " .. i, entry_opts, REQUEST_OPTIONS)
 		if not valid then
-			usage(why, level)
+			usage(why, 3)
 		end
 	end
-	return method, path, entry_opts
 end
 
 local BATCH_OPTIONS = { concurrency = "count", on_progress = "function", on_result = "function", fail_fast = "boolean" }
@@ -748,7 +754,7 @@ function Client:batch(requests, opts)
 	local list = type(requests) == "table" and requests or nil
 	if list then
 		for i, entry in ipairs(list) do
-			batch_entry(entry, i, 3) -- blames the caller of batch
+			check_listed(entry, i)
 		end
 	end
 	local total = list and #list or nil
