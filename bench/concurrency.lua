@@ -17,11 +17,12 @@ local BUILD = support.BIN
 local url, stop, server_name = server.start()
 local pin = server.client_cpu()
 
--- Runs a command under GNU time: elapsed seconds it printed, and peak RSS in KB.
+-- Runs a command under GNU time: elapsed seconds it printed, peak RSS in KB
+-- and minor page faults.
 local function measure(command)
-	local out, err, code = support.run(pin .. "/usr/bin/time -f 'maxrss %M' " .. command)
+	local out, err, code = support.run(pin .. "/usr/bin/time -f 'maxrss %M faults %R' " .. command)
 	assert(code == 0, command .. ": " .. tostring(err))
-	return tonumber(out), tonumber(err:match("maxrss (%d+)"))
+	return tonumber(out), tonumber(err:match("maxrss (%d+)")), tonumber(err:match("faults (%d+)"))
 end
 
 -- Requests per second of each command's best round; the commands take
@@ -61,8 +62,9 @@ for _, c in ipairs({ 1, 8, 32, 64 }) do
 end
 
 local small_n = N // 10
-local _, small = measure(string.format("%s/pulse-lua bench/batch_run.lua %s %d 32 decode", BUILD, url, small_n))
-local _, large = measure(string.format("%s/pulse-lua bench/batch_run.lua %s %d 32 decode", BUILD, url, N))
+local _, small, small_faults =
+	measure(string.format("%s/pulse-lua bench/batch_run.lua %s %d 32 decode", BUILD, url, small_n))
+local _, large, large_faults = measure(string.format("%s/pulse-lua bench/batch_run.lua %s %d 32 decode", BUILD, url, N))
 print(string.format(
 	"peak memory, concurrency 32, decoding: %d requests %d KB, %d requests %d KB (ratio %.2f)",
 	small_n,
@@ -71,4 +73,7 @@ print(string.format(
 	large,
 	large / small
 ))
+-- Page faults that grow with the requests are memory the heap gives back
+-- and takes again: kernel time a profile of instructions does not show.
+print(string.format("minor page faults, same runs: %d and %d", small_faults, large_faults))
 stop()
