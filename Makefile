@@ -33,7 +33,7 @@ LIBS         = $(shell pkg-config --libs $(LUA_PC) libcurl libmicrohttpd) $(CJSO
 DEB_PACKAGES = build-essential pkg-config lua$(LUA_VERSION) liblua$(LUA_VERSION)-dev \
                libcurl4-openssl-dev libmicrohttpd-dev lua-cjson lua-cjson-dev lua-busted \
                libreadline-dev lua-check clang-format curl openssl ca-certificates luarocks \
-               clang libclang-rt-14-dev valgrind
+               clang libclang-rt-14-dev valgrind nginx-light
 
 # The C core, shared by pulse/core.so, pulse-lua and pulse-sandbox.
 CORE_SRC     = src/buf.c src/clock.c src/json_decode.c src/json_encode.c src/transport.c src/engine.c src/ratelimit_headers.c \
@@ -138,7 +138,8 @@ $(BUILD)/bench/%: bench/%.c bench/plain.h
 	@echo "  CC       $<"
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 $< -o $@ $(shell pkg-config --libs libcurl)
 
-# nginx (Debian nginx-light) serves the benchmarks' file when installed.
+# nginx (Debian nginx-light, which make deps installs) serves the benchmarks'
+# file; without it, the sandbox does.
 bench: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi
 	$(BUILD)/pulse-lua bench/transport.lua
 	$(BUILD)/pulse-lua bench/concurrency.lua

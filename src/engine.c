@@ -102,6 +102,10 @@ int engine_start(struct engine *e, struct transport *t, const struct http_reques
 			return -1;
 		}
 		curl_easy_setopt(s->easy, CURLOPT_PRIVATE, (void *)(intptr_t)id); /* a slot keeps its id */
+		/* Transfers started together wait for a connection being made to
+		 * say whether it multiplexes (HTTP/2) before opening their own:
+		 * else a burst opens one connection per transfer. */
+		curl_easy_setopt(s->easy, CURLOPT_PIPEWAIT, 1L);
 	}
 	if (transport_setup(t, s->easy, &s->setup, req, &s->response, &s->headers) != 0) {
 		put_free(e, id);

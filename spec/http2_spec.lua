@@ -1,0 +1,121 @@
+-- HTTP/2: when the server offers it (ALPN, over TLS), the requests a batch
+-- or several tasks have in flight share one connection as streams. The
+-- sandbox speaks HTTP/1.1 only, so nginx stands in front of it: HTTP/2 to
+-- the client, a request per stream to the sandbox, which counts how many
+-- it has in flight.
+
+local core = require("pulse.core")
+local nginx = require("support.nginx")
+local pulse = require("pulse")
+local support = require("support.sandbox")
+
+-- The access log's lines since the last call: { connection, protocol, status }.
+local function log_reader(path)
+	local seen = 0
+	return function()
+		local lines = {}
+		for line in (support.read_file(path) or ""):gmatch("[^\n]+") do
+			lines[#lines + 1] = line
+		end
+		local fresh = {}
+		for k = seen + 1, #lines do
+			local connection, protocol, status = lines[k]:match("^(%d+) (%S+) (%d+)$")
+			fresh[#fresh + 1] = { connection = connection, protocol = protocol, status = tonumber(status) }
+		end
+		seen = #lines
+		return fresh
+	end
+end
+
+local function connections(entries)
+	local distinct, count = {}, 0
+	for _, entry in ipairs(entries) do
+		if not distinct[entry.connection] then
+			distinct[entry.connection], count = true, count + 1
+		end
+	end
+	return count
+end
+
+describe("HTTP/2", function()
+	local tls, sandbox, proxy, new_entries, client
+
+	setup(function()
+		tls = support.self_signed()
+		-- A long window: a refill makes the limiter send one request alone
+		-- until a response confirms it, which would hide a burst.
+		sandbox = support.start({ rate_limit = "100000/3600/100000" })
+		proxy = nginx.start({
+			tls = tls,
+			http = "log_format streams '$connection $server_protocol $status';",
+			server = table.concat({
+				"access_log {dir}/access.log streams;",
+				"keepalive_timeout 1s;", -- idle HTTP/2 connections close soon
+				"location / { proxy_pass " .. sandbox.url .. "; }",
+			}, "\n"),
+		})
+		new_entries = log_reader(proxy.dir .. "/access.log")
+	end)
+
+	teardown(function()
+		proxy:stop()
+		sandbox:stop()
+		os.execute("rm -r " .. tls.dir)
+	end)
+
+	before_each(function()
+		sandbox:reset()
+		client = pulse.new({ api_key = sandbox.key, base_url = proxy.url, ca_file = tls.cert })
+		-- The limiter learns the policy; then the connection is left to
+		-- close, so that what follows starts a burst with none open.
+		assert(client:get("/services"))
+		core.sleep(1.5)
+		new_entries()
+	end)
+
+	after_each(function()
+		sandbox:clear_faults()
+		client:close()
+	end)
+
+	it("carries a batch's requests as streams of one connection", function()
+		sandbox:fault("latency:ms=200:count=0")
+		local list = {}
+		for i = 1, 16 do
+			list[i] = { "GET", "/services" }
+		end
+		local results = client:batch(list, { concurrency = 8 })
+		for i, result in ipairs(results) do
+			assert.are.equal(200, result.res and result.res.status, "request " .. i .. ": " .. tostring(result.err))
+		end
+		local entries = new_entries()
+		assert.are.equal(16, #entries)
+		for _, entry in ipairs(entries) do
+			assert.are.equal("HTTP/2.0", entry.protocol)
+		end
+		assert.are.equal(1, connections(entries))
+		assert.are.equal(8, sandbox:stats().in_flight_max) -- the streams overlapped
+	end)
+
+	it("carries the requests of several tasks on one connection", function()
+		sandbox:fault("latency:ms=200:count=0")
+		pulse.run(function()
+			local tasks = {}
+			for i = 1, 6 do
+				tasks[i] = pulse.spawn(function()
+					return assert(client:get("/services"))
+				end)
+			end
+			for _, task in ipairs(tasks) do
+				task:join()
+			end
+		end)
+		local entries = new_entries()
+		assert.are.equal(6, #entries)
+		for _, entry in ipairs(entries) do
+			assert.are.equal("HTTP/2.0", entry.protocol)
+		end
+		assert.are.equal(1, connections(entries))
+		assert.are.equal(6, sandbox:stats().in_flight_max)
+	end)
+end)
