@@ -78,6 +78,18 @@ describe("HTTP/2", function()
 		client:close()
 	end)
 
+	-- The requests nginx logged since before_each: count of them, all
+	-- HTTP/2 on one connection, and as many as in_flight at once behind it.
+	local function assert_streams_of_one_connection(count, in_flight)
+		local entries = new_entries()
+		assert.are.equal(count, #entries)
+		for _, entry in ipairs(entries) do
+			assert.are.equal("HTTP/2.0", entry.protocol)
+		end
+		assert.are.equal(1, connections(entries))
+		assert.are.equal(in_flight, sandbox:stats().in_flight_max) -- the streams overlapped
+	end
+
 	it("carries a batch's requests as streams of one connection", function()
 		sandbox:fault("latency:ms=200:count=0")
 		local list = {}
@@ -88,13 +100,7 @@ describe("HTTP/2", function()
 		for i, result in ipairs(results) do
 			assert.are.equal(200, result.res and result.res.status, "request " .. i .. ": " .. tostring(result.err))
 		end
-		local entries = new_entries()
-		assert.are.equal(16, #entries)
-		for _, entry in ipairs(entries) do
-			assert.are.equal("HTTP/2.0", entry.protocol)
-		end
-		assert.are.equal(1, connections(entries))
-		assert.are.equal(8, sandbox:stats().in_flight_max) -- the streams overlapped
+		assert_streams_of_one_connection(16, 8)
 	end)
 
 	it("carries the requests of several tasks on one connection", function()
@@ -110,12 +116,6 @@ describe("HTTP/2", function()
 				task:join()
 			end
 		end)
-		local entries = new_entries()
-		assert.are.equal(6, #entries)
-		for _, entry in ipairs(entries) do
-			assert.are.equal("HTTP/2.0", entry.protocol)
-		end
-		assert.are.equal(1, connections(entries))
-		assert.are.equal(6, sandbox:stats().in_flight_max)
+		assert_streams_of_one_connection(6, 6)
 	end)
 end)
