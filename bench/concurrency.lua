@@ -2,8 +2,9 @@
 -- 8, 32 and 64, from nginx serving a file (or the sandbox without a rate
 -- limit): a plain C program on libcurl's multi interface, pulse-lua batches
 -- with decode = false (target: 0.80 of plain C at every level) and decoding
--- every body. Then peak memory of pulse-lua for 20,000 requests against
--- 2,000. Each row keeps the best of ten interleaved rounds.
+-- every body, and plain C again as a noise gauge. Then peak memory of
+-- pulse-lua for 20,000 requests against 2,000. Each row keeps the best of
+-- ten interleaved rounds.
 --   build/pulse-lua bench/concurrency.lua [N]      (make bench runs it)
 
 package.path = "spec/?.lua;bench/?.lua;" .. package.path
@@ -43,22 +44,36 @@ local function best(commands)
 end
 
 print(string.format("concurrency: %d GETs of ~2 KB from %s, best of %d interleaved rounds", N, server_name, ROUNDS))
+-- The last column is plain C run again in each round, against its first
+-- run: how far a ratio moves with this run's noise alone.
 print(string.format(
-	"%-12s %14s %14s %7s %14s %7s",
+	"%-12s %14s %14s %7s %14s %7s %7s",
 	"concurrency",
 	"plain C multi",
 	"pulse raw",
 	"ratio",
 	"pulse decode",
-	"ratio"
+	"ratio",
+	"noise"
 ))
 for _, c in ipairs({ 1, 8, 32, 64 }) do
-	local plain, raw, decoded = best({
-		string.format("%s/bench/plain_multi %s %d %d", BUILD, url, N, c),
+	local plain_command = string.format("%s/bench/plain_multi %s %d %d", BUILD, url, N, c)
+	local plain, raw, decoded, again = best({
+		plain_command,
 		string.format("%s/pulse-lua bench/batch_run.lua %s %d %d raw", BUILD, url, N, c),
 		string.format("%s/pulse-lua bench/batch_run.lua %s %d %d decode", BUILD, url, N, c),
+		plain_command,
 	})
-	print(string.format("%-12d %14.0f %14.0f %7.2f %14.0f %7.2f", c, plain, raw, raw / plain, decoded, decoded / plain))
+	print(string.format(
+		"%-12d %14.0f %14.0f %7.2f %14.0f %7.2f %7.2f",
+		c,
+		plain,
+		raw,
+		raw / plain,
+		decoded,
+		decoded / plain,
+		again / plain
+	))
 end
 
 local small_n = N // 10

@@ -4,7 +4,7 @@
 --   build/pulse-lua bench/transport.lua [N]      (make bench runs it)
 --
 -- This machine's noise (other tenants of the host) moves a run by 10-20%,
--- and only ever slows it. So the first three clients run in ROUNDS short
+-- and only ever slows it. So the first clients run in ROUNDS short
 -- rounds, interleaved, each in a process of its own pinned to one core
 -- (the server has the other), and each row keeps its best round.
 
@@ -62,12 +62,16 @@ local function timed_run(command)
 end
 
 -- 1-3: plain C (one reused libcurl handle, no decoding), then pulse-lua
--- without and with decoding, in interleaved rounds.
+-- without and with decoding, in interleaved rounds. Then plain C again: how
+-- far it lands from its own first row is how far this run's noise moves a
+-- ratio.
 for _ = 1, ROUNDS do
-	row("plain C libcurl (baseline)", ROUND_N, timed_run(BUILD .. "/bench/plain_get " .. url .. " " .. ROUND_N))
+	local plain = BUILD .. "/bench/plain_get " .. url .. " " .. ROUND_N
+	row("plain C libcurl (baseline)", ROUND_N, timed_run(plain))
 	local run = string.format("%s/pulse-lua bench/get_run.lua %s %d ", BUILD, url, ROUND_N)
 	row("pulse-lua, decode = false", ROUND_N, timed_run(run .. "raw"))
 	row("pulse-lua, decoding", ROUND_N, timed_run(run .. "decode"))
+	row("plain C again (noise gauge)", ROUND_N, timed_run(plain))
 end
 
 -- 4. the curl command line, one process reusing its connection
