@@ -2,21 +2,32 @@
 -- or several tasks have in flight share one connection as streams. The
 -- sandbox speaks HTTP/1.1 only, so nginx stands in front of it: HTTP/2 to
 -- the client, a request per stream to the sandbox, which counts how many
--- it has in flight.
+-- it has in flight (each held 500 ms, so that they overlap even on a
+-- loaded machine).
 
 local core = require("pulse.core")
 local nginx = require("support.nginx")
 local pulse = require("pulse")
 local support = require("support.sandbox")
 
--- The access log's lines since the last call: { connection, protocol, status }.
+-- The access log's lines since the last call, { connection, protocol,
+-- status } each, once there are at least count (0 by default): nginx logs
+-- a request after its response went out, so the last line can come after
+-- the client has its response. Waits 5 s at most.
 local function log_reader(path)
 	local seen = 0
-	return function()
-		local lines = {}
-		for line in (support.read_file(path) or ""):gmatch("[^\n]+") do
-			lines[#lines + 1] = line
-		end
+	return function(count)
+		local deadline, lines = core.now() + 5
+		repeat
+			lines = {}
+			for line in (support.read_file(path) or ""):gmatch("[^\n]+") do
+				lines[#lines + 1] = line
+			end
+			local waiting = #lines - seen < (count or 0) and core.now() < deadline
+			if waiting then
+				core.sleep(0.02)
+			end
+		until not waiting
 		local fresh = {}
 		for k = seen + 1, #lines do
 			local connection, protocol, status = lines[k]:match("^(%d+) (%S+) (%d+)$")
@@ -70,7 +81,7 @@ describe("HTTP/2", function()
 		-- close, so that what follows starts a burst with none open.
 		assert(client:get("/services"))
 		core.sleep(1.5)
-		new_entries()
+		new_entries(1)
 	end)
 
 	after_each(function()
@@ -81,7 +92,7 @@ describe("HTTP/2", function()
 	-- The requests nginx logged since before_each: count of them, all
 	-- HTTP/2 on one connection, and as many as in_flight at once behind it.
 	local function assert_streams_of_one_connection(count, in_flight)
-		local entries = new_entries()
+		local entries = new_entries(count)
 		assert.are.equal(count, #entries)
 		for _, entry in ipairs(entries) do
 			assert.are.equal("HTTP/2.0", entry.protocol)
@@ -91,7 +102,7 @@ describe("HTTP/2", function()
 	end
 
 	it("carries a batch's requests as streams of one connection", function()
-		sandbox:fault("latency:ms=200:count=0")
+		sandbox:fault("latency:ms=500:count=0")
 		local list = {}
 		for i = 1, 16 do
 			list[i] = { "GET", "/services" }
@@ -104,7 +115,7 @@ describe("HTTP/2", function()
 	end)
 
 	it("carries the requests of several tasks on one connection", function()
-		sandbox:fault("latency:ms=200:count=0")
+		sandbox:fault("latency:ms=500:count=0")
 		pulse.run(function()
 			local tasks = {}
 			for i = 1, 6 do
