@@ -24,12 +24,6 @@ local function which(program)
 	return out ~= "" and out ~= nil
 end
 
-local function write(path, text)
-	local f = assert(io.open(path, "w"))
-	f:write(text)
-	f:close()
-end
-
 local function time_command(command)
 	local started = core.now()
 	local out, err, code = support.run(command)
@@ -79,12 +73,12 @@ local config = {}
 for _ = 1, N do
 	config[#config + 1] = string.format('url = "%s"\noutput = "/dev/null"', url)
 end
-write(dir .. "/curl.cfg", table.concat(config, "\n") .. "\n")
+support.write_file(dir .. "/curl.cfg", table.concat(config, "\n") .. "\n")
 row("curl command line", N, (time_command("curl -s -H 'Authorization: Api-key bench-key' -K " .. dir .. "/curl.cfg")))
 
 -- 5. Python requests, decoding (timed inside, without interpreter start-up)
 if support.run("/usr/bin/python3 -c 'import requests' && echo yes") == "yes\n" then
-	write(dir .. "/bench.py", string.format([[
+	support.write_file(dir .. "/bench.py", string.format([[
 import time, requests
 s = requests.Session()
 s.headers["Authorization"] = "Api-key bench-key"
@@ -100,7 +94,7 @@ end
 
 -- 6. Node's built-in fetch, decoding
 if which("node") then
-	write(dir .. "/bench.mjs", string.format([[
+	support.write_file(dir .. "/bench.mjs", string.format([[
 const url = %q, n = %d, headers = { Authorization: "Api-key bench-key" };
 await (await fetch(url, { headers })).json();
 const t = performance.now();

@@ -7,12 +7,6 @@ local support = require("support.sandbox")
 
 local nginx = {}
 
-local function write(path, text)
-	local f = assert(io.open(path, "w"))
-	f:write(text)
-	f:close()
-end
-
 local CONFIG = [[
 worker_processes 1;
 daemon off;
@@ -33,7 +27,7 @@ Server.__index = Server
 
 -- Stops nginx and removes its directory.
 function Server:stop()
-	os.execute("kill " .. self.pid .. " 2>/dev/null; while kill -0 " .. self.pid .. " 2>/dev/null; do sleep 0.01; done")
+	support.stop_process(self.pid)
 	os.execute("rm -rf " .. self.dir)
 end
 
@@ -44,14 +38,14 @@ local function try_start(port, opts)
 	os.remove(dir)
 	os.execute("mkdir -p " .. dir .. " && chmod 755 " .. dir)
 	for name, text in pairs(opts.files or {}) do
-		write(dir .. "/" .. name, text)
+		support.write_file(dir .. "/" .. name, text)
 	end
 	local tls = ""
 	if opts.tls then
 		tls = " ssl http2;\n\t\tssl_certificate " .. opts.tls.cert .. ";\n\t\tssl_certificate_key " .. opts.tls.key
 	end
 	local fields = { dir = dir, port = port, tls = tls, http = opts.http or "", server = opts.server or "" }
-	write(dir .. "/nginx.conf", (CONFIG:gsub("{(%a+)}", fields):gsub("{dir}", dir)))
+	support.write_file(dir .. "/nginx.conf", (CONFIG:gsub("{(%a+)}", fields):gsub("{dir}", dir)))
 	os.execute(string.format(
 		"%snginx -c %s/nginx.conf -e %s/error.log > /dev/null 2>&1 & echo $! > %s/pid",
 		opts.prefix or "",

@@ -38,6 +38,17 @@ local function read_file(path)
 end
 support.read_file = read_file
 
+function support.write_file(path, text)
+	local f = assert(io.open(path, "wb"))
+	f:write(text)
+	f:close()
+end
+
+-- Ends process pid and waits until it is gone.
+function support.stop_process(pid)
+	os.execute("kill " .. pid .. " 2>/dev/null; while kill -0 " .. pid .. " 2>/dev/null; do sleep 0.01; done")
+end
+
 -- Runs a shell command; returns its stdout, stderr and exit code.
 function support.run(command, stdin)
 	local base = os.tmpname()
@@ -131,7 +142,7 @@ end
 -- error, a leak included (make check-asan, make check-valgrind), or a
 -- handler failure.
 function Sandbox:stop()
-	os.execute("kill " .. self.pid .. " 2>/dev/null; while kill -0 " .. self.pid .. " 2>/dev/null; do sleep 0.01; done")
+	support.stop_process(self.pid)
 	running[self.pid] = nil
 	self.control_transport:close()
 	local output = read_file(self.output_path) or ""
