@@ -2,7 +2,7 @@
 -- minutes), the staff who perform them, customers, and bookings. It is
 -- sample data, made up from --seed, and labelled so wherever it is shown.
 
-local json = require("pulse.json")
+local json = require("pulse.sandbox.json")
 
 local data = {}
 

@@ -5,12 +5,11 @@
 -- and sends what it returns:
 --   { status, headers = { {name, value}, ... }, body, delay, drop }
 --
--- Request bodies are read with lua-cjson, a parser independent of the
--- client's, so the specs check what the client really sends. Responses are
--- written with pulse.json: Debian's lua-cjson cannot write an empty array.
+-- Request bodies are read and responses written with lua-cjson
+-- (pulse.sandbox.json), a codec independent of the client's, so the specs
+-- check what the client really sends and reads.
 
-local cjson = require("cjson")
-local json = require("pulse.json")
+local json = require("pulse.sandbox.json")
 local native = require("pulse.sandbox.native")
 local bucket = require("pulse.sandbox.bucket")
 local faults = require("pulse.sandbox.faults")
@@ -39,7 +38,7 @@ local function reply(status, value, headers)
 	local response = {
 		status = status,
 		headers = headers or {},
-		body = assert(json.encode(value)),
+		body = json.encode(value),
 	}
 	table.insert(response.headers, 1, { "Content-Type", "application/json" })
 	return response
@@ -150,7 +149,7 @@ function Sandbox:list(resource, query)
 end
 
 local function decode_body(body)
-	local ok, value = pcall(cjson.decode, body)
+	local ok, value = pcall(json.decode, body)
 	if not ok then
 		return nil, fail(400, "bad_request", "the body is not valid JSON")
 	end
@@ -326,7 +325,7 @@ function Sandbox:snapshot()
 end
 
 function Sandbox:add_faults(body)
-	local ok, input = pcall(cjson.decode, body)
+	local ok, input = pcall(json.decode, body)
 	if not ok or type(input) ~= "table" then
 		return fail(400, "bad_request", "post a fault object, a list of them, or {\"spec\": \"...\"}")
 	end
