@@ -19,7 +19,9 @@ CFLAGS      ?= -O2 -g
 WARNINGS    ?= -Wall -Wextra -Wshadow -Wstrict-prototypes
 PKG_CFLAGS  := $(shell pkg-config --cflags $(LUA_PC) libcurl libmicrohttpd)
 LDFLAGS     ?= -Wl,-O1 -Wl,--as-needed
-ALL_CFLAGS   = -std=c11 -D_GNU_SOURCE -DPULSE_VERSION='"$(VERSION)"' $(WARNINGS) $(PKG_CFLAGS) $(CFLAGS)
+SRC_DIRS     = core net binding embed runner sandbox
+ALL_CFLAGS   = -std=c11 -D_GNU_SOURCE -DPULSE_VERSION='"$(VERSION)"' $(addprefix -Isrc/,$(SRC_DIRS)) $(WARNINGS) \
+               $(PKG_CFLAGS) $(CFLAGS)
 
 HAVE_READLINE := $(shell pkg-config --exists readline && echo yes)
 ifeq ($(HAVE_READLINE),yes)
@@ -36,29 +38,31 @@ DEB_PACKAGES = build-essential pkg-config lua$(LUA_VERSION) liblua$(LUA_VERSION)
                clang libclang-rt-14-dev valgrind nginx-light
 
 # The C core, shared by pulse/core.so, pulse-lua and pulse-sandbox.
-CORE_SRC     = src/buf.c src/clock.c src/json_decode.c src/json_encode.c src/transport.c src/engine.c src/ratelimit_headers.c \
-               src/header_block.c src/ratelimit.c src/retry.c src/request_stats.c src/lpulse.c src/lresponse.c
+CORE_SRC     = src/core/buf.c src/core/clock.c src/core/json_decode.c src/core/json_encode.c src/net/transport.c \
+               src/net/engine.c src/core/ratelimit_headers.c src/core/header_block.c src/core/ratelimit.c src/core/retry.c \
+               src/core/request_stats.c src/binding/core.c src/binding/response.c
 LUA_SRC      = $(shell find lua -name '*.lua' | sort)
 
 CORE_PIC     = $(CORE_SRC:src/%.c=$(BUILD)/pic/%.o)
 CORE_OBJ     = $(CORE_SRC:src/%.c=$(BUILD)/obj/%.o)
-PROGRAM_OBJ  = $(BUILD)/obj/modules.o $(BUILD)/obj/modules_data.o $(BUILD)/obj/sandbox.o
+PROGRAM_OBJ  = $(BUILD)/obj/embed/modules.o $(BUILD)/obj/modules_data.o $(BUILD)/obj/sandbox/server.o
+HEADERS      = $(wildcard src/*/*.h)
 
 .PHONY: all test bench install uninstall clean deps lint format rock check-asan check-valgrind fuzz
 
 all: $(BUILD)/pulse/core.so $(BUILD)/pulse-lua $(BUILD)/pulse-sandbox
 
-$(BUILD)/pic/%.o: src/%.c $(wildcard src/*.h)
+$(BUILD)/pic/%.o: src/%.c $(HEADERS)
 	@mkdir -p $(@D)
 	@echo "  CC (pic) $<"
 	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -c $< -o $@
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h)
+$(BUILD)/obj/%.o: src/%.c $(HEADERS)
 	@mkdir -p $(@D)
 	@echo "  CC       $<"
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/pulse_lua.o: src/pulse_lua.c $(wildcard src/*.h)
+$(BUILD)/obj/runner/pulse_lua.o: src/runner/pulse_lua.c $(HEADERS)
 	@mkdir -p $(@D)
 	@echo "  CC       $<"
 	$(Q)$(CC) $(ALL_CFLAGS) $(RUNNER_CFLAGS) -c $< -o $@
@@ -68,20 +72,20 @@ $(BUILD)/modules_data.c: tools/embed.lua $(LUA_SRC)
 	@echo "  EMBED    lua/ -> $@"
 	$(Q)$(LUA) tools/embed.lua $@ $(LUA_SRC)
 
-$(BUILD)/obj/modules_data.o: $(BUILD)/modules_data.c src/modules.h
+$(BUILD)/obj/modules_data.o: $(BUILD)/modules_data.c src/embed/modules.h
 	@echo "  CC       $<"
-	$(Q)$(CC) $(ALL_CFLAGS) -Isrc -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/pulse/core.so: $(CORE_PIC)
 	@mkdir -p $(@D)
 	@echo "  LD       $@"
 	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcurl) -lm
 
-$(BUILD)/pulse-lua: $(BUILD)/obj/pulse_lua.o $(PROGRAM_OBJ) $(CORE_OBJ)
+$(BUILD)/pulse-lua: $(BUILD)/obj/runner/pulse_lua.o $(PROGRAM_OBJ) $(CORE_OBJ)
 	@echo "  LD       $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(RUNNER_LIBS)
 
-$(BUILD)/pulse-sandbox: $(BUILD)/obj/sandbox_main.o $(PROGRAM_OBJ) $(CORE_OBJ)
+$(BUILD)/pulse-sandbox: $(BUILD)/obj/sandbox/main.o $(PROGRAM_OBJ) $(CORE_OBJ)
 	@echo "  LD       $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -112,8 +116,8 @@ check-valgrind: all
 # libFuzzer targets for every C parser of outside input; FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS  = json_decode ratelimit_headers url
-FUZZ_SRC_json_decode       = src/json_decode.c
-FUZZ_SRC_ratelimit_headers = src/ratelimit_headers.c src/header_block.c src/ratelimit.c
+FUZZ_SRC_json_decode       = src/core/json_decode.c
+FUZZ_SRC_ratelimit_headers = src/core/ratelimit_headers.c src/core/header_block.c src/core/ratelimit.c
 FUZZ_SRC_url               = $(shell pkg-config --cflags --libs $(LUA_PC))
 fuzz:
 	@mkdir -p build-fuzz
@@ -124,7 +128,7 @@ fuzz:
 		url) srcs="$(FUZZ_SRC_url)";; \
 		esac; \
 		echo "  FUZZ     $$t"; \
-		clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+		clang -g -O1 -std=c11 -D_GNU_SOURCE -Isrc/core -fsanitize=fuzzer,address,undefined \
 			-fno-sanitize-recover=undefined src/fuzz/$${t}_fuzz.c $$srcs -lm -o build-fuzz/$$t || exit 1; \
 		mkdir -p build-fuzz/corpus-$$t; \
 		build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
@@ -147,10 +151,10 @@ bench: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi
 
 lint:
 	luacheck lua spec examples tools $(wildcard bench/*.lua)
-	clang-format --dry-run --Werror src/*.c src/*.h src/fuzz/*.c $(wildcard bench/*.c bench/*.h)
+	clang-format --dry-run --Werror src/*/*.c src/*/*.h $(wildcard bench/*.c bench/*.h)
 
 format:
-	clang-format -i src/*.c src/*.h src/fuzz/*.c $(wildcard bench/*.c bench/*.h)
+	clang-format -i src/*/*.c src/*/*.h $(wildcard bench/*.c bench/*.h)
 
 install: all
 	install -d $(DESTDIR)$(LUA_CMOD)/pulse $(DESTDIR)$(PREFIX)/bin

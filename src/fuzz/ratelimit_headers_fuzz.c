@@ -3,8 +3,8 @@
  * one value and as a whole header block, and the bucket model fed whatever
  * they accept: it must stay sane.
  */
-#include "../ratelimit.h"
-#include "../ratelimit_headers.h"
+#include "ratelimit.h"
+#include "ratelimit_headers.h"
 
 #include <math.h>
 #include <stdint.h>
