@@ -1,6 +1,8 @@
 # pulse-lua: see README.md. `make deps` installs what the build needs (Debian).
 
-VERSION      = 0.1.0
+include src/sources.mk
+
+VERSION      = $(PULSE_VERSION)
 PREFIX      ?= /usr/local
 LUA_VERSION  = 5.4
 LUA_PC      ?= lua$(LUA_VERSION)
@@ -17,77 +19,96 @@ endif
 CC          ?= cc
 CFLAGS      ?= -O2 -g
 WARNINGS    ?= -Wall -Wextra -Wshadow -Wstrict-prototypes
-PKG_CFLAGS  := $(shell pkg-config --cflags $(LUA_PC) libcurl libmicrohttpd)
 LDFLAGS     ?= -Wl,-O1 -Wl,--as-needed
-SRC_DIRS     = core net binding embed runner sandbox
-ALL_CFLAGS   = -std=c11 -D_GNU_SOURCE -DPULSE_VERSION='"$(VERSION)"' $(addprefix -Isrc/,$(SRC_DIRS)) $(WARNINGS) \
-               $(PKG_CFLAGS) $(CFLAGS)
 
-HAVE_READLINE := $(shell pkg-config --exists readline && echo yes)
-ifeq ($(HAVE_READLINE),yes)
-RUNNER_CFLAGS = -DPULSE_USE_READLINE
-RUNNER_LIBS   = $(shell pkg-config --libs readline)
-endif
+# Each asks pkg-config once, when a rule first needs it (make deps runs
+# before the packages are there). The rockspec sets them itself.
+lazy = $(eval $(1) := $$(shell $(2)))$($(1))
+LUA_CFLAGS   = $(call lazy,LUA_CFLAGS,pkg-config --cflags $(LUA_PC))
+LUA_LIBS     = $(call lazy,LUA_LIBS,pkg-config --libs $(LUA_PC))
+CURL_CFLAGS  = $(call lazy,CURL_CFLAGS,pkg-config --cflags libcurl)
+CURL_LIBS    = $(call lazy,CURL_LIBS,pkg-config --libs libcurl)
+MHD_CFLAGS   = $(call lazy,MHD_CFLAGS,pkg-config --cflags libmicrohttpd)
+MHD_LIBS     = $(call lazy,MHD_LIBS,pkg-config --libs libmicrohttpd)
+ALL_CFLAGS   = -std=c11 -D_GNU_SOURCE -DPULSE_VERSION='"$(VERSION)"' -Isrc -MMD -MP $(WARNINGS) \
+               $(LUA_CFLAGS) $(CURL_CFLAGS) $(CFLAGS)
+
+# Line editing in pulse-lua -i, when readline is there.
+RUNNER_CFLAGS = $(call lazy,RUNNER_CFLAGS,pkg-config --exists readline && echo -DPULSE_USE_READLINE)
+RUNNER_LIBS   = $(call lazy,RUNNER_LIBS,pkg-config --exists readline && pkg-config --libs readline)
 
 CJSON_LIBS   = -l:liblua$(LUA_VERSION)-cjson.a
-LIBS         = $(shell pkg-config --libs $(LUA_PC) libcurl libmicrohttpd) $(CJSON_LIBS) -lpthread -lm
 
 DEB_PACKAGES = build-essential pkg-config lua$(LUA_VERSION) liblua$(LUA_VERSION)-dev \
                libcurl4-openssl-dev libmicrohttpd-dev lua-cjson lua-cjson-dev lua-busted \
                libreadline-dev lua-check clang-format curl openssl ca-certificates luarocks \
                clang libclang-rt-14-dev valgrind nginx-light
 
-# The C core, shared by pulse/core.so, pulse-lua and pulse-sandbox.
-CORE_SRC     = src/core/buf.c src/core/clock.c src/core/json_decode.c src/core/json_encode.c src/net/transport.c \
-               src/net/engine.c src/core/ratelimit_headers.c src/core/header_block.c src/core/ratelimit.c src/core/retry.c \
-               src/core/request_stats.c src/binding/core.c src/binding/response.c
-LUA_SRC      = $(shell find lua -name '*.lua' | sort)
+LUA_SRC         = $(shell find lua -name '*.lua' | sort)
+LUA_SANDBOX_SRC = $(shell find lua/pulse/sandbox -name '*.lua' | sort)
+LUA_CLIENT_SRC  = $(filter-out $(LUA_SANDBOX_SRC),$(LUA_SRC))
 
-CORE_PIC     = $(CORE_SRC:src/%.c=$(BUILD)/pic/%.o)
-CORE_OBJ     = $(CORE_SRC:src/%.c=$(BUILD)/obj/%.o)
-PROGRAM_OBJ  = $(BUILD)/obj/embed/modules.o $(BUILD)/obj/modules_data.o $(BUILD)/obj/sandbox/server.o
-HEADERS      = $(wildcard src/*/*.h)
+obj = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(1))
+pic = $(patsubst src/%.c,$(BUILD)/pic/%.o,$(1))
 
-.PHONY: all test bench install uninstall clean deps lint format rock check-asan check-valgrind fuzz
+.PHONY: all module test bench install install-module uninstall clean deps lint lint-selftest format rock \
+        check-asan check-valgrind fuzz
 
 all: $(BUILD)/pulse/core.so $(BUILD)/pulse-lua $(BUILD)/pulse-sandbox
 
-$(BUILD)/pic/%.o: src/%.c $(HEADERS)
+module: $(BUILD)/pulse/core.so
+
+$(BUILD)/pic/%.o: src/%.c
 	@mkdir -p $(@D)
 	@echo "  CC (pic) $<"
 	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -c $< -o $@
 
-$(BUILD)/obj/%.o: src/%.c $(HEADERS)
+$(BUILD)/obj/runner/%.o: src/runner/%.c
+	@mkdir -p $(@D)
+	@echo "  CC       $<"
+	$(Q)$(CC) $(ALL_CFLAGS) $(MHD_CFLAGS) $(RUNNER_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/sandbox/%.o: src/sandbox/%.c
+	@mkdir -p $(@D)
+	@echo "  CC       $<"
+	$(Q)$(CC) $(ALL_CFLAGS) $(MHD_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
 	@echo "  CC       $<"
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/runner/pulse_lua.o: src/runner/pulse_lua.c $(HEADERS)
-	@mkdir -p $(@D)
-	@echo "  CC       $<"
-	$(Q)$(CC) $(ALL_CFLAGS) $(RUNNER_CFLAGS) -c $< -o $@
-
-$(BUILD)/modules_data.c: tools/embed.lua $(LUA_SRC)
+# Each program carries its Lua modules: pulse-lua all of lua/, pulse-sandbox
+# only its own.
+$(BUILD)/embedded_all.c: tools/embed.lua $(LUA_SRC)
 	@mkdir -p $(@D)
 	@echo "  EMBED    lua/ -> $@"
 	$(Q)$(LUA) tools/embed.lua $@ $(LUA_SRC)
 
-$(BUILD)/obj/modules_data.o: $(BUILD)/modules_data.c src/embed/modules.h
+$(BUILD)/embedded_sandbox.c: tools/embed.lua $(LUA_SANDBOX_SRC)
+	@mkdir -p $(@D)
+	@echo "  EMBED    lua/pulse/sandbox/ -> $@"
+	$(Q)$(LUA) tools/embed.lua $@ $(LUA_SANDBOX_SRC)
+
+$(BUILD)/obj/embedded_%.o: $(BUILD)/embedded_%.c
 	@echo "  CC       $<"
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/pulse/core.so: $(CORE_PIC)
+$(BUILD)/pulse/core.so: $(call pic,$(MODULE_SRC))
 	@mkdir -p $(@D)
 	@echo "  LD       $@"
-	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcurl) -lm
+	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ $(CURL_LIBS) -lm
 
-$(BUILD)/pulse-lua: $(BUILD)/obj/runner/pulse_lua.o $(PROGRAM_OBJ) $(CORE_OBJ)
+$(BUILD)/pulse-lua: $(call obj,$(RUNNER_SRC) $(EMBED_SRC) $(SANDBOX_SRC) $(MODULE_SRC)) $(BUILD)/obj/embedded_all.o
 	@echo "  LD       $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(RUNNER_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LUA_LIBS) $(CURL_LIBS) $(MHD_LIBS) $(CJSON_LIBS) $(RUNNER_LIBS) -lpthread -lm
 
-$(BUILD)/pulse-sandbox: $(BUILD)/obj/sandbox/main.o $(PROGRAM_OBJ) $(CORE_OBJ)
+$(BUILD)/pulse-sandbox: $(call obj,$(SANDBOX_MAIN) $(SANDBOX_SRC) $(EMBED_SRC) $(SANDBOX_CORE_SRC)) \
+                        $(BUILD)/obj/embedded_sandbox.o
 	@echo "  LD       $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LUA_LIBS) $(MHD_LIBS) $(CJSON_LIBS) -lpthread -lm
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 test: all
 	$(BUSTED)
@@ -113,26 +134,23 @@ check-valgrind: all
 	PULSE_SANDBOX_WRAPPER="$(VALGRIND)" $(VALGRIND) $(BUILD)/pulse-lua /usr/bin/busted --exclude-tags=timing \
 		$(VALGRIND_SPECS)
 
-# libFuzzer targets for every C parser of outside input; FUZZ_SECONDS each.
+# libFuzzer targets for every C parser of outside input (src/sources.mk
+# lists them and their sources); FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS  = json_decode ratelimit_headers url
-FUZZ_SRC_json_decode       = src/core/json_decode.c
-FUZZ_SRC_ratelimit_headers = src/core/ratelimit_headers.c src/core/header_block.c src/core/ratelimit.c
-FUZZ_SRC_url               = $(shell pkg-config --cflags --libs $(LUA_PC))
+FUZZ_CFLAGS   = -g -O1 -std=c11 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 fuzz:
 	@mkdir -p build-fuzz
-	@for t in $(FUZZ_TARGETS); do \
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "  FUZZ     $$t"; \
 		case $$t in \
 		json_decode) srcs="$(FUZZ_SRC_json_decode)";; \
 		ratelimit_headers) srcs="$(FUZZ_SRC_ratelimit_headers)";; \
-		url) srcs="$(FUZZ_SRC_url)";; \
+		url) srcs="$(FUZZ_SRC_url) $$(pkg-config --cflags --libs $(LUA_PC))";; \
 		esac; \
-		echo "  FUZZ     $$t"; \
-		clang -g -O1 -std=c11 -D_GNU_SOURCE -Isrc/core -fsanitize=fuzzer,address,undefined \
-			-fno-sanitize-recover=undefined src/fuzz/$${t}_fuzz.c $$srcs -lm -o build-fuzz/$$t || exit 1; \
+		clang $(FUZZ_CFLAGS) src/fuzz/$${t}_fuzz.c $$srcs -lm -o build-fuzz/$$t; \
 		mkdir -p build-fuzz/corpus-$$t; \
-		build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-			build-fuzz/corpus-$$t src/fuzz/corpus/$$t > build-fuzz/$$t.log 2>&1; rc=$$?; \
+		rc=0; build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			build-fuzz/corpus-$$t src/fuzz/corpus/$$t > build-fuzz/$$t.log 2>&1 || rc=$$?; \
 		grep -E "^Done|stat::number_of_executed_units" build-fuzz/$$t.log; \
 		if [ $$rc -ne 0 ]; then tail -40 build-fuzz/$$t.log; exit 1; fi; \
 	done
@@ -149,18 +167,36 @@ bench: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi
 	$(BUILD)/pulse-lua bench/concurrency.lua
 	$(BUILD)/pulse-lua bench/goodput.lua
 
+C_FILES = $(shell find src bench -name '*.[ch]' | sort)
+
+# luacheck, clang-format, and the layer rules of ARCHITECTURE.md
+# (tools/layers.lua): each folder includes and requires only what lies
+# below it.
 lint:
 	luacheck lua spec examples tools $(wildcard bench/*.lua)
-	clang-format --dry-run --Werror src/*/*.c src/*/*.h $(wildcard bench/*.c bench/*.h)
+	clang-format --dry-run --Werror $(C_FILES)
+	$(LUA) tools/layers.lua .
+
+# Plants one violation of each layer rule in a scratch copy of the tree
+# and checks that the layer check fails on it.
+lint-selftest:
+	$(LUA) tools/layers_selftest.lua
 
 format:
-	clang-format -i src/*/*.c src/*/*.h $(wildcard bench/*.c bench/*.h)
+	clang-format -i $(C_FILES)
 
-install: all
-	install -d $(DESTDIR)$(LUA_CMOD)/pulse $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(BUILD)/pulse/core.so $(DESTDIR)$(LUA_CMOD)/pulse/core.so
+install: all install-module
+	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(BUILD)/pulse-lua $(BUILD)/pulse-sandbox $(DESTDIR)$(PREFIX)/bin/
-	for f in $(LUA_SRC); do \
+	for f in $(LUA_SANDBOX_SRC); do \
+		install -D -m 644 $$f $(DESTDIR)$(LUA_LMOD)/$${f#lua/} || exit 1; \
+	done
+
+# pulse.core and the client's Lua modules: what the rockspec installs.
+install-module: $(BUILD)/pulse/core.so
+	install -d $(DESTDIR)$(LUA_CMOD)/pulse
+	install -m 755 $(BUILD)/pulse/core.so $(DESTDIR)$(LUA_CMOD)/pulse/core.so
+	for f in $(LUA_CLIENT_SRC); do \
 		install -D -m 644 $$f $(DESTDIR)$(LUA_LMOD)/$${f#lua/} || exit 1; \
 	done
 

@@ -1,5 +1,6 @@
--- The pulse module (pulse.core and the Lua layer) for LuaRocks. The
--- pulse-lua runner and pulse-sandbox are built by the Makefile.
+-- The pulse module (pulse.core and the client's Lua modules) for LuaRocks.
+-- It builds with the Makefile, from the one list of sources in
+-- src/sources.mk; the pulse-lua runner and pulse-sandbox are `make`'s.
 rockspec_format = "3.0"
 package = "pulse-lua"
 version = "scm-1"
@@ -17,36 +18,19 @@ external_dependencies = {
 	CURL = { header = "curl/curl.h", library = "curl" },
 }
 build = {
-	type = "builtin",
-	modules = {
-		["pulse.core"] = {
-			sources = {
-				"src/core/buf.c",
-				"src/core/clock.c",
-				"src/core/json_decode.c",
-				"src/core/json_encode.c",
-				"src/net/transport.c",
-				"src/net/engine.c",
-				"src/core/ratelimit_headers.c",
-				"src/core/header_block.c",
-				"src/core/ratelimit.c",
-				"src/core/retry.c",
-				"src/core/request_stats.c",
-				"src/binding/core.c",
-				"src/binding/response.c",
-			},
-			defines = { 'PULSE_VERSION="0.1.0"', "_GNU_SOURCE" },
-			libraries = { "curl" },
-			incdirs = { "$(CURL_INCDIR)", "src/core", "src/net", "src/binding" },
-			libdirs = { "$(CURL_LIBDIR)" },
-		},
-		pulse = "lua/pulse/init.lua",
-		["pulse.errors"] = "lua/pulse/errors.lua",
-		["pulse.json"] = "lua/pulse/json.lua",
-		["pulse.options"] = "lua/pulse/options.lua",
-		["pulse.progress"] = "lua/pulse/progress.lua",
-		["pulse.stats"] = "lua/pulse/stats.lua",
-		["pulse.tasks"] = "lua/pulse/tasks.lua",
-		["pulse.url"] = "lua/pulse/url.lua",
+	type = "make",
+	build_target = "module",
+	build_variables = {
+		BUILD = "build/rock",
+		CFLAGS = "$(CFLAGS)",
+		LUA_CFLAGS = "-I$(LUA_INCDIR)",
+		CURL_CFLAGS = "-I$(CURL_INCDIR)",
+		CURL_LIBS = "-L$(CURL_LIBDIR) -lcurl",
+	},
+	install_target = "install-module",
+	install_variables = {
+		BUILD = "build/rock",
+		LUA_CMOD = "$(LIBDIR)",
+		LUA_LMOD = "$(LUADIR)",
 	},
 }

@@ -95,8 +95,11 @@ function Task:join()
 	return table.unpack(self.results, 1, self.results.n)
 end
 
--- Suspends the running task for seconds; others go on.
+-- Sleeps: inside a task only that task waits, and others go on.
 function tasks.sleep(seconds)
+	if not current then
+		return core.sleep(seconds)
+	end
 	local timers = scheduler.timers
 	timers[#timers + 1] = { due = core.now() + seconds, task = current }
 	coroutine.yield()
@@ -117,18 +120,23 @@ function tasks.wake(waiters)
 end
 
 -- Suspends the running task until the engine finishes transfer id; returns
--- what the engine says of it (as transport:perform would).
+-- its outcome (as transport:send gives it).
 function tasks.await_transfer(id)
 	scheduler.transfers[id] = current
 	return coroutine.yield()
 end
 
--- A sink: where the engine files the outcomes of transfers started with
--- it (rl:start_entry's sink), a few slots each and n counting the slots,
--- so that no task is resumed per transfer (a batch's plain requests). The
--- tasks in waiters are woken when it fills; whoever empties it sets n = 0.
-function tasks.sink()
-	return { n = 0, waiters = {} }
+-- Has the scheduler call route(tag, outcome...) when transfer id ends,
+-- instead of resuming a task: a batch's plain requests need no task each.
+-- route runs in the scheduler, not in a task: it must not yield.
+function tasks.route(id, route, tag)
+	scheduler.routes[id], scheduler.tags[id] = route, tag
+end
+
+-- Ends a routed transfer that has not ended (its token goes back).
+function tasks.cancel_route(id)
+	scheduler.routes[id], scheduler.tags[id] = nil, nil
+	scheduler.engine:cancel(id)
 end
 
 local function earliest_timer(timers)
@@ -153,23 +161,25 @@ local function wake_timers()
 	scheduler.timers = kept
 end
 
--- Resumes the task of each finished transfer (or wakes those waiting on
--- the sink it was filed in); stops at the first task that fails (the run
--- ends, and abandons the others).
+-- Resumes the task of each finished transfer (or calls its route); stops
+-- at the first task that fails (the run ends, and abandons the others).
 local function collect_transfers(engine)
-	local transfers = scheduler.transfers
+	local transfers, routes, tags = scheduler.transfers, scheduler.routes, scheduler.tags
 	while not scheduler.failed do
 		-- id, then status, headers, body, elapsed, connections, retry_after,
-		-- rate (or a failure); or false and a sink just filled
+		-- rate (or a failure)
 		local id, a, b, c, d, e, f, g = engine:collect()
-		if id then
-			local task = transfers[id]
+		if not id then
+			return
+		end
+		local task = transfers[id]
+		if task then
 			transfers[id] = nil
 			resume(task, a, b, c, d, e, f, g)
-		elseif id == false then
-			tasks.wake(a.waiters)
 		else
-			return
+			local route, tag = routes[id], tags[id]
+			routes[id], tags[id] = nil, nil
+			route(tag, a, b, c, d, e, f, g)
 		end
 	end
 end
@@ -215,7 +225,9 @@ function tasks.run(fn, ...)
 	scheduler = {
 		ready = {},
 		timers = {},
-		transfers = {},
+		transfers = {}, -- by transfer id, the task awaiting it
+		routes = {}, -- by transfer id, the function its outcome goes to, and its tag
+		tags = {},
 		tasks = {}, -- those not yet ended; the run lasts while there are any
 		engine = engine,
 	}

@@ -1,13 +1,16 @@
-#include "lresponse.h"
+/*
+ * What a response hands to Lua: the values of an exchange's outcome, and
+ * two read-only objects, its headers (looked up in the header block on
+ * demand, in any case) and the rate-limit view as that response left it.
+ * Every request makes both, so each is one allocation; they are read far
+ * less often, and pairs() on either gives a plain table's contents.
+ */
+#include "binding.h"
 
-#include "header_block.h"
+#include "core/header_block.h"
 
-#include <lauxlib.h>
 #include <math.h>
 #include <string.h>
-
-#define HEADERS_MT "pulse.headers"
-#define RATE_MT "pulse.rate"
 
 /* The iterator pairs() returns: next over the table it built. */
 static int next_field(lua_State *L)
@@ -27,18 +30,16 @@ struct headers_box {
 	char block[];
 };
 
-void lresponse_push_headers(lua_State *L, const char *block, size_t len, int mt)
+void binding_push_headers(lua_State *L, const char *block, size_t len)
 {
-	mt = lua_absindex(L, mt);
 	struct headers_box *box = lua_newuserdatauv(L, sizeof *box + len, 0);
 	box->len = len;
 	if (len)
 		memcpy(box->block, block, len);
-	lua_pushvalue(L, mt);
-	lua_setmetatable(L, -2);
+	binding_set_metatable(L, UP_HEADERS_MT);
 }
 
-const char *lresponse_check_block(lua_State *L, int arg, size_t *len)
+const char *binding_check_block(lua_State *L, int arg, size_t *len)
 {
 	struct headers_box *box = luaL_testudata(L, arg, HEADERS_MT);
 	if (box) {
@@ -48,12 +49,12 @@ const char *lresponse_check_block(lua_State *L, int arg, size_t *len)
 	return luaL_checklstring(L, arg, len);
 }
 
-int lresponse_core_headers(lua_State *L)
+/* core.headers(block) -> a headers object: for specs and tools. */
+static int core_headers(lua_State *L)
 {
 	size_t len;
 	const char *block = luaL_checklstring(L, 1, &len);
-	luaL_getmetatable(L, HEADERS_MT);
-	lresponse_push_headers(L, block, len, -1);
+	binding_push_headers(L, block, len);
 	return 1;
 }
 
@@ -130,37 +131,19 @@ static int headers_tostring(lua_State *L)
 
 /* ---- the rate-limit view ----------------------------------------------- */
 
-struct rate_view {
-	double limit, window, burst, remaining, reset, blocked;
-	lua_Integer in_flight;
-};
-
-/* The field names, in the order of struct rate_view's doubles. */
+/* The field names, in the order of rate_number's. */
 static const char *const rate_fields[] = {"limit", "window", "burst", "remaining", "reset", "blocked"};
 #define RATE_NUMBERS (sizeof rate_fields / sizeof *rate_fields)
 
-static struct rate_view view_at(const struct ratelimit_state *live, double now)
+static double rate_number(const struct limiter_view *v, size_t i)
 {
-	struct ratelimit_state s = ratelimit_at(live, now);
-	return (struct rate_view){
-	    .limit = s.limit,
-	    .window = s.window,
-	    .burst = s.burst,
-	    .remaining = floor(s.tokens),
-	    .reset = s.next_refill > now ? s.next_refill - now : 0,
-	    .blocked = s.blocked_until > now ? s.blocked_until - now : 0,
-	    .in_flight = s.in_flight,
-	};
-}
-
-static double view_number(const struct rate_view *v, size_t i)
-{
-	const double numbers[RATE_NUMBERS] = {v->limit,     v->window, v->burst,
-	                                      v->remaining, v->reset,  v->blocked};
+	const struct ratelimit_view *b = &v->bucket;
+	const double numbers[RATE_NUMBERS] = {b->limit,     b->window, b->burst,
+	                                      b->remaining, b->reset,  b->blocked};
 	return numbers[i];
 }
 
-void lresponse_push_number(lua_State *L, double v)
+void binding_push_number(lua_State *L, double v)
 {
 	lua_Integer i;
 	if (lua_numbertointeger(v, &i) && (double)i == v)
@@ -169,39 +152,31 @@ void lresponse_push_number(lua_State *L, double v)
 		lua_pushnumber(L, v);
 }
 
-static void push_view_table(lua_State *L, const struct rate_view *v)
+void binding_push_rate_table(lua_State *L, const struct limiter_view *v)
 {
 	lua_createtable(L, 0, RATE_NUMBERS + 1);
 	for (size_t i = 0; i < RATE_NUMBERS; i++) {
-		lresponse_push_number(L, view_number(v, i));
+		binding_push_number(L, rate_number(v, i));
 		lua_setfield(L, -2, rate_fields[i]);
 	}
 	lua_pushinteger(L, v->in_flight);
 	lua_setfield(L, -2, "in_flight");
 }
 
-void lresponse_push_rate(lua_State *L, const struct ratelimit_state *live, double now, int mt)
+void binding_push_rate(lua_State *L, const struct limiter_view *v)
 {
-	mt = lua_absindex(L, mt);
-	struct rate_view *box = lua_newuserdatauv(L, sizeof *box, 0);
-	*box = view_at(live, now);
-	lua_pushvalue(L, mt);
-	lua_setmetatable(L, -2);
-}
-
-void lresponse_push_rate_table(lua_State *L, const struct ratelimit_state *live, double now)
-{
-	struct rate_view v = view_at(live, now);
-	push_view_table(L, &v);
+	struct limiter_view *box = lua_newuserdatauv(L, sizeof *box, 0);
+	*box = *v;
+	binding_set_metatable(L, UP_RATE_MT);
 }
 
 static int rate_index(lua_State *L)
 {
-	const struct rate_view *v = luaL_checkudata(L, 1, RATE_MT);
+	const struct limiter_view *v = luaL_checkudata(L, 1, RATE_MT);
 	const char *name = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "";
 	for (size_t i = 0; i < RATE_NUMBERS; i++)
 		if (strcmp(name, rate_fields[i]) == 0) {
-			lresponse_push_number(L, view_number(v, i));
+			binding_push_number(L, rate_number(v, i));
 			return 1;
 		}
 	if (strcmp(name, "in_flight") == 0) {
@@ -213,23 +188,76 @@ static int rate_index(lua_State *L)
 
 static int rate_pairs(lua_State *L)
 {
-	const struct rate_view *v = luaL_checkudata(L, 1, RATE_MT);
+	const struct limiter_view *v = luaL_checkudata(L, 1, RATE_MT);
 	lua_pushcfunction(L, next_field);
-	push_view_table(L, v);
+	binding_push_rate_table(L, v);
 	lua_pushnil(L);
 	return 3;
 }
 
 static int rate_tostring(lua_State *L)
 {
-	const struct rate_view *v = luaL_checkudata(L, 1, RATE_MT);
+	const struct limiter_view *v = luaL_checkudata(L, 1, RATE_MT);
+	const struct ratelimit_view *b = &v->bucket;
 	lua_pushfstring(
 	    L, "pulse.rate(limit %f, window %f, burst %f, remaining %f, reset %f, blocked %f, in flight %I)",
-	    v->limit, v->window, v->burst, v->remaining, v->reset, v->blocked, v->in_flight);
+	    b->limit, b->window, b->burst, b->remaining, b->reset, b->blocked, (lua_Integer)v->in_flight);
 	return 1;
 }
 
-void lresponse_open(lua_State *L)
+/* ---- an exchange's outcome ------------------------------------------------ */
+
+static const char *failure_name(enum transport_failure failure)
+{
+	switch (failure) {
+	case TRANSPORT_NO_CONNECTION:
+		return "no_connection";
+	case TRANSPORT_TIMEOUT:
+		return "timeout";
+	case TRANSPORT_USAGE:
+		return "usage";
+	case TRANSPORT_NO_MEMORY:
+		return "no_memory";
+	case TRANSPORT_INTERRUPTED:
+		return "interrupted";
+	default:
+		return "network";
+	}
+}
+
+int binding_push_outcome(lua_State *L, const struct exchange_outcome *out)
+{
+	const struct http_response *res = out->response;
+	if (res->failure == TRANSPORT_NO_MEMORY)
+		return luaL_error(L, "out of memory");
+	if (res->failure != TRANSPORT_OK) {
+		lua_pushnil(L);
+		lua_pushstring(L, failure_name(res->failure));
+		lua_pushstring(L, res->message);
+		lua_pushnumber(L, res->elapsed);
+		return 4;
+	}
+	lua_pushinteger(L, res->status);
+	binding_push_headers(L, res->headers.data ? res->headers.data : "", res->headers.len);
+	lua_pushlstring(L, res->body.data ? res->body.data : "", res->body.len);
+	lua_pushnumber(L, res->elapsed);
+	lua_pushinteger(L, res->connections_made);
+	if (!out->observed)
+		return 5;
+	if (out->has_retry_after)
+		lua_pushnumber(L, out->retry_after);
+	else
+		lua_pushnil(L);
+	binding_push_rate(L, &out->rate);
+	return 7;
+}
+
+const luaL_Reg binding_response_functions[] = {
+    {"headers", core_headers},
+    {NULL, NULL},
+};
+
+void binding_response_metatables(lua_State *L, int headers_mt, int rate_mt)
 {
 	static const luaL_Reg headers[] = {
 	    {"__index", headers_index},
@@ -243,8 +271,9 @@ void lresponse_open(lua_State *L)
 	    {"__tostring", rate_tostring},
 	    {NULL, NULL},
 	};
-	luaL_newmetatable(L, HEADERS_MT);
+	lua_pushvalue(L, headers_mt);
 	luaL_setfuncs(L, headers, 0);
-	luaL_newmetatable(L, RATE_MT);
+	lua_pushvalue(L, rate_mt);
 	luaL_setfuncs(L, rate, 0);
+	lua_pop(L, 2);
 }

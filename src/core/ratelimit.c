@@ -10,7 +10,6 @@ void ratelimit_init(struct ratelimit_state *s, double limit, double window, doub
 	s->tokens = burst;
 	s->next_refill = now + window;
 	s->blocked_until = 0;
-	s->in_flight = 0;
 	s->reset_rounds_down = 0;
 	s->confirmed = 0;
 }
@@ -25,16 +24,15 @@ static void refill(struct ratelimit_state *s, double now)
 	s->confirmed = 0;
 }
 
-double ratelimit_take(struct ratelimit_state *s, double now)
+double ratelimit_take(struct ratelimit_state *s, double now, int in_flight)
 {
 	if (now < s->blocked_until)
 		return s->blocked_until - now;
 	refill(s, now);
-	if (!s->confirmed && s->in_flight > 0)
+	if (!s->confirmed && in_flight > 0)
 		return RATELIMIT_AWAIT_RESPONSE;
 	if (s->tokens >= 1) {
 		s->tokens -= 1;
-		s->in_flight++;
 		return 0;
 	}
 	return s->next_refill - now;
@@ -68,9 +66,9 @@ static void apply_reset(struct ratelimit_state *s, double reset, double now)
 		s->next_refill = due;
 }
 
-void ratelimit_observe(struct ratelimit_state *s, const struct ratelimit_observation *o, double now)
+void ratelimit_observe(struct ratelimit_state *s, const struct ratelimit_observation *o, double now,
+                       int in_flight)
 {
-	ratelimit_cancel(s);
 	s->confirmed = 1;
 	if (o->has_policy)
 		apply_policy(s, &o->policy);
@@ -78,7 +76,7 @@ void ratelimit_observe(struct ratelimit_state *s, const struct ratelimit_observa
 		apply_reset(s, o->reset, now);
 	if (o->has_remaining) {
 		/* The server may not have counted the requests still in flight. */
-		double left = o->remaining - s->in_flight;
+		double left = o->remaining - in_flight;
 		s->tokens = fmin(s->burst, left > 0 ? left : 0);
 	}
 	if (o->rate_limited) {
@@ -95,15 +93,16 @@ void ratelimit_observe(struct ratelimit_state *s, const struct ratelimit_observa
 	}
 }
 
-struct ratelimit_state ratelimit_at(const struct ratelimit_state *s, double now)
+struct ratelimit_view ratelimit_view(const struct ratelimit_state *live, double now)
 {
-	struct ratelimit_state copy = *s;
-	refill(&copy, now);
-	return copy;
-}
-
-void ratelimit_cancel(struct ratelimit_state *s)
-{
-	if (s->in_flight > 0)
-		s->in_flight--;
+	struct ratelimit_state s = *live;
+	refill(&s, now);
+	return (struct ratelimit_view){
+	    .limit = s.limit,
+	    .window = s.window,
+	    .burst = s.burst,
+	    .remaining = floor(s.tokens),
+	    .reset = s.next_refill > now ? s.next_refill - now : 0,
+	    .blocked = s.blocked_until > now ? s.blocked_until - now : 0,
+	};
 }

@@ -1,9 +1,11 @@
 /*
- * The client's model of the organization's token bucket: LIMIT calls are
+ * The organization's token bucket as the client models it: LIMIT calls are
  * added every WINDOW seconds, up to BURST. It starts from the configured
  * policy and re-syncs from each response's headers. Plain data and
  * arithmetic: where the state is stored (this process, shared memory,
- * Redis) is another file's concern. Times are monotonic seconds.
+ * Redis) is a limiter backend's concern (limiter/limiter.h), and so is the
+ * count of a process's requests in flight, which the functions below take
+ * as an argument. Times are monotonic seconds.
  */
 #ifndef PULSE_RATELIMIT_H
 #define PULSE_RATELIMIT_H
@@ -15,7 +17,6 @@ struct ratelimit_state {
 	double tokens;         /* believed left in the bucket */
 	double next_refill;    /* when the next LIMIT tokens arrive */
 	double blocked_until;  /* a 429's wait: nothing is sent before it */
-	int in_flight;         /* tokens taken whose responses have not come */
 	int reset_rounds_down; /* the server once said Reset 0: it truncates */
 	/* The tokens are the server's word (from a response), not a prediction:
 	 * until then only one request at a time goes out to check. */
@@ -33,17 +34,20 @@ void ratelimit_init(struct ratelimit_state *s, double limit, double window, doub
  * the first response, and after each refill the model expects), one request
  * at a time goes out and the others wait for its response, so that a
  * server whose bucket is not what the model thinks is never flooded.
+ * in_flight: tokens taken whose responses have not come.
  */
 #define RATELIMIT_AWAIT_RESPONSE (-1.0)
-double ratelimit_take(struct ratelimit_state *s, double now);
+double ratelimit_take(struct ratelimit_state *s, double now, int in_flight);
 
-/* A response came for a taken token. */
-void ratelimit_observe(struct ratelimit_state *s, const struct ratelimit_observation *o, double now);
+/* A response came for a taken token; in_flight no longer counts it. */
+void ratelimit_observe(struct ratelimit_state *s, const struct ratelimit_observation *o, double now,
+                       int in_flight);
 
-/* The state as it stands at now, refills included, without changing s. */
-struct ratelimit_state ratelimit_at(const struct ratelimit_state *s, double now);
-
-/* A taken token's request got no response (it may or may not have counted). */
-void ratelimit_cancel(struct ratelimit_state *s);
+/* The bucket as it stands at now, refills included: reset and blocked are
+ * seconds from now, remaining whole tokens. */
+struct ratelimit_view {
+	double limit, window, burst, remaining, reset, blocked;
+};
+struct ratelimit_view ratelimit_view(const struct ratelimit_state *s, double now);
 
 #endif

@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int luaopen_pulse_core(lua_State *L);
-
 static const struct embedded_module *find_module(const char *name)
 {
 	for (const struct embedded_module *m = embedded_modules; m->name; m++)
@@ -31,11 +29,6 @@ static int search_embedded(lua_State *L)
 
 void modules_install(lua_State *L)
 {
-	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-	lua_pushcfunction(L, luaopen_pulse_core);
-	lua_setfield(L, -2, "pulse.core");
-	lua_pop(L, 1);
-
 	int developer_path = getenv("LUA_PATH_5_4") || getenv("LUA_PATH");
 	lua_getglobal(L, "package");
 	lua_getfield(L, -1, "searchers");

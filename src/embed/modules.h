@@ -1,4 +1,7 @@
-/* The Lua modules compiled into a binary, and how require finds them. */
+/*
+ * The Lua modules compiled into a program (pulse-lua has all of lua/,
+ * pulse-sandbox only its own), and how require finds them.
+ */
 #ifndef PULSE_MODULES_H
 #define PULSE_MODULES_H
 
@@ -17,9 +20,9 @@ extern const struct embedded_module embedded_modules[];
 struct lua_State;
 
 /*
- * Makes require find pulse.core and the embedded modules. They come before
- * package.path, unless LUA_PATH or LUA_PATH_5_4 is set: then a developer's
- * own tree wins, so it runs without a rebuild.
+ * Makes require find the embedded modules. They come before package.path,
+ * unless LUA_PATH or LUA_PATH_5_4 is set: then a developer's own tree
+ * wins, so it runs without a rebuild.
  */
 void modules_install(struct lua_State *L);
 

@@ -1,5 +1,5 @@
 /* libFuzzer target: json_parse and json_unescape on arbitrary bytes. */
-#include "json_decode.h"
+#include "core/json_decode.h"
 
 #include <stdint.h>
 #include <stdlib.h>

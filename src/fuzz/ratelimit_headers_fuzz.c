@@ -3,8 +3,8 @@
  * one value and as a whole header block, and the bucket model fed whatever
  * they accept: it must stay sane.
  */
-#include "ratelimit.h"
-#include "ratelimit_headers.h"
+#include "core/ratelimit.h"
+#include "core/ratelimit_headers.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -35,10 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	struct ratelimit_state s;
 	ratelimit_init(&s, 60, 60, 60, 100);
-	if (ratelimit_take(&s, 100) != 0)
+	if (ratelimit_take(&s, 100, 0) != 0)
 		abort(); /* a fresh bucket has a token */
-	ratelimit_observe(&s, size > 0 && data[0] & 4 ? &block : &o, 100.5);
-	double wait = ratelimit_take(&s, 101);
+	ratelimit_observe(&s, size > 0 && data[0] & 4 ? &block : &o, 100.5, 0);
+	double wait = ratelimit_take(&s, 101, 0);
 	if (!(wait >= 0 && isfinite(wait)) || !(s.tokens >= 0 && s.tokens <= s.burst))
 		abort();
 	return 0;

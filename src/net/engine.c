@@ -1,6 +1,6 @@
 #include "engine.h"
 
-#include "clock.h"
+#include "core/clock.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +14,7 @@ struct slot {
 	struct http_response response;
 	struct shared_headers *headers;
 	struct transport *owner; /* the transport it was set up from; a reference */
+	void *context;           /* the caller's */
 	size_t sent;             /* the request body's length */
 	enum slot_state state;
 	int next_done;           /* the finished-but-uncollected queue, by slot index */
@@ -90,7 +91,7 @@ static void put_free(struct engine *e, int id)
 	e->free_ids[e->free_count++] = id;
 }
 
-int engine_start(struct engine *e, struct transport *t, const struct http_request *req)
+int engine_start(struct engine *e, struct transport *t, const struct http_request *req, void *context)
 {
 	int id = free_slot(e);
 	if (id < 0)
@@ -118,6 +119,7 @@ int engine_start(struct engine *e, struct transport *t, const struct http_reques
 		return -1;
 	}
 	s->owner = transport_retain(t);
+	s->context = context;
 	s->sent = req->body ? req->body_len : 0;
 	s->state = SLOT_RUNNING;
 	e->active++;
@@ -220,15 +222,24 @@ void engine_release(struct engine *e, int id)
 	s->headers = NULL;
 	transport_free(s->owner);
 	s->owner = NULL;
+	s->context = NULL;
 	s->state = SLOT_FREE;
 	put_free(e, id);
 	e->active--;
 }
 
-void engine_release_all(struct engine *e)
+int engine_ids(const struct engine *e)
 {
-	for (int id = 0; id < e->count; id++)
-		engine_release(e, id);
+	return e->count;
+}
+
+void *engine_take_context(struct engine *e, int id)
+{
+	if (id < 0 || id >= e->count || e->slots[id]->state == SLOT_FREE)
+		return NULL;
+	void *context = e->slots[id]->context;
+	e->slots[id]->context = NULL;
+	return context;
 }
 
 int engine_active(const struct engine *e)

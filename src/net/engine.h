@@ -16,8 +16,13 @@ struct engine *engine_new(void); /* NULL when out of memory */
 void engine_free(struct engine *e);
 
 /* Starts a transfer, counted in t's stats when it ends (t is kept alive
- * until then); returns its id (>= 0), or -1 when out of memory. */
-int engine_start(struct engine *e, struct transport *t, const struct http_request *req);
+ * until then); returns its id (>= 0), or -1 when out of memory. context
+ * is the caller's, kept with the transfer (engine_context). */
+int engine_start(struct engine *e, struct transport *t, const struct http_request *req, void *context);
+
+/* Transfer id's context, which it then forgets: NULL when the transfer is
+ * released, or its context was taken already. */
+void *engine_take_context(struct engine *e, int id);
 
 /*
  * Moves transfers along; when none has finished, sleeps in poll(2) for at
@@ -35,8 +40,8 @@ const struct http_response *engine_response(const struct engine *e, int id);
 /* Ends a transfer, finished or not, and frees its slot for reuse. */
 void engine_release(struct engine *e, int id);
 
-/* Ends every transfer not yet released: what a failed run leaves. */
-void engine_release_all(struct engine *e);
+/* One more than the highest id a transfer may have had: for walking them. */
+int engine_ids(const struct engine *e);
 
 /* Transfers started and not yet released. */
 int engine_active(const struct engine *e);

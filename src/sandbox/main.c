@@ -40,15 +40,85 @@ static int fail(const char *message, const char *arg)
 	return EXIT_FAILURE;
 }
 
+/* The keys given, or $PULSE_API_KEY. */
+struct keys {
+	const char *list[MAX_KEYS];
+	int count;
+};
+
+/* Reads one option that takes a value into config or keys. Returns 0, or
+ * the exit status after saying what is wrong. */
+static int parse_option(const char *a, const char *value, struct sandbox_config *config, struct keys *keys)
+{
+	char *end;
+	if (strcmp(a, "--port") == 0) {
+		long port = strtol(value, &end, 10);
+		if (*end || port < 0 || port > 65535)
+			return fail("--port takes 0..65535, not ", value);
+		config->port = (int)port;
+	} else if (strcmp(a, "--api-key") == 0) {
+		if (keys->count == MAX_KEYS)
+			return fail("too many --api-key options", NULL);
+		if (!*value)
+			return fail("--api-key cannot be empty", NULL);
+		keys->list[keys->count++] = value;
+	} else if (strcmp(a, "--rate-limit") == 0) {
+		if (parse_rate_limit(value, config) != 0)
+			return fail("--rate-limit takes LIMIT/WINDOW/BURST, positive numbers, not ", value);
+	} else if (strcmp(a, "--retry-after") == 0) {
+		if (strcmp(value, "seconds") != 0 && strcmp(value, "http-date") != 0)
+			return fail("--retry-after takes 'seconds' or 'http-date', not ", value);
+		config->retry_after = value;
+	} else if (strcmp(a, "--refill") == 0) {
+		if (strcmp(value, "window") != 0 && strcmp(value, "continuous") != 0)
+			return fail("--refill takes 'window' or 'continuous', not ", value);
+		config->refill = value;
+	} else if (strcmp(a, "--seed") == 0) {
+		config->seed = strtol(value, &end, 10);
+		if (*end)
+			return fail("--seed takes an integer, not ", value);
+	} else if (strcmp(a, "--faults") == 0) {
+		config->faults = value;
+	} else if (strcmp(a, "--log") == 0) {
+		config->log_path = value;
+	} else {
+		usage(stderr);
+		return fail("unknown option ", a);
+	}
+	return 0;
+}
+
+/* Serves until SIGINT, SIGTERM or SIGHUP. */
+static int serve(const struct sandbox_config *config)
+{
+	/* Block the stop signals before any thread starts, so only sigwait sees them. */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	char err[512];
+	struct sandbox *sandbox = sandbox_start(config, err, sizeof err);
+	if (!sandbox)
+		return fail(err, NULL);
+	printf("listening on %s://127.0.0.1:%d\n", config->tls_cert ? "https" : "http",
+	       sandbox_port(sandbox));
+	fflush(stdout);
+	int sig;
+	sigwait(&stop, &sig);
+	sandbox_stop(sandbox);
+	return EXIT_SUCCESS;
+}
+
 int main(int argc, char **argv)
 {
 	struct sandbox_config config = sandbox_default_config();
-	const char *keys[MAX_KEYS];
-	int key_count = 0;
-
+	struct keys keys = {.count = 0};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		const char *value = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(a, "--help") == 0) {
 			usage(stdout);
 			return EXIT_SUCCESS;
@@ -60,72 +130,19 @@ int main(int argc, char **argv)
 			config.tls_key = argv[++i];
 			continue;
 		}
-		if (!value)
+		if (i + 1 >= argc)
 			return fail("missing value for ", a);
-		i++;
-		char *end;
-		if (strcmp(a, "--port") == 0) {
-			long port = strtol(value, &end, 10);
-			if (*end || port < 0 || port > 65535)
-				return fail("--port takes 0..65535, not ", value);
-			config.port = (int)port;
-		} else if (strcmp(a, "--api-key") == 0) {
-			if (key_count == MAX_KEYS)
-				return fail("too many --api-key options", NULL);
-			if (!*value)
-				return fail("--api-key cannot be empty", NULL);
-			keys[key_count++] = value;
-		} else if (strcmp(a, "--rate-limit") == 0) {
-			if (parse_rate_limit(value, &config) != 0)
-				return fail("--rate-limit takes LIMIT/WINDOW/BURST, positive numbers, not ",
-				            value);
-		} else if (strcmp(a, "--retry-after") == 0) {
-			if (strcmp(value, "seconds") != 0 && strcmp(value, "http-date") != 0)
-				return fail("--retry-after takes 'seconds' or 'http-date', not ", value);
-			config.retry_after = value;
-		} else if (strcmp(a, "--refill") == 0) {
-			if (strcmp(value, "window") != 0 && strcmp(value, "continuous") != 0)
-				return fail("--refill takes 'window' or 'continuous', not ", value);
-			config.refill = value;
-		} else if (strcmp(a, "--seed") == 0) {
-			config.seed = strtol(value, &end, 10);
-			if (*end)
-				return fail("--seed takes an integer, not ", value);
-		} else if (strcmp(a, "--faults") == 0) {
-			config.faults = value;
-		} else if (strcmp(a, "--log") == 0) {
-			config.log_path = value;
-		} else {
-			usage(stderr);
-			return fail("unknown option ", a);
-		}
+		int status = parse_option(a, argv[++i], &config, &keys);
+		if (status != 0)
+			return status;
 	}
-	if (key_count == 0) {
+	if (keys.count == 0) {
 		const char *env = getenv("PULSE_API_KEY");
 		if (!env || !*env)
 			return fail("no key: give --api-key KEY or set PULSE_API_KEY", NULL);
-		keys[key_count++] = env;
+		keys.list[keys.count++] = env;
 	}
-	config.keys = keys;
-	config.key_count = key_count;
-
-	/* Block the stop signals before any thread starts, so only sigwait sees them. */
-	sigset_t stop;
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &stop, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	char err[512];
-	struct sandbox *sandbox = sandbox_start(&config, err, sizeof err);
-	if (!sandbox)
-		return fail(err, NULL);
-	printf("listening on %s://127.0.0.1:%d\n", config.tls_cert ? "https" : "http", sandbox_port(sandbox));
-	fflush(stdout);
-	int sig;
-	sigwait(&stop, &sig);
-	sandbox_stop(sandbox);
-	return EXIT_SUCCESS;
+	config.keys = keys.list;
+	config.key_count = keys.count;
+	return serve(&config);
 }

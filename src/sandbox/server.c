@@ -1,8 +1,9 @@
 #include "sandbox.h"
 
-#include "buf.h"
-#include "clock.h"
-#include "modules.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "embed/modules.h"
+#include "timer.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -10,7 +11,6 @@
 #include <lua.h>
 #include <lualib.h>
 #include <microhttpd.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,13 +20,6 @@
 #include <time.h>
 
 int luaopen_cjson(lua_State *L);
-
-/* A response held back for added latency, due at a monotonic time. */
-struct delayed {
-	struct MHD_Connection *connection;
-	double due;
-	struct delayed *next;
-};
 
 struct sandbox {
 	struct MHD_Daemon *daemon;
@@ -38,13 +31,8 @@ struct sandbox {
 	unsigned long connections_opened;
 	int in_flight, in_flight_max;
 
-	pthread_t timer;
-	int timer_running;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	struct delayed *delayed; /* under lock */
-	int stopping;            /* under lock */
-	atomic_int suspended;    /* connections waiting out a latency */
+	struct latency_timer timer;
+	atomic_int suspended; /* connections waiting out a latency */
 };
 
 struct request {
@@ -75,63 +63,6 @@ int sandbox_random_key(char *key, size_t len)
 	for (size_t i = 0; i < n; i++)
 		key[i] = hex[bytes[i] & 15];
 	key[n] = '\0';
-	return 0;
-}
-
-/* ---- the latency timer --------------------------------------------------- */
-
-static void *run_timer(void *arg)
-{
-	struct sandbox *sb = arg;
-	pthread_mutex_lock(&sb->lock);
-	while (!sb->stopping) {
-		double now = clock_monotonic();
-		struct delayed **link = &sb->delayed;
-		double next_due = 0;
-		while (*link) {
-			struct delayed *d = *link;
-			if (d->due <= now) {
-				MHD_resume_connection(d->connection);
-				*link = d->next;
-				free(d);
-				continue;
-			}
-			if (next_due == 0 || d->due < next_due)
-				next_due = d->due;
-			link = &d->next;
-		}
-		if (next_due == 0) {
-			pthread_cond_wait(&sb->wake, &sb->lock);
-		} else {
-			struct timespec until = {(time_t)next_due,
-			                         (long)((next_due - (double)(time_t)next_due) * 1e9)};
-			pthread_cond_timedwait(&sb->wake, &sb->lock, &until);
-		}
-	}
-	/* libmicrohttpd aborts when stopped with connections still suspended:
-	 * answer them all now. */
-	while (sb->delayed) {
-		struct delayed *d = sb->delayed;
-		MHD_resume_connection(d->connection);
-		sb->delayed = d->next;
-		free(d);
-	}
-	pthread_mutex_unlock(&sb->lock);
-	return NULL;
-}
-
-static int schedule_resume(struct sandbox *sb, struct MHD_Connection *connection, double delay)
-{
-	struct delayed *d = malloc(sizeof *d);
-	if (!d)
-		return -1;
-	d->connection = connection;
-	d->due = clock_monotonic() + delay;
-	pthread_mutex_lock(&sb->lock);
-	d->next = sb->delayed;
-	sb->delayed = d;
-	pthread_cond_signal(&sb->wake);
-	pthread_mutex_unlock(&sb->lock);
 	return 0;
 }
 
@@ -425,7 +356,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 		r->pending_status = status;
 		atomic_fetch_add(&sb->suspended, 1);
 		MHD_suspend_connection(connection);
-		if (schedule_resume(sb, connection, delay) != 0)
+		if (latency_timer_schedule(&sb->timer, connection, delay) != 0)
 			MHD_resume_connection(connection); /* no memory for the timer: answer now */
 		return MHD_YES;
 	}
@@ -499,12 +430,6 @@ struct sandbox *sandbox_start(const struct sandbox_config *config, char *err, si
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	pthread_mutex_init(&sb->lock, NULL);
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&sb->wake, &attr);
-	pthread_condattr_destroy(&attr);
 	sb->handler = LUA_NOREF;
 
 	if (!(sb->L = luaL_newstate())) {
@@ -519,11 +444,10 @@ struct sandbox *sandbox_start(const struct sandbox_config *config, char *err, si
 		goto fail;
 	}
 	sb->handler = luaL_ref(sb->L, LUA_REGISTRYINDEX);
-	if (pthread_create(&sb->timer, NULL, run_timer, sb) != 0) {
+	if (latency_timer_start(&sb->timer) != 0) {
 		snprintf(err, errlen, "cannot start the latency timer thread");
 		goto fail;
 	}
-	sb->timer_running = 1;
 	if (start_daemon(sb, config, err, errlen) != 0)
 		goto fail;
 	return sb;
@@ -541,13 +465,7 @@ void sandbox_stop(struct sandbox *sb)
 {
 	if (!sb)
 		return;
-	if (sb->timer_running) {
-		pthread_mutex_lock(&sb->lock);
-		sb->stopping = 1;
-		pthread_cond_signal(&sb->wake);
-		pthread_mutex_unlock(&sb->lock);
-		pthread_join(sb->timer, NULL); /* it resumed every delayed connection */
-	}
+	latency_timer_stop(&sb->timer); /* it resumes every delayed connection */
 	/* Give the daemon's thread a moment to answer them. */
 	for (int i = 0; i < 2000 && atomic_load(&sb->suspended) > 0; i++) {
 		struct timespec ms = {0, 1000000};
@@ -557,8 +475,6 @@ void sandbox_stop(struct sandbox *sb)
 		MHD_stop_daemon(sb->daemon);
 	if (sb->L)
 		lua_close(sb->L);
-	pthread_cond_destroy(&sb->wake);
-	pthread_mutex_destroy(&sb->lock);
 	free(sb->tls_cert);
 	free(sb->tls_key);
 	free(sb);

@@ -1,5 +1,5 @@
 -- pulse.sandbox: the request handler of pulse-sandbox, a local emulator of
--- the Pulse API (PULSE_API.md). src/sandbox.c calls the function that new()
+-- the Pulse API (PULSE_API.md). src/sandbox/server.c calls the function that new()
 -- returns once per request, on one thread, with
 --   { method, path, raw_query, query, headers, body, connection, loopback }
 -- and sends what it returns:

@@ -1,0 +1,246 @@
+-- client:batch: many requests, up to a concurrency at a time, through the
+-- same request path (send.lua) as single calls. A plain request (the
+-- gate's) goes on the engine as a transfer routed back here, with no task
+-- of its own; any other runs in a task.
+
+local errors = require("pulse.errors")
+local options = require("pulse.options")
+local progress = require("pulse.progress")
+local send = require("pulse.send")
+local tasks = require("pulse.tasks")
+
+local batch = {}
+
+local BATCH_OPTIONS = { concurrency = "count", on_progress = "function", on_result = "function", fail_fast = "boolean" }
+
+local function usage(message, level)
+	error("pulse: " .. message, (level or 1) + 1)
+end
+
+-- One entry: { method, path, opts } or { method =, path =, opts = }.
+-- level: whom a bad one is blamed on, as usage takes it.
+local function entry_fields(entry, i, level)
+	if type(entry) ~= "table" then
+		usage("batch: request " .. i .. " must be a table {method, path, opts}, got " .. type(entry), level)
+	end
+	local method, path = entry.method or entry[1], entry.path or entry[2]
+	if type(method) ~= "string" or type(path) ~= "string" then
+		usage("batch: request " .. i .. " needs a method and a path (strings)", level)
+	end
+	return method, path, entry.opts or entry[3]
+end
+
+-- A listed entry, checked before anything is sent: its shape, and its
+-- options as a single call checks them. A bad one is blamed on the caller
+-- of batch. (A streamed entry's options are checked when it is sent.)
+local function check_listed(entry, i)
+	local _, _, entry_opts = entry_fields(entry, i, 5)
+	if entry_opts ~= nil then
+		if type(entry_opts) ~= "table" then
+			usage("batch: request " .. i .. " options must be a table, got " .. type(entry_opts), 4)
+		end
+		local valid, why = options.check("batch: request " .. i, entry_opts, options.REQUEST)
+		if not valid then
+			usage(why, 4)
+		end
+	end
+end
+
+-- The arguments, checked, and the requests as a list (nil for a function).
+local function check_arguments(requests, opts)
+	if type(requests) ~= "table" and type(requests) ~= "function" then
+		usage("bad argument #1 to 'batch' (list or function of requests expected, got " .. type(requests) .. ")", 3)
+	end
+	local valid, why = options.check("batch", opts, BATCH_OPTIONS)
+	if not valid then
+		usage(why, 3)
+	end
+	local list = type(requests) == "table" and requests or nil
+	for i, entry in ipairs(list or {}) do
+		check_listed(entry, i)
+	end
+	return list
+end
+
+local Batch = {}
+Batch.__index = Batch
+
+-- A result for the batch's task to record.
+function Batch:finish(i, body, second)
+	local finished, queued = self.finished, self.queued
+	finished[queued + 1], finished[queued + 2], finished[queued + 3] = i, body, second
+	self.queued = queued + 3
+	tasks.wake(self.waiters)
+end
+
+-- In a task of its own: an entry the full path takes, or one going on
+-- from a first attempt that was not a success.
+local function full(self, i, method, path, entry_opts, first)
+	if first then
+		return self:finish(i, send.retry(self.client, method, path, entry_opts, first))
+	end
+	return self:finish(i, self.client:request(method, path, entry_opts))
+end
+
+-- A routed transfer ended (in the scheduler, not in a task).
+function Batch:transfer_ended(i, status, headers, body, elapsed, _, retry_after, rate)
+	local method, path, entry_opts = entry_fields(self.entries[i], i)
+	self.entries[i], self.transfers[i] = nil, nil
+	local result, second, first =
+		send.first_outcome(self.client, method, path, entry_opts, 0, status, headers, body, elapsed, retry_after, rate)
+	if first then
+		tasks.spawn(full, self, i, method, path, entry_opts, first)
+	else
+		self:finish(i, result, second)
+	end
+end
+
+-- The next entry, or nil at the end. A generator is not called again once
+-- it is done; only the batch's task calls it.
+function Batch:next_entry(i)
+	if self.exhausted then
+		return nil
+	end
+	local entry
+	if self.list then
+		entry = self.list[i]
+	else
+		entry = self.requests()
+	end
+	self.exhausted = entry == nil
+	return entry
+end
+
+-- Starts requests up to the concurrency.
+function Batch:fill()
+	while self.in_flight < self.concurrency and not self.stopped do
+		local i = self.started + 1
+		local entry = self:next_entry(i)
+		if entry == nil then
+			return
+		end
+		self.started, self.in_flight = i, self.in_flight + 1
+		local method, path, entry_opts = entry_fields(entry, i, 4)
+		local url = send.plain_url(self.client, method, path, entry_opts)
+		local id = url and send.start(self.client, method, url)
+		if id then
+			self.entries[i], self.transfers[i] = entry, id
+			tasks.route(id, self.route, i)
+		else
+			tasks.spawn(full, self, i, method, path, entry_opts)
+		end
+	end
+end
+
+-- One result, as it comes: the caller's functions (on_result,
+-- on_progress) run in the batch's task.
+function Batch:record(i, body, second)
+	self.done, self.in_flight = self.done + 1, self.in_flight - 1
+	local opts = self.opts
+	if body == nil and opts.fail_fast then
+		self.stopped = true
+	end
+	if opts.on_result then
+		opts.on_result(i, body, second)
+	elseif body ~= nil then
+		self.results[i] = { body, second, body = body, res = second }
+	else
+		self.results[i] = { nil, second, err = second }
+	end
+	if self.on_progress then
+		self.on_progress(self.done, self.total, self.client._stats)
+	end
+end
+
+-- The batch's task: starts requests and records their results until none
+-- is left in flight.
+function Batch:run()
+	-- An error from the caller's functions ends the batch, maybe in a run
+	-- that goes on (a task caught it): its transfers end with it, and their
+	-- tokens come back.
+	local _ <close> = setmetatable({}, {
+		__close = function()
+			for _, id in pairs(self.transfers) do
+				tasks.cancel_route(id)
+			end
+		end,
+	})
+	self:fill()
+	local finished = self.finished
+	while self.in_flight > 0 do -- started, not yet recorded
+		if self.queued == 0 then
+			tasks.wait_on(self.waiters)
+		end
+		-- record runs on_result, which may yield, and more results come
+		-- meanwhile: each loop takes those too.
+		local k = 0
+		while k < self.queued do
+			local i, body, second = finished[k + 1], finished[k + 2], finished[k + 3]
+			finished[k + 1], finished[k + 2], finished[k + 3] = nil, nil, nil
+			k = k + 3
+			self:record(i, body, second)
+		end
+		self.queued = 0
+		self:fill()
+	end
+end
+
+-- What the batch returns: the count with on_result, else the results,
+-- those never started (fail_fast) as cancelled.
+function Batch:outcome()
+	if self.opts.on_result then
+		return self.done
+	end
+	local results = self.results
+	for i = 1, self.total or self.started do
+		if results[i] == nil then
+			local err = errors.new({ kind = "cancelled", message = "not started: an earlier request failed (fail_fast)" })
+			results[i] = { nil, err, err = err }
+		end
+	end
+	return results
+end
+
+-- Runs requests (a list, or a function returning the next request, nil at
+-- the end) for client. Returns the results in input order, each { body,
+-- res, body =, res = } or { nil, err, err = } (table.unpack gives what a
+-- single call returns); with on_result(i, body, res_or_err) it keeps none
+-- and returns the count.
+function batch.run(client, requests, opts, runner)
+	opts = opts or {}
+	local list = check_arguments(requests, opts)
+	local total = list and #list or nil
+	local self = setmetatable({
+		client = client,
+		opts = opts,
+		list = list,
+		requests = requests,
+		total = total,
+		concurrency = opts.concurrency or 8,
+		on_progress = opts.on_progress or progress.bar(total, runner),
+		started = 0,
+		done = 0,
+		in_flight = 0,
+		stopped = false,
+		exhausted = false,
+		results = {},
+		-- Results waiting for the batch's task, three slots each: index,
+		-- body, res or err. Routed transfers' entries and ids, by index,
+		-- until they end.
+		finished = {},
+		queued = 0,
+		waiters = {},
+		entries = {},
+		transfers = {},
+	}, Batch)
+	self.route = function(...)
+		return self:transfer_ended(...)
+	end
+	tasks.run(Batch.run, self)
+	if type(self.on_progress) == "table" then
+		self.on_progress:finish()
+	end
+	return self:outcome()
+end
+
+return batch

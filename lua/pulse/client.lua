@@ -1,0 +1,239 @@
+-- The client object: its options checked, the transport and limiter it
+-- sends through, the key (kept apart, never shown), and the calls, each
+-- of which goes down the one request path (send.lua).
+
+local core = require("pulse.core")
+local batch = require("pulse.batch")
+local options = require("pulse.options")
+local send = require("pulse.send")
+local stats = require("pulse.stats")
+local url = require("pulse.url")
+
+local client = {}
+
+-- Set by the pulse-lua runner for --verbose and --quiet.
+local runner = package.loaded["pulse.runner"] or {}
+
+-- Keys live here, not in the client table, so that no pairs() or dump of
+-- a client shows them.
+local secrets = setmetatable({}, { __mode = "k" })
+
+local RETRY_DEFAULTS = { max_attempts = 6, max_elapsed = 300, base = 0.5, cap = 30 }
+
+local Client = {}
+Client.__index = Client
+Client.__name = "pulse.client"
+
+function Client:__tostring()
+	return "pulse.client(" .. self.base_url .. ")"
+end
+
+local function usage(message, level)
+	error("pulse: " .. message, (level or 1) + 1)
+end
+
+-- A key goes into a header line: anything that could end the line or the
+-- field is refused, without repeating the key in the message.
+-- level: whom a bad key is blamed on (3: the caller of our caller).
+local function check_key(key, where, level)
+	if type(key) ~= "string" or key == "" then
+		usage(where .. ": the API key must be a non-empty string", level or 3)
+	end
+	if key:find("[%c%s]") then
+		usage(where .. ": the API key contains spaces or control characters", level or 3)
+	end
+end
+
+local warned_verify = false
+
+-- The options of pulse.new, checked: the key, the base URL and its origin.
+-- A misuse is blamed on the caller of pulse.new.
+local function check_options(opts)
+	if opts ~= nil and type(opts) ~= "table" then
+		usage("bad argument #1 to 'new' (table expected, got " .. type(opts) .. ")", 3)
+	end
+	opts = opts or {}
+	local valid, why = options.check("new", opts, options.CLIENT)
+	if not valid then
+		usage(why, 3)
+	end
+	local key = opts.api_key or os.getenv("PULSE_API_KEY")
+	if key == nil or key == "" then
+		usage("new: no API key: set PULSE_API_KEY or pass api_key", 3)
+	end
+	check_key(key, "new", 4)
+	local base_url = opts.base_url or os.getenv("PULSE_BASE_URL")
+	if base_url == nil or base_url == "" then
+		usage("new: no base URL: set PULSE_BASE_URL or pass base_url", 3)
+	end
+	local origin = url.origin(base_url)
+	if not origin then
+		usage("new: base_url must be an http:// or https:// URL without credentials, got '" .. base_url .. "'", 3)
+	end
+	if opts.limiter ~= nil then
+		usage("new: limiter '" .. opts.limiter .. "': only the in-process limiter (nil) exists so far", 3)
+	end
+	if opts.cache and (opts.cache.ttl or 0) > 0 then
+		usage("new: cache: the response cache does not exist yet; leave ttl at 0", 3)
+	end
+	if opts.user_agent and opts.user_agent:find("[%c]") then
+		usage("new: user_agent contains control characters", 3)
+	end
+	if opts.verify == false and not warned_verify then
+		warned_verify = true
+		io.stderr:write("pulse: warning: TLS certificate verification is off (verify = false)\n")
+	end
+	return opts, key, base_url, origin
+end
+
+-- pulse.new: the options as DESIGN.md lists them.
+function client.new(opts)
+	local key, base_url, origin
+	opts, key, base_url, origin = check_options(opts)
+	local policy = opts.rate_limit or {}
+	local limit = policy.limit or 60
+	local self = setmetatable({
+		base_url = base_url:gsub("/+$", ""),
+		origin = origin,
+		verbose = opts.verbose == nil and runner.verbose or opts.verbose,
+		retry = options.merge(RETRY_DEFAULTS, opts.retry),
+		_limiter = core.ratelimit(limit, policy.window or 60, policy.burst or limit),
+		_url_cache = {},
+		_url_cached = 0,
+		_probe_waiters = {},
+		_transport = core.transport({
+			timeout = opts.timeout,
+			connect_timeout = opts.connect_timeout,
+			verify = opts.verify,
+			ca_file = opts.ca_file,
+			proxy = opts.proxy,
+			user_agent = opts.user_agent,
+		}),
+	}, Client)
+	self._stats = stats.new(self._transport)
+	if opts.retry == false then
+		self.retry = false
+	end
+	secrets[self] = key
+	self._transport:set_key(key)
+	return self
+end
+
+-- Rotation: the next request on carries the new key.
+function Client:set_api_key(key)
+	check_key(key, "set_api_key")
+	secrets[self] = key
+	self._transport:set_key(key)
+end
+
+function Client:close()
+	self._transport:close()
+end
+Client.__close = Client.close
+
+function Client:ratelimit()
+	return self._limiter:view()
+end
+
+function Client:stats()
+	return self._stats:snapshot()
+end
+
+-- text with the key, wherever it appears, as [REDACTED].
+function Client:_redact(text)
+	local key = secrets[self]
+	if type(text) ~= "string" or not key then
+		return text
+	end
+	local from = 1
+	local parts = {}
+	while true do
+		local i, j = text:find(key, from, true)
+		if not i then
+			break
+		end
+		parts[#parts + 1] = text:sub(from, i - 1) .. "[REDACTED]"
+		from = j + 1
+	end
+	parts[#parts + 1] = text:sub(from)
+	return table.concat(parts)
+end
+
+-- The verbose trace, on stderr, key redacted.
+function Client:_trace(fmt, ...)
+	if self.verbose then
+		io.stderr:write(self:_redact("pulse: " .. string.format(fmt, ...)), "\n")
+	end
+end
+
+-- A method called with a dot, not a colon, gets this rather than an
+-- error from deep inside.
+local function check_self(self, name)
+	if getmetatable(self) ~= Client then
+		usage(name .. ": call it as client:" .. name .. "(...), with a colon", 3)
+	end
+end
+
+-- Methods seen valid, so that a batch checks each once (a few dozen at most).
+local VALID_METHODS, valid_methods = {}, 0
+
+function Client:request(method, path, opts)
+	check_self(self, "request")
+	if not VALID_METHODS[method] then
+		if type(method) ~= "string" or not method:find("^%u+$") then
+			usage("bad argument #1 to 'request' (method must be an upper-case string like \"GET\")", 2)
+		end
+		if valid_methods < 64 then
+			VALID_METHODS[method], valid_methods = true, valid_methods + 1
+		end
+	end
+	return send.call(self, "request", method, path, opts)
+end
+
+function Client:get(path, opts)
+	check_self(self, "get")
+	return send.call(self, "get", "GET", path, opts)
+end
+
+function Client:delete(path, opts)
+	check_self(self, "delete")
+	return send.call(self, "delete", "DELETE", path, opts)
+end
+
+local function with_body(method)
+	local name = method:lower()
+	return function(self, path, body, opts)
+		check_self(self, name)
+		if opts ~= nil and type(opts) ~= "table" then
+			usage("bad argument #3 to '" .. name .. "' (options must be a table, got " .. type(opts) .. ")", 2)
+		end
+		if body ~= nil and type(body) ~= "table" and body ~= core.null then
+			usage(
+				"bad argument #2 to '"
+					.. name
+					.. "' (JSON body must be a table, got "
+					.. type(body)
+					.. "; pass a raw string as opts.body)",
+				2
+			)
+		end
+		local merged = {}
+		for k, v in pairs(opts or {}) do
+			merged[k] = v
+		end
+		merged.json = body
+		return send.call(self, name, method, path, merged)
+	end
+end
+
+Client.post = with_body("POST")
+Client.put = with_body("PUT")
+Client.patch = with_body("PATCH")
+
+-- Requests, up to concurrency at a time (batch.lua).
+function Client:batch(requests, opts)
+	check_self(self, "batch")
+	return batch.run(self, requests, opts, runner)
+end
+
+return client

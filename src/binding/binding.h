@@ -1,0 +1,95 @@
+/*
+ * pulse.core, the Lua binding: what its files share. Each file holds one
+ * userdata or table; its functions convert Lua values to the C structs of
+ * core/, limiter/ and net/, call one C function, and push what it gives.
+ * Policy lives on either side of the binding, never in it.
+ */
+#ifndef PULSE_BINDING_H
+#define PULSE_BINDING_H
+
+#include "limiter/limiter.h"
+#include "net/engine.h"
+#include "net/exchange.h"
+#include "net/transport.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+
+/*
+ * Every function of pulse.core and of its objects shares these upvalues:
+ * the module's state (the engine, once made) and the metatables. An object
+ * is told by comparing its metatable with one: finding the metatable in
+ * the registry by name (luaL_checkudata) took about 1.5k instructions of a
+ * batched request, five lookups a request.
+ */
+#define UP_STATE lua_upvalueindex(1)
+#define UP_TRANSPORT_MT lua_upvalueindex(2)
+#define UP_ENGINE_MT lua_upvalueindex(3)
+#define UP_LIMITER_MT lua_upvalueindex(4)
+#define UP_HEADERS_MT lua_upvalueindex(5)
+#define UP_RATE_MT lua_upvalueindex(6)
+#define UP_ARRAY_MT lua_upvalueindex(7) /* marks the arrays JSON decodes to */
+#define SHARED_UPVALUES 7
+
+/* The metatables' registry names, in the order of the upvalues above. */
+#define TRANSPORT_MT "pulse.transport"
+#define ENGINE_MT "pulse.engine"
+#define LIMITER_MT "pulse.ratelimit"
+#define HEADERS_MT "pulse.headers"
+#define RATE_MT "pulse.rate"
+
+/* The userdata at arg, whose metatable must be the one at index mt; else
+ * raises luaL_checkudata's error, naming tname. (Called from a function
+ * without the shared upvalues, it still checks, by name.) */
+void *binding_check_object(lua_State *L, int arg, int mt, const char *tname);
+
+/* Gives the userdata at the top the metatable at index mt. */
+void binding_set_metatable(lua_State *L, int mt);
+
+/* Pushes v, as an integer when it is whole (60, not 60.0). */
+void binding_push_number(lua_State *L, double v);
+
+/* transport.c */
+#define MAX_HEADER_LINES 64
+struct transport *binding_check_transport(lua_State *L, int arg);
+/* Reads (method, url, headers, body, json_body, timeout, fresh_connection)
+ * from the stack at first; lines holds the header pointers. */
+struct http_request binding_check_request(lua_State *L, int first, const char *lines[MAX_HEADER_LINES]);
+
+/* limiter.c */
+struct limiter *binding_check_limiter(lua_State *L, int arg);
+/* Pushes what a limiter's answer other than LIMITER_TAKEN means to Lua:
+ * false and the wait (-1: await a response), or for a failure what a
+ * failed exchange gives: nil, "limiter", why and an elapsed 0. */
+int binding_push_no_token(lua_State *L, enum limiter_answer answer, double wait, const struct limiter *l);
+
+/* response.c */
+/* Pushes an exchange's outcome: status, headers, body, elapsed,
+ * connections_made, and when a limiter read it retry_after (or nil) and
+ * the rate view; for a failure nil, its name, message and elapsed. */
+int binding_push_outcome(lua_State *L, const struct exchange_outcome *out);
+/* Pushes a headers object holding a copy of block. */
+void binding_push_headers(lua_State *L, const char *block, size_t len);
+/* The header block at arg: a headers object or a string (the specs'). */
+const char *binding_check_block(lua_State *L, int arg, size_t *len);
+/* The limiter's view as a plain table, and as a rate object. */
+void binding_push_rate_table(lua_State *L, const struct limiter_view *v);
+void binding_push_rate(lua_State *L, const struct limiter_view *v);
+
+/* Each file's functions: pulse.core's own, then each object's methods,
+ * and the metatables' set-up (registered by core.c, which pushes the
+ * metatables as the shared upvalues). */
+extern const luaL_Reg binding_transport_functions[], binding_transport_methods[];
+extern const luaL_Reg binding_engine_functions[], binding_engine_methods[];
+extern const luaL_Reg binding_limiter_functions[], binding_limiter_methods[];
+extern const luaL_Reg binding_response_functions[];
+extern const luaL_Reg binding_json_functions[];
+extern const luaL_Reg binding_policy_functions[];
+extern const luaL_Reg binding_sys_functions[];
+void binding_transport_metatable(lua_State *L, int mt);
+void binding_engine_metatable(lua_State *L, int mt);
+void binding_limiter_metatable(lua_State *L, int mt);
+void binding_response_metatables(lua_State *L, int headers_mt, int rate_mt);
+void binding_json_open(lua_State *L);
+
+#endif

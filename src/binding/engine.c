@@ -1,0 +1,132 @@
+/*
+ * The engine object: this Lua state's libcurl multi handle, made on first
+ * use (core.engine()). Tasks start their requests on it and the scheduler
+ * collects them; the tokens the transfers hold are the exchange's
+ * (net/exchange.h), so none is lost when a run is abandoned.
+ */
+#include "binding.h"
+
+struct engine_box {
+	struct engine *engine;
+};
+
+static struct engine *check_engine(lua_State *L, int arg)
+{
+	struct engine_box *box = binding_check_object(L, arg, UP_ENGINE_MT, ENGINE_MT);
+	if (!box->engine)
+		luaL_error(L, "the engine is closed");
+	return box->engine;
+}
+
+/* core.engine() -> this Lua state's engine, made on first use */
+static int core_engine(lua_State *L)
+{
+	if (lua_getfield(L, UP_STATE, "engine") != LUA_TNIL)
+		return 1;
+	struct engine_box *box = lua_newuserdatauv(L, sizeof *box, 0);
+	box->engine = NULL;
+	binding_set_metatable(L, UP_ENGINE_MT);
+	if (!(box->engine = engine_new()))
+		return luaL_error(L, "cannot set up libcurl's multi interface (out of memory?)");
+	lua_pushvalue(L, -1);
+	lua_setfield(L, UP_STATE, "engine");
+	return 1;
+}
+
+static int engine_gc(lua_State *L)
+{
+	struct engine_box *box = luaL_checkudata(L, 1, ENGINE_MT);
+	if (box->engine)
+		exchange_cancel_all(box->engine);
+	engine_free(box->engine);
+	box->engine = NULL;
+	return 0;
+}
+
+/*
+ * e:start(transport, limiter, method, url, headers, body, json_body,
+ * timeout, fresh) -> the transfer's id; or false and the wait, nothing
+ * started, as t:send gives them. The transfer holds its token:
+ * e:collect() settles it, e:cancel(id) gives it back.
+ */
+static int engine_start_method(lua_State *L)
+{
+	struct engine *e = check_engine(L, 1);
+	struct transport *t = binding_check_transport(L, 2);
+	struct limiter *l = binding_check_limiter(L, 3);
+	const char *lines[MAX_HEADER_LINES];
+	struct http_request req = binding_check_request(L, 4, lines);
+	int id;
+	double wait;
+	enum limiter_answer answer = exchange_start(e, l, t, &req, &id, &wait);
+	if (answer != LIMITER_TAKEN)
+		return binding_push_no_token(L, answer, wait, l);
+	if (id < 0)
+		return luaL_error(L, "out of memory starting a transfer");
+	lua_pushinteger(L, id);
+	return 1;
+}
+
+/* e:poll(timeout) -> false at once when no transfer is active; else moves
+ * transfers along, sleeping at most timeout seconds, and returns true */
+static int engine_poll_method(lua_State *L)
+{
+	struct engine *e = check_engine(L, 1);
+	int active = engine_active(e) > 0;
+	if (active && engine_poll(e, (double)luaL_optnumber(L, 2, 0)) != 0)
+		return luaL_error(L, "libcurl's multi interface failed");
+	lua_pushboolean(L, active);
+	return 1;
+}
+
+/* e:collect() -> the id of a finished transfer, then its outcome as
+ * t:send gives it (its token settled); nothing when none is done. */
+static int engine_collect_method(lua_State *L)
+{
+	struct engine *e = check_engine(L, 1);
+	struct exchange_outcome out;
+	int id = exchange_collect(e, &out);
+	if (id < 0)
+		return 0;
+	if (out.response->failure == TRANSPORT_NO_MEMORY) {
+		engine_release(e, id);
+		return luaL_error(L, "out of memory");
+	}
+	/* Raising while pushing leaves the slot to e:cancel_all(). */
+	lua_pushinteger(L, id);
+	int n = binding_push_outcome(L, &out);
+	engine_release(e, id); /* out is not to be read after */
+	return n + 1;
+}
+
+/* e:cancel(id): ends a transfer, giving its token back. */
+static int engine_cancel_method(lua_State *L)
+{
+	exchange_cancel(check_engine(L, 1), (int)luaL_checkinteger(L, 2));
+	return 0;
+}
+
+/* e:cancel_all(): ends every transfer, giving each one's token back; for a
+ * run that failed, when nobody will collect them. */
+static int engine_cancel_all_method(lua_State *L)
+{
+	exchange_cancel_all(check_engine(L, 1));
+	return 0;
+}
+
+const luaL_Reg binding_engine_functions[] = {
+    {"engine", core_engine},
+    {NULL, NULL},
+};
+
+const luaL_Reg binding_engine_methods[] = {
+    {"start", engine_start_method},           {"poll", engine_poll_method},
+    {"collect", engine_collect_method},       {"cancel", engine_cancel_method},
+    {"cancel_all", engine_cancel_all_method}, {NULL, NULL},
+};
+
+void binding_engine_metatable(lua_State *L, int mt)
+{
+	lua_pushcfunction(L, engine_gc);
+	lua_setfield(L, mt, "__gc");
+}

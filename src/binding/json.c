@@ -1,0 +1,350 @@
+/*
+ * JSON for Lua on the codec of core/: json_decode builds Lua values from
+ * the parser's events, json_encode walks Lua values into core's writers.
+ * Arrays decode with the array metatable (an upvalue), so that [] stays [].
+ */
+#include "binding.h"
+
+#include "core/buf.h"
+#include "core/json_decode.h"
+#include "core/json_encode.h"
+
+#include <string.h>
+
+#define BUFFER_MT "pulse.buffer"
+
+/* ---- decoding ----------------------------------------------------------- */
+
+struct decoder {
+	lua_State *L;
+	int array_mt;                           /* stack index */
+	lua_Integer length[JSON_MAX_DEPTH + 1]; /* per open container: items so far, or -1 for objects */
+	int depth;
+};
+
+static void push_span(lua_State *L, const struct json_token *token)
+{
+	if (!token->escaped) {
+		lua_pushlstring(L, token->text, token->len);
+		return;
+	}
+	luaL_Buffer b;
+	char *out = luaL_buffinitsize(L, &b, token->len);
+	luaL_pushresultsize(&b, json_unescape(token->text, token->len, out));
+}
+
+/* Stores the value on top into the container below it (and its key). */
+static void attach(struct decoder *d)
+{
+	if (d->depth == 0)
+		return; /* the document itself: it stays on the stack */
+	if (d->length[d->depth] < 0)
+		lua_rawset(d->L, -3);
+	else
+		lua_rawseti(d->L, -2, ++d->length[d->depth]);
+}
+
+static int on_json_event(void *ctx, enum json_event event, const struct json_token *token)
+{
+	struct decoder *d = ctx;
+	lua_State *L = d->L;
+	if (!lua_checkstack(L, 4))
+		return 1;
+	switch (event) {
+	case JSON_NULL:
+		lua_pushlightuserdata(L, NULL);
+		break;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		lua_pushboolean(L, event == JSON_TRUE);
+		break;
+	case JSON_INTEGER:
+		lua_pushinteger(L, (lua_Integer)token->integer);
+		break;
+	case JSON_NUMBER:
+		lua_pushnumber(L, token->number);
+		break;
+	case JSON_STRING:
+		push_span(L, token);
+		break;
+	case JSON_KEY:
+		push_span(L, token);
+		return 0; /* the value comes next */
+	case JSON_OBJECT_BEGIN:
+	case JSON_ARRAY_BEGIN:
+		lua_newtable(L);
+		if (event == JSON_ARRAY_BEGIN) {
+			lua_pushvalue(L, d->array_mt);
+			lua_setmetatable(L, -2);
+		}
+		d->length[++d->depth] = event == JSON_ARRAY_BEGIN ? 0 : -1;
+		return 0;
+	case JSON_OBJECT_END:
+	case JSON_ARRAY_END:
+		d->depth--;
+		break;
+	}
+	attach(d);
+	return 0;
+}
+
+/* json_decode(text) -> value, or nil and a reason */
+static int core_json_decode(lua_State *L)
+{
+	size_t len;
+	const char *text = luaL_checklstring(L, 1, &len);
+	lua_settop(L, 1);
+	lua_pushvalue(L, UP_ARRAY_MT);
+	struct decoder d = {.L = L, .array_mt = 2, .depth = 0};
+	struct json_error err = {0};
+	int rc = json_parse(text, len, on_json_event, &d, &err);
+	if (rc == 0)
+		return 1;
+	lua_pushnil(L);
+	if (rc > 0)
+		lua_pushliteral(L, "JSON nested too deeply for the Lua stack");
+	else
+		lua_pushfstring(L, "%s at byte %d", err.reason, (int)err.offset + 1);
+	return 2;
+}
+
+/* ---- encoding ----------------------------------------------------------- */
+
+#define ENCODE_MAX_DEPTH 256
+
+struct encoder {
+	lua_State *L;
+	struct buf *out;
+	int seen; /* stack index of the table of tables being written */
+	int array_mt;
+	const char *error;
+};
+
+static int encode_value(struct encoder *e, int idx, int depth);
+
+static int encode_fail(struct encoder *e, const char *fmt, const char *arg)
+{
+	e->error = lua_pushfstring(e->L, fmt, arg);
+	return -1;
+}
+
+static int oom(struct encoder *e)
+{
+	e->error = "out of memory";
+	return -1;
+}
+
+/* 1 when every key is an integer 1..n (n > 0), 0 when every key is a string. */
+static int classify_table(struct encoder *e, int idx, lua_Integer *n)
+{
+	lua_State *L = e->L;
+	lua_Integer count = 0, max = 0;
+	int strings = 0;
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		lua_pop(L, 1);
+		if (lua_type(L, -1) == LUA_TSTRING) {
+			strings++;
+		} else if (lua_isinteger(L, -1) && lua_tointeger(L, -1) > 0) {
+			count++;
+			if (lua_tointeger(L, -1) > max)
+				max = lua_tointeger(L, -1);
+		} else {
+			return encode_fail(e, "cannot encode a table key of type %s", luaL_typename(L, -1));
+		}
+	}
+	if (strings && count)
+		return encode_fail(e, "cannot encode a table that mixes string and integer keys%s", "");
+	if (count && max != count)
+		return encode_fail(e, "cannot encode a sparse array%s (use pulse.null for holes)", "");
+	*n = count;
+	return count > 0;
+}
+
+/* The n items of the array at idx. */
+static int encode_array(struct encoder *e, int idx, lua_Integer n, int depth)
+{
+	lua_State *L = e->L;
+	if (buf_putc(e->out, '[') != 0)
+		return oom(e);
+	for (lua_Integer i = 1; i <= n; i++) {
+		if (i > 1 && buf_putc(e->out, ',') != 0)
+			return oom(e);
+		lua_rawgeti(L, idx, i);
+		if (encode_value(e, lua_gettop(L), depth + 1) != 0)
+			return -1;
+		lua_pop(L, 1);
+	}
+	return buf_putc(e->out, ']') != 0 ? oom(e) : 0;
+}
+
+/* The table at idx, whose keys are all strings (classify_table checked). */
+static int encode_object(struct encoder *e, int idx, int depth)
+{
+	lua_State *L = e->L;
+	int first = 1;
+	if (buf_putc(e->out, '{') != 0)
+		return oom(e);
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		size_t klen;
+		const char *key = lua_tolstring(L, -2, &klen);
+		if ((!first && buf_putc(e->out, ',') != 0) || json_write_string(e->out, key, klen) != 0 ||
+		    buf_putc(e->out, ':') != 0)
+			return oom(e);
+		first = 0;
+		if (encode_value(e, lua_gettop(L), depth + 1) != 0)
+			return -1;
+		lua_pop(L, 1);
+	}
+	return buf_putc(e->out, '}') != 0 ? oom(e) : 0;
+}
+
+static int encode_table(struct encoder *e, int idx, int depth)
+{
+	lua_State *L = e->L;
+	if (depth > ENCODE_MAX_DEPTH)
+		return encode_fail(e, "cannot encode tables nested deeper than %s levels", "256");
+	if (!lua_checkstack(L, 6))
+		return oom(e);
+	lua_pushvalue(L, idx);
+	if (lua_rawget(L, e->seen) != LUA_TNIL)
+		return encode_fail(e, "cannot encode a cyclic table%s", "");
+	lua_pop(L, 1);
+	lua_pushvalue(L, idx);
+	lua_pushboolean(L, 1);
+	lua_rawset(L, e->seen);
+
+	int is_array;
+	lua_Integer n = 0;
+	int has_mt = lua_getmetatable(L, idx);
+	int marked = has_mt && lua_rawequal(L, -1, e->array_mt);
+	if (has_mt)
+		lua_pop(L, 1);
+	if (marked) {
+		is_array = 1;
+		n = (lua_Integer)lua_rawlen(L, idx);
+	} else if ((is_array = classify_table(e, idx, &n)) < 0) {
+		return -1;
+	}
+	int rc = is_array ? encode_array(e, idx, n, depth) : encode_object(e, idx, depth);
+	if (rc != 0)
+		return rc;
+	lua_pushvalue(L, idx);
+	lua_pushnil(L);
+	lua_rawset(L, e->seen);
+	return 0;
+}
+
+/* An object that lists its fields under pairs() (res.headers, res.rate)
+ * encodes as the table they make. Its __pairs is on the stack; popped. */
+static int encode_listed(struct encoder *e, int idx, int depth)
+{
+	lua_State *L = e->L;
+	if (!lua_checkstack(L, 8))
+		return oom(e);
+	lua_pushvalue(L, idx);
+	lua_call(L, 1, 3); /* iterator, state, control */
+	lua_newtable(L);
+	int fields = lua_gettop(L), control = fields - 1;
+	for (;;) {
+		lua_pushvalue(L, fields - 3);
+		lua_pushvalue(L, fields - 2);
+		lua_pushvalue(L, control);
+		lua_call(L, 2, 2);
+		if (lua_isnil(L, -2)) {
+			lua_pop(L, 2);
+			break;
+		}
+		lua_copy(L, -2, control);
+		lua_rawset(L, fields);
+	}
+	int rc = encode_table(e, fields, depth);
+	lua_settop(L, fields - 4);
+	return rc;
+}
+
+static int encode_value(struct encoder *e, int idx, int depth)
+{
+	lua_State *L = e->L;
+	int rc = 0;
+	switch (lua_type(L, idx)) {
+	case LUA_TNIL:
+		rc = buf_append_str(e->out, "null");
+		break;
+	case LUA_TBOOLEAN:
+		rc = buf_append_str(e->out, lua_toboolean(L, idx) ? "true" : "false");
+		break;
+	case LUA_TNUMBER:
+		if (lua_isinteger(L, idx)) {
+			rc = json_write_integer(e->out, (long long)lua_tointeger(L, idx));
+		} else if ((rc = json_write_double(e->out, (double)lua_tonumber(L, idx))) == -2) {
+			return encode_fail(e, "cannot encode %s: JSON has no NaN or infinity",
+			                   lua_tostring(L, idx));
+		}
+		break;
+	case LUA_TSTRING: {
+		size_t len;
+		const char *s = lua_tolstring(L, idx, &len);
+		rc = json_write_string(e->out, s, len);
+		break;
+	}
+	case LUA_TLIGHTUSERDATA:
+		if (lua_touserdata(L, idx) == NULL) {
+			rc = buf_append_str(e->out, "null");
+			break;
+		}
+		return encode_fail(e, "cannot encode a %s", "light userdata");
+	case LUA_TTABLE:
+		return encode_table(e, idx, depth);
+	case LUA_TUSERDATA:
+		if (luaL_getmetafield(L, idx, "__pairs") != LUA_TNIL)
+			return encode_listed(e, idx, depth);
+		return encode_fail(e, "cannot encode a %s", luaL_typename(L, idx));
+	default:
+		return encode_fail(e, "cannot encode a %s", luaL_typename(L, idx));
+	}
+	return rc == 0 ? 0 : oom(e);
+}
+
+static int buffer_gc(lua_State *L)
+{
+	buf_free(luaL_checkudata(L, 1, BUFFER_MT));
+	return 0;
+}
+
+/* json_encode(value) -> text, or nil and a reason */
+static int core_json_encode(lua_State *L)
+{
+	luaL_checkany(L, 1);
+	lua_settop(L, 1);
+	lua_pushvalue(L, UP_ARRAY_MT); /* 2 */
+	lua_newtable(L);               /* 3: tables being written, to catch cycles */
+	/* In a userdata so that a memory error raised mid-way cannot leak it. */
+	struct buf *out = lua_newuserdatauv(L, sizeof *out, 0);
+	memset(out, 0, sizeof *out);
+	luaL_setmetatable(L, BUFFER_MT);
+	struct encoder e = {.L = L, .out = out, .seen = 3, .array_mt = 2};
+	if (encode_value(&e, 1, 0) != 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, e.error);
+		return 2;
+	}
+	lua_pushlstring(L, out->data, out->len);
+	buf_free(out);
+	return 1;
+}
+
+const luaL_Reg binding_json_functions[] = {
+    {"json_decode", core_json_decode},
+    {"json_encode", core_json_encode},
+    {NULL, NULL},
+};
+
+void binding_json_open(lua_State *L)
+{
+	luaL_newmetatable(L, BUFFER_MT);
+	lua_pushcfunction(L, buffer_gc);
+	lua_setfield(L, -2, "__gc");
+	lua_pop(L, 1);
+}

@@ -1,0 +1,41 @@
+/* Time, sleep and the terminal, for the scheduler and the progress bar. */
+#include "binding.h"
+
+#include "core/clock.h"
+
+#include <errno.h>
+#include <math.h>
+#include <time.h>
+#include <unistd.h>
+
+static int core_now(lua_State *L)
+{
+	lua_pushnumber(L, clock_monotonic());
+	return 1;
+}
+
+/* core.isatty(fd) -> whether the descriptor is a terminal */
+static int core_isatty(lua_State *L)
+{
+	lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+	return 1;
+}
+
+static int core_sleep(lua_State *L)
+{
+	lua_Number seconds = luaL_checknumber(L, 1);
+	if (!(seconds > 0))
+		return 0;
+	struct timespec ts = {(time_t)seconds, (long)((seconds - floor(seconds)) * 1e9)};
+	/* A signal cuts the sleep short only when it is an interrupt. */
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !transport_interrupted())
+		;
+	return 0;
+}
+
+const luaL_Reg binding_sys_functions[] = {
+    {"now", core_now},
+    {"isatty", core_isatty},
+    {"sleep", core_sleep},
+    {NULL, NULL},
+};

@@ -1,0 +1,202 @@
+/*
+ * The transport object: core.transport(options) makes one, a libcurl easy
+ * handle with its connections, options, key and counters. t:send takes
+ * the request path's synchronous exchange (net/exchange.h).
+ */
+#include "binding.h"
+
+#include <string.h>
+
+struct transport_box {
+	struct transport *transport;
+	struct http_response response;     /* buffers reused from request to request */
+	struct request_stats closed_stats; /* the transport's, kept when it closed */
+};
+
+static struct transport_box *check_box(lua_State *L, int arg)
+{
+	struct transport_box *box = binding_check_object(L, arg, UP_TRANSPORT_MT, TRANSPORT_MT);
+	if (!box->transport)
+		luaL_error(L, "the client is closed");
+	return box;
+}
+
+struct transport *binding_check_transport(lua_State *L, int arg)
+{
+	return check_box(L, arg)->transport;
+}
+
+static long opt_milliseconds(lua_State *L, int idx, const char *field, long dflt)
+{
+	lua_getfield(L, idx, field);
+	long ms = dflt;
+	if (!lua_isnil(L, -1))
+		ms = (long)(luaL_checknumber(L, -1) * 1000.0);
+	lua_pop(L, 1);
+	return ms;
+}
+
+static const char *opt_string(lua_State *L, int idx, const char *field)
+{
+	lua_getfield(L, idx, field);
+	const char *s = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
+	lua_pop(L, 1); /* the string stays alive in the options table */
+	return s;
+}
+
+/* core.transport{ timeout, connect_timeout, verify, ca_file, proxy, user_agent } */
+static int core_transport(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	struct transport_options options = {
+	    .connect_timeout_ms = opt_milliseconds(L, 1, "connect_timeout", 30000),
+	    .timeout_ms = opt_milliseconds(L, 1, "timeout", 80000),
+	    .ca_file = opt_string(L, 1, "ca_file"),
+	    .proxy = opt_string(L, 1, "proxy"),
+	    .user_agent = opt_string(L, 1, "user_agent"),
+	};
+	lua_getfield(L, 1, "verify");
+	options.verify = lua_isnil(L, -1) || lua_toboolean(L, -1);
+	lua_pop(L, 1);
+
+	struct transport_box *box = lua_newuserdatauv(L, sizeof *box, 0);
+	memset(box, 0, sizeof *box);
+	binding_set_metatable(L, UP_TRANSPORT_MT);
+	box->transport = transport_new();
+	if (!box->transport || transport_set_options(box->transport, &options) != 0)
+		return luaL_error(L, "cannot set up libcurl (out of memory?)");
+	return 1;
+}
+
+/* t:close(), also __gc and __close: safe to call twice. */
+static int transport_close(lua_State *L)
+{
+	struct transport_box *box = luaL_checkudata(L, 1, TRANSPORT_MT);
+	if (box->transport)
+		box->closed_stats = *transport_stats(box->transport);
+	transport_free(box->transport);
+	box->transport = NULL;
+	http_response_free(&box->response);
+	return 0;
+}
+
+/* t:stats([latency]) -> { requests, bytes_received, bytes_sent [, latency =
+ * { p50, p90, p99 } in seconds, nil ones when nothing was timed] }; also
+ * once closed. */
+static int transport_stats_method(lua_State *L)
+{
+	struct transport_box *box = luaL_checkudata(L, 1, TRANSPORT_MT);
+	const struct request_stats *s = box->transport ? transport_stats(box->transport) : &box->closed_stats;
+	lua_createtable(L, 0, 4);
+	binding_push_number(L, s->requests);
+	lua_setfield(L, -2, "requests");
+	binding_push_number(L, s->bytes_received);
+	lua_setfield(L, -2, "bytes_received");
+	binding_push_number(L, s->bytes_sent);
+	lua_setfield(L, -2, "bytes_sent");
+	if (!lua_toboolean(L, 2))
+		return 1;
+	static const char *const names[] = {"p50", "p90", "p99"};
+	static const double quantiles[] = {0.5, 0.9, 0.99};
+	double latency[3];
+	request_stats_latencies(s, quantiles, latency, 3);
+	lua_createtable(L, 0, 3);
+	for (size_t i = 0; i < 3; i++)
+		if (latency[i] >= 0) {
+			binding_push_number(L, latency[i]);
+			lua_setfield(L, -2, names[i]);
+		}
+	lua_setfield(L, -2, "latency");
+	return 1;
+}
+
+static int transport_set_key_method(lua_State *L)
+{
+	struct transport *t = binding_check_transport(L, 1);
+	if (transport_set_key(t, luaL_checkstring(L, 2)) != 0)
+		return luaL_error(L, "out of memory");
+	return 0;
+}
+
+struct http_request binding_check_request(lua_State *L, int first, const char *lines[MAX_HEADER_LINES])
+{
+	struct http_request req = {
+	    .method = luaL_checkstring(L, first),
+	    .url = luaL_checkstring(L, first + 1),
+	    .json_body = lua_toboolean(L, first + 4),
+	    .timeout_ms = (long)(luaL_optnumber(L, first + 5, 0) * 1000.0),
+	    .fresh_connection = lua_toboolean(L, first + 6),
+	};
+	int headers = first + 2;
+	if (!lua_isnoneornil(L, headers)) {
+		luaL_checktype(L, headers, LUA_TTABLE);
+		lua_Integer n = luaL_len(L, headers);
+		luaL_argcheck(L, n <= MAX_HEADER_LINES, headers, "more than 64 headers");
+		for (lua_Integer i = 1; i <= n; i++) {
+			lua_rawgeti(L, headers, i);
+			lines[i - 1] = luaL_checkstring(L, -1);
+			lua_pop(L, 1); /* still referenced by the table */
+		}
+		req.headers = lines;
+		req.header_count = (size_t)n;
+	}
+	if (!lua_isnoneornil(L, first + 3))
+		req.body = luaL_checklstring(L, first + 3, &req.body_len);
+	return req;
+}
+
+/* Performs the request at arg first under limiter l (or none). */
+static int exchange(lua_State *L, struct limiter *l, int first)
+{
+	struct transport_box *box = check_box(L, 1);
+	const char *lines[MAX_HEADER_LINES];
+	struct http_request req = binding_check_request(L, first, lines);
+	struct exchange_outcome out;
+	double wait;
+	enum limiter_answer answer = exchange_perform(l, box->transport, &req, &box->response, &out, &wait);
+	if (answer != LIMITER_TAKEN)
+		return binding_push_no_token(L, answer, wait, l);
+	return binding_push_outcome(L, &out);
+}
+
+/*
+ * t:perform(method, url, headers, body, json_body, timeout, fresh_connection)
+ *   -> status, headers, body, elapsed, connections_made
+ *   or nil, failure, message, elapsed
+ * One request, outside any limiter (for tools and specs).
+ */
+static int transport_perform_method(lua_State *L)
+{
+	return exchange(L, NULL, 2);
+}
+
+/*
+ * t:send(limiter, method, url, headers, body, json_body, timeout, fresh)
+ *   -> false, wait: no token, nothing sent (wait -1: until a response)
+ *   -> what t:perform gives for a response, then retry_after and the rate view
+ *   -> nil, failure, message, elapsed: no response
+ * Take, perform and observe in one call: no error can come between taking
+ * a token and settling it, and a request crosses into C once.
+ */
+static int transport_send_method(lua_State *L)
+{
+	return exchange(L, binding_check_limiter(L, 2), 3);
+}
+
+const luaL_Reg binding_transport_functions[] = {
+    {"transport", core_transport},
+    {NULL, NULL},
+};
+
+const luaL_Reg binding_transport_methods[] = {
+    {"perform", transport_perform_method}, {"send", transport_send_method}, {"stats", transport_stats_method},
+    {"set_key", transport_set_key_method}, {"close", transport_close},      {NULL, NULL},
+};
+
+void binding_transport_metatable(lua_State *L, int mt)
+{
+	lua_pushcfunction(L, transport_close);
+	lua_setfield(L, mt, "__gc");
+	lua_pushcfunction(L, transport_close);
+	lua_setfield(L, mt, "__close");
+}

@@ -1,0 +1,44 @@
+#include "limiter.h"
+
+#include <stddef.h>
+
+enum limiter_answer limiter_take(struct limiter *l, double now, double *wait)
+{
+	*wait = 0;
+	enum limiter_answer answer = l->ops->take(l, now, wait);
+	if (answer == LIMITER_TAKEN)
+		l->in_flight++;
+	return answer;
+}
+
+void limiter_cancel(struct limiter *l)
+{
+	if (l->in_flight > 0)
+		l->in_flight--;
+	if (l->ops->cancel)
+		l->ops->cancel(l);
+}
+
+void limiter_observe(struct limiter *l, const struct ratelimit_observation *o, double now)
+{
+	if (l->in_flight > 0)
+		l->in_flight--;
+	l->ops->observe(l, o, now);
+}
+
+struct limiter_view limiter_view(struct limiter *l, double now)
+{
+	return (struct limiter_view){.bucket = l->ops->view(l, now), .in_flight = l->in_flight};
+}
+
+struct limiter *limiter_retain(struct limiter *l)
+{
+	l->refs++;
+	return l;
+}
+
+void limiter_release(struct limiter *l)
+{
+	if (l && --l->refs == 0)
+		l->ops->close(l);
+}

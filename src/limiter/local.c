@@ -1,0 +1,58 @@
+#include "local.h"
+
+#include <stdlib.h>
+
+struct local_limiter {
+	struct limiter base; /* first: a struct limiter * is a struct local_limiter * */
+	struct ratelimit_state bucket;
+};
+
+static struct ratelimit_state *bucket_of(struct limiter *l)
+{
+	return &((struct local_limiter *)l)->bucket;
+}
+
+static enum limiter_answer local_take(struct limiter *l, double now, double *wait)
+{
+	double w = ratelimit_take(bucket_of(l), now, l->in_flight);
+	if (w == 0)
+		return LIMITER_TAKEN;
+	if (w == RATELIMIT_AWAIT_RESPONSE)
+		return LIMITER_AWAIT;
+	*wait = w;
+	return LIMITER_WAIT;
+}
+
+static void local_observe(struct limiter *l, const struct ratelimit_observation *o, double now)
+{
+	ratelimit_observe(bucket_of(l), o, now, l->in_flight);
+}
+
+static struct ratelimit_view local_view(struct limiter *l, double now)
+{
+	return ratelimit_view(bucket_of(l), now);
+}
+
+static void local_close(struct limiter *l)
+{
+	free(l);
+}
+
+static const struct limiter_ops local_ops = {
+    .take = local_take,
+    .cancel = NULL, /* a token spent is spent: the server may have counted it */
+    .observe = local_observe,
+    .view = local_view,
+    .close = local_close,
+};
+
+struct limiter *limiter_local_new(double limit, double window, double burst, double now)
+{
+	struct local_limiter *l = calloc(1, sizeof *l);
+	if (!l)
+		return NULL;
+	l->base.ops = &local_ops;
+	l->base.refs = 1;
+	ratelimit_init(&l->bucket, limit, window, burst, now);
+	return &l->base;
+}

@@ -1,0 +1,27 @@
+# The one list of pulse-lua's C sources, by layer, and its version. The
+# Makefile, the rockspec (through make) and the fuzz targets read it.
+
+PULSE_VERSION = 0.1.0
+
+CORE_SRC     = src/core/buf.c src/core/clock.c src/core/header_block.c src/core/json_decode.c \
+               src/core/json_encode.c src/core/ratelimit.c src/core/ratelimit_headers.c \
+               src/core/request_stats.c src/core/retry.c
+LIMITER_SRC  = src/limiter/limiter.c src/limiter/local.c
+NET_SRC      = src/net/engine.c src/net/exchange.c src/net/transport.c
+BINDING_SRC  = src/binding/core.c src/binding/engine.c src/binding/json.c src/binding/limiter.c \
+               src/binding/policy.c src/binding/response.c src/binding/sys.c src/binding/transport.c
+EMBED_SRC    = src/embed/modules.c
+SANDBOX_SRC  = src/sandbox/server.c src/sandbox/timer.c
+RUNNER_SRC   = src/runner/pulse_lua.c src/runner/repl.c
+SANDBOX_MAIN = src/sandbox/main.c
+
+# pulse.core, the module: everything below the runner but the sandbox.
+MODULE_SRC   = $(CORE_SRC) $(LIMITER_SRC) $(NET_SRC) $(BINDING_SRC)
+# The sandbox takes only these of the core: it has no libcurl and its own JSON.
+SANDBOX_CORE_SRC = src/core/buf.c src/core/clock.c
+
+# libFuzzer targets (src/fuzz/NAME_fuzz.c) and the sources each links.
+FUZZ_TARGETS = json_decode ratelimit_headers url
+FUZZ_SRC_json_decode       = src/core/json_decode.c
+FUZZ_SRC_ratelimit_headers = src/core/ratelimit_headers.c src/core/header_block.c src/core/ratelimit.c
+FUZZ_SRC_url               =
