@@ -51,7 +51,7 @@ LUA_CLIENT_SRC  = $(filter-out $(LUA_SANDBOX_SRC),$(LUA_SRC))
 obj = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(1))
 pic = $(patsubst src/%.c,$(BUILD)/pic/%.o,$(1))
 
-.PHONY: all module test bench install install-module uninstall clean deps lint lint-selftest format rock \
+.PHONY: all module test bench bench-compare install install-module uninstall clean deps lint lint-selftest format rock \
         check-asan check-valgrind fuzz
 
 all: $(BUILD)/pulse/core.so $(BUILD)/pulse-lua $(BUILD)/pulse-sandbox
@@ -172,6 +172,16 @@ C_FILES = $(shell find src bench -name '*.[ch]' | sort)
 # luacheck, clang-format, and the layer rules of ARCHITECTURE.md
 # (tools/layers.lua): each folder includes and requires only what lies
 # below it.
+# The benchmarks with a second pulse-lua, built from REF (a commit), in
+# the same interleaved rounds: make bench-compare REF=HEAD~3
+REF ?= HEAD
+bench-compare: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi
+	rm -rf $(BUILD)/ref && mkdir -p $(BUILD)/ref
+	git archive --format=tar $(REF) | tar -x -C $(BUILD)/ref
+	$(MAKE) -C $(BUILD)/ref BUILD=build all
+	PULSE_BENCH_BASELINE=$(BUILD)/ref/build $(BUILD)/pulse-lua bench/transport.lua
+	PULSE_BENCH_BASELINE=$(BUILD)/ref/build $(BUILD)/pulse-lua bench/concurrency.lua
+
 lint:
 	luacheck lua spec examples tools $(wildcard bench/*.lua)
 	clang-format --dry-run --Werror $(C_FILES)

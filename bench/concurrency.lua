@@ -12,6 +12,8 @@ local support = require("support.sandbox")
 local server = require("server")
 
 local N = tonumber(arg[1]) or 20000
+-- make bench-compare: another build's pulse-lua, run in the same rounds.
+local BASELINE = os.getenv("PULSE_BENCH_BASELINE")
 local ROUNDS = 10
 local BUILD = support.BIN
 
@@ -56,14 +58,20 @@ print(string.format(
 	"ratio",
 	"noise"
 ))
+local baseline_rows = {}
 for _, c in ipairs({ 1, 8, 32, 64 }) do
 	local plain_command = string.format("%s/bench/plain_multi %s %d %d", BUILD, url, N, c)
-	local plain, raw, decoded, again = best({
+	local commands = {
 		plain_command,
 		string.format("%s/pulse-lua bench/batch_run.lua %s %d %d raw", BUILD, url, N, c),
 		string.format("%s/pulse-lua bench/batch_run.lua %s %d %d decode", BUILD, url, N, c),
 		plain_command,
-	})
+	}
+	if BASELINE then
+		commands[5] = string.format("%s/pulse-lua bench/batch_run.lua %s %d %d raw", BASELINE, url, N, c)
+		commands[6] = string.format("%s/pulse-lua bench/batch_run.lua %s %d %d decode", BASELINE, url, N, c)
+	end
+	local plain, raw, decoded, again, base_raw, base_decoded = best(commands)
 	print(string.format(
 		"%-12d %14.0f %14.0f %7.2f %14.0f %7.2f %7.2f",
 		c,
@@ -74,6 +82,21 @@ for _, c in ipairs({ 1, 8, 32, 64 }) do
 		decoded / plain,
 		again / plain
 	))
+	if BASELINE then
+		baseline_rows[#baseline_rows + 1] = string.format(
+			"%-12d %14.0f %7.2f %14.0f %7.2f",
+			c,
+			base_raw,
+			base_raw / plain,
+			base_decoded,
+			base_decoded / plain
+		)
+	end
+end
+if BASELINE then
+	print("the baseline build, same rounds, ratios to the same plain C")
+	print(string.format("%-12s %14s %7s %14s %7s", "concurrency", "baseline raw", "ratio", "base decode", "ratio"))
+	print(table.concat(baseline_rows, "\n"))
 end
 
 local small_n = N // 10

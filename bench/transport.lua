@@ -14,6 +14,8 @@ local support = require("support.sandbox")
 local server = require("server")
 
 local N = tonumber(arg[1]) or 20000
+-- make bench-compare: another build's pulse-lua, run in the same rounds.
+local BASELINE = os.getenv("PULSE_BENCH_BASELINE")
 local ROUNDS = 10
 local ROUND_N = N // ROUNDS
 local SLOW_N = N // 10 -- Python and Node are an order of magnitude slower
@@ -65,6 +67,11 @@ for _ = 1, ROUNDS do
 	local run = string.format("%s/pulse-lua bench/get_run.lua %s %d ", BUILD, url, ROUND_N)
 	row("pulse-lua, decode = false", ROUND_N, timed_run(run .. "raw"))
 	row("pulse-lua, decoding", ROUND_N, timed_run(run .. "decode"))
+	if BASELINE then
+		local other = string.format("%s/pulse-lua bench/get_run.lua %s %d ", BASELINE, url, ROUND_N)
+		row("baseline build, decode = false", ROUND_N, timed_run(other .. "raw"))
+		row("baseline build, decoding", ROUND_N, timed_run(other .. "decode"))
+	end
 	row("plain C again (noise gauge)", ROUND_N, timed_run(plain))
 end
 

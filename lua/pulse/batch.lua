@@ -82,54 +82,66 @@ local function full(self, i, method, path, entry_opts, first)
 	return self:finish(i, self.client:request(method, path, entry_opts))
 end
 
--- A routed transfer ended (in the scheduler, not in a task).
-function Batch:transfer_ended(i, status, headers, body, elapsed, _, retry_after, rate)
-	local method, path, entry_opts = entry_fields(self.entries[i], i)
-	self.entries[i], self.transfers[i] = nil, nil
+-- A routed transfer ended (in the scheduler, not in a task): its outcome
+-- waits for the batch's task, which makes the result. Decoding there, not
+-- here, lets the body die young: a decoded body kept waiting across a
+-- collection would be promoted by the generational collector.
+function Batch:transfer_ended(id, status, headers, body, elapsed, _, retry_after, rate)
+	local index_of, entries, outcomes, n = self.index_of, self.entries, self.outcomes, self.outcomes_n
+	outcomes[n + 1], outcomes[n + 2], outcomes[n + 3], outcomes[n + 4] = index_of[id], entries[id], status, headers
+	outcomes[n + 5], outcomes[n + 6], outcomes[n + 7], outcomes[n + 8] = body, elapsed, retry_after, rate
+	self.outcomes_n = n + 8
+	index_of[id], entries[id] = nil, nil
+	tasks.wake(self.waiters)
+end
+
+-- In the batch's task: a routed transfer's outcome made a result, or a
+-- task going on from it.
+function Batch:settle(i, entry, status, headers, body, elapsed, retry_after, rate)
+	-- A checked entry: the fields are there.
+	local method, path, entry_opts = entry.method or entry[1], entry.path or entry[2], entry.opts or entry[3]
 	local result, second, first =
 		send.first_outcome(self.client, method, path, entry_opts, 0, status, headers, body, elapsed, retry_after, rate)
 	if first then
 		tasks.spawn(full, self, i, method, path, entry_opts, first)
 	else
-		self:finish(i, result, second)
+		self:record(i, result, second)
 	end
 end
 
--- The next entry, or nil at the end. A generator is not called again once
--- it is done; only the batch's task calls it.
-function Batch:next_entry(i)
-	if self.exhausted then
-		return nil
-	end
-	local entry
-	if self.list then
-		entry = self.list[i]
-	else
-		entry = self.requests()
-	end
-	self.exhausted = entry == nil
-	return entry
-end
-
--- Starts requests up to the concurrency.
+-- Starts requests up to the concurrency. Asking for the next request runs
+-- the caller's function, so only the batch's task does it; a generator is
+-- not called again once it is done.
 function Batch:fill()
-	while self.in_flight < self.concurrency and not self.stopped do
-		local i = self.started + 1
-		local entry = self:next_entry(i)
-		if entry == nil then
-			return
+	local client, list, entries, index_of, engine = self.client, self.list, self.entries, self.index_of, self.engine
+	local started, in_flight, concurrency = self.started, self.in_flight, self.concurrency
+	while in_flight < concurrency and not self.stopped do
+		local i = started + 1
+		local entry
+		if list then
+			entry = list[i]
+		elseif not self.exhausted then
+			entry = self.requests()
 		end
-		self.started, self.in_flight = i, self.in_flight + 1
-		local method, path, entry_opts = entry_fields(entry, i, 4)
-		local url = send.plain_url(self.client, method, path, entry_opts)
-		local id = url and send.start(self.client, method, url)
+		if entry == nil then
+			self.exhausted = true
+			break
+		end
+		started, in_flight = i, in_flight + 1
+		local method, path, entry_opts = entry.method or entry[1], entry.path or entry[2], entry.opts or entry[3]
+		if type(method) ~= "string" or type(path) ~= "string" then
+			entry_fields(entry, i, 4) -- raises, saying what is wrong
+		end
+		local url = send.plain_url(client, method, path, entry_opts)
+		local id = url and send.start(client, engine, method, url)
 		if id then
-			self.entries[i], self.transfers[i] = entry, id
-			tasks.route(id, self.route, i)
+			entries[id], index_of[id] = entry, i
+			tasks.route(id, self)
 		else
 			tasks.spawn(full, self, i, method, path, entry_opts)
 		end
 	end
+	self.started, self.in_flight = started, in_flight
 end
 
 -- One result, as it comes: the caller's functions (on_result,
@@ -152,35 +164,55 @@ function Batch:record(i, body, second)
 	end
 end
 
+-- The routed transfers' outcomes waiting, made results. settle runs
+-- on_result, which may yield, and more come meanwhile: those are taken too.
+function Batch:settle_outcomes()
+	local outcomes, k = self.outcomes, 0
+	while k < self.outcomes_n do
+		local i, entry, status, headers = outcomes[k + 1], outcomes[k + 2], outcomes[k + 3], outcomes[k + 4]
+		local body, elapsed, retry_after, rate = outcomes[k + 5], outcomes[k + 6], outcomes[k + 7], outcomes[k + 8]
+		outcomes[k + 1], outcomes[k + 2], outcomes[k + 3], outcomes[k + 4] = nil, nil, nil, nil
+		outcomes[k + 5], outcomes[k + 6], outcomes[k + 7], outcomes[k + 8] = nil, nil, nil, nil
+		k = k + 8
+		self:settle(i, entry, status, headers, body, elapsed, retry_after, rate)
+	end
+	self.outcomes_n = 0
+end
+
+-- The results the batch's other tasks finished, recorded; as above, those
+-- that come while one is recorded are taken too.
+function Batch:record_finished()
+	local finished, k = self.finished, 0
+	while k < self.queued do
+		local i, body, second = finished[k + 1], finished[k + 2], finished[k + 3]
+		finished[k + 1], finished[k + 2], finished[k + 3] = nil, nil, nil
+		k = k + 3
+		self:record(i, body, second)
+	end
+	self.queued = 0
+end
+
 -- The batch's task: starts requests and records their results until none
 -- is left in flight.
 function Batch:run()
+	self.engine = tasks.engine()
 	-- An error from the caller's functions ends the batch, maybe in a run
 	-- that goes on (a task caught it): its transfers end with it, and their
 	-- tokens come back.
 	local _ <close> = setmetatable({}, {
 		__close = function()
-			for _, id in pairs(self.transfers) do
+			for id in pairs(self.index_of) do
 				tasks.cancel_route(id)
 			end
 		end,
 	})
 	self:fill()
-	local finished = self.finished
 	while self.in_flight > 0 do -- started, not yet recorded
-		if self.queued == 0 then
+		if self.queued == 0 and self.outcomes_n == 0 then
 			tasks.wait_on(self.waiters)
 		end
-		-- record runs on_result, which may yield, and more results come
-		-- meanwhile: each loop takes those too.
-		local k = 0
-		while k < self.queued do
-			local i, body, second = finished[k + 1], finished[k + 2], finished[k + 3]
-			finished[k + 1], finished[k + 2], finished[k + 3] = nil, nil, nil
-			k = k + 3
-			self:record(i, body, second)
-		end
-		self.queued = 0
+		self:settle_outcomes()
+		self:record_finished()
 		self:fill()
 	end
 end
@@ -225,17 +257,18 @@ function batch.run(client, requests, opts, runner)
 		exhausted = false,
 		results = {},
 		-- Results waiting for the batch's task, three slots each: index,
-		-- body, res or err. Routed transfers' entries and ids, by index,
-		-- until they end.
+		-- body, res or err. Routed transfers' indexes and entries, by
+		-- transfer id (a few: ids are reused), until they end.
 		finished = {},
 		queued = 0,
+		-- Routed transfers' outcomes, eight slots each: index, entry, then
+		-- status, headers, body, elapsed, retry_after, rate (or a failure).
+		outcomes = {},
+		outcomes_n = 0,
 		waiters = {},
+		index_of = {},
 		entries = {},
-		transfers = {},
 	}, Batch)
-	self.route = function(...)
-		return self:transfer_ended(...)
-	end
 	tasks.run(Batch.run, self)
 	if type(self.on_progress) == "table" then
 		self.on_progress:finish()

@@ -87,11 +87,11 @@ local function transmit(client, method, url, headers, body, json_body, timeout, 
 	end
 end
 
--- Starts a plain request (the gate's) on the engine at once, for a batch:
--- the transfer's id, or nil when no token is there yet (then the full
--- path, in a task, waits for one).
-function send.start(client, method, url)
-	local id = tasks.engine():start(client._transport, client._limiter, method, url)
+-- Starts a plain request (the gate's) on engine (the running scheduler's)
+-- at once, for a batch: the transfer's id, or nil when no token is there
+-- yet (then the full path, in a task, waits for one).
+function send.start(client, engine, method, url)
+	local id = engine:start(client._transport, client._limiter, method, url)
 	return id or nil
 end
 

@@ -126,16 +126,17 @@ function tasks.await_transfer(id)
 	return coroutine.yield()
 end
 
--- Has the scheduler call route(tag, outcome...) when transfer id ends,
--- instead of resuming a task: a batch's plain requests need no task each.
--- route runs in the scheduler, not in a task: it must not yield.
-function tasks.route(id, route, tag)
-	scheduler.routes[id], scheduler.tags[id] = route, tag
+-- Has the scheduler call owner:transfer_ended(id, outcome...) when
+-- transfer id ends, instead of resuming a task: a batch's plain requests
+-- need no task each. It runs in the scheduler, not in a task: it must not
+-- yield.
+function tasks.route(id, owner)
+	scheduler.transfers[id] = owner
 end
 
 -- Ends a routed transfer that has not ended (its token goes back).
 function tasks.cancel_route(id)
-	scheduler.routes[id], scheduler.tags[id] = nil, nil
+	scheduler.transfers[id] = nil
 	scheduler.engine:cancel(id)
 end
 
@@ -161,10 +162,11 @@ local function wake_timers()
 	scheduler.timers = kept
 end
 
--- Resumes the task of each finished transfer (or calls its route); stops
--- at the first task that fails (the run ends, and abandons the others).
+-- Resumes the task of each finished transfer (or tells the owner it was
+-- routed to); stops at the first task that fails (the run ends, and
+-- abandons the others).
 local function collect_transfers(engine)
-	local transfers, routes, tags = scheduler.transfers, scheduler.routes, scheduler.tags
+	local transfers = scheduler.transfers
 	while not scheduler.failed do
 		-- id, then status, headers, body, elapsed, connections, retry_after,
 		-- rate (or a failure)
@@ -172,14 +174,12 @@ local function collect_transfers(engine)
 		if not id then
 			return
 		end
-		local task = transfers[id]
-		if task then
-			transfers[id] = nil
-			resume(task, a, b, c, d, e, f, g)
+		local owner = transfers[id]
+		transfers[id] = nil
+		if getmetatable(owner) == Task then
+			resume(owner, a, b, c, d, e, f, g)
 		else
-			local route, tag = routes[id], tags[id]
-			routes[id], tags[id] = nil, nil
-			route(tag, a, b, c, d, e, f, g)
+			owner:transfer_ended(id, a, b, c, d, e, f, g)
 		end
 	end
 end
@@ -225,9 +225,7 @@ function tasks.run(fn, ...)
 	scheduler = {
 		ready = {},
 		timers = {},
-		transfers = {}, -- by transfer id, the task awaiting it
-		routes = {}, -- by transfer id, the function its outcome goes to, and its tag
-		tags = {},
+		transfers = {}, -- by transfer id, the task awaiting it or the owner it is routed to
 		tasks = {}, -- those not yet ended; the run lasts while there are any
 		engine = engine,
 	}
