@@ -167,18 +167,19 @@ function Client:_trace(fmt, ...)
 end
 
 -- A method called with a dot, not a colon, gets this rather than an
--- error from deep inside.
-local function check_self(self, name)
-	if getmetatable(self) ~= Client then
-		usage(name .. ": call it as client:" .. name .. "(...), with a colon", 3)
-	end
+-- error from deep inside. (The calls test getmetatable(self) themselves:
+-- it is every request's path.)
+local function not_a_client(name)
+	usage(name .. ": call it as client:" .. name .. "(...), with a colon", 3)
 end
 
 -- Methods seen valid, so that a batch checks each once (a few dozen at most).
 local VALID_METHODS, valid_methods = {}, 0
 
 function Client:request(method, path, opts)
-	check_self(self, "request")
+	if getmetatable(self) ~= Client then
+		not_a_client("request")
+	end
 	if not VALID_METHODS[method] then
 		if type(method) ~= "string" or not method:find("^%u+$") then
 			usage("bad argument #1 to 'request' (method must be an upper-case string like \"GET\")", 2)
@@ -191,19 +192,25 @@ function Client:request(method, path, opts)
 end
 
 function Client:get(path, opts)
-	check_self(self, "get")
+	if getmetatable(self) ~= Client then
+		not_a_client("get")
+	end
 	return send.call(self, "get", "GET", path, opts)
 end
 
 function Client:delete(path, opts)
-	check_self(self, "delete")
+	if getmetatable(self) ~= Client then
+		not_a_client("delete")
+	end
 	return send.call(self, "delete", "DELETE", path, opts)
 end
 
 local function with_body(method)
 	local name = method:lower()
 	return function(self, path, body, opts)
-		check_self(self, name)
+		if getmetatable(self) ~= Client then
+			not_a_client(name)
+		end
 		if opts ~= nil and type(opts) ~= "table" then
 			usage("bad argument #3 to '" .. name .. "' (options must be a table, got " .. type(opts) .. ")", 2)
 		end
@@ -232,7 +239,9 @@ Client.patch = with_body("PATCH")
 
 -- Requests, up to concurrency at a time (batch.lua).
 function Client:batch(requests, opts)
-	check_self(self, "batch")
+	if getmetatable(self) ~= Client then
+		not_a_client("batch")
+	end
 	return batch.run(self, requests, opts, runner)
 end
 

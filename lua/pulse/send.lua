@@ -19,18 +19,17 @@ local is_success = errors.is_success
 -- URL built before (an idempotent method, a path seen already, no option
 -- but decode, a client that does not trace); nil sends it the full way.
 function send.plain_url(client, method, path, opts)
-	if client.verbose or not IDEMPOTENT[method] then
-		return nil
-	end
 	if opts ~= nil then
 		if type(opts) ~= "table" then
 			return nil
 		end
-		for name, value in next, opts do
-			if name ~= "decode" or type(value) ~= "boolean" then
-				return nil
-			end
+		local name, value = next(opts)
+		if name ~= nil and (name ~= "decode" or (value ~= true and value ~= false) or next(opts, name) ~= nil) then
+			return nil
 		end
+	end
+	if client.verbose or not IDEMPOTENT[method] then
+		return nil
 	end
 	return client._url_cache[path]
 end

@@ -272,7 +272,7 @@ end
 
 -- Asserts that res has exactly the fields of expected, each of the same
 -- type (integers as integers), and returns how many there are: a res made
--- in C against one made by init.lua's response().
+-- on the plain path (send.first_outcome) against one made by the retry loop.
 function support.assert_same_fields(expected, res)
 	local count = 0
 	local function kind(v)
