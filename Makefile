@@ -42,7 +42,7 @@ CJSON_LIBS   = -l:liblua$(LUA_VERSION)-cjson.a
 DEB_PACKAGES = build-essential pkg-config lua$(LUA_VERSION) liblua$(LUA_VERSION)-dev \
                libcurl4-openssl-dev libmicrohttpd-dev lua-cjson lua-cjson-dev lua-busted \
                libreadline-dev lua-check clang-format curl openssl ca-certificates luarocks \
-               clang libclang-rt-14-dev valgrind nginx-light
+               clang libclang-rt-14-dev valgrind nginx-light python3 python3-httpbin
 
 LUA_SRC         = $(shell find lua -name '*.lua' | sort)
 LUA_SANDBOX_SRC = $(shell find lua/pulse/sandbox -name '*.lua' | sort)

@@ -164,13 +164,12 @@ describe("batches and tasks", function()
 			assert.is_true(results[1].res.waited > 0)
 		end)
 
-		it("retries and reports a dead server on a cached path", function()
-			local dead = pulse.new({
-				api_key = "k",
-				base_url = "http://127.0.0.1:9",
-				retry = { max_attempts = 3, base = 0.001, cap = 0.001 },
-			})
-			local _, first = dead:get("/services") -- caches the URL
+		it("retries and reports a server that went away, on a cached path", function()
+			local doomed = support.start()
+			local dead = doomed:client({ retry = { max_attempts = 3, base = 0.001, cap = 0.001 } })
+			assert(dead:get("/services")) -- reaches it once, and caches the URL
+			doomed:stop()
+			local _, first = dead:get("/services")
 			assert.are.equal(3, first.attempts)
 			local results = dead:batch({ { "GET", "/services" }, { "GET", "/services", { decode = false } } })
 			for i = 1, 2 do

@@ -65,6 +65,11 @@ end
 local Batch = {}
 Batch.__index = Batch
 
+-- A routed transfer's outcome waiting for the batch's task: index, entry,
+-- then the exchange's outcome as engine:collect gives it (status, headers,
+-- body, elapsed, transmissions, retry_after, rate, or a failure).
+local OUTCOME_SLOTS = 9
+
 -- A result for the batch's task to record.
 function Batch:finish(i, body, second)
 	local finished, queued = self.finished, self.queued
@@ -86,22 +91,23 @@ end
 -- waits for the batch's task, which makes the result. Decoding there, not
 -- here, lets the body die young: a decoded body kept waiting across a
 -- collection would be promoted by the generational collector.
-function Batch:transfer_ended(id, status, headers, body, elapsed, _, retry_after, rate)
+function Batch:transfer_ended(id, status, headers, body, elapsed, transmissions, retry_after, rate)
 	local index_of, entries, outcomes, n = self.index_of, self.entries, self.outcomes, self.outcomes_n
 	outcomes[n + 1], outcomes[n + 2], outcomes[n + 3], outcomes[n + 4] = index_of[id], entries[id], status, headers
-	outcomes[n + 5], outcomes[n + 6], outcomes[n + 7], outcomes[n + 8] = body, elapsed, retry_after, rate
-	self.outcomes_n = n + 8
+	outcomes[n + 5], outcomes[n + 6], outcomes[n + 7], outcomes[n + 8] = body, elapsed, transmissions, retry_after
+	outcomes[n + 9] = rate
+	self.outcomes_n = n + OUTCOME_SLOTS
 	index_of[id], entries[id] = nil, nil
 	tasks.wake(self.waiters)
 end
 
 -- In the batch's task: a routed transfer's outcome made a result, or a
 -- task going on from it.
-function Batch:settle(i, entry, status, headers, body, elapsed, retry_after, rate)
+function Batch:settle(i, entry, status, headers, body, elapsed, transmissions, retry_after, rate)
 	-- A checked entry: the fields are there.
 	local method, path, entry_opts = entry.method or entry[1], entry.path or entry[2], entry.opts or entry[3]
 	local result, second, first =
-		send.first_outcome(self.client, method, path, entry_opts, 0, status, headers, body, elapsed, retry_after, rate)
+		send.first_outcome(self.client, entry_opts, 0, status, headers, body, elapsed, transmissions, retry_after, rate)
 	if first then
 		tasks.spawn(full, self, i, method, path, entry_opts, first)
 	else
@@ -169,12 +175,11 @@ end
 function Batch:settle_outcomes()
 	local outcomes, k = self.outcomes, 0
 	while k < self.outcomes_n do
-		local i, entry, status, headers = outcomes[k + 1], outcomes[k + 2], outcomes[k + 3], outcomes[k + 4]
-		local body, elapsed, retry_after, rate = outcomes[k + 5], outcomes[k + 6], outcomes[k + 7], outcomes[k + 8]
-		outcomes[k + 1], outcomes[k + 2], outcomes[k + 3], outcomes[k + 4] = nil, nil, nil, nil
-		outcomes[k + 5], outcomes[k + 6], outcomes[k + 7], outcomes[k + 8] = nil, nil, nil, nil
-		k = k + 8
-		self:settle(i, entry, status, headers, body, elapsed, retry_after, rate)
+		self:settle(table.unpack(outcomes, k + 1, k + OUTCOME_SLOTS))
+		for slot = k + 1, k + OUTCOME_SLOTS do
+			outcomes[slot] = nil
+		end
+		k = k + OUTCOME_SLOTS
 	end
 	self.outcomes_n = 0
 end
@@ -261,8 +266,7 @@ function batch.run(client, requests, opts, runner)
 		-- transfer id (a few: ids are reused), until they end.
 		finished = {},
 		queued = 0,
-		-- Routed transfers' outcomes, eight slots each: index, entry, then
-		-- status, headers, body, elapsed, retry_after, rate (or a failure).
+		-- Routed transfers' outcomes, OUTCOME_SLOTS each.
 		outcomes = {},
 		outcomes_n = 0,
 		waiters = {},

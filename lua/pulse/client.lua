@@ -15,8 +15,25 @@ local client = {}
 local runner = package.loaded["pulse.runner"] or {}
 
 -- Keys live here, not in the client table, so that no pairs() or dump of
--- a client shows them.
+-- a client shows them: by client, the forms of every key it has held, as
+-- they may come back (verbatim, percent-encoded, JSON-escaped).
 local secrets = setmetatable({}, { __mode = "k" })
+
+-- Adds key's forms to the secrets of owner (a client).
+local function remember(owner, key)
+	local forms = secrets[owner] or {}
+	local escaped = url.escape(key)
+	for _, form in ipairs({ key, escaped, escaped:gsub("%%%x%x", string.lower), core.json_encode(key):sub(2, -2) }) do
+		local known = false
+		for _, seen in ipairs(forms) do
+			known = known or seen == form
+		end
+		if not known then
+			forms[#forms + 1] = form
+		end
+	end
+	secrets[owner] = forms
+end
 
 local RETRY_DEFAULTS = { max_attempts = 6, max_elapsed = 300, base = 0.5, cap = 30 }
 
@@ -92,11 +109,18 @@ function client.new(opts)
 	opts, key, base_url, origin = check_options(opts)
 	local policy = opts.rate_limit or {}
 	local limit = policy.limit or 60
+	local retry = opts.retry ~= false and options.merge(RETRY_DEFAULTS, opts.retry)
+	local timeout = opts.timeout or 80
 	local self = setmetatable({
 		base_url = base_url:gsub("/+$", ""),
 		origin = origin,
 		verbose = opts.verbose == nil and runner.verbose or opts.verbose,
-		retry = options.merge(RETRY_DEFAULTS, opts.retry),
+		retry = retry,
+		timeout = timeout,
+		-- The budget of a call: what waits may take (send.lua).
+		_budget = retry and retry.max_elapsed or timeout,
+		-- A plain call's one attempt ends by retry.max_elapsed + 1 s too.
+		_first_timeout = retry and timeout > retry.max_elapsed + 1 and retry.max_elapsed + 1 or nil,
 		_limiter = core.ratelimit(limit, policy.window or 60, policy.burst or limit),
 		_url_cache = {},
 		_url_cached = 0,
@@ -108,13 +132,11 @@ function client.new(opts)
 			ca_file = opts.ca_file,
 			proxy = opts.proxy,
 			user_agent = opts.user_agent,
+			max_body = opts.max_body,
 		}),
 	}, Client)
-	self._stats = stats.new(self._transport)
-	if opts.retry == false then
-		self.retry = false
-	end
-	secrets[self] = key
+	self._stats = stats.new(self._transport, self._limiter)
+	remember(self, key)
 	self._transport:set_key(key)
 	return self
 end
@@ -122,7 +144,7 @@ end
 -- Rotation: the next request on carries the new key.
 function Client:set_api_key(key)
 	check_key(key, "set_api_key")
-	secrets[self] = key
+	remember(self, key)
 	self._transport:set_key(key)
 end
 
@@ -139,24 +161,66 @@ function Client:stats()
 	return self._stats:snapshot()
 end
 
--- text with the key, wherever it appears, as [REDACTED].
+-- text with every key this client has held, in any of its forms, as
+-- [REDACTED].
 function Client:_redact(text)
-	local key = secrets[self]
-	if type(text) ~= "string" or not key then
+	if type(text) ~= "string" then
 		return text
 	end
-	local from = 1
-	local parts = {}
-	while true do
-		local i, j = text:find(key, from, true)
-		if not i then
-			break
+	for _, form in ipairs(secrets[self] or {}) do
+		if text:find(form, 1, true) then
+			local parts, from = {}, 1
+			while true do
+				local i, j = text:find(form, from, true)
+				if not i then
+					break
+				end
+				parts[#parts + 1] = text:sub(from, i - 1)
+				from = j + 1
+			end
+			parts[#parts + 1] = text:sub(from)
+			text = table.concat(parts, "[REDACTED]")
 		end
-		parts[#parts + 1] = text:sub(from, i - 1) .. "[REDACTED]"
-		from = j + 1
 	end
-	parts[#parts + 1] = text:sub(from)
-	return table.concat(parts)
+	return text
+end
+
+-- value with the keys redacted: strings, and tables (a copy) all through.
+function Client:_redact_value(value, seen)
+	if type(value) == "string" then
+		return self:_redact(value)
+	elseif type(value) ~= "table" then
+		return value
+	end
+	seen = seen or {}
+	if seen[value] then
+		return seen[value]
+	end
+	local copy = setmetatable({}, getmetatable(value))
+	seen[value] = copy
+	for k, v in pairs(value) do
+		copy[self:_redact_value(k, seen)] = self:_redact_value(v, seen)
+	end
+	return copy
+end
+
+-- An error's fields with the keys redacted wherever a server could have
+-- echoed them: message, body, the error object, the Location, and the
+-- response headers.
+function Client:_redact_fields(fields)
+	fields.message = self:_redact(fields.message)
+	fields.body = self:_redact(fields.body)
+	fields.location = self:_redact(fields.location)
+	fields.error = self:_redact_value(fields.error)
+	local res = fields.res
+	if res and res.headers then
+		local block = tostring(res.headers)
+		local clean = self:_redact(block)
+		if clean ~= block then
+			res.headers = core.headers(clean)
+		end
+	end
+	return fields
 end
 
 -- The verbose trace, on stderr, key redacted.

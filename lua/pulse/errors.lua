@@ -20,6 +20,8 @@ errors.KINDS = {
 	decode = "the response could not be decoded",
 	usage = "the call was not valid",
 	cancelled = "not sent: the batch stopped first (fail_fast)",
+	redirect = "a redirect was not followed",
+	too_large = "the response body is larger than max_body",
 }
 
 function Error:__tostring()
@@ -71,14 +73,17 @@ function errors.kind_of_status(status)
 	return "client" -- other 4xx, and 1xx/3xx that libcurl did not resolve
 end
 
--- The kind of a transport failure reported by pulse.core.
+-- The kind of a failure with no response: the transport's (pulse.core's
+-- names), or the request path's own over_budget.
 function errors.kind_of_failure(failure)
 	if failure == "timeout" or failure == "interrupted" then
 		return "timeout" -- an interrupt cuts the wait short, as a timeout would
-	elseif failure == "usage" then
-		return "usage"
+	elseif failure == "usage" or failure == "too_large" then
+		return failure
+	elseif failure == "over_budget" then
+		return "rate_limited"
 	end
-	return "network"
+	return "network" -- no_connection, tls, certificate, network, limiter
 end
 
 return errors

@@ -17,6 +17,7 @@ options.CLIENT = {
 	proxy = "string",
 	user_agent = "string",
 	verbose = "boolean",
+	max_body = "count",
 }
 
 options.REQUEST = {
@@ -29,6 +30,8 @@ options.REQUEST = {
 	cache = "cache|false",
 	decode = "boolean",
 	idempotent = "boolean",
+	max_body = "count",
+	follow_redirects = "boolean",
 }
 
 local NESTED = {

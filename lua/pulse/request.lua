@@ -144,7 +144,8 @@ end
 
 -- The request to send for a call (name: the method the caller used, for
 -- messages): { method, url, decode, idempotent, retry [, headers, body,
--- json_body, timeout] }, or nil and a message naming what is wrong.
+-- json_body, timeout, max_body, follow_redirects] }, or nil and a message
+-- naming what is wrong.
 function request.prepare(client, name, method, path, opts)
 	if type(path) ~= "string" then
 		return invalid("bad argument #1 to '" .. name .. "' (path must be a string, got " .. type(path) .. ")")
@@ -186,6 +187,12 @@ function request.prepare(client, name, method, path, opts)
 	end
 	if opts.timeout ~= nil then
 		req.timeout = opts.timeout
+	end
+	if opts.max_body ~= nil then
+		req.max_body = opts.max_body
+	end
+	if opts.follow_redirects then
+		req.follow_redirects = true
 	end
 	return req
 end

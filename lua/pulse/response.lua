@@ -44,8 +44,15 @@ local function error_message(decoded, status)
 	return "HTTP " .. status, nil
 end
 
--- Shapes a final response to req into body, res or nil, err.
-function response.finish(client, req, status, headers, raw, res)
+-- The error made of fields, the key redacted from everything in it.
+local function failed(client, fields)
+	return nil, errors.new(client:_redact_fields(fields))
+end
+
+-- Shapes the final response to req (its last hop: a redirect's target, or
+-- req itself) into body, res or nil, err. server_wait: a wait the server
+-- asked for that the call's budget did not allow, reported, not slept.
+function response.finish(client, req, status, headers, raw, res, server_wait)
 	local kind = errors.kind_of_status(status)
 	local body, decode_error = raw, nil
 	if req.decode then
@@ -74,37 +81,70 @@ function response.finish(client, req, status, headers, raw, res)
 		fields.uncertain = true
 	end
 	if decode_error then
-		fields.body = client:_redact(raw)
+		fields.body = raw
 		fields.message = "response body is not valid JSON (" .. decode_error .. ")"
 		if kind then
 			fields.message = "HTTP " .. status .. ", and the body is not JSON"
 		end
 	else
-		local message, e = error_message(body, status)
-		fields.message = client:_redact(message)
-		fields.error = e
+		fields.message, fields.error = error_message(body, status)
 		if type(body) == "string" then
-			fields.body = client:_redact(body) -- not JSON: an HTML page from a proxy, say
+			fields.body = body -- not JSON: an HTML page from a proxy, say
 		end
 	end
 	if status == 429 or status == 503 then
-		fields.retry_after = core.parse_retry_after(headers["retry-after"] or "")
+		fields.retry_after = server_wait or core.parse_retry_after(headers["retry-after"] or "")
+		if server_wait then
+			local why = " (the wait asked for, %.1f s, passes the call's budget)"
+			fields.message = fields.message .. string.format(why, server_wait)
+		end
 	end
-	return nil, errors.new(fields)
+	return failed(client, fields)
 end
 
+-- The failures after which nothing was sent: no write can have been applied.
+local NEVER_SENT = { no_connection = true, tls = true, certificate = true, limiter = true, over_budget = true }
+
 -- The error of a request to which no response came (failure: the
--- transport's name for it), after attempt attempts.
-function response.failure(client, req, failure, message, reason, attempt)
-	return nil,
-		errors.new({
-			kind = errors.kind_of_failure(failure),
-			method = req.method,
-			url = req.url,
-			message = client:_redact(message) .. (reason and (" (" .. reason .. ")") or ""),
-			attempts = attempt,
-			uncertain = failure ~= "no_connection" and not req.idempotent or nil,
-		})
+-- transport's name for it), after attempts transmissions; reason: why the
+-- retries stopped.
+function response.failure(client, req, failure, message, reason, attempts)
+	return failed(client, {
+		kind = errors.kind_of_failure(failure),
+		method = req.method,
+		url = req.url,
+		message = message .. (reason and (" (" .. reason .. ")") or ""),
+		attempts = attempts,
+		uncertain = not NEVER_SENT[failure] and failure ~= "too_large" and not req.idempotent or nil,
+	})
+end
+
+-- The error of a call whose wait for the rate limit (wait seconds) would
+-- pass its budget: nothing was sent, nothing waited.
+function response.over_budget(client, req, message, wait, attempts)
+	return failed(client, {
+		kind = "rate_limited",
+		method = req.method,
+		url = req.url,
+		message = message,
+		retry_after = wait,
+		attempts = attempts,
+	})
+end
+
+-- The error of a redirect not followed (why says which rule), with the
+-- response that asked for it.
+function response.redirect_error(client, req, status, headers, why, res)
+	return failed(client, {
+		kind = "redirect",
+		status = status,
+		location = headers.location,
+		method = req.method,
+		url = req.url,
+		message = "redirect to " .. tostring(headers.location) .. " not followed: " .. why,
+		attempts = res.attempts,
+		res = res,
+	})
 end
 
 return response

@@ -1,11 +1,12 @@
 -- The one request path. Every request, a single call's, a batch entry's or
 -- a task's, goes through here: one gate that lets a plain request skip
 -- preparing, one transmission (a token from the limiter and the exchange,
--- in C: net/exchange.c), and one retry loop. A new stage of the path is
--- added here, once.
+-- in C: net/exchange.c), and one loop that retries and follows redirects,
+-- within the call's budget. A new stage of the path is added here, once.
 
 local core = require("pulse.core")
 local errors = require("pulse.errors")
+local redirects = require("pulse.redirects")
 local request = require("pulse.request")
 local response = require("pulse.response")
 local tasks = require("pulse.tasks")
@@ -34,6 +35,18 @@ function send.plain_url(client, method, path, opts)
 	return client._url_cache[path]
 end
 
+-- An attempt ended (status: its response's, nil for none): the tasks
+-- waiting for it to confirm the bucket go on, and a response shows that
+-- the client's server is there.
+local function attempt_ended(client, status)
+	if status then
+		client._reached = true
+	end
+	if #client._probe_waiters > 0 then
+		tasks.wake(client._probe_waiters)
+	end
+end
+
 -- Waits as the limiter said when it gave no token (wait: seconds, or -1
 -- for "until the response of the request checking the bucket"); returns
 -- the seconds slept.
@@ -54,33 +67,51 @@ local function await_token(client, wait)
 	return wait
 end
 
--- A response came: the tasks waiting for one to confirm the bucket go on.
-local function responded(client)
-	if #client._probe_waiters > 0 then
-		tasks.wake(client._probe_waiters)
-	end
-end
-
--- One transmission: takes a token, waiting as the limiter says, and sends,
--- on the engine inside a task (the task yields until it is done) or on the
--- client's own handle outside. Returns the seconds waited for the token,
--- then the exchange's outcome: status, headers, body, elapsed,
--- connections, retry_after, rate; or nil, the failure's name, its message
--- and elapsed.
-local function transmit(client, method, url, headers, body, json_body, timeout, fresh)
+-- One transmission: takes a token, waiting as the limiter says but never
+-- past deadline (nil: the client's budget from the first wait on), and
+-- sends, on the engine inside a task (the task yields until it is done) or
+-- on the client's own handle outside. A foreign request (a redirect to
+-- another origin) takes no token and carries no key.
+-- Returns the seconds waited for the token, then the exchange's outcome:
+-- status, headers, body, elapsed, transmissions, retry_after, rate; or nil,
+-- the failure's name, its message, elapsed, transmissions, and for the
+-- failure "over_budget" the wait the limiter asked for.
+local function transmit(client, deadline, method, url, headers, body, json_body, timeout, fresh, max_body, foreign)
 	local limiter, transport, slept = client._limiter, client._transport, 0
+	if foreign then
+		limiter = nil
+	end
 	while true do
 		local a, b, c, d, e, f, g
 		if tasks.current() then
-			a, b, c = tasks.engine():start(transport, limiter, method, url, headers, body, json_body, timeout, fresh)
+			a, b, c, d, e = tasks.engine():start(
+				transport,
+				limiter,
+				method,
+				url,
+				headers,
+				body,
+				json_body,
+				timeout,
+				fresh,
+				max_body,
+				foreign
+			)
 			if a then
 				return slept, tasks.await_transfer(a)
 			end
 		else
-			a, b, c, d, e, f, g = transport:send(limiter, method, url, headers, body, json_body, timeout, fresh)
+			a, b, c, d, e, f, g =
+				transport:send(limiter, method, url, headers, body, json_body, timeout, fresh, max_body, foreign)
 		end
-		if a ~= false then -- an outcome, or the limiter failed (nil, "limiter", why)
+		if a ~= false then -- an outcome, or the limiter failed (nil, "limiter", why, 0, 0)
 			return slept, a, b, c, d, e, f, g
+		end
+		local now = core.now()
+		deadline = deadline or now + client._budget
+		if b > 0 and now + b > deadline then
+			local message = string.format("the rate limit asks to wait %.1f s, past the call's budget", b)
+			return slept, nil, "over_budget", message, 0, 0, b
 		end
 		slept = slept + await_token(client, b)
 	end
@@ -94,8 +125,18 @@ function send.start(client, engine, method, url)
 	return id or nil
 end
 
--- Whether to try again: retry, wait, reason (pulse.core's rules).
-local function decide(req, outcome, status, attempt, started, retry_after, rate)
+-- The retry rules' name for a failure the transport reports.
+local OUTCOMES = {
+	no_connection = "no_connection",
+	tls = "no_connection", -- the handshake failed: nothing was sent
+	certificate = "certificate",
+	timeout = "timeout",
+	too_large = "final",
+}
+
+-- Whether to try again: retry, wait, reason, over_budget (pulse.core's
+-- rules, core/retry.c).
+local function decide(client, req, outcome, status, attempt, started, retry_after, rate, foreign)
 	if status == 429 and not retry_after then
 		retry_after = rate.blocked
 	end
@@ -112,14 +153,15 @@ local function decide(req, outcome, status, attempt, started, retry_after, rate)
 		base = r.base,
 		cap = r.cap,
 		random = math.random(),
+		first_contact = not client._reached and not foreign,
 	})
 end
 
-local function trace_outcome(client, req, attempt, status, failure, elapsed)
+local function trace_outcome(client, hop, attempt, status, failure, elapsed)
 	if status then
-		client:_trace("<- %d %s %s %.1f ms (attempt %d)", status, req.method, req.url, elapsed * 1000, attempt)
+		client:_trace("<- %d %s %s %.1f ms (attempt %d)", status, hop.method, hop.url, elapsed * 1000, attempt)
 	else
-		client:_trace("<- %s %s: %s after %.1f ms (attempt %d)", req.method, req.url, failure, elapsed * 1000, attempt)
+		client:_trace("<- %s %s: %s after %.1f ms (attempt %d)", hop.method, hop.url, failure, elapsed * 1000, attempt)
 	end
 end
 
@@ -138,93 +180,181 @@ local function notify_retry(client, req, attempt, status, reason, wait)
 	end
 end
 
--- One attempt of req, traced when the client is verbose: what transmit
--- gives, less the connection count.
-local function attempt_once(client, req, attempt)
-	if client.verbose then
-		client:_trace("-> %s %s (attempt %d)", req.method, req.url, attempt)
+-- The seconds an attempt may take: the request's timeout, cut short so
+-- that a call with retries ends by retry.max_elapsed + 1 s.
+local function attempt_timeout(client, req, started)
+	if not req.retry then
+		return req.timeout
 	end
-	local slept, status, headers, body, elapsed, _, retry_after, rate = transmit(
-		client,
-		req.method,
-		req.url,
-		req.headers,
-		req.body,
-		req.json_body,
-		req.timeout,
-		not req.idempotent
-	)
-	return slept, status, headers, body, elapsed, retry_after, rate
+	local left = started + req.retry.max_elapsed + 1 - core.now()
+	local timeout = req.timeout or client.timeout
+	if left < timeout then
+		return math.max(left, 0.001)
+	end
+	return req.timeout
 end
 
--- What the last attempt comes to: for a response, body, res or nil, err;
--- for none (status nil, headers the failure's name, body its message),
--- the failure, with the reason the retries stopped.
-local function conclude(client, req, attempt, waited, started, status, headers, body, rate, reason)
-	if not status then
-		return response.failure(client, req, headers, body, reason, attempt)
+-- What the loop keeps of a call between attempts.
+local Call = {}
+Call.__index = Call
+
+local function new_call(client, req, started)
+	local budget = req.retry and req.retry.max_elapsed or (req.timeout or client.timeout)
+	return setmetatable({
+		client = client,
+		req = req,
+		started = started,
+		deadline = started + budget,
+		waited = 0,
+		attempt = 0, -- tries, for the retry rules
+		sent = 0, -- transmissions, for res.attempts
+		hop = req, -- what goes out next: the request, or where a redirect led
+	}, Call)
+end
+
+-- One attempt of the call's current hop, traced when the client is
+-- verbose: what transmit gives.
+function Call:transmit()
+	local client, hop = self.client, self.hop
+	if client.verbose then
+		client:_trace("-> %s %s (attempt %d)", hop.method, hop.url, self.attempt)
 	end
-	local res = response.new(status, headers, attempt, waited, core.now() - started, rate)
-	if is_success(status) and not req.decode then
+	return transmit(
+		client,
+		self.deadline,
+		hop.method,
+		hop.url,
+		hop.headers,
+		hop.body,
+		hop.json_body,
+		attempt_timeout(client, self.req, self.started),
+		not hop.idempotent,
+		self.req.max_body,
+		hop.foreign
+	)
+end
+
+-- The res of the call's last response.
+function Call:res(status, headers, rate)
+	local res = response.new(status, headers, self.sent, self.waited, core.now() - self.started, rate)
+	res.redirects = self.redirects
+	return res
+end
+
+-- What a response that ends the call comes to: body, res or nil, err.
+function Call:conclude(status, headers, body, rate, server_wait)
+	local res = self:res(status, headers, rate)
+	if is_success(status) and not self.req.decode then
 		return body, res -- nothing to shape
 	end
-	return response.finish(client, req, status, headers, body, res)
+	return response.finish(self.client, self.hop, status, headers, body, res, server_wait)
+end
+
+-- Follows a redirect (a 3xx response with a Location) when the rules of
+-- pulse.redirects allow: returns true to go on with the next hop, or
+-- what the call returns.
+function Call:redirect(status, headers, rate)
+	local hop, why = redirects.next_hop(self.client, self.req, self.hop, status, headers, self.redirects)
+	if not hop then
+		return false, response.redirect_error(self.client, self.hop, status, headers, why, self:res(status, headers, rate))
+	end
+	self.redirects = self.redirects or {}
+	self.redirects[#self.redirects + 1] = { status = status, url = hop.url }
+	self.client:_trace("redirect %d to %s (hop %d)", status, hop.url, #self.redirects)
+	self.hop = hop
+	return true
+end
+
+-- The transmissions an attempt counts for: at least one, unless nothing
+-- was tried (the limiter failed, or its wait passed the budget).
+local function tries(status, failure, transmissions)
+	if status or transmissions > 0 then
+		return transmissions > 0 and transmissions or 1
+	end
+	return (failure == "over_budget" or failure == "limiter") and 0 or 1
 end
 
 -- Sends req (request.prepare's) until it succeeds, fails for good, or the
 -- retry rules say stop. first, when given, is an attempt the gate made:
--- { started =, slept =, status, headers, body, elapsed, retry_after, rate }.
+-- { started =, slept =, status, headers, body, elapsed, transmissions,
+-- retry_after, rate }.
 local function loop(client, req, first)
-	local started = first and first.started or core.now()
-	local waited, attempt = 0, 0
+	local call = new_call(client, req, first and first.started or core.now())
 	while true do
-		attempt = attempt + 1
+		call.attempt = call.attempt + 1
 		-- For a response: status, headers, body; for none: nil, the
 		-- failure's name, its message.
-		local slept, status, headers, body, elapsed, retry_after, rate
+		local slept, status, headers, body, elapsed, transmissions, retry_after, rate
 		if first then
-			slept, status, headers, body, elapsed, retry_after, rate = first.slept, table.unpack(first, 1, 6)
+			slept = first.slept
+			status, headers, body, elapsed, transmissions, retry_after, rate = table.unpack(first, 1, 7)
 			first = nil
 		else
-			slept, status, headers, body, elapsed, retry_after, rate = attempt_once(client, req, attempt)
+			slept, status, headers, body, elapsed, transmissions, retry_after, rate = call:transmit()
 		end
-		waited = waited + slept
-		responded(client)
+		call.waited = call.waited + slept
+		call.sent = call.sent + tries(status, headers, transmissions)
+		attempt_ended(client, status)
 		if client.verbose then
-			trace_outcome(client, req, attempt, status, headers, elapsed)
+			trace_outcome(client, call.hop, call.attempt, status, headers, elapsed)
 		end
-		if is_success(status) then
-			return conclude(client, req, attempt, waited, started, status, headers, body, rate)
-		end
-		local outcome = status and "status" or headers
-		if status == 429 then
-			client._stats:record_429()
-		elseif outcome == "usage" then
-			return nil, errors.new({ kind = "usage", method = req.method, url = req.url, message = body, attempts = attempt })
-		elseif outcome == "interrupted" then -- Ctrl-C under pulse-lua: no retry
-			return response.failure(client, req, outcome, "interrupted", nil, attempt)
-		end
-		local retry, wait, reason = false, 0, nil
-		if req.retry then
-			retry, wait, reason = decide(req, outcome, status, attempt, started, retry_after, rate)
-		end
-		if not retry then
-			return conclude(client, req, attempt, waited, started, status, headers, body, rate, reason)
-		end
-		notify_retry(client, req, attempt, status, reason, wait)
-		if wait > 0 then
-			tasks.sleep(wait)
-			waited = waited + wait
+		local done, a, b = call:settle(status, headers, body, retry_after, rate)
+		if done then
+			return a, b
 		end
 	end
 end
 
--- What a first attempt through the gate comes to: a success, as the call
--- returns it; else nil, nil and the attempt, for send.retry.
-function send.first_outcome(client, method, path, opts, slept, status, headers, body, elapsed, retry_after, rate)
-	responded(client)
+-- What the last attempt's outcome means: true and what the call returns,
+-- or false to go on (after a wait, a redirect, a retry).
+function Call:settle(status, headers, body, retry_after, rate)
+	local client, req = self.client, self.req
 	if is_success(status) then
-		local res = response.new(status, headers, 1, slept, slept + elapsed, rate)
+		return true, self:conclude(status, headers, body, rate)
+	end
+	if status and status >= 300 and status < 400 and headers.location then
+		local go_on, a, b = self:redirect(status, headers, rate)
+		return not go_on, a, b
+	end
+	local outcome = status and "status" or OUTCOMES[headers] or headers
+	if status == 429 then
+		client._stats:record_429()
+	elseif outcome == "usage" then
+		local usage = { kind = "usage", method = req.method, url = req.url, message = body, attempts = self.sent }
+		return true, nil, errors.new(usage)
+	elseif outcome == "interrupted" then -- Ctrl-C under pulse-lua: no retry
+		return true, response.failure(client, self.hop, outcome, "interrupted", nil, self.sent)
+	elseif outcome == "over_budget" then
+		return true, response.over_budget(client, self.hop, body, retry_after, self.sent)
+	end
+	local retry, wait, reason, over_budget = false, 0, nil, false
+	if req.retry then
+		retry, wait, reason, over_budget =
+			decide(client, req, outcome, status, self.attempt, self.started, retry_after, rate, self.hop.foreign)
+	elseif outcome == "no_connection" or outcome == "certificate" then
+		reason = not client._reached and "is base_url right?" or nil
+	end
+	if not retry then
+		if not status then
+			return true, response.failure(client, self.hop, headers, body, reason, self.sent)
+		end
+		return true, self:conclude(status, headers, body, rate, over_budget and wait or nil)
+	end
+	notify_retry(client, req, self.attempt, status, reason, wait)
+	if wait > 0 then
+		tasks.sleep(wait)
+		self.waited = self.waited + wait
+	end
+	return false
+end
+
+-- What a first attempt through the gate (opts: the call's) comes to: a
+-- success, as the call returns it; else nil, nil and the attempt, for
+-- send.retry, which shapes every other outcome (an undecodable body too).
+function send.first_outcome(client, opts, slept, status, headers, body, elapsed, transmissions, retry_after, rate)
+	attempt_ended(client, status)
+	if is_success(status) then
+		local res = response.new(status, headers, transmissions, slept, slept + elapsed, rate)
 		if opts and opts.decode == false then
 			return body, res
 		end
@@ -232,10 +362,8 @@ function send.first_outcome(client, method, path, opts, slept, status, headers, 
 		if value ~= nil then
 			return value, res
 		end
-		local req = { method = method, url = client._url_cache[path], decode = true, idempotent = true }
-		return response.finish(client, req, status, headers, body, res)
 	end
-	local first = { status, headers, body, elapsed, retry_after, rate }
+	local first = { status, headers, body, elapsed, transmissions, retry_after, rate }
 	first.started, first.slept = core.now() - elapsed - slept, slept
 	return nil, nil, first
 end
@@ -250,9 +378,20 @@ end
 function send.call(client, name, method, path, opts)
 	local target = send.plain_url(client, method, path, opts)
 	if target then
-		local slept, status, headers, body, elapsed, _, retry_after, rate = transmit(client, method, target)
-		local result, second, first =
-			send.first_outcome(client, method, path, opts, slept, status, headers, body, elapsed, retry_after, rate)
+		local slept, status, headers, body, elapsed, transmissions, retry_after, rate =
+			transmit(client, nil, method, target, nil, nil, nil, client._first_timeout)
+		local result, second, first = send.first_outcome(
+			client,
+			opts,
+			slept,
+			status,
+			headers,
+			body,
+			elapsed,
+			transmissions,
+			retry_after,
+			rate
+		)
 		if not first then
 			return result, second
 		end

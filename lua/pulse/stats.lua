@@ -17,9 +17,10 @@ Stats.__index = function(self, name)
 	return Stats[name]
 end
 
-function stats.new(transport)
+function stats.new(transport, limiter)
 	return setmetatable({
 		transport = transport,
+		limiter = limiter,
 		retries = 0,
 		rate_limited = 0,
 		throttled = 0,
@@ -48,6 +49,7 @@ function Stats:snapshot()
 		rate_limited = self.rate_limited,
 		throttled = self.throttled,
 		cache_hits = self.cache_hits,
+		ignored_headers = self.limiter:ignored_headers(),
 		bytes_received = counted.bytes_received,
 		bytes_sent = counted.bytes_sent,
 		latency = counted.latency,

@@ -49,6 +49,55 @@ function url.join(base, path)
 	return base .. "/" .. path:gsub("^/+", "")
 end
 
+-- Removes "." and ".." segments (RFC 3986 section 5.2.4).
+local function remove_dot_segments(path)
+	local out = {}
+	for segment in (path .. "/"):gmatch("([^/]*)/") do
+		if segment == ".." then
+			if #out > 1 then
+				out[#out] = nil
+			end
+		elseif segment ~= "." then
+			out[#out + 1] = segment
+		end
+	end
+	local last = path:match("[^/]*$")
+	if last == "." or last == ".." then
+		out[#out + 1] = ""
+	end
+	return table.concat(out, "/")
+end
+
+-- The absolute URL a Location header names, read against base (an
+-- absolute http(s) URL): absolute, scheme-relative, absolute-path or
+-- relative references. nil when it is no http(s) URL.
+function url.resolve(base, ref)
+	if type(ref) ~= "string" or ref:find("[%c%s]") then
+		return nil
+	end
+	ref = ref:gsub("#.*$", "")
+	if ref:find("^%a[%w+.-]*:") then
+		return url.origin(ref) and ref or nil
+	end
+	local scheme, authority, base_path = base:match("^(%a[%w+.-]*)://([^/?#]*)([^?#]*)")
+	if not scheme then
+		return nil
+	end
+	if ref:sub(1, 2) == "//" then
+		return scheme .. ":" .. ref
+	end
+	local path, query = ref:match("^([^?]*)(.*)$")
+	if path == "" then
+		path = base_path ~= "" and base_path or "/"
+		if query == "" then
+			query = base:match("(%?[^#]*)") or ""
+		end
+	elseif path:byte(1) ~= 47 then -- relative to the base's directory
+		path = (base_path:match("^(.*/)") or "/") .. path
+	end
+	return scheme .. "://" .. authority .. remove_dot_segments(path) .. query
+end
+
 local function format_number(n)
 	if math.type(n) == "integer" then
 		return string.format("%d", n)

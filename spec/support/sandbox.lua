@@ -70,6 +70,38 @@ function support.run(command, stdin)
 	return out, err, ok and 0 or code
 end
 
+-- Starts command in the background, its output going to output_path, and
+-- waits (up to 30 s) for the line "listening on URL" it prints first.
+-- Returns its pid and the URL; raises with its output when it failed.
+function support.spawn(command, output_path)
+	local pid_path = os.tmpname()
+	os.execute(string.format("%s > %s 2>&1 & echo $! > %s", command, output_path, pid_path))
+	local pid = assert(read_file(pid_path)):match("%d+")
+	os.remove(pid_path)
+	running[pid] = true
+	local deadline = core.now() + 30
+	local url
+	while core.now() < deadline do
+		local out = read_file(output_path) or ""
+		url = out:match("listening on (%S+)")
+		if url or out:find("pulse%-sandbox:") or out:find("Traceback") then
+			break
+		end
+		core.sleep(0.01)
+	end
+	if not url then
+		os.execute("kill " .. pid .. " 2>/dev/null")
+		error(command .. " did not start: " .. (read_file(output_path) or ""))
+	end
+	return pid, url
+end
+
+-- Stops a process support.spawn started.
+function support.stop_spawned(pid)
+	support.stop_process(pid)
+	running[pid] = nil
+end
+
 local Sandbox = {}
 Sandbox.__index = Sandbox
 
@@ -107,24 +139,7 @@ function support.start(opts)
 	if opts.tls then
 		args[#args + 1] = "--tls " .. opts.tls.cert .. " " .. opts.tls.key
 	end
-	os.execute(string.format("%s > %s.out 2>&1 & echo $! > %s.pid", table.concat(args, " "), base, base))
-	local pid = assert(read_file(base .. ".pid")):match("%d+")
-	os.remove(base .. ".pid")
-	running[pid] = true
-	local deadline = core.now() + 30
-	local url
-	while core.now() < deadline do
-		local out = read_file(base .. ".out") or ""
-		url = out:match("listening on (%S+)")
-		if url or out:find("pulse%-sandbox:") then
-			break
-		end
-		core.sleep(0.01)
-	end
-	if not url then
-		os.execute("kill " .. pid .. " 2>/dev/null")
-		error("pulse-sandbox did not start: " .. (read_file(base .. ".out") or ""))
-	end
+	local pid, url = support.spawn(table.concat(args, " "), base .. ".out")
 	os.remove(base)
 	return setmetatable({
 		url = url,
@@ -142,8 +157,7 @@ end
 -- error, a leak included (make check-asan, make check-valgrind), or a
 -- handler failure.
 function Sandbox:stop()
-	support.stop_process(self.pid)
-	running[self.pid] = nil
+	support.stop_spawned(self.pid)
 	self.control_transport:close()
 	local output = read_file(self.output_path) or ""
 	os.remove(self.output_path)

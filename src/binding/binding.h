@@ -52,12 +52,16 @@ void binding_push_number(lua_State *L, double v);
 /* transport.c */
 #define MAX_HEADER_LINES 64
 struct transport *binding_check_transport(lua_State *L, int arg);
-/* Reads (method, url, headers, body, json_body, timeout, fresh_connection)
- * from the stack at first; lines holds the header pointers. */
+/* Reads (method, url, headers, body, json_body, timeout, fresh_connection,
+ * max_body, omit_key) from the stack at first; lines holds the header
+ * pointers. */
 struct http_request binding_check_request(lua_State *L, int first, const char *lines[MAX_HEADER_LINES]);
 
 /* limiter.c */
 struct limiter *binding_check_limiter(lua_State *L, int arg);
+/* The same, or NULL for nil: a request outside the limiter (a redirect to
+ * another origin, which is not the organization's to count). */
+struct limiter *binding_opt_limiter(lua_State *L, int arg);
 /* Pushes what a limiter's answer other than LIMITER_TAKEN means to Lua:
  * false and the wait (-1: await a response), or for a failure what a
  * failed exchange gives: nil, "limiter", why and an elapsed 0. */
@@ -65,8 +69,9 @@ int binding_push_no_token(lua_State *L, enum limiter_answer answer, double wait,
 
 /* response.c */
 /* Pushes an exchange's outcome: status, headers, body, elapsed,
- * connections_made, and when a limiter read it retry_after (or nil) and
- * the rate view; for a failure nil, its name, message and elapsed. */
+ * transmissions, and when a limiter read it retry_after (or nil) and the
+ * rate view; for a failure nil, its name, message, elapsed and
+ * transmissions. */
 int binding_push_outcome(lua_State *L, const struct exchange_outcome *out);
 /* Pushes a headers object holding a copy of block. */
 void binding_push_headers(lua_State *L, const char *block, size_t len);

@@ -53,7 +53,7 @@ static int engine_start_method(lua_State *L)
 {
 	struct engine *e = check_engine(L, 1);
 	struct transport *t = binding_check_transport(L, 2);
-	struct limiter *l = binding_check_limiter(L, 3);
+	struct limiter *l = binding_opt_limiter(L, 3);
 	const char *lines[MAX_HEADER_LINES];
 	struct http_request req = binding_check_request(L, 4, lines);
 	int id;

@@ -19,6 +19,11 @@ struct limiter *binding_check_limiter(lua_State *L, int arg)
 	return box->limiter;
 }
 
+struct limiter *binding_opt_limiter(lua_State *L, int arg)
+{
+	return lua_isnil(L, arg) ? NULL : binding_check_limiter(L, arg);
+}
+
 static double check_positive(lua_State *L, int arg)
 {
 	lua_Number v = luaL_checknumber(L, arg);
@@ -55,12 +60,13 @@ static int limiter_gc(lua_State *L)
 
 int binding_push_no_token(lua_State *L, enum limiter_answer answer, double wait, const struct limiter *l)
 {
-	if (answer == LIMITER_FAILED) { /* as a failure that took no time */
+	if (answer == LIMITER_FAILED) { /* as a failure that took no time, sent nothing */
 		lua_pushnil(L);
 		lua_pushliteral(L, "limiter");
 		lua_pushstring(L, l->error);
 		lua_pushnumber(L, 0);
-		return 4;
+		lua_pushinteger(L, 0);
+		return 5;
 	}
 	lua_pushboolean(L, 0);
 	lua_pushnumber(L, answer == LIMITER_AWAIT ? -1.0 : wait);
@@ -127,6 +133,13 @@ static int limiter_view_method(lua_State *L)
 	return 1;
 }
 
+/* rl:ignored_headers() -> how many rate-limit values it ignored as garbage */
+static int limiter_ignored_method(lua_State *L)
+{
+	binding_push_number(L, binding_check_limiter(L, 1)->ignored_headers);
+	return 1;
+}
+
 const luaL_Reg binding_limiter_functions[] = {
     {"ratelimit", core_ratelimit},
     {NULL, NULL},
@@ -137,6 +150,7 @@ const luaL_Reg binding_limiter_methods[] = {
     {"observe", limiter_observe_method},
     {"cancel", limiter_cancel_method},
     {"view", limiter_view_method},
+    {"ignored_headers", limiter_ignored_method},
     {NULL, NULL},
 };
 

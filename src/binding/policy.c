@@ -27,11 +27,13 @@ static double field_number(lua_State *L, const char *name, int *present)
 }
 
 /* core.retry_decide{outcome=, status=, idempotent=, attempt=, elapsed=, retry_after=,
- *                   max_attempts=, max_elapsed=, base=, cap=, random=}
- *   -> retry (boolean), wait, reason */
+ *                   max_attempts=, max_elapsed=, base=, cap=, random=, first_contact=}
+ *   -> retry (boolean), wait, reason, over_budget (the server's wait ends
+ *      past max_elapsed: wait is that wait) */
 static int core_retry_decide(lua_State *L)
 {
-	static const char *const outcomes[] = {"status", "no_connection", "timeout", "network", NULL};
+	static const char *const outcomes[] = {"status",  "no_connection", "certificate", "timeout",
+	                                       "network", "final",         NULL};
 	luaL_checktype(L, 1, LUA_TTABLE);
 	struct retry_input in = {0};
 	lua_getfield(L, 1, "outcome");
@@ -40,7 +42,9 @@ static int core_retry_decide(lua_State *L)
 	in.status = field_int(L, "status");
 	lua_getfield(L, 1, "idempotent");
 	in.idempotent = lua_toboolean(L, -1);
-	lua_pop(L, 1);
+	lua_getfield(L, 1, "first_contact");
+	in.first_contact = lua_toboolean(L, -1);
+	lua_pop(L, 2);
 	in.attempt = field_int(L, "attempt");
 	in.max_attempts = field_int(L, "max_attempts");
 	in.elapsed = field_number(L, "elapsed", NULL);
@@ -56,7 +60,8 @@ static int core_retry_decide(lua_State *L)
 		lua_pushstring(L, d.reason);
 	else
 		lua_pushnil(L);
-	return 3;
+	lua_pushboolean(L, d.over_budget);
+	return 4;
 }
 
 /* core.parse_policy(value) -> limit, window, burst (0: absent), or nil */

@@ -212,6 +212,12 @@ static const char *failure_name(enum transport_failure failure)
 	switch (failure) {
 	case TRANSPORT_NO_CONNECTION:
 		return "no_connection";
+	case TRANSPORT_TLS:
+		return "tls";
+	case TRANSPORT_CERTIFICATE:
+		return "certificate";
+	case TRANSPORT_TOO_LARGE:
+		return "too_large";
 	case TRANSPORT_TIMEOUT:
 		return "timeout";
 	case TRANSPORT_USAGE:
@@ -235,13 +241,14 @@ int binding_push_outcome(lua_State *L, const struct exchange_outcome *out)
 		lua_pushstring(L, failure_name(res->failure));
 		lua_pushstring(L, res->message);
 		lua_pushnumber(L, res->elapsed);
-		return 4;
+		lua_pushinteger(L, res->transmissions);
+		return 5;
 	}
 	lua_pushinteger(L, res->status);
 	binding_push_headers(L, res->headers.data ? res->headers.data : "", res->headers.len);
 	lua_pushlstring(L, res->body.data ? res->body.data : "", res->body.len);
 	lua_pushnumber(L, res->elapsed);
-	lua_pushinteger(L, res->connections_made);
+	lua_pushinteger(L, res->transmissions);
 	if (!out->observed)
 		return 5;
 	if (out->has_retry_after)

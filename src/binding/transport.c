@@ -36,6 +36,15 @@ static long opt_milliseconds(lua_State *L, int idx, const char *field, long dflt
 	return ms;
 }
 
+/* A byte count: a whole number above 0 (the Lua layer checked it). */
+static size_t opt_size(lua_State *L, int idx, const char *field, size_t dflt)
+{
+	lua_getfield(L, idx, field);
+	size_t n = lua_isnil(L, -1) ? dflt : (size_t)luaL_checkinteger(L, -1);
+	lua_pop(L, 1);
+	return n;
+}
+
 static const char *opt_string(lua_State *L, int idx, const char *field)
 {
 	lua_getfield(L, idx, field);
@@ -51,6 +60,7 @@ static int core_transport(lua_State *L)
 	struct transport_options options = {
 	    .connect_timeout_ms = opt_milliseconds(L, 1, "connect_timeout", 30000),
 	    .timeout_ms = opt_milliseconds(L, 1, "timeout", 80000),
+	    .max_body = opt_size(L, 1, "max_body", TRANSPORT_DEFAULT_MAX_BODY),
 	    .ca_file = opt_string(L, 1, "ca_file"),
 	    .proxy = opt_string(L, 1, "proxy"),
 	    .user_agent = opt_string(L, 1, "user_agent"),
@@ -126,6 +136,8 @@ struct http_request binding_check_request(lua_State *L, int first, const char *l
 	    .json_body = lua_toboolean(L, first + 4),
 	    .timeout_ms = (long)(luaL_optnumber(L, first + 5, 0) * 1000.0),
 	    .fresh_connection = lua_toboolean(L, first + 6),
+	    .max_body = (size_t)luaL_optinteger(L, first + 7, 0),
+	    .omit_key = lua_toboolean(L, first + 8),
 	};
 	int headers = first + 2;
 	if (!lua_isnoneornil(L, headers)) {
@@ -160,9 +172,10 @@ static int exchange(lua_State *L, struct limiter *l, int first)
 }
 
 /*
- * t:perform(method, url, headers, body, json_body, timeout, fresh_connection)
- *   -> status, headers, body, elapsed, connections_made
- *   or nil, failure, message, elapsed
+ * t:perform(method, url, headers, body, json_body, timeout, fresh_connection,
+ *           max_body, omit_key)
+ *   -> status, headers, body, elapsed, transmissions
+ *   or nil, failure, message, elapsed, transmissions
  * One request, outside any limiter (for tools and specs).
  */
 static int transport_perform_method(lua_State *L)
@@ -171,7 +184,8 @@ static int transport_perform_method(lua_State *L)
 }
 
 /*
- * t:send(limiter, method, url, headers, body, json_body, timeout, fresh)
+ * t:send(limiter, method, url, headers, body, json_body, timeout, fresh,
+ *        max_body, omit_key)
  *   -> false, wait: no token, nothing sent (wait -1: until a response)
  *   -> what t:perform gives for a response, then retry_after and the rate view
  *   -> nil, failure, message, elapsed: no response
@@ -180,7 +194,7 @@ static int transport_perform_method(lua_State *L)
  */
 static int transport_send_method(lua_State *L)
 {
-	return exchange(L, binding_check_limiter(L, 2), 3);
+	return exchange(L, binding_opt_limiter(L, 2), 3);
 }
 
 const luaL_Reg binding_transport_functions[] = {

@@ -66,13 +66,15 @@ static void apply_reset(struct ratelimit_state *s, double reset, double now)
 		s->next_refill = due;
 }
 
-void ratelimit_observe(struct ratelimit_state *s, const struct ratelimit_observation *o, double now,
-                       int in_flight)
+int ratelimit_observe(struct ratelimit_state *s, const struct ratelimit_observation *o, double now,
+                      int in_flight)
 {
 	s->confirmed = 1;
 	if (o->has_policy)
 		apply_policy(s, &o->policy);
-	if (o->has_reset)
+	/* A refill further off than a window cannot be: the value is garbage. */
+	int reset_sane = o->has_reset && o->reset <= s->window;
+	if (reset_sane)
 		apply_reset(s, o->reset, now);
 	if (o->has_remaining) {
 		/* The server may not have counted the requests still in flight. */
@@ -80,7 +82,7 @@ void ratelimit_observe(struct ratelimit_state *s, const struct ratelimit_observa
 		s->tokens = fmin(s->burst, left > 0 ? left : 0);
 	}
 	if (o->rate_limited) {
-		double wait = o->has_retry_after ? o->retry_after : o->has_reset ? o->reset : s->window;
+		double wait = o->has_retry_after ? o->retry_after : reset_sane ? o->reset : s->window;
 		/* "0" from whole-second headers means under a second: retrying at
 		 * once would only draw another 429. */
 		if (wait < RATELIMIT_MIN_429_WAIT)
@@ -91,6 +93,7 @@ void ratelimit_observe(struct ratelimit_state *s, const struct ratelimit_observa
 		/* Retry-After is the server's word on when calls come back. */
 		s->next_refill = now + wait;
 	}
+	return o->has_reset && !reset_sane;
 }
 
 struct ratelimit_view ratelimit_view(const struct ratelimit_state *live, double now)

@@ -39,9 +39,10 @@ void ratelimit_init(struct ratelimit_state *s, double limit, double window, doub
 #define RATELIMIT_AWAIT_RESPONSE (-1.0)
 double ratelimit_take(struct ratelimit_state *s, double now, int in_flight);
 
-/* A response came for a taken token; in_flight no longer counts it. */
-void ratelimit_observe(struct ratelimit_state *s, const struct ratelimit_observation *o, double now,
-                       int in_flight);
+/* A response came for a taken token; in_flight no longer counts it.
+ * Returns how many of o's values it ignored (a Reset past the window). */
+int ratelimit_observe(struct ratelimit_state *s, const struct ratelimit_observation *o, double now,
+                      int in_flight);
 
 /* The bucket as it stands at now, refills included: reset and blocked are
  * seconds from now, remaining whole tokens. */

@@ -2,6 +2,7 @@
 
 #include "header_block.h"
 
+#include <math.h>
 #include <string.h>
 
 /* Beyond this, a count or a date is garbage, not a server's intent. */
@@ -331,6 +332,26 @@ static const char *field_value(const char *block, size_t len, enum field which,
 	return n < 0 ? NULL : value;
 }
 
+static int whole_calls(double n)
+{
+	return n >= 1 && n < RATELIMIT_MAX_CALLS && n == floor(n);
+}
+
+static int sane_policy(const struct ratelimit_policy *p)
+{
+	return whole_calls(p->limit) && (p->burst == 0 || whole_calls(p->burst)) &&
+	       (p->window == 0 || (p->window >= RATELIMIT_MIN_WINDOW && p->window <= RATELIMIT_MAX_WAIT));
+}
+
+/* Whether a field that was there (present) was read (valid); counts it in
+ * o->ignored when not. */
+static int keep(struct ratelimit_observation *o, int present, int valid)
+{
+	if (present && !valid)
+		o->ignored++;
+	return present && valid;
+}
+
 void ratelimit_read_response(long status, const char *block, size_t len, double now_epoch,
                              struct ratelimit_observation *o)
 {
@@ -353,15 +374,23 @@ void ratelimit_read_response(long status, const char *block, size_t len, double 
 		if (!lines[i])
 			continue;
 		v = field_value(block, len, (enum field)i, &first[i], lines[i], value, &n);
-		o->has_policy = v && ratelimit_parse_policy(v, n, &o->policy) == 0;
+		o->has_policy =
+		    keep(o, 1, v && ratelimit_parse_policy(v, n, &o->policy) == 0 && sane_policy(&o->policy));
 		break;
 	}
-	if (lines[REMAINING] &&
-	    (v = field_value(block, len, REMAINING, &first[REMAINING], lines[REMAINING], value, &n)))
-		o->has_remaining = ratelimit_parse_count(v, n, &o->remaining) == 0;
-	if (lines[RESET] && (v = field_value(block, len, RESET, &first[RESET], lines[RESET], value, &n)))
-		o->has_reset = ratelimit_parse_count(v, n, &o->reset) == 0;
-	if (lines[RETRY_AFTER] &&
-	    (v = field_value(block, len, RETRY_AFTER, &first[RETRY_AFTER], lines[RETRY_AFTER], value, &n)))
-		o->has_retry_after = retry_after_parse(v, n, now_epoch, &o->retry_after) == 0;
+	if (lines[REMAINING]) {
+		v = field_value(block, len, REMAINING, &first[REMAINING], lines[REMAINING], value, &n);
+		o->has_remaining = keep(o, 1, v && ratelimit_parse_count(v, n, &o->remaining) == 0);
+	}
+	if (lines[RESET]) {
+		v = field_value(block, len, RESET, &first[RESET], lines[RESET], value, &n);
+		o->has_reset = keep(
+		    o, 1, v && ratelimit_parse_count(v, n, &o->reset) == 0 && o->reset <= RATELIMIT_MAX_WAIT);
+	}
+	if (lines[RETRY_AFTER]) {
+		v = field_value(block, len, RETRY_AFTER, &first[RETRY_AFTER], lines[RETRY_AFTER], value, &n);
+		o->has_retry_after = keep(o, 1,
+		                          v && retry_after_parse(v, n, now_epoch, &o->retry_after) == 0 &&
+		                              o->retry_after <= RATELIMIT_MAX_WAIT);
+	}
 }

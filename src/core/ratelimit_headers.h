@@ -38,13 +38,26 @@ struct ratelimit_observation {
 	struct ratelimit_policy policy;
 	double remaining, reset, retry_after;
 	int rate_limited; /* the status was 429 */
+	int ignored;      /* fields present but malformed or out of bounds */
 };
+
+/*
+ * The bounds of a sane value; past them a value is ignored like garbage,
+ * so that no header can make the client wait past a day or model a bucket
+ * it can never take from: limit and burst whole numbers from 1 to below
+ * 1e9 (the rate_limit option's own bounds), a window from 1 s to a day,
+ * Reset and Retry-After at most a day (Reset also at most the window:
+ * ratelimit_observe checks that, knowing the window).
+ */
+#define RATELIMIT_MAX_CALLS 1e9
+#define RATELIMIT_MIN_WINDOW 1.0
+#define RATELIMIT_MAX_WAIT 86400.0
 
 /*
  * Reads a response's status and header block (header_block.h) into o. The
  * policy comes from the first of Organization-RateLimit-Limit,
- * RateLimit-Policy and RateLimit-Limit present; a malformed value leaves
- * its has_ flag 0.
+ * RateLimit-Policy and RateLimit-Limit present; a malformed value, or one
+ * outside the bounds above, leaves its has_ flag 0 and counts in ignored.
  */
 void ratelimit_read_response(long status, const char *block, size_t len, double now_epoch,
                              struct ratelimit_observation *o);

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-void request_stats_record(struct request_stats *s, double elapsed, size_t received, size_t sent)
+void request_stats_record(struct request_stats *s, int requests, double elapsed, size_t received, size_t sent)
 {
-	s->requests++;
+	s->requests += requests;
 	s->bytes_received += (double)received;
 	s->bytes_sent += (double)sent;
 	s->latency[s->latency_next] = elapsed;

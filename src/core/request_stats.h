@@ -1,6 +1,6 @@
 /*
- * What a transport's transfers add up to: requests made (every attempt,
- * failed or not), bytes of bodies received and sent, and the latencies of
+ * What a transport's transfers add up to: requests made (every
+ * transmission, failed or not), bytes of bodies received and sent, and the latencies of
  * the most recent requests, for percentiles. Counted in C on the request's
  * path, so that counting costs no Lua work per request.
  */
@@ -17,7 +17,10 @@ struct request_stats {
 	size_t latency_count, latency_next;
 };
 
-void request_stats_record(struct request_stats *s, double elapsed, size_t received, size_t sent);
+/* One transfer: requests transmissions (libcurl may send one again), its
+ * time, and the bytes of its bodies. */
+void request_stats_record(struct request_stats *s, int requests, double elapsed, size_t received,
+                          size_t sent);
 
 /* Fills out[i] with the p[i]-quantile (0 < p <= 1, nearest rank) of the
  * kept latencies, or -1 when none was recorded; one sort serves all n. */

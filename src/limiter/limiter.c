@@ -23,7 +23,7 @@ void limiter_observe(struct limiter *l, const struct ratelimit_observation *o, d
 {
 	if (l->in_flight > 0)
 		l->in_flight--;
-	l->ops->observe(l, o, now);
+	l->ignored_headers += o->ignored + l->ops->observe(l, o, now);
 }
 
 struct limiter_view limiter_view(struct limiter *l, double now)

@@ -33,17 +33,19 @@ struct limiter_ops {
 	enum limiter_answer (*take)(struct limiter *l, double now, double *wait);
 	/* A taken token's request got no response; NULL: nothing to undo. */
 	void (*cancel)(struct limiter *l);
-	/* A response came for a taken token (in_flight no longer counts it). */
-	void (*observe)(struct limiter *l, const struct ratelimit_observation *o, double now);
+	/* A response came for a taken token (in_flight no longer counts it).
+	 * Returns how many of o's values it ignored as out of bounds. */
+	int (*observe)(struct limiter *l, const struct ratelimit_observation *o, double now);
 	struct ratelimit_view (*view)(struct limiter *l, double now);
 	void (*close)(struct limiter *l); /* frees l */
 };
 
 struct limiter {
 	const struct limiter_ops *ops;
-	int refs;        /* limiter_release drops one; the last closes */
-	int in_flight;   /* this process's tokens taken, responses not yet come */
-	char error[256]; /* why the last LIMITER_FAILED; never holds a secret */
+	int refs;               /* limiter_release drops one; the last closes */
+	int in_flight;          /* this process's tokens taken, responses not yet come */
+	double ignored_headers; /* rate-limit values ignored as garbage, counted */
+	char error[256];        /* why the last LIMITER_FAILED; never holds a secret */
 };
 
 /* What client:ratelimit() and res.rate show. */

@@ -23,9 +23,9 @@ static enum limiter_answer local_take(struct limiter *l, double now, double *wai
 	return LIMITER_WAIT;
 }
 
-static void local_observe(struct limiter *l, const struct ratelimit_observation *o, double now)
+static int local_observe(struct limiter *l, const struct ratelimit_observation *o, double now)
 {
-	ratelimit_observe(bucket_of(l), o, now, l->in_flight);
+	return ratelimit_observe(bucket_of(l), o, now, l->in_flight);
 }
 
 static struct ratelimit_view local_view(struct limiter *l, double now)

@@ -48,6 +48,11 @@ enum limiter_answer exchange_perform(struct limiter *l, struct transport *t, con
 enum limiter_answer exchange_start(struct engine *e, struct limiter *l, struct transport *t,
                                    const struct http_request *req, int *id, double *wait)
 {
+	*wait = 0;
+	if (!l) {
+		*id = engine_start(e, t, req, NULL);
+		return LIMITER_TAKEN;
+	}
 	enum limiter_answer answer = limiter_take(l, clock_monotonic(), wait);
 	if (answer != LIMITER_TAKEN)
 		return answer;

@@ -32,8 +32,9 @@ enum limiter_answer exchange_perform(struct limiter *l, struct transport *t, con
                                      struct http_response *res, struct exchange_outcome *out, double *wait);
 
 /*
- * Takes a token from l and starts req on e; the transfer holds the token
- * until it is collected or cancelled, so none is lost. Returns
+ * Takes a token from l (none when l is NULL) and starts req on e; the
+ * transfer holds the token until it is collected or cancelled, so none is
+ * lost. Returns
  * LIMITER_TAKEN with *id the transfer's (-1 when out of memory: the token
  * is given back); otherwise the limiter's answer, with *wait.
  */

@@ -150,6 +150,7 @@ struct transport *transport_new(void)
 	t->refs = 1;
 	t->options.connect_timeout_ms = 30000;
 	t->options.timeout_ms = 80000;
+	t->options.max_body = TRANSPORT_DEFAULT_MAX_BODY;
 	t->options.verify = 1;
 	char agent[128];
 	snprintf(agent, sizeof agent, "pulse-lua/%s libcurl/%s Lua/5.4", PULSE_VERSION,
@@ -189,6 +190,8 @@ void transport_free(struct transport *t)
 
 static size_t collect_body(char *data, size_t size, size_t count, void *userdata);
 static size_t collect_header(char *data, size_t size, size_t count, void *userdata);
+static int count_transmission(void *userdata, char *conn_primary_ip, char *conn_local_ip,
+                              int conn_primary_port, int conn_local_port);
 
 /* The options that stay the same from request to request are set once:
  * resetting and setting them all per request cost a tenth of a request. */
@@ -196,11 +199,11 @@ static void apply_fixed_options(const struct transport *t, CURL *e)
 {
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	/* libcurl drops a custom Authorization header when a redirect changes
-	 * host, port or scheme, unless UNRESTRICTED_AUTH is set; it is not. */
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+	/* Redirects are followed by the request path (send.lua), which knows
+	 * which a write may follow and counts each hop: libcurl does not. */
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	/* Every encoding libcurl decodes; collect_body counts the decoded
+	 * bytes against max_body, so a bomb stops at the bound. */
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, t->options.connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, t->options.verify ? 1L : 0L);
@@ -209,6 +212,7 @@ static void apply_fixed_options(const struct transport *t, CURL *e)
 	curl_easy_setopt(e, CURLOPT_PROXY, t->proxy);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect_body);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, collect_header);
+	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, count_transmission);
 	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, check_interrupt);
 	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
 }
@@ -293,17 +297,47 @@ int transport_set_key(struct transport *t, const char *key)
 	return 0;
 }
 
+/* Called before each sending of the request: libcurl's own re-sends on a
+ * new connection come here too. */
+static int count_transmission(void *userdata, char *conn_primary_ip, char *conn_local_ip,
+                              int conn_primary_port, int conn_local_port)
+{
+	(void)conn_primary_ip;
+	(void)conn_local_ip;
+	(void)conn_primary_port;
+	(void)conn_local_port;
+	struct http_response *res = userdata;
+	res->transmissions++;
+	return CURL_PREREQFUNC_OK;
+}
+
+/* Stops the transfer (returning this from a callback): why is kept for
+ * transport_finish, which reports it instead of libcurl's write error. */
+static size_t refuse(struct http_response *res, enum transport_failure why, const char *message)
+{
+	res->refused = why;
+	snprintf(res->message, sizeof res->message, "%s", message);
+	return 0;
+}
+
 static size_t collect_body(char *data, size_t size, size_t count, void *userdata)
 {
-	struct buf *body = userdata;
-	return buf_append(body, data, size * count) == 0 ? size * count : 0;
+	struct http_response *res = userdata;
+	size_t n = size * count;
+	if (n > res->max_body - res->body.len) { /* body.len never passes max_body */
+		char message[128];
+		snprintf(message, sizeof message, "response body larger than max_body (%zu bytes)",
+		         res->max_body);
+		return refuse(res, TRANSPORT_TOO_LARGE, message);
+	}
+	return buf_append(&res->body, data, n) == 0 ? n : refuse(res, TRANSPORT_NO_MEMORY, "out of memory");
 }
 
 static size_t collect_header(char *data, size_t size, size_t count, void *userdata)
 {
 	struct http_response *res = userdata;
 	size_t n = size * count;
-	/* A redirect or a 100 Continue starts a new header block: keep the last. */
+	/* A 1xx response starts a new header block: keep the last. */
 	if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
 		buf_clear(&res->headers);
 		return n;
@@ -313,8 +347,12 @@ static size_t collect_header(char *data, size_t size, size_t count, void *userda
 		len--;
 	if (len == 0)
 		return n;
+	if (len > TRANSPORT_MAX_HEADER_LINE)
+		return refuse(res, TRANSPORT_NETWORK, "a response header line is over 64 KB");
+	if (res->headers.len + len + 1 > TRANSPORT_MAX_HEADER_BLOCK)
+		return refuse(res, TRANSPORT_NETWORK, "the response headers are over 256 KB");
 	if (buf_append_line(&res->headers, data, len) != 0)
-		return 0;
+		return refuse(res, TRANSPORT_NO_MEMORY, "out of memory");
 	return n;
 }
 
@@ -337,11 +375,11 @@ static void set_method(CURL *easy, const struct http_request *req)
 	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, standard ? NULL : req->method);
 }
 
-/* Whether req needs a header list of its own: the base one plus its body's
- * and its own headers. */
+/* Whether req needs a header list of its own: the base one (less the key,
+ * for another origin) plus its body's and its own headers. */
 static int needs_own_headers(const struct http_request *req)
 {
-	return req->body || req->header_count > 0;
+	return req->body || req->header_count > 0 || req->omit_key;
 }
 
 /* Whether line's header name is that of one of req's own headers. */
@@ -354,14 +392,22 @@ static int overridden(const char *line, const struct http_request *req)
 	return 0;
 }
 
+static int is_key_line(const char *line)
+{
+	return strncasecmp(line, "Authorization:", 14) == 0;
+}
+
 /* The base headers, less those the request sets itself, plus the
  * request's own; NULL when out of memory. */
 static struct curl_slist *build_headers(const struct transport *t, const struct http_request *req)
 {
 	struct curl_slist *list = NULL;
-	for (const struct curl_slist *item = t->base_headers->lines; item; item = item->next)
-		if (!overridden(item->data, req) && add_line(&list, item->data) != 0)
+	for (const struct curl_slist *item = t->base_headers->lines; item; item = item->next) {
+		if (overridden(item->data, req) || (req->omit_key && is_key_line(item->data)))
+			continue;
+		if (add_line(&list, item->data) != 0)
 			return NULL;
+	}
 	/* Waiting for 100 Continue costs a round trip and buys nothing here. */
 	if (req->body && add_line(&list, "Expect:") != 0)
 		return NULL;
@@ -399,9 +445,11 @@ static void apply_request_options(const struct transport *t, CURL *e, struct eas
 		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, fresh ? 1L : 0L);
 		setup->fresh_connection = fresh;
 	}
+	res->max_body = req->max_body > 0 ? req->max_body : t->options.max_body;
 	if (res != setup->res) {
-		curl_easy_setopt(e, CURLOPT_WRITEDATA, &res->body);
+		curl_easy_setopt(e, CURLOPT_WRITEDATA, res);
 		curl_easy_setopt(e, CURLOPT_HEADERDATA, res);
+		curl_easy_setopt(e, CURLOPT_PREREQDATA, res);
 		curl_easy_setopt(e, CURLOPT_ERRORBUFFER, res->message);
 		setup->res = res;
 	}
@@ -420,13 +468,24 @@ static enum transport_failure classify(CURLcode rc)
 	case CURLE_COULDNT_RESOLVE_PROXY:
 	case CURLE_COULDNT_CONNECT:
 		return TRANSPORT_NO_CONNECTION;
+	case CURLE_SSL_CONNECT_ERROR:
+		return TRANSPORT_TLS;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_CRL_BADFILE:
+		return TRANSPORT_CERTIFICATE;
 	case CURLE_OPERATION_TIMEDOUT:
 		return TRANSPORT_TIMEOUT;
 	case CURLE_URL_MALFORMAT:
 	case CURLE_UNSUPPORTED_PROTOCOL:
 		return TRANSPORT_USAGE;
 	case CURLE_OUT_OF_MEMORY:
-		return TRANSPORT_NO_MEMORY;
+		/* libcurl 7.88 says this of a response header line past its own
+		 * 100 KB too: that fails the request, not the program. (Our own
+		 * allocations fail with TRANSPORT_NO_MEMORY, set where they fail.) */
+		return TRANSPORT_NETWORK;
 	case CURLE_ABORTED_BY_CALLBACK:
 		return TRANSPORT_INTERRUPTED;
 	default:
@@ -439,7 +498,8 @@ static void clear_response(struct http_response *res)
 	interrupted = 0;
 	res->status = 0;
 	res->elapsed = 0;
-	res->connections_made = 0;
+	res->transmissions = 0;
+	res->refused = TRANSPORT_OK;
 	res->message[0] = '\0';
 	buf_clear(&res->headers);
 	buf_clear(&res->body);
@@ -449,8 +509,12 @@ void transport_finish(CURL *easy, CURLcode rc, struct http_response *res)
 {
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &res->status);
 	curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME, &res->elapsed);
-	curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &res->connections_made);
-	res->failure = classify(rc);
+	/* What a callback refused is why libcurl stopped: its own code then
+	 * only says that a callback did. */
+	res->failure = res->refused != TRANSPORT_OK && rc != CURLE_OK ? res->refused : classify(rc);
+	if (rc == CURLE_OUT_OF_MEMORY && res->message[0] == '\0')
+		snprintf(res->message, sizeof res->message,
+		         "libcurl gave up reading the response: out of memory, or a header line past 100 KB");
 	if (rc != CURLE_OK && res->message[0] == '\0')
 		snprintf(res->message, sizeof res->message, "%s", curl_easy_strerror(rc));
 }
@@ -478,7 +542,10 @@ enum transport_failure transport_perform(struct transport *t, const struct http_
 
 void transport_count(struct transport *t, const struct http_response *res, size_t sent)
 {
-	request_stats_record(&t->stats, res->elapsed, res->failure == TRANSPORT_OK ? res->body.len : 0, sent);
+	/* An attempt that never left counts as one request too. */
+	int requests = res->transmissions > 1 ? res->transmissions : 1;
+	request_stats_record(&t->stats, requests, res->elapsed,
+	                     res->failure == TRANSPORT_OK ? res->body.len : 0, sent);
 }
 
 const struct request_stats *transport_stats(const struct transport *t)

@@ -14,6 +14,7 @@
 struct transport_options {
 	long connect_timeout_ms;
 	long timeout_ms;
+	size_t max_body;        /* bytes of a response body, after decompression */
 	int verify;             /* TLS peer and host verification */
 	const char *ca_file;    /* NULL: the system's CA store */
 	const char *proxy;      /* NULL: none beyond libcurl's environment rules */
@@ -33,14 +34,28 @@ struct http_request {
 	 * write otherwise. A new connection is never retried that way. */
 	int fresh_connection;
 	long timeout_ms; /* 0: the transport's */
+	size_t max_body; /* 0: the transport's */
+	/* Send no Authorization: a redirect to another origin must not carry
+	 * the key. */
+	int omit_key;
 };
+
+/* max_body unless the client says otherwise: 64 MiB. */
+#define TRANSPORT_DEFAULT_MAX_BODY ((size_t)64 << 20)
+
+/* The most a response's header block may hold, and one of its lines. */
+#define TRANSPORT_MAX_HEADER_LINE (64 * 1024)
+#define TRANSPORT_MAX_HEADER_BLOCK (256 * 1024)
 
 enum transport_failure {
 	TRANSPORT_OK,
-	TRANSPORT_NO_CONNECTION, /* never reached the server: safe to resend anything */
+	TRANSPORT_NO_CONNECTION, /* DNS or a refused connection: the request never left */
+	TRANSPORT_TLS,           /* the TLS handshake failed: never left either */
+	TRANSPORT_CERTIFICATE,   /* the server's certificate was refused: never left */
 	TRANSPORT_TIMEOUT,
 	TRANSPORT_NETWORK,
-	TRANSPORT_USAGE, /* a bad URL or option: no request was made */
+	TRANSPORT_TOO_LARGE, /* the body passed max_body: reading stopped there */
+	TRANSPORT_USAGE,     /* a bad URL or option: no request was made */
 	TRANSPORT_NO_MEMORY,
 	TRANSPORT_INTERRUPTED, /* transport_interrupt() was called */
 };
@@ -49,8 +64,12 @@ struct http_response {
 	long status;
 	struct buf headers; /* "Name: value" lines of the final response, '\n'-separated */
 	struct buf body;
-	double elapsed;        /* seconds */
-	long connections_made; /* 0 when a kept-alive connection was reused */
+	double elapsed; /* seconds */
+	/* Times the request was sent: more than 1 when libcurl sent it again
+	 * by itself, on a new connection, after a reused one died. */
+	int transmissions;
+	size_t max_body;                /* this request's bound */
+	enum transport_failure refused; /* what a callback refused, else TRANSPORT_OK */
 	enum transport_failure failure;
 	char message[256]; /* the failure, for people; never holds the key */
 };
