@@ -166,6 +166,7 @@ bench: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi
 	$(BUILD)/pulse-lua bench/transport.lua
 	$(BUILD)/pulse-lua bench/concurrency.lua
 	$(BUILD)/pulse-lua bench/goodput.lua
+	$(BUILD)/pulse-lua bench/sandbox.lua
 
 C_FILES = $(shell find src bench -name '*.[ch]' | sort)
 
@@ -181,6 +182,7 @@ bench-compare: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi
 	$(MAKE) -C $(BUILD)/ref BUILD=build all
 	PULSE_BENCH_BASELINE=$(BUILD)/ref/build $(BUILD)/pulse-lua bench/transport.lua
 	PULSE_BENCH_BASELINE=$(BUILD)/ref/build $(BUILD)/pulse-lua bench/concurrency.lua
+	PULSE_BENCH_BASELINE=$(BUILD)/ref/build $(BUILD)/pulse-lua bench/sandbox.lua
 
 lint:
 	luacheck lua spec examples tools $(wildcard bench/*.lua)

@@ -11,7 +11,8 @@ NET_SRC      = src/net/engine.c src/net/exchange.c src/net/transport.c
 BINDING_SRC  = src/binding/core.c src/binding/engine.c src/binding/json.c src/binding/limiter.c \
                src/binding/policy.c src/binding/response.c src/binding/sys.c src/binding/transport.c
 EMBED_SRC    = src/embed/modules.c
-SANDBOX_SRC  = src/sandbox/server.c src/sandbox/timer.c
+SANDBOX_SRC  = src/sandbox/server.c src/sandbox/connections.c src/sandbox/handler.c src/sandbox/options.c \
+               src/sandbox/timer.c
 RUNNER_SRC   = src/runner/pulse_lua.c src/runner/repl.c
 SANDBOX_MAIN = src/sandbox/main.c
 

@@ -67,7 +67,7 @@ local function try_start(port, opts)
 			probe:close()
 			return server
 		end
-		if not os.execute("kill -0 " .. server.pid .. " 2>/dev/null") then
+		if not support.alive(server.pid) then
 			break
 		end
 		core.sleep(0.02)

@@ -44,9 +44,19 @@ function support.write_file(path, text)
 	f:close()
 end
 
+-- Whether process pid runs: a zombie does not (our processes are orphans,
+-- which init reaps when it gets to it, a second later here).
+function support.alive(pid)
+	local stat = read_file("/proc/" .. pid .. "/stat")
+	return stat ~= nil and stat:match("%) (%a)") ~= "Z"
+end
+
 -- Ends process pid and waits until it is gone.
 function support.stop_process(pid)
-	os.execute("kill " .. pid .. " 2>/dev/null; while kill -0 " .. pid .. " 2>/dev/null; do sleep 0.01; done")
+	os.execute("kill " .. pid .. " 2>/dev/null")
+	while support.alive(pid) do
+		core.sleep(0.01)
+	end
 end
 
 -- Runs a shell command; returns its stdout, stderr and exit code.
@@ -105,8 +115,10 @@ end
 local Sandbox = {}
 Sandbox.__index = Sandbox
 
--- opts: keys (list), rate_limit ("L/W/B"), retry_after, refill, seed, faults, log
--- (true: a temporary file), tls ({cert, key}).
+-- opts: keys (list; {} for none on the command line), rate_limit ("L/W/B"),
+-- retry_after, refill, seed, faults, log (true: a temporary file), tls
+-- ({cert, key}), args (more options, as one string), env (VAR=value...
+-- to run it with).
 function support.start(opts)
 	opts = opts or {}
 	started = started + 1
@@ -114,7 +126,7 @@ function support.start(opts)
 	local keys = opts.keys or { string.format("spec-key-%d-%d", started, math.random(1, 1e9)) }
 	-- PULSE_SANDBOX_WRAPPER runs the sandbox under a tool (make check-valgrind).
 	local wrapper = os.getenv("PULSE_SANDBOX_WRAPPER")
-	local args = { wrapper or "", support.BIN .. "/pulse-sandbox", "--port", tostring(opts.port or 0) }
+	local args = { opts.env or "", wrapper or "", support.BIN .. "/pulse-sandbox", "--port", tostring(opts.port or 0) }
 	for _, key in ipairs(keys) do
 		args[#args + 1] = "--api-key " .. shell_quote(key)
 	end
@@ -139,6 +151,7 @@ function support.start(opts)
 	if opts.tls then
 		args[#args + 1] = "--tls " .. opts.tls.cert .. " " .. opts.tls.key
 	end
+	args[#args + 1] = opts.args
 	local pid, url = support.spawn(table.concat(args, " "), base .. ".out")
 	os.remove(base)
 	return setmetatable({

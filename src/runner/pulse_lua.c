@@ -357,7 +357,7 @@ static struct sandbox *start_sandbox(void)
 	struct sandbox_config config = sandbox_default_config();
 	config.keys = keys;
 	config.key_count = 1;
-	struct sandbox *sandbox = sandbox_start(&config, err, sizeof err);
+	struct sandbox *sandbox = sandbox_start(&config, err, sizeof err, NULL);
 	if (!sandbox) {
 		l_message(progname, err);
 		return NULL;

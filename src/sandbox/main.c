@@ -1,91 +1,252 @@
 /* pulse-sandbox: a local emulator of the Pulse API. See usage() and README.md. */
+#include "options.h"
 #include "sandbox.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
-#define MAX_KEYS 16
+/* Exit statuses: a usage error (as getopt programs), or a failure to run. */
+#define EXIT_USAGE 2
+
+#define MAX_KEYS 256
+#define MAX_KEY_LENGTH 1024
 
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: pulse-sandbox [options]\n"
 	             "  --port N                listen on 127.0.0.1:N (0, the default: a free port)\n"
 	             "  --api-key KEY           accept KEY (repeatable: the keys share one organization's\n"
-	             "                          bucket); default: $PULSE_API_KEY\n"
+	             "                          bucket); it shows in ps, so prefer:\n"
+	             "  --api-key-file FILE     accept the keys in FILE, one a line\n"
+	             "                          Keys come from these options; without them, from\n"
+	             "                          $PULSE_SANDBOX_API_KEY (comma-separated); without it, from\n"
+	             "                          $PULSE_API_KEY.\n"
 	             "  --rate-limit L/W/B      L calls every W seconds, bucket of B (default 60/60/60)\n"
+	             "  --refill FORM           'window' (default: L tokens at once every W seconds, as\n"
+	             "                          the API does) or 'continuous' (a trickle of L/W a second)\n"
 	             "  --retry-after FORM      Retry-After as 'seconds' (default) or 'http-date'\n"
 	             "  --seed N                seed for the sample data and random faults (default 1)\n"
 	             "  --faults SPEC           faults to inject, e.g. '503:count=3,latency:ms=200'\n"
 	             "                          (see README.md)\n"
 	             "  --tls CERT KEY          serve HTTPS with these PEM files\n"
 	             "  --log FILE              one JSON line per request (never the key)\n"
+	             "  --max-connections N     at N open connections, close the oldest idle one for a\n"
+	             "                          new one (default: what the open-files limit allows)\n"
+	             "  --idle-timeout S        close a connection idle for S seconds (default 30)\n"
+	             "  --request-timeout S     close a connection whose request is not all in after S\n"
+	             "                          seconds (default 10)\n"
 	             "  --help\n"
-	             "The first line on stdout is 'listening on http://127.0.0.1:PORT'.\n");
+	             "Long options also take --option=value. The first line on stdout is\n"
+	             "'listening on http://127.0.0.1:PORT'.\n");
 }
 
-static int parse_rate_limit(const char *text, struct sandbox_config *c)
+static int usage_error(const char *option, const char *message)
 {
-	char extra;
-	if (sscanf(text, "%lf/%lf/%lf%c", &c->limit, &c->window, &c->burst, &extra) != 3)
-		return -1;
-	return c->limit > 0 && c->window > 0 && c->burst >= 1 ? 0 : -1;
+	fprintf(stderr, "pulse-sandbox: %s%s%s\n", option ? option : "", option ? " " : "", message);
+	fprintf(stderr, "try 'pulse-sandbox --help' for the options\n");
+	return EXIT_USAGE;
 }
 
-static int fail(const char *message, const char *arg)
+static int failure(const char *message)
 {
-	fprintf(stderr, "pulse-sandbox: %s%s\n", message, arg ? arg : "");
+	fprintf(stderr, "pulse-sandbox: %s\n", message);
 	return EXIT_FAILURE;
 }
 
-/* The keys given, or $PULSE_API_KEY. */
 struct keys {
 	const char *list[MAX_KEYS];
 	int count;
+	char *owned[MAX_KEYS]; /* those read from files and the environment */
+	int owned_count;
 };
 
-/* Reads one option that takes a value into config or keys. Returns 0, or
- * the exit status after saying what is wrong. */
-static int parse_option(const char *a, const char *value, struct sandbox_config *config, struct keys *keys)
+/* Adds a copy of len bytes of key. Returns 0, or -1 with why. */
+static int add_key(struct keys *keys, const char *key, size_t len, const char **why)
 {
-	char *end;
-	if (strcmp(a, "--port") == 0) {
-		long port = strtol(value, &end, 10);
-		if (*end || port < 0 || port > 65535)
-			return fail("--port takes 0..65535, not ", value);
-		config->port = (int)port;
-	} else if (strcmp(a, "--api-key") == 0) {
-		if (keys->count == MAX_KEYS)
-			return fail("too many --api-key options", NULL);
-		if (!*value)
-			return fail("--api-key cannot be empty", NULL);
-		keys->list[keys->count++] = value;
-	} else if (strcmp(a, "--rate-limit") == 0) {
-		if (parse_rate_limit(value, config) != 0)
-			return fail("--rate-limit takes LIMIT/WINDOW/BURST, positive numbers, not ", value);
-	} else if (strcmp(a, "--retry-after") == 0) {
-		if (strcmp(value, "seconds") != 0 && strcmp(value, "http-date") != 0)
-			return fail("--retry-after takes 'seconds' or 'http-date', not ", value);
-		config->retry_after = value;
-	} else if (strcmp(a, "--refill") == 0) {
-		if (strcmp(value, "window") != 0 && strcmp(value, "continuous") != 0)
-			return fail("--refill takes 'window' or 'continuous', not ", value);
-		config->refill = value;
-	} else if (strcmp(a, "--seed") == 0) {
-		config->seed = strtol(value, &end, 10);
-		if (*end)
-			return fail("--seed takes an integer, not ", value);
-	} else if (strcmp(a, "--faults") == 0) {
-		config->faults = value;
-	} else if (strcmp(a, "--log") == 0) {
-		config->log_path = value;
-	} else {
-		usage(stderr);
-		return fail("unknown option ", a);
+	if (len == 0)
+		return 0;
+	if (keys->count == MAX_KEYS || len > MAX_KEY_LENGTH) {
+		*why = len > MAX_KEY_LENGTH ? "a key is longer than 1024 bytes" : "more than 256 keys";
+		return -1;
+	}
+	char *copy = strndup(key, len);
+	if (!copy) {
+		*why = "out of memory";
+		return -1;
+	}
+	keys->owned[keys->owned_count++] = copy;
+	keys->list[keys->count++] = copy;
+	return 0;
+}
+
+/* Adds the keys in text, split at any of separators, spaces trimmed. */
+static int add_keys(struct keys *keys, const char *text, const char *separators, const char **why)
+{
+	while (*text) {
+		size_t n = strcspn(text, separators);
+		const char *start = text, *end = text + n;
+		while (start < end && (*start == ' ' || *start == '\t' || *start == '\r'))
+			start++;
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+			end--;
+		if (add_key(keys, start, (size_t)(end - start), why) != 0)
+			return -1;
+		text += n + (text[n] != '\0');
 	}
 	return 0;
+}
+
+static int read_key_file(struct keys *keys, const char *path, const char **why)
+{
+	static char message[512];
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(message, sizeof message, "cannot read %s: %s", path, strerror(errno));
+		*why = message;
+		return -1;
+	}
+	char line[MAX_KEY_LENGTH + 2];
+	int rc = 0;
+	while (rc == 0 && fgets(line, sizeof line, f))
+		rc = add_keys(keys, line, "\n", why);
+	fclose(f);
+	return rc;
+}
+
+struct args {
+	struct sandbox_config config;
+	struct keys keys;
+	int flag_keys; /* keys came from --api-key or --api-key-file */
+};
+
+/* The options that take a value (all but --help and --tls). */
+static const char *const VALUED[] = {
+    "--port", "--api-key", "--api-key-file", "--rate-limit",      "--refill",       "--retry-after",
+    "--seed", "--faults",  "--log",          "--max-connections", "--idle-timeout", "--request-timeout",
+    NULL,
+};
+
+static int takes_value(const char *name)
+{
+	for (const char *const *v = VALUED; *v; v++)
+		if (strcmp(*v, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Reads one option's value into args. Returns 0, or the exit status after
+ * saying what is wrong (naming the option). */
+static int parse_value(struct args *a, const char *name, const char *value)
+{
+	struct sandbox_config *c = &a->config;
+	const char *why = NULL;
+	int rc = 0;
+	if (strcmp(name, "--port") == 0) {
+		rc = sandbox_parse_port(value, &c->port, &why);
+	} else if (strcmp(name, "--api-key") == 0) {
+		why = "cannot be empty";
+		rc = *value ? add_key(&a->keys, value, strlen(value), &why) : -1;
+		a->flag_keys = 1;
+	} else if (strcmp(name, "--api-key-file") == 0) {
+		rc = read_key_file(&a->keys, value, &why);
+		a->flag_keys = 1;
+	} else if (strcmp(name, "--rate-limit") == 0) {
+		rc = sandbox_parse_rate_limit(value, c, &why);
+	} else if (strcmp(name, "--retry-after") == 0) {
+		why = "takes 'seconds' or 'http-date'";
+		rc = strcmp(value, "seconds") != 0 && strcmp(value, "http-date") != 0 ? -1 : 0;
+		c->retry_after = value;
+	} else if (strcmp(name, "--refill") == 0) {
+		why = "takes 'window' or 'continuous'";
+		rc = strcmp(value, "window") != 0 && strcmp(value, "continuous") != 0 ? -1 : 0;
+		c->refill = value;
+	} else if (strcmp(name, "--seed") == 0) {
+		rc = sandbox_parse_seed(value, &c->seed, &why);
+	} else if (strcmp(name, "--faults") == 0) {
+		c->faults = value;
+	} else if (strcmp(name, "--log") == 0) {
+		c->log_path = value;
+	} else if (strcmp(name, "--max-connections") == 0) {
+		rc = sandbox_parse_count(value, &c->max_connections, &why);
+	} else if (strcmp(name, "--idle-timeout") == 0) {
+		rc = sandbox_parse_seconds(value, &c->idle_timeout, &why);
+	} else if (strcmp(name, "--request-timeout") == 0) {
+		rc = sandbox_parse_seconds(value, &c->request_timeout, &why);
+	}
+	if (rc == 0)
+		return 0;
+	if (strcmp(name, "--api-key-file") == 0)
+		return usage_error(name, why); /* why names the file and the system's reason */
+	char message[768];
+	snprintf(message, sizeof message, "%s, not '%s'", why, value);
+	return usage_error(name, message);
+}
+
+/* Reads argv into args. Returns 0; -1 for --help; or an exit status. */
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	for (int i = 1; i < argc; i++) {
+		char name[64];
+		const char *arg = argv[i], *value = NULL;
+		if (strncmp(arg, "--", 2) != 0)
+			return usage_error(NULL, "unexpected argument: options start with --");
+		const char *equals = strchr(arg, '=');
+		size_t len = equals ? (size_t)(equals - arg) : strlen(arg);
+		snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), arg);
+		if (equals)
+			value = equals + 1;
+		if (strcmp(name, "--help") == 0)
+			return -1;
+		if (strcmp(name, "--tls") == 0) {
+			if (!value && i + 1 < argc)
+				value = argv[++i];
+			if (!value || i + 1 >= argc)
+				return usage_error("--tls", "needs two files, CERT and KEY");
+			a->config.tls_cert = value;
+			a->config.tls_key = argv[++i];
+			continue;
+		}
+		if (!takes_value(name))
+			return usage_error(name, "is not an option");
+		if (!value) {
+			if (i + 1 >= argc)
+				return usage_error(name, "needs a value");
+			value = argv[++i];
+		}
+		int rc = parse_value(a, name, value);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Without --api-key or --api-key-file: $PULSE_SANDBOX_API_KEY, else
+ * $PULSE_API_KEY. Returns 0, or -1 with why. */
+static int keys_from_environment(struct keys *keys, const char **why)
+{
+	const char *sandbox_keys = getenv("PULSE_SANDBOX_API_KEY");
+	if (sandbox_keys && *sandbox_keys)
+		return add_keys(keys, sandbox_keys, ",", why);
+	const char *key = getenv("PULSE_API_KEY");
+	if (key && *key)
+		return add_key(keys, key, strlen(key), why);
+	return 0;
+}
+
+/* As many open files as the system allows: each connection is one, and a
+ * crowd of idle ones must not lock out the next client. */
+static void raise_open_files_limit(void)
+{
+	struct rlimit limit;
+	if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+		limit.rlim_cur = limit.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &limit);
+	}
 }
 
 /* Serves until SIGINT, SIGTERM or SIGHUP. */
@@ -101,9 +262,10 @@ static int serve(const struct sandbox_config *config)
 	signal(SIGPIPE, SIG_IGN);
 
 	char err[512];
-	struct sandbox *sandbox = sandbox_start(config, err, sizeof err);
+	int bad_option;
+	struct sandbox *sandbox = sandbox_start(config, err, sizeof err, &bad_option);
 	if (!sandbox)
-		return fail(err, NULL);
+		return bad_option ? usage_error(NULL, err) : failure(err);
 	printf("listening on %s://127.0.0.1:%d\n", config->tls_cert ? "https" : "http",
 	       sandbox_port(sandbox));
 	fflush(stdout);
@@ -115,34 +277,23 @@ static int serve(const struct sandbox_config *config)
 
 int main(int argc, char **argv)
 {
-	struct sandbox_config config = sandbox_default_config();
-	struct keys keys = {.count = 0};
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--help") == 0) {
-			usage(stdout);
-			return EXIT_SUCCESS;
+	struct args a = {.config = sandbox_default_config()};
+	int rc = parse_args(argc, argv, &a);
+	if (rc == -1) {
+		usage(stdout);
+		rc = EXIT_SUCCESS;
+	} else if (rc == 0) {
+		const char *why;
+		if (!a.flag_keys && keys_from_environment(&a.keys, &why) != 0) {
+			rc = failure(why);
+		} else {
+			a.config.keys = a.keys.list;
+			a.config.key_count = a.keys.count;
+			raise_open_files_limit();
+			rc = serve(&a.config);
 		}
-		if (strcmp(a, "--tls") == 0) {
-			if (i + 2 >= argc)
-				return fail("--tls needs CERT and KEY", NULL);
-			config.tls_cert = argv[++i];
-			config.tls_key = argv[++i];
-			continue;
-		}
-		if (i + 1 >= argc)
-			return fail("missing value for ", a);
-		int status = parse_option(a, argv[++i], &config, &keys);
-		if (status != 0)
-			return status;
 	}
-	if (keys.count == 0) {
-		const char *env = getenv("PULSE_API_KEY");
-		if (!env || !*env)
-			return fail("no key: give --api-key KEY or set PULSE_API_KEY", NULL);
-		keys.list[keys.count++] = env;
-	}
-	config.keys = keys.list;
-	config.key_count = keys.count;
-	return serve(&config);
+	for (int i = 0; i < a.keys.owned_count; i++)
+		free(a.keys.owned[i]);
+	return rc;
 }

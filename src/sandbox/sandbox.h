@@ -19,13 +19,22 @@ struct sandbox_config {
 	const char *faults;   /* NULL, or a spec as pulse.sandbox.faults reads it */
 	const char *tls_cert; /* PEM file paths; both or neither */
 	const char *tls_key;
-	const char *log_path; /* NULL: no request log */
+	const char *log_path;   /* NULL: no request log */
+	int max_connections;    /* 0: what the open-files limit allows */
+	double idle_timeout;    /* seconds a kept-alive connection may wait for a request */
+	double request_timeout; /* seconds a request may take to arrive, headers and body */
 };
+
+/* The most a request may send: its body, its URL and its header block. */
+#define SANDBOX_MAX_BODY (1024 * 1024)
+#define SANDBOX_MAX_URL (8 * 1024)
+#define SANDBOX_MAX_HEADERS (32 * 1024)
 
 struct sandbox_config sandbox_default_config(void);
 
-/* NULL on failure, with the reason in err. */
-struct sandbox *sandbox_start(const struct sandbox_config *config, char *err, size_t errlen);
+/* NULL on failure, with the reason in err; *bad_option (unless NULL) is
+ * then 1 when an option's value was the reason (--faults), 0 otherwise. */
+struct sandbox *sandbox_start(const struct sandbox_config *config, char *err, size_t errlen, int *bad_option);
 int sandbox_port(const struct sandbox *sandbox);
 void sandbox_stop(struct sandbox *sandbox); /* NULL is fine */
 

@@ -1,15 +1,19 @@
+/*
+ * pulse-sandbox's server: libmicrohttpd on one thread of its own, every
+ * request handled by the Lua handler (handler.c). It bounds what a client
+ * may send and how long it may take (connections.c), so that no client can
+ * lock the others out.
+ */
 #include "sandbox.h"
 
+#include "connections.h"
 #include "core/buf.h"
-#include "core/clock.h"
-#include "embed/modules.h"
+#include "handler.h"
 #include "timer.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <lauxlib.h>
-#include <lua.h>
-#include <lualib.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -17,19 +21,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
-int luaopen_cjson(lua_State *L);
+/* libmicrohttpd's memory for a connection: room for the largest URL and
+ * header block the sandbox answers itself. Past it, libmicrohttpd answers
+ * on its own (an HTML page). Pages are taken as they are used. */
+#define CONNECTION_MEMORY (128 * 1024)
 
 struct sandbox {
 	struct MHD_Daemon *daemon;
-	lua_State *L; /* only ever touched from the daemon's thread */
-	int handler;  /* registry reference */
+	int listen_fd;
+	struct handler handler;
 	int port;
 	char *tls_cert, *tls_key;
 
-	unsigned long connections_opened;
+	struct connections connections;
 	int in_flight, in_flight_max;
+	struct handler_counters counters; /* the handler reads these */
 
 	struct latency_timer timer;
 	atomic_int suspended; /* connections waiting out a latency */
@@ -41,6 +52,7 @@ struct request {
 	struct MHD_Response *pending; /* ready, waiting out its latency */
 	unsigned pending_status;
 	int headers_seen;
+	int too_large; /* the body passed SANDBOX_MAX_BODY: the rest is read and dropped */
 };
 
 struct sandbox_config sandbox_default_config(void)
@@ -50,6 +62,8 @@ struct sandbox_config sandbox_default_config(void)
 	c.retry_after = "seconds";
 	c.refill = "window";
 	c.seed = 1;
+	c.idle_timeout = 30;
+	c.request_timeout = 10;
 	return c;
 }
 
@@ -66,112 +80,32 @@ int sandbox_random_key(char *key, size_t len)
 	return 0;
 }
 
-/* ---- what Lua sees of the server ------------------------------------------ */
+/* ---- the connections' and requests' lifecycles ------------------------------ */
 
-static int native_now(lua_State *L)
+static struct tracked *tracked_of(struct MHD_Connection *connection)
 {
-	lua_pushnumber(L, clock_monotonic());
-	return 1;
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return info ? info->socket_context : NULL;
 }
 
-static int native_wall(lua_State *L)
+static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
 {
-	lua_pushnumber(L, clock_epoch());
-	return 1;
-}
-
-static int native_counters(lua_State *L)
-{
-	struct sandbox *sb = lua_touserdata(L, lua_upvalueindex(1));
-	lua_createtable(L, 0, 3);
-	lua_pushinteger(L, (lua_Integer)sb->connections_opened);
-	lua_setfield(L, -2, "connections_opened");
-	lua_pushinteger(L, sb->in_flight);
-	lua_setfield(L, -2, "in_flight");
-	lua_pushinteger(L, sb->in_flight_max);
-	lua_setfield(L, -2, "in_flight_max");
-	return 1;
-}
-
-static int native_reset_counters(lua_State *L)
-{
-	struct sandbox *sb = lua_touserdata(L, lua_upvalueindex(1));
-	sb->in_flight_max = sb->in_flight;
-	return 0;
-}
-
-static void push_config(lua_State *L, const struct sandbox_config *c)
-{
-	lua_createtable(L, 0, 8);
-	lua_createtable(L, c->key_count, 0);
-	for (int i = 0; i < c->key_count; i++) {
-		lua_pushstring(L, c->keys[i]);
-		lua_rawseti(L, -2, i + 1);
+	struct sandbox *sb = cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *info =
+		    MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+		*socket_context = info ? connections_opened(&sb->connections, info->connect_fd) : NULL;
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		connections_closed(&sb->connections, *socket_context);
+		*socket_context = NULL;
 	}
-	lua_setfield(L, -2, "keys");
-	lua_pushnumber(L, c->limit);
-	lua_setfield(L, -2, "limit");
-	lua_pushnumber(L, c->window);
-	lua_setfield(L, -2, "window");
-	lua_pushnumber(L, c->burst);
-	lua_setfield(L, -2, "burst");
-	lua_pushstring(L, c->retry_after ? c->retry_after : "seconds");
-	lua_setfield(L, -2, "retry_after");
-	lua_pushstring(L, c->refill ? c->refill : "window");
-	lua_setfield(L, -2, "refill");
-	lua_pushinteger(L, c->seed);
-	lua_setfield(L, -2, "seed");
-	lua_pushstring(L, c->faults);
-	lua_setfield(L, -2, "faults");
-	lua_pushstring(L, c->log_path);
-	lua_setfield(L, -2, "log_path");
-	lua_pushboolean(L, c->tls_cert != NULL);
-	lua_setfield(L, -2, "tls");
 }
-
-/* Runs require("pulse.sandbox").new(config) and keeps the handler it returns. */
-static int open_handler(lua_State *L)
-{
-	struct sandbox *sb = lua_touserdata(L, 1);
-	const struct sandbox_config *config = lua_touserdata(L, 2);
-	luaL_openlibs(L);
-	modules_install(L);
-	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-	lua_pushcfunction(L, luaopen_cjson);
-	lua_setfield(L, -2, "cjson");
-	lua_pop(L, 1);
-
-	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-	lua_newtable(L);
-	lua_pushcfunction(L, native_now);
-	lua_setfield(L, -2, "now");
-	lua_pushcfunction(L, native_wall);
-	lua_setfield(L, -2, "wall");
-	lua_pushlightuserdata(L, sb);
-	lua_pushcclosure(L, native_counters, 1);
-	lua_setfield(L, -2, "counters");
-	lua_pushlightuserdata(L, sb);
-	lua_pushcclosure(L, native_reset_counters, 1);
-	lua_setfield(L, -2, "reset_counters");
-	lua_setfield(L, -2, "pulse.sandbox.native");
-	lua_pop(L, 1);
-
-	lua_getglobal(L, "require");
-	lua_pushliteral(L, "pulse.sandbox");
-	lua_call(L, 1, 1);
-	lua_getfield(L, -1, "new");
-	push_config(L, config);
-	lua_call(L, 1, 1);
-	luaL_checktype(L, -1, LUA_TFUNCTION);
-	return 1;
-}
-
-/* ---- requests --------------------------------------------------------------- */
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *connection)
 {
 	struct sandbox *sb = cls;
-	(void)connection;
 	struct request *r = calloc(1, sizeof *r);
 	if (r && !(r->uri = strdup(uri))) {
 		free(r);
@@ -179,6 +113,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *connectio
 	}
 	if (r && ++sb->in_flight > sb->in_flight_max)
 		sb->in_flight_max = sb->in_flight;
+	connections_receiving(&sb->connections, tracked_of(connection));
 	return r;
 }
 
@@ -187,8 +122,8 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
 {
 	struct sandbox *sb = cls;
 	struct request *r = *req_cls;
-	(void)connection;
 	(void)code;
+	connections_idle(&sb->connections, tracked_of(connection));
 	if (!r)
 		return;
 	sb->in_flight--;
@@ -200,101 +135,72 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
 	*req_cls = NULL;
 }
 
-static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
-                          enum MHD_ConnectionNotificationCode code)
-{
-	struct sandbox *sb = cls;
-	(void)connection;
-	if (code == MHD_CONNECTION_NOTIFY_STARTED)
-		*socket_context = (void *)(uintptr_t)++sb->connections_opened;
-}
+/* ---- answers the sandbox gives itself ------------------------------------------ */
 
-static enum MHD_Result add_to_table(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+static enum MHD_Result queue_error(struct MHD_Connection *connection, unsigned status, const char *code,
+                                   const char *message)
 {
-	lua_State *L = cls;
-	(void)kind;
-	luaL_Buffer name;
-	luaL_buffinit(L, &name);
-	for (const char *c = key; *c; c++)
-		luaL_addchar(&name, (char)((*c >= 'A' && *c <= 'Z') ? *c + 32 : *c));
-	luaL_pushresult(&name);
-	lua_pushstring(L, value ? value : "");
-	lua_rawset(L, -3);
-	return MHD_YES;
-}
-
-static void push_request(lua_State *L, struct MHD_Connection *connection, const char *method,
-                         const char *path, const struct request *r)
-{
-	lua_createtable(L, 0, 8);
-	lua_pushstring(L, method);
-	lua_setfield(L, -2, "method");
-	lua_pushstring(L, path);
-	lua_setfield(L, -2, "path");
-	const char *query = strchr(r->uri, '?');
-	lua_pushstring(L, query ? query + 1 : "");
-	lua_setfield(L, -2, "raw_query");
-	lua_newtable(L);
-	MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, add_to_table, L);
-	lua_setfield(L, -2, "query");
-	lua_newtable(L);
-	MHD_get_connection_values(connection, MHD_HEADER_KIND, add_to_table, L);
-	lua_setfield(L, -2, "headers");
-	lua_pushlstring(L, r->body.data ? r->body.data : "", r->body.len);
-	lua_setfield(L, -2, "body");
-	const union MHD_ConnectionInfo *info =
-	    MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	lua_pushinteger(L, info ? (lua_Integer)(uintptr_t)info->socket_context : 0);
-	lua_setfield(L, -2, "connection");
-	info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	int loopback = 0;
-	if (info && info->client_addr->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)info->client_addr;
-		loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-	}
-	lua_pushboolean(L, loopback);
-	lua_setfield(L, -2, "loopback");
-}
-
-/* Builds the response that the Lua handler's answer (on top) describes. */
-static struct MHD_Response *build_response(lua_State *L, unsigned *status)
-{
-	lua_getfield(L, -1, "status");
-	*status = (unsigned)lua_tointeger(L, -1);
-	lua_pop(L, 1);
-	lua_getfield(L, -1, "body");
-	size_t len = 0;
-	const char *body = lua_tolstring(L, -1, &len);
+	char body[512];
+	snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, message);
 	struct MHD_Response *response =
-	    MHD_create_response_from_buffer(len, (void *)(body ? body : ""), MHD_RESPMEM_MUST_COPY);
-	lua_pop(L, 1);
-	if (!response)
-		return NULL;
-	lua_getfield(L, -1, "headers");
-	if (lua_istable(L, -1)) {
-		for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TTABLE; i++) {
-			lua_rawgeti(L, -1, 1);
-			lua_rawgeti(L, -2, 2);
-			const char *name = lua_tostring(L, -2), *value = lua_tostring(L, -1);
-			if (name && value)
-				MHD_add_response_header(response, name, value);
-			lua_pop(L, 3);
-		}
-		lua_pop(L, 1);
-	}
-	lua_pop(L, 1);
-	return response;
-}
-
-static enum MHD_Result queue_text(struct MHD_Connection *connection, unsigned status, const char *text)
-{
-	struct MHD_Response *response =
-	    MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+	    MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
 	if (!response)
 		return MHD_NO;
 	MHD_add_response_header(response, "Content-Type", "application/json");
 	enum MHD_Result rc = MHD_queue_response(connection, status, response);
 	MHD_destroy_response(response);
+	return rc;
+}
+
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	size_t *size = cls;
+	(void)kind;
+	*size += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
+	return MHD_YES;
+}
+
+/* The answer to a request past the sandbox's bounds (status 0: none),
+ * given when its headers are in, before any of its body is read. */
+static unsigned over_bounds(struct MHD_Connection *connection, const struct request *r, const char **message)
+{
+	if (strlen(r->uri) > SANDBOX_MAX_URL) {
+		*message = "the URL is longer than 8 KiB";
+		return 414;
+	}
+	size_t headers = 0;
+	MHD_get_connection_values(connection, MHD_HEADER_KIND, add_header_size, &headers);
+	if (headers > SANDBOX_MAX_HEADERS) {
+		*message = "the request headers are larger than 32 KiB";
+		return 431;
+	}
+	const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Content-Length");
+	if (length && strtoull(length, NULL, 10) > SANDBOX_MAX_BODY) {
+		*message = "the body is larger than 1 MiB";
+		return 413;
+	}
+	return 0;
+}
+
+/* ---- requests ------------------------------------------------------------------- */
+
+/* Sends (or holds back, for a latency fault) what the handler answered. */
+static enum MHD_Result answer(struct sandbox *sb, struct MHD_Connection *connection, struct request *r,
+                              const struct handler_answer *a)
+{
+	if (a->drop)
+		return MHD_NO; /* closes the connection with no response */
+	if (a->delay > 0) {
+		r->pending = a->response;
+		r->pending_status = a->status;
+		atomic_fetch_add(&sb->suspended, 1);
+		MHD_suspend_connection(connection);
+		if (latency_timer_schedule(&sb->timer, connection, a->delay) != 0)
+			MHD_resume_connection(connection); /* no memory for the timer: answer now */
+		return MHD_YES;
+	}
+	enum MHD_Result rc = MHD_queue_response(connection, a->status, a->response);
+	MHD_destroy_response(a->response);
 	return rc;
 }
 
@@ -317,52 +223,39 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 	}
 	if (!r->headers_seen) { /* MHD's first call comes before any body */
 		r->headers_seen = 1;
-		return MHD_YES;
+		const char *message;
+		unsigned status = over_bounds(connection, r, &message);
+		return status ? queue_error(connection, status, "too_large", message) : MHD_YES;
 	}
 	if (*upload_data_size > 0) {
-		if (buf_append(&r->body, upload_data, *upload_data_size) != 0)
+		/* A body sent in chunks, with no length said up front, is read
+		 * to its end and dropped past the bound: its answer can only come
+		 * then. The request timeout bounds how long that takes. */
+		if (!r->too_large && r->body.len + *upload_data_size > SANDBOX_MAX_BODY) {
+			r->too_large = 1;
+			buf_free(&r->body);
+		}
+		if (!r->too_large && buf_append(&r->body, upload_data, *upload_data_size) != 0)
 			return MHD_NO;
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-
-	lua_State *L = sb->L;
-	int top = lua_gettop(L);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, sb->handler);
-	push_request(L, connection, method, path, r);
-	if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_istable(L, -1)) {
-		fprintf(stderr, "pulse-sandbox: handler failed: %s\n", lua_tostring(L, -1));
-		lua_settop(L, top);
-		return queue_text(connection, 500,
-		                  "{\"error\":{\"code\":\"sandbox_bug\",\"message\":\"handler failed\"}}");
-	}
-	lua_getfield(L, -1, "drop");
-	int drop = lua_toboolean(L, -1);
-	lua_pop(L, 1);
-	if (drop) {
-		lua_settop(L, top);
-		return MHD_NO; /* closes the connection with no response */
-	}
-	lua_getfield(L, -1, "delay");
-	double delay = lua_tonumber(L, -1);
-	lua_pop(L, 1);
-	unsigned status;
-	struct MHD_Response *response = build_response(L, &status);
-	lua_settop(L, top);
-	if (!response)
-		return MHD_NO;
-	if (delay > 0) {
-		r->pending = response;
-		r->pending_status = status;
-		atomic_fetch_add(&sb->suspended, 1);
-		MHD_suspend_connection(connection);
-		if (latency_timer_schedule(&sb->timer, connection, delay) != 0)
-			MHD_resume_connection(connection); /* no memory for the timer: answer now */
-		return MHD_YES;
-	}
-	enum MHD_Result rc = MHD_queue_response(connection, status, response);
-	MHD_destroy_response(response);
-	return rc;
+	connections_received(&sb->connections, tracked_of(connection));
+	if (r->too_large)
+		return queue_error(connection, 413, "too_large", "the body is larger than 1 MiB");
+	struct handler_request req = {
+	    .connection = connection,
+	    .method = method,
+	    .path = path,
+	    .uri = r->uri,
+	    .body = r->body.data,
+	    .body_len = r->body.len,
+	    .connection_id = connections_id(tracked_of(connection)),
+	};
+	struct handler_answer a;
+	if (handler_call(&sb->handler, &req, &a) != 0)
+		return queue_error(connection, 500, "sandbox_bug", "handler failed");
+	return answer(sb, connection, r, &a);
 }
 
 /* ---- start and stop ------------------------------------------------------------ */
@@ -378,7 +271,7 @@ static char *read_file(const char *path)
 	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
 		if (buf_append(&b, chunk, n) != 0)
 			break;
-	int failed = ferror(f) || !b.data;
+	int failed = ferror(f) || !b.data || buf_putc(&b, '\0') != 0;
 	fclose(f);
 	if (failed) {
 		buf_free(&b);
@@ -387,68 +280,117 @@ static char *read_file(const char *path)
 	return b.data;
 }
 
+/* The listening socket on 127.0.0.1:port, made here rather than by
+ * libmicrohttpd so that a failure says the system's reason. */
+static int listen_on(int port, char *err, size_t errlen)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+	    bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, 1024) != 0) {
+		snprintf(err, errlen, "cannot listen on 127.0.0.1:%d: %s", port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The cap on open connections: the configured one, else what the
+ * open-files limit leaves after a margin for the process's own files. */
+static int connection_cap(const struct sandbox_config *config)
+{
+	if (config->max_connections > 0)
+		return config->max_connections;
+	struct rlimit limit;
+	if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+		return 1000;
+	long cap = (long)limit.rlim_cur - 64;
+	return cap < 16 ? 16 : cap > 100000 ? 100000 : (int)cap;
+}
+
 static int start_daemon(struct sandbox *sb, const struct sandbox_config *config, char *err, size_t errlen)
 {
-	struct sockaddr_in addr = {0};
-	addr.sin_family = AF_INET;
-	addr.sin_port = htons((uint16_t)config->port);
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;
-	if (config->tls_cert) {
-		sb->tls_cert = read_file(config->tls_cert);
-		sb->tls_key = read_file(config->tls_key);
-		if (!sb->tls_cert || !sb->tls_key) {
-			snprintf(err, errlen, "cannot read the TLS certificate or key file");
-			return -1;
-		}
+	if (config->tls_cert)
 		flags |= MHD_USE_TLS;
-	}
 	struct MHD_OptionItem tls[] = {
 	    {MHD_OPTION_HTTPS_MEM_CERT, 0, sb->tls_cert},
 	    {MHD_OPTION_HTTPS_MEM_KEY, 0, sb->tls_key},
 	    {MHD_OPTION_END, 0, NULL},
 	};
-	sb->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, sb, MHD_OPTION_SOCK_ADDR, &addr,
-	                              MHD_OPTION_URI_LOG_CALLBACK, on_uri, sb, MHD_OPTION_NOTIFY_COMPLETED,
-	                              on_completed, sb, MHD_OPTION_NOTIFY_CONNECTION, on_connection, sb,
-	                              MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_ARRAY,
-	                              config->tls_cert ? tls : tls + 2, MHD_OPTION_END);
+	/* libmicrohttpd's own cap stays above ours, so that ours (the oldest
+	 * idle connection closed) comes first. */
+	unsigned limit = (unsigned)sb->connections.max + 16;
+	sb->daemon = MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_request, sb, MHD_OPTION_LISTEN_SOCKET, sb->listen_fd,
+	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, sb, MHD_OPTION_NOTIFY_COMPLETED, on_completed, sb,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, sb, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)ceil(config->idle_timeout), MHD_OPTION_CONNECTION_LIMIT, limit,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_ARRAY,
+	    config->tls_cert ? tls : tls + 2, MHD_OPTION_END);
 	if (!sb->daemon) {
-		snprintf(err, errlen, "cannot listen on 127.0.0.1:%d%s", config->port,
-		         config->tls_cert ? " (or the TLS certificate and key are not valid PEM)" : "");
+		snprintf(err, errlen, "cannot start serving on 127.0.0.1:%d%s", config->port,
+		         config->tls_cert ? " (are the TLS certificate and key valid PEM?)" : "");
 		return -1;
 	}
+	sb->listen_fd = -1; /* libmicrohttpd's now */
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(sb->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	sb->port = info ? info->port : config->port;
 	return 0;
 }
 
-struct sandbox *sandbox_start(const struct sandbox_config *config, char *err, size_t errlen)
+/* What the configuration needs before serving, each checked with a
+ * message of its own: the handler (faults, log), the TLS files, a key. */
+static int prepare(struct sandbox *sb, const struct sandbox_config *config, char *err, size_t errlen,
+                   int *bad_option)
 {
+	sb->counters = (struct handler_counters){&sb->connections.opened, &sb->connections.open,
+	                                         &sb->in_flight, &sb->in_flight_max};
+	if (handler_open(&sb->handler, config, &sb->counters, err, errlen) != 0) {
+		*bad_option = strncmp(err, "--faults", 8) == 0; /* the handler names the option it refused */
+		return -1;
+	}
+	if (config->tls_cert) {
+		if (!(sb->tls_cert = read_file(config->tls_cert)) ||
+		    !(sb->tls_key = read_file(config->tls_key))) {
+			snprintf(err, errlen, "cannot read %s: %s",
+			         sb->tls_cert ? config->tls_key : config->tls_cert, strerror(errno));
+			return -1;
+		}
+	}
+	if (config->key_count == 0) {
+		snprintf(err, errlen,
+		         "no key: give --api-key KEY or --api-key-file FILE, or set PULSE_SANDBOX_API_KEY or "
+		         "PULSE_API_KEY");
+		return -1;
+	}
+	return 0;
+}
+
+struct sandbox *sandbox_start(const struct sandbox_config *config, char *err, size_t errlen, int *bad_option)
+{
+	int unused;
+	bad_option = bad_option ? bad_option : &unused;
+	*bad_option = 0;
 	struct sandbox *sb = calloc(1, sizeof *sb);
 	if (!sb) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	sb->handler = LUA_NOREF;
-
-	if (!(sb->L = luaL_newstate())) {
-		snprintf(err, errlen, "out of memory");
+	sb->listen_fd = -1;
+	sb->connections.max = connection_cap(config);
+	if (prepare(sb, config, err, errlen, bad_option) != 0)
+		goto fail;
+	if (latency_timer_start(&sb->timer) != 0 ||
+	    connections_start(&sb->connections, sb->connections.max, config->request_timeout) != 0) {
+		snprintf(err, errlen, "cannot start the sandbox's threads");
 		goto fail;
 	}
-	lua_pushcfunction(sb->L, open_handler);
-	lua_pushlightuserdata(sb->L, sb);
-	lua_pushlightuserdata(sb->L, (void *)config);
-	if (lua_pcall(sb->L, 2, 1, 0) != LUA_OK) {
-		snprintf(err, errlen, "%s", lua_tostring(sb->L, -1));
-		goto fail;
-	}
-	sb->handler = luaL_ref(sb->L, LUA_REGISTRYINDEX);
-	if (latency_timer_start(&sb->timer) != 0) {
-		snprintf(err, errlen, "cannot start the latency timer thread");
-		goto fail;
-	}
-	if (start_daemon(sb, config, err, errlen) != 0)
+	if ((sb->listen_fd = listen_on(config->port, err, errlen)) < 0 ||
+	    start_daemon(sb, config, err, errlen) != 0)
 		goto fail;
 	return sb;
 fail:
@@ -466,15 +408,18 @@ void sandbox_stop(struct sandbox *sb)
 	if (!sb)
 		return;
 	latency_timer_stop(&sb->timer); /* it resumes every delayed connection */
-	/* Give the daemon's thread a moment to answer them. */
-	for (int i = 0; i < 2000 && atomic_load(&sb->suspended) > 0; i++) {
+	/* Give the daemon's thread a moment to answer them, not more: a stop
+	 * must not wait on anything a client holds. */
+	for (int i = 0; i < 200 && atomic_load(&sb->suspended) > 0; i++) {
 		struct timespec ms = {0, 1000000};
 		nanosleep(&ms, NULL);
 	}
 	if (sb->daemon)
 		MHD_stop_daemon(sb->daemon);
-	if (sb->L)
-		lua_close(sb->L);
+	if (sb->listen_fd >= 0)
+		close(sb->listen_fd);
+	connections_stop(&sb->connections);
+	handler_close(&sb->handler);
 	free(sb->tls_cert);
 	free(sb->tls_key);
 	free(sb);

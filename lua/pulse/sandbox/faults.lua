@@ -7,8 +7,8 @@
 --   drop_after   handle (and apply) the request, then close with no response
 --   truncate     cut the JSON body in half
 --   bad_headers  malformed rate-limit header values
---   latency      answer ms=N milliseconds late
---   status       answer code=N (default 500) with a JSON error body
+--   latency      answer ms=N milliseconds late (at most ten minutes)
+--   status       answer code=N (100 to 599; default 500) with a JSON error body
 --   random       with probability p=P, one of kinds=A+B+... (default: all
 --                but redirect), chosen with the --seed generator
 -- and, for every kind: count=N (default 1; 0 for no limit), seconds=T (active
@@ -31,20 +31,69 @@ local KINDS = {
 
 local RANDOM_KINDS = { "503", "html502", "drop", "drop_after", "truncate", "bad_headers", "latency" }
 
-local NUMERIC = { count = true, seconds = true, retry_after = true, port = true, ms = true, p = true, code = true }
+-- Each fault option's bounds: a number (whole when integer), from min to
+-- max; the others are strings.
+local NUMERIC = {
+	count = { integer = true, min = 0, max = 1e9 },
+	seconds = { min = 0.001, max = 86400 },
+	retry_after = { integer = true, min = 0, max = 86400 },
+	port = { integer = true, min = 1, max = 65535 },
+	ms = { min = 0, max = 600000 }, -- ten minutes
+	p = { min = 0, max = 1 },
+	code = { integer = true, min = 100, max = 599 },
+}
+
+local function describe(bounds)
+	return string.format("%s from %g to %g", bounds.integer and "a whole number" or "a number", bounds.min, bounds.max)
+end
+
+-- value checked against name's bounds: the number, or nil and why.
+local function check_number(name, value)
+	local bounds = NUMERIC[name]
+	local n = tonumber(value)
+	if
+		not n
+		or n ~= n
+		or n < bounds.min
+		or n > bounds.max
+		or (bounds.integer and n ~= math.floor(n))
+	then
+		return nil, string.format("fault option %s takes %s, not '%s'", name, describe(bounds), tostring(value))
+	end
+	return bounds.integer and math.tointeger(n) or n
+end
+
+-- kind as its name ("503" for 503), or nil when it names no kind.
+local function kind_name(kind)
+	if math.type(kind) == "float" and kind == math.floor(kind) then
+		kind = math.tointeger(kind)
+	end
+	kind = tostring(kind)
+	return KINDS[kind] and kind or nil
+end
 
 -- Checks and completes one fault table; returns it, or nil and why.
 function faults.validate(f, now)
-	if type(f) ~= "table" or not KINDS[tostring(f.kind)] then
-		return nil, "unknown fault kind '" .. tostring(type(f) == "table" and f.kind) .. "'"
+	if type(f) ~= "table" then
+		return nil, "a fault is an object with a kind, got a " .. type(f)
 	end
-	f.kind = tostring(f.kind)
+	local kind = kind_name(f.kind)
+	if not kind then
+		return nil, "unknown fault kind '" .. tostring(f.kind) .. "'"
+	end
+	f.kind = kind
 	for name, value in pairs(f) do
 		if NUMERIC[name] then
-			if type(value) ~= "number" or value < 0 then
-				return nil, "fault option " .. name .. " must be a non-negative number"
+			local n, why = check_number(name, value)
+			if not n then
+				return nil, why
 			end
-		elseif name ~= "kind" and name ~= "method" and name ~= "kinds" then
+			f[name] = n
+		elseif name == "method" then
+			if type(value) ~= "string" or not value:find("^%u+$") then
+				return nil, "fault option method takes an upper-case method like POST"
+			end
+		elseif name ~= "kind" and name ~= "kinds" then
 			return nil, "unknown fault option '" .. tostring(name) .. "'"
 		end
 	end
@@ -53,6 +102,9 @@ function faults.validate(f, now)
 	end
 	if f.kind == "random" then
 		f.p = f.p or 0.1
+		if f.kinds ~= nil and type(f.kinds) ~= "string" then
+			return nil, "random: kinds takes KIND+KIND..."
+		end
 		if type(f.kinds) == "string" then
 			local list = {}
 			for k in f.kinds:gmatch("[^+]+") do
@@ -81,17 +133,22 @@ function faults.parse(spec, now)
 		local fields = {}
 		local kind = item:match("^([^:]+)")
 		fields.kind = kind
-		for name, value in item:gmatch(":([%w_]+)=([^:]*)") do
-			fields[name] = NUMERIC[name] and tonumber(value) or value
-			if NUMERIC[name] and not fields[name] then
-				return nil, "fault option " .. name .. " needs a number, got '" .. value .. "'"
+		local rest = item:sub(#(kind or "") + 1)
+		for option in rest:gmatch(":([^:]*)") do
+			local name, value = option:match("^([%w_]+)=(.*)$")
+			if not name then
+				return nil, "fault option '" .. option .. "' is not NAME=VALUE"
 			end
+			fields[name] = value
 		end
 		local f, why = faults.validate(fields, now)
 		if not f then
 			return nil, why
 		end
 		list[#list + 1] = f
+	end
+	if #list == 0 then
+		return nil, "no fault in '" .. spec .. "'"
 	end
 	return list
 end

@@ -57,12 +57,14 @@ Sandbox.__index = Sandbox
 
 function sandbox.new(config)
 	local now = native.now()
-	local self = setmetatable({ config = config, keys = {}, next_request_id = 1 }, Sandbox)
+	-- key_ids: each key's place among the keys, from 0, in the order the
+	-- command line and environment gave them.
+	local self = setmetatable({ config = config, key_ids = {}, next_request_id = 1 }, Sandbox)
 	self:start_over(now)
-	for _, key in ipairs(config.keys) do
-		self.keys[key] = true
+	for i, key in ipairs(config.keys) do
+		self.key_ids[key] = self.key_ids[key] or i - 1
 	end
-	if config.faults and config.faults ~= "" then
+	if config.faults then
 		local list, why = faults.parse(config.faults, now)
 		if not list then
 			error("--faults: " .. why, 0)
@@ -72,7 +74,11 @@ function sandbox.new(config)
 		end
 	end
 	if config.log_path then
-		self.log = assert(io.open(config.log_path, "a"))
+		local log, why = io.open(config.log_path, "a")
+		if not log then
+			error("--log: cannot open " .. why, 0)
+		end
+		self.log = log
 		self.log:setvbuf("line")
 	end
 	return function(req)
@@ -103,7 +109,7 @@ function Sandbox:authenticate(headers)
 	if not scheme or scheme:lower() ~= "api-key" then
 		return false, "malformed Authorization header: expected 'Api-key <key>'"
 	end
-	if not self.keys[key] then
+	if not self.key_ids[key] then
 		return false, "unknown API key"
 	end
 	return true
@@ -153,7 +159,8 @@ local function decode_body(body)
 	if not ok then
 		return nil, fail(400, "bad_request", "the body is not valid JSON")
 	end
-	local object = type(value) == "table"
+	-- lua-cjson reads [] and {} alike: the text tells them apart.
+	local object = type(value) == "table" and not body:find("^%s*%[")
 	for k in pairs(object and value or {}) do
 		object = object and type(k) == "string"
 	end
@@ -319,6 +326,7 @@ function Sandbox:snapshot()
 		writes_applied = self.stats.writes_applied,
 		in_flight_max = counters.in_flight_max,
 		connections_opened = counters.connections_opened,
+		connections_open = counters.connections_open,
 		bucket_age = self.bucket:age(native.now()),
 		sample_data = true,
 	}
@@ -343,12 +351,59 @@ function Sandbox:add_faults(body)
 		end
 	end
 	if not list then
-		return fail(422, "validation_failed", why)
+		return fail(400, "bad_request", why)
 	end
 	for _, f in ipairs(list) do
 		self.faults:add(f)
 	end
 	return reply(200, { data = { added = #list } })
+end
+
+-- POST /_sandbox/reset, optionally with {"rate_limit": "L/W/B"}: the
+-- sandbox as started, at that rate limit from now on.
+function Sandbox:reset(body)
+	local input = {}
+	if body:find("%S") then
+		local ok, value = pcall(json.decode, body)
+		if not ok or type(value) ~= "table" then
+			return fail(400, "bad_request", 'post nothing, or {"rate_limit": "LIMIT/WINDOW/BURST"}')
+		end
+		input = value
+	end
+	if input.rate_limit ~= nil then
+		local limit, window, burst = native.parse_rate_limit(tostring(input.rate_limit))
+		if not limit then
+			return fail(400, "bad_request", "rate_limit " .. window)
+		end
+		self.config.limit, self.config.window, self.config.burst = limit, window, burst
+	end
+	self:start_over(native.now())
+	return reply(200, { data = { reset = true } })
+end
+
+-- /_sandbox/echo: the request as received, but the key: the Authorization
+-- credential shows as [REDACTED], with key_id, the matching key's place
+-- among the keys (from 0), or null.
+function Sandbox:echo(req)
+	local headers = {}
+	for name, value in pairs(req.headers) do
+		headers[name] = value
+	end
+	local key_id = json.null
+	if headers.authorization then
+		local scheme, key = headers.authorization:match("^(%S+) +(%S+)$")
+		key_id = key and self.key_ids[key] or json.null
+		headers.authorization = (scheme and scheme .. " " or "") .. "[REDACTED]"
+	end
+	return reply(200, {
+		method = req.method,
+		path = req.path,
+		query = req.raw_query,
+		headers = headers,
+		body = req.body,
+		connection = req.connection,
+		key_id = key_id,
+	})
 end
 
 function Sandbox:control(req)
@@ -366,17 +421,9 @@ function Sandbox:control(req)
 		self.faults:clear()
 		return reply(200, { data = { cleared = true } })
 	elseif what == "reset" and method == "POST" then
-		self:start_over(native.now())
-		return reply(200, { data = { reset = true } })
+		return self:reset(req.body)
 	elseif what == "echo" then
-		return reply(200, {
-			method = req.method,
-			path = req.path,
-			query = req.raw_query,
-			headers = req.headers,
-			body = req.body,
-			connection = req.connection,
-		})
+		return self:echo(req)
 	end
 	return fail(404, "not_found", "no such control endpoint: " .. req.path)
 end
