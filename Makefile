@@ -198,8 +198,12 @@ format:
 	clang-format -i $(C_FILES)
 
 install: all install-module
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/doc/pulse-lua
 	install -m 755 $(BUILD)/pulse-lua $(BUILD)/pulse-sandbox $(DESTDIR)$(PREFIX)/bin/
+	for page in pulse-lua pulse-sandbox; do \
+		sed 's/@VERSION@/$(VERSION)/' doc/man/$$page.1 > $(DESTDIR)$(PREFIX)/share/man/man1/$$page.1 || exit 1; \
+	done
+	install -m 644 README.md CHANGELOG.md $(DESTDIR)$(PREFIX)/share/doc/pulse-lua/
 	for f in $(LUA_SANDBOX_SRC); do \
 		install -D -m 644 $$f $(DESTDIR)$(LUA_LMOD)/$${f#lua/} || exit 1; \
 	done
@@ -213,8 +217,9 @@ install-module: $(BUILD)/pulse/core.so
 	done
 
 uninstall:
-	rm -rf $(DESTDIR)$(LUA_CMOD)/pulse $(DESTDIR)$(LUA_LMOD)/pulse
+	rm -rf $(DESTDIR)$(LUA_CMOD)/pulse $(DESTDIR)$(LUA_LMOD)/pulse $(DESTDIR)$(PREFIX)/share/doc/pulse-lua
 	rm -f $(DESTDIR)$(PREFIX)/bin/pulse-lua $(DESTDIR)$(PREFIX)/bin/pulse-sandbox
+	rm -f $(DESTDIR)$(PREFIX)/share/man/man1/pulse-lua.1 $(DESTDIR)$(PREFIX)/share/man/man1/pulse-sandbox.1
 
 # Builds the rockspec into a local tree, as a LuaRocks user would. Debian
 # keeps curl.h under the multiarch include directory, where LuaRocks does

@@ -205,8 +205,8 @@ describe("pulse-lua", function()
 					path
 				))
 				local elapsed = core.now() - started
-				assert.are_not.equal(0, code)
-				assert.truthy(err:find("interrupted!", 1, true), err)
+				assert.are.equal(130, code)
+				assert.truthy(err:find("pulse%-lua: interrupted\n$"), err)
 				assert.is_true(elapsed < 3, body .. " ran on for " .. elapsed .. " s after the signal")
 				os.remove(path)
 			end

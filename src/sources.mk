@@ -13,7 +13,8 @@ BINDING_SRC  = src/binding/core.c src/binding/engine.c src/binding/json.c src/bi
 EMBED_SRC    = src/embed/modules.c
 SANDBOX_SRC  = src/sandbox/server.c src/sandbox/connections.c src/sandbox/handler.c src/sandbox/options.c \
                src/sandbox/timer.c
-RUNNER_SRC   = src/runner/pulse_lua.c src/runner/repl.c
+RUNNER_SRC   = src/runner/pulse_lua.c src/runner/args.c src/runner/interrupt.c src/runner/repl.c \
+               src/runner/sandbox.c
 SANDBOX_MAIN = src/sandbox/main.c
 
 # pulse.core, the module: everything below the runner but the sandbox.

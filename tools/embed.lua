@@ -31,10 +31,12 @@ for i = 2, #arg do
 	local source = file:read("a")
 	file:close()
 	lines[#lines + 1] = string.format("static const char source_%d[] =\n%s;\n", i, c_string(source))
+	-- Tracebacks name a module as the path require would find it under
+	-- (pulse/tasks.lua), not a path of the tree it was built from.
 	entries[#entries + 1] = string.format(
 		'\t{"%s", "@%s", source_%d, sizeof source_%d - 1},',
 		module_name(path),
-		path,
+		path:gsub("^lua/", ""),
 		i,
 		i
 	)

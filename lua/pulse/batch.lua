@@ -138,6 +138,7 @@ function Batch:fill()
 		if type(method) ~= "string" or type(path) ~= "string" then
 			entry_fields(entry, i, 4) -- raises, saying what is wrong
 		end
+
 		local url = send.plain_url(client, method, path, entry_opts)
 		local id = url and send.start(client, engine, method, url)
 		if id then
@@ -166,7 +167,8 @@ function Batch:record(i, body, second)
 		self.results[i] = { nil, second, err = second }
 	end
 	if self.on_progress then
-		self.on_progress(self.done, self.total, self.client._stats)
+		self.tracker:count(body ~= nil)
+		self.on_progress(self.done, self.total, self.tracker:info())
 	end
 end
 
@@ -212,9 +214,11 @@ function Batch:run()
 		end,
 	})
 	self:fill()
+	local bar = type(self.on_progress) == "table" and self.on_progress
 	while self.in_flight > 0 do -- started, not yet recorded
-		if self.queued == 0 and self.outcomes_n == 0 then
-			tasks.wait_on(self.waiters)
+		-- While nothing finishes (a rate-limit wait), a bar moves on its own.
+		if self.queued == 0 and self.outcomes_n == 0 and not tasks.wait_on(self.waiters, bar and progress.TICK) then
+			bar:tick(self.tracker:info())
 		end
 		self:settle_outcomes()
 		self:record_finished()
@@ -243,6 +247,21 @@ end
 -- res, body =, res = } or { nil, err, err = } (table.unpack gives what a
 -- single call returns); with on_result(i, body, res_or_err) it keeps none
 -- and returns the count.
+-- The error a batch interrupted by Ctrl-C or SIGTERM under pulse-lua
+-- (the runner's interrupt object) raises: one line saying what was done,
+-- and how many writes were out, sent with no answer, when it came.
+function Batch:interrupted(interrupt)
+	local writes = self.client._writes_in_flight
+	local message = string.format(
+		"interrupted: %d%s done; %d write%s may have been applied",
+		self.done,
+		self.total and (" of " .. self.total) or "",
+		writes,
+		writes == 1 and "" or "s"
+	)
+	return errors.new({ kind = "interrupted", message = message, signal = interrupt.signal })
+end
+
 function batch.run(client, requests, opts, runner)
 	opts = opts or {}
 	local list = check_arguments(requests, opts)
@@ -273,9 +292,15 @@ function batch.run(client, requests, opts, runner)
 		index_of = {},
 		entries = {},
 	}, Batch)
-	tasks.run(Batch.run, self)
+	if self.on_progress then
+		self.tracker = progress.tracker(client, total)
+	end
+	local ok, err = pcall(tasks.run, Batch.run, self)
 	if type(self.on_progress) == "table" then
 		self.on_progress:finish()
+	end
+	if not ok then
+		error(err ~= nil and err == runner.interrupt and self:interrupted(err) or err, 0)
 	end
 	return self:outcome()
 end

@@ -63,8 +63,37 @@ end
 
 local warned_verify = false
 
--- The options of pulse.new, checked: the key, the base URL and its origin.
--- A misuse is blamed on the caller of pulse.new.
+-- Where the key comes from: the key itself, or the file holding it. The
+-- options come before the environment, a key before a key file.
+local function key_source(opts)
+	local function given(value)
+		return value ~= nil and value ~= "" and value or nil
+	end
+	if opts.api_key ~= nil or opts.api_key_file ~= nil then
+		return opts.api_key, opts.api_key_file
+	end
+	local key = given(os.getenv("PULSE_API_KEY"))
+	return key, not key and given(os.getenv("PULSE_API_KEY_FILE")) or nil
+end
+
+-- The key in a key file: its first line, spaces trimmed; or nil and why.
+local function read_key_file(path)
+	local f, why = io.open(path, "r")
+	if not f then
+		return nil, why
+	end
+	local line = f:read("l")
+	f:close()
+	line = line and line:match("^%s*(.-)%s*$")
+	if not line or line == "" then
+		return nil, path .. ": no key on its first line"
+	end
+	return line
+end
+
+-- The options of pulse.new, checked: the key (or the file it came from),
+-- the base URL and its origin. A misuse is blamed on the caller of
+-- pulse.new.
 local function check_options(opts)
 	if opts ~= nil and type(opts) ~= "table" then
 		usage("bad argument #1 to 'new' (table expected, got " .. type(opts) .. ")", 3)
@@ -74,9 +103,15 @@ local function check_options(opts)
 	if not valid then
 		usage(why, 3)
 	end
-	local key = opts.api_key or os.getenv("PULSE_API_KEY")
-	if key == nil or key == "" then
-		usage("new: no API key: set PULSE_API_KEY or pass api_key", 3)
+	local key, key_file = key_source(opts)
+	if key_file then
+		key, why = read_key_file(key_file)
+		if not key then
+			usage("new: cannot read the API key: " .. why, 3)
+		end
+	end
+	if key == nil then
+		usage("new: no API key: set PULSE_API_KEY or PULSE_API_KEY_FILE, or pass api_key or api_key_file", 3)
 	end
 	check_key(key, "new", 4)
 	local base_url = opts.base_url or os.getenv("PULSE_BASE_URL")
@@ -100,13 +135,13 @@ local function check_options(opts)
 		warned_verify = true
 		io.stderr:write("pulse: warning: TLS certificate verification is off (verify = false)\n")
 	end
-	return opts, key, base_url, origin
+	return opts, key, base_url, origin, key_file
 end
 
 -- pulse.new: the options as DESIGN.md lists them.
 function client.new(opts)
-	local key, base_url, origin
-	opts, key, base_url, origin = check_options(opts)
+	local key, base_url, origin, key_file
+	opts, key, base_url, origin, key_file = check_options(opts)
 	local policy = opts.rate_limit or {}
 	local limit = policy.limit or 60
 	local retry = opts.retry ~= false and options.merge(RETRY_DEFAULTS, opts.retry)
@@ -125,6 +160,7 @@ function client.new(opts)
 		_url_cache = {},
 		_url_cached = 0,
 		_probe_waiters = {},
+		_writes_in_flight = 0, -- sent from tasks, not yet answered (send.lua)
 		_transport = core.transport({
 			timeout = opts.timeout,
 			connect_timeout = opts.connect_timeout,
@@ -138,6 +174,9 @@ function client.new(opts)
 	self._stats = stats.new(self._transport, self._limiter)
 	remember(self, key)
 	self._transport:set_key(key)
+	if key_file then
+		self._key_file, self._key_stamp = key_file, core.file_stamp(key_file)
+	end
 	return self
 end
 
@@ -146,6 +185,22 @@ function Client:set_api_key(key)
 	check_key(key, "set_api_key")
 	remember(self, key)
 	self._transport:set_key(key)
+end
+
+-- With a key file: the file's key, read again when the file has changed
+-- (rotation reaches a long-running worker without a restart). A file
+-- being rewritten, empty or unreadable for a moment, keeps the key in use.
+function Client:_refresh_key()
+	local stamp = core.file_stamp(self._key_file)
+	if stamp == self._key_stamp then
+		return
+	end
+	local key = read_key_file(self._key_file)
+	if key and not key:find("[%c%s]") then
+		self._key_stamp = stamp
+		remember(self, key)
+		self._transport:set_key(key)
+	end
 end
 
 function Client:close()

@@ -21,6 +21,7 @@ errors.KINDS = {
 	usage = "the call was not valid",
 	cancelled = "not sent: the batch stopped first (fail_fast)",
 	redirect = "a redirect was not followed",
+	interrupted = "interrupted (Ctrl-C or SIGTERM under pulse-lua)",
 	too_large = "the response body is larger than max_body",
 }
 

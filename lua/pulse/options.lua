@@ -5,6 +5,7 @@ local options = {}
 
 options.CLIENT = {
 	api_key = "string",
+	api_key_file = "string",
 	base_url = "string",
 	timeout = "positive",
 	connect_timeout = "positive",

@@ -62,9 +62,22 @@ local function await_token(client, wait)
 		return 0
 	end
 	client:_trace("throttled: waiting %.3fs for the rate limit", wait)
-	tasks.sleep(wait)
 	client._stats:record_throttle(wait)
+	tasks.sleep(wait)
 	return wait
+end
+
+-- Waits in a task for transfer id; a write's (fresh) is counted while it
+-- is out, sent and not answered, since it may have been applied: what a
+-- batch interrupted then reports (batch.lua).
+local function await_transfer(client, id, fresh)
+	if not fresh then
+		return tasks.await_transfer(id)
+	end
+	client._writes_in_flight = client._writes_in_flight + 1
+	local a, b, c, d, e, f, g = tasks.await_transfer(id)
+	client._writes_in_flight = client._writes_in_flight - 1
+	return a, b, c, d, e, f, g
 end
 
 -- One transmission: takes a token, waiting as the limiter says but never
@@ -77,6 +90,9 @@ end
 -- the failure's name, its message, elapsed, transmissions, and for the
 -- failure "over_budget" the wait the limiter asked for.
 local function transmit(client, deadline, method, url, headers, body, json_body, timeout, fresh, max_body, foreign)
+	if client._key_file then
+		client:_refresh_key()
+	end
 	local limiter, transport, slept = client._limiter, client._transport, 0
 	if foreign then
 		limiter = nil
@@ -98,7 +114,7 @@ local function transmit(client, deadline, method, url, headers, body, json_body,
 				foreign
 			)
 			if a then
-				return slept, tasks.await_transfer(a)
+				return slept, await_transfer(client, a, fresh)
 			end
 		else
 			a, b, c, d, e, f, g =
@@ -121,6 +137,9 @@ end
 -- at once, for a batch: the transfer's id, or nil when no token is there
 -- yet (then the full path, in a task, waits for one).
 function send.start(client, engine, method, url)
+	if client._key_file then
+		client:_refresh_key()
+	end
 	local id = engine:start(client._transport, client._limiter, method, url)
 	return id or nil
 end

@@ -2,20 +2,12 @@
 -- counted in C by the client's transport (pulse.core), on the request's
 -- path; the client's own events (retries, 429s, throttling) here.
 
+local core = require("pulse.core")
+
 local stats = {}
 
 local Stats = {}
-
--- The transport's counters read as fields too (on_progress callbacks get
--- this object).
-local TRANSPORT_COUNTERS = { requests = true, bytes_received = true, bytes_sent = true }
-
-Stats.__index = function(self, name)
-	if TRANSPORT_COUNTERS[name] then
-		return self.transport:stats()[name]
-	end
-	return Stats[name]
-end
+Stats.__index = Stats
 
 function stats.new(transport, limiter)
 	return setmetatable({
@@ -23,7 +15,9 @@ function stats.new(transport, limiter)
 		limiter = limiter,
 		retries = 0,
 		rate_limited = 0,
-		throttled = 0,
+		throttled = 0, -- wall time during which at least one request waited
+		throttled_sum = 0, -- every request's waits added up
+		throttled_until = 0, -- when the waits known so far end
 		cache_hits = 0,
 	}, Stats)
 end
@@ -36,8 +30,17 @@ function Stats:record_429()
 	self.rate_limited = self.rate_limited + 1
 end
 
+-- A request is about to wait seconds for the rate limit: concurrent waits
+-- overlap, so throttled counts the time they cover once.
 function Stats:record_throttle(seconds)
-	self.throttled = self.throttled + seconds
+	local now = core.now()
+	local ends = now + seconds
+	self.throttled_sum = self.throttled_sum + seconds
+	local from = math.max(now, self.throttled_until)
+	if ends > from then
+		self.throttled = self.throttled + (ends - from)
+		self.throttled_until = ends
+	end
 end
 
 -- A copy, with latency percentiles in seconds.
@@ -48,6 +51,7 @@ function Stats:snapshot()
 		retries = self.retries,
 		rate_limited = self.rate_limited,
 		throttled = self.throttled,
+		throttled_sum = self.throttled_sum,
 		cache_hits = self.cache_hits,
 		ignored_headers = self.limiter:ignored_headers(),
 		bytes_received = counted.bytes_received,

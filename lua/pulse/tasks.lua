@@ -106,9 +106,24 @@ function tasks.sleep(seconds)
 end
 
 -- Suspends the running task until tasks.wake(waiters) is called.
-function tasks.wait_on(waiters)
-	waiters[#waiters + 1] = current
+-- With timeout (seconds), it goes on by then if nobody woke it, and
+-- returns false; true when woken.
+function tasks.wait_on(waiters, timeout)
+	local task = current
+	waiters[#waiters + 1] = task
+	if not timeout then
+		coroutine.yield()
+		return true
+	end
+	local timers = scheduler.timers
+	local timer = { due = core.now() + timeout, task = task, waiters = waiters }
+	timers[#timers + 1] = timer
 	coroutine.yield()
+	if timer.fired then
+		return false
+	end
+	timer.woken = true -- the timer must not wake it again, later
+	return true
 end
 
 -- Makes every task waiting on waiters ready again, and empties it.
@@ -150,13 +165,32 @@ local function earliest_timer(timers)
 	return due
 end
 
+-- A wait_on's timer came due: the task goes on unless it was woken (it is
+-- then no longer among the waiters), and leaves the waiters.
+local function time_out(timer)
+	local waiters = timer.waiters
+	for i = #waiters, 1, -1 do
+		if waiters[i] == timer.task then
+			table.remove(waiters, i)
+			timer.fired = true
+			make_ready(timer.task)
+			return
+		end
+	end
+end
+
 local function wake_timers()
 	local now, kept = core.now(), {}
 	for _, timer in ipairs(scheduler.timers) do
-		if timer.due <= now then
-			make_ready(timer.task)
-		else
-			kept[#kept + 1] = timer
+		-- A woken wait's timer is dropped: its wait ended before it came due.
+		if not timer.woken then
+			if timer.due > now then
+				kept[#kept + 1] = timer
+			elseif timer.waiters then
+				time_out(timer)
+			else
+				make_ready(timer.task)
+			end
 		end
 	end
 	scheduler.timers = kept

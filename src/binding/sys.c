@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <math.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,9 +35,23 @@ static int core_sleep(lua_State *L)
 	return 0;
 }
 
+/* core.file_stamp(path) -> a string that changes when the file does (its
+ * inode, size and modification time), or nil and why: for a key file,
+ * read again only when rotated. */
+static int core_file_stamp(lua_State *L)
+{
+	struct stat st;
+	if (stat(luaL_checkstring(L, 1), &st) != 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, strerror(errno));
+		return 2;
+	}
+	lua_pushfstring(L, "%I/%I/%I.%I", (lua_Integer)st.st_ino, (lua_Integer)st.st_size,
+	                (lua_Integer)st.st_mtim.tv_sec, (lua_Integer)st.st_mtim.tv_nsec);
+	return 1;
+}
+
 const luaL_Reg binding_sys_functions[] = {
-    {"now", core_now},
-    {"isatty", core_isatty},
-    {"sleep", core_sleep},
+    {"now", core_now}, {"isatty", core_isatty}, {"sleep", core_sleep}, {"file_stamp", core_file_stamp},
     {NULL, NULL},
 };

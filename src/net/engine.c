@@ -173,7 +173,9 @@ int engine_poll(struct engine *e, double timeout)
 		if (curl_multi_perform(e->multi, &running) != CURLM_OK)
 			return -1;
 		collect_finished(e);
-		if (e->done_head >= 0 || running == 0 || timeout <= 0)
+		/* An interrupt goes back to the caller at once, whose code then
+		 * raises it; the transfers end on their own next progress call. */
+		if (e->done_head >= 0 || running == 0 || timeout <= 0 || transport_interrupted())
 			return 0;
 		timeout = deadline - clock_monotonic();
 		if (timeout <= 0)

@@ -499,6 +499,7 @@ static void clear_response(struct http_response *res)
 	res->status = 0;
 	res->elapsed = 0;
 	res->transmissions = 0;
+	res->request_size = 0;
 	res->refused = TRANSPORT_OK;
 	res->message[0] = '\0';
 	buf_clear(&res->headers);
@@ -509,6 +510,7 @@ void transport_finish(CURL *easy, CURLcode rc, struct http_response *res)
 {
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &res->status);
 	curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME, &res->elapsed);
+	curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &res->request_size);
 	/* What a callback refused is why libcurl stopped: its own code then
 	 * only says that a callback did. */
 	res->failure = res->refused != TRANSPORT_OK && rc != CURLE_OK ? res->refused : classify(rc);
@@ -540,10 +542,14 @@ enum transport_failure transport_perform(struct transport *t, const struct http_
 	return res->failure;
 }
 
-void transport_count(struct transport *t, const struct http_response *res, size_t sent)
+void transport_count(struct transport *t, const struct http_response *res, size_t body_len)
 {
 	/* An attempt that never left counts as one request too. */
 	int requests = res->transmissions > 1 ? res->transmissions : 1;
+	/* libcurl counts the head it sent, and a body it sent along with it;
+	 * a large body goes apart, uncounted. */
+	size_t head = res->request_size > 0 ? (size_t)res->request_size : 0;
+	size_t sent = head >= body_len ? head : head + body_len;
 	request_stats_record(&t->stats, requests, res->elapsed,
 	                     res->failure == TRANSPORT_OK ? res->body.len : 0, sent);
 }

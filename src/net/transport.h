@@ -68,6 +68,7 @@ struct http_response {
 	/* Times the request was sent: more than 1 when libcurl sent it again
 	 * by itself, on a new connection, after a reused one died. */
 	int transmissions;
+	long request_size;              /* bytes of request head libcurl sent, all transmissions */
 	size_t max_body;                /* this request's bound */
 	enum transport_failure refused; /* what a callback refused, else TRANSPORT_OK */
 	enum transport_failure failure;
@@ -92,7 +93,7 @@ struct transport *transport_retain(struct transport *t);
 const struct request_stats *transport_stats(const struct transport *t);
 
 /* Counts a transfer made on another handle from t's set-up (the engine's). */
-void transport_count(struct transport *t, const struct http_response *res, size_t sent);
+void transport_count(struct transport *t, const struct http_response *res, size_t body_len);
 
 /* Returns 0, or -1 when out of memory. */
 int transport_set_options(struct transport *t, const struct transport_options *options);

@@ -2,10 +2,13 @@
  * pulse-lua: the stock lua interpreter (lua.c of Lua 5.4) with pulse built
  * in, plus a few options of its own. Every option is listed in usage().
  */
+#include "args.h"
 #include "binding/pulse_core.h"
 #include "embed/modules.h"
+#include "interrupt.h"
 #include "net/transport.h"
 #include "repl.h"
+#include "sandbox.h"
 #include "sandbox/sandbox.h"
 
 #include <lauxlib.h>
@@ -26,14 +29,10 @@
 #define LUA_INITVARVERSION LUA_INIT_VAR LUA_VERSUFFIX
 
 const char *progname = PROGNAME;
-static lua_State *globalL;
 
-static void usage(const char *badoption)
+static void usage(const char *message)
 {
-	if (badoption[1] == 'e' || badoption[1] == 'l')
-		fprintf(stderr, "%s: '%s' needs argument\n", progname, badoption);
-	else
-		fprintf(stderr, "%s: unrecognized option '%s'\n", progname, badoption);
+	fprintf(stderr, "%s: %s\n", progname, message);
 	fprintf(stderr, "try '%s --help' for more information\n", progname);
 }
 
@@ -44,21 +43,29 @@ static void print_help(void)
 	       "  -e stat        execute string 'stat'\n"
 	       "  -i             enter interactive mode after executing 'script'\n"
 	       "  -l mod         require library 'mod' into global 'mod'\n"
+	       "  -l g=mod       require library 'mod' into global 'g'\n"
 	       "  -v             show version information\n"
 	       "  -E             ignore environment variables\n"
 	       "  -W             turn warnings on\n"
 	       "  --             stop handling options\n"
 	       "  -              stop handling options and execute stdin\n"
-	       "Pulse options:\n"
+	       "Pulse options (each also as --option=value):\n"
 	       "  --sandbox      start the embedded Pulse API emulator (sample data) on a free\n"
 	       "                 loopback port, with a fresh key, for this run\n"
-	       "  --base-url URL default base URL for pulse.new (else $PULSE_BASE_URL)\n"
+	       "  --sandbox-rate-limit L/W/B   its rate limit: L calls every W seconds, bucket of B\n"
+	       "  --sandbox-faults SPEC        faults it injects (as pulse-sandbox --faults)\n"
+	       "  --sandbox-seed N             the seed of its sample data and random faults\n"
+	       "                 (each --sandbox-* implies --sandbox)\n"
+	       "  --base-url URL default base URL for pulse.new (else $PULSE_BASE_URL); not\n"
+	       "                 with --sandbox\n"
 	       "  --verbose      trace each request, response and retry on stderr (key redacted)\n"
 	       "  --quiet        no progress output\n"
 	       "  --help         show this help\n"
 	       "  --version      show versions of pulse-lua, libcurl and Lua\n"
-	       "The API key comes from $PULSE_API_KEY or pulse.new{api_key = ...}, never from\n"
-	       "the command line, where other users of the machine could read it.\n",
+	       "The API key comes from $PULSE_API_KEY, a file named by $PULSE_API_KEY_FILE, or\n"
+	       "pulse.new{api_key = ...}, never from the command line, where other users of the\n"
+	       "machine could read it. Ctrl-C or SIGTERM stops a script with one line saying\n"
+	       "what was done, and exit status 130 or 143.\n",
 	       progname);
 }
 
@@ -78,7 +85,7 @@ void l_message(const char *pname, const char *msg)
 int report(lua_State *L, int status)
 {
 	if (status != LUA_OK) {
-		const char *msg = lua_tostring(L, -1);
+		const char *msg = interrupt_is(L, -1) ? interrupt_message(L, -1) : lua_tostring(L, -1);
 		l_message(progname, msg ? msg : "(error object is not a string)");
 		lua_pop(L, 1);
 	}
@@ -86,9 +93,12 @@ int report(lua_State *L, int status)
 }
 
 /* The message handler: an error object with __tostring (pulse's errors
- * have one) prints as that one readable line, then the traceback. */
+ * have one) prints as that one readable line, then the traceback; an
+ * interrupt as its own line, with none. */
 static int msghandler(lua_State *L)
 {
+	if (interrupt_is(L, 1))
+		return 1;
 	const char *msg = lua_tostring(L, 1);
 	if (msg == NULL) {
 		if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
@@ -100,31 +110,14 @@ static int msghandler(lua_State *L)
 	return 1;
 }
 
-static void lstop(lua_State *L, lua_Debug *ar)
-{
-	(void)ar;
-	lua_sethook(L, NULL, 0, 0);
-	luaL_error(L, "interrupted!");
-}
-
-static void laction(int i)
-{
-	signal(i, SIG_DFL);
-	/* A transfer or a rate-limit sleep runs in C, where the hook cannot
-	 * reach: tell the transport too, or Ctrl-C waits for a timeout. */
-	transport_interrupt();
-	lua_sethook(globalL, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
-}
-
 int docall(lua_State *L, int narg, int nres)
 {
 	int base = lua_gettop(L) - narg;
 	lua_pushcfunction(L, msghandler);
 	lua_insert(L, base);
-	globalL = L;
-	signal(SIGINT, laction);
+	interrupt_arm(L);
 	int status = lua_pcall(L, narg, nres, base);
-	signal(SIGINT, SIG_DFL);
+	interrupt_disarm();
 	lua_remove(L, base);
 	return status;
 }
@@ -158,13 +151,20 @@ static int dostring(lua_State *L, const char *s, const char *name)
 	return dochunk(L, luaL_loadbuffer(L, s, strlen(s), name));
 }
 
-static int dolibrary(lua_State *L, const char *name)
+/* -l mod and -l g=mod: require mod into the global mod, or g. */
+static int dolibrary(lua_State *L, const char *arg)
 {
+	const char *equals = strchr(arg, '=');
+	const char *modname = equals ? equals + 1 : arg;
 	lua_getglobal(L, "require");
-	lua_pushstring(L, name);
+	lua_pushstring(L, modname);
 	int status = docall(L, 1, 1);
-	if (status == LUA_OK)
-		lua_setglobal(L, name);
+	if (status == LUA_OK) {
+		lua_pushlstring(L, arg, equals ? (size_t)(equals - arg) : strlen(arg));
+		lua_insert(L, -2);
+		lua_setglobal(L, lua_tostring(L, -2));
+		lua_pop(L, 1);
+	}
 	return report(L, status);
 }
 
@@ -194,80 +194,19 @@ static int handle_script(lua_State *L, char **argv)
 	return report(L, status);
 }
 
-/* ---- options ------------------------------------------------------------ */
-
-struct options {
-	int interactive, version, execute, no_env, script;
-	int sandbox, verbose, quiet;
-	const char *base_url;
-};
-
-#define BAD_OPTION (-1)
-#define HELP_ASKED (-2)
-
-/* Fills o and returns 0, or BAD_OPTION with o->script at the bad one. */
-static int collect_args(char **argv, struct options *o)
-{
-	int i;
-	for (i = 1; argv[i] != NULL; i++) {
-		o->script = i;
-		const char *a = argv[i];
-		if (a[0] != '-')
-			return 0;
-		if (strcmp(a, "--") == 0) {
-			o->script = argv[i + 1] ? i + 1 : 0;
-			return 0;
-		}
-		if (strcmp(a, "-") == 0)
-			return 0;
-		if (strcmp(a, "--sandbox") == 0)
-			o->sandbox = 1;
-		else if (strcmp(a, "--verbose") == 0)
-			o->verbose = 1;
-		else if (strcmp(a, "--quiet") == 0)
-			o->quiet = 1;
-		else if (strcmp(a, "--help") == 0)
-			return HELP_ASKED;
-		else if (strcmp(a, "--version") == 0)
-			o->version = 1;
-		else if (strcmp(a, "--base-url") == 0) {
-			if (!argv[++i])
-				return BAD_OPTION;
-			o->base_url = argv[i];
-		} else if (strcmp(a, "-E") == 0)
-			o->no_env = 1;
-		else if (strcmp(a, "-W") == 0)
-			continue;
-		else if (strcmp(a, "-i") == 0)
-			o->interactive = o->version = 1;
-		else if (strcmp(a, "-v") == 0)
-			o->version = 1;
-		else if (strcmp(a, "-e") == 0 || strcmp(a, "-l") == 0) {
-			if (a[1] == 'e')
-				o->execute = 1;
-			if (!argv[i + 1] || argv[i + 1][0] == '-')
-				return BAD_OPTION;
-			i++;
-		} else
-			return BAD_OPTION;
-	}
-	o->script = 0;
-	return 0;
-}
-
 /* Runs -e, -l and -W in the order given. */
 static int runargs(lua_State *L, char **argv, int n)
 {
 	for (int i = 1; i < n; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--base-url") == 0) {
-			i++;
-		} else if (strcmp(a, "-W") == 0) {
+		char option;
+		const char *value;
+		if (args_skip_long(argv, &i))
+			continue;
+		if (strcmp(argv[i], "-W") == 0) {
 			lua_warning(L, "@on", 0);
-		} else if (strcmp(a, "-e") == 0 || strcmp(a, "-l") == 0) {
-			const char *extra = argv[++i];
+		} else if ((value = args_lua_value(argv, &i, &option))) {
 			int status =
-			    a[1] == 'e' ? dostring(L, extra, "=(command line)") : dolibrary(L, extra);
+			    option == 'e' ? dostring(L, value, "=(command line)") : dolibrary(L, value);
 			if (status != LUA_OK)
 				return 0;
 		}
@@ -290,15 +229,18 @@ static int handle_luainit(lua_State *L)
 	return dostring(L, init, name);
 }
 
-/* What the Lua layer reads for its defaults: see lua/pulse/init.lua. */
+/* pulse.runner, what the Lua layer reads of the runner: --verbose and
+ * --quiet, the interrupt object, and the embedded sandbox. */
 static void set_runner_table(lua_State *L, const struct options *o)
 {
 	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-	lua_createtable(L, 0, 2);
+	lua_createtable(L, 0, 4);
 	lua_pushboolean(L, o->verbose);
 	lua_setfield(L, -2, "verbose");
 	lua_pushboolean(L, o->quiet);
 	lua_setfield(L, -2, "quiet");
+	interrupt_open(L);
+	runner_sandbox_open(L);
 	lua_setfield(L, -2, "pulse.runner");
 	lua_pop(L, 1);
 }
@@ -346,30 +288,6 @@ static int pmain(lua_State *L)
 	return 1;
 }
 
-static struct sandbox *start_sandbox(void)
-{
-	char key[33], err[256];
-	if (sandbox_random_key(key, sizeof key) != 0) {
-		l_message(progname, "cannot make a sandbox key: no randomness available");
-		return NULL;
-	}
-	const char *keys[] = {key};
-	struct sandbox_config config = sandbox_default_config();
-	config.keys = keys;
-	config.key_count = 1;
-	struct sandbox *sandbox = sandbox_start(&config, err, sizeof err, NULL);
-	if (!sandbox) {
-		l_message(progname, err);
-		return NULL;
-	}
-	char url[64];
-	snprintf(url, sizeof url, "http://127.0.0.1:%d", sandbox_port(sandbox));
-	setenv("PULSE_BASE_URL", url, 1);
-	setenv("PULSE_API_KEY", key, 1);
-	memset(key, 0, sizeof key);
-	return sandbox;
-}
-
 /*
  * glibc gives the top of the heap back to the kernel once 128 KB of it is
  * free, and Lua's collector frees a generation of young objects at once:
@@ -394,22 +312,23 @@ static void keep_freed_memory(void)
 int main(int argc, char **argv)
 {
 	struct options o = {0};
+	char message[256];
 	keep_freed_memory();
 	if (argv[0] && argv[0][0])
 		progname = argv[0];
-	int args = collect_args(argv, &o);
-	if (args == HELP_ASKED) {
+	int args = args_collect(argv, &o, message, sizeof message);
+	if (args == ARGS_HELP) {
 		print_help();
 		return EXIT_SUCCESS;
 	}
-	if (args == BAD_OPTION) {
-		usage(argv[o.script]);
+	if (args == ARGS_BAD) {
+		usage(message);
 		return EXIT_FAILURE;
 	}
 	if (o.base_url)
 		setenv("PULSE_BASE_URL", o.base_url, 1);
 	struct sandbox *sandbox = NULL;
-	if (o.sandbox && !(sandbox = start_sandbox()))
+	if (o.sandbox && !(sandbox = runner_sandbox_start(&o)))
 		return EXIT_FAILURE;
 
 	lua_State *L = luaL_newstate();
@@ -427,5 +346,7 @@ int main(int argc, char **argv)
 	report(L, status);
 	lua_close(L);
 	sandbox_stop(sandbox);
+	if (interrupt_signal())
+		return 128 + interrupt_signal();
 	return (result && status == LUA_OK) ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -17,7 +17,7 @@ void l_message(const char *pname, const char *msg);
 int report(lua_State *L, int status);
 
 /* Calls the function below narg arguments with a traceback handler, and
- * Ctrl-C (SIGINT) interrupting it. */
+ * Ctrl-C (SIGINT) or SIGTERM interrupting it (interrupt.h). */
 int docall(lua_State *L, int narg, int nres);
 
 /* Reads, runs and prints lines until the end of input. */

@@ -98,7 +98,7 @@ static void push_config(lua_State *L, const struct sandbox_config *c)
 	lua_setfield(L, -2, "tls");
 }
 
-/* Runs require("pulse.sandbox").new(config) and returns the handler it
+/* Runs require("pulse.sandbox.handler").new(config) and returns the handler it
  * makes; raises what new raises (a bad option, say). */
 static int open_handler(lua_State *L)
 {
@@ -129,7 +129,7 @@ static int open_handler(lua_State *L)
 	lua_pop(L, 1);
 
 	lua_getglobal(L, "require");
-	lua_pushliteral(L, "pulse.sandbox");
+	lua_pushliteral(L, "pulse.sandbox.handler");
 	lua_call(L, 1, 1);
 	lua_getfield(L, -1, "new");
 	push_config(L, config);

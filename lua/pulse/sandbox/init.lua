@@ -1,496 +1,101 @@
--- pulse.sandbox: the request handler of pulse-sandbox, a local emulator of
--- the Pulse API (PULSE_API.md). src/sandbox/server.c calls the function that new()
--- returns once per request, on one thread, with
---   { method, path, raw_query, query, headers, body, connection, loopback }
--- and sends what it returns:
---   { status, headers = { {name, value}, ... }, body, delay, drop }
+-- pulse.sandbox: a sandbox for users' own test suites.
 --
--- Request bodies are read and responses written with lua-cjson
--- (pulse.sandbox.json), a codec independent of the client's, so the specs
--- check what the client really sends and reads.
-
-local json = require("pulse.sandbox.json")
-local native = require("pulse.sandbox.native")
-local bucket = require("pulse.sandbox.bucket")
-local faults = require("pulse.sandbox.faults")
-local data = require("pulse.sandbox.data")
+--   local sb = require("pulse.sandbox").start{ rate_limit = "20/5/20", faults = "503:count=2", seed = 3 }
+--   local client = require("pulse").new{ base_url = sb.url, api_key = sb.key }
+--   ...
+--   sb:stop()
+--
+-- Under pulse-lua the sandbox runs inside the process (pulse-lua carries
+-- it); under another Lua 5.4 it is the pulse-sandbox program, found as
+-- $PULSE_SANDBOX_BIN or on the PATH, run with a fresh key it is given
+-- through the environment, not the command line.
 
 local sandbox = {}
 
-local DEFAULT_PER_PAGE, MAX_PER_PAGE = 20, 100
-
-local HTML_502 = "<html><head><title>502 Bad Gateway</title></head>"
-	.. "<body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>\n"
-
-local function wall_clock()
-	return native.wall()
-end
-
-local function http_date(epoch)
-	return os.date("!%a, %d %b %Y %H:%M:%S GMT", epoch)
-end
-
-local function iso_time(epoch)
-	return os.date("!%Y-%m-%dT%H:%M:%S", math.floor(epoch)) .. string.format(".%03dZ", math.floor(epoch % 1 * 1000))
-end
-
-local function reply(status, value, headers)
-	local response = {
-		status = status,
-		headers = headers or {},
-		body = json.encode(value),
-	}
-	table.insert(response.headers, 1, { "Content-Type", "application/json" })
-	return response
-end
-
-local function fail(status, code, message, extra)
-	local e = { code = code, message = message }
-	for k, v in pairs(extra or {}) do
-		e[k] = v
-	end
-	return reply(status, { error = e })
-end
-
 local Sandbox = {}
 Sandbox.__index = Sandbox
+Sandbox.__name = "pulse.sandbox"
 
-function sandbox.new(config)
-	local now = native.now()
-	-- key_ids: each key's place among the keys, from 0, in the order the
-	-- command line and environment gave them.
-	local self = setmetatable({ config = config, key_ids = {}, next_request_id = 1 }, Sandbox)
-	self:start_over(now)
-	for i, key in ipairs(config.keys) do
-		self.key_ids[key] = self.key_ids[key] or i - 1
+local OPTIONS = { rate_limit = "string", faults = "string", seed = "number" }
+
+local function check(opts)
+	if opts ~= nil and type(opts) ~= "table" then
+		error("pulse.sandbox.start: options must be a table, got " .. type(opts), 3)
 	end
-	if config.faults then
-		local list, why = faults.parse(config.faults, now)
-		if not list then
-			error("--faults: " .. why, 0)
+	for name, value in pairs(opts or {}) do
+		if not OPTIONS[name] then
+			error("pulse.sandbox.start: unknown option '" .. tostring(name) .. "' (valid: faults, rate_limit, seed)", 3)
 		end
-		for _, f in ipairs(list) do
-			self.faults:add(f)
+		if type(value) ~= OPTIONS[name] or (name == "seed" and math.type(value) ~= "integer") then
+			error("pulse.sandbox.start: " .. name .. " must be " .. (name == "seed" and "an integer" or "a string"), 3)
 		end
 	end
-	if config.log_path then
-		local log, why = io.open(config.log_path, "a")
-		if not log then
-			error("--log: cannot open " .. why, 0)
-		end
-		self.log = log
-		self.log:setvbuf("line")
-	end
-	return function(req)
-		return self:handle(req)
-	end
+	return opts or {}
 end
 
--- The state of a sandbox just started, and what POST /_sandbox/reset
--- returns to: seeded data, a full bucket, no faults, zero counters.
-function Sandbox:start_over(now)
-	local c = self.config
-	self.store = data.new(c.seed or 1)
-	self.bucket = bucket.new(c.limit, c.window, c.burst, now, c.refill)
-	self.faults = faults.queue()
-	self.stats = { requests = 0, by_status = {}, rate_limited = 0, writes_applied = 0 }
-	native.reset_counters()
+local function shell_quote(s)
+	return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
--- ---- authentication and rate limiting ---------------------------------------
-
--- true, or false and a reason; the scheme is case-insensitive (RFC 9110).
-function Sandbox:authenticate(headers)
-	local value = headers.authorization
-	if not value then
-		return false, "missing API key: send 'Authorization: Api-key <key>'"
-	end
-	local scheme, key = value:match("^(%S+) +(%S+)$")
-	if not scheme or scheme:lower() ~= "api-key" then
-		return false, "malformed Authorization header: expected 'Api-key <key>'"
-	end
-	if not self.key_ids[key] then
-		return false, "unknown API key"
-	end
-	return true
+local function random_key()
+	local f = assert(io.open("/dev/urandom", "rb"))
+	local bytes = f:read(16)
+	f:close()
+	return (bytes:gsub(".", function(c)
+		return string.format("%02x", c:byte())
+	end))
 end
 
-function Sandbox:retry_after(now)
-	local seconds = math.max(1, self.bucket:reset_in(now))
-	if self.config.retry_after == "http-date" then
-		-- Rounded up, so that a client waiting until this date waits long enough.
-		return http_date(math.ceil(wall_clock() + seconds))
-	end
-	return tostring(seconds)
-end
-
--- ---- sample resources ------------------------------------------------------------
-
-local function positive_integer(text, default)
-	if text == nil then
-		return default
-	end
-	local n = tonumber(text)
-	return n and math.tointeger(n) and n >= 1 and math.tointeger(n) or nil
-end
-
-function Sandbox:list(resource, query)
-	local page = positive_integer(query.page, 1)
-	local per_page = positive_integer(query.per_page, DEFAULT_PER_PAGE)
-	if not page or not per_page or per_page > MAX_PER_PAGE then
-		return fail(400, "bad_request", "page must be >= 1 and per_page 1.." .. MAX_PER_PAGE)
-	end
-	local items, total = self.store:page(resource, page, per_page)
-	local pages = math.max(1, math.ceil(total / per_page))
-	return reply(200, {
-		data = items,
-		meta = {
-			page = page,
-			per_page = per_page,
-			total = total,
-			total_pages = pages,
-			next_page = page < pages and page + 1 or json.null,
-		},
-	})
-end
-
-local function decode_body(body)
-	local ok, value = pcall(json.decode, body)
-	if not ok then
-		return nil, fail(400, "bad_request", "the body is not valid JSON")
-	end
-	-- lua-cjson reads [] and {} alike: the text tells them apart.
-	local object = type(value) == "table" and not body:find("^%s*%[")
-	for k in pairs(object and value or {}) do
-		object = object and type(k) == "string"
-	end
-	if not object then
-		return nil, fail(400, "bad_request", "the body must be a JSON object")
-	end
-	return value
-end
-
-function Sandbox:write(resource, id, method, body)
-	local input, bad = decode_body(body)
-	if not input then
-		return bad
-	end
-	local partial = method == "PATCH"
-	local clean, problems = self.store:validate(resource, input, partial)
-	if not clean then
-		return fail(422, "validation_failed", "some fields are not valid", { fields = problems })
-	end
-	local record
-	if id then
-		record = self.store:get(resource, id)
-		if not record then
-			return fail(404, "not_found", resource .. " " .. id .. " not found")
-		end
-		local merged = {}
-		for k, v in pairs(method == "PUT" and {} or record) do
-			merged[k] = v
-		end
-		for k, v in pairs(clean) do
-			merged[k] = v
-		end
-		clean = merged
-	end
-	if resource == "bookings" then
-		local taken = self.store:conflict(clean.staff_id, clean.start, id)
-		if taken then
-			return fail(409, "conflict", "staff " .. clean.staff_id .. " is already booked at " .. clean.start, {
-				booking_id = taken.id,
-			})
+-- The pulse-sandbox program, started with opts: pid, url and key.
+local function spawn(opts)
+	local key = random_key()
+	local args = { "--port 0" }
+	for _, name in ipairs({ "rate_limit", "faults", "seed" }) do
+		if opts[name] ~= nil then
+			args[#args + 1] = "--" .. name:gsub("_", "-") .. "=" .. shell_quote(opts[name])
 		end
 	end
-	if id then
-		clean.id = id
-		self.store.tables[resource][id] = clean
-		record = clean
+	local bin = os.getenv("PULSE_SANDBOX_BIN") or "pulse-sandbox"
+	-- exec: the shell's pid, printed first, is then the sandbox's.
+	local command = string.format(
+		"echo $$; PULSE_SANDBOX_API_KEY=%s exec %s %s 2>&1",
+		key,
+		shell_quote(bin),
+		table.concat(args, " ")
+	)
+	local pipe = assert(io.popen(command, "r"))
+	local pid, line = pipe:read("l"), pipe:read("l")
+	local url = line and line:match("^listening on (%S+)")
+	if not url then
+		local rest = pipe:read("a") or ""
+		pipe:close()
+		error("pulse.sandbox.start: " .. bin .. " did not start: " .. tostring(line) .. rest, 3)
+	end
+	return pipe, pid, url, key
+end
+
+function sandbox.start(opts)
+	opts = check(opts)
+	local runner = package.loaded["pulse.runner"]
+	local self = setmetatable({}, Sandbox)
+	if runner and runner.start_sandbox then
+		self.handle, self.url, self.key = runner.start_sandbox(opts)
 	else
-		record = self.store:insert(resource, clean)
+		self.pipe, self.pid, self.url, self.key = spawn(opts)
 	end
-	return reply(200, { data = record }), true
+	return self
 end
 
--- Returns the response, and true when it changed the data.
-function Sandbox:route(req)
-	local resource, id_text, rest = req.path:match("^/([%w_]+)/?([^/]*)(.*)$")
-	if not resource or not self.store.tables[resource] or rest ~= "" then
-		return fail(404, "not_found", "no such endpoint: " .. req.path)
-	end
-	local id
-	if id_text ~= "" then
-		id = positive_integer(id_text)
-		if not id then
-			return fail(404, "not_found", resource .. " '" .. id_text .. "' not found")
-		end
-	end
-	local method = req.method
-	if method == "GET" or method == "HEAD" then
-		if not id then
-			return self:list(resource, req.query)
-		end
-		local record = self.store:get(resource, id)
-		if not record then
-			return fail(404, "not_found", resource .. " " .. id .. " not found")
-		end
-		return reply(200, { data = record })
-	elseif method == "POST" and not id then
-		return self:write(resource, nil, method, req.body)
-	elseif (method == "PUT" or method == "PATCH") and id then
-		return self:write(resource, id, method, req.body)
-	elseif method == "DELETE" and id then
-		local record = self.store:delete(resource, id)
-		if not record then
-			return fail(404, "not_found", resource .. " " .. id .. " not found")
-		end
-		return reply(200, { data = { id = id, deleted = true } }), true
-	end
-	return fail(405, "method_not_allowed", method .. " is not allowed on " .. req.path)
-end
-
--- ---- faults ------------------------------------------------------------------------
-
--- Faults that answer instead of the API, before authentication, as a proxy
--- or a failing load balancer would.
-local function answer_fault(fault, req)
-	local kind = fault.kind
-	if kind == "503" then
-		local response = fail(503, "service_unavailable", "traffic spike: try again shortly")
-		if fault.retry_after then
-			table.insert(response.headers, { "Retry-After", string.format("%d", fault.retry_after) })
-		end
-		return response
-	elseif kind == "html502" then
-		return { status = 502, headers = { { "Content-Type", "text/html" } }, body = HTML_502 }
-	elseif kind == "redirect" then
-		local target = string.format("http://127.0.0.1:%d%s", fault.port, req.path)
-		if req.raw_query ~= "" then
-			target = target .. "?" .. req.raw_query
-		end
-		return { status = 307, headers = { { "Location", target } }, body = "" }
-	elseif kind == "drop" then
-		return { drop = true }
-	elseif kind == "status" then
-		local code = math.tointeger(fault.code) or 500
-		return fail(code, "injected", "status " .. code .. " injected by the sandbox")
+-- Stops the sandbox; safe to call twice.
+function Sandbox:stop()
+	if self.handle then
+		self.handle:stop()
+	elseif self.pipe then
+		os.execute("kill " .. self.pid .. " 2>/dev/null")
+		self.pipe:close() -- waits for it to exit
+		self.pipe = nil
 	end
 end
-
--- Faults that bend a real response after the request was handled.
-local function bend_response(fault, response)
-	local kind = fault.kind
-	if kind == "drop_after" then
-		return { drop = true }
-	elseif kind == "truncate" then
-		response.body = response.body:sub(1, #response.body // 2)
-	elseif kind == "bad_headers" then
-		for _, h in ipairs(response.headers) do
-			if h[1] == "Organization-RateLimit-Limit" then
-				h[2] = "lots;w=soon;b="
-			elseif h[1] == "RateLimit-Remaining" then
-				h[2] = "-7x"
-			elseif h[1] == "RateLimit-Reset" then
-				h[2] = "tomorrow"
-			end
-		end
-	elseif kind == "latency" then
-		response.delay = (fault.ms or 1000) / 1000
-	end
-	return response
-end
-
--- ---- the control endpoints -----------------------------------------------------
-
-function Sandbox:describe()
-	return {
-		name = "pulse-sandbox",
-		note = "Sample data, made up from --seed: not your organization's data.",
-		sample_data = data.RESOURCES,
-		rate_limit = { limit = self.config.limit, window = self.config.window, burst = self.config.burst },
-		control = { "/_sandbox/stats", "/_sandbox/faults", "/_sandbox/reset", "/_sandbox/echo" },
-	}
-end
-
-function Sandbox:snapshot()
-	local counters = native.counters()
-	local by_status = {}
-	for status, n in pairs(self.stats.by_status) do
-		by_status[tostring(status)] = n
-	end
-	return {
-		requests = self.stats.requests,
-		by_status = by_status,
-		rate_limited = self.stats.rate_limited,
-		writes_applied = self.stats.writes_applied,
-		in_flight_max = counters.in_flight_max,
-		connections_opened = counters.connections_opened,
-		connections_open = counters.connections_open,
-		bucket_age = self.bucket:age(native.now()),
-		sample_data = true,
-	}
-end
-
-function Sandbox:add_faults(body)
-	local ok, input = pcall(json.decode, body)
-	if not ok or type(input) ~= "table" then
-		return fail(400, "bad_request", "post a fault object, a list of them, or {\"spec\": \"...\"}")
-	end
-	local now = native.now()
-	local list, why
-	if input.spec then
-		list, why = faults.parse(tostring(input.spec), now)
-	else
-		list = input.kind and { input } or input
-		for _, f in ipairs(list) do
-			if not faults.validate(f, now) then
-				list, why = nil, select(2, faults.validate(f, now))
-				break
-			end
-		end
-	end
-	if not list then
-		return fail(400, "bad_request", why)
-	end
-	for _, f in ipairs(list) do
-		self.faults:add(f)
-	end
-	return reply(200, { data = { added = #list } })
-end
-
--- POST /_sandbox/reset, optionally with {"rate_limit": "L/W/B"}: the
--- sandbox as started, at that rate limit from now on.
-function Sandbox:reset(body)
-	local input = {}
-	if body:find("%S") then
-		local ok, value = pcall(json.decode, body)
-		if not ok or type(value) ~= "table" then
-			return fail(400, "bad_request", 'post nothing, or {"rate_limit": "LIMIT/WINDOW/BURST"}')
-		end
-		input = value
-	end
-	if input.rate_limit ~= nil then
-		local limit, window, burst = native.parse_rate_limit(tostring(input.rate_limit))
-		if not limit then
-			return fail(400, "bad_request", "rate_limit " .. window)
-		end
-		self.config.limit, self.config.window, self.config.burst = limit, window, burst
-	end
-	self:start_over(native.now())
-	return reply(200, { data = { reset = true } })
-end
-
--- /_sandbox/echo: the request as received, but the key: the Authorization
--- credential shows as [REDACTED], with key_id, the matching key's place
--- among the keys (from 0), or null.
-function Sandbox:echo(req)
-	local headers = {}
-	for name, value in pairs(req.headers) do
-		headers[name] = value
-	end
-	local key_id = json.null
-	if headers.authorization then
-		local scheme, key = headers.authorization:match("^(%S+) +(%S+)$")
-		key_id = key and self.key_ids[key] or json.null
-		headers.authorization = (scheme and scheme .. " " or "") .. "[REDACTED]"
-	end
-	return reply(200, {
-		method = req.method,
-		path = req.path,
-		query = req.raw_query,
-		headers = headers,
-		body = req.body,
-		connection = req.connection,
-		key_id = key_id,
-	})
-end
-
-function Sandbox:control(req)
-	if not req.loopback then
-		return fail(403, "forbidden", "the control endpoints answer loopback clients only")
-	end
-	local what, method = req.path:match("^/_sandbox/?(.*)$"), req.method
-	if what == "" then
-		return reply(200, self:describe())
-	elseif what == "stats" then
-		return reply(200, self:snapshot())
-	elseif what == "faults" and method == "POST" then
-		return self:add_faults(req.body)
-	elseif what == "faults" and method == "DELETE" then
-		self.faults:clear()
-		return reply(200, { data = { cleared = true } })
-	elseif what == "reset" and method == "POST" then
-		return self:reset(req.body)
-	elseif what == "echo" then
-		return self:echo(req)
-	end
-	return fail(404, "not_found", "no such control endpoint: " .. req.path)
-end
-
--- ---- one request -------------------------------------------------------------------
-
-function Sandbox:record(req, response, key_valid, applied, fault)
-	local status = response.drop and 0 or response.status
-	local stats = self.stats
-	stats.requests = stats.requests + 1
-	stats.by_status[status] = (stats.by_status[status] or 0) + 1
-	if status == 429 then
-		stats.rate_limited = stats.rate_limited + 1
-	end
-	if applied then
-		stats.writes_applied = stats.writes_applied + 1
-	end
-	if self.log then
-		self.log:write(json.encode({
-			time = iso_time(wall_clock()),
-			id = self.next_request_id,
-			method = req.method,
-			path = req.path,
-			status = status,
-			key_sent = req.headers.authorization ~= nil,
-			key_valid = key_valid,
-			applied = applied or false,
-			fault = fault and fault.kind or json.null,
-			dropped = response.drop or false,
-			connection = req.connection,
-		}), "\n")
-	end
-	self.next_request_id = self.next_request_id + 1
-end
-
-function Sandbox:handle(req)
-	if req.path:find("^/_sandbox") then
-		return self:control(req)
-	end
-	local now = native.now()
-	local fault = self.faults:pick(req.method, now)
-	local response = fault and answer_fault(fault, req)
-	if response then
-		self:record(req, response, false, false, fault)
-		return response
-	end
-	local key_valid, why = self:authenticate(req.headers)
-	if not key_valid then
-		response = fail(401, "unauthorized", why)
-		self:record(req, response, false, false, fault)
-		return response
-	end
-	local applied
-	if self.bucket:take(now) then
-		response, applied = self:route(req)
-	else
-		response = fail(429, "rate_limited", "over the organization's rate limit")
-		table.insert(response.headers, { "Retry-After", self:retry_after(now) })
-	end
-	for _, h in ipairs(self.bucket:headers(now)) do
-		table.insert(response.headers, h)
-	end
-	if fault then
-		response = bend_response(fault, response)
-	end
-	self:record(req, response, true, applied, fault)
-	return response
-end
+Sandbox.__close = Sandbox.stop
 
 return sandbox

@@ -1,0 +1,196 @@
+#include "args.h"
+
+#include "sandbox/options.h"
+#include "sandbox/sandbox.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct long_option {
+	const char *name;
+	int takes_value;
+};
+
+static const struct long_option LONG_OPTIONS[] = {
+    {"--sandbox", 0},
+    {"--verbose", 0},
+    {"--quiet", 0},
+    {"--help", 0},
+    {"--version", 0},
+    {"--base-url", 1},
+    {"--sandbox-rate-limit", 1},
+    {"--sandbox-faults", 1},
+    {"--sandbox-seed", 1},
+    {NULL, 0},
+};
+
+/* The long option arg names (before any '='), or NULL. */
+static const struct long_option *find_long(const char *arg)
+{
+	size_t len = strcspn(arg, "=");
+	for (const struct long_option *o = LONG_OPTIONS; o->name; o++)
+		if (strlen(o->name) == len && strncmp(o->name, arg, len) == 0)
+			return o;
+	return NULL;
+}
+
+int args_skip_long(char **argv, int *i)
+{
+	const struct long_option *o = find_long(argv[*i]);
+	if (!o || strncmp(argv[*i], "--", 2) != 0)
+		return 0;
+	if (o->takes_value && !strchr(argv[*i], '=') && argv[*i + 1])
+		(*i)++;
+	return 1;
+}
+
+const char *args_lua_value(char **argv, int *i, char *option)
+{
+	const char *a = argv[*i];
+	if (a[0] != '-' || (a[1] != 'e' && a[1] != 'l'))
+		return NULL;
+	*option = a[1];
+	if (a[2] != '\0')
+		return a + 2;
+	return argv[++*i];
+}
+
+/* Reads the value of long option o at argv[*i] into opts. Returns 0, or
+ * ARGS_BAD with message. */
+static int long_value(char **argv, int *i, const struct long_option *o, struct options *opts, char *message,
+                      size_t len)
+{
+	const char *equals = strchr(argv[*i], '=');
+	const char *value = equals ? equals + 1 : NULL;
+	if (!o->takes_value) {
+		if (value) {
+			snprintf(message, len, "'%s' takes no value", o->name);
+			return ARGS_BAD;
+		}
+		return 0;
+	}
+	if (!value && !(value = argv[*i + 1])) {
+		snprintf(message, len, "'%s' needs a value", o->name);
+		return ARGS_BAD;
+	}
+	if (!equals)
+		(*i)++;
+	struct sandbox_config c;
+	const char *why = NULL;
+	if (strcmp(o->name, "--base-url") == 0) {
+		opts->base_url = value;
+	} else if (strcmp(o->name, "--sandbox-rate-limit") == 0) {
+		opts->sandbox_rate_limit = value;
+		if (sandbox_parse_rate_limit(value, &c, &why) != 0)
+			why = why ? why : "is not valid";
+		else
+			why = NULL;
+	} else if (strcmp(o->name, "--sandbox-seed") == 0) {
+		opts->sandbox_seed = value;
+		if (sandbox_parse_seed(value, &c.seed, &why) == 0)
+			why = NULL;
+	} else if (strcmp(o->name, "--sandbox-faults") == 0) {
+		opts->sandbox_faults = value; /* checked by the sandbox, when it starts */
+	}
+	if (why) {
+		snprintf(message, len, "'%s' %s, not '%s'", o->name, why, value);
+		return ARGS_BAD;
+	}
+	return 0;
+}
+
+/* Sets the flag a long option without a value stands for. */
+static int long_flag(const struct long_option *o, struct options *opts)
+{
+	if (strcmp(o->name, "--help") == 0)
+		return ARGS_HELP;
+	if (strcmp(o->name, "--sandbox") == 0)
+		opts->sandbox = 1;
+	else if (strcmp(o->name, "--verbose") == 0)
+		opts->verbose = 1;
+	else if (strcmp(o->name, "--quiet") == 0)
+		opts->quiet = 1;
+	else if (strcmp(o->name, "--version") == 0)
+		opts->version = 1;
+	return 0;
+}
+
+/* One of lua.c's short options at argv[*i]. Returns 0 or ARGS_BAD. */
+static int short_option(char **argv, int *i, struct options *o, char *message, size_t len)
+{
+	const char *a = argv[*i];
+	if (a[1] == 'e' || a[1] == 'l') {
+		if (a[2] == '\0') { /* the statement or module is the next argument */
+			const char *next = argv[*i + 1];
+			if (!next || next[0] == '-') {
+				snprintf(message, len, "'%s' needs argument", a);
+				return ARGS_BAD;
+			}
+			(*i)++;
+		}
+		o->execute |= a[1] == 'e';
+		return 0;
+	}
+	if (a[2] == '\0') {
+		switch (a[1]) {
+		case 'E':
+			o->no_env = 1;
+			return 0;
+		case 'W':
+			return 0;
+		case 'i':
+			o->interactive = o->version = 1;
+			return 0;
+		case 'v':
+			o->version = 1;
+			return 0;
+		}
+	}
+	snprintf(message, len, "unrecognized option '%s'", a);
+	return ARGS_BAD;
+}
+
+/* Checks how the options go together. */
+static int check_together(struct options *o, char *message, size_t len)
+{
+	if (o->sandbox_rate_limit || o->sandbox_faults || o->sandbox_seed)
+		o->sandbox = 1;
+	if (o->sandbox && o->base_url) {
+		snprintf(message, len,
+		         "'--sandbox' and '--base-url' cannot go together: the sandbox has its own URL");
+		return ARGS_BAD;
+	}
+	return 0;
+}
+
+int args_collect(char **argv, struct options *o, char *message, size_t len)
+{
+	int i;
+	for (i = 1; argv[i] != NULL; i++) {
+		const char *a = argv[i];
+		o->script = i;
+		if (a[0] != '-' || strcmp(a, "-") == 0)
+			return check_together(o, message, len);
+		if (strcmp(a, "--") == 0) {
+			o->script = argv[i + 1] ? i + 1 : 0;
+			return check_together(o, message, len);
+		}
+		int rc;
+		if (a[1] == '-') {
+			const struct long_option *lo = find_long(a);
+			if (!lo) {
+				snprintf(message, len, "unrecognized option '%s'", a);
+				return ARGS_BAD;
+			}
+			rc = long_value(argv, &i, lo, o, message, len);
+			if (rc == 0 && !lo->takes_value)
+				rc = long_flag(lo, o);
+		} else {
+			rc = short_option(argv, &i, o, message, len);
+		}
+		if (rc != 0)
+			return rc;
+	}
+	o->script = 0;
+	return check_together(o, message, len);
+}

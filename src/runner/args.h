@@ -1,0 +1,34 @@
+/*
+ * pulse-lua's command line: lua.c's options (-e, -l, -i, -v, -E, -W, --, -),
+ * joined forms (-estat, -lmod, -l g=mod) included, and pulse's long
+ * options, each also as --option=value.
+ */
+#ifndef PULSE_RUNNER_ARGS_H
+#define PULSE_RUNNER_ARGS_H
+
+#include <stddef.h>
+
+struct options {
+	int interactive, version, execute, no_env;
+	int script; /* argv index of the script, 0 for none */
+	int sandbox, verbose, quiet;
+	const char *base_url;
+	const char *sandbox_rate_limit, *sandbox_faults, *sandbox_seed;
+};
+
+#define ARGS_HELP (-1)
+#define ARGS_BAD (-2)
+
+/* Fills o from argv. Returns 0, ARGS_HELP, or ARGS_BAD with message (len
+ * bytes) saying what is wrong. */
+int args_collect(char **argv, struct options *o, char *message, size_t len);
+
+/* For a pulse long option at argv[*i] (--name or --name=value): 1, with
+ * *i moved past a value given apart; else 0. For walking argv again. */
+int args_skip_long(char **argv, int *i);
+
+/* The -e statement or -l module of argv[*i] (joined, or the next
+ * argument: *i then moves to it); NULL when argv[*i] is neither. */
+const char *args_lua_value(char **argv, int *i, char *option);
+
+#endif
