@@ -6,7 +6,11 @@
 #include <sys/socket.h>
 #include <time.h>
 
-enum state { IDLE, RECEIVING, HANDLING };
+/* FRESH: opened, no request line yet. It counts as idle for the cap, and
+ * as receiving for the request timeout: libmicrohttpd's idle timeout
+ * restarts with every byte, so a client sending its first request line a
+ * byte at a time would otherwise never be timed. */
+enum state { FRESH, IDLE, RECEIVING, HANDLING };
 
 struct tracked {
 	int fd;
@@ -35,7 +39,8 @@ static void *sweep(void *arg)
 	while (!cx->stopping) {
 		double now = clock_monotonic();
 		for (struct tracked *t = cx->oldest; t; t = t->newer)
-			if (t->state == RECEIVING && now - t->since > cx->request_timeout)
+			if ((t->state == FRESH || t->state == RECEIVING) &&
+			    now - t->since > cx->request_timeout)
 				shut(t);
 		struct timespec next;
 		clock_gettime(CLOCK_MONOTONIC, &next);
@@ -87,12 +92,12 @@ struct tracked *connections_opened(struct connections *cx, int fd)
 	if (!t)
 		return NULL;
 	t->fd = fd;
-	t->state = IDLE;
+	t->state = FRESH;
 	t->since = clock_monotonic();
 	pthread_mutex_lock(&cx->lock);
 	if (cx->open >= cx->max)
 		for (struct tracked *old = cx->oldest; old; old = old->newer)
-			if (old->state == IDLE && !old->shut) {
+			if ((old->state == IDLE || old->state == FRESH) && !old->shut) {
 				shut(old);
 				break;
 			}
@@ -136,8 +141,10 @@ static void set_state(struct connections *cx, struct tracked *t, enum state stat
 	if (!t)
 		return;
 	pthread_mutex_lock(&cx->lock);
+	/* A first request is timed from the connection's opening. */
+	if (!(t->state == FRESH && state == RECEIVING))
+		t->since = clock_monotonic();
 	t->state = state;
-	t->since = clock_monotonic();
 	pthread_mutex_unlock(&cx->lock);
 }
 

@@ -39,7 +39,8 @@ static void usage(FILE *out)
 	             "                          new one (default: what the open-files limit allows)\n"
 	             "  --idle-timeout S        close a connection idle for S seconds (default 30)\n"
 	             "  --request-timeout S     close a connection whose request is not all in after S\n"
-	             "                          seconds (default 10)\n"
+	             "                          seconds (a first request: after S seconds open;\n"
+	             "                          default 10)\n"
 	             "  --help\n"
 	             "Long options also take --option=value. The first line on stdout is\n"
 	             "'listening on http://127.0.0.1:PORT'.\n");
