@@ -30,8 +30,10 @@ CURL_CFLAGS  = $(call lazy,CURL_CFLAGS,pkg-config --cflags libcurl)
 CURL_LIBS    = $(call lazy,CURL_LIBS,pkg-config --libs libcurl)
 MHD_CFLAGS   = $(call lazy,MHD_CFLAGS,pkg-config --cflags libmicrohttpd)
 MHD_LIBS     = $(call lazy,MHD_LIBS,pkg-config --libs libmicrohttpd)
-ALL_CFLAGS   = -std=c11 -D_GNU_SOURCE -DPULSE_VERSION='"$(VERSION)"' -Isrc -MMD -MP $(WARNINGS) \
-               $(LUA_CFLAGS) $(CURL_CFLAGS) $(CFLAGS)
+REDIS_CFLAGS = $(call lazy,REDIS_CFLAGS,pkg-config --cflags hiredis)
+REDIS_LIBS   = $(call lazy,REDIS_LIBS,pkg-config --libs hiredis)
+ALL_CFLAGS   = -std=c11 -D_GNU_SOURCE -DPULSE_VERSION='"$(VERSION)"' -Isrc -I$(BUILD)/gen -MMD -MP $(WARNINGS) \
+               $(LUA_CFLAGS) $(CURL_CFLAGS) $(REDIS_CFLAGS) $(CFLAGS)
 
 # Line editing in pulse-lua -i, when readline is there.
 RUNNER_CFLAGS = $(call lazy,RUNNER_CFLAGS,pkg-config --exists readline && echo -DPULSE_USE_READLINE)
@@ -42,7 +44,8 @@ CJSON_LIBS   = -l:liblua$(LUA_VERSION)-cjson.a
 DEB_PACKAGES = build-essential pkg-config lua$(LUA_VERSION) liblua$(LUA_VERSION)-dev \
                libcurl4-openssl-dev libmicrohttpd-dev lua-cjson lua-cjson-dev lua-busted \
                libreadline-dev lua-check clang-format curl openssl ca-certificates luarocks \
-               clang libclang-rt-14-dev valgrind nginx-light python3 python3-httpbin
+               clang libclang-rt-14-dev valgrind nginx-light python3 python3-httpbin libhiredis-dev \
+               redis-server
 
 LUA_SRC         = $(shell find lua -name '*.lua' | sort)
 LUA_SANDBOX_SRC = $(shell find lua/pulse/sandbox -name '*.lua' | sort)
@@ -80,12 +83,20 @@ $(BUILD)/obj/%.o: src/%.c
 
 # Each program carries its Lua modules: pulse-lua all of lua/, pulse-sandbox
 # only its own.
-$(BUILD)/embedded_all.c: tools/embed.lua $(LUA_SRC)
+# The Redis limiter's script, compiled into pulse.core.
+$(BUILD)/gen/redis_bucket.h: src/limiter/redis_bucket.lua tools/cstring.lua tools/c_literal.lua
+	@mkdir -p $(@D)
+	@echo "  CSTRING  $< -> $@"
+	$(Q)$(LUA) tools/cstring.lua REDIS_BUCKET_SCRIPT $< $@
+
+$(call obj,src/limiter/redis.c) $(call pic,src/limiter/redis.c): $(BUILD)/gen/redis_bucket.h
+
+$(BUILD)/embedded_all.c: tools/embed.lua tools/c_literal.lua $(LUA_SRC)
 	@mkdir -p $(@D)
 	@echo "  EMBED    lua/ -> $@"
 	$(Q)$(LUA) tools/embed.lua $@ $(LUA_SRC)
 
-$(BUILD)/embedded_sandbox.c: tools/embed.lua $(LUA_SANDBOX_SRC)
+$(BUILD)/embedded_sandbox.c: tools/embed.lua tools/c_literal.lua $(LUA_SANDBOX_SRC)
 	@mkdir -p $(@D)
 	@echo "  EMBED    lua/pulse/sandbox/ -> $@"
 	$(Q)$(LUA) tools/embed.lua $@ $(LUA_SANDBOX_SRC)
@@ -97,11 +108,12 @@ $(BUILD)/obj/embedded_%.o: $(BUILD)/embedded_%.c
 $(BUILD)/pulse/core.so: $(call pic,$(MODULE_SRC))
 	@mkdir -p $(@D)
 	@echo "  LD       $@"
-	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ $(CURL_LIBS) -lm
+	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(REDIS_LIBS) -lm
 
 $(BUILD)/pulse-lua: $(call obj,$(RUNNER_SRC) $(EMBED_SRC) $(SANDBOX_SRC) $(MODULE_SRC)) $(BUILD)/obj/embedded_all.o
 	@echo "  LD       $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LUA_LIBS) $(CURL_LIBS) $(MHD_LIBS) $(CJSON_LIBS) $(RUNNER_LIBS) -lpthread -lm
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LUA_LIBS) $(CURL_LIBS) $(REDIS_LIBS) $(MHD_LIBS) $(CJSON_LIBS) $(RUNNER_LIBS) \
+		-lpthread -lm
 
 $(BUILD)/pulse-sandbox: $(call obj,$(SANDBOX_MAIN) $(SANDBOX_SRC) $(EMBED_SRC) $(SANDBOX_CORE_SRC)) \
                         $(BUILD)/obj/embedded_sandbox.o
@@ -146,6 +158,7 @@ fuzz:
 		json_decode) srcs="$(FUZZ_SRC_json_decode)";; \
 		ratelimit_headers) srcs="$(FUZZ_SRC_ratelimit_headers)";; \
 		url) srcs="$(FUZZ_SRC_url) $$(pkg-config --cflags --libs $(LUA_PC))";; \
+		redis_url) srcs="$(FUZZ_SRC_redis_url)";; \
 		esac; \
 		clang $(FUZZ_CFLAGS) src/fuzz/$${t}_fuzz.c $$srcs -lm -o build-fuzz/$$t; \
 		mkdir -p build-fuzz/corpus-$$t; \
@@ -185,7 +198,7 @@ bench-compare: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi
 	PULSE_BENCH_BASELINE=$(BUILD)/ref/build $(BUILD)/pulse-lua bench/sandbox.lua
 
 lint:
-	luacheck lua spec examples tools $(wildcard bench/*.lua)
+	luacheck lua spec examples tools $(wildcard bench/*.lua) src/limiter/redis_bucket.lua
 	clang-format --dry-run --Werror $(C_FILES)
 	$(LUA) tools/layers.lua .
 

@@ -16,6 +16,7 @@ dependencies = {
 }
 external_dependencies = {
 	CURL = { header = "curl/curl.h", library = "curl" },
+	HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" },
 }
 build = {
 	type = "make",
@@ -26,6 +27,8 @@ build = {
 		LUA_CFLAGS = "-I$(LUA_INCDIR)",
 		CURL_CFLAGS = "-I$(CURL_INCDIR)",
 		CURL_LIBS = "-L$(CURL_LIBDIR) -lcurl",
+		REDIS_CFLAGS = "-I$(HIREDIS_INCDIR)/hiredis",
+		REDIS_LIBS = "-L$(HIREDIS_LIBDIR) -lhiredis",
 	},
 	install_target = "install-module",
 	install_variables = {

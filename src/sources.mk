@@ -5,8 +5,9 @@ PULSE_VERSION = 0.1.0
 
 CORE_SRC     = src/core/buf.c src/core/clock.c src/core/header_block.c src/core/json_decode.c \
                src/core/json_encode.c src/core/ratelimit.c src/core/ratelimit_headers.c \
-               src/core/request_stats.c src/core/retry.c
-LIMITER_SRC  = src/limiter/limiter.c src/limiter/local.c
+               src/core/request_stats.c src/core/retry.c src/core/sha256.c
+LIMITER_SRC  = src/limiter/limiter.c src/limiter/local.c src/limiter/redis.c src/limiter/redis_url.c \
+               src/limiter/shm.c
 NET_SRC      = src/net/engine.c src/net/exchange.c src/net/transport.c
 BINDING_SRC  = src/binding/core.c src/binding/engine.c src/binding/json.c src/binding/limiter.c \
                src/binding/policy.c src/binding/response.c src/binding/sys.c src/binding/transport.c
@@ -23,7 +24,8 @@ MODULE_SRC   = $(CORE_SRC) $(LIMITER_SRC) $(NET_SRC) $(BINDING_SRC)
 SANDBOX_CORE_SRC = src/core/buf.c src/core/clock.c
 
 # libFuzzer targets (src/fuzz/NAME_fuzz.c) and the sources each links.
-FUZZ_TARGETS = json_decode ratelimit_headers url
+FUZZ_TARGETS = json_decode ratelimit_headers url redis_url
 FUZZ_SRC_json_decode       = src/core/json_decode.c
 FUZZ_SRC_ratelimit_headers = src/core/ratelimit_headers.c src/core/header_block.c src/core/ratelimit.c
 FUZZ_SRC_url               =
+FUZZ_SRC_redis_url         = src/limiter/redis_url.c

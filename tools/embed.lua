@@ -2,21 +2,14 @@
 -- pulse-sandbox carry their modules inside the binary.
 -- usage: lua5.4 tools/embed.lua OUT.c lua/pulse/init.lua lua/pulse/url.lua ...
 
+package.path = "tools/?.lua;" .. package.path
+local c_string = require("c_literal")
+
 local out_path = assert(arg[1], "usage: embed.lua OUT.c FILE.lua...")
 
 local function module_name(path)
 	local name = path:gsub("^lua/", ""):gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", ".")
 	return name
-end
-
-local function c_string(source)
-	local escaped = source:gsub('[%c"\\?\128-\255]', function(c)
-		if c == "\n" then
-			return '\\n"\n"'
-		end
-		return string.format("\\%03o", c:byte())
-	end)
-	return '"' .. escaped .. '"'
 end
 
 local lines = {

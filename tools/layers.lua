@@ -15,7 +15,7 @@ local MAY_INCLUDE = {
 	embed = {},
 	sandbox = { core = true, embed = true },
 	runner = { binding = true, embed = true, net = true, sandbox = true },
-	fuzz = { core = true },
+	fuzz = { core = true, limiter = true }, -- the parsers they fuzz
 }
 
 -- System headers only some layers may include: Lua's C API, libcurl and

@@ -122,8 +122,8 @@ local function check_options(opts)
 	if not origin then
 		usage("new: base_url must be an http:// or https:// URL without credentials, got '" .. base_url .. "'", 3)
 	end
-	if opts.limiter ~= nil then
-		usage("new: limiter '" .. opts.limiter .. "': only the in-process limiter (nil) exists so far", 3)
+	if opts.limiter ~= nil and not opts.limiter:find("^shm:.") and not opts.limiter:find("^rediss?://") then
+		usage("new: limiter must be \"shm:<path>\" or \"redis://[user:password@]host:port[/db]\"", 3)
 	end
 	if opts.cache and (opts.cache.ttl or 0) > 0 then
 		usage("new: cache: the response cache does not exist yet; leave ttl at 0", 3)
@@ -138,12 +138,47 @@ local function check_options(opts)
 	return opts, key, base_url, origin, key_file
 end
 
+-- The name of the bucket of an organization: a hash of the base URL's
+-- origin and the key, so that two organizations never share one and the
+-- key's text is stored nowhere. Several keys of one organization share a
+-- bucket by naming it (the bucket option).
+function client.bucket_name(origin, key)
+	return "org-" .. core.sha256(origin .. "\n" .. key):sub(1, 32)
+end
+
+-- The limiter opts ask for: this process's, or one shared through a file
+-- or Redis; a redis:// URL's password is redacted like the key.
+local function make_limiter(self, opts, key)
+	local policy = opts.rate_limit or {}
+	local limit = policy.limit or 60
+	local window, burst = policy.window or 60, policy.burst or limit
+	self._bucket = opts.bucket or client.bucket_name(self.origin, key)
+	if not opts.limiter then
+		return core.ratelimit(limit, window, burst)
+	end
+	local password = opts.limiter:match("^rediss?://[^/@]*:([^/@]*)@")
+	if password and password ~= "" then
+		remember(self, password)
+	end
+	local ok, limiter = pcall(core.limiter, {
+		url = opts.limiter,
+		bucket = self._bucket,
+		limit = limit,
+		window = window,
+		burst = burst,
+		timeout = opts.connect_timeout or 30,
+		fallback_share = opts.limiter_fallback and opts.limiter_fallback.share,
+	})
+	if not ok then
+		usage("new: " .. self:_redact(tostring(limiter)), 4)
+	end
+	return limiter
+end
+
 -- pulse.new: the options as DESIGN.md lists them.
 function client.new(opts)
 	local key, base_url, origin, key_file
 	opts, key, base_url, origin, key_file = check_options(opts)
-	local policy = opts.rate_limit or {}
-	local limit = policy.limit or 60
 	local retry = opts.retry ~= false and options.merge(RETRY_DEFAULTS, opts.retry)
 	local timeout = opts.timeout or 80
 	local self = setmetatable({
@@ -156,7 +191,6 @@ function client.new(opts)
 		_budget = retry and retry.max_elapsed or timeout,
 		-- A plain call's one attempt ends by retry.max_elapsed + 1 s too.
 		_first_timeout = retry and timeout > retry.max_elapsed + 1 and retry.max_elapsed + 1 or nil,
-		_limiter = core.ratelimit(limit, policy.window or 60, policy.burst or limit),
 		_url_cache = {},
 		_url_cached = 0,
 		_probe_waiters = {},
@@ -171,8 +205,9 @@ function client.new(opts)
 			max_body = opts.max_body,
 		}),
 	}, Client)
-	self._stats = stats.new(self._transport, self._limiter)
 	remember(self, key)
+	self._limiter = make_limiter(self, opts, key)
+	self._stats = stats.new(self._transport, self._limiter)
 	self._transport:set_key(key)
 	if key_file then
 		self._key_file, self._key_stamp = key_file, core.file_stamp(key_file)

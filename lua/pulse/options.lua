@@ -11,6 +11,8 @@ options.CLIENT = {
 	connect_timeout = "positive",
 	rate_limit = "rate_limit",
 	limiter = "string",
+	bucket = "string",
+	limiter_fallback = "limiter_fallback",
 	retry = "retry|false",
 	cache = "cache",
 	verify = "boolean",
@@ -46,6 +48,7 @@ local NESTED = {
 	-- pulse.core's limiter keeps its numbers below 1e9.
 	rate_limit = { limit = "rate", window = "rate", burst = "rate" },
 	cache = { ttl = "non-negative", max_entries = "count" },
+	limiter_fallback = { share = "share" },
 }
 
 local function sorted_names(spec)
@@ -90,6 +93,8 @@ local function accepts(where, name, value, alternative)
 		return value >= 0 and value < math.huge
 	elseif alternative == "rate" then
 		return value > 0 and value < 1e9
+	elseif alternative == "share" then
+		return value > 0 and value <= 1
 	elseif alternative == "count" then
 		return math.type(value) == "integer" and value >= 1
 	end
@@ -106,7 +111,8 @@ local function check_value(where, name, value, kind)
 		end
 	end
 	local wanted = kind:gsub("|", " or "):gsub("rate_limit", "table"):gsub("retry", "table"):gsub("cache", "table")
-	wanted = wanted == "rate" and "above 0 and below 1e9" or wanted
+	wanted = wanted:gsub("limiter_fallback", "table")
+	wanted = wanted == "rate" and "above 0 and below 1e9" or wanted == "share" and "above 0 and at most 1" or wanted
 	return nil, string.format("%s: option '%s' must be %s, got %s", where, name, wanted, tostring(value))
 end
 

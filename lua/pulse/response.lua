@@ -1,7 +1,6 @@
 -- What a call returns, built in one place: res for a response, the body
 -- as the caller gets it, and the error of a failure.
 
-local core = require("pulse.core")
 local errors = require("pulse.errors")
 local json = require("pulse.json")
 
@@ -51,8 +50,10 @@ end
 
 -- Shapes the final response to req (its last hop: a redirect's target, or
 -- req itself) into body, res or nil, err. server_wait: a wait the server
--- asked for that the call's budget did not allow, reported, not slept.
-function response.finish(client, req, status, headers, raw, res, server_wait)
+-- asked for that the call's budget did not allow, reported, not slept;
+-- retry_after: the response's Retry-After in seconds (a date counted from
+-- the response's Date), as pulse.core read it.
+function response.finish(client, req, status, headers, raw, res, server_wait, retry_after)
 	local kind = errors.kind_of_status(status)
 	local body, decode_error = raw, nil
 	if req.decode then
@@ -93,7 +94,7 @@ function response.finish(client, req, status, headers, raw, res, server_wait)
 		end
 	end
 	if status == 429 or status == 503 then
-		fields.retry_after = server_wait or core.parse_retry_after(headers["retry-after"] or "")
+		fields.retry_after = server_wait or retry_after
 		if server_wait then
 			local why = " (the wait asked for, %.1f s, passes the call's budget)"
 			fields.message = fields.message .. string.format(why, server_wait)

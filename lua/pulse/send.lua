@@ -151,6 +151,7 @@ local OUTCOMES = {
 	certificate = "certificate",
 	timeout = "timeout",
 	too_large = "final",
+	limiter = "final", -- a shared limiter out of reach: it says why
 }
 
 -- Whether to try again: retry, wait, reason, over_budget (pulse.core's
@@ -261,12 +262,12 @@ function Call:res(status, headers, rate)
 end
 
 -- What a response that ends the call comes to: body, res or nil, err.
-function Call:conclude(status, headers, body, rate, server_wait)
+function Call:conclude(status, headers, body, rate, server_wait, retry_after)
 	local res = self:res(status, headers, rate)
 	if is_success(status) and not self.req.decode then
 		return body, res -- nothing to shape
 	end
-	return response.finish(self.client, self.hop, status, headers, body, res, server_wait)
+	return response.finish(self.client, self.hop, status, headers, body, res, server_wait, retry_after)
 end
 
 -- Follows a redirect (a 3xx response with a Location) when the rules of
@@ -357,7 +358,7 @@ function Call:settle(status, headers, body, retry_after, rate)
 		if not status then
 			return true, response.failure(client, self.hop, headers, body, reason, self.sent)
 		end
-		return true, self:conclude(status, headers, body, rate, over_budget and wait or nil)
+		return true, self:conclude(status, headers, body, rate, over_budget and wait or nil, retry_after)
 	end
 	notify_retry(client, req, self.attempt, status, reason, wait)
 	if wait > 0 then

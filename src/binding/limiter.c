@@ -7,7 +7,12 @@
 #include "binding.h"
 
 #include "core/clock.h"
+#include "core/sha256.h"
 #include "limiter/local.h"
+#include "limiter/redis.h"
+#include "limiter/shm.h"
+
+#include <string.h>
 
 struct limiter_box {
 	struct limiter *limiter;
@@ -50,6 +55,128 @@ static int core_ratelimit(lua_State *L)
 	return 1;
 }
 
+static double opt_number_field(lua_State *L, int idx, const char *name, double dflt)
+{
+	lua_getfield(L, idx, name);
+	double v = lua_isnil(L, -1) ? dflt : (double)luaL_checknumber(L, -1);
+	lua_pop(L, 1);
+	return v;
+}
+
+static const char *string_field(lua_State *L, int idx, const char *name)
+{
+	lua_getfield(L, idx, name);
+	const char *s = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
+	lua_pop(L, 1); /* alive in the table */
+	return s;
+}
+
+/*
+ * core.limiter{url =, bucket =, limit =, window =, burst =, timeout =,
+ * fallback_share =} -> a limiter shared with other processes: url is
+ * "shm:<path>" or "redis://..."; bucket names the organization's bucket
+ * (a redis:// URL's bucket= wins). Raises, saying why, when it cannot.
+ */
+static int core_limiter(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	const char *url = string_field(L, 1, "url"), *bucket = string_field(L, 1, "bucket");
+	luaL_argcheck(L, url != NULL, 1, "url missing");
+	double limit = opt_number_field(L, 1, "limit", 60), window = opt_number_field(L, 1, "window", 60);
+	double burst = opt_number_field(L, 1, "burst", limit);
+	struct limiter_box *box = lua_newuserdatauv(L, sizeof *box, 0);
+	box->limiter = NULL;
+	binding_set_metatable(L, UP_LIMITER_MT);
+	char err[512];
+	if (strncmp(url, "shm:", 4) == 0) {
+		luaL_argcheck(L, bucket != NULL, 1, "bucket missing");
+		box->limiter = limiter_shm_open(url + 4, bucket, limit, window, burst, err, sizeof err);
+	} else {
+		struct redis_limiter_options o = {
+		    .url = url,
+		    .bucket = bucket,
+		    .limit = limit,
+		    .window = window,
+		    .burst = burst,
+		    .timeout = opt_number_field(L, 1, "timeout", 30),
+		    .fallback_share = opt_number_field(L, 1, "fallback_share", 0),
+		};
+		box->limiter = limiter_redis_open(&o, err, sizeof err);
+	}
+	if (!box->limiter)
+		return luaL_error(L, "%s", err);
+	return 1;
+}
+
+static void push_status(const struct limiter_bucket_status *st, void *ctx)
+{
+	lua_State *L = ctx;
+	lua_createtable(L, 0, 8);
+	struct limiter_view v = {.bucket = st->bucket, .in_flight = st->in_flight};
+	binding_push_rate_table(L, &v);
+	lua_setfield(L, -2, "rate");
+	lua_pushstring(L, st->name);
+	lua_setfield(L, -2, "name");
+	lua_pushboolean(L, st->confirmed);
+	lua_setfield(L, -2, "confirmed");
+	lua_pushinteger(L, st->workers);
+	lua_setfield(L, -2, "workers");
+	binding_push_number(L, st->observed);
+	lua_setfield(L, -2, "observed");
+	lua_pushinteger(L, st->last_status);
+	lua_setfield(L, -2, "last_status");
+	lua_pushinteger(L, st->recovered);
+	lua_setfield(L, -2, "recovered");
+	lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
+}
+
+/* core.limiter_status(url [, bucket]) -> a list of buckets' states, or nil
+ * and why */
+static int core_limiter_status(lua_State *L)
+{
+	const char *url = luaL_checkstring(L, 1), *bucket = luaL_optstring(L, 2, NULL);
+	char err[512];
+	lua_newtable(L);
+	int n = strncmp(url, "shm:", 4) == 0
+	            ? limiter_shm_status(url + 4, push_status, L, err, sizeof err)
+	            : limiter_redis_status(url, bucket, push_status, L, err, sizeof err);
+	if (n < 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		return 2;
+	}
+	return 1;
+}
+
+/* core.limiter_reset(url [, bucket]) -> how many buckets it forgot, or nil
+ * and why */
+static int core_limiter_reset(lua_State *L)
+{
+	const char *url = luaL_checkstring(L, 1), *bucket = luaL_optstring(L, 2, NULL);
+	char err[512];
+	int n = strncmp(url, "shm:", 4) == 0 ? limiter_shm_reset(url + 4, bucket, err, sizeof err)
+	                                     : limiter_redis_reset(url, bucket, err, sizeof err);
+	if (n < 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		return 2;
+	}
+	lua_pushinteger(L, n);
+	return 1;
+}
+
+/* core.sha256(text) -> its digest in hex: names that do not show what
+ * they are made of (a bucket's, from the key). */
+static int core_sha256(lua_State *L)
+{
+	size_t len;
+	const char *text = luaL_checklstring(L, 1, &len);
+	char hex[65];
+	sha256_hex(text, len, hex);
+	lua_pushstring(L, hex);
+	return 1;
+}
+
 static int limiter_gc(lua_State *L)
 {
 	struct limiter_box *box = luaL_checkudata(L, 1, LIMITER_MT);
@@ -73,17 +200,19 @@ int binding_push_no_token(lua_State *L, enum limiter_answer answer, double wait,
 	return 2;
 }
 
-/* rl:take([now]) -> 0 when a token was taken, else seconds to wait, or -1:
- * wait for the response of a request in flight (the tokens are
- * unconfirmed); or nil, "limiter", why. */
+/* rl:take([now]) -> 0 and the token's ticket when a token was taken,
+ * else seconds to wait, or -1: wait for the response of a request in
+ * flight (the tokens are unconfirmed); or nil, "limiter", why. */
 static int limiter_take_method(lua_State *L)
 {
 	struct limiter *l = binding_check_limiter(L, 1);
 	double wait;
-	switch (limiter_take(l, opt_now(L, 2), &wait)) {
+	limiter_ticket ticket;
+	switch (limiter_take(l, opt_now(L, 2), &wait, &ticket)) {
 	case LIMITER_TAKEN:
 		lua_pushnumber(L, 0);
-		return 1;
+		lua_pushinteger(L, (lua_Integer)ticket);
+		return 2;
 	case LIMITER_AWAIT:
 		lua_pushnumber(L, -1);
 		return 1;
@@ -99,15 +228,16 @@ static int limiter_take_method(lua_State *L)
 	return 3;
 }
 
-/* rl:cancel(): a taken token's request got no response. */
+/* rl:cancel([ticket]): a taken token's request got no response. */
 static int limiter_cancel_method(lua_State *L)
 {
-	limiter_cancel(binding_check_limiter(L, 1));
+	limiter_cancel(binding_check_limiter(L, 1), (limiter_ticket)luaL_optinteger(L, 2, 0));
 	return 0;
 }
 
-/* rl:observe(status, headers [, now]) -> retry_after or nil, the rate view
- * after it. headers: a headers object, or a header block string. */
+/* rl:observe(status, headers [, now [, ticket]]) -> retry_after or nil,
+ * the rate view after it. headers: a headers object, or a header block
+ * string. */
 static int limiter_observe_method(lua_State *L)
 {
 	struct limiter *l = binding_check_limiter(L, 1);
@@ -115,7 +245,8 @@ static int limiter_observe_method(lua_State *L)
 	size_t len;
 	const char *block = binding_check_block(L, 3, &len);
 	struct exchange_outcome out;
-	exchange_observe(l, (long)status, block, len, opt_now(L, 4), &out);
+	exchange_observe(l, (limiter_ticket)luaL_optinteger(L, 5, 0), (long)status, block, len, opt_now(L, 4),
+	                 &out);
 	if (out.has_retry_after)
 		lua_pushnumber(L, out.retry_after);
 	else
@@ -141,8 +272,8 @@ static int limiter_ignored_method(lua_State *L)
 }
 
 const luaL_Reg binding_limiter_functions[] = {
-    {"ratelimit", core_ratelimit},
-    {NULL, NULL},
+    {"ratelimit", core_ratelimit},         {"limiter", core_limiter}, {"limiter_status", core_limiter_status},
+    {"limiter_reset", core_limiter_reset}, {"sha256", core_sha256},   {NULL, NULL},
 };
 
 const luaL_Reg binding_limiter_methods[] = {

@@ -12,6 +12,16 @@ void ratelimit_init(struct ratelimit_state *s, double limit, double window, doub
 	s->blocked_until = 0;
 	s->reset_rounds_down = 0;
 	s->confirmed = 0;
+	s->lowest_remaining = -1;
+	s->last_ticket = 0;
+	s->window_ticket = 1;
+}
+
+/* The bucket enters a new window: the takes from the next on belong to it. */
+static void new_window(struct ratelimit_state *s)
+{
+	s->lowest_remaining = -1;
+	s->window_ticket = s->last_ticket + 1;
 }
 
 static void refill(struct ratelimit_state *s, double now)
@@ -22,9 +32,10 @@ static void refill(struct ratelimit_state *s, double now)
 	s->tokens = fmin(s->burst, s->tokens + periods * s->limit);
 	s->next_refill += periods * s->window;
 	s->confirmed = 0;
+	new_window(s);
 }
 
-double ratelimit_take(struct ratelimit_state *s, double now, int in_flight)
+double ratelimit_take(struct ratelimit_state *s, double now, int in_flight, ratelimit_ticket *ticket)
 {
 	if (now < s->blocked_until)
 		return s->blocked_until - now;
@@ -33,6 +44,7 @@ double ratelimit_take(struct ratelimit_state *s, double now, int in_flight)
 		return RATELIMIT_AWAIT_RESPONSE;
 	if (s->tokens >= 1) {
 		s->tokens -= 1;
+		*ticket = ++s->last_ticket;
 		return 0;
 	}
 	return s->next_refill - now;
@@ -55,39 +67,56 @@ static void apply_policy(struct ratelimit_state *s, const struct ratelimit_polic
  * each later reading of the same period; one that rounds down (it says 0
  * before the refill) needs the extra second to stay on the late side.
  */
-static void apply_reset(struct ratelimit_state *s, double reset, double now)
+static void apply_reset(struct ratelimit_state *s, double reset, double now, ratelimit_ticket ticket)
 {
 	if (reset == 0)
 		s->reset_rounds_down = 1;
 	double due = now + reset + (s->reset_rounds_down ? 1 : 0);
-	if (fabs(due - s->next_refill) < 1)
+	if (fabs(due - s->next_refill) < 1) {
 		s->next_refill = fmin(due, s->next_refill);
-	else
-		s->next_refill = due;
+		return;
+	}
+	/* The server refilled before the model expected: this answer and the
+	 * later takes are of its new window. */
+	if (due > s->next_refill + s->window / 2) {
+		s->lowest_remaining = -1;
+		s->window_ticket = ticket ? ticket : s->last_ticket + 1;
+	}
+	s->next_refill = due;
 }
 
 int ratelimit_observe(struct ratelimit_state *s, const struct ratelimit_observation *o, double now,
-                      int in_flight)
+                      int in_flight, ratelimit_ticket ticket)
 {
-	s->confirmed = 1;
 	if (o->has_policy)
 		apply_policy(s, &o->policy);
+	/* An answer to a take of the last window: its Remaining and Reset are
+	 * old news, and it does not confirm this window's tokens. */
+	int current = ticket == 0 || ticket >= s->window_ticket;
 	/* A refill further off than a window cannot be: the value is garbage. */
 	int reset_sane = o->has_reset && o->reset <= s->window;
-	if (reset_sane)
-		apply_reset(s, o->reset, now);
-	if (o->has_remaining) {
-		/* The server may not have counted the requests still in flight. */
-		double left = o->remaining - in_flight;
-		s->tokens = fmin(s->burst, left > 0 ? left : 0);
+	if (current) {
+		s->confirmed = 1;
+		if (reset_sane)
+			apply_reset(s, o->reset, now, ticket);
+		if (o->has_remaining) {
+			if (s->lowest_remaining < 0 || o->remaining < s->lowest_remaining)
+				s->lowest_remaining = o->remaining;
+			/* The server may not have counted the requests still out. */
+			double left = s->lowest_remaining - in_flight;
+			s->tokens = fmin(s->burst, left > 0 ? left : 0);
+		}
 	}
 	if (o->rate_limited) {
-		double wait = o->has_retry_after ? o->retry_after : reset_sane ? o->reset : s->window;
+		double wait = o->has_retry_after      ? o->retry_after
+		              : current && reset_sane ? o->reset
+		                                      : s->window;
 		/* "0" from whole-second headers means under a second: retrying at
 		 * once would only draw another 429. */
 		if (wait < RATELIMIT_MIN_429_WAIT)
 			wait = RATELIMIT_MIN_429_WAIT;
 		s->tokens = 0;
+		s->lowest_remaining = 0;
 		if (now + wait > s->blocked_until)
 			s->blocked_until = now + wait;
 		/* Retry-After is the server's word on when calls come back. */

@@ -12,12 +12,28 @@
 
 #include "ratelimit_headers.h"
 
+/*
+ * A token's ticket: which take it was, in the order of the takes at the
+ * bucket, so that answers, which come in any order when requests go at
+ * once (a batch, or several processes sharing the bucket), are read for
+ * what they are. 0 for an answer of no known take: read as the newest.
+ */
+typedef unsigned long long ratelimit_ticket;
+
 struct ratelimit_state {
 	double limit, window, burst;
-	double tokens;         /* believed left in the bucket */
-	double next_refill;    /* when the next LIMIT tokens arrive */
-	double blocked_until;  /* a 429's wait: nothing is sent before it */
-	int reset_rounds_down; /* the server once said Reset 0: it truncates */
+	double tokens;      /* believed left in the bucket */
+	double next_refill; /* when the next LIMIT tokens arrive */
+	/* The lowest Remaining the server has said in this window (-1: none
+	 * yet). Remaining only falls within a window, so the lowest is the
+	 * newest word, in whatever order the answers came; the tokens are it
+	 * less the requests still out, which it may not count. */
+	double lowest_remaining;
+	ratelimit_ticket last_ticket;   /* of the last take */
+	ratelimit_ticket window_ticket; /* the first take of this window: answers to
+	                                   older ones speak of the last window */
+	double blocked_until;           /* a 429's wait: nothing is sent before it */
+	int reset_rounds_down;          /* the server once said Reset 0: it truncates */
 	/* The tokens are the server's word (from a response), not a prediction:
 	 * until then only one request at a time goes out to check. */
 	int confirmed;
@@ -37,12 +53,14 @@ void ratelimit_init(struct ratelimit_state *s, double limit, double window, doub
  * in_flight: tokens taken whose responses have not come.
  */
 #define RATELIMIT_AWAIT_RESPONSE (-1.0)
-double ratelimit_take(struct ratelimit_state *s, double now, int in_flight);
+double ratelimit_take(struct ratelimit_state *s, double now, int in_flight, ratelimit_ticket *ticket);
 
-/* A response came for a taken token; in_flight no longer counts it.
- * Returns how many of o's values it ignored (a Reset past the window). */
+/* A response came for the token of ticket; in_flight no longer counts it.
+ * An answer to a take of the last window is read for its 429 and policy
+ * only. Returns how many of o's values it ignored (a Reset past the
+ * window). */
 int ratelimit_observe(struct ratelimit_state *s, const struct ratelimit_observation *o, double now,
-                      int in_flight);
+                      int in_flight, ratelimit_ticket ticket);
 
 /* The bucket as it stands at now, refills included: reset and blocked are
  * seconds from now, remaining whole tokens. */

@@ -279,12 +279,24 @@ static int parse_http_date(struct cursor *c, double *epoch)
 	return 0;
 }
 
+static void trim(struct cursor *c)
+{
+	skip_ows(c);
+	while (c->end > c->p && (c->end[-1] == ' ' || c->end[-1] == '\t'))
+		c->end--;
+}
+
+int http_date_parse(const char *value, size_t len, double *epoch)
+{
+	struct cursor c = {value, value + len};
+	trim(&c);
+	return parse_http_date(&c, epoch);
+}
+
 int retry_after_parse(const char *value, size_t len, double now_epoch, double *delay)
 {
 	struct cursor c = {value, value + len};
-	skip_ows(&c);
-	while (c.end > c.p && (c.end[-1] == ' ' || c.end[-1] == '\t'))
-		c.end--;
+	trim(&c);
 	if (c.p < c.end && is_digit(*c.p))
 		return ratelimit_parse_count(c.p, (size_t)(c.end - c.p), delay);
 	double epoch;
@@ -301,7 +313,7 @@ int retry_after_parse(const char *value, size_t len, double now_epoch, double *d
 #define MAX_VALUE 512
 
 /* The fields read, in order of preference for the policy. */
-enum field { ORG_LIMIT, POLICY, LIMIT, REMAINING, RESET, RETRY_AFTER, FIELDS };
+enum field { ORG_LIMIT, POLICY, LIMIT, REMAINING, RESET, RETRY_AFTER, DATE, FIELDS };
 
 #define NAME(text)                                                                                           \
 	{                                                                                                    \
@@ -311,11 +323,16 @@ static const struct {
 	const char *text;
 	size_t len; /* compared first: most fields differ in length */
 } field_names[FIELDS] = {
-    NAME("organization-ratelimit-limit"), NAME("ratelimit-policy"), NAME("ratelimit-limit"),
-    NAME("ratelimit-remaining"),          NAME("ratelimit-reset"),  NAME("retry-after"),
+    NAME("organization-ratelimit-limit"),
+    NAME("ratelimit-policy"),
+    NAME("ratelimit-limit"),
+    NAME("ratelimit-remaining"),
+    NAME("ratelimit-reset"),
+    NAME("retry-after"),
+    NAME("date"),
 };
 #undef NAME
-#define FIELD_INITIALS "or" /* the first letters of field_names */
+#define FIELD_INITIALS "ord" /* the first letters of field_names */
 
 /* A field's value: its only line's text in the block, or, when it came on
  * several lines, all of them joined in value (NULL when absent or too long). */
@@ -388,6 +405,13 @@ void ratelimit_read_response(long status, const char *block, size_t len, double 
 		    o, 1, v && ratelimit_parse_count(v, n, &o->reset) == 0 && o->reset <= RATELIMIT_MAX_WAIT);
 	}
 	if (lines[RETRY_AFTER]) {
+		/* A Retry-After date counts from the server's Date, when it sent
+		 * one (RFC 9110 10.2.3): a client whose clock is off still waits
+		 * as long as the server meant. */
+		double server_now;
+		if (lines[DATE] == 1 &&
+		    http_date_parse(first[DATE].value, first[DATE].value_len, &server_now) == 0)
+			now_epoch = server_now;
 		v = field_value(block, len, RETRY_AFTER, &first[RETRY_AFTER], lines[RETRY_AFTER], value, &n);
 		o->has_retry_after = keep(o, 1,
 		                          v && retry_after_parse(v, n, now_epoch, &o->retry_after) == 0 &&

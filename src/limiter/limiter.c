@@ -2,28 +2,30 @@
 
 #include <stddef.h>
 
-enum limiter_answer limiter_take(struct limiter *l, double now, double *wait)
+enum limiter_answer limiter_take(struct limiter *l, double now, double *wait, limiter_ticket *ticket)
 {
 	*wait = 0;
-	enum limiter_answer answer = l->ops->take(l, now, wait);
+	*ticket = 0;
+	enum limiter_answer answer = l->ops->take(l, now, wait, ticket);
 	if (answer == LIMITER_TAKEN)
 		l->in_flight++;
 	return answer;
 }
 
-void limiter_cancel(struct limiter *l)
+void limiter_cancel(struct limiter *l, limiter_ticket ticket)
 {
 	if (l->in_flight > 0)
 		l->in_flight--;
 	if (l->ops->cancel)
-		l->ops->cancel(l);
+		l->ops->cancel(l, ticket);
 }
 
-void limiter_observe(struct limiter *l, const struct ratelimit_observation *o, double now)
+void limiter_observe(struct limiter *l, const struct ratelimit_observation *o, double now,
+                     limiter_ticket ticket)
 {
 	if (l->in_flight > 0)
 		l->in_flight--;
-	l->ignored_headers += o->ignored + l->ops->observe(l, o, now);
+	l->ignored_headers += o->ignored + l->ops->observe(l, o, now, ticket);
 }
 
 struct limiter_view limiter_view(struct limiter *l, double now)

@@ -1,10 +1,10 @@
 /*
  * A limiter: where the organization's token bucket lives, behind one small
  * table of operations, so that the request path (net/exchange.c) is the
- * same whichever backend holds it: this process (local.c) now, memory
- * shared by the processes of a machine or a Redis server shared by many
- * machines later. The bucket arithmetic is core/ratelimit.c's; a backend
- * stores the state and applies it there.
+ * same whichever backend holds it: this process (local.c), a file mapped
+ * by the processes of a machine (shm.c) or a Redis server shared by many
+ * machines (redis.c). The bucket arithmetic is core/ratelimit.c's (and its
+ * port in redis_bucket.lua); a backend stores the state and applies it.
  *
  * What belongs to this process stays in struct limiter, never in the
  * shared state: the tokens it has taken whose responses have not come
@@ -24,18 +24,23 @@ enum limiter_answer {
 
 struct limiter;
 
+/* A token's ticket (core/ratelimit.h): 0 from a backend that gives none. */
+typedef ratelimit_ticket limiter_ticket;
+
 /*
- * A backend. No operation blocks for long: the engine runs on the same
- * thread. A backend whose state is a round trip away answers take with a
- * short LIMITER_WAIT while it asks, or LIMITER_FAILED when it cannot.
+ * A backend. The engine runs on the same thread, so an operation blocks
+ * for at most one round trip to where the state lives (redis.c: a
+ * loopback or LAN round trip, bounded by connect_timeout when the server
+ * is gone); LIMITER_FAILED when it cannot answer.
  */
 struct limiter_ops {
-	enum limiter_answer (*take)(struct limiter *l, double now, double *wait);
+	enum limiter_answer (*take)(struct limiter *l, double now, double *wait, limiter_ticket *ticket);
 	/* A taken token's request got no response; NULL: nothing to undo. */
-	void (*cancel)(struct limiter *l);
+	void (*cancel)(struct limiter *l, limiter_ticket ticket);
 	/* A response came for a taken token (in_flight no longer counts it).
 	 * Returns how many of o's values it ignored as out of bounds. */
-	int (*observe)(struct limiter *l, const struct ratelimit_observation *o, double now);
+	int (*observe)(struct limiter *l, const struct ratelimit_observation *o, double now,
+	               limiter_ticket ticket);
 	struct ratelimit_view (*view)(struct limiter *l, double now);
 	void (*close)(struct limiter *l); /* frees l */
 };
@@ -55,9 +60,10 @@ struct limiter_view {
 };
 
 /* Each counts in_flight, then asks the backend. */
-enum limiter_answer limiter_take(struct limiter *l, double now, double *wait);
-void limiter_cancel(struct limiter *l);
-void limiter_observe(struct limiter *l, const struct ratelimit_observation *o, double now);
+enum limiter_answer limiter_take(struct limiter *l, double now, double *wait, limiter_ticket *ticket);
+void limiter_cancel(struct limiter *l, limiter_ticket ticket);
+void limiter_observe(struct limiter *l, const struct ratelimit_observation *o, double now,
+                     limiter_ticket ticket);
 struct limiter_view limiter_view(struct limiter *l, double now);
 
 /* Another reference, for a transfer that holds a token of l. */

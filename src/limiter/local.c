@@ -12,9 +12,9 @@ static struct ratelimit_state *bucket_of(struct limiter *l)
 	return &((struct local_limiter *)l)->bucket;
 }
 
-static enum limiter_answer local_take(struct limiter *l, double now, double *wait)
+static enum limiter_answer local_take(struct limiter *l, double now, double *wait, limiter_ticket *ticket)
 {
-	double w = ratelimit_take(bucket_of(l), now, l->in_flight);
+	double w = ratelimit_take(bucket_of(l), now, l->in_flight, ticket);
 	if (w == 0)
 		return LIMITER_TAKEN;
 	if (w == RATELIMIT_AWAIT_RESPONSE)
@@ -23,9 +23,10 @@ static enum limiter_answer local_take(struct limiter *l, double now, double *wai
 	return LIMITER_WAIT;
 }
 
-static int local_observe(struct limiter *l, const struct ratelimit_observation *o, double now)
+static int local_observe(struct limiter *l, const struct ratelimit_observation *o, double now,
+                         limiter_ticket ticket)
 {
-	return ratelimit_observe(bucket_of(l), o, now, l->in_flight);
+	return ratelimit_observe(bucket_of(l), o, now, l->in_flight, ticket);
 }
 
 static struct ratelimit_view local_view(struct limiter *l, double now)

@@ -15,6 +15,7 @@ struct slot {
 	struct shared_headers *headers;
 	struct transport *owner; /* the transport it was set up from; a reference */
 	void *context;           /* the caller's */
+	unsigned long long tag;  /* the caller's too */
 	size_t sent;             /* the request body's length */
 	enum slot_state state;
 	int next_done;           /* the finished-but-uncollected queue, by slot index */
@@ -91,7 +92,8 @@ static void put_free(struct engine *e, int id)
 	e->free_ids[e->free_count++] = id;
 }
 
-int engine_start(struct engine *e, struct transport *t, const struct http_request *req, void *context)
+int engine_start(struct engine *e, struct transport *t, const struct http_request *req, void *context,
+                 unsigned long long tag)
 {
 	int id = free_slot(e);
 	if (id < 0)
@@ -120,6 +122,7 @@ int engine_start(struct engine *e, struct transport *t, const struct http_reques
 	}
 	s->owner = transport_retain(t);
 	s->context = context;
+	s->tag = tag;
 	s->sent = req->body ? req->body_len : 0;
 	s->state = SLOT_RUNNING;
 	e->active++;
@@ -235,10 +238,11 @@ int engine_ids(const struct engine *e)
 	return e->count;
 }
 
-void *engine_take_context(struct engine *e, int id)
+void *engine_take_context(struct engine *e, int id, unsigned long long *tag)
 {
 	if (id < 0 || id >= e->count || e->slots[id]->state == SLOT_FREE)
 		return NULL;
+	*tag = e->slots[id]->tag;
 	void *context = e->slots[id]->context;
 	e->slots[id]->context = NULL;
 	return context;

@@ -17,12 +17,13 @@ void engine_free(struct engine *e);
 
 /* Starts a transfer, counted in t's stats when it ends (t is kept alive
  * until then); returns its id (>= 0), or -1 when out of memory. context
- * is the caller's, kept with the transfer (engine_context). */
-int engine_start(struct engine *e, struct transport *t, const struct http_request *req, void *context);
+ * and tag are the caller's, kept with the transfer (engine_take_context). */
+int engine_start(struct engine *e, struct transport *t, const struct http_request *req, void *context,
+                 unsigned long long tag);
 
-/* Transfer id's context, which it then forgets: NULL when the transfer is
- * released, or its context was taken already. */
-void *engine_take_context(struct engine *e, int id);
+/* Transfer id's context (and *tag), which it then forgets: NULL when the
+ * transfer is released, or its context was taken already. */
+void *engine_take_context(struct engine *e, int id, unsigned long long *tag);
 
 /*
  * Moves transfers along; when none has finished, sleeps in poll(2) for at

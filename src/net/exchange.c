@@ -3,12 +3,12 @@
 #include "core/clock.h"
 #include "core/ratelimit_headers.h"
 
-void exchange_observe(struct limiter *l, long status, const char *block, size_t len, double now,
-                      struct exchange_outcome *out)
+void exchange_observe(struct limiter *l, limiter_ticket ticket, long status, const char *block, size_t len,
+                      double now, struct exchange_outcome *out)
 {
 	struct ratelimit_observation o;
 	ratelimit_read_response(status, block, len, clock_epoch(), &o);
-	limiter_observe(l, &o, now);
+	limiter_observe(l, &o, now, ticket);
 	out->observed = 1;
 	out->has_retry_after = o.has_retry_after;
 	out->retry_after = o.retry_after;
@@ -17,17 +17,18 @@ void exchange_observe(struct limiter *l, long status, const char *block, size_t 
 
 /* Settles the token l gave for res: observed on a response, given back on
  * a failure. */
-static void settle(struct limiter *l, const struct http_response *res, struct exchange_outcome *out)
+static void settle(struct limiter *l, limiter_ticket ticket, const struct http_response *res,
+                   struct exchange_outcome *out)
 {
 	out->response = res;
 	out->observed = 0;
 	if (!l)
 		return;
 	if (res->failure != TRANSPORT_OK) {
-		limiter_cancel(l);
+		limiter_cancel(l, ticket);
 		return;
 	}
-	exchange_observe(l, res->status, res->headers.data ? res->headers.data : "", res->headers.len,
+	exchange_observe(l, ticket, res->status, res->headers.data ? res->headers.data : "", res->headers.len,
 	                 clock_monotonic(), out);
 }
 
@@ -35,13 +36,14 @@ enum limiter_answer exchange_perform(struct limiter *l, struct transport *t, con
                                      struct http_response *res, struct exchange_outcome *out, double *wait)
 {
 	*wait = 0;
+	limiter_ticket ticket = 0;
 	if (l) {
-		enum limiter_answer answer = limiter_take(l, clock_monotonic(), wait);
+		enum limiter_answer answer = limiter_take(l, clock_monotonic(), wait, &ticket);
 		if (answer != LIMITER_TAKEN)
 			return answer;
 	}
 	transport_perform(t, req, res);
-	settle(l, res, out);
+	settle(l, ticket, res, out);
 	return LIMITER_TAKEN;
 }
 
@@ -50,15 +52,16 @@ enum limiter_answer exchange_start(struct engine *e, struct limiter *l, struct t
 {
 	*wait = 0;
 	if (!l) {
-		*id = engine_start(e, t, req, NULL);
+		*id = engine_start(e, t, req, NULL, 0);
 		return LIMITER_TAKEN;
 	}
-	enum limiter_answer answer = limiter_take(l, clock_monotonic(), wait);
+	limiter_ticket ticket;
+	enum limiter_answer answer = limiter_take(l, clock_monotonic(), wait, &ticket);
 	if (answer != LIMITER_TAKEN)
 		return answer;
-	*id = engine_start(e, t, req, limiter_retain(l));
+	*id = engine_start(e, t, req, limiter_retain(l), ticket);
 	if (*id < 0) {
-		limiter_cancel(l);
+		limiter_cancel(l, ticket);
 		limiter_release(l);
 	}
 	return answer;
@@ -69,17 +72,19 @@ int exchange_collect(struct engine *e, struct exchange_outcome *out)
 	int id = engine_next_done(e);
 	if (id < 0)
 		return -1;
-	struct limiter *l = engine_take_context(e, id);
-	settle(l, engine_response(e, id), out);
+	limiter_ticket ticket = 0;
+	struct limiter *l = engine_take_context(e, id, &ticket);
+	settle(l, ticket, engine_response(e, id), out);
 	limiter_release(l);
 	return id;
 }
 
 void exchange_cancel(struct engine *e, int id)
 {
-	struct limiter *l = engine_take_context(e, id);
+	limiter_ticket ticket = 0;
+	struct limiter *l = engine_take_context(e, id, &ticket);
 	if (l) {
-		limiter_cancel(l);
+		limiter_cancel(l, ticket);
 		limiter_release(l);
 	}
 	engine_release(e, id);

@@ -49,9 +49,9 @@ int exchange_collect(struct engine *e, struct exchange_outcome *out);
 void exchange_cancel(struct engine *e, int id);
 void exchange_cancel_all(struct engine *e);
 
-/* A response came for a token taken from l: reads the rate-limit fields
- * of its header block into l, and fills *out's limiter part. */
-void exchange_observe(struct limiter *l, long status, const char *block, size_t len, double now,
-                      struct exchange_outcome *out);
+/* A response came for the token ticket taken from l: reads the rate-limit
+ * fields of its header block into l, and fills *out's limiter part. */
+void exchange_observe(struct limiter *l, limiter_ticket ticket, long status, const char *block, size_t len,
+                      double now, struct exchange_outcome *out);
 
 #endif

@@ -21,6 +21,9 @@ static const struct long_option LONG_OPTIONS[] = {
     {"--sandbox-rate-limit", 1},
     {"--sandbox-faults", 1},
     {"--sandbox-seed", 1},
+    {"--limiter", 1},
+    {"--status", 0},
+    {"--reset", 0},
     {NULL, 0},
 };
 
@@ -91,6 +94,8 @@ static int long_value(char **argv, int *i, const struct long_option *o, struct o
 			why = NULL;
 	} else if (strcmp(o->name, "--sandbox-faults") == 0) {
 		opts->sandbox_faults = value; /* checked by the sandbox, when it starts */
+	} else if (strcmp(o->name, "--limiter") == 0) {
+		opts->limiter = value;
 	}
 	if (why) {
 		snprintf(message, len, "'%s' %s, not '%s'", o->name, why, value);
@@ -112,6 +117,10 @@ static int long_flag(const struct long_option *o, struct options *opts)
 		opts->quiet = 1;
 	else if (strcmp(o->name, "--version") == 0)
 		opts->version = 1;
+	else if (strcmp(o->name, "--status") == 0)
+		opts->limiter_status = 1;
+	else if (strcmp(o->name, "--reset") == 0)
+		opts->limiter_reset = 1;
 	return 0;
 }
 
@@ -158,6 +167,11 @@ static int check_together(struct options *o, char *message, size_t len)
 	if (o->sandbox && o->base_url) {
 		snprintf(message, len,
 		         "'--sandbox' and '--base-url' cannot go together: the sandbox has its own URL");
+		return ARGS_BAD;
+	}
+	if (o->limiter_status + o->limiter_reset > 1 ||
+	    (!!o->limiter != o->limiter_status + o->limiter_reset)) {
+		snprintf(message, len, "'--limiter URL' goes with one of '--status' and '--reset'");
 		return ARGS_BAD;
 	}
 	return 0;

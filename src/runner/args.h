@@ -14,6 +14,8 @@ struct options {
 	int sandbox, verbose, quiet;
 	const char *base_url;
 	const char *sandbox_rate_limit, *sandbox_faults, *sandbox_seed;
+	const char *limiter; /* --limiter URL, with --status or --reset */
+	int limiter_status, limiter_reset;
 };
 
 #define ARGS_HELP (-1)

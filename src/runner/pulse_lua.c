@@ -62,6 +62,11 @@ static void print_help(void)
 	       "  --quiet        no progress output\n"
 	       "  --help         show this help\n"
 	       "  --version      show versions of pulse-lua, libcurl and Lua\n"
+	       "  --limiter URL --status   show a shared rate-limit bucket (shm:<path> or\n"
+	       "                 redis://...): policy, tokens, last answer, workers seen\n"
+	       "  --limiter URL --reset    forget it: the next request starts it afresh\n"
+	       "                 (the bucket: the URL's ?bucket=NAME, else the organization of\n"
+	       "                 $PULSE_API_KEY and $PULSE_BASE_URL; shm: every bucket)\n"
 	       "The API key comes from $PULSE_API_KEY, a file named by $PULSE_API_KEY_FILE, or\n"
 	       "pulse.new{api_key = ...}, never from the command line, where other users of the\n"
 	       "machine could read it. Ctrl-C or SIGTERM stops a script with one line saying\n"
@@ -247,6 +252,25 @@ static void set_runner_table(lua_State *L, const struct options *o)
 
 /* ---- main ------------------------------------------------------------------ */
 
+/* --limiter URL --status | --reset: pulse.admin shows or resets a shared
+ * bucket, and answers true, or nil and why: a one-line message, since a
+ * traceback of the runner's own code would tell the user nothing. */
+static int run_admin(lua_State *L, const struct options *o)
+{
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "pulse.admin");
+	if (report(L, docall(L, 1, 1)) != LUA_OK)
+		return 0;
+	lua_getfield(L, -1, o->limiter_status ? "status" : "reset");
+	lua_pushstring(L, o->limiter);
+	if (report(L, docall(L, 1, 2)) != LUA_OK)
+		return 0;
+	if (!lua_toboolean(L, -2))
+		l_message(progname, lua_tostring(L, -1));
+	lua_pushboolean(L, lua_toboolean(L, -2));
+	return 1;
+}
+
 static int pmain(lua_State *L)
 {
 	int argc = (int)lua_tointeger(L, 1);
@@ -268,6 +292,8 @@ static int pmain(lua_State *L)
 	lua_gc(L, LUA_GCGEN, 0, 0);
 	if (o->version)
 		print_version();
+	if (o->limiter) /* --limiter URL --status or --reset, and nothing else */
+		return run_admin(L, o);
 	if (!o->no_env && handle_luainit(L) != LUA_OK)
 		return 0;
 	if (!runargs(L, argv, o->script ? o->script : argc))

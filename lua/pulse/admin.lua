@@ -1,0 +1,92 @@
+-- pulse-lua --limiter URL --status | --reset: a shared rate-limit bucket's
+-- state, or a fresh start for it (after a policy change, or a bad state).
+
+local core = require("pulse.core")
+local client = require("pulse.client")
+local url = require("pulse.url")
+
+local admin = {}
+
+-- The bucket the URL means: its ?bucket=NAME, else the organization of
+-- $PULSE_API_KEY and $PULSE_BASE_URL, named as pulse.new names it; nil
+-- (every bucket of a shm: file) when there is neither.
+local function bucket_of(limiter_url)
+	local named = limiter_url:match("[?&]bucket=([^&]+)")
+	if named then
+		return named
+	end
+	local key, base = os.getenv("PULSE_API_KEY"), os.getenv("PULSE_BASE_URL")
+	local origin = base and url.origin(base)
+	if key and key ~= "" and origin then
+		return client.bucket_name(origin, key)
+	end
+end
+
+local function describe(b)
+	local r = b.rate
+	local lines = {
+		string.format("bucket %s", b.name),
+		string.format("  policy     %g calls every %g s, bucket of %g", r.limit, r.window, r.burst),
+		string.format(
+			"  tokens     %d (%s), next refill in %.1f s%s",
+			r.remaining,
+			b.confirmed and "the server's word" or "predicted: the next request checks",
+			r.reset,
+			r.blocked > 0 and string.format(", blocked %.1f s more by a 429", r.blocked) or ""
+		),
+		string.format("  in flight  %d", r.in_flight),
+		string.format(
+			"  workers    %d %s",
+			b.workers,
+			b.shared_memory and "attached now" or "seen in the last minute"
+		),
+		b.observed >= 0 and string.format("  last answer %.1f s ago%s", b.observed, b.last_status == 429 and " (a 429)" or "")
+			or "  last answer none yet",
+	}
+	if b.recovered > 0 then
+		lines[#lines + 1] = string.format("  recovered  the lock of %d process(es) that died holding it", b.recovered)
+	end
+	return table.concat(lines, "\n")
+end
+
+-- Prints the bucket's state. Returns true, or nil and why not.
+function admin.status(limiter_url)
+	local bucket = bucket_of(limiter_url)
+	if limiter_url:find("^redis") and not bucket then
+		return nil, "--status: name the bucket (?bucket=NAME), or set PULSE_API_KEY and PULSE_BASE_URL"
+	end
+	local buckets, why = core.limiter_status(limiter_url, bucket)
+	local shared_memory = limiter_url:find("^shm:") ~= nil
+	if not buckets then
+		return nil, "--status: " .. why
+	end
+	local shown = 0
+	for _, b in ipairs(buckets) do
+		if not bucket or b.name == bucket then
+			b.shared_memory = shared_memory
+			print(describe(b))
+			shown = shown + 1
+		end
+	end
+	if shown == 0 then
+		print("no bucket " .. (bucket or "") .. " there yet")
+	end
+	return true
+end
+
+-- Forgets the bucket (every bucket of a shm: file, with no bucket named).
+-- Returns true, or nil and why not.
+function admin.reset(limiter_url)
+	local bucket = bucket_of(limiter_url)
+	if limiter_url:find("^redis") and not bucket then
+		return nil, "--reset: name the bucket (?bucket=NAME), or set PULSE_API_KEY and PULSE_BASE_URL"
+	end
+	local count, why = core.limiter_reset(limiter_url, bucket)
+	if not count then
+		return nil, "--reset: " .. why
+	end
+	print(string.format("reset %d bucket%s", count, count == 1 and "" or "s"))
+	return true
+end
+
+return admin

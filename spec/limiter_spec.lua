@@ -1,0 +1,511 @@
+-- The limiters that share an organization's bucket, for real: shm: between
+-- the processes of this machine, redis:// between machines, each with real
+-- worker processes (spec/support/limiter_worker.lua) against a sandbox, a
+-- real redis-server of the spec's own, and kill -9. The policies are loose
+-- here (1 s windows); the tight runs belong to make bench.
+
+local core = require("pulse.core")
+local json = require("pulse.json")
+local pulse = require("pulse")
+local redis = require("support.redis")
+local support = require("support.sandbox")
+
+local WORKER = "spec/support/limiter_worker.lua"
+
+local function temp_path()
+	local path = os.tmpname()
+	os.remove(path)
+	return path
+end
+
+-- Starts n workers, each making count GETs; env(i) gives worker i's
+-- environment (VAR=value ...). Returns the crowd: its pids and outputs.
+local function start_crowd(sandbox, limiter, n, count, env)
+	local crowd = { started = core.now() }
+	for i = 1, n do
+		local out = temp_path()
+		os.execute(string.format(
+			"PULSE_API_KEY=%s %s %s/pulse-lua %s %s %s %d > %s 2>&1 & echo $! > %s.pid",
+			support.shell_quote(sandbox.key),
+			env and env(i) or "",
+			support.BIN,
+			WORKER,
+			sandbox.url,
+			support.shell_quote(limiter),
+			count,
+			out,
+			out
+		))
+		crowd[i] = { out = out, pid = assert(support.read_file(out .. ".pid")):match("%d+") }
+		os.remove(out .. ".pid")
+	end
+	return crowd
+end
+
+-- Waits (up to limit seconds) for the crowd to finish; returns each
+-- worker's result, and the seconds the slowest took.
+local function finish_crowd(crowd, limit)
+	local deadline = core.now() + (limit or 60)
+	local results = {}
+	for i, worker in ipairs(crowd) do
+		while support.alive(worker.pid) and core.now() < deadline do
+			core.sleep(0.02)
+		end
+		if support.alive(worker.pid) then
+			os.execute("kill -9 " .. worker.pid)
+			error("worker " .. i .. " hung")
+		end
+		local output = support.read_file(worker.out) or ""
+		os.remove(worker.out)
+		results[i] = json.decode(output:match("[^\n]*$") ~= "" and output:match("[^\n]*$") or output)
+			or error("worker " .. i .. " said:\n" .. output)
+	end
+	return results, core.now() - crowd.started
+end
+
+local function run_crowd(sandbox, limiter, n, count, env)
+	return finish_crowd(start_crowd(sandbox, limiter, n, count, env))
+end
+
+-- Every worker's GETs succeeded.
+local function assert_all_ok(results, count)
+	for i, r in ipairs(results) do
+		assert.are.equal(count, r.ok, "worker " .. i .. ": " .. table.concat(r.errors, "; "))
+	end
+end
+
+-- Waits until the sandbox has answered n requests.
+local function wait_for_requests(sandbox, n)
+	local deadline = core.now() + 30
+	while sandbox:stats().requests < n do
+		assert(core.now() < deadline, "the workers did not get to " .. n .. " requests")
+		core.sleep(0.02)
+	end
+end
+
+local function runner(args)
+	return support.run(support.BIN .. "/pulse-lua " .. args)
+end
+
+describe("a shared bucket", function()
+	local server
+
+	setup(function()
+		server = redis.start()
+	end)
+
+	teardown(function()
+		server:stop()
+	end)
+
+	-- The same steps on each backend: answers out of order, a 429, a policy
+	-- change. Returns the views after each.
+	local function steps(rl)
+		local views = {}
+		local function note(v)
+			views[#views + 1] = {
+				limit = v.limit,
+				window = v.window,
+				burst = v.burst,
+				remaining = v.remaining,
+				in_flight = v.in_flight,
+				reset = v.reset,
+				blocked = v.blocked,
+			}
+		end
+		local taken, first = rl:take()
+		assert.are.equal(0, taken)
+		assert.are.equal(-1, rl:take(), "one request checks a new bucket before the rest go")
+		note(select(2, rl:observe(200, "Organization-RateLimit-Limit: 5;w=60;b=5\r\nRateLimit-Remaining: 4\r\nRateLimit-Reset: 30\r\n", nil, first)))
+		local tickets = {}
+		for i = 1, 4 do
+			taken, tickets[i] = rl:take()
+			assert.are.equal(0, taken)
+		end
+		assert.is_true(rl:take() > 25, "empty until the refill")
+		-- The second request's answer comes after the third's: the server
+		-- counted it first, so its Remaining is higher, and older news.
+		note(select(2, rl:observe(200, "RateLimit-Remaining: 1\r\nRateLimit-Reset: 29\r\n", nil, tickets[3])))
+		note(select(2, rl:observe(200, "RateLimit-Remaining: 2\r\nRateLimit-Reset: 29\r\n", nil, tickets[2])))
+		note(select(2, rl:observe(200, "RateLimit-Remaining: 0\r\nRateLimit-Reset: 29\r\n", nil, tickets[4])))
+		note(select(2, rl:observe(200, "RateLimit-Remaining: 3\r\nRateLimit-Reset: 29\r\n", nil, tickets[1])))
+		return views
+	end
+
+	local function limiters(name)
+		local shm = temp_path()
+		local url = server.url .. "/?bucket=" .. name
+		return {
+			["this process's"] = core.ratelimit(60, 60, 60),
+			["shm:"] = core.limiter({ url = "shm:" .. shm, bucket = name, limit = 60, window = 60, burst = 60 }),
+			["redis://"] = core.limiter({ url = url, limit = 60, window = 60, burst = 60 }),
+		},
+			function()
+				os.remove(shm)
+			end
+	end
+
+	it("takes the same steps on every backend, reading answers in any order", function()
+		local all, clean = limiters("steps")
+		local expected
+		for name, rl in pairs(all) do
+			local views = steps(rl)
+			-- Remaining only falls within a window: the lowest said is the
+			-- newest, whatever order the answers came in.
+			assert.are.same({ 4, 0, 0, 0, 0 }, {
+				views[1].remaining,
+				views[2].remaining,
+				views[3].remaining,
+				views[4].remaining,
+				views[5].remaining,
+			}, name)
+			assert.are.equal(1, views[2].remaining + views[2].in_flight - 2, name .. ": 1 said, 2 still out")
+			assert.are.equal(5, views[5].limit, name)
+			for _, v in ipairs(views) do
+				v.reset, v.blocked = math.floor(v.reset + 0.5), math.floor(v.blocked + 0.5)
+			end
+			expected = expected or views
+			assert.are.same(expected, views, name)
+		end
+		clean()
+	end)
+
+	it("gives back a refill that an answer out of order would have wasted", function()
+		local all, clean = limiters("order")
+		for name, rl in pairs(all) do
+			local _, first = rl:take()
+			rl:observe(200, "Organization-RateLimit-Limit: 10;w=60;b=10\r\nRateLimit-Remaining: 9\r\n", nil, first)
+			local _, a = rl:take()
+			local _, b = rl:take()
+			-- b's answer first (the server had counted a: Remaining 7), then
+			-- a's (6 is not possible; a was counted first: 8).
+			rl:observe(200, "RateLimit-Remaining: 7\r\n", nil, b)
+			local _, v = rl:observe(200, "RateLimit-Remaining: 8\r\n", nil, a)
+			assert.are.equal(7, v.remaining, name .. ": the server's last word, all answered")
+		end
+		clean()
+	end)
+
+	it("reads a 429's Retry-After date from the response's Date, not this machine's clock", function()
+		-- This process's clock is right; the Date says the server's is an
+		-- hour ahead, and the Retry-After date is 20 s after it.
+		local server_now = os.time() + 3600
+		local date = os.date("!%a, %d %b %Y %H:%M:%S GMT", server_now)
+		local retry = os.date("!%a, %d %b %Y %H:%M:%S GMT", server_now + 20)
+		local rl = core.ratelimit(60, 60, 60)
+		local _, ticket = rl:take()
+		local wait = rl:observe(429, "Date: " .. date .. "\r\nRetry-After: " .. retry .. "\r\n", nil, ticket)
+		assert.are.equal(20, wait)
+	end)
+end)
+
+describe("limiter = 'shm:<path>'", function()
+	local sandbox, path
+
+	before_each(function()
+		path = temp_path()
+	end)
+
+	after_each(function()
+		os.remove(path)
+		if sandbox then
+			sandbox:stop()
+			sandbox = nil
+		end
+	end)
+
+	it("shares one bucket between processes: the policy learned once, not one 429", function()
+		-- 6 workers against a bucket of 5: each would start with the default
+		-- policy's 60 tokens, were the first request's check not shared too.
+		sandbox = support.start({ rate_limit = "5/1/5" })
+		local results, elapsed = run_crowd(sandbox, "shm:" .. path, 6, 5)
+		assert_all_ok(results, 5)
+		assert.are.equal(0, sandbox:stats().rate_limited)
+		-- 30 calls at 5 a second, 5 of them at once: 5 refills at least.
+		assert.is_true(elapsed > 4.5, "faster than the policy allows: " .. elapsed)
+		local out = runner("--limiter shm:" .. path .. " --status")
+		assert.truthy(out:find("policy     5 calls every 1 s, bucket of 5", 1, true), out)
+		local st = support.run("stat -c %a " .. path)
+		assert.are.equal("600\n", st, "made for its owner only")
+	end)
+
+	it("refuses a file that is not one of its own, saying so", function()
+		support.write_file(path, "#!/bin/sh\necho hello\n")
+		local ok, err = pcall(core.limiter, { url = "shm:" .. path, bucket = "b", limit = 1, window = 1, burst = 1 })
+		assert.is_false(ok)
+		assert.truthy(err:find("is not a pulse-lua limiter file", 1, true), err)
+		assert.are.equal("#!/bin/sh\necho hello\n", support.read_file(path), "left as it was")
+		-- One of ours, damaged: the right size, the header gone.
+		core.limiter({ url = "shm:" .. path .. ".2", bucket = "b", limit = 1, window = 1, burst = 1 })
+		local good = support.read_file(path .. ".2")
+		support.write_file(path .. ".2", ("x"):rep(32) .. good:sub(33))
+		ok, err = pcall(core.limiter, { url = "shm:" .. path .. ".2", bucket = "b", limit = 1, window = 1, burst = 1 })
+		os.remove(path .. ".2")
+		assert.is_false(ok)
+		assert.truthy(err:find("is not a pulse-lua limiter file of this version", 1, true), err)
+		ok, err = pcall(pulse.new, { api_key = "k", base_url = "http://127.0.0.1:1", limiter = "shm:/nonexistent/dir/f" })
+		assert.is_false(ok)
+		assert.truthy(err:find("No such file or directory", 1, true), err)
+	end)
+
+	it("recovers the lock of a process killed holding it, and the others finish", function()
+		-- A process taking and giving back tokens as fast as it can spends
+		-- much of its time holding the lock: kill -9 it until one dies so.
+		local loop = string.format(
+			"%s/pulse-lua -e 'local rl = require(\"pulse.core\").limiter{url = \"shm:%s\", bucket = \"b\", "
+				.. "limit = 1e6, window = 1, burst = 1e6} while true do local _, t = rl:take() rl:cancel(t) end'",
+			support.BIN,
+			path
+		)
+		local recovered, kills = 0, 0
+		while recovered == 0 and kills < 200 do
+			local pid_path = temp_path()
+			os.execute(loop .. " > /dev/null 2>&1 & echo $! > " .. pid_path)
+			local pid = assert(support.read_file(pid_path)):match("%d+")
+			os.remove(pid_path)
+			core.sleep(0.05 + math.random() * 0.05)
+			os.execute("kill -9 " .. pid)
+			kills = kills + 1
+			while support.alive(pid) do
+				core.sleep(0.005)
+			end
+			local buckets = core.limiter_status("shm:" .. path)
+			recovered = buckets and buckets[1] and buckets[1].recovered or 0
+		end
+		assert.are.equal(1, recovered, "no kill landed inside the lock in " .. kills .. " tries")
+		local b = core.limiter_status("shm:" .. path)[1]
+		assert.are.equal(0, b.rate.in_flight, "the dead process's tokens are back")
+		assert.are.equal(0, b.workers)
+		-- The file still works for everyone.
+		sandbox = support.start({ rate_limit = "10/1/10" })
+		local results = run_crowd(sandbox, "shm:" .. path, 3, 5)
+		assert_all_ok(results, 5)
+		assert.are.equal(0, sandbox:stats().rate_limited)
+	end)
+
+	it("gives back the tokens of a worker killed with requests out", function()
+		sandbox = support.start({ rate_limit = "100/1/100", faults = "latency:ms=3000" })
+		local crowd = start_crowd(sandbox, "shm:" .. path, 1, 1)
+		local deadline = core.now() + 10
+		local b
+		repeat
+			core.sleep(0.05)
+			b = (core.limiter_status("shm:" .. path) or {})[1]
+		until (b and b.rate.in_flight == 1) or core.now() > deadline
+		assert.are.equal(1, b.rate.in_flight, "the worker's request is out")
+		os.execute("kill -9 " .. crowd[1].pid)
+		while support.alive(crowd[1].pid) do
+			core.sleep(0.01)
+		end
+		os.remove(crowd[1].out)
+		b = core.limiter_status("shm:" .. path)[1]
+		assert.are.equal(0, b.rate.in_flight)
+	end)
+
+	it("keeps two organizations apart in one file, and a key change in its bucket", function()
+		sandbox = support.start({ rate_limit = "10/1/10" })
+		local other = support.start({ rate_limit = "10/1/10" })
+		local a = start_crowd(sandbox, "shm:" .. path, 2, 15)
+		local b = start_crowd(other, "shm:" .. path, 2, 15)
+		local results_a, elapsed_a = finish_crowd(a)
+		local results_b = finish_crowd(b)
+		assert_all_ok(results_a, 15)
+		assert_all_ok(results_b, 15)
+		assert.are.equal(0, sandbox:stats().rate_limited)
+		assert.are.equal(0, other:stats().rate_limited)
+		-- 30 calls each at 10 a second: 2 refills each, not the 5 of a
+		-- bucket shared by both.
+		assert.is_true(elapsed_a < 4, "the organizations shared a bucket: " .. elapsed_a)
+		assert.are.equal(2, #core.limiter_status("shm:" .. path))
+		-- A client's new key (a rotation) keeps its bucket.
+		local c = sandbox:client({ limiter = "shm:" .. path })
+		c:set_api_key(other.key)
+		c:get("/services/1") -- a 401 from this sandbox: the key is the other's
+		c:close()
+		other:stop()
+		assert.are.equal(2, #core.limiter_status("shm:" .. path))
+	end)
+
+	it("lets several keys of one organization share a bucket by name", function()
+		sandbox = support.start({ rate_limit = "5/1/5", keys = { "old-key-1", "new-key-2" } })
+		local crowd = start_crowd(sandbox, "shm:" .. path, 4, 5, function(i)
+			return "WORKER_BUCKET=acme PULSE_API_KEY=" .. (i % 2 == 0 and "old-key-1" or "new-key-2")
+		end)
+		local results = finish_crowd(crowd)
+		assert_all_ok(results, 5)
+		assert.are.equal(0, sandbox:stats().rate_limited)
+		local buckets = core.limiter_status("shm:" .. path)
+		assert.are.equal(1, #buckets)
+		assert.are.equal("acme", buckets[1].name)
+	end)
+
+	it("shows a worker's 429 to the others, who send nothing until it passes", function()
+		sandbox = support.start({ rate_limit = "1/60/1" })
+		sandbox:raw("GET", "/services/1", { "Authorization: Api-key " .. sandbox.key })
+		local a = sandbox:client({ limiter = "shm:" .. path, retry = false })
+		local _, err = a:get("/services/1")
+		assert.are.equal(429, err.status)
+		a:close()
+		local b = sandbox:client({ limiter = "shm:" .. path, retry = { max_elapsed = 5 } })
+		local before = sandbox:stats().requests
+		_, err = b:get("/services/1")
+		assert.are.equal("rate_limited", err.kind)
+		assert.is_true(err.retry_after > 50, tostring(err.retry_after))
+		assert.are.equal(before, sandbox:stats().requests, "nothing sent into the 429")
+		assert.are.equal(1, b:ratelimit().limit, "the policy the other learned")
+		b:close()
+		local out = runner("--limiter shm:" .. path .. " --status")
+		assert.truthy(out:find("(a 429)", 1, true), out)
+	end)
+
+	it("resets a bucket from the command line", function()
+		sandbox = support.start({ rate_limit = "3/60/3" })
+		local c = sandbox:client({ limiter = "shm:" .. path })
+		assert(c:get("/services/1"))
+		c:close()
+		local out, err, code = runner("--limiter shm:" .. path .. " --reset")
+		assert.are.equal(0, code, err)
+		assert.are.equal("reset 1 bucket\n", out)
+		out = runner("--limiter shm:" .. path .. " --status")
+		assert.truthy(out:find("predicted: the next request checks", 1, true), out)
+		local _, why, failed = runner("--limiter shm:" .. path .. ".none --status")
+		assert.are.equal(1, failed)
+		assert.truthy(why:find("No such file", 1, true), why)
+	end)
+end)
+
+describe("limiter = 'redis://...'", function()
+	local server, sandbox
+
+	before_each(function()
+		server = redis.start({ password = "pw-" .. math.random(1e6, 9e6) })
+	end)
+
+	after_each(function()
+		server:stop()
+		if sandbox then
+			sandbox:stop()
+			sandbox = nil
+		end
+	end)
+
+	it("shares one bucket on Redis' clock, with workers' clocks 30 s off", function()
+		sandbox = support.start({ rate_limit = "10/1/10", retry_after = "http-date" })
+		local results = run_crowd(sandbox, server.url .. "/?bucket=clock", 4, 10, function(i)
+			return "PULSE_TEST_CLOCK_OFFSET=" .. ({ 30, -30, 0, 0 })[i]
+		end)
+		assert_all_ok(results, 10)
+		assert.are.equal(0, sandbox:stats().rate_limited)
+		local out, err = runner("--limiter " .. server.url .. "/?bucket=clock --status")
+		assert.truthy(out:find("policy     10 calls every 1 s", 1, true), out .. err)
+		assert.truthy(out:find("workers    4 seen in the last minute", 1, true), out)
+	end)
+
+	it("survives a restart, FLUSHALL and SCRIPT FLUSH mid-run, at most one 429 each", function()
+		sandbox = support.start({ rate_limit = "20/1/20" })
+		local crowd = start_crowd(sandbox, server.url .. "/?bucket=loss", 4, 30)
+		wait_for_requests(sandbox, 30)
+		server:restart()
+		wait_for_requests(sandbox, 60)
+		server:cli("FLUSHALL")
+		wait_for_requests(sandbox, 90)
+		server:cli("SCRIPT FLUSH")
+		local results = finish_crowd(crowd)
+		assert_all_ok(results, 30)
+		assert.is_true(sandbox:stats().rate_limited <= 2, "429s: " .. sandbox:stats().rate_limited)
+		local out = runner("--limiter " .. server.url .. "/?bucket=loss --status")
+		assert.truthy(out:find("policy     20 calls every 1 s", 1, true), "learned again: " .. out)
+	end)
+
+	it("fails calls within the connect timeout, naming Redis, when it is down", function()
+		sandbox = support.start({ rate_limit = "20/1/20" })
+		server:kill()
+		local c = sandbox:client({ limiter = server.url, connect_timeout = 2 })
+		local started = core.now()
+		local _, err = c:get("/services/1")
+		assert.is_true(core.now() - started < 3)
+		assert.are.equal("network", err.kind)
+		assert.truthy(tostring(err):find("the limiter's Redis at 127.0.0.1:" .. server.port, 1, true), tostring(err))
+		assert.are.equal(0, sandbox:stats().requests, "nothing sent unpaced")
+		c:close()
+		-- Unless the user chose to pace alone, at a share of the limit.
+		c = sandbox:client({ limiter = server.url, connect_timeout = 2, limiter_fallback = { share = 0.25 } })
+		started = core.now()
+		for _ = 1, 12 do
+			assert(c:get("/services/1"))
+		end
+		assert.are.equal(5, c:ratelimit().limit, "a quarter of 20")
+		assert.is_true(core.now() - started > 1, "12 calls at 5 a second go past a refill")
+		assert.is_true(c:stats().throttled > 0)
+		c:close()
+	end)
+
+	it("fails the workers' calls, naming Redis, when it dies mid-run; or paces them at their share", function()
+		sandbox = support.start({ rate_limit = "20/1/20" })
+		local crowd = start_crowd(sandbox, server.url .. "/?bucket=dies", 2, 40, function()
+			return "WORKER_CONNECT_TIMEOUT=2"
+		end)
+		local paced = start_crowd(sandbox, server.url .. "/?bucket=dies", 2, 40, function()
+			return "WORKER_FALLBACK_SHARE=0.25"
+		end)
+		wait_for_requests(sandbox, 30)
+		server:kill()
+		local results = finish_crowd(crowd, 30)
+		for _, r in ipairs(results) do
+			assert.is_true(r.failed > 0, "no call failed with Redis gone")
+			assert.truthy(r.errors[1]:find("the limiter's Redis", 1, true), r.errors[1])
+		end
+		assert_all_ok(finish_crowd(paced, 60), 40)
+		assert.are.equal(0, sandbox:stats().rate_limited, "two workers at a quarter each stay under the limit")
+	end)
+
+	it("needs the password Redis wants, and never shows it", function()
+		sandbox = support.start({ rate_limit = "20/1/20" })
+		local no_password = server.url:gsub(":[^:@/]*@", "@")
+		local c = sandbox:client({ limiter = no_password })
+		local _, err = c:get("/services/1")
+		assert.truthy(tostring(err):find("NOAUTH", 1, true), tostring(err))
+		c:close()
+		local wrong = string.format("redis://:not-%s@127.0.0.1:%d", server.password, server.port)
+		local trace = temp_path()
+		local out, errors, code = runner(string.format(
+			"--verbose -e %s 2> %s",
+			support.shell_quote(string.format(
+				"local c = require('pulse').new{api_key = %q, base_url = %q, limiter = %q} "
+					.. "local _, err = c:get('/services/1') print(err) print(c) error(tostring(err))",
+				sandbox.key,
+				sandbox.url,
+				wrong
+			)),
+			trace
+		))
+		local all = out .. errors .. (support.read_file(trace) or "")
+		os.remove(trace)
+		assert.are_not.equal(0, code)
+		assert.truthy(all:find("WRONGPASS", 1, true), all)
+		assert.falsy(all:find(server.password, 1, true), "the password shows:\n" .. all)
+		assert.falsy(all:find(sandbox.key, 1, true), "the key shows:\n" .. all)
+		assert.truthy(all:find("Redis at 127.0.0.1:" .. server.port, 1, true), all)
+	end)
+
+	it("refuses rediss:// with hiredis 0.14, saying why", function()
+		local ok, err = pcall(pulse.new, { api_key = "k", base_url = "http://127.0.0.1:1", limiter = "rediss://127.0.0.1:1" })
+		assert.is_false(ok)
+		assert.truthy(err:find("needs hiredis 1.0 or later", 1, true), err)
+	end)
+
+	it("resets a bucket from the command line", function()
+		sandbox = support.start({ rate_limit = "3/60/3" })
+		local c = sandbox:client({ limiter = server.url .. "/?bucket=admin" })
+		assert(c:get("/services/1"))
+		c:close()
+		local url = server.url .. "/?bucket=admin"
+		local out = runner("--limiter " .. url .. " --status")
+		assert.truthy(out:find("policy     3 calls every 60 s", 1, true), out)
+		assert.falsy(out:find(server.password, 1, true))
+		out = runner("--limiter " .. url .. " --reset")
+		assert.are.equal("reset 1 bucket\n", out)
+		out = runner("--limiter " .. url .. " --status")
+		assert.are.equal("no bucket admin there yet\n", out)
+	end)
+end)

@@ -1,0 +1,464 @@
+#include "redis.h"
+
+#include "core/clock.h"
+#include "redis_bucket.h" /* REDIS_BUCKET_SCRIPT: redis_bucket.lua, made by the build */
+#include "redis_url.h"
+
+#include <hiredis.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+/* Seconds a token counts as out when its answer never comes (its worker
+ * died): after that the bucket stops holding it back for it. */
+#define LEASE "120"
+/* How long a process paces itself alone before asking Redis again. */
+#define RECONNECT_EVERY 2.0
+/* How often a take asks again while Redis is out of reach (a restart). */
+#define REDIS_RETRY_EVERY 0.05
+
+struct redis_limiter {
+	struct limiter base; /* first: a struct limiter * is a struct redis_limiter * */
+	struct redis_url url;
+	redisContext *c;
+	char keys[3][160]; /* the bucket, its leases, its workers */
+	char worker[17];
+	char sha[41];
+	double limit, window, burst;
+	struct timeval timeout;
+	/* The view the last round trip brought, and when: aged, it answers
+	 * view() without a round trip. */
+	struct ratelimit_view seen;
+	double seen_at;
+	/* Pacing alone while Redis is away (fallback_share > 0). */
+	double share;
+	int alone;
+	struct ratelimit_state own;
+	double retry_at;
+	double down_since; /* the first failed round trip of a run of them (0: none) */
+	int unreachable;   /* the last failure was the connection's, not Redis' answer */
+};
+
+static struct redis_limiter *of(struct limiter *l)
+{
+	return (struct redis_limiter *)l;
+}
+
+static void wipe(char *s, size_t n)
+{
+	volatile char *v = s;
+	while (n--)
+		*v++ = 0;
+}
+
+static void disconnect(struct redis_limiter *r)
+{
+	if (r->c)
+		redisFree(r->c);
+	r->c = NULL;
+}
+
+/* Says why in l->error, naming Redis (never the password). */
+static void failed(struct redis_limiter *r, const char *why)
+{
+	snprintf(r->base.error, sizeof r->base.error, "the limiter's Redis at %.64s:%d: %.150s", r->url.host,
+	         r->url.port, why);
+}
+
+/* A reply to a command of argv; NULL when the connection failed (said in
+ * l->error, the connection dropped). */
+static redisReply *command(struct redis_limiter *r, int argc, const char **argv)
+{
+	redisReply *reply = redisCommandArgv(r->c, argc, argv, NULL);
+	if (!reply) {
+		failed(r, r->c->errstr[0] ? r->c->errstr : "no answer");
+		disconnect(r);
+		r->unreachable = 1;
+	}
+	return reply;
+}
+
+static int load_script(struct redis_limiter *r)
+{
+	const char *argv[] = {"SCRIPT", "LOAD", REDIS_BUCKET_SCRIPT};
+	redisReply *reply = command(r, 3, argv);
+	if (!reply)
+		return -1;
+	int ok = reply->type == REDIS_REPLY_STRING && reply->len == 40;
+	if (ok)
+		memcpy(r->sha, reply->str, 41);
+	else
+		failed(r, reply->type == REDIS_REPLY_ERROR ? reply->str : "cannot load the bucket's script");
+	freeReplyObject(reply);
+	return ok ? 0 : -1;
+}
+
+/* A command that must answer OK (AUTH, SELECT). */
+static int expect_ok(struct redis_limiter *r, int argc, const char **argv)
+{
+	redisReply *reply = command(r, argc, argv);
+	if (!reply)
+		return -1;
+	int ok = reply->type == REDIS_REPLY_STATUS;
+	if (!ok)
+		failed(r, reply->type == REDIS_REPLY_ERROR ? reply->str : "an unexpected answer");
+	freeReplyObject(reply);
+	return ok ? 0 : -1;
+}
+
+static int connect_redis(struct redis_limiter *r)
+{
+	r->c = redisConnectWithTimeout(r->url.host, r->url.port, r->timeout);
+	if (!r->c || r->c->err) {
+		failed(r, r->c ? r->c->errstr : "out of memory");
+		disconnect(r);
+		r->unreachable = 1;
+		return -1;
+	}
+	redisSetTimeout(r->c, r->timeout);
+	char db[16];
+	snprintf(db, sizeof db, "%d", r->url.db);
+	const char *auth_user[] = {"AUTH", r->url.user, r->url.password};
+	const char *auth[] = {"AUTH", r->url.password};
+	const char *select[] = {"SELECT", db};
+	if (r->url.password[0] && (r->url.user[0] ? expect_ok(r, 3, auth_user) : expect_ok(r, 2, auth)) != 0)
+		goto fail;
+	if (r->url.db != 0 && expect_ok(r, 2, select) != 0)
+		goto fail;
+	if (load_script(r) != 0)
+		goto fail;
+	return 0;
+fail:
+	disconnect(r);
+	return -1;
+}
+
+/* Runs the bucket's script with step and args; its reply, or NULL (said
+ * in l->error). Redis that forgot the script gets it again. */
+static redisReply *run(struct redis_limiter *r, const char *step, int argc, const char **args)
+{
+	r->unreachable = 0;
+	if (!r->c && connect_redis(r) != 0)
+		return NULL;
+	const char *argv[32] = {"EVALSHA", r->sha, "3", r->keys[0], r->keys[1], r->keys[2], step};
+	for (int i = 0; i < argc; i++)
+		argv[7 + i] = args[i];
+	for (int attempt = 0; attempt < 2; attempt++) {
+		argv[1] = r->sha;
+		redisReply *reply = command(r, 7 + argc, argv);
+		if (!reply)
+			return NULL;
+		if (reply->type != REDIS_REPLY_ERROR)
+			return reply;
+		int noscript = strncmp(reply->str, "NOSCRIPT", 8) == 0;
+		if (!noscript)
+			failed(r, reply->str);
+		freeReplyObject(reply);
+		if (!noscript || load_script(r) != 0)
+			return NULL;
+	}
+	return NULL;
+}
+
+static double number(const redisReply *reply, size_t i)
+{
+	if (reply->type != REDIS_REPLY_ARRAY || i >= reply->elements ||
+	    reply->element[i]->type != REDIS_REPLY_STRING)
+		return 0;
+	double v = strtod(reply->element[i]->str, NULL);
+	return isfinite(v) ? v : 0;
+}
+
+/* Keeps the view at reply's elements from first on. */
+static void remember_view(struct redis_limiter *r, const redisReply *reply, size_t first, double now)
+{
+	r->seen = (struct ratelimit_view){
+	    .limit = number(reply, first),
+	    .window = number(reply, first + 1),
+	    .burst = number(reply, first + 2),
+	    .remaining = number(reply, first + 3),
+	    .reset = number(reply, first + 4),
+	    .blocked = number(reply, first + 5),
+	};
+	r->seen_at = now;
+}
+
+static void format_number(char out[32], double v)
+{
+	snprintf(out, 32, "%.17g", v);
+}
+
+static struct ratelimit_view redis_view(struct limiter *l, double now);
+
+/* Redis is away: pace alone at the fallback share, or fail. */
+static enum limiter_answer alone(struct redis_limiter *r, double now, double *wait, limiter_ticket *ticket)
+{
+	if (r->share <= 0)
+		return LIMITER_FAILED;
+	if (!r->alone) {
+		double limit =
+		    fmax(1, floor(r->seen.limit > 0 ? r->seen.limit * r->share : r->limit * r->share));
+		double window = r->seen.window > 0 ? r->seen.window : r->window;
+		ratelimit_init(&r->own, limit, window, limit, now);
+		if (r->seen_at > 0) {
+			/* Its share of what the bucket had left, not a fresh window:
+			 * the others have been spending this one. */
+			struct ratelimit_view v = redis_view(&r->base, now);
+			r->own.tokens = floor(v.remaining * r->share);
+			r->own.next_refill = now + v.reset;
+			r->own.blocked_until = now + v.blocked;
+			r->own.confirmed = 1; /* the bucket's word, a moment old */
+		}
+		r->alone = 1;
+	}
+	r->retry_at = now + RECONNECT_EVERY;
+	double w = ratelimit_take(&r->own, now, r->base.in_flight, ticket);
+	if (w == 0)
+		return LIMITER_TAKEN;
+	*wait = w;
+	return LIMITER_WAIT;
+}
+
+static enum limiter_answer redis_take(struct limiter *l, double now, double *wait, limiter_ticket *ticket)
+{
+	struct redis_limiter *r = of(l);
+	if (r->alone && now < r->retry_at)
+		return alone(r, now, wait, ticket);
+	char limit[32], window[32], burst[32];
+	format_number(limit, r->limit);
+	format_number(window, r->window);
+	format_number(burst, r->burst);
+	const char *args[] = {r->worker, LEASE, limit, window, burst};
+	redisReply *reply = run(r, "take", 5, args);
+	if (!reply) {
+		/* A restart takes a moment: ask again until connect_timeout has
+		 * passed, then fail (or pace alone, when the user chose that). A
+		 * refusal (a wrong password) fails at once. */
+		if (r->down_since == 0)
+			r->down_since = now;
+		double down_for = clock_monotonic() - r->down_since; /* a connect may have blocked */
+		if (r->unreachable && r->share <= 0 &&
+		    down_for < (double)r->timeout.tv_sec + r->timeout.tv_usec / 1e6) {
+			*wait = REDIS_RETRY_EVERY;
+			return LIMITER_WAIT;
+		}
+		return alone(r, now, wait, ticket);
+	}
+	r->down_since = 0;
+	r->alone = 0;
+	enum limiter_answer answer = LIMITER_WAIT;
+	const char *said = reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+	                           reply->element[0]->type == REDIS_REPLY_STRING
+	                       ? reply->element[0]->str
+	                       : "";
+	if (strcmp(said, "taken") == 0) {
+		answer = LIMITER_TAKEN;
+		*ticket = (limiter_ticket)number(reply, 2);
+	} else if (strcmp(said, "await") == 0) {
+		answer = LIMITER_AWAIT;
+	} else {
+		*wait = fmax(number(reply, 1), 0.001);
+	}
+	remember_view(r, reply, 3, now);
+	freeReplyObject(reply);
+	return answer;
+}
+
+static void redis_cancel(struct limiter *l, limiter_ticket ticket)
+{
+	struct redis_limiter *r = of(l);
+	if (ticket == 0 || r->alone)
+		return;
+	char id[32];
+	snprintf(id, sizeof id, "%llu", ticket);
+	const char *args[] = {id};
+	redisReply *reply = run(r, "cancel", 1, args);
+	if (reply)
+		freeReplyObject(reply);
+}
+
+static int redis_observe(struct limiter *l, const struct ratelimit_observation *o, double now,
+                         limiter_ticket ticket)
+{
+	struct redis_limiter *r = of(l);
+	if (r->alone) {
+		/* The server speaks of the whole organization's bucket, which
+		 * other processes spend too: this one keeps to its share of
+		 * each window, in the server's phase (Reset), and stops for a
+		 * 429. */
+		struct ratelimit_observation mine = *o;
+		mine.policy.limit = fmax(1, floor(o->policy.limit * r->share));
+		mine.policy.burst = o->policy.burst > 0 ? fmax(1, floor(o->policy.burst * r->share)) : 0;
+		mine.has_remaining = 0;
+		return ratelimit_observe(&r->own, &mine, now, r->base.in_flight, ticket);
+	}
+	char v[15][32];
+	snprintf(v[0], 32, "%llu", ticket);
+	snprintf(v[1], 32, "%d", o->rate_limited);
+	snprintf(v[2], 32, "%d", o->has_policy);
+	format_number(v[3], o->policy.limit);
+	format_number(v[4], o->policy.window);
+	format_number(v[5], o->policy.burst);
+	snprintf(v[6], 32, "%d", o->has_remaining);
+	format_number(v[7], o->remaining);
+	snprintf(v[8], 32, "%d", o->has_reset);
+	format_number(v[9], o->reset);
+	snprintf(v[10], 32, "%d", o->has_retry_after);
+	format_number(v[11], o->retry_after);
+	format_number(v[12], r->limit);
+	format_number(v[13], r->window);
+	format_number(v[14], r->burst);
+	const char *args[15];
+	for (int i = 0; i < 15; i++)
+		args[i] = v[i];
+	redisReply *reply = run(r, "observe", 15, args);
+	if (!reply)
+		return 0; /* the answer is lost to the bucket; the next take says why */
+	int ignored = (int)number(reply, 0);
+	remember_view(r, reply, 1, now);
+	freeReplyObject(reply);
+	return ignored;
+}
+
+/* The view the last round trip brought, aged by the time since. */
+static struct ratelimit_view redis_view(struct limiter *l, double now)
+{
+	struct redis_limiter *r = of(l);
+	if (r->alone)
+		return ratelimit_view(&r->own, now);
+	struct ratelimit_view v = r->seen;
+	double aged = now - r->seen_at;
+	v.reset = fmax(0, v.reset - aged);
+	v.blocked = fmax(0, v.blocked - aged);
+	return v;
+}
+
+static void redis_close(struct limiter *l)
+{
+	struct redis_limiter *r = of(l);
+	disconnect(r);
+	wipe(r->url.password, sizeof r->url.password);
+	free(r);
+}
+
+static const struct limiter_ops redis_ops = {
+    .take = redis_take,
+    .cancel = redis_cancel,
+    .observe = redis_observe,
+    .view = redis_view,
+    .close = redis_close,
+};
+
+/* ---- opening, --status, --reset ----------------------------------------------- */
+
+static void set_keys(struct redis_limiter *r, const char *bucket)
+{
+	snprintf(r->keys[0], sizeof r->keys[0], "pulse:{%s}:bucket", bucket);
+	snprintf(r->keys[1], sizeof r->keys[1], "pulse:{%s}:leases", bucket);
+	snprintf(r->keys[2], sizeof r->keys[2], "pulse:{%s}:workers", bucket);
+}
+
+static struct timeval seconds(double s)
+{
+	return (struct timeval){.tv_sec = (time_t)s, .tv_usec = (suseconds_t)((s - floor(s)) * 1e6)};
+}
+
+/* A limiter of the URL for a bucket, not yet connected. */
+static struct redis_limiter *make(const char *url, const char *bucket, double timeout, char *err,
+                                  size_t errlen)
+{
+	struct redis_limiter *r = calloc(1, sizeof *r);
+	if (!r) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (redis_url_parse(url, &r->url, err, errlen) != 0) {
+		free(r);
+		return NULL;
+	}
+	const char *name = r->url.bucket[0] ? r->url.bucket : bucket;
+	if (!name || !*name || strlen(name) > 64) {
+		snprintf(err, errlen, "limiter: a bucket's name takes 1 to 64 bytes");
+		redis_close(&r->base);
+		return NULL;
+	}
+	set_keys(r, name);
+	r->timeout = seconds(timeout > 0 ? timeout : 30);
+	r->base.ops = &redis_ops;
+	r->base.refs = 1;
+	return r;
+}
+
+struct limiter *limiter_redis_open(const struct redis_limiter_options *o, char *err, size_t errlen)
+{
+	struct redis_limiter *r = make(o->url, o->bucket, o->timeout, err, errlen);
+	if (!r)
+		return NULL;
+	r->limit = o->limit;
+	r->window = o->window;
+	r->burst = o->burst;
+	r->share = o->fallback_share;
+	unsigned char bytes[8];
+	if (getrandom(bytes, sizeof bytes, 0) != (ssize_t)sizeof bytes)
+		memset(bytes, 0, sizeof bytes);
+	for (int i = 0; i < 8; i++)
+		snprintf(r->worker + 2 * i, 3, "%02x", bytes[i]);
+	r->seen = (struct ratelimit_view){.limit = o->limit,
+	                                  .window = o->window,
+	                                  .burst = o->burst,
+	                                  .remaining = o->burst,
+	                                  .reset = o->window};
+	r->seen_at = clock_monotonic();
+	return &r->base;
+}
+
+int limiter_redis_status(const char *url, const char *bucket,
+                         void (*each)(const struct limiter_bucket_status *, void *), void *ctx, char *err,
+                         size_t errlen)
+{
+	struct redis_limiter *r = make(url, bucket, 5, err, errlen);
+	if (!r)
+		return -1;
+	redisReply *reply = run(r, "status", 0, NULL);
+	int count = -1;
+	if (!reply) {
+		snprintf(err, errlen, "%s", r->base.error);
+	} else {
+		count = reply->type == REDIS_REPLY_ARRAY && reply->elements > 0;
+		if (count) {
+			struct limiter_bucket_status st = {
+			    .bucket = {number(reply, 0), number(reply, 1), number(reply, 2), number(reply, 3),
+			               number(reply, 4), number(reply, 5)},
+			    .confirmed = (int)number(reply, 6),
+			    .in_flight = (int)number(reply, 7),
+			    .workers = (int)number(reply, 8),
+			    .observed = number(reply, 9),
+			    .last_status = (int)number(reply, 10),
+			};
+			snprintf(st.name, sizeof st.name, "%s", r->url.bucket[0] ? r->url.bucket : bucket);
+			each(&st, ctx);
+		}
+		freeReplyObject(reply);
+	}
+	redis_close(&r->base);
+	return count;
+}
+
+int limiter_redis_reset(const char *url, const char *bucket, char *err, size_t errlen)
+{
+	struct redis_limiter *r = make(url, bucket, 5, err, errlen);
+	if (!r)
+		return -1;
+	redisReply *reply = run(r, "reset", 0, NULL);
+	int count = -1;
+	if (reply) {
+		count = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
+		freeReplyObject(reply);
+	} else {
+		snprintf(err, errlen, "%s", r->base.error);
+	}
+	redis_close(&r->base);
+	return count;
+}

@@ -1,0 +1,423 @@
+#include "shm.h"
+
+#include "core/clock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SHM_MAGIC "pulse-lua limiter file\n"
+#define SHM_VERSION 1
+#define SHM_BUCKETS 64
+#define SHM_WORKERS 256
+
+/* How often a process looks for workers that died with tokens out. */
+#define LIVENESS_EVERY 1.0
+
+struct shm_bucket {
+	char name[65]; /* "" when free */
+	struct ratelimit_state state;
+	int in_flight;      /* tokens out, of every worker */
+	double observed_at; /* when an answer was last read (0: never) */
+	int last_status;
+};
+
+/* A worker's slot is held by an open-file-description lock on one byte of
+ * the file (past its end) that the kernel drops when the process dies,
+ * however it dies: no pid to outlive it or be reused, and a zombie or a
+ * process in another pid namespace reads the same. */
+struct shm_worker {
+	int used; /* 0: free */
+	int bucket;
+	int in_flight;
+};
+
+struct shm_file {
+	char magic[24];
+	uint32_t version;
+	uint32_t size; /* sizeof (struct shm_file): the same build's layout */
+	pthread_mutex_t lock;
+	uint32_t recovered; /* times a process died holding the lock */
+	struct shm_bucket buckets[SHM_BUCKETS];
+	struct shm_worker workers[SHM_WORKERS];
+};
+
+/* The file mapped, and open: its slot's byte is locked through fd. */
+struct shm_map {
+	struct shm_file *file;
+	int fd;
+	int slot; /* this process's worker slot; -1: none (--status, --reset) */
+};
+
+struct shm_limiter {
+	struct limiter base; /* first: a struct limiter * is a struct shm_limiter * */
+	struct shm_map map;
+	struct shm_file *file; /* map.file */
+	int bucket;            /* its worker slot: map.slot */
+	double checked;        /* when this process last looked for dead workers */
+};
+
+static struct shm_limiter *of(struct limiter *l)
+{
+	return (struct shm_limiter *)l;
+}
+
+static int slot_lock(int fd, int slot, short type, int cmd)
+{
+	struct flock fl = {
+	    .l_type = type,
+	    .l_whence = SEEK_SET,
+	    .l_start = (off_t)sizeof(struct shm_file) + slot,
+	    .l_len = 1,
+	};
+	if (fcntl(fd, cmd, &fl) != 0)
+		return -1;
+	return cmd == F_OFD_GETLK ? fl.l_type != F_UNLCK : 0;
+}
+
+/* Whether the process of worker slot is gone: nobody holds its byte. A
+ * lock of m's own does not show through m->fd: its slot is alive. */
+static int slot_dead(const struct shm_map *m, int slot)
+{
+	return slot != m->slot && slot_lock(m->fd, slot, F_WRLCK, F_OFD_GETLK) == 0;
+}
+
+/* Gives back the tokens of workers whose process is gone, and counts the
+ * tokens out again from the workers': a process that died in the middle
+ * of a take or an answer may have counted its token in one and not the
+ * other. Locked. */
+static void reclaim_dead(const struct shm_map *m)
+{
+	struct shm_file *f = m->file;
+	for (int b = 0; b < SHM_BUCKETS; b++)
+		f->buckets[b].in_flight = 0;
+	for (int i = 0; i < SHM_WORKERS; i++) {
+		struct shm_worker *w = &f->workers[i];
+		if (w->used && slot_dead(m, i))
+			memset(w, 0, sizeof *w);
+		if (w->used)
+			f->buckets[w->bucket].in_flight += w->in_flight;
+	}
+}
+
+/* A process that died holding the lock left its last change half made:
+ * each value it writes is written whole, so what is there is a state, at
+ * worst a token off; its tokens out are given back. */
+static void lock(const struct shm_map *m)
+{
+	if (pthread_mutex_lock(&m->file->lock) == EOWNERDEAD) {
+		pthread_mutex_consistent(&m->file->lock);
+		m->file->recovered++;
+		reclaim_dead(m);
+	}
+}
+
+static void unlock(const struct shm_map *m)
+{
+	pthread_mutex_unlock(&m->file->lock);
+}
+
+static enum limiter_answer shm_take(struct limiter *l, double now, double *wait, limiter_ticket *ticket)
+{
+	struct shm_limiter *s = of(l);
+	struct shm_file *f = s->file;
+	lock(&s->map);
+	struct shm_bucket *b = &f->buckets[s->bucket];
+	double w = ratelimit_take(&b->state, now, b->in_flight, ticket);
+	if (w == RATELIMIT_AWAIT_RESPONSE && now - s->checked > LIVENESS_EVERY / 20) {
+		/* The request checking the bucket may be a dead process's. */
+		s->checked = now;
+		reclaim_dead(&s->map);
+		w = ratelimit_take(&b->state, now, b->in_flight, ticket);
+	}
+	if (w == 0) {
+		b->in_flight++;
+		f->workers[s->map.slot].in_flight++;
+	}
+	if (now - s->checked > LIVENESS_EVERY) {
+		s->checked = now;
+		reclaim_dead(&s->map);
+	}
+	unlock(&s->map);
+	if (w == 0)
+		return LIMITER_TAKEN;
+	if (w == RATELIMIT_AWAIT_RESPONSE)
+		return LIMITER_AWAIT;
+	*wait = w;
+	return LIMITER_WAIT;
+}
+
+/* A token of this worker's came back, answered or not. Locked. */
+static void token_back(struct shm_limiter *s, struct shm_bucket *b)
+{
+	struct shm_worker *w = &s->file->workers[s->map.slot];
+	if (w->in_flight > 0) {
+		w->in_flight--;
+		b->in_flight--;
+	}
+}
+
+static void shm_cancel(struct limiter *l, limiter_ticket ticket)
+{
+	struct shm_limiter *s = of(l);
+	(void)ticket;
+	lock(&s->map);
+	token_back(s, &s->file->buckets[s->bucket]);
+	unlock(&s->map);
+}
+
+static int shm_observe(struct limiter *l, const struct ratelimit_observation *o, double now,
+                       limiter_ticket ticket)
+{
+	struct shm_limiter *s = of(l);
+	lock(&s->map);
+	struct shm_bucket *b = &s->file->buckets[s->bucket];
+	token_back(s, b);
+	int ignored = ratelimit_observe(&b->state, o, now, b->in_flight, ticket);
+	b->observed_at = now;
+	b->last_status = o->rate_limited ? 429 : 0;
+	unlock(&s->map);
+	return ignored;
+}
+
+static struct ratelimit_view shm_view(struct limiter *l, double now)
+{
+	struct shm_limiter *s = of(l);
+	lock(&s->map);
+	struct ratelimit_view v = ratelimit_view(&s->file->buckets[s->bucket].state, now);
+	unlock(&s->map);
+	return v;
+}
+
+static void unmap(struct shm_map *m)
+{
+	munmap(m->file, sizeof *m->file);
+	close(m->fd); /* drops this process's slot lock, if it held one */
+}
+
+static void shm_close(struct limiter *l)
+{
+	struct shm_limiter *s = of(l);
+	lock(&s->map);
+	struct shm_worker *w = &s->file->workers[s->map.slot];
+	s->file->buckets[s->bucket].in_flight -= w->in_flight;
+	memset(w, 0, sizeof *w);
+	unlock(&s->map);
+	unmap(&s->map);
+	free(s);
+}
+
+static const struct limiter_ops shm_ops = {
+    .take = shm_take,
+    .cancel = shm_cancel,
+    .observe = shm_observe,
+    .view = shm_view,
+    .close = shm_close,
+};
+
+/* ---- the file ------------------------------------------------------------------ */
+
+static int init_file(struct shm_file *f)
+{
+	memset(f, 0, sizeof *f);
+	pthread_mutexattr_t attr;
+	if (pthread_mutexattr_init(&attr) != 0 ||
+	    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) != 0 ||
+	    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST) != 0 ||
+	    pthread_mutex_init(&f->lock, &attr) != 0)
+		return -1;
+	pthread_mutexattr_destroy(&attr);
+	memcpy(f->magic, SHM_MAGIC, sizeof SHM_MAGIC);
+	f->version = SHM_VERSION;
+	f->size = sizeof *f;
+	return 0;
+}
+
+/* Maps the file at path into m, made when missing or empty. Returns 0, or
+ * -1 with why. The set-up holds flock, so that two processes starting at
+ * once make it once. */
+static int map_file(const char *path, int create, struct shm_map *m, char *err, size_t errlen)
+{
+	m->file = NULL;
+	m->slot = -1;
+	m->fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+	if (m->fd < 0) {
+		snprintf(err, errlen, "shm:%s: %s", path, strerror(errno));
+		return -1;
+	}
+	struct shm_file *f = NULL;
+	struct stat st;
+	if (flock(m->fd, LOCK_EX) != 0 || fstat(m->fd, &st) != 0) {
+		snprintf(err, errlen, "shm:%s: %s", path, strerror(errno));
+		goto done;
+	}
+	int fresh = st.st_size == 0;
+	if (fresh && ftruncate(m->fd, sizeof *f) != 0) {
+		snprintf(err, errlen, "shm:%s: %s", path, strerror(errno));
+		goto done;
+	}
+	if (!fresh && st.st_size != (off_t)sizeof *f) {
+		snprintf(err, errlen,
+		         "shm:%s is not a pulse-lua limiter file of this version (its size is wrong)", path);
+		goto done;
+	}
+	f = mmap(NULL, sizeof *f, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, 0);
+	if (f == MAP_FAILED) {
+		f = NULL;
+		snprintf(err, errlen, "shm:%s: %s", path, strerror(errno));
+		goto done;
+	}
+	if (fresh && init_file(f) != 0) {
+		snprintf(err, errlen, "shm:%s: cannot set up its lock", path);
+	} else if (memcmp(f->magic, SHM_MAGIC, sizeof SHM_MAGIC) != 0 || f->version != SHM_VERSION ||
+	           f->size != sizeof *f) {
+		snprintf(err, errlen, "shm:%s is not a pulse-lua limiter file of this version", path);
+	} else {
+		m->file = f;
+		goto done;
+	}
+	munmap(f, sizeof *f);
+done:
+	flock(m->fd, LOCK_UN);
+	if (!m->file)
+		close(m->fd);
+	return m->file ? 0 : -1;
+}
+
+/* The index of the bucket called name, made from the policy when missing;
+ * -1 when every bucket is taken. Locked. */
+static int find_bucket(struct shm_file *f, const char *name, double limit, double window, double burst,
+                       double now)
+{
+	int free_slot = -1;
+	for (int i = 0; i < SHM_BUCKETS; i++) {
+		if (strcmp(f->buckets[i].name, name) == 0)
+			return i;
+		if (free_slot < 0 && f->buckets[i].name[0] == '\0')
+			free_slot = i;
+	}
+	if (free_slot >= 0) {
+		struct shm_bucket *b = &f->buckets[free_slot];
+		memset(b, 0, sizeof *b);
+		snprintf(b->name, sizeof b->name, "%s", name);
+		ratelimit_init(&b->state, limit, window, burst, now);
+	}
+	return free_slot;
+}
+
+/* Takes a free worker slot into m->slot, its byte locked for this
+ * process; m->slot stays -1 when every one is taken. Locked. */
+static void find_worker(struct shm_map *m, int bucket)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < SHM_WORKERS; i++) {
+			struct shm_worker *w = &m->file->workers[i];
+			if (!w->used && slot_lock(m->fd, i, F_WRLCK, F_OFD_SETLK) == 0) {
+				*w = (struct shm_worker){.used = 1, .bucket = bucket};
+				m->slot = i;
+				return;
+			}
+		}
+		reclaim_dead(m);
+	}
+}
+
+struct limiter *limiter_shm_open(const char *path, const char *name, double limit, double window,
+                                 double burst, char *err, size_t errlen)
+{
+	if (strlen(name) == 0 || strlen(name) > 64) {
+		snprintf(err, errlen, "shm:%s: a bucket's name takes 1 to 64 bytes", path);
+		return NULL;
+	}
+	struct shm_limiter *s = calloc(1, sizeof *s);
+	if (!s || map_file(path, 1, &s->map, err, errlen) != 0) {
+		if (!s)
+			snprintf(err, errlen, "out of memory");
+		free(s);
+		return NULL;
+	}
+	s->file = s->map.file;
+	lock(&s->map);
+	s->bucket = find_bucket(s->file, name, limit, window, burst, clock_monotonic());
+	if (s->bucket >= 0)
+		find_worker(&s->map, s->bucket);
+	unlock(&s->map);
+	if (s->bucket < 0 || s->map.slot < 0) {
+		snprintf(err, errlen, "shm:%s: every %s is taken", path,
+		         s->bucket < 0 ? "bucket" : "worker slot");
+		unmap(&s->map);
+		free(s);
+		return NULL;
+	}
+	s->base.ops = &shm_ops;
+	s->base.refs = 1;
+	s->checked = clock_monotonic();
+	return &s->base;
+}
+
+/* ---- --status and --reset ------------------------------------------------------- */
+
+int limiter_shm_status(const char *path, void (*each)(const struct limiter_bucket_status *, void *),
+                       void *ctx, char *err, size_t errlen)
+{
+	struct shm_map m;
+	if (map_file(path, 0, &m, err, errlen) != 0)
+		return -1;
+	struct shm_file *f = m.file;
+	int count = 0;
+	double now = clock_monotonic();
+	lock(&m);
+	reclaim_dead(&m);
+	for (int i = 0; i < SHM_BUCKETS; i++) {
+		const struct shm_bucket *b = &f->buckets[i];
+		if (b->name[0] == '\0')
+			continue;
+		struct limiter_bucket_status st = {
+		    .bucket = ratelimit_view(&b->state, now),
+		    .confirmed = b->state.confirmed,
+		    .in_flight = b->in_flight,
+		    .observed = b->observed_at > 0 ? now - b->observed_at : -1,
+		    .last_status = b->last_status,
+		    .recovered = (int)f->recovered,
+		};
+		memcpy(st.name, b->name, sizeof st.name);
+		for (int w = 0; w < SHM_WORKERS; w++)
+			st.workers += f->workers[w].used && f->workers[w].bucket == i;
+		each(&st, ctx);
+		count++;
+	}
+	unlock(&m);
+	unmap(&m);
+	return count;
+}
+
+int limiter_shm_reset(const char *path, const char *name, char *err, size_t errlen)
+{
+	struct shm_map m;
+	if (map_file(path, 0, &m, err, errlen) != 0)
+		return -1;
+	int count = 0;
+	lock(&m);
+	for (int i = 0; i < SHM_BUCKETS; i++) {
+		struct shm_bucket *b = &m.file->buckets[i];
+		if (b->name[0] != '\0' && (!name || strcmp(b->name, name) == 0)) {
+			double limit = b->state.limit, window = b->state.window, burst = b->state.burst;
+			int in_flight = b->in_flight;
+			/* Afresh from its policy, unconfirmed: the next request checks it. */
+			ratelimit_init(&b->state, limit, window, burst, clock_monotonic());
+			b->in_flight = in_flight;
+			count++;
+		}
+	}
+	unlock(&m);
+	unmap(&m);
+	return count;
+}
