@@ -36,7 +36,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* The error never depends on the password's text: the same URL
 		 * with another password (of the same length, unescaped) fails
 		 * the same way. */
-		char *at = strncmp(url, "redis://", 8) == 0 ? strchr(url + 8, '@') : NULL;
+		char *at = NULL;
+		if (strncmp(url, "redis://", 8) == 0) /* '@' ends the user part of the authority */
+			at = memchr(url + 8, '@', strcspn(url + 8, "/?"));
 		char *colon = at ? memchr(url + 8, ':', (size_t)(at - url - 8)) : NULL;
 		if (colon && !memchr(colon, '%', (size_t)(at - colon))) {
 			memset(colon + 1, 'Q', (size_t)(at - colon - 1));
