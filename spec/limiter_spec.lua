@@ -5,12 +5,10 @@
 -- here (1 s windows); the tight runs belong to make bench.
 
 local core = require("pulse.core")
-local json = require("pulse.json")
 local pulse = require("pulse")
 local redis = require("support.redis")
 local support = require("support.sandbox")
-
-local WORKER = "spec/support/limiter_worker.lua"
+local workers = require("support.workers")
 
 local function temp_path()
 	local path = os.tmpname()
@@ -18,68 +16,10 @@ local function temp_path()
 	return path
 end
 
--- Starts n workers, each making count GETs; env(i) gives worker i's
--- environment (VAR=value ...). Returns the crowd: its pids and outputs.
-local function start_crowd(sandbox, limiter, n, count, env)
-	local crowd = { started = core.now() }
-	for i = 1, n do
-		local out = temp_path()
-		os.execute(string.format(
-			"PULSE_API_KEY=%s %s %s/pulse-lua %s %s %s %d > %s 2>&1 & echo $! > %s.pid",
-			support.shell_quote(sandbox.key),
-			env and env(i) or "",
-			support.BIN,
-			WORKER,
-			sandbox.url,
-			support.shell_quote(limiter),
-			count,
-			out,
-			out
-		))
-		crowd[i] = { out = out, pid = assert(support.read_file(out .. ".pid")):match("%d+") }
-		os.remove(out .. ".pid")
-	end
-	return crowd
-end
-
--- Waits (up to limit seconds) for the crowd to finish; returns each
--- worker's result, and the seconds the slowest took.
-local function finish_crowd(crowd, limit)
-	local deadline = core.now() + (limit or 60)
-	local results = {}
-	for i, worker in ipairs(crowd) do
-		while support.alive(worker.pid) and core.now() < deadline do
-			core.sleep(0.02)
-		end
-		if support.alive(worker.pid) then
-			os.execute("kill -9 " .. worker.pid)
-			error("worker " .. i .. " hung")
-		end
-		local output = support.read_file(worker.out) or ""
-		os.remove(worker.out)
-		results[i] = json.decode(output:match("[^\n]*$") ~= "" and output:match("[^\n]*$") or output)
-			or error("worker " .. i .. " said:\n" .. output)
-	end
-	return results, core.now() - crowd.started
-end
-
-local function run_crowd(sandbox, limiter, n, count, env)
-	return finish_crowd(start_crowd(sandbox, limiter, n, count, env))
-end
-
 -- Every worker's GETs succeeded.
 local function assert_all_ok(results, count)
 	for i, r in ipairs(results) do
 		assert.are.equal(count, r.ok, "worker " .. i .. ": " .. table.concat(r.errors, "; "))
-	end
-end
-
--- Waits until the sandbox has answered n requests.
-local function wait_for_requests(sandbox, n)
-	local deadline = core.now() + 30
-	while sandbox:stats().requests < n do
-		assert(core.now() < deadline, "the workers did not get to " .. n .. " requests")
-		core.sleep(0.02)
 	end
 end
 
@@ -218,7 +158,7 @@ describe("limiter = 'shm:<path>'", function()
 		-- 6 workers against a bucket of 5: each would start with the default
 		-- policy's 60 tokens, were the first request's check not shared too.
 		sandbox = support.start({ rate_limit = "5/1/5" })
-		local results, elapsed = run_crowd(sandbox, "shm:" .. path, 6, 5)
+		local results, elapsed = workers.run(sandbox, "shm:" .. path, 6, 5)
 		assert_all_ok(results, 5)
 		assert.are.equal(0, sandbox:stats().rate_limited)
 		-- 30 calls at 5 a second, 5 of them at once: 5 refills at least.
@@ -278,14 +218,14 @@ describe("limiter = 'shm:<path>'", function()
 		assert.are.equal(0, b.workers)
 		-- The file still works for everyone.
 		sandbox = support.start({ rate_limit = "10/1/10" })
-		local results = run_crowd(sandbox, "shm:" .. path, 3, 5)
+		local results = workers.run(sandbox, "shm:" .. path, 3, 5)
 		assert_all_ok(results, 5)
 		assert.are.equal(0, sandbox:stats().rate_limited)
 	end)
 
 	it("gives back the tokens of a worker killed with requests out", function()
 		sandbox = support.start({ rate_limit = "100/1/100", faults = "latency:ms=3000" })
-		local crowd = start_crowd(sandbox, "shm:" .. path, 1, 1)
+		local crowd = workers.start(sandbox, "shm:" .. path, 1, 1)
 		local deadline = core.now() + 10
 		local b
 		repeat
@@ -305,10 +245,10 @@ describe("limiter = 'shm:<path>'", function()
 	it("keeps two organizations apart in one file, and a key change in its bucket", function()
 		sandbox = support.start({ rate_limit = "10/1/10" })
 		local other = support.start({ rate_limit = "10/1/10" })
-		local a = start_crowd(sandbox, "shm:" .. path, 2, 15)
-		local b = start_crowd(other, "shm:" .. path, 2, 15)
-		local results_a, elapsed_a = finish_crowd(a)
-		local results_b = finish_crowd(b)
+		local a = workers.start(sandbox, "shm:" .. path, 2, 15)
+		local b = workers.start(other, "shm:" .. path, 2, 15)
+		local results_a, elapsed_a = workers.finish(a)
+		local results_b = workers.finish(b)
 		assert_all_ok(results_a, 15)
 		assert_all_ok(results_b, 15)
 		assert.are.equal(0, sandbox:stats().rate_limited)
@@ -328,10 +268,10 @@ describe("limiter = 'shm:<path>'", function()
 
 	it("lets several keys of one organization share a bucket by name", function()
 		sandbox = support.start({ rate_limit = "5/1/5", keys = { "old-key-1", "new-key-2" } })
-		local crowd = start_crowd(sandbox, "shm:" .. path, 4, 5, function(i)
+		local crowd = workers.start(sandbox, "shm:" .. path, 4, 5, function(i)
 			return "WORKER_BUCKET=acme PULSE_API_KEY=" .. (i % 2 == 0 and "old-key-1" or "new-key-2")
 		end)
-		local results = finish_crowd(crowd)
+		local results = workers.finish(crowd)
 		assert_all_ok(results, 5)
 		assert.are.equal(0, sandbox:stats().rate_limited)
 		local buckets = core.limiter_status("shm:" .. path)
@@ -391,7 +331,7 @@ describe("limiter = 'redis://...'", function()
 
 	it("shares one bucket on Redis' clock, with workers' clocks 30 s off", function()
 		sandbox = support.start({ rate_limit = "10/1/10", retry_after = "http-date" })
-		local results = run_crowd(sandbox, server.url .. "/?bucket=clock", 4, 10, function(i)
+		local results = workers.run(sandbox, server.url .. "/?bucket=clock", 4, 10, function(i)
 			return "PULSE_TEST_CLOCK_OFFSET=" .. ({ 30, -30, 0, 0 })[i]
 		end)
 		assert_all_ok(results, 10)
@@ -403,14 +343,14 @@ describe("limiter = 'redis://...'", function()
 
 	it("survives a restart, FLUSHALL and SCRIPT FLUSH mid-run, at most one 429 each", function()
 		sandbox = support.start({ rate_limit = "20/1/20" })
-		local crowd = start_crowd(sandbox, server.url .. "/?bucket=loss", 4, 30)
-		wait_for_requests(sandbox, 30)
+		local crowd = workers.start(sandbox, server.url .. "/?bucket=loss", 4, 30)
+		workers.wait_for_requests(sandbox, 30)
 		server:restart()
-		wait_for_requests(sandbox, 60)
+		workers.wait_for_requests(sandbox, 60)
 		server:cli("FLUSHALL")
-		wait_for_requests(sandbox, 90)
+		workers.wait_for_requests(sandbox, 90)
 		server:cli("SCRIPT FLUSH")
-		local results = finish_crowd(crowd)
+		local results = workers.finish(crowd)
 		assert_all_ok(results, 30)
 		assert.is_true(sandbox:stats().rate_limited <= 2, "429s: " .. sandbox:stats().rate_limited)
 		local out = runner("--limiter " .. server.url .. "/?bucket=loss --status")
@@ -442,20 +382,20 @@ describe("limiter = 'redis://...'", function()
 
 	it("fails the workers' calls, naming Redis, when it dies mid-run; or paces them at their share", function()
 		sandbox = support.start({ rate_limit = "20/1/20" })
-		local crowd = start_crowd(sandbox, server.url .. "/?bucket=dies", 2, 40, function()
+		local crowd = workers.start(sandbox, server.url .. "/?bucket=dies", 2, 40, function()
 			return "WORKER_CONNECT_TIMEOUT=2"
 		end)
-		local paced = start_crowd(sandbox, server.url .. "/?bucket=dies", 2, 40, function()
+		local paced = workers.start(sandbox, server.url .. "/?bucket=dies", 2, 40, function()
 			return "WORKER_FALLBACK_SHARE=0.25"
 		end)
-		wait_for_requests(sandbox, 30)
+		workers.wait_for_requests(sandbox, 30)
 		server:kill()
-		local results = finish_crowd(crowd, 30)
+		local results = workers.finish(crowd, 30)
 		for _, r in ipairs(results) do
 			assert.is_true(r.failed > 0, "no call failed with Redis gone")
 			assert.truthy(r.errors[1]:find("the limiter's Redis", 1, true), r.errors[1])
 		end
-		assert_all_ok(finish_crowd(paced, 60), 40)
+		assert_all_ok(workers.finish(paced, 60), 40)
 		assert.are.equal(0, sandbox:stats().rate_limited, "two workers at a quarter each stay under the limit")
 	end)
 
