@@ -45,7 +45,7 @@ DEB_PACKAGES = build-essential pkg-config lua$(LUA_VERSION) liblua$(LUA_VERSION)
                libcurl4-openssl-dev libmicrohttpd-dev lua-cjson lua-cjson-dev lua-busted \
                libreadline-dev lua-check clang-format curl openssl ca-certificates luarocks \
                clang libclang-rt-14-dev valgrind nginx-light python3 python3-httpbin libhiredis-dev \
-               redis-server
+               redis-server iproute2
 
 LUA_SRC         = $(shell find lua -name '*.lua' | sort)
 LUA_SANDBOX_SRC = $(shell find lua/pulse/sandbox -name '*.lua' | sort)
@@ -168,6 +168,14 @@ fuzz:
 		if [ $$rc -ne 0 ]; then tail -40 build-fuzz/$$t.log; exit 1; fi; \
 	done
 
+# The shm: limiter's take, timed in C, without Lua or libcurl.
+SHM_TAKE_SRC = bench/shm_take.c src/limiter/shm.c src/limiter/limiter.c src/core/ratelimit.c \
+               src/core/ratelimit_headers.c src/core/header_block.c src/core/clock.c
+$(BUILD)/bench/shm_take: $(SHM_TAKE_SRC)
+	@mkdir -p $(@D)
+	@echo "  CC       $<"
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 -Isrc $(SHM_TAKE_SRC) -o $@ -lpthread -lm
+
 $(BUILD)/bench/%: bench/%.c bench/plain.h
 	@mkdir -p $(@D)
 	@echo "  CC       $<"
@@ -175,10 +183,11 @@ $(BUILD)/bench/%: bench/%.c bench/plain.h
 
 # nginx (Debian nginx-light, which make deps installs) serves the benchmarks'
 # file; without it, the sandbox does.
-bench: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi
+bench: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi $(BUILD)/bench/shm_take
 	$(BUILD)/pulse-lua bench/transport.lua
 	$(BUILD)/pulse-lua bench/concurrency.lua
 	$(BUILD)/pulse-lua bench/goodput.lua
+	$(BUILD)/pulse-lua bench/shared_goodput.lua
 	$(BUILD)/pulse-lua bench/sandbox.lua
 
 C_FILES = $(shell find src bench -name '*.[ch]' | sort)
