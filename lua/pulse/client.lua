@@ -5,6 +5,7 @@
 local core = require("pulse.core")
 local batch = require("pulse.batch")
 local options = require("pulse.options")
+local pagination = require("pulse.pagination")
 local send = require("pulse.send")
 local stats = require("pulse.stats")
 local url = require("pulse.url")
@@ -390,6 +391,22 @@ end
 Client.post = with_body("POST")
 Client.put = with_body("PUT")
 Client.patch = with_body("PATCH")
+
+-- A list endpoint's pages, and its items (pagination.lua): iterators for
+-- a generic for. Tail calls, so that a misuse is reported at the caller.
+function Client:pages(path, opts)
+	if getmetatable(self) ~= Client then
+		not_a_client("pages")
+	end
+	return pagination.pages(self, path, opts)
+end
+
+function Client:each(path, opts)
+	if getmetatable(self) ~= Client then
+		not_a_client("each")
+	end
+	return pagination.each(self, path, opts)
+end
 
 -- Requests, up to concurrency at a time (batch.lua).
 function Client:batch(requests, opts)

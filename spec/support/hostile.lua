@@ -10,9 +10,10 @@ local hostile = {}
 local Server = {}
 Server.__index = Server
 
-function hostile.start()
+-- script: another server of the same protocol (spec/support/pages.py).
+function hostile.start(script)
 	local output = os.tmpname()
-	local pid, url = support.spawn("/usr/bin/python3 spec/support/hostile.py", output)
+	local pid, url = support.spawn("/usr/bin/python3 " .. (script or "spec/support/hostile.py"), output)
 	return setmetatable({ url = url, port = tonumber(url:match(":(%d+)$")), pid = pid, output = output }, Server)
 end
 
