@@ -1,27 +1,20 @@
 -- Export a booking catalogue: every service with the staff who perform it,
--- as CSV on stdout. Walks the paginated lists once each (the vendor's advice:
--- services, staff and prices rarely change, so fetch them once and reuse).
+-- as CSV on stdout and, given a file name, as JSON Lines too (one service a
+-- line, its staff as full records). The lists are walked page by page
+-- (client:each); each staff member's record is then fetched in one batch.
 --
---   pulse-lua --sandbox examples/export_services.lua            (sample data)
+--   pulse-lua --sandbox examples/export_services.lua [services.jsonl]
 --   PULSE_API_KEY=... PULSE_BASE_URL=... pulse-lua examples/export_services.lua
 
 local pulse = require("pulse")
 
 local client = pulse.new()
 
--- Every record of a paginated list endpoint.
-local function fetch_all(path)
-	local records, page = {}, 1
-	repeat
-		local body, err = client:get(path, { query = { page = page, per_page = 100 } })
-		if not body then
-			error(err, 0)
-		end
-		for _, record in ipairs(body.data) do
-			records[#records + 1] = record
-		end
-		page = body.meta.next_page
-	until page == pulse.null or page == nil
+local function all(path)
+	local records = {}
+	for record in client:each(path, { query = { per_page = 100 } }) do
+		records[#records + 1] = record
+	end
 	return records
 end
 
@@ -33,24 +26,44 @@ local function csv_field(value)
 	return text
 end
 
-local services = fetch_all("/services")
+local services = all("/services")
+
+-- The lists give summaries; a batch fetches every staff member's record.
+local requests = {}
+for i, member in ipairs(all("/staff")) do
+	requests[i] = { "GET", "/staff/" .. member.id }
+end
 local staff_by_service = {}
-for _, member in ipairs(fetch_all("/staff")) do
+for _, result in ipairs(client:batch(requests)) do
+	local member = (result[1] or error(result[2], 0)).data
 	for _, id in ipairs(member.service_ids) do
 		staff_by_service[id] = staff_by_service[id] or {}
-		table.insert(staff_by_service[id], member.name)
+		table.insert(staff_by_service[id], member)
 	end
 end
 
 print("id,service,price,duration_minutes,staff")
 for _, service in ipairs(services) do
+	local names = {}
+	for i, member in ipairs(staff_by_service[service.id] or {}) do
+		names[i] = member.name
+	end
 	print(table.concat({
 		service.id,
 		csv_field(service.name),
 		string.format("%.2f", service.price / 100),
 		service.duration,
-		csv_field(table.concat(staff_by_service[service.id] or {}, "; ")),
+		csv_field(table.concat(names, "; ")),
 	}, ","))
+end
+
+if arg[1] then
+	local out = assert(io.open(arg[1], "w"))
+	for _, service in ipairs(services) do
+		service.staff = pulse.array(staff_by_service[service.id] or {})
+		out:write(pulse.json.encode(service), "\n")
+	end
+	assert(out:close())
 end
 
 local stats = client:stats()

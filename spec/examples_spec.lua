@@ -1,19 +1,112 @@
 -- The examples do their jobs, as the README shows them run.
 
+local json = require("pulse.json")
 local support = require("support.sandbox")
 
 local function run(args)
 	return support.run(support.BIN .. "/pulse-lua " .. args)
 end
 
+local function temp_path()
+	local path = os.tmpname()
+	os.remove(path)
+	return path
+end
+
+local function count_lines(text)
+	local _, n = text:gsub("\n", "")
+	return n
+end
+
 describe("examples", function()
-	it("export_services.lua writes every service as CSV", function()
-		local out, err, code = run("--sandbox examples/export_services.lua")
+	it("export_services.lua writes every service as CSV and JSON Lines", function()
+		local jsonl = temp_path()
+		local out, err, code = run("--sandbox examples/export_services.lua " .. jsonl)
 		assert.are.equal(0, code, err)
-		local header, rows = out:match("^([^\n]*)\n(.*)$")
-		assert.truthy(header and header:find("service"), out)
-		local _, count = rows:gsub("\n", "")
-		assert.is_true(count >= 10, out)
+		assert.are.equal("id,service,price,duration_minutes,staff", out:match("^[^\n]*"))
+		assert.are.equal(13, count_lines(out), out) -- the sample data's 12 services
+		assert.truthy(out:find("\n1,Haircut,", 1, true), out)
+		local lines = 0
+		for line in io.lines(jsonl) do
+			local service = json.decode(line)
+			lines = lines + 1
+			assert.is_number(service.id)
+			for _, member in ipairs(service.staff) do
+				assert.is_string(member.name)
+			end
+		end
+		os.remove(jsonl)
+		assert.are.equal(12, lines)
+		assert.truthy(err:find("exported 12 services", 1, true), err)
+	end)
+
+	it("import_customers.lua imports a CSV, and resumes from its checkpoint after Ctrl-C", function()
+		local checkpoint = temp_path()
+		local csv = "examples/data/customers.csv"
+		-- A tight limit, so that the import is under way when Ctrl-C comes.
+		local command = string.format("--sandbox-rate-limit 10/1/10 examples/import_customers.lua %s %s", csv, checkpoint)
+		local _, err, code = support.run("timeout -s INT 1.5 " .. support.BIN .. "/pulse-lua " .. command)
+		assert.are.equal(124, code, err) -- timeout's status: it sent SIGINT
+		assert.truthy(err:find("interrupted:", 1, true), err)
+		local answered = count_lines(support.read_file(checkpoint) or "")
+		assert.is_true(answered > 0 and answered < 50, "answered before Ctrl-C: " .. answered)
+		local out
+		out, err, code = run(command)
+		assert.are.equal(0, code, err)
+		assert.truthy(out:find(string.format("resuming: %d of 50 rows", answered), 1, true), out)
+		assert.truthy(out:find(string.format("; %d requests", 50 - answered), 1, true), out)
+		local outcomes = {}
+		for line in io.lines(checkpoint) do
+			local row, outcome = line:match("^(%d+) (%a+)")
+			assert.is_nil(outcomes[row], "row " .. row .. " answered twice")
+			outcomes[row] = outcome
+		end
+		os.remove(checkpoint)
+		assert.are.equal("refused", outcomes["17"])
+		assert.are.equal("refused", outcomes["38"])
+		local created = 0
+		for _, outcome in pairs(outcomes) do
+			created = created + (outcome == "created" and 1 or 0)
+		end
+		assert.are.equal(48, created)
+	end)
+
+	it("booking_desk.lua books six customers, resolving each 409", function()
+		local out, err, code = run("--sandbox examples/booking_desk.lua")
+		assert.are.equal(0, code, err)
+		local _, booked = out:gsub("clerk %d booked customer %d+ with [%a ]+ at %d%d:00", "")
+		assert.are.equal(6, booked, out)
+		local _, taken = out:gsub("was just taken; next slot", "")
+		assert.is_true(taken > 0, out)
+		assert.truthy(out:find(taken .. " conflicts answered 409 and resolved", 1, true), out)
+	end)
+
+	it("nightly_sync.lua reports what was added, changed and removed since its snapshot", function()
+		local snapshot = temp_path()
+		local out, err, code = run("--sandbox examples/nightly_sync.lua --demo " .. snapshot)
+		assert.are.equal(0, code, err)
+		assert.truthy(out:find("first run: 30 bookings", 1, true), out)
+		assert.truthy(out:find("30 bookings: 1 added, 1 changed, 1 removed", 1, true), out)
+		assert.truthy(out:find("changed  #2 start", 1, true), out)
+		assert.truthy(out:find("removed  #3 ", 1, true), out)
+		-- A fresh sandbox has the snapshot's first state back: the reverse.
+		out, err, code = run("--sandbox examples/nightly_sync.lua " .. snapshot)
+		assert.are.equal(0, code, err)
+		assert.truthy(out:find("30 bookings: 1 added, 1 changed, 1 removed", 1, true), out)
+		assert.truthy(out:find("added    #3 ", 1, true), out)
+		support.write_file(snapshot, "{")
+		_, err, code = run("--sandbox examples/nightly_sync.lua " .. snapshot)
+		assert.are.equal(1, code)
+		assert.truthy(err:find("is not a snapshot this script wrote", 1, true), err)
+		os.remove(snapshot)
+		_, err, code = support.run(
+			"PULSE_BASE_URL=https://api.example.com PULSE_API_KEY=k "
+				.. support.BIN
+				.. "/pulse-lua examples/nightly_sync.lua --demo "
+				.. snapshot
+		)
+		assert.are.equal(1, code)
+		assert.truthy(err:find("run it against the sandbox", 1, true), err)
 	end)
 
 	-- With a bucket each, these 4 workers draw 4-6 answers of 429.
