@@ -45,7 +45,7 @@ DEB_PACKAGES = build-essential pkg-config lua$(LUA_VERSION) liblua$(LUA_VERSION)
                libcurl4-openssl-dev libmicrohttpd-dev lua-cjson lua-cjson-dev lua-busted \
                libreadline-dev lua-check clang-format curl openssl ca-certificates luarocks \
                clang libclang-rt-14-dev valgrind nginx-light python3 python3-httpbin libhiredis-dev \
-               redis-server iproute2
+               redis-server iproute2 lua-ldoc
 
 LUA_SRC         = $(shell find lua -name '*.lua' | sort)
 LUA_SANDBOX_SRC = $(shell find lua/pulse/sandbox -name '*.lua' | sort)
@@ -54,7 +54,7 @@ LUA_CLIENT_SRC  = $(filter-out $(LUA_SANDBOX_SRC),$(LUA_SRC))
 obj = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(1))
 pic = $(patsubst src/%.c,$(BUILD)/pic/%.o,$(1))
 
-.PHONY: all module test bench bench-compare install install-module uninstall clean deps lint lint-selftest format rock \
+.PHONY: all module test bench bench-compare docs install install-module uninstall clean deps lint lint-selftest format rock \
         check-asan check-valgrind fuzz
 
 all: $(BUILD)/pulse/core.so $(BUILD)/pulse-lua $(BUILD)/pulse-sandbox
@@ -189,6 +189,11 @@ bench: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi $(BUILD)/bench/sh
 	$(BUILD)/pulse-lua bench/goodput.lua
 	$(BUILD)/pulse-lua bench/shared_goodput.lua
 	$(BUILD)/pulse-lua bench/sandbox.lua
+
+# The reference of the public Lua API (LDoc, from the doc comments), in
+# $(BUILD)/docs/index.html.
+docs:
+	cd doc && ldoc -c config.ld -d $(abspath $(BUILD))/docs .
 
 C_FILES = $(shell find src bench -name '*.[ch]' | sort)
 

@@ -1,6 +1,8 @@
--- The client object: its options checked, the transport and limiter it
--- sends through, the key (kept apart, never shown), and the calls, each
--- of which goes down the one request path (send.lua).
+--- A client of the Pulse API, made by `pulse.new`: its options checked,
+-- the transport and limiter it sends through, the key (kept apart, never
+-- shown), and the calls, each of which goes down the one request path
+-- (send.lua). README.md tells the options, `res` and `err` in full.
+-- @module pulse.client
 
 local core = require("pulse.core")
 local batch = require("pulse.batch")
@@ -38,6 +40,10 @@ end
 
 local RETRY_DEFAULTS = { max_attempts = 6, max_elapsed = 300, base = 0.5, cap = 30 }
 
+--- A client: made by `pulse.new`, closed by `close` (or a `<close>`
+-- variable). Every call returns `body, res` on success and `nil, err` on
+-- failure; misuse (wrong types, unknown options) raises.
+-- @type Client
 local Client = {}
 Client.__index = Client
 Client.__name = "pulse.client"
@@ -216,7 +222,9 @@ function client.new(opts)
 	return self
 end
 
--- Rotation: the next request on carries the new key.
+--- Rotates the key: the next request on carries it. The bucket stays the
+-- client's (the organization's), and the old key stays redacted.
+-- @tparam string key the new API key
 function Client:set_api_key(key)
 	check_key(key, "set_api_key")
 	remember(self, key)
@@ -239,15 +247,21 @@ function Client:_refresh_key()
 	end
 end
 
+--- Closes the client's connections; its stats stay readable.
 function Client:close()
 	self._transport:close()
 end
 Client.__close = Client.close
 
+--- The limiter's model of the organization's bucket.
+-- @treturn table `limit, window, burst, remaining, reset, blocked, in_flight`
 function Client:ratelimit()
 	return self._limiter:view()
 end
 
+--- What the client has done so far.
+-- @treturn table `requests, retries, rate_limited, throttled, throttled_sum,
+-- ignored_headers, bytes_received, bytes_sent, latency` (percentiles)
 function Client:stats()
 	return self._stats:snapshot()
 end
@@ -331,6 +345,12 @@ end
 -- Methods seen valid, so that a batch checks each once (a few dozen at most).
 local VALID_METHODS, valid_methods = {}, 0
 
+--- Sends a request.
+-- @tparam string method an upper-case method, "GET" or "PROPFIND"
+-- @tparam string path a path under base_url (or an absolute URL on its origin)
+-- @tparam[opt] table opts `query, json, body, headers, timeout, retry, decode,
+-- idempotent, follow_redirects, max_body`
+-- @return body (decoded JSON, or text), res; or nil, err
 function Client:request(method, path, opts)
 	if getmetatable(self) ~= Client then
 		not_a_client("request")
@@ -346,6 +366,10 @@ function Client:request(method, path, opts)
 	return send.call(self, "request", method, path, opts)
 end
 
+--- GET: `request("GET", path, opts)`.
+-- @tparam string path
+-- @tparam[opt] table opts
+-- @return body, res; or nil, err
 function Client:get(path, opts)
 	if getmetatable(self) ~= Client then
 		not_a_client("get")
@@ -353,6 +377,10 @@ function Client:get(path, opts)
 	return send.call(self, "get", "GET", path, opts)
 end
 
+--- DELETE: `request("DELETE", path, opts)`.
+-- @tparam string path
+-- @tparam[opt] table opts
+-- @return body, res; or nil, err
 function Client:delete(path, opts)
 	if getmetatable(self) ~= Client then
 		not_a_client("delete")
@@ -388,12 +416,41 @@ local function with_body(method)
 	end
 end
 
+--- POST a JSON body: `request("POST", path, opts)` with `opts.json = body`.
+-- A POST is never retried once sent unless `opts.idempotent`.
+-- @function Client:post
+-- @tparam string path
+-- @tparam table body the JSON body (or nil, with `opts.body` a string)
+-- @tparam[opt] table opts
+-- @return body, res; or nil, err (`err.uncertain` when it may have been applied)
 Client.post = with_body("POST")
+
+--- PUT a JSON body, as `post` does.
+-- @function Client:put
+-- @tparam string path
+-- @tparam table body
+-- @tparam[opt] table opts
+-- @return body, res; or nil, err
 Client.put = with_body("PUT")
+
+--- PATCH a JSON body, as `post` does.
+-- @function Client:patch
+-- @tparam string path
+-- @tparam table body
+-- @tparam[opt] table opts
+-- @return body, res; or nil, err
 Client.patch = with_body("PATCH")
 
--- A list endpoint's pages, and its items (pagination.lua): iterators for
--- a generic for. Tail calls, so that a misuse is reported at the caller.
+--- A list endpoint's pages, lazily, for a generic `for`: `body, res` of each
+-- page. The next page is found by the Link header (rel="next") or
+-- `meta.next_page`, or as `opts.page`, `opts.cursor` or `opts.next` say;
+-- `res.next` is where to resume (`opts.start`). A page that fails raises its
+-- `err`, with `err.page` set. (A tail call, so that a misuse is reported at
+-- the caller.)
+-- @tparam string path
+-- @tparam[opt] table opts `page, cursor, next, items, start, max_pages`, and
+-- request options for every page
+-- @return an iterator
 function Client:pages(path, opts)
 	if getmetatable(self) ~= Client then
 		not_a_client("pages")
@@ -401,6 +458,11 @@ function Client:pages(path, opts)
 	return pagination.pages(self, path, opts)
 end
 
+--- A list endpoint's items, lazily: `item, res` for each item of each page
+-- (the list at `opts.items`, "data" by default). Options as for `pages`.
+-- @tparam string path
+-- @tparam[opt] table opts
+-- @return an iterator
 function Client:each(path, opts)
 	if getmetatable(self) ~= Client then
 		not_a_client("each")
@@ -408,7 +470,12 @@ function Client:each(path, opts)
 	return pagination.each(self, path, opts)
 end
 
--- Requests, up to concurrency at a time (batch.lua).
+--- Requests, up to `concurrency` at a time (8), results in input order.
+-- @tparam table|function requests a list of `{ method, path, opts }`, or a
+-- function returning the next one (nil at the end)
+-- @tparam[opt] table opts `concurrency, fail_fast, on_progress, on_result`
+-- @treturn table a list of `{ body, res }` or `{ nil, err }` (the count
+-- instead, with `on_result`)
 function Client:batch(requests, opts)
 	if getmetatable(self) ~= Client then
 		not_a_client("batch")

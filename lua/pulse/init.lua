@@ -1,5 +1,6 @@
--- pulse: the module users require. A facade: the client (client.lua) and
+--- pulse: the module users require. A facade: the client (client.lua) and
 -- the request path under it live in their own files.
+-- @module pulse
 
 -- Read by any Lua: the modules below need 5.4 (integers, <close>), and an
 -- older Lua would only say "unexpected symbol".
@@ -13,7 +14,52 @@ local errors = require("pulse.errors")
 local json = require("pulse.json")
 local tasks = require("pulse.tasks")
 
-return {
+--- A client of the Pulse API.
+-- @function new
+-- @tparam[opt] table opts `api_key, api_key_file, base_url, timeout,
+-- connect_timeout, rate_limit, retry, verify, ca_file, proxy, user_agent,
+-- verbose, max_body, limiter, bucket, limiter_fallback` (README.md)
+-- @treturn pulse.client.Client
+
+--- JSON null, as decoded bodies hold it and encode writes it.
+-- @field null
+
+--- Marks t as a JSON array, so that an empty one encodes as `[]`.
+-- @function array
+-- @tparam[opt] table t
+-- @treturn table t
+
+--- Whether v is an error a call returned.
+-- @function is_error
+-- @param v
+-- @treturn boolean
+
+--- Runs fn as a task on the multi engine: calls inside tasks yield rather
+-- than block, so tasks started with `spawn` go at once.
+-- @function run
+-- @tparam function fn
+-- @param ... its arguments
+-- @return fn's results
+
+--- Starts a task inside `run`.
+-- @function spawn
+-- @tparam function fn
+-- @param ... its arguments
+-- @treturn pulse.tasks.Task
+
+--- Sleeps: inside a task only that task waits, others go on.
+-- @function sleep
+-- @tparam number seconds
+
+--- The JSON codec (`pulse.json`).
+-- @field json
+
+--- The version, "0.1.0"; `_VERSION` is "pulse-lua 0.1.0".
+-- @field VERSION
+
+-- The module. (A plain comment here: LDoc would take the doc comment just
+-- before a statement as that statement's, and drop it.)
+local pulse = {
 	_VERSION = "pulse-lua " .. core.version,
 	VERSION = core.version,
 	new = client.new,
@@ -23,6 +69,7 @@ return {
 	is_error = errors.is_error,
 	run = tasks.run,
 	spawn = tasks.spawn,
-	-- Sleeps: inside a task only that task waits, others go on.
 	sleep = tasks.sleep,
 }
+
+return pulse

@@ -1,5 +1,6 @@
--- JSON for pulse, on the C codec of pulse.core: integral numbers decode as
+--- JSON for pulse, on the C codec of pulse.core: integral numbers decode as
 -- Lua integers, integers up to 2^63 encode exactly, arrays keep their kind.
+-- @module pulse.json
 
 local core = require("pulse.core")
 
@@ -8,20 +9,31 @@ local json = {
 	array_mt = core.array_mt,
 }
 
--- Marks t (default: a new table) as a JSON array, so that it encodes as []
--- even when empty. Decoded arrays carry this mark already.
+--- Marks t (default: a new table) as a JSON array, so that it encodes as
+-- [] even when empty. Decoded arrays carry this mark already.
+-- @tparam[opt] table t
+-- @treturn table t
 function json.array(t)
 	return setmetatable(t or {}, core.array_mt)
 end
 
+--- Whether t is marked as a JSON array.
+-- @tparam table t
+-- @treturn boolean
 function json.is_array(t)
 	return getmetatable(t) == core.array_mt
 end
 
--- Returns the text, or nil and the reason.
+--- Encodes a Lua value as JSON text.
+-- @function encode
+-- @param value a table, string, number, boolean or `null`
+-- @treturn string the text; or nil and the reason
 json.encode = core.json_encode
 
--- Returns the value, or nil and the reason (with the byte offset).
+--- Decodes JSON text.
+-- @function decode
+-- @tparam string text
+-- @return the value; or nil and the reason (with the byte offset)
 json.decode = core.json_decode
 
 return json

@@ -1,8 +1,10 @@
--- Tasks: coroutines run by one scheduler on one thread. Inside pulse.run
+--- Tasks: coroutines run by one scheduler on one thread. Inside pulse.run
 -- and the tasks it spawns, a request starts a transfer on pulse.core's
 -- engine and yields until it is done, so sequential-looking tasks run
 -- concurrently. The scheduler sleeps in the engine's poll(2) (or in
--- nanosleep when only timers are pending): it never spins.
+-- nanosleep when only timers are pending): it never spins. Users reach
+-- them as `pulse.run`, `pulse.spawn` and `pulse.sleep`.
+-- @module pulse.tasks
 
 local core = require("pulse.core")
 
@@ -11,6 +13,8 @@ local tasks = {}
 local scheduler -- the running scheduler's state, or nil outside pulse.run
 local current -- the task being resumed, or nil
 
+--- A task, as `pulse.spawn` returns it.
+-- @type Task
 local Task = {}
 Task.__index = Task
 Task.__name = "pulse.task"
@@ -79,8 +83,9 @@ function tasks.spawn(fn, ...)
 	return spawn(fn, ...)
 end
 
--- Waits for the task to end; returns what its function returned, or
--- raises what it raised.
+--- Waits for the task to end; returns what its function returned, or
+-- raises what it raised. Only from inside a task.
+-- @return the task function's results
 function Task:join()
 	if not self.done then
 		if not current then

@@ -1,4 +1,4 @@
--- pulse.sandbox: a sandbox for users' own test suites.
+--- pulse.sandbox: a sandbox for users' own test suites.
 --
 --   local sb = require("pulse.sandbox").start{ rate_limit = "20/5/20", faults = "503:count=2", seed = 3 }
 --   local client = require("pulse").new{ base_url = sb.url, api_key = sb.key }
@@ -9,6 +9,7 @@
 -- it); under another Lua 5.4 it is the pulse-sandbox program, found as
 -- $PULSE_SANDBOX_BIN or on the PATH, run with a fresh key it is given
 -- through the environment, not the command line.
+-- @module pulse.sandbox
 
 local sandbox = {}
 
@@ -74,6 +75,9 @@ local function spawn(opts)
 	return pipe, pid, url, key
 end
 
+--- Starts a sandbox on a free loopback port, with a fresh key.
+-- @tparam[opt] table opts `rate_limit` ("L/W/B"), `faults` (a spec), `seed`
+-- @treturn Sandbox with `url` and `key`
 function sandbox.start(opts)
 	opts = check(opts)
 	local runner = package.loaded["pulse.runner"]
@@ -86,7 +90,10 @@ function sandbox.start(opts)
 	return self
 end
 
--- Stops the sandbox; safe to call twice.
+--- A running sandbox: `sb.url`, `sb.key`.
+-- @type Sandbox
+
+--- Stops the sandbox; safe to call twice.
 function Sandbox:stop()
 	if self.handle then
 		self.handle:stop()
