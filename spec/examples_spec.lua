@@ -95,17 +95,19 @@ describe("examples", function()
 		assert.truthy(out:find("30 bookings: 1 added, 1 changed, 1 removed", 1, true), out)
 		assert.truthy(out:find("added    #3 ", 1, true), out)
 		support.write_file(snapshot, "{")
-		_, err, code = run("--sandbox examples/nightly_sync.lua " .. snapshot)
+		out, err, code = run("--sandbox examples/nightly_sync.lua " .. snapshot)
 		assert.are.equal(1, code)
+		assert.are.equal("", out)
 		assert.truthy(err:find("is not a snapshot this script wrote", 1, true), err)
 		os.remove(snapshot)
-		_, err, code = support.run(
+		out, err, code = support.run(
 			"PULSE_BASE_URL=https://api.example.com PULSE_API_KEY=k "
 				.. support.BIN
 				.. "/pulse-lua examples/nightly_sync.lua --demo "
 				.. snapshot
 		)
 		assert.are.equal(1, code)
+		assert.are.equal("", out) -- refused before any request
 		assert.truthy(err:find("run it against the sandbox", 1, true), err)
 	end)
 
