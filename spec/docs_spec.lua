@@ -84,10 +84,12 @@ describe("make docs", function()
 		assert.is_true(methods > 0, out)
 	end)
 
-	it("documents every function of pulse.json", function()
-		local found = anchors(dir, "pulse.json")
-		for _, name in ipairs(public(require("pulse.json"), true)) do
-			assert.is_true(found[name] ~= nil, "pulse.json." .. name .. " has no entry")
+	it("documents every function of pulse.json and pulse.collection", function()
+		for _, module in ipairs({ "pulse.json", "pulse.collection" }) do
+			local found = anchors(dir, module)
+			for _, name in ipairs(public(require(module), true)) do
+				assert.is_true(found[name] ~= nil, module .. "." .. name .. " has no entry")
+			end
 		end
 	end)
 end)

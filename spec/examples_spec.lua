@@ -111,6 +111,15 @@ describe("examples", function()
 		assert.truthy(err:find("run it against the sandbox", 1, true), err)
 	end)
 
+	it("collection_tour.lua calls the sandbox through its Postman collection", function()
+		local out, err, code = run("--sandbox examples/collection_tour.lua")
+		assert.are.equal(0, code, err)
+		assert.truthy(out:find("Pulse sandbox (Postman Collection v2.1.0): 20 endpoints", 1, true), out)
+		assert.truthy(out:find("customer 46: Grace Hopper", 1, true), out)
+		assert.truthy(out:find("read back: customer 46, staff 7", 1, true), out)
+		assert.truthy(out:find("bookings page 2: 5 of them", 1, true), out)
+	end)
+
 	-- With a bucket each, these 4 workers draw 4-6 answers of 429.
 	it("shared_limit.lua splits a job over workers that share one bucket", function()
 		local out, err, code = run("--sandbox-rate-limit 10/1/10 examples/shared_limit.lua 4")

@@ -5,6 +5,7 @@
 -- @module pulse.client
 
 local core = require("pulse.core")
+local api = require("pulse.api")
 local batch = require("pulse.batch")
 local options = require("pulse.options")
 local pagination = require("pulse.pagination")
@@ -468,6 +469,24 @@ function Client:each(path, opts)
 		not_a_client("each")
 	end
 	return pagination.each(self, path, opts)
+end
+
+--- Functions for the requests of a Postman collection: its folders as
+-- nested tables, each request as `fn(args, opts)` with a snake_case name;
+-- `api:help()` lists them. See `pulse.collection`.
+-- @param collection a file's path, a decoded collection, or one loaded
+-- with `pulse.collection.load`
+-- @tparam[opt] table opts `environment` (a table, or a Postman environment
+-- file's path), `data` (a row of iteration data)
+-- @treturn table the wrappers
+function Client:api(collection, opts)
+	if getmetatable(self) ~= Client then
+		not_a_client("api")
+	end
+	if opts ~= nil and type(opts) ~= "table" then
+		usage("bad argument #2 to 'api' (options must be a table, got " .. type(opts) .. ")", 2)
+	end
+	return api.new(self, collection, opts)
 end
 
 --- Requests, up to `concurrency` at a time (8), results in input order.

@@ -10,6 +10,7 @@ end
 
 local core = require("pulse.core")
 local client = require("pulse.client")
+local collection = require("pulse.collection")
 local errors = require("pulse.errors")
 local json = require("pulse.json")
 local tasks = require("pulse.tasks")
@@ -54,6 +55,9 @@ local tasks = require("pulse.tasks")
 --- The JSON codec (`pulse.json`).
 -- @field json
 
+--- The Postman collection loader (`pulse.collection`).
+-- @field collection
+
 --- The version, "0.1.0"; `_VERSION` is "pulse-lua 0.1.0".
 -- @field VERSION
 
@@ -66,6 +70,7 @@ local pulse = {
 	null = json.null,
 	array = json.array,
 	json = json,
+	collection = collection,
 	is_error = errors.is_error,
 	run = tasks.run,
 	spawn = tasks.spawn,

@@ -10,7 +10,7 @@ local hostile = {}
 local Server = {}
 Server.__index = Server
 
--- script: another server of the same protocol (spec/support/pages.py).
+-- script: another server of the specs' (spec/support/pages.py, echo.py).
 function hostile.start(script)
 	local output = os.tmpname()
 	local pid, url = support.spawn("/usr/bin/python3 " .. (script or "spec/support/hostile.py"), output)

@@ -1,0 +1,431 @@
+-- client:api(collection): the collection's folders as nested tables and
+-- its requests as functions, each a call on the client (its key, limiter,
+-- retries and write rules). A request's {{variables}} are filled, in
+-- Postman's order, from the call's args, the iteration data, the
+-- environment, then the collection's variables; `:path` parameters only
+-- from args.
+
+local collection = require("pulse.collection")
+local json = require("pulse.json")
+local url = require("pulse.url")
+
+local api = {}
+
+local KEYWORDS = {}
+for word in ([[and break do else elseif end false for function goto if in local nil not or
+	repeat return then true until while]]):gmatch("%a+") do
+	KEYWORDS[word] = true
+end
+
+--- The Lua name of a request or folder: snake_case, "Deep echo (v2)" ->
+-- "deep_echo_v2"; a Lua keyword, a leading digit or "help" gets a trailing
+-- "_".
+function api.name_of(text)
+	local name = text:gsub("(%l)(%u)", "%1_%2")
+	name = name:lower():gsub("[^%w]+", "_"):gsub("^_+", ""):gsub("_+$", "")
+	if name == "" then
+		name = "unnamed"
+	end
+	if KEYWORDS[name] or name:find("^%d") or name == "help" then
+		name = name .. "_"
+	end
+	return name
+end
+
+local function usage(message, level)
+	error("pulse: " .. message, level + 1)
+end
+
+-- A call that cannot be made, found while building it: raised as a table
+-- that the endpoint's function turns into an error at its caller.
+local function refuse(message)
+	error({ refused = message }, 0)
+end
+
+-- The edit distance of a and b, for "did you mean".
+local function distance(a, b)
+	local previous = {}
+	for j = 0, #b do
+		previous[j] = j
+	end
+	for i = 1, #a do
+		local current = { [0] = i }
+		for j = 1, #b do
+			local cost = a:byte(i) == b:byte(j) and 0 or 1
+			current[j] = math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+		end
+		previous = current
+	end
+	return previous[#b]
+end
+
+-- A folder's table: reading a name it lacks raises, naming the nearest
+-- one. dotted: the folder's path ("api.services").
+local function folder_table(dotted, help)
+	return setmetatable({}, {
+		__index = function(self, key)
+			if key == "help" then
+				return help
+			end
+			local best, best_distance
+			for name in pairs(self) do
+				local d = distance(tostring(key), name)
+				if not best_distance or d < best_distance or (d == best_distance and name < best) then
+					best, best_distance = name, d
+				end
+			end
+			local hint = best and ("; did you mean " .. dotted .. "." .. best .. "?") or ""
+			usage("no endpoint " .. dotted .. "." .. tostring(key) .. hint, 2)
+		end,
+	})
+end
+
+-- The dynamic variables Postman offers.
+local function guid()
+	local bytes = {}
+	for i = 1, 16 do
+		bytes[i] = math.random(0, 255)
+	end
+	bytes[7] = (bytes[7] & 0x0f) | 0x40
+	bytes[9] = (bytes[9] & 0x3f) | 0x80
+	local hex = string.format(string.rep("%02x", 16), table.unpack(bytes))
+	return string.format("%s-%s-%s-%s-%s", hex:sub(1, 8), hex:sub(9, 12), hex:sub(13, 16), hex:sub(17, 20), hex:sub(21))
+end
+
+local DYNAMIC = {
+	["$guid"] = guid,
+	["$timestamp"] = function()
+		return tostring(os.time())
+	end,
+	["$isoTimestamp"] = function()
+		return os.date("!%Y-%m-%dT%H:%M:%S.000Z")
+	end,
+	["$randomInt"] = function()
+		return tostring(math.random(0, 1000))
+	end,
+}
+
+-- The environment as name -> value: a plain table, or a Postman
+-- environment file's { values = { { key, value, enabled } } }.
+local function environment_of(env)
+	if type(env) == "string" then
+		local file = io.open(env, "rb")
+		if not file then
+			usage("api: environment file " .. env .. " cannot be read", 3)
+		end
+		local text = file:read("a")
+		file:close()
+		env = json.decode((text:gsub("^\239\187\191", ""))) or usage("api: environment file " .. env .. " is not JSON", 3)
+	end
+	if type(env) ~= "table" then
+		return {}
+	end
+	if type(env.values) == "table" then
+		local out = {}
+		for _, v in ipairs(env.values) do
+			if type(v) == "table" and type(v.key) == "string" and v.enabled ~= false then
+				out[v.key] = v.value
+			end
+		end
+		return out
+	end
+	return env
+end
+
+local function scalar_text(v)
+	local t = type(v)
+	if t == "string" or t == "number" or t == "boolean" then
+		return tostring(v)
+	end
+	return nil
+end
+
+-- A call's variables: resolve(text) fills text's {{variables}}, in
+-- Postman's order; used marks the args that filled something.
+local function scope(endpoint, args, data, environment, variables)
+	local used = {}
+	local function lookup(name)
+		if args[name] ~= nil then
+			used[name] = true
+			return scalar_text(args[name]) or refuse(endpoint .. ": args." .. name .. " must be a string or number")
+		end
+		for _, source in ipairs({ data, environment, variables }) do
+			local value = source[name]
+			if value ~= nil and value ~= json.null then
+				return scalar_text(value) or refuse(endpoint .. ": variable " .. name .. " is a " .. type(value))
+			end
+		end
+		if DYNAMIC[name] then
+			return DYNAMIC[name]()
+		end
+		refuse(endpoint .. ": {{" .. name .. "}} has no value (give it in args, data, environment or the collection)")
+	end
+	local function resolve(text, escape)
+		return (text:gsub("{{([^{}]*)}}", function(name)
+			local value = lookup(name)
+			return escape and escape(value) or value
+		end))
+	end
+	return resolve, used
+end
+
+-- The multipart/form-data body of text parts.
+local function multipart(params)
+	local boundary = "pulse-" .. guid()
+	local parts = {}
+	for _, p in ipairs(params) do
+		parts[#parts + 1] = string.format(
+			'--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n',
+			boundary,
+			p.key:gsub('"', "%%22"),
+			p.value
+		)
+	end
+	parts[#parts + 1] = "--" .. boundary .. "--\r\n"
+	return table.concat(parts), "multipart/form-data; boundary=" .. boundary
+end
+
+local function urlencoded(params)
+	local parts = {}
+	for _, p in ipairs(params) do
+		parts[#parts + 1] = url.escape(p.key) .. "=" .. url.escape(p.value)
+	end
+	return table.concat(parts, "&")
+end
+
+-- The body and Content-Type of the collection's body, filled.
+local function body_of(endpoint, body, resolve)
+	if not body then
+		return nil
+	end
+	if body.mode == "raw" then
+		local text = resolve(body.raw)
+		local language = body.language
+		local is_json = language == "json" or (language == nil and json.decode(text) ~= nil and text:find("^%s*[%[{]"))
+		return text, is_json and "application/json" or (language == "xml" and "application/xml" or "text/plain")
+	elseif body.mode == "urlencoded" or body.mode == "formdata" then
+		local params = {}
+		for i, p in ipairs(body.params) do
+			if p.file then
+				refuse(endpoint .. ": formdata part '" .. p.key .. "' is a file, which pulse-lua does not send; pass opts.body")
+			end
+			params[i] = { key = resolve(p.key), value = resolve(p.value) }
+		end
+		if body.mode == "urlencoded" then
+			return urlencoded(params), "application/x-www-form-urlencoded"
+		end
+		return multipart(params)
+	elseif body.mode == "graphql" then
+		local variables = body.variables and resolve(body.variables)
+		local decoded = variables and variables:find("%S") and json.decode(variables)
+		if variables and variables:find("%S") and decoded == nil then
+			refuse(endpoint .. ": the GraphQL variables are not JSON")
+		end
+		return json.encode({ query = resolve(body.query), variables = decoded or json.null }), "application/json"
+	end
+	refuse(endpoint .. ": body mode '" .. body.mode .. "' is not sent by pulse-lua; pass opts.body")
+end
+
+local function lower_keys(t)
+	local out = {}
+	for k in pairs(t or {}) do
+		if type(k) == "string" then
+			out[k:lower()] = k
+		end
+	end
+	return out
+end
+
+-- The function of one request.
+local function endpoint_function(client, request, endpoint, context)
+	-- The request's path and options for one call.
+	local function build(args, opts)
+		for _, field in ipairs({ "headers", "query" }) do
+			if opts[field] ~= nil and type(opts[field]) ~= "table" then
+				refuse(endpoint .. ": opts." .. field .. " must be a table, got " .. type(opts[field]))
+			end
+		end
+		local resolve, used = scope(endpoint, args, context.data, context.environment, context.variables)
+		local segments = {}
+		for i, segment in ipairs(request.segments) do
+			local param = segment:match("^:(.+)$")
+			if param then
+				local value = args[param]
+				if value == nil then
+					refuse(endpoint .. ": path parameter :" .. param .. " is missing (args." .. param .. ")")
+				end
+				value = scalar_text(value) or refuse(endpoint .. ": args." .. param .. " must be a string or number")
+				used[param] = true
+				segments[i] = url.escape(value)
+			else
+				segments[i] = resolve(segment, url.escape)
+			end
+		end
+		local query = {}
+		for _, q in ipairs(request.query) do
+			local key, value = resolve(q.key), resolve(q.value)
+			local previous = query[key]
+			if previous == nil then
+				query[key] = value
+			elseif type(previous) == "table" then
+				previous[#previous + 1] = value
+			else
+				query[key] = { previous, value }
+			end
+		end
+		local headers = {}
+		for _, h in ipairs(request.headers) do
+			if h.key:lower() ~= "authorization" then -- the client's key goes instead
+				headers[h.key] = resolve(h.value)
+			end
+		end
+		local send = {}
+		for k, v in pairs(opts) do
+			send[k] = v
+		end
+		if opts.json == nil and opts.body == nil then
+			local body, content_type = body_of(endpoint, request.body, resolve)
+			send.body = body
+			if content_type and not lower_keys(headers)["content-type"] then
+				headers["Content-Type"] = content_type
+			end
+		else
+			local names = lower_keys(headers)
+			if names["content-type"] then
+				headers[names["content-type"]] = nil -- the caller's body, the caller's type
+			end
+		end
+		for key in pairs(args) do
+			if not used[key] then
+				refuse(endpoint .. ": args." .. tostring(key) .. " fills nothing in this request")
+			end
+		end
+		local names = lower_keys(headers)
+		for k, v in pairs(opts.headers or {}) do
+			if type(k) == "string" and names[k:lower()] then
+				headers[names[k:lower()]] = nil
+			end
+			headers[k] = v
+		end
+		for k, v in pairs(opts.query or {}) do
+			query[k] = v
+		end
+		send.headers = next(headers) and headers or nil
+		send.query = next(query) and query or nil
+		return "/" .. table.concat(segments, "/"), send
+	end
+	return function(args, opts)
+		if args ~= nil and type(args) ~= "table" then
+			usage(endpoint .. ": args must be a table, got " .. type(args) .. " (call it with a dot: api.x.fn(args, opts))", 2)
+		end
+		if opts ~= nil and type(opts) ~= "table" then
+			usage(endpoint .. ": opts must be a table, got " .. type(opts), 2)
+		end
+		local ok, path, send = pcall(build, args or {}, opts or {})
+		if not ok then
+			if type(path) == "table" and path.refused then
+				usage(path.refused, 2)
+			end
+			error(path, 0)
+		end
+		return client:request(request.method, path, send)
+	end
+end
+
+-- The {{variables}} a request names (not the dynamic $ ones), sorted.
+local function variables_of(request)
+	local texts = { table.concat(request.segments, "/") }
+	for _, list in ipairs({ request.query, request.headers, request.body and request.body.params or {} }) do
+		for _, entry in ipairs(list) do
+			texts[#texts + 1] = entry.key .. " " .. entry.value
+		end
+	end
+	local body = request.body or {}
+	texts[#texts + 1] = (body.raw or "") .. (body.query or "") .. (body.variables or "")
+	local seen, names = {}, {}
+	for name in table.concat(texts, " "):gmatch("{{([^{}$][^{}]*)}}") do
+		if not seen[name] then
+			seen[name], names[#names + 1] = true, name
+		end
+	end
+	table.sort(names)
+	return names
+end
+
+-- The text of api:help().
+local function help_text(coll, rows)
+	local lines = {
+		string.format("%s (Postman Collection v%s): %d endpoints", coll.name, coll.version, #rows),
+		"Call api.folder.endpoint(args, opts): args fill :path parameters and {{variables}};",
+		"opts are the client's request options. The collection's auth is ignored (the",
+		"client's key is used) and its scripts (event) are not run.",
+		"",
+	}
+	for _, row in ipairs(rows) do
+		lines[#lines + 1] = string.format("%-40s %-6s %s%s", row.name, row.method, row.path, row.params)
+	end
+	return table.concat(lines, "\n")
+end
+
+-- Adds name to names (the taken names of one table), with _2, _3... when
+-- it is taken; returns the name given.
+local function unique(names, name)
+	local candidate, n = name, 1
+	while names[candidate] do
+		n = n + 1
+		candidate = name .. "_" .. n
+	end
+	names[candidate] = true
+	return candidate
+end
+
+--- The wrappers of a collection for client.
+-- @param client a pulse client
+-- @param source a collection (`pulse.collection.load`), a file or a table
+-- @tparam[opt] table opts `environment` (a table, or a Postman environment
+-- file), `data` (one row of iteration data)
+function api.new(client, source, opts)
+	local coll = collection.load(source)
+	opts = opts or {}
+	local context = {
+		data = type(opts.data) == "table" and opts.data or {},
+		environment = environment_of(opts.environment),
+		variables = coll.variables,
+	}
+	local rows = {}
+	local help = function()
+		return help_text(coll, rows)
+	end
+	-- Folders and requests named in document order, each in its folder's
+	-- table: the first of a name keeps it, the next get _2, _3.
+	local root = folder_table("api", help)
+	local folders = { [0] = { table = root, dotted = "api", taken = {} } }
+	for _, entry in ipairs(coll.order) do
+		local parent = folders[entry.folder or entry.parent]
+		local name = unique(parent.taken, api.name_of(entry.name))
+		local dotted = parent.dotted .. "." .. name
+		if entry.method then
+			rawset(parent.table, name, endpoint_function(client, entry, dotted, context))
+			local params = {}
+			for _, p in ipairs(entry.path_params) do
+				params[#params + 1] = ":" .. p
+			end
+			for _, v in ipairs(variables_of(entry)) do
+				params[#params + 1] = "{{" .. v .. "}}"
+			end
+			rows[#rows + 1] = {
+				name = dotted,
+				method = entry.method,
+				path = collection.path_of(entry),
+				params = #params > 0 and ("  (" .. table.concat(params, ", ") .. ")") or "",
+			}
+		else
+			local t = folder_table(dotted, help)
+			rawset(parent.table, name, t)
+			folders[entry.index] = { table = t, dotted = dotted, taken = {} }
+		end
+	end
+	return root
+end
+
+return api
