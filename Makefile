@@ -188,6 +188,7 @@ bench: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi $(BUILD)/bench/sh
 	$(BUILD)/pulse-lua bench/concurrency.lua
 	$(BUILD)/pulse-lua bench/goodput.lua
 	$(BUILD)/pulse-lua bench/shared_goodput.lua
+	$(BUILD)/pulse-lua bench/cache.lua
 	$(BUILD)/pulse-lua bench/sandbox.lua
 
 # The reference of the public Lua API (LDoc, from the doc comments), in

@@ -9,7 +9,7 @@ CORE_SRC     = src/core/buf.c src/core/clock.c src/core/header_block.c src/core/
 LIMITER_SRC  = src/limiter/limiter.c src/limiter/local.c src/limiter/redis.c src/limiter/redis_url.c \
                src/limiter/shm.c
 NET_SRC      = src/net/engine.c src/net/exchange.c src/net/transport.c
-BINDING_SRC  = src/binding/core.c src/binding/engine.c src/binding/json.c src/binding/limiter.c \
+BINDING_SRC  = src/binding/core.c src/binding/engine.c src/binding/files.c src/binding/json.c src/binding/limiter.c \
                src/binding/policy.c src/binding/response.c src/binding/sys.c src/binding/transport.c
 EMBED_SRC    = src/embed/modules.c
 SANDBOX_SRC  = src/sandbox/server.c src/sandbox/connections.c src/sandbox/handler.c src/sandbox/options.c \

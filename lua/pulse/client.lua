@@ -7,6 +7,7 @@
 local core = require("pulse.core")
 local api = require("pulse.api")
 local batch = require("pulse.batch")
+local cache = require("pulse.cache")
 local options = require("pulse.options")
 local pagination = require("pulse.pagination")
 local send = require("pulse.send")
@@ -133,9 +134,6 @@ local function check_options(opts)
 	if opts.limiter ~= nil and not opts.limiter:find("^shm:.") and not opts.limiter:find("^rediss?://") then
 		usage("new: limiter must be \"shm:<path>\" or \"redis://[user:password@]host:port[/db]\"", 3)
 	end
-	if opts.cache and (opts.cache.ttl or 0) > 0 then
-		usage("new: cache: the response cache does not exist yet; leave ttl at 0", 3)
-	end
 	if opts.user_agent and opts.user_agent:find("[%c]") then
 		usage("new: user_agent contains control characters", 3)
 	end
@@ -216,6 +214,9 @@ function client.new(opts)
 	remember(self, key)
 	self._limiter = make_limiter(self, opts, key)
 	self._stats = stats.new(self._transport, self._limiter)
+	if opts.cache then
+		self._cache = cache.new(opts.cache)
+	end
 	self._transport:set_key(key)
 	if key_file then
 		self._key_file, self._key_stamp = key_file, core.file_stamp(key_file)

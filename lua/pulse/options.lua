@@ -14,7 +14,7 @@ options.CLIENT = {
 	bucket = "string",
 	limiter_fallback = "limiter_fallback",
 	retry = "retry|false",
-	cache = "cache",
+	cache = "cache|boolean",
 	verify = "boolean",
 	ca_file = "string",
 	proxy = "string",
@@ -30,7 +30,7 @@ options.REQUEST = {
 	headers = "table",
 	timeout = "positive",
 	retry = "retry|false",
-	cache = "cache|false",
+	cache = "call_cache|false",
 	decode = "boolean",
 	idempotent = "boolean",
 	max_body = "count",
@@ -47,7 +47,14 @@ local NESTED = {
 	},
 	-- pulse.core's limiter keeps its numbers below 1e9.
 	rate_limit = { limit = "rate", window = "rate", burst = "rate" },
-	cache = { ttl = "non-negative", max_entries = "count" },
+	cache = {
+		ttl = "non-negative",
+		max_entries = "count",
+		dir = "string",
+		rules = "table",
+		stale_if_error = "non-negative",
+	},
+	call_cache = { ttl = "non-negative" },
 	limiter_fallback = { share = "share" },
 }
 
@@ -110,7 +117,8 @@ local function check_value(where, name, value, kind)
 			return nil, why -- a nested table's own complaint
 		end
 	end
-	local wanted = kind:gsub("|", " or "):gsub("rate_limit", "table"):gsub("retry", "table"):gsub("cache", "table")
+	local wanted = kind:gsub("|", " or "):gsub("rate_limit", "table"):gsub("retry", "table"):gsub("call_cache", "table")
+	wanted = wanted:gsub("cache", "table")
 	wanted = wanted:gsub("limiter_fallback", "table")
 	wanted = wanted == "rate" and "above 0 and below 1e9" or wanted == "share" and "above 0 and at most 1" or wanted
 	return nil, string.format("%s: option '%s' must be %s, got %s", where, name, wanted, tostring(value))

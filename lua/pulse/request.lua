@@ -108,9 +108,6 @@ local function check_options(name, opts)
 			break
 		end
 	end
-	if opts.cache and (opts.cache.ttl or 0) > 0 then
-		return invalid(name .. ": cache: the response cache does not exist yet; leave ttl at 0")
-	end
 	return opts
 end
 
@@ -193,6 +190,9 @@ function request.prepare(client, name, method, path, opts)
 	end
 	if opts.follow_redirects then
 		req.follow_redirects = true
+	end
+	if opts.cache ~= nil then
+		req.cache = opts.cache
 	end
 	return req
 end

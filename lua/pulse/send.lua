@@ -4,6 +4,7 @@
 -- in C: net/exchange.c), and one loop that retries and follows redirects,
 -- within the call's budget. A new stage of the path is added here, once.
 
+local cache = require("pulse.cache")
 local core = require("pulse.core")
 local errors = require("pulse.errors")
 local redirects = require("pulse.redirects")
@@ -29,7 +30,7 @@ function send.plain_url(client, method, path, opts)
 			return nil
 		end
 	end
-	if client.verbose or not IDEMPOTENT[method] then
+	if client.verbose or client._cache or not IDEMPOTENT[method] then
 		return nil
 	end
 	return client._url_cache[path]
@@ -263,11 +264,127 @@ end
 
 -- What a response that ends the call comes to: body, res or nil, err.
 function Call:conclude(status, headers, body, rate, server_wait, retry_after)
+	if self.client._cache then
+		self:store(status, headers, body)
+	end
 	local res = self:res(status, headers, rate)
 	if is_success(status) and not self.req.decode then
 		return body, res -- nothing to shape
 	end
 	return response.finish(self.client, self.hop, status, headers, body, res, server_wait, retry_after)
+end
+
+-- ---- the cache stage (cache.lua) ------------------------------------------
+
+local WRITES = { POST = true, PUT = true, PATCH = true, DELETE = true }
+
+-- What a call answered from the cache returns: the stored body (decoded
+-- as the call asks) and a res that says so. flag: "revalidated" or
+-- "stale", or nil for a fresh entry.
+function Call:from_entry(entry, flag)
+	local client = self.client
+	local headers = core.headers(entry.headers)
+	local res = response.new(200, headers, self.sent, self.waited, core.now() - self.started, client._limiter:view())
+	res.from_cache = true
+	if flag then
+		res[flag] = true
+	end
+	if not self.req.decode then
+		return entry.body, res
+	end
+	local body, why = response.body(entry.body, headers)
+	if body == nil then
+		return nil, errors.new({ kind = "decode", message = why, method = self.req.method, url = self.req.url, res = res })
+	end
+	return body, res
+end
+
+-- Before the call is sent: a write drops the cached reads of its path; a
+-- GET with a fresh entry is answered from it, without a token; a stale
+-- entry is kept, to revalidate (its validators go with the request) or to
+-- serve on an error. Returns true and the answer, or nothing.
+function Call:look_up()
+	local client, req = self.client, self.req
+	local store = client._cache
+	if req.cache == false then
+		return
+	end
+	if WRITES[req.method] then
+		store:invalidate(client._bucket, req.url)
+		self.invalidates = true
+		return
+	end
+	if req.method ~= "GET" then
+		return
+	end
+	local ttl = store:ttl_for(req.url, type(req.cache) == "table" and req.cache.ttl or nil)
+	if ttl <= 0 then
+		return
+	end
+	self.cache_ttl = ttl
+	local entry = store:get(client._bucket, req.url)
+	local stats = client._stats
+	if entry and cache.age(entry) < ttl then
+		stats.cache_hits = stats.cache_hits + 1
+		return true, self:from_entry(entry)
+	end
+	stats.cache_misses = stats.cache_misses + 1
+	if not entry then
+		return
+	end
+	self.stale = entry
+	local lines = { table.unpack(req.headers or {}) }
+	if entry.etag then
+		lines[#lines + 1] = "If-None-Match: " .. entry.etag
+	end
+	if entry.last_modified then
+		lines[#lines + 1] = "If-Modified-Since: " .. entry.last_modified
+	end
+	req.headers = lines
+end
+
+-- After an answer: a 304 confirms the stale entry; a 503, or no answer (no
+-- connection, a timeout, a connection lost), serves it when stale_if_error
+-- allows. Returns true and the answer, or
+-- nothing.
+function Call:fall_back(status, outcome)
+	local client, entry = self.client, self.stale
+	local store, stats = client._cache, client._stats
+	if status == 304 then
+		store:refresh(client._bucket, self.req.url, entry)
+		stats.cache_revalidations = stats.cache_revalidations + 1
+		return true, self:from_entry(entry, "revalidated")
+	end
+	local unreachable = not status and (outcome == "no_connection" or outcome == "timeout" or outcome == "network")
+	if (status == 503 or unreachable) and cache.age(entry) < entry.ttl + store.stale_if_error then
+		stats.cache_stale = stats.cache_stale + 1
+		return true, self:from_entry(entry, "stale")
+	end
+end
+
+-- A response that ends a call: a write's drops the reads it changed (again:
+-- a read may have refilled them meanwhile); a GET's success is stored,
+-- unless it says no-store or holds the key.
+function Call:store(status, headers, body)
+	local client, req = self.client, self.req
+	if self.invalidates then
+		client._cache:invalidate(client._bucket, req.url)
+		return
+	end
+	if not self.cache_ttl or not cache.storable(status, headers) or self.hop ~= req then
+		return
+	end
+	local block = tostring(headers)
+	if client:_redact(body) ~= body or client:_redact(block) ~= block then
+		return
+	end
+	client._cache:put(client._bucket, req.url, {
+		body = body,
+		headers = block,
+		ttl = self.cache_ttl,
+		etag = headers.etag,
+		last_modified = headers["last-modified"],
+	})
 end
 
 -- Follows a redirect (a 3xx response with a Location) when the rules of
@@ -300,6 +417,12 @@ end
 -- retry_after, rate }.
 local function loop(client, req, first)
 	local call = new_call(client, req, first and first.started or core.now())
+	if client._cache then
+		local answered, a, b = call:look_up()
+		if answered then
+			return a, b
+		end
+	end
 	while true do
 		call.attempt = call.attempt + 1
 		-- For a response: status, headers, body; for none: nil, the
@@ -329,6 +452,12 @@ end
 -- or false to go on (after a wait, a redirect, a retry).
 function Call:settle(status, headers, body, retry_after, rate)
 	local client, req = self.client, self.req
+	if self.stale then
+		local served, a, b = self:fall_back(status, not status and (OUTCOMES[headers] or headers))
+		if served then
+			return true, a, b
+		end
+	end
 	if is_success(status) then
 		return true, self:conclude(status, headers, body, rate)
 	end

@@ -18,7 +18,10 @@ function stats.new(transport, limiter)
 		throttled = 0, -- wall time during which at least one request waited
 		throttled_sum = 0, -- every request's waits added up
 		throttled_until = 0, -- when the waits known so far end
-		cache_hits = 0,
+		cache_hits = 0, -- answered from the cache, fresh
+		cache_misses = 0, -- looked up, and nothing fresh there
+		cache_revalidations = 0, -- a stale entry confirmed by a 304
+		cache_stale = 0, -- a stale entry served on an error (stale_if_error)
 	}, Stats)
 end
 
@@ -53,6 +56,9 @@ function Stats:snapshot()
 		throttled = self.throttled,
 		throttled_sum = self.throttled_sum,
 		cache_hits = self.cache_hits,
+		cache_misses = self.cache_misses,
+		cache_revalidations = self.cache_revalidations,
+		cache_stale = self.cache_stale,
 		ignored_headers = self.limiter:ignored_headers(),
 		bytes_received = counted.bytes_received,
 		bytes_sent = counted.bytes_sent,

@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""A server of cacheable answers for the response cache's specs. Every GET
+answers 200 with JSON {path, query, version, n} and an ETag and
+Last-Modified of the path's version, or 304 to a matching If-None-Match;
+a write (POST, PUT, PATCH, DELETE) to a path bumps its version. GET
+/nostore answers with Cache-Control: no-store; GET /echo-key puts the key
+sent in the body. POST /_fail?status=503 makes every later answer that
+status (/_fail?status=0 ends it). GET /_log lists the requests read, as
+"METHOD path?query [If-None-Match]". The first line on stdout is
+'listening on http://127.0.0.1:PORT'.
+    python3 spec/support/cacheable.py"""
+
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOCK = threading.Lock()
+LOG = []
+VERSIONS = {}
+STATE = {"fail": 0, "served": 0}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, doc=None, headers=()):
+        payload = json.dumps(doc).encode() if doc is not None else b""
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        if doc is not None:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def handle_any(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        path, _, query = self.path.partition("?")
+        if path == "/_log":
+            with LOCK:
+                return self.reply(200, list(LOG))
+        if path == "/_fail":
+            STATE["fail"] = int(query.split("=")[1])
+            return self.reply(200, {"fail": STATE["fail"]})
+        with LOCK:
+            LOG.append("%s %s %s" % (self.command, self.path, self.headers.get("If-None-Match") or "-"))
+            STATE["served"] += 1
+            served = STATE["served"]
+        if STATE["fail"]:
+            return self.reply(STATE["fail"], {"error": {"code": "down", "message": "failing on purpose"}})
+        if self.command != "GET":
+            with LOCK:
+                VERSIONS[path] = VERSIONS.get(path, 0) + 1
+            return self.reply(200, {"path": path, "version": VERSIONS[path]})
+        version = VERSIONS.get(path, 0)
+        etag = '"v%d-%s"' % (version, path)
+        modified = "Wed, 02 Dec 2026 10:%02d:00 GMT" % (version % 60)
+        if self.headers.get("If-None-Match") == etag:
+            return self.reply(304, None, [("ETag", etag)])
+        headers = [("ETag", etag), ("Last-Modified", modified)]
+        doc = {"path": path, "query": query, "version": version, "n": served}
+        if path == "/nostore":
+            headers.append(("Cache-Control", "no-store"))
+        if path == "/echo-key":
+            doc["key"] = (self.headers.get("Authorization") or "").split(" ", 1)[-1]
+        self.reply(200, doc, headers)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
+
+
+def main():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    print("listening on http://127.0.0.1:%d" % server.server_port, flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
