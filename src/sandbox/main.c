@@ -35,6 +35,8 @@ static void usage(FILE *out)
 	             "                          (see README.md)\n"
 	             "  --tls CERT KEY          serve HTTPS with these PEM files\n"
 	             "  --log FILE              one JSON line per request (never the key)\n"
+	             "  --collection FILE       serve the saved examples of a Postman collection (v2.0 or\n"
+	             "                          v2.1) instead of the sample resources\n"
 	             "  --max-connections N     at N open connections, close the oldest idle one for a\n"
 	             "                          new one (default: what the open-files limit allows)\n"
 	             "  --idle-timeout S        close a connection idle for S seconds (default 30)\n"
@@ -127,8 +129,19 @@ struct args {
 
 /* The options that take a value (all but --help and --tls). */
 static const char *const VALUED[] = {
-    "--port", "--api-key", "--api-key-file", "--rate-limit",      "--refill",       "--retry-after",
-    "--seed", "--faults",  "--log",          "--max-connections", "--idle-timeout", "--request-timeout",
+    "--port",
+    "--api-key",
+    "--api-key-file",
+    "--rate-limit",
+    "--refill",
+    "--retry-after",
+    "--seed",
+    "--faults",
+    "--log",
+    "--collection",
+    "--max-connections",
+    "--idle-timeout",
+    "--request-timeout",
     NULL,
 };
 
@@ -172,6 +185,8 @@ static int parse_value(struct args *a, const char *name, const char *value)
 		c->faults = value;
 	} else if (strcmp(name, "--log") == 0) {
 		c->log_path = value;
+	} else if (strcmp(name, "--collection") == 0) {
+		c->collection = value;
 	} else if (strcmp(name, "--max-connections") == 0) {
 		rc = sandbox_parse_count(value, &c->max_connections, &why);
 	} else if (strcmp(name, "--idle-timeout") == 0) {

@@ -350,7 +350,8 @@ static int prepare(struct sandbox *sb, const struct sandbox_config *config, char
 	sb->counters = (struct handler_counters){&sb->connections.opened, &sb->connections.open,
 	                                         &sb->in_flight, &sb->in_flight_max};
 	if (handler_open(&sb->handler, config, &sb->counters, err, errlen) != 0) {
-		*bad_option = strncmp(err, "--faults", 8) == 0; /* the handler names the option it refused */
+		/* the handler names the option it refused */
+		*bad_option = strncmp(err, "--faults", 8) == 0 || strncmp(err, "--collection", 12) == 0;
 		return -1;
 	}
 	if (config->tls_cert) {

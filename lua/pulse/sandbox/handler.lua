@@ -14,6 +14,7 @@ local native = require("pulse.sandbox.native")
 local bucket = require("pulse.sandbox.bucket")
 local faults = require("pulse.sandbox.faults")
 local data = require("pulse.sandbox.data")
+local mock = require("pulse.sandbox.mock")
 
 local sandbox = {}
 
@@ -72,6 +73,9 @@ function sandbox.new(config)
 		for _, f in ipairs(list) do
 			self.faults:add(f)
 		end
+	end
+	if config.collection then
+		self.mock = mock.load(config.collection)
 	end
 	if config.log_path then
 		local log, why = io.open(config.log_path, "a")
@@ -477,11 +481,15 @@ function Sandbox:handle(req)
 		return response
 	end
 	local applied
-	if self.bucket:take(now) then
-		response, applied = self:route(req)
-	else
+	if not self.bucket:take(now) then
 		response = fail(429, "rate_limited", "over the organization's rate limit")
 		table.insert(response.headers, { "Retry-After", self:retry_after(now) })
+	elseif self.mock then
+		local status, code, message
+		response, status, code, message = self.mock:route(req)
+		response = response or fail(status, code, message)
+	else
+		response, applied = self:route(req)
 	end
 	for _, h in ipairs(self.bucket:headers(now)) do
 		table.insert(response.headers, h)
