@@ -106,16 +106,17 @@ local DYNAMIC = {
 }
 
 -- The environment as name -> value: a plain table, or a Postman
--- environment file's { values = { { key, value, enabled } } }.
+-- environment file's { values = { { key, value, enabled } } }. Errors
+-- blame the caller of client:api (level 4: usage, here, api.new, api).
 local function environment_of(env)
 	if type(env) == "string" then
 		local file = io.open(env, "rb")
 		if not file then
-			usage("api: environment file " .. env .. " cannot be read", 3)
+			usage("api: environment file " .. env .. " cannot be read", 4)
 		end
 		local text = file:read("a")
 		file:close()
-		env = json.decode((text:gsub("^\239\187\191", ""))) or usage("api: environment file " .. env .. " is not JSON", 3)
+		env = json.decode((text:gsub("^\239\187\191", ""))) or usage("api: environment file " .. env .. " is not JSON", 4)
 	end
 	if type(env) ~= "table" then
 		return {}
@@ -251,6 +252,9 @@ local function endpoint_function(client, request, endpoint, context)
 			local param = segment:match("^:(.+)$")
 			if param then
 				local value = args[param]
+				if value == nil and context.path_defaults and (request.examples[param] or "") ~= "" then
+					value = resolve(request.examples[param]) -- a runner's: the collection's own value
+				end
 				if value == nil then
 					refuse(endpoint .. ": path parameter :" .. param .. " is missing (args." .. param .. ")")
 				end
@@ -383,7 +387,8 @@ end
 -- @param client a pulse client
 -- @param source a collection (`pulse.collection.load`), a file or a table
 -- @tparam[opt] table opts `environment` (a table, or a Postman environment
--- file), `data` (one row of iteration data)
+-- file), `data` (one row of iteration data); for a runner, `path_defaults`
+-- (a :path parameter missing from args takes the collection's value)
 function api.new(client, source, opts)
 	local coll = collection.load(source)
 	opts = opts or {}
@@ -391,6 +396,7 @@ function api.new(client, source, opts)
 		data = type(opts.data) == "table" and opts.data or {},
 		environment = environment_of(opts.environment),
 		variables = coll.variables,
+		path_defaults = opts.path_defaults,
 	}
 	local rows = {}
 	local help = function()
@@ -399,13 +405,16 @@ function api.new(client, source, opts)
 	-- Folders and requests named in document order, each in its folder's
 	-- table: the first of a name keeps it, the next get _2, _3.
 	local root = folder_table("api", help)
+	local calls = {} -- every endpoint in document order, for a runner
 	local folders = { [0] = { table = root, dotted = "api", taken = {} } }
 	for _, entry in ipairs(coll.order) do
 		local parent = folders[entry.folder or entry.parent]
 		local name = unique(parent.taken, api.name_of(entry.name))
 		local dotted = parent.dotted .. "." .. name
 		if entry.method then
-			rawset(parent.table, name, endpoint_function(client, entry, dotted, context))
+			local fn = endpoint_function(client, entry, dotted, context)
+			rawset(parent.table, name, fn)
+			calls[#calls + 1] = { name = dotted, request = entry, call = fn }
 			local params = {}
 			for _, p in ipairs(entry.path_params) do
 				params[#params + 1] = ":" .. p
@@ -425,7 +434,7 @@ function api.new(client, source, opts)
 			folders[entry.index] = { table = t, dotted = dotted, taken = {} }
 		end
 	end
-	return root
+	return root, calls
 end
 
 return api

@@ -487,7 +487,7 @@ function Client:api(collection, opts)
 	if opts ~= nil and type(opts) ~= "table" then
 		usage("bad argument #2 to 'api' (options must be a table, got " .. type(opts) .. ")", 2)
 	end
-	return api.new(self, collection, opts)
+	return (api.new(self, collection, opts)) -- the wrappers alone
 end
 
 --- Requests, up to `concurrency` at a time (8), results in input order.

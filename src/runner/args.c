@@ -24,6 +24,12 @@ static const struct long_option LONG_OPTIONS[] = {
     {"--limiter", 1},
     {"--status", 0},
     {"--reset", 0},
+    {"--collection", 1},
+    {"--folder", 1},
+    {"--env", 1},
+    {"--data", 1},
+    {"--parallel", 1},
+    {"--reporter", 1},
     {NULL, 0},
 };
 
@@ -96,6 +102,23 @@ static int long_value(char **argv, int *i, const struct long_option *o, struct o
 		opts->sandbox_faults = value; /* checked by the sandbox, when it starts */
 	} else if (strcmp(o->name, "--limiter") == 0) {
 		opts->limiter = value;
+	} else if (strcmp(o->name, "--collection") == 0) {
+		opts->collection = value;
+	} else if (strcmp(o->name, "--folder") == 0) {
+		opts->folder = value;
+	} else if (strcmp(o->name, "--env") == 0) {
+		opts->env = value;
+	} else if (strcmp(o->name, "--data") == 0) {
+		opts->data = value;
+	} else if (strcmp(o->name, "--parallel") == 0) {
+		opts->parallel = value; /* checked by pulse.play, with the others */
+	} else if (strcmp(o->name, "--reporter") == 0) {
+		if (strncmp(value, "json:", 5) != 0 && strncmp(value, "junit:", 6) != 0)
+			why = "takes json:FILE or junit:FILE";
+		else if (opts->reporter_count == 4)
+			why = "is given at most 4 times";
+		else
+			opts->reporters[opts->reporter_count++] = value;
 	}
 	if (why) {
 		snprintf(message, len, "'%s' %s, not '%s'", o->name, why, value);
@@ -167,6 +190,16 @@ static int check_together(struct options *o, char *message, size_t len)
 	if (o->sandbox && o->base_url) {
 		snprintf(message, len,
 		         "'--sandbox' and '--base-url' cannot go together: the sandbox has its own URL");
+		return ARGS_BAD;
+	}
+	if ((o->folder || o->env || o->data || o->parallel || o->reporter_count) && !o->collection) {
+		snprintf(message, len,
+		         "'--folder', '--env', '--data', '--parallel' and '--reporter' go with '--collection "
+		         "FILE'");
+		return ARGS_BAD;
+	}
+	if (o->collection && o->limiter) {
+		snprintf(message, len, "'--collection' and '--limiter' cannot go together");
 		return ARGS_BAD;
 	}
 	if (o->limiter_status + o->limiter_reset > 1 ||

@@ -16,6 +16,10 @@ struct options {
 	const char *sandbox_rate_limit, *sandbox_faults, *sandbox_seed;
 	const char *limiter; /* --limiter URL, with --status or --reset */
 	int limiter_status, limiter_reset;
+	/* --collection FILE plays a Postman collection (pulse.play), with: */
+	const char *collection, *folder, *env, *data, *parallel;
+	const char *reporters[4]; /* --reporter json:FILE|junit:FILE, repeatable */
+	int reporter_count;
 };
 
 #define ARGS_HELP (-1)

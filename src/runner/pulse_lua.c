@@ -67,6 +67,12 @@ static void print_help(void)
 	       "  --limiter URL --reset    forget it: the next request starts it afresh\n"
 	       "                 (the bucket: the URL's ?bucket=NAME, else the organization of\n"
 	       "                 $PULSE_API_KEY and $PULSE_BASE_URL; shm: every bucket)\n"
+	       "  --collection FILE        play a Postman collection's requests in document order,\n"
+	       "                 through the limiter and retries, and print a summary; exit\n"
+	       "                 status 1 when one failed. With it: --folder NAME, --env FILE\n"
+	       "                 (a Postman environment), --data FILE.csv|FILE.json (a run per\n"
+	       "                 row), --parallel N (rows at once), --reporter json:FILE or\n"
+	       "                 junit:FILE (repeatable)\n"
 	       "The API key comes from $PULSE_API_KEY, a file named by $PULSE_API_KEY_FILE, or\n"
 	       "pulse.new{api_key = ...}, never from the command line, where other users of the\n"
 	       "machine could read it. Ctrl-C or SIGTERM stops a script with one line saying\n"
@@ -271,6 +277,40 @@ static int run_admin(lua_State *L, const struct options *o)
 	return 1;
 }
 
+/* pulse-lua --collection FILE ...: pulse.play.main(options) plays the
+ * collection; its result is the exit status (true: every request
+ * succeeded). */
+static int run_collection(lua_State *L, const struct options *o)
+{
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "pulse.play");
+	if (report(L, docall(L, 1, 1)) != LUA_OK)
+		return 0;
+	lua_getfield(L, -1, "main");
+	lua_createtable(L, 0, 6);
+	const char *fields[][2] = {{"collection", o->collection},
+	                           {"folder", o->folder},
+	                           {"env", o->env},
+	                           {"data", o->data},
+	                           {"parallel", o->parallel}};
+	for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+		lua_pushstring(L, fields[i][1]); /* NULL pushes nil */
+		lua_setfield(L, -2, fields[i][0]);
+	}
+	lua_createtable(L, o->reporter_count, 0);
+	for (int i = 0; i < o->reporter_count; i++) {
+		lua_pushstring(L, o->reporters[i]);
+		lua_rawseti(L, -2, i + 1);
+	}
+	lua_setfield(L, -2, "reporters");
+	if (report(L, docall(L, 1, 2)) != LUA_OK)
+		return 0;
+	if (!lua_toboolean(L, -2) && lua_isstring(L, -1))
+		l_message(progname, lua_tostring(L, -1));
+	lua_pushboolean(L, lua_toboolean(L, -2));
+	return 1;
+}
+
 static int pmain(lua_State *L)
 {
 	int argc = (int)lua_tointeger(L, 1);
@@ -294,6 +334,8 @@ static int pmain(lua_State *L)
 		print_version();
 	if (o->limiter) /* --limiter URL --status or --reset, and nothing else */
 		return run_admin(L, o);
+	if (o->collection) /* --collection FILE and its options, and nothing else */
+		return run_collection(L, o);
 	if (!o->no_env && handle_luainit(L) != LUA_OK)
 		return 0;
 	if (!runargs(L, argv, o->script ? o->script : argc))
