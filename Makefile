@@ -189,6 +189,7 @@ bench: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi $(BUILD)/bench/sh
 	$(BUILD)/pulse-lua bench/goodput.lua
 	$(BUILD)/pulse-lua bench/shared_goodput.lua
 	$(BUILD)/pulse-lua bench/cache.lua
+	$(BUILD)/pulse-lua bench/play.lua
 	$(BUILD)/pulse-lua bench/sandbox.lua
 
 # The reference of the public Lua API (LDoc, from the doc comments), in
@@ -268,6 +269,16 @@ deps:
 	if [ -n "$$missing" ]; then \
 		echo "installing:" $$missing; \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
+	@# Newman and Prism, pinned by tools/interop/package-lock.json, where npm is
+	@# present: the interop specs and the collection bench say so where not.
+	@if command -v npm >/dev/null; then \
+		if ! cmp -s tools/interop/package-lock.json tools/interop/node_modules/.installed-lock; then \
+			npm ci --prefix tools/interop --no-audit --no-fund --loglevel=error && \
+			cp tools/interop/package-lock.json tools/interop/node_modules/.installed-lock; \
+		fi; \
+	else \
+		echo "npm is absent: the Newman and Prism interop specs will be skipped"; \
 	fi
 
 clean:

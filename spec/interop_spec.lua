@@ -1,0 +1,85 @@
+-- Real Postman tooling against our side, from the versions pinned in
+-- tools/interop/package-lock.json (make deps installs them where npm is
+-- present): Newman plays the examples' collection against pulse-sandbox
+-- --collection, and client:api runs against Prism's mock of it. Where npm
+-- is absent the tests say so and are skipped.
+
+local core = require("pulse.core")
+local json = require("pulse.json")
+local pulse = require("pulse")
+local support = require("support.sandbox")
+
+local COLLECTION = "examples/pulse-sandbox.postman_collection.json"
+local BIN = "tools/interop/node_modules/.bin/"
+
+local npm = os.execute("command -v npm >/dev/null")
+
+local function tool(name)
+	assert(support.read_file(BIN .. name), name .. " is not installed: run make deps (npm ci in tools/interop)")
+	return BIN .. name
+end
+
+describe("Postman tooling", function()
+	if not npm then
+		it("is skipped: npm is absent, so Newman and Prism are not installed", function()
+			pending("npm is absent: Newman and Prism interop not run")
+		end)
+		return
+	end
+
+	it("Newman plays the examples' collection against pulse-sandbox --collection", function()
+		local sandbox = support.start({ args = "--collection " .. COLLECTION, rate_limit = "1000/1/1000" })
+		local env = os.tmpname()
+		support.write_file(
+			env,
+			json.encode({
+				values = {
+					{ key = "baseUrl", value = sandbox.url, enabled = true },
+					{ key = "apiKey", value = sandbox.key, enabled = true },
+				},
+			})
+		)
+		local report = os.tmpname()
+		local out, err, code = support.run(string.format(
+			"%s run %s -e %s -r json --reporter-json-export %s",
+			tool("newman"),
+			COLLECTION,
+			env,
+			report
+		))
+		assert.are.equal(0, code, out .. err)
+		local run = assert(json.decode(support.read_file(report))).run
+		assert.are.equal(20, #run.executions)
+		for _, e in ipairs(run.executions) do
+			assert.are.equal(200, e.response.code, e.item.name)
+		end
+		assert.are.equal(20, sandbox:stats().requests) -- each took a token, with Newman's key
+		os.remove(env)
+		os.remove(report)
+		sandbox:stop()
+	end)
+
+	it("client:api runs against Prism's mock of the same collection", function()
+		local port = math.random(20000, 60000)
+		local log = os.tmpname()
+		os.execute(string.format("%s mock -p %d %s > %s 2>&1 & echo $! > %s.pid", tool("prism"), port, COLLECTION, log, log))
+		local pid = support.read_file(log .. ".pid"):match("%d+")
+		local deadline = core.now() + 60
+		while not (support.read_file(log) or ""):find("Prism is listening", 1, true) do
+			assert(core.now() < deadline and support.alive(pid), "prism did not start: " .. (support.read_file(log) or ""))
+			core.sleep(0.1)
+		end
+		local client = pulse.new({ base_url = "http://127.0.0.1:" .. port, api_key = "k-prism", retry = false })
+		local api = client:api(COLLECTION)
+		local body = assert(api.services.get_service({ id = 1 }))
+		assert.are.equal(1, body.data.id)
+		local created = assert(api.customers.create_customer({ customerName = "Ada", customerEmail = "ada@example.org" }))
+		assert.is_number(created.data.id)
+		local page = assert(api.bookings.list_bookings({ perPage = 2 }))
+		assert.is_table(page.data)
+		client:close()
+		os.execute("kill " .. pid)
+		os.remove(log)
+		os.remove(log .. ".pid")
+	end)
+end)
