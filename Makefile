@@ -186,6 +186,7 @@ $(BUILD)/bench/%: bench/%.c bench/plain.h
 bench: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi $(BUILD)/bench/shm_take
 	$(BUILD)/pulse-lua bench/transport.lua
 	$(BUILD)/pulse-lua bench/concurrency.lua
+	taskset -c 0 $(BUILD)/pulse-lua bench/json.lua
 	$(BUILD)/pulse-lua bench/goodput.lua
 	$(BUILD)/pulse-lua bench/shared_goodput.lua
 	$(BUILD)/pulse-lua bench/cache.lua

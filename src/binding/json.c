@@ -19,8 +19,23 @@ struct decoder {
 	lua_State *L;
 	int array_mt;                           /* stack index */
 	lua_Integer length[JSON_MAX_DEPTH + 1]; /* per open container: items so far, or -1 for objects */
+	int fields[JSON_MAX_DEPTH + 1];         /* per open object: its fields so far */
+	/* The size of the last object and array closed at each depth: the next
+	 * one there is made that size, since the records of a list share a
+	 * shape, and a table grown key by key is rehashed at every power of 2. */
+	int last_fields[JSON_MAX_DEPTH + 1], last_items[JSON_MAX_DEPTH + 1];
 	int depth;
+	int reached; /* the deepest depth so far: the arrays are set up to it, not zeroed whole */
 };
+
+/* Opens a container one level deeper. */
+static void descend(struct decoder *d)
+{
+	if (++d->depth > d->reached) {
+		d->reached = d->depth;
+		d->last_fields[d->depth] = d->last_items[d->depth] = 0;
+	}
+}
 
 static void push_span(lua_State *L, const struct json_token *token)
 {
@@ -38,9 +53,10 @@ static void attach(struct decoder *d)
 {
 	if (d->depth == 0)
 		return; /* the document itself: it stays on the stack */
-	if (d->length[d->depth] < 0)
+	if (d->length[d->depth] < 0) {
 		lua_rawset(d->L, -3);
-	else
+		d->fields[d->depth]++;
+	} else
 		lua_rawseti(d->L, -2, ++d->length[d->depth]);
 }
 
@@ -48,8 +64,6 @@ static int on_json_event(void *ctx, enum json_event event, const struct json_tok
 {
 	struct decoder *d = ctx;
 	lua_State *L = d->L;
-	if (!lua_checkstack(L, 4))
-		return 1;
 	switch (event) {
 	case JSON_NULL:
 		lua_pushlightuserdata(L, NULL);
@@ -71,16 +85,30 @@ static int on_json_event(void *ctx, enum json_event event, const struct json_tok
 		push_span(L, token);
 		return 0; /* the value comes next */
 	case JSON_OBJECT_BEGIN:
+		/* Each open container holds at most itself, a key and a value on
+		 * the stack: room for the next level is made as it opens. */
+		if (!lua_checkstack(L, 4))
+			return 1;
+		descend(d);
+		lua_createtable(L, 0, d->last_fields[d->depth]);
+		d->length[d->depth] = -1;
+		d->fields[d->depth] = 0;
+		return 0;
 	case JSON_ARRAY_BEGIN:
-		lua_newtable(L);
-		if (event == JSON_ARRAY_BEGIN) {
-			lua_pushvalue(L, d->array_mt);
-			lua_setmetatable(L, -2);
-		}
-		d->length[++d->depth] = event == JSON_ARRAY_BEGIN ? 0 : -1;
+		if (!lua_checkstack(L, 4))
+			return 1;
+		descend(d);
+		lua_createtable(L, d->last_items[d->depth], 0);
+		lua_pushvalue(L, d->array_mt);
+		lua_setmetatable(L, -2);
+		d->length[d->depth] = 0;
 		return 0;
 	case JSON_OBJECT_END:
+		d->last_fields[d->depth] = d->fields[d->depth];
+		d->depth--;
+		break;
 	case JSON_ARRAY_END:
+		d->last_items[d->depth] = (int)d->length[d->depth];
 		d->depth--;
 		break;
 	}
@@ -95,7 +123,10 @@ static int core_json_decode(lua_State *L)
 	const char *text = luaL_checklstring(L, 1, &len);
 	lua_settop(L, 1);
 	lua_pushvalue(L, UP_ARRAY_MT);
-	struct decoder d = {.L = L, .array_mt = 2, .depth = 0};
+	struct decoder d; /* its arrays are set up as the parse goes deeper */
+	d.L = L;
+	d.array_mt = 2;
+	d.depth = d.reached = 0;
 	struct json_error err = {0};
 	int rc = json_parse(text, len, on_json_event, &d, &err);
 	if (rc == 0)
@@ -115,9 +146,12 @@ static int core_json_decode(lua_State *L)
 struct encoder {
 	lua_State *L;
 	struct buf *out;
-	int seen; /* stack index of the table of tables being written */
 	int array_mt;
 	const char *error;
+	/* The tables being written, outermost first: a table met again among
+	 * them is a cycle. A stack, not a registry table: no hashing per table. */
+	const void *path[ENCODE_MAX_DEPTH + 1];
+	int depth;
 };
 
 static int encode_value(struct encoder *e, int idx, int depth);
@@ -207,13 +241,11 @@ static int encode_table(struct encoder *e, int idx, int depth)
 		return encode_fail(e, "cannot encode tables nested deeper than %s levels", "256");
 	if (!lua_checkstack(L, 6))
 		return oom(e);
-	lua_pushvalue(L, idx);
-	if (lua_rawget(L, e->seen) != LUA_TNIL)
-		return encode_fail(e, "cannot encode a cyclic table%s", "");
-	lua_pop(L, 1);
-	lua_pushvalue(L, idx);
-	lua_pushboolean(L, 1);
-	lua_rawset(L, e->seen);
+	const void *self = lua_topointer(L, idx);
+	for (int i = 0; i < e->depth; i++)
+		if (e->path[i] == self)
+			return encode_fail(e, "cannot encode a cyclic table%s", "");
+	e->path[e->depth++] = self;
 
 	int is_array;
 	lua_Integer n = 0;
@@ -230,9 +262,7 @@ static int encode_table(struct encoder *e, int idx, int depth)
 	int rc = is_array ? encode_array(e, idx, n, depth) : encode_object(e, idx, depth);
 	if (rc != 0)
 		return rc;
-	lua_pushvalue(L, idx);
-	lua_pushnil(L);
-	lua_rawset(L, e->seen);
+	e->depth--;
 	return 0;
 }
 
@@ -319,12 +349,11 @@ static int core_json_encode(lua_State *L)
 	luaL_checkany(L, 1);
 	lua_settop(L, 1);
 	lua_pushvalue(L, UP_ARRAY_MT); /* 2 */
-	lua_newtable(L);               /* 3: tables being written, to catch cycles */
 	/* In a userdata so that a memory error raised mid-way cannot leak it. */
 	struct buf *out = lua_newuserdatauv(L, sizeof *out, 0);
 	memset(out, 0, sizeof *out);
 	luaL_setmetatable(L, BUFFER_MT);
-	struct encoder e = {.L = L, .out = out, .seen = 3, .array_mt = 2};
+	struct encoder e = {.L = L, .out = out, .array_mt = 2};
 	if (encode_value(&e, 1, 0) != 0) {
 		lua_pushnil(L);
 		lua_pushstring(L, e.error);

@@ -14,7 +14,17 @@ struct buf {
 int buf_reserve(struct buf *b, size_t extra);
 int buf_append(struct buf *b, const void *bytes, size_t n);
 int buf_append_str(struct buf *b, const char *s);
-int buf_putc(struct buf *b, char c);
+int buf_putc_slow(struct buf *b, char c);
+
+/* One byte: inline, since encoders write most of their output this way. */
+static inline int buf_putc(struct buf *b, char c)
+{
+	if (b->len + 2 > b->cap)
+		return buf_putc_slow(b, c);
+	b->data[b->len++] = c;
+	b->data[b->len] = '\0';
+	return 0;
+}
 /* bytes and a '\n' after them. */
 int buf_append_line(struct buf *b, const void *bytes, size_t n);
 

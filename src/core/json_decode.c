@@ -130,13 +130,23 @@ static int parse_number(struct parser *ps)
 	if (len > MAX_NUMBER_LEN)
 		return fail(ps, "number too long");
 
+	struct json_token token = {0};
+	token.text = from;
+	token.len = len;
+	/* An integer of up to 18 digits cannot overflow: summed here, without
+	 * strtoll's locale and errno. Longer ones go the careful way. */
+	const char *digits = from + (*from == '-');
+	if (integral && ps->p - digits <= 18) {
+		long long v = 0;
+		for (const char *c = digits; c < ps->p; c++)
+			v = v * 10 + (*c - '0');
+		token.integer = *from == '-' ? -v : v;
+		return emit(ps, JSON_INTEGER, &token);
+	}
 	/* The input need not be NUL-terminated, and strtod needs it to be. */
 	char copy[MAX_NUMBER_LEN + 1];
 	memcpy(copy, from, len);
 	copy[len] = '\0';
-	struct json_token token = {0};
-	token.text = from;
-	token.len = len;
 	if (integral) {
 		errno = 0;
 		token.integer = strtoll(copy, NULL, 10);

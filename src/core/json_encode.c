@@ -64,7 +64,15 @@ int json_write_double(struct buf *b, double v)
 
 int json_write_integer(struct buf *b, long long v)
 {
+	/* Digits from the end, without snprintf's format parsing. */
 	char text[24];
-	snprintf(text, sizeof text, "%lld", v);
-	return buf_append_str(b, text);
+	char *end = text + sizeof text, *p = end;
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	return buf_append(b, p, (size_t)(end - p));
 }
