@@ -110,10 +110,13 @@ $(BUILD)/pulse/core.so: $(call pic,$(MODULE_SRC))
 	@echo "  LD       $@"
 	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(REDIS_LIBS) -lm
 
-$(BUILD)/pulse-lua: $(call obj,$(RUNNER_SRC) $(EMBED_SRC) $(SANDBOX_SRC) $(MODULE_SRC)) $(BUILD)/obj/embedded_all.o
+# libcurl and libmicrohttpd are not linked: src/net/curl_dlopen.c and
+# src/sandbox/mhd_dlopen.c load them at their first use, which keeps them
+# off every start.
+RUNNER_OBJ = $(RUNNER_SRC) $(EMBED_SRC) $(SANDBOX_SRC) $(MODULE_SRC) $(NET_LAZY_SRC) $(SANDBOX_LAZY_SRC)
+$(BUILD)/pulse-lua: $(call obj,$(RUNNER_OBJ)) $(BUILD)/obj/embedded_all.o
 	@echo "  LD       $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LUA_LIBS) $(CURL_LIBS) $(REDIS_LIBS) $(MHD_LIBS) $(CJSON_LIBS) $(RUNNER_LIBS) \
-		-lpthread -lm
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LUA_LIBS) $(REDIS_LIBS) $(CJSON_LIBS) $(RUNNER_LIBS) -ldl -lpthread -lm
 
 $(BUILD)/pulse-sandbox: $(call obj,$(SANDBOX_MAIN) $(SANDBOX_SRC) $(EMBED_SRC) $(SANDBOX_CORE_SRC)) \
                         $(BUILD)/obj/embedded_sandbox.o
@@ -176,6 +179,13 @@ $(BUILD)/bench/shm_take: $(SHM_TAKE_SRC)
 	@echo "  CC       $<"
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 -Isrc $(SHM_TAKE_SRC) -o $@ -lpthread -lm
 
+# The Lua-cURLv3 + lua-cjson shape: libcurl multi and cjson in C.
+$(BUILD)/bench/cjson_multi: bench/cjson_multi.c bench/plain.h
+	@mkdir -p $(@D)
+	@echo "  CC       $<"
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 $(LUA_CFLAGS) $< -o $@ $(LUA_LIBS) $(CJSON_LIBS) \
+		$(shell pkg-config --libs libcurl) -lm
+
 $(BUILD)/bench/%: bench/%.c bench/plain.h
 	@mkdir -p $(@D)
 	@echo "  CC       $<"
@@ -183,7 +193,7 @@ $(BUILD)/bench/%: bench/%.c bench/plain.h
 
 # nginx (Debian nginx-light, which make deps installs) serves the benchmarks'
 # file; without it, the sandbox does.
-bench: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi $(BUILD)/bench/shm_take
+bench: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi $(BUILD)/bench/shm_take $(BUILD)/bench/cjson_multi
 	$(BUILD)/pulse-lua bench/transport.lua
 	$(BUILD)/pulse-lua bench/concurrency.lua
 	taskset -c 0 $(BUILD)/pulse-lua bench/json.lua
@@ -206,7 +216,7 @@ C_FILES = $(shell find src bench -name '*.[ch]' | sort)
 # The benchmarks with a second pulse-lua, built from REF (a commit), in
 # the same interleaved rounds: make bench-compare REF=HEAD~3
 REF ?= HEAD
-bench-compare: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi
+bench-compare: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi $(BUILD)/bench/cjson_multi
 	rm -rf $(BUILD)/ref && mkdir -p $(BUILD)/ref
 	git archive --format=tar $(REF) | tar -x -C $(BUILD)/ref
 	$(MAKE) -C $(BUILD)/ref BUILD=build all

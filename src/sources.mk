@@ -9,6 +9,8 @@ CORE_SRC     = src/core/buf.c src/core/clock.c src/core/header_block.c src/core/
 LIMITER_SRC  = src/limiter/limiter.c src/limiter/local.c src/limiter/redis.c src/limiter/redis_url.c \
                src/limiter/shm.c
 NET_SRC      = src/net/engine.c src/net/exchange.c src/net/transport.c
+# The runner's libcurl, loaded at its first use (the module links libcurl).
+NET_LAZY_SRC = src/net/curl_dlopen.c
 BINDING_SRC  = src/binding/core.c src/binding/engine.c src/binding/files.c src/binding/json.c src/binding/limiter.c \
                src/binding/policy.c src/binding/response.c src/binding/sys.c src/binding/transport.c
 EMBED_SRC    = src/embed/modules.c
@@ -17,6 +19,8 @@ SANDBOX_SRC  = src/sandbox/server.c src/sandbox/connections.c src/sandbox/handle
 RUNNER_SRC   = src/runner/pulse_lua.c src/runner/args.c src/runner/interrupt.c src/runner/repl.c \
                src/runner/sandbox.c
 SANDBOX_MAIN = src/sandbox/main.c
+# The runner's libmicrohttpd, loaded when its sandbox first starts.
+SANDBOX_LAZY_SRC = src/sandbox/mhd_dlopen.c
 
 # pulse.core, the module: everything below the runner but the sandbox.
 MODULE_SRC   = $(CORE_SRC) $(LIMITER_SRC) $(NET_SRC) $(BINDING_SRC)

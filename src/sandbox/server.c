@@ -316,21 +316,27 @@ static int start_daemon(struct sandbox *sb, const struct sandbox_config *config,
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;
 	if (config->tls_cert)
 		flags |= MHD_USE_TLS;
-	struct MHD_OptionItem tls[] = {
-	    {MHD_OPTION_HTTPS_MEM_CERT, 0, sb->tls_cert},
-	    {MHD_OPTION_HTTPS_MEM_KEY, 0, sb->tls_key},
-	    {MHD_OPTION_END, 0, NULL},
-	};
 	/* libmicrohttpd's own cap stays above ours, so that ours (the oldest
 	 * idle connection closed) comes first. */
 	unsigned limit = (unsigned)sb->connections.max + 16;
-	sb->daemon = MHD_start_daemon(
-	    flags, 0, NULL, NULL, on_request, sb, MHD_OPTION_LISTEN_SOCKET, sb->listen_fd,
-	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, sb, MHD_OPTION_NOTIFY_COMPLETED, on_completed, sb,
-	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, sb, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)ceil(config->idle_timeout), MHD_OPTION_CONNECTION_LIMIT, limit,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_ARRAY,
-	    config->tls_cert ? tls : tls + 2, MHD_OPTION_END);
+	/* Every option in one array (callbacks as intptr_t, their closure in
+	 * ptr_value, as MHD_OPTION_ARRAY takes them): pulse-lua loads
+	 * libmicrohttpd lazily (mhd_dlopen.c), and a call of this one shape is
+	 * what it can forward. */
+	struct MHD_OptionItem options[] = {
+	    {MHD_OPTION_LISTEN_SOCKET, sb->listen_fd, NULL},
+	    {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, sb},
+	    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, sb},
+	    {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, sb},
+	    {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)ceil(config->idle_timeout), NULL},
+	    {MHD_OPTION_CONNECTION_LIMIT, limit, NULL},
+	    {MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, NULL},
+	    {config->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, sb->tls_cert},
+	    {MHD_OPTION_HTTPS_MEM_KEY, 0, sb->tls_key},
+	    {MHD_OPTION_END, 0, NULL},
+	};
+	sb->daemon =
+	    MHD_start_daemon(flags, 0, NULL, NULL, on_request, sb, MHD_OPTION_ARRAY, options, MHD_OPTION_END);
 	if (!sb->daemon) {
 		snprintf(err, errlen, "cannot start serving on 127.0.0.1:%d%s", config->port,
 		         config->tls_cert ? " (are the TLS certificate and key valid PEM?)" : "");
