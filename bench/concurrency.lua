@@ -2,7 +2,10 @@
 -- 8, 32 and 64, from nginx serving a file (or the sandbox without a rate
 -- limit): a plain C program on libcurl's multi interface, pulse-lua batches
 -- with decode = false (target: 0.80 of plain C at every level) and decoding
--- every body, and plain C again as a noise gauge. Then peak memory of
+-- every body, plain C again as a noise gauge, and the shape of the best Lua
+-- peer, Lua-cURLv3 + lua-cjson (bench/cjson_multi.c: libcurl multi and
+-- cjson.decode through the Lua C API), against which the decoding rows
+-- are compared by wall and by CPU time. Then peak memory of
 -- pulse-lua for 20,000 requests against 2,000. Each row keeps the best of
 -- ten interleaved rounds.
 --   build/pulse-lua bench/concurrency.lua [N]      (make bench runs it)
@@ -20,22 +23,28 @@ local BUILD = support.BIN
 local url, stop, server_name = server.start()
 local pin = server.client_cpu()
 
--- Runs a command under GNU time: elapsed seconds it printed, peak RSS in KB
--- and minor page faults.
+-- Runs a command under GNU time: elapsed seconds it printed, peak RSS in KB,
+-- minor page faults and CPU seconds (user and system).
 local function measure(command)
-	local out, err, code = support.run(pin .. "/usr/bin/time -f 'maxrss %M faults %R' " .. command)
+	local out, err, code = support.run(pin .. "/usr/bin/time -f 'maxrss %M faults %R cpu %U %S' " .. command)
 	assert(code == 0, command .. ": " .. tostring(err))
-	return tonumber(out), tonumber(err:match("maxrss (%d+)")), tonumber(err:match("faults (%d+)"))
+	local user, system = err:match("cpu ([%d.]+) ([%d.]+)")
+	return tonumber(out), tonumber(err:match("maxrss (%d+)")), tonumber(err:match("faults (%d+)")), user + system
 end
+
+-- CPU seconds of each command's least costly round, by index: best() fills it.
+local cpu_of = {}
 
 -- Requests per second of each command's best round; the commands take
 -- turns round by round, so that a slow spell of this machine hits them alike.
 local function best(commands)
 	local fastest = {}
+	cpu_of = {}
 	for _ = 1, ROUNDS do
 		for i, command in ipairs(commands) do
-			local seconds = measure(command)
+			local seconds, _, _, cpu = measure(command)
 			fastest[i] = math.min(fastest[i] or seconds, seconds)
+			cpu_of[i] = math.min(cpu_of[i] or cpu, cpu)
 		end
 	end
 	local rates = {}
@@ -58,7 +67,7 @@ print(string.format(
 	"ratio",
 	"noise"
 ))
-local baseline_rows = {}
+local baseline_rows, peer_rows = {}, {}
 for _, c in ipairs({ 1, 8, 32, 64 }) do
 	local plain_command = string.format("%s/bench/plain_multi %s %d %d", BUILD, url, N, c)
 	local commands = {
@@ -66,12 +75,21 @@ for _, c in ipairs({ 1, 8, 32, 64 }) do
 		string.format("%s/pulse-lua bench/batch_run.lua %s %d %d raw", BUILD, url, N, c),
 		string.format("%s/pulse-lua bench/batch_run.lua %s %d %d decode", BUILD, url, N, c),
 		plain_command,
+		string.format("%s/bench/cjson_multi %s %d %d", BUILD, url, N, c),
 	}
 	if BASELINE then
-		commands[5] = string.format("%s/pulse-lua bench/batch_run.lua %s %d %d raw", BASELINE, url, N, c)
-		commands[6] = string.format("%s/pulse-lua bench/batch_run.lua %s %d %d decode", BASELINE, url, N, c)
+		commands[6] = string.format("%s/pulse-lua bench/batch_run.lua %s %d %d raw", BASELINE, url, N, c)
+		commands[7] = string.format("%s/pulse-lua bench/batch_run.lua %s %d %d decode", BASELINE, url, N, c)
 	end
-	local plain, raw, decoded, again, base_raw, base_decoded = best(commands)
+	local plain, raw, decoded, again, peer, base_raw, base_decoded = best(commands)
+	peer_rows[#peer_rows + 1] = string.format(
+		"%-12d %14.0f %14.0f %9.2f %9.2f",
+		c,
+		peer,
+		decoded,
+		decoded / peer,
+		cpu_of[5] / cpu_of[3]
+	)
 	print(string.format(
 		"%-12d %14.0f %14.0f %7.2f %14.0f %7.2f %7.2f",
 		c,
@@ -93,6 +111,9 @@ for _, c in ipairs({ 1, 8, 32, 64 }) do
 		)
 	end
 end
+print("decoding against the Lua-cURLv3 + cjson shape (C multi + cjson), same rounds")
+print(string.format("%-12s %14s %14s %9s %9s", "concurrency", "C + cjson", "pulse decode", "wall", "cpu"))
+print(table.concat(peer_rows, "\n"))
 if BASELINE then
 	print("the baseline build, same rounds, ratios to the same plain C")
 	print(string.format("%-12s %14s %7s %14s %7s", "concurrency", "baseline raw", "ratio", "base decode", "ratio"))
