@@ -81,7 +81,9 @@ for _ = 1, N do
 	config[#config + 1] = string.format('url = "%s"\noutput = "/dev/null"', url)
 end
 support.write_file(dir .. "/curl.cfg", table.concat(config, "\n") .. "\n")
-row("curl command line", N, (time_command("curl -s -H 'Authorization: Api-key bench-key' -K " .. dir .. "/curl.cfg")))
+-- Pinned like every other client: unpinned, curl ran on both cores.
+local curl_command = "curl -s -H 'Authorization: Api-key bench-key' -K " .. dir .. "/curl.cfg"
+row("curl command line", N, (time_command(pin .. curl_command)))
 
 -- 5. Python requests, decoding (timed inside, without interpreter start-up)
 if support.run("/usr/bin/python3 -c 'import requests' && echo yes") == "yes\n" then
@@ -95,7 +97,7 @@ for _ in range(%d):
     s.get(%q).json()
 print(time.monotonic() - t)
 ]], url, SLOW_N, url))
-	local _, out = time_command("/usr/bin/python3 " .. dir .. "/bench.py")
+	local _, out = time_command(pin .. "/usr/bin/python3 " .. dir .. "/bench.py")
 	row("Python requests, decoding", SLOW_N, tonumber(out))
 end
 
@@ -108,7 +110,7 @@ const t = performance.now();
 for (let i = 0; i < n; i++) await (await fetch(url, { headers })).json();
 console.log((performance.now() - t) / 1000);
 ]], url, SLOW_N))
-	local _, out = time_command("node " .. dir .. "/bench.mjs")
+	local _, out = time_command(pin .. "node " .. dir .. "/bench.mjs")
 	row("Node fetch, decoding", SLOW_N, tonumber(out))
 end
 
