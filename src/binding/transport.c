@@ -74,7 +74,10 @@ static int core_transport(lua_State *L)
 	binding_set_metatable(L, UP_TRANSPORT_MT);
 	box->transport = transport_new();
 	if (!box->transport || transport_set_options(box->transport, &options) != 0)
-		return luaL_error(L, "cannot set up libcurl (out of memory?)");
+		/* The version says "(libcurl.so.4 not found)" when the runner
+		 * could not load it (net/curl_dlopen.c). */
+		return luaL_error(L, "cannot set up libcurl %s (is libcurl4 installed? out of memory?)",
+		                  transport_library_version());
 	return 1;
 }
 
