@@ -66,6 +66,11 @@ describe("pagination", function()
 		assert.are.same({ "/meta?items=7&size=3", "/meta?items=7&page=2&size=3", "/meta?items=7&page=3&size=3" }, log)
 	end)
 
+	it("takes a page that is a bare JSON array as its own list", function()
+		assert.are.same(range(12), ids("/bare"))
+		assert.are.equal(3, #requests())
+	end)
+
 	it("handles an empty list and exactly one page", function()
 		assert.are.same({}, ids("/meta", { query = { items = 0 } }))
 		assert.are.equal(1, #requests())

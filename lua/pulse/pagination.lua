@@ -97,6 +97,7 @@ local function check(name, path, opts)
 	if strategies > 1 then
 		usage(name .. ": page, cursor and next are strategies: give one")
 	end
+	spec.items_default = opts.items == nil
 	local items = opts.items or "data"
 	if type(items) ~= "string" and type(items) ~= "function" then
 		usage(name .. ": items must be the list's field (\"data\") or a function(body)")
@@ -119,6 +120,8 @@ local function items_of(spec, body)
 	local list
 	if type(spec.items) == "function" then
 		list = spec.items(body)
+	elseif spec.items_default and json.is_array(body) then
+		list = body -- a page that is a bare JSON array is its own list
 	else
 		list = at_path(body, spec.items)
 	end

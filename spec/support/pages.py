@@ -63,6 +63,14 @@ def route_cursor(h, path, query):
     return 200, [], {"data": data, "paging": {"next": str(last) if last < items else ""}}
 
 
+def route_bare(h, path, query):
+    """A bare JSON array per page, the next one in a Link header."""
+    number = int(query.get("page", 1))
+    data, more = page_of(query, number)
+    headers = [("Link", '<%s?page=%d>; rel="next"' % (path, number + 1))] if more else []
+    return 200, headers, data
+
+
 def route_endless(h, path, query):
     """Always one more page."""
     number = int(query.get("page", 1))
@@ -88,6 +96,7 @@ ROUTES = {
     "/numbered": route_numbered,
     "/cursor": route_cursor,
     "/endless": route_endless,
+    "/bare": route_bare,
     "/failing": route_failing,
     "/foreign": route_foreign,
 }
