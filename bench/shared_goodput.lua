@@ -21,7 +21,8 @@ local ROUNDS = tonumber(arg[1]) or 1
 local ONLY = arg[2]
 
 -- Seconds from a job started at bucket age `age` until the bucket has
--- allowed JOB calls: it starts full, and LIMIT come at each refill.
+-- allowed JOB calls: it starts full, and LIMIT come at each refill. A job
+-- is timed from when its first worker runs, and so is its floor.
 local function floor_of(age)
 	local refills = math.ceil((JOB - BURST) / LIMIT)
 	local first = (math.floor(age / WINDOW) + 1) * WINDOW
@@ -39,17 +40,16 @@ local function job(name, limiter, n, opts)
 	opts = opts or {}
 	local sandbox = support.start({ rate_limit = string.format("%d/%d/%d", LIMIT, WINDOW, BURST) })
 	core.sleep(math.random() * WINDOW) -- a random phase of the server's window
-	local age = sandbox:stats().bucket_age
+	local age, aged_at = sandbox:stats().bucket_age, core.now()
 	local crowds = opts.crowds and opts.crowds(sandbox) or { workers.start(sandbox, limiter, n, JOB // n, opts.env) }
 	if opts.during then
 		opts.during(sandbox)
 	end
-	local results, elapsed = {}, 0
+	local results = {}
 	local ok, why = pcall(function()
 		for _, crowd in ipairs(crowds) do
-			local some, took = workers.finish(crowd, 180)
+			local some = workers.finish(crowd, 180)
 			table.move(some, 1, #some, #results + 1, results)
-			elapsed = math.max(elapsed, took)
 		end
 	end)
 	local stats = sandbox:stats()
@@ -57,7 +57,19 @@ local function job(name, limiter, n, opts)
 	if not ok then
 		return { name = name, failed = tostring(why) }
 	end
-	local row = { name = name, elapsed = elapsed, floor = floor_of(age), rejected = stats.rate_limited, ok = 0 }
+	-- The floor counts from when the first worker was running: a process's
+	-- start-up is not the limiter's to win back.
+	local first, last = math.huge, 0
+	for _, r in ipairs(results) do
+		first, last = math.min(first, r.started), math.max(last, r.started + r.seconds)
+	end
+	local row = {
+		name = name,
+		elapsed = last - first,
+		floor = floor_of(age + (first - aged_at)),
+		rejected = stats.rate_limited,
+		ok = 0,
+	}
 	local fair = JOB / row.floor / n -- calls a second each worker is owed
 	row.slowest, row.fastest, row.least_share = 0, math.huge, math.huge
 	for _, r in ipairs(results) do

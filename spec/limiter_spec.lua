@@ -62,7 +62,9 @@ describe("a shared bucket", function()
 			taken, tickets[i] = rl:take()
 			assert.are.equal(0, taken)
 		end
-		assert.is_true(rl:take() > 25, "empty until the refill")
+		-- Empty: the 4 out may have been counted by the server already, so
+		-- their answers could free a token; ask again soon.
+		assert.are.equal(0.05, rl:take(), "asks again soon while requests are out")
 		-- The second request's answer comes after the third's: the server
 		-- counted it first, so its Remaining is higher, and older news.
 		note(select(2, rl:observe(200, "RateLimit-Remaining: 1\r\nRateLimit-Reset: 29\r\n", nil, tickets[3])))

@@ -40,6 +40,7 @@ for i = 1, count do
 	end
 end
 result.seconds = core.now() - started
+result.started = started -- on the machine's monotonic clock, which every process shares
 local stats = client:stats()
 result.rate_limited = stats.rate_limited
 result.retries = stats.retries

@@ -47,7 +47,14 @@ double ratelimit_take(struct ratelimit_state *s, double now, int in_flight, rate
 		*ticket = ++s->last_ticket;
 		return 0;
 	}
-	return s->next_refill - now;
+	double wait = s->next_refill - now;
+	/* The server said tokens remain, and they are held back for requests
+	 * out, which it may have counted already: their answers can free some
+	 * before the refill, so ask again soon rather than at it (a worker sent
+	 * to sleep till the refill cost a shared job its last window). */
+	if (in_flight > 0 && s->lowest_remaining >= 1 && wait > RATELIMIT_RECHECK)
+		wait = RATELIMIT_RECHECK;
+	return wait;
 }
 
 static void apply_policy(struct ratelimit_state *s, const struct ratelimit_policy *p)

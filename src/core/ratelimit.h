@@ -53,6 +53,9 @@ void ratelimit_init(struct ratelimit_state *s, double limit, double window, doub
  * in_flight: tokens taken whose responses have not come.
  */
 #define RATELIMIT_AWAIT_RESPONSE (-1.0)
+/* How soon to ask again when the tokens are held back only for requests in
+ * flight (see ratelimit_take). */
+#define RATELIMIT_RECHECK 0.05
 double ratelimit_take(struct ratelimit_state *s, double now, int in_flight, ratelimit_ticket *ticket);
 
 /* A response came for the token of ticket; in_flight no longer counts it.
