@@ -159,12 +159,6 @@ local function print_row(row, goal)
 	))
 end
 
-local function temp_path()
-	local path = os.tmpname()
-	os.remove(path)
-	return path
-end
-
 print(string.format("shared goodput: %d GETs at %d/%d/%d, no policy given, random phase", JOB, LIMIT, WINDOW, BURST))
 print(string.format(
 	"%-34s %6s %6s %6s %5s %8s %11s %5s",
@@ -182,7 +176,7 @@ local GOAL = { within = 1, rejected = 0 }
 for round = 1, ROUNDS do
 	local tag = "r" .. round .. "-" .. math.random(1e6)
 	print_row(job("4 local limiters (contrast)", "local", 4))
-	print_row(job("4 through shm:", "shm:" .. temp_path(), 4), GOAL)
+	print_row(job("4 through shm:", "shm:" .. support.temp_path(), 4), GOAL)
 	print_row(job("8 local limiters (contrast)", "local", 8))
 	print_row(job("8 through Redis", server.url .. "/?bucket=all-" .. tag, 8), GOAL)
 	print_row(

@@ -19,28 +19,16 @@ describe("the response cache", function()
 	end)
 
 	local function client(cache, extra)
-		local opts = {
-			base_url = server.url,
-			api_key = "k-cache",
-			retry = false,
-			rate_limit = { limit = 100000, window = 1 },
-			cache = cache,
-		}
+		local opts = { api_key = "k-cache", cache = cache }
 		for k, v in pairs(extra or {}) do
 			opts[k] = v
 		end
-		return pulse.new(opts)
+		return server:client(opts)
 	end
 
 	-- How many requests reached the server.
 	local function reached()
 		return #server:log()
-	end
-
-	local function temp_dir()
-		local dir = os.tmpname()
-		os.remove(dir)
-		return dir
 	end
 
 	it("answers a GET from memory until its TTL, then asks again", function()
@@ -164,7 +152,7 @@ describe("the response cache", function()
 		_, res = a:get("/items/1")
 		assert.is_true(res.from_cache)
 		-- Two keys of one organization share by naming the bucket.
-		local dir = temp_dir()
+		local dir = support.temp_path()
 		local c1 = client({ dir = dir }, { api_key = "key-c1", bucket = "acme" })
 		local c2 = client({ dir = dir }, { api_key = "key-c2", bucket = "acme" })
 		c1:get("/items/9")
@@ -177,7 +165,7 @@ describe("the response cache", function()
 	end)
 
 	it("shares a disk directory between processes, across restarts, with private files and no key", function()
-		local dir = temp_dir()
+		local dir = support.temp_path()
 		local script = string.format(
 			[[local c = require("pulse").new({ base_url = %q, api_key = "k-disk", retry = false,
 				cache = { dir = %q } })

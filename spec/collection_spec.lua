@@ -37,12 +37,7 @@ describe("a Postman collection", function()
 
 	setup(function()
 		server = hostile.start("spec/support/echo.py")
-		client = pulse.new({
-			base_url = server.url,
-			api_key = "k-collection",
-			retry = false,
-			rate_limit = { limit = 100000, window = 1 },
-		})
+		client = server:client({ api_key = "k-collection" })
 	end)
 
 	teardown(function()
@@ -317,8 +312,7 @@ describe("a Postman collection", function()
 		end)
 
 		it("refuse what is broken, naming the file and the request", function()
-			local missing = os.tmpname()
-			os.remove(missing)
+			local missing = support.temp_path()
 			assert.truthy(load_error(missing):find("pulse: collection " .. missing .. ": cannot be read", 1, true))
 			local path = temp_file("{ not json")
 			assert.truthy(load_error(path):find("pulse: collection " .. path .. ": not JSON", 1, true))

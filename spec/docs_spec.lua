@@ -30,8 +30,7 @@ describe("make docs", function()
 	local dir
 
 	setup(function()
-		dir = os.tmpname()
-		os.remove(dir)
+		dir = support.temp_path()
 		local out, err, code = support.run("make docs BUILD=" .. dir)
 		assert.are.equal(0, code, out .. err)
 		dir = dir .. "/docs"

@@ -7,12 +7,6 @@ local function run(args)
 	return support.run(support.BIN .. "/pulse-lua " .. args)
 end
 
-local function temp_path()
-	local path = os.tmpname()
-	os.remove(path)
-	return path
-end
-
 local function count_lines(text)
 	local _, n = text:gsub("\n", "")
 	return n
@@ -20,7 +14,7 @@ end
 
 describe("examples", function()
 	it("export_services.lua writes every service as CSV and JSON Lines", function()
-		local jsonl = temp_path()
+		local jsonl = support.temp_path()
 		local out, err, code = run("--sandbox examples/export_services.lua " .. jsonl)
 		assert.are.equal(0, code, err)
 		assert.are.equal("id,service,price,duration_minutes,staff", out:match("^[^\n]*"))
@@ -41,7 +35,7 @@ describe("examples", function()
 	end)
 
 	it("import_customers.lua imports a CSV, and resumes from its checkpoint after Ctrl-C", function()
-		local checkpoint = temp_path()
+		local checkpoint = support.temp_path()
 		local csv = "examples/data/customers.csv"
 		-- A tight limit, so that the import is under way when Ctrl-C comes.
 		local command = string.format("--sandbox-rate-limit 10/1/10 examples/import_customers.lua %s %s", csv, checkpoint)
@@ -82,7 +76,7 @@ describe("examples", function()
 	end)
 
 	it("nightly_sync.lua reports what was added, changed and removed since its snapshot", function()
-		local snapshot = temp_path()
+		local snapshot = support.temp_path()
 		local out, err, code = run("--sandbox examples/nightly_sync.lua --demo " .. snapshot)
 		assert.are.equal(0, code, err)
 		assert.truthy(out:find("first run: 30 bookings", 1, true), out)

@@ -10,12 +10,6 @@ local redis = require("support.redis")
 local support = require("support.sandbox")
 local workers = require("support.workers")
 
-local function temp_path()
-	local path = os.tmpname()
-	os.remove(path)
-	return path
-end
-
 -- Every worker's GETs succeeded.
 local function assert_all_ok(results, count)
 	for i, r in ipairs(results) do
@@ -75,7 +69,7 @@ describe("a shared bucket", function()
 	end
 
 	local function limiters(name)
-		local shm = temp_path()
+		local shm = support.temp_path()
 		local url = server.url .. "/?bucket=" .. name
 		return {
 			["this process's"] = core.ratelimit(60, 60, 60),
@@ -145,7 +139,7 @@ describe("limiter = 'shm:<path>'", function()
 	local sandbox, path
 
 	before_each(function()
-		path = temp_path()
+		path = support.temp_path()
 	end)
 
 	after_each(function()
@@ -201,7 +195,7 @@ describe("limiter = 'shm:<path>'", function()
 		)
 		local recovered, kills = 0, 0
 		while recovered == 0 and kills < 200 do
-			local pid_path = temp_path()
+			local pid_path = support.temp_path()
 			os.execute(loop .. " > /dev/null 2>&1 & echo $! > " .. pid_path)
 			local pid = assert(support.read_file(pid_path)):match("%d+")
 			os.remove(pid_path)
@@ -409,7 +403,7 @@ describe("limiter = 'redis://...'", function()
 		assert.truthy(tostring(err):find("NOAUTH", 1, true), tostring(err))
 		c:close()
 		local wrong = string.format("redis://:not-%s@127.0.0.1:%d", server.password, server.port)
-		local trace = temp_path()
+		local trace = support.temp_path()
 		local out, errors, code = runner(string.format(
 			"--verbose -e %s 2> %s",
 			support.shell_quote(string.format(

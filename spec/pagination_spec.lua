@@ -10,13 +10,7 @@ describe("pagination", function()
 
 	setup(function()
 		server = hostile.start("spec/support/pages.py")
-		-- The server sends no rate-limit headers: a policy that never binds.
-		client = pulse.new({
-			base_url = server.url,
-			api_key = "k-pagination",
-			retry = false,
-			rate_limit = { limit = 100000, window = 1 },
-		})
+		client = server:client({ api_key = "k-pagination" })
 	end)
 
 	teardown(function()

@@ -7,15 +7,9 @@ local support = require("support.sandbox")
 
 local COLLECTION = "examples/pulse-sandbox.postman_collection.json"
 
-local function temp_path(suffix)
-	local path = os.tmpname()
-	os.remove(path)
-	return path .. (suffix or "")
-end
-
 -- A collection file of items (v2.1), for the cases the examples' lacks.
 local function collection_file(items, variables)
-	local path = temp_path(".json")
+	local path = support.temp_path(".json")
 	support.write_file(
 		path,
 		json.encode({
@@ -116,7 +110,7 @@ describe("pulse-sandbox --collection", function()
 	end)
 
 	it("refuses a collection it cannot read, naming the option, with status 2", function()
-		local missing = temp_path(".json")
+		local missing = support.temp_path(".json")
 		local _, err, code = support.run(support.BIN .. "/pulse-sandbox --api-key k --collection " .. missing)
 		assert.are.equal(2, code, err)
 		assert.truthy(err:find("--collection: " .. missing .. ": cannot be read", 1, true), err)
@@ -173,9 +167,9 @@ describe("pulse-lua --collection", function()
 		}
 		local path = collection_file(items)
 		local other = support.start({ args = "--collection " .. path, log = true })
-		local csv = temp_path(".csv")
+		local csv = support.temp_path(".csv")
 		support.write_file(csv, 'thing,label\n1,one\n2,"two, quoted"\n3,three\n')
-		local junit, report = temp_path(".xml"), temp_path(".json")
+		local junit, report = support.temp_path(".xml"), support.temp_path(".json")
 		local out, err, code = support.run(string.format(
 			"PULSE_API_KEY=%s PULSE_BASE_URL=%s %s/pulse-lua --collection %s --data %s --parallel 3 --reporter junit:%s --reporter json:%s",
 			other.key,
@@ -229,9 +223,9 @@ describe("pulse-lua --collection", function()
 		assert.are.equal(0, code, err)
 		assert.truthy(out:find("5 requests, 0 failed", 1, true), out)
 		assert.falsy(out:find("services", 1, true), out)
-		local data = temp_path(".json")
+		local data = support.temp_path(".json")
 		support.write_file(data, '[{"perPage": 3}, {"perPage": 4}]')
-		local env = temp_path(".json")
+		local env = support.temp_path(".json")
 		support.write_file(env, '{"values": [{"key": "customerName", "value": "Env", "enabled": true}]}')
 		out, err, code = play(COLLECTION .. " --folder Customers --data " .. data .. " --env " .. env)
 		assert.are.equal(0, code, err)

@@ -17,6 +17,17 @@ function hostile.start(script)
 	return setmetatable({ url = url, port = tonumber(url:match(":(%d+)$")), pid = pid, output = output }, Server)
 end
 
+-- A client of the server, key given in opts (and any other option): no
+-- retries, and a policy that never binds, since these servers send no
+-- rate-limit headers.
+function Server:client(opts)
+	local all = { base_url = self.url, retry = false, rate_limit = { limit = 100000, window = 1 } }
+	for k, v in pairs(opts) do
+		all[k] = v
+	end
+	return require("pulse").new(all)
+end
+
 function Server:stop()
 	support.stop_spawned(self.pid)
 	os.remove(self.output)

@@ -38,6 +38,14 @@ local function read_file(path)
 end
 support.read_file = read_file
 
+-- A path no file has (os.tmpname's, the file it made removed), with
+-- suffix ("" by default) after it: for a file or folder a test makes.
+function support.temp_path(suffix)
+	local path = os.tmpname()
+	os.remove(path)
+	return path .. (suffix or "")
+end
+
 function support.write_file(path, text)
 	local f = assert(io.open(path, "wb"))
 	f:write(text)

@@ -9,19 +9,13 @@ local workers = {}
 
 local WORKER = "spec/support/limiter_worker.lua"
 
-local function temp_path()
-	local path = os.tmpname()
-	os.remove(path)
-	return path
-end
-
 -- Starts n workers against sandbox, each making count GETs through limiter;
 -- env(i) gives worker i's environment (VAR=value ...). Returns the crowd:
 -- its pids and outputs.
 function workers.start(sandbox, limiter, n, count, env)
 	local crowd = { started = core.now() }
 	for i = 1, n do
-		local out = temp_path()
+		local out = support.temp_path()
 		os.execute(string.format(
 			"PULSE_API_KEY=%s %s %s/pulse-lua %s %s %s %d > %s 2>&1 & echo $! > %s.pid",
 			support.shell_quote(sandbox.key),
