@@ -8,9 +8,10 @@ local url = require("pulse.url")
 local admin = {}
 
 -- The bucket the URL means: its ?bucket=NAME, else the organization of
--- $PULSE_API_KEY and $PULSE_BASE_URL, named as pulse.new names it; nil
--- (every bucket of a shm: file) when there is neither.
-local function bucket_of(limiter_url)
+-- $PULSE_API_KEY and $PULSE_BASE_URL, named as pulse.new names it; false
+-- (every bucket of a shm: file) when there is neither. A Redis URL must
+-- name one: nil and why not, in the words of option (--status, --reset).
+local function bucket_of(limiter_url, option)
 	local named = limiter_url:match("[?&]bucket=([^&]+)")
 	if named then
 		return named
@@ -20,6 +21,10 @@ local function bucket_of(limiter_url)
 	if key and key ~= "" and origin then
 		return client.bucket_name(origin, key)
 	end
+	if limiter_url:find("^redis") then
+		return nil, option .. ": name the bucket (?bucket=NAME), or set PULSE_API_KEY and PULSE_BASE_URL"
+	end
+	return false
 end
 
 local function describe(b)
@@ -51,11 +56,11 @@ end
 
 -- Prints the bucket's state. Returns true, or nil and why not.
 function admin.status(limiter_url)
-	local bucket = bucket_of(limiter_url)
-	if limiter_url:find("^redis") and not bucket then
-		return nil, "--status: name the bucket (?bucket=NAME), or set PULSE_API_KEY and PULSE_BASE_URL"
+	local bucket, missing = bucket_of(limiter_url, "--status")
+	if bucket == nil then
+		return nil, missing
 	end
-	local buckets, why = core.limiter_status(limiter_url, bucket)
+	local buckets, why = core.limiter_status(limiter_url, bucket or nil)
 	local shared_memory = limiter_url:find("^shm:") ~= nil
 	if not buckets then
 		return nil, "--status: " .. why
@@ -77,11 +82,11 @@ end
 -- Forgets the bucket (every bucket of a shm: file, with no bucket named).
 -- Returns true, or nil and why not.
 function admin.reset(limiter_url)
-	local bucket = bucket_of(limiter_url)
-	if limiter_url:find("^redis") and not bucket then
-		return nil, "--reset: name the bucket (?bucket=NAME), or set PULSE_API_KEY and PULSE_BASE_URL"
+	local bucket, missing = bucket_of(limiter_url, "--reset")
+	if bucket == nil then
+		return nil, missing
 	end
-	local count, why = core.limiter_reset(limiter_url, bucket)
+	local count, why = core.limiter_reset(limiter_url, bucket or nil)
 	if not count then
 		return nil, "--reset: " .. why
 	end
