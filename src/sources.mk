@@ -9,8 +9,9 @@ CORE_SRC     = src/core/buf.c src/core/clock.c src/core/header_block.c src/core/
 LIMITER_SRC  = src/limiter/limiter.c src/limiter/local.c src/limiter/redis.c src/limiter/redis_url.c \
                src/limiter/shm.c
 NET_SRC      = src/net/engine.c src/net/exchange.c src/net/transport.c
-# The runner's libcurl, loaded at its first use (the module links libcurl).
-NET_LAZY_SRC = src/net/curl_dlopen.c
+# The runner's libcurl, loaded at its first use (the module links libcurl),
+# by the core's loader of such libraries.
+NET_LAZY_SRC = src/net/curl_dlopen.c src/core/lazy_library.c
 BINDING_SRC  = src/binding/core.c src/binding/engine.c src/binding/files.c src/binding/json.c src/binding/limiter.c \
                src/binding/policy.c src/binding/response.c src/binding/sys.c src/binding/transport.c
 EMBED_SRC    = src/embed/modules.c

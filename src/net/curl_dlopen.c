@@ -10,11 +10,12 @@
  * A libcurl that cannot be loaded fails the way libcurl itself fails:
  * curl_global_init returns an error, and the init functions NULL.
  */
+#include "core/lazy_library.h"
+
 /* The definitions below are functions, not the type-checking macros
  * curl.h makes of some under GCC. */
 #define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -45,15 +46,7 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void load(void)
 {
-	void *lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-	if (!lib) {
-		loaded = -1;
-		return;
-	}
-	struct {
-		void **slot;
-		const char *name;
-	} symbols[] = {
+	const struct lazy_symbol symbols[] = {
 	    {(void **)&real.global_init, "curl_global_init"},
 	    {(void **)&real.easy_init, "curl_easy_init"},
 	    {(void **)&real.easy_cleanup, "curl_easy_cleanup"},
@@ -73,12 +66,7 @@ static void load(void)
 	    {(void **)&real.multi_info_read, "curl_multi_info_read"},
 	    {(void **)&real.version_info, "curl_version_info"},
 	};
-	for (size_t i = 0; i < sizeof symbols / sizeof *symbols; i++)
-		if (!(*symbols[i].slot = dlsym(lib, symbols[i].name))) {
-			loaded = -1;
-			return;
-		}
-	loaded = 1;
+	loaded = lazy_library_load("libcurl.so.4", symbols, sizeof symbols / sizeof *symbols) ? 1 : -1;
 }
 
 /* Whether libcurl is there, loading it on the first call. */

@@ -10,7 +10,8 @@
  * its options in an MHD_OPTION_ARRAY. Any other shape, or a library that
  * cannot be loaded, starts no daemon (NULL), which server.c reports.
  */
-#include <dlfcn.h>
+#include "core/lazy_library.h"
+
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -39,15 +40,7 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void load(void)
 {
-	void *lib = dlopen("libmicrohttpd.so.12", RTLD_NOW | RTLD_LOCAL);
-	if (!lib) {
-		loaded = -1;
-		return;
-	}
-	struct {
-		void **slot;
-		const char *name;
-	} symbols[] = {
+	const struct lazy_symbol symbols[] = {
 	    {(void **)&real.start_daemon, "MHD_start_daemon"},
 	    {(void **)&real.stop_daemon, "MHD_stop_daemon"},
 	    {(void **)&real.get_daemon_info, "MHD_get_daemon_info"},
@@ -61,12 +54,7 @@ static void load(void)
 	    {(void **)&real.suspend_connection, "MHD_suspend_connection"},
 	    {(void **)&real.resume_connection, "MHD_resume_connection"},
 	};
-	for (size_t i = 0; i < sizeof symbols / sizeof *symbols; i++)
-		if (!(*symbols[i].slot = dlsym(lib, symbols[i].name))) {
-			loaded = -1;
-			return;
-		}
-	loaded = 1;
+	loaded = lazy_library_load("libmicrohttpd.so.12", symbols, sizeof symbols / sizeof *symbols) ? 1 : -1;
 }
 
 struct MHD_Daemon *MHD_start_daemon(unsigned int flags, uint16_t port, MHD_AcceptPolicyCallback apc,
