@@ -217,11 +217,6 @@ function Cache:put(org, url, entry)
 	end
 end
 
--- Marks url's entry fresh again (a 304 said it still holds).
-function Cache:refresh(org, url, entry)
-	self:put(org, url, entry)
-end
-
 -- Drops the reads of a write's URL and of its parent list, whatever their
 -- query.
 function Cache:invalidate(org, url)

@@ -351,7 +351,7 @@ function Call:fall_back(status, outcome)
 	local client, entry = self.client, self.stale
 	local store, stats = client._cache, client._stats
 	if status == 304 then
-		store:refresh(client._bucket, self.req.url, entry)
+		store:put(client._bucket, self.req.url, entry) -- stamped now: fresh again
 		stats.cache_revalidations = stats.cache_revalidations + 1
 		return true, self:from_entry(entry, "revalidated")
 	end
