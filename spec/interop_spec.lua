@@ -19,6 +19,36 @@ local function tool(name)
 	return BIN .. name
 end
 
+-- Starts Prism's mock of COLLECTION; returns its port, pid and log path.
+-- Ports are drawn below the kernel's ephemeral range (32768 and up), where
+-- an outgoing connection could hold them, and another is drawn if the one
+-- tried was taken all the same.
+local function start_prism()
+	for _ = 1, 10 do
+		local port = math.random(20000, 32000)
+		local log = os.tmpname()
+		local pid_path = log .. ".pid"
+		os.execute(string.format("%s mock -p %d %s > %s 2>&1 & echo $! > %s", tool("prism"), port, COLLECTION, log, pid_path))
+		local pid = support.read_file(pid_path):match("%d+")
+		os.remove(pid_path)
+		local deadline = core.now() + 60
+		while true do
+			local out = support.read_file(log) or ""
+			if out:find("Prism is listening", 1, true) then
+				return port, pid, log
+			end
+			if out:find("EADDRINUSE", 1, true) then
+				support.stop_process(pid)
+				os.remove(log)
+				break
+			end
+			assert(core.now() < deadline and support.alive(pid), "prism did not start: " .. out)
+			core.sleep(0.1)
+		end
+	end
+	error("no free port for prism")
+end
+
 describe("Postman tooling", function()
 	if not npm then
 		it("is skipped: npm is absent, so Newman and Prism are not installed", function()
@@ -60,15 +90,7 @@ describe("Postman tooling", function()
 	end)
 
 	it("client:api runs against Prism's mock of the same collection", function()
-		local port = math.random(20000, 60000)
-		local log = os.tmpname()
-		os.execute(string.format("%s mock -p %d %s > %s 2>&1 & echo $! > %s.pid", tool("prism"), port, COLLECTION, log, log))
-		local pid = support.read_file(log .. ".pid"):match("%d+")
-		local deadline = core.now() + 60
-		while not (support.read_file(log) or ""):find("Prism is listening", 1, true) do
-			assert(core.now() < deadline and support.alive(pid), "prism did not start: " .. (support.read_file(log) or ""))
-			core.sleep(0.1)
-		end
+		local port, pid, log = start_prism()
 		local client = pulse.new({ base_url = "http://127.0.0.1:" .. port, api_key = "k-prism", retry = false })
 		local api = client:api(COLLECTION)
 		local body = assert(api.services.get_service({ id = 1 }))
@@ -78,8 +100,7 @@ describe("Postman tooling", function()
 		local page = assert(api.bookings.list_bookings({ perPage = 2 }))
 		assert.is_table(page.data)
 		client:close()
-		os.execute("kill " .. pid)
+		support.stop_process(pid)
 		os.remove(log)
-		os.remove(log .. ".pid")
 	end)
 end)

@@ -53,7 +53,9 @@ function redis.start(opts)
 	os.execute("mkdir -p " .. dir)
 	local self = setmetatable({ dir = dir, log = dir .. "/log", password = opts.password }, Redis)
 	for _ = 1, 50 do
-		self.port = math.random(20000, 60000)
+		-- Below the kernel's ephemeral range (32768 and up), so that no outgoing
+		-- connection takes the port while restart needs it back.
+		self.port = math.random(20000, 32000)
 		if self:launch() then
 			local auth = self.password and (":" .. self.password .. "@") or ""
 			self.url = string.format("redis://%s127.0.0.1:%d", auth, self.port)
