@@ -162,6 +162,7 @@ fuzz:
 		ratelimit_headers) srcs="$(FUZZ_SRC_ratelimit_headers)";; \
 		url) srcs="$(FUZZ_SRC_url) $$(pkg-config --cflags --libs $(LUA_PC))";; \
 		redis_url) srcs="$(FUZZ_SRC_redis_url)";; \
+		journal_record) srcs="$(FUZZ_SRC_journal_record)";; \
 		esac; \
 		clang $(FUZZ_CFLAGS) src/fuzz/$${t}_fuzz.c $$srcs -lm -o build-fuzz/$$t; \
 		mkdir -p build-fuzz/corpus-$$t; \

@@ -10,12 +10,13 @@ local root = arg[1] or "."
 local MAY_INCLUDE = {
 	core = {},
 	limiter = { core = true },
+	queue = { core = true },
 	net = { core = true, limiter = true },
-	binding = { core = true, limiter = true, net = true },
+	binding = { core = true, limiter = true, queue = true, net = true },
 	embed = {},
 	sandbox = { core = true, embed = true },
 	runner = { binding = true, embed = true, net = true, sandbox = true },
-	fuzz = { core = true, limiter = true }, -- the parsers they fuzz
+	fuzz = { core = true, limiter = true, queue = true }, -- the parsers they fuzz
 }
 
 -- System headers only some layers may include: Lua's C API, libcurl and

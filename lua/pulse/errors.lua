@@ -19,7 +19,7 @@ errors.KINDS = {
 	timeout = "the request timed out",
 	decode = "the response could not be decoded",
 	usage = "the call was not valid",
-	cancelled = "not sent: the batch stopped first (fail_fast)",
+	cancelled = "not sent: stopped first (a batch's fail_fast, a drain's stop)",
 	redirect = "a redirect was not followed",
 	interrupted = "interrupted (Ctrl-C or SIGTERM under pulse-lua)",
 	too_large = "the response body is larger than max_body",
@@ -79,7 +79,7 @@ end
 function errors.kind_of_failure(failure)
 	if failure == "timeout" or failure == "interrupted" then
 		return "timeout" -- an interrupt cuts the wait short, as a timeout would
-	elseif failure == "usage" or failure == "too_large" then
+	elseif failure == "usage" or failure == "too_large" or failure == "cancelled" then
 		return failure
 	elseif failure == "over_budget" then
 		return "rate_limited"

@@ -13,6 +13,7 @@ local client = require("pulse.client")
 local collection = require("pulse.collection")
 local errors = require("pulse.errors")
 local json = require("pulse.json")
+local queue = require("pulse.queue")
 local tasks = require("pulse.tasks")
 
 --- A client of the Pulse API.
@@ -58,6 +59,9 @@ local tasks = require("pulse.tasks")
 --- The Postman collection loader (`pulse.collection`).
 -- @field collection
 
+--- The durable write queue (`pulse.queue`).
+-- @field queue
+
 --- The version, "0.1.0"; `_VERSION` is "pulse-lua 0.1.0".
 -- @field VERSION
 
@@ -71,6 +75,7 @@ local pulse = {
 	array = json.array,
 	json = json,
 	collection = collection,
+	queue = queue,
 	is_error = errors.is_error,
 	run = tasks.run,
 	spawn = tasks.spawn,

@@ -35,6 +35,7 @@ options.REQUEST = {
 	idempotent = "boolean",
 	max_body = "count",
 	follow_redirects = "boolean",
+	before_send = "function",
 }
 
 local NESTED = {

@@ -141,7 +141,7 @@ end
 
 -- The request to send for a call (name: the method the caller used, for
 -- messages): { method, url, decode, idempotent, retry [, headers, body,
--- json_body, timeout, max_body, follow_redirects] }, or nil and a message
+-- json_body, timeout, max_body, follow_redirects, cache, before_send] }, or nil and a message
 -- naming what is wrong.
 function request.prepare(client, name, method, path, opts)
 	if type(path) ~= "string" then
@@ -193,6 +193,9 @@ function request.prepare(client, name, method, path, opts)
 	end
 	if opts.cache ~= nil then
 		req.cache = opts.cache
+	end
+	if opts.before_send ~= nil then
+		req.before_send = opts.before_send
 	end
 	return req
 end

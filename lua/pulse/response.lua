@@ -104,7 +104,8 @@ function response.finish(client, req, status, headers, raw, res, server_wait, re
 end
 
 -- The failures after which nothing was sent: no write can have been applied.
-local NEVER_SENT = { no_connection = true, tls = true, certificate = true, limiter = true, over_budget = true }
+local NEVER_SENT =
+	{ no_connection = true, tls = true, certificate = true, limiter = true, over_budget = true, cancelled = true }
 
 -- The error of a request to which no response came (failure: the
 -- transport's name for it), after attempts transmissions; reason: why the

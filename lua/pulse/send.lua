@@ -90,7 +90,10 @@ end
 -- status, headers, body, elapsed, transmissions, retry_after, rate; or nil,
 -- the failure's name, its message, elapsed, transmissions, and for the
 -- failure "over_budget" the wait the limiter asked for.
-local function transmit(client, deadline, method, url, headers, body, json_body, timeout, fresh, max_body, foreign)
+-- before_send, when given, is asked before each try for a token: false
+-- ends the call unsent ("cancelled"); the write queue records there that a
+-- write is about to go out (queue/drain.lua).
+local function transmit(client, deadline, method, url, headers, body, json_body, timeout, fresh, max_body, foreign, before_send)
 	if client._key_file then
 		client:_refresh_key()
 	end
@@ -99,6 +102,9 @@ local function transmit(client, deadline, method, url, headers, body, json_body,
 		limiter = nil
 	end
 	while true do
+		if before_send and not before_send() then
+			return slept, nil, "cancelled", "not sent: the queue's drain is stopping", 0, 0
+		end
 		local a, b, c, d, e, f, g
 		if tasks.current() then
 			a, b, c, d, e = tasks.engine():start(
@@ -251,7 +257,8 @@ function Call:transmit()
 		attempt_timeout(client, self.req, self.started),
 		not hop.idempotent,
 		self.req.max_body,
-		hop.foreign
+		hop.foreign,
+		self.req.before_send
 	)
 end
 
@@ -408,7 +415,7 @@ local function tries(status, failure, transmissions)
 	if status or transmissions > 0 then
 		return transmissions > 0 and transmissions or 1
 	end
-	return (failure == "over_budget" or failure == "limiter") and 0 or 1
+	return (failure == "over_budget" or failure == "limiter" or failure == "cancelled") and 0 or 1
 end
 
 -- Sends req (request.prepare's) until it succeeds, fails for good, or the
@@ -473,6 +480,8 @@ function Call:settle(status, headers, body, retry_after, rate)
 		return true, nil, errors.new(usage)
 	elseif outcome == "interrupted" then -- Ctrl-C under pulse-lua: no retry
 		return true, response.failure(client, self.hop, outcome, "interrupted", nil, self.sent)
+	elseif outcome == "cancelled" then -- before_send said no: nothing went out
+		return true, response.failure(client, self.hop, outcome, body, nil, self.sent)
 	elseif outcome == "over_budget" then
 		return true, response.over_budget(client, self.hop, body, retry_after, self.sent)
 	end

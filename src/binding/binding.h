@@ -92,10 +92,12 @@ extern const luaL_Reg binding_json_functions[];
 extern const luaL_Reg binding_policy_functions[];
 extern const luaL_Reg binding_sys_functions[];
 extern const luaL_Reg binding_files_functions[];
+extern const luaL_Reg binding_journal_functions[];
 void binding_transport_metatable(lua_State *L, int mt);
 void binding_engine_metatable(lua_State *L, int mt);
 void binding_limiter_metatable(lua_State *L, int mt);
 void binding_response_metatables(lua_State *L, int headers_mt, int rate_mt);
 void binding_json_open(lua_State *L);
+void binding_journal_metatables(lua_State *L);
 
 #endif

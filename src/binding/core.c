@@ -68,12 +68,13 @@ int luaopen_pulse_core(lua_State *L)
 	binding_limiter_metatable(L, base + 4);
 	binding_response_metatables(L, base + 5, base + 6);
 	binding_json_open(L);
+	binding_journal_metatables(L);
 
 	lua_newtable(L);
 	const luaL_Reg *const files[] = {
 	    binding_transport_functions, binding_engine_functions, binding_limiter_functions,
 	    binding_response_functions,  binding_json_functions,   binding_policy_functions,
-	    binding_sys_functions,       binding_files_functions,
+	    binding_sys_functions,       binding_files_functions,  binding_journal_functions,
 	};
 	for (size_t i = 0; i < sizeof files / sizeof *files; i++)
 		add_functions(L, base, files[i]);

@@ -2,9 +2,11 @@
 #include "binding.h"
 
 #include "core/clock.h"
+#include "core/stop_signal.h"
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -51,7 +53,38 @@ static int core_file_stamp(lua_State *L)
 	return 1;
 }
 
+/* core.stop_arm(), core.stop_disarm(), core.stop_signal() -> "SIGTERM",
+ * "SIGINT" or nil: a graceful stop (core/stop_signal.h), for a drain. */
+static int core_stop_arm(lua_State *L)
+{
+	(void)L;
+	stop_signal_arm();
+	return 0;
+}
+
+static int core_stop_disarm(lua_State *L)
+{
+	(void)L;
+	stop_signal_disarm();
+	return 0;
+}
+
+static int core_stop_signal(lua_State *L)
+{
+	int sig = stop_signal_received();
+	if (sig == 0)
+		return 0;
+	lua_pushstring(L, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	return 1;
+}
+
 const luaL_Reg binding_sys_functions[] = {
-    {"now", core_now}, {"isatty", core_isatty}, {"sleep", core_sleep}, {"file_stamp", core_file_stamp},
+    {"now", core_now},
+    {"isatty", core_isatty},
+    {"sleep", core_sleep},
+    {"file_stamp", core_file_stamp},
+    {"stop_arm", core_stop_arm},
+    {"stop_disarm", core_stop_disarm},
+    {"stop_signal", core_stop_signal},
     {NULL, NULL},
 };

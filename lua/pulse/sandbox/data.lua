@@ -127,11 +127,14 @@ function Store:conflict(staff_id, start, except_id)
 	end
 end
 
--- One page of a resource, by id: { items, total }.
-function Store:page(resource, page, per_page)
+-- One page of a resource, by id: { items, total }; only the records
+-- keep(record) is true of, when given.
+function Store:page(resource, page, per_page, keep)
 	local ids = {}
-	for id in pairs(self.tables[resource]) do
-		ids[#ids + 1] = id
+	for id, record in pairs(self.tables[resource]) do
+		if not keep or keep(record) then
+			ids[#ids + 1] = id
+		end
 	end
 	table.sort(ids)
 	local items = json.array()

@@ -144,7 +144,12 @@ function Sandbox:list(resource, query)
 	if not page or not per_page or per_page > MAX_PER_PAGE then
 		return fail(400, "bad_request", "page must be >= 1 and per_page 1.." .. MAX_PER_PAGE)
 	end
-	local items, total = self.store:page(resource, page, per_page)
+	-- The sandbox's own lookup (the real API documents none): a customer
+	-- by email, so that a job can ask whether its write was applied.
+	local email = resource == "customers" and query.email or nil
+	local items, total = self.store:page(resource, page, per_page, email and function(record)
+		return record.email == email
+	end)
 	local pages = math.max(1, math.ceil(total / per_page))
 	return reply(200, {
 		data = items,

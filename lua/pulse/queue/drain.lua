@@ -1,0 +1,327 @@
+-- Draining a queue: workers (tasks of one scheduler) take entries in
+-- order, and each write's fate is recorded before and after it goes out:
+--   * `send` is made durable before the request can take a token (the
+--     request path's before_send), so a crash after it leaves the entry
+--     uncertain, never forgotten, and a crash before it leaves it pending;
+--   * an uncertain entry is never sent blindly: reconcile(entry, client)
+--     says whether it was applied (true), was not (false: send it), or
+--     cannot tell yet (nil, err: ask again after a backoff); without
+--     reconcile it becomes a dead letter;
+--   * a 4xx other than 408/409/429 is a dead letter at once; other
+--     failures back off and count towards max_failures.
+-- SIGTERM or SIGINT stops the taking of entries; the writes in flight
+-- finish (up to stop_timeout) and are recorded, and drain returns.
+
+local core = require("pulse.core")
+local options = require("pulse.options")
+local tasks = require("pulse.tasks")
+
+local drain = {}
+
+local OPTIONS = {
+	workers = "count",
+	reconcile = "function",
+	on_result = "function",
+	max_failures = "count",
+	until_empty = "boolean",
+	stop_timeout = "non-negative",
+	backoff = "table",
+}
+
+local BACKOFF = { base = "positive", cap = "positive" }
+
+-- How often an idle worker looks again for entries (pushed by another
+-- process, or whose backoff ended), and for a stop signal.
+local IDLE = 0.1
+
+-- 4xx answers that say the write was refused for good.
+local function refused(status)
+	return status and status >= 400 and status < 500 and status ~= 408 and status ~= 409 and status ~= 429
+end
+
+local function usage(message, level)
+	error("pulse.queue: " .. message, level + 1)
+end
+
+local function check(client, opts, level)
+	if type(client) ~= "table" or type(client.request) ~= "function" then
+		usage("bad argument #1 to 'drain' (a client from pulse.new expected, got " .. type(client) .. ")", level + 1)
+	end
+	opts = opts or {}
+	if type(opts) ~= "table" then
+		usage("bad argument #2 to 'drain' (options must be a table, got " .. type(opts) .. ")", level + 1)
+	end
+	local ok, why = options.check("drain", opts, OPTIONS)
+	if ok and opts.backoff then
+		ok, why = options.check("drain.backoff", opts.backoff, BACKOFF)
+	end
+	if not ok then
+		usage(why, level + 1)
+	end
+	if tasks.current() then
+		usage("drain: call it outside pulse.run (it runs its own workers)", level + 1)
+	end
+	local backoff = opts.backoff or {}
+	return {
+		workers = opts.workers or 4,
+		reconcile = opts.reconcile,
+		on_result = opts.on_result,
+		max_failures = opts.max_failures or 5,
+		until_empty = opts.until_empty ~= false,
+		stop_timeout = opts.stop_timeout or 30,
+		base = backoff.base or 1,
+		cap = backoff.cap or 60,
+	}
+end
+
+local Drain = {}
+Drain.__index = Drain
+
+-- Appends records; a journal that fails ends the drain (raised to run,
+-- which returns it as nil, why): no outcome may go unrecorded.
+function Drain:record(...)
+	local ok, why = self.store:append({ ... })
+	if not ok then
+		error({ journal = why }, 0)
+	end
+end
+
+function Drain:view(entry)
+	return self.view_of(entry)
+end
+
+function Drain:finish(entry, outcome, value)
+	if outcome == "done" then
+		self.report.done = self.report.done + 1
+	else
+		self.report.dead = self.report.dead + 1
+	end
+	if self.opts.on_result then
+		self.opts.on_result(self:view(entry), outcome, value)
+	end
+end
+
+function Drain:dead(entry, reason, err)
+	self:record({ op = "dead", id = entry.id, reason = reason })
+	self:finish(entry, "dead", err or reason)
+end
+
+-- A failure that may pass: back off (full jitter, doubling), or a dead
+-- letter once max_failures is reached. uncertain: the entry stays so.
+function Drain:failed(entry, reason, err, uncertain)
+	local failures = entry.failures + 1
+	if failures >= self.opts.max_failures then
+		return self:dead(entry, string.format("%s (failure %d of %d)", reason, failures, self.opts.max_failures), err)
+	end
+	local wait = math.min(self.opts.cap, self.opts.base * 2 ^ (failures - 1)) * (0.5 + math.random() / 2)
+	self:record({
+		op = "fail",
+		id = entry.id,
+		failures = failures,
+		not_before = core.epoch() + wait,
+		error = reason,
+		uncertain = uncertain or nil,
+	})
+end
+
+-- Asks reconcile about an uncertain entry: true when it is settled (done,
+-- dead or backing off), false when it should be sent.
+function Drain:reconcile(entry)
+	local reconcile = self.opts.reconcile
+	if not reconcile then
+		self:dead(entry, "uncertain: it may have been applied, and drain was given no reconcile")
+		return true
+	end
+	local ok, applied, why = pcall(reconcile, self:view(entry), self.client)
+	if not ok then
+		self:failed(entry, "reconcile raised: " .. tostring(applied), applied, true)
+		return true
+	end
+	if applied == true then
+		self:record({ op = "done", id = entry.id, at = core.epoch(), reconciled = true })
+		self:finish(entry, "done", { reconciled = true })
+		return true
+	elseif applied == false then
+		self:record({ op = "unsent", id = entry.id })
+		return false
+	end
+	self:failed(entry, "reconcile could not tell: " .. tostring(why), why, true)
+	return true
+end
+
+-- Sends an entry and records what came of it.
+function Drain:send(entry)
+	local recorded = false
+	local request = {}
+	for name, value in pairs(entry.opts) do
+		request[name] = value
+	end
+	request.before_send = function()
+		if self.stopping then
+			return false
+		end
+		if not recorded then
+			self:record({ op = "send", id = entry.id })
+			recorded = true
+		end
+		return true
+	end
+	local ok, body, err = pcall(self.client.request, self.client, entry.method, entry.path, request)
+	if not ok then -- the entry's options were refused (a misuse, raised)
+		if recorded then
+			self:record({ op = "unsent", id = entry.id })
+		end
+		return self:dead(entry, "not sent: " .. tostring(body), body)
+	end
+	if body ~= nil then
+		self:record({ op = "done", id = entry.id, at = core.epoch(), status = err.status })
+		return self:finish(entry, "done", body)
+	end
+	if err.kind == "cancelled" then -- stopping: what went out before was refused (429, 503)
+		if recorded then
+			self:record({ op = "unsent", id = entry.id })
+		end
+		return
+	end
+	if err.uncertain then
+		return self:failed(entry, "uncertain: " .. tostring(err), err, true)
+	end
+	if recorded then -- it went out, and the answer says it was not applied
+		self:record({ op = "unsent", id = entry.id })
+	end
+	if refused(err.status) then
+		return self:dead(entry, tostring(err), err)
+	end
+	self:failed(entry, tostring(err), err)
+end
+
+function Drain:work(entry)
+	if entry.state == "sent" and self:reconcile(entry) then
+		return
+	end
+	self:send(entry)
+end
+
+function Drain:stop_requested()
+	if not self.stopping then
+		local signal = core.stop_signal()
+		if signal then
+			self.stopping = true
+			self.report.stopped = signal
+			self.stop_deadline = core.now() + self.opts.stop_timeout
+		end
+	end
+	return self.stopping
+end
+
+-- Whether nothing is left to do: no entry pending or uncertain but the
+-- dead letters, and none in flight.
+function Drain:empty()
+	local c = self.store.state.counts
+	return c.pending + c.uncertain == 0 and self.in_flight == 0
+end
+
+function Drain:worker()
+	while not self:stop_requested() do
+		local entry = self.store.state:next_entry(self.busy, core.epoch())
+		if entry then
+			self.busy[entry] = true
+			self.in_flight = self.in_flight + 1
+			self:work(entry)
+			self.in_flight = self.in_flight - 1
+			self.busy[entry] = nil
+			tasks.wake(self.idle)
+		elseif self.opts.until_empty and self:empty() then
+			tasks.wake(self.idle)
+			return
+		else
+			-- Others' pushes and ended backoffs: look again soon.
+			tasks.wait_on(self.idle, IDLE)
+			local ok, why = self.store:refresh()
+			if not ok then
+				error({ journal = why }, 0)
+			end
+			local compacted, err = self.store:compact()
+			if not compacted then
+				error({ journal = err }, 0)
+			end
+		end
+	end
+end
+
+-- The drain's main task: the workers, then, once stopping, a wait for
+-- those in flight up to stop_timeout; past it the run is abandoned (the
+-- entries they hold stay uncertain in the journal).
+function Drain:main()
+	local workers = {}
+	for i = 1, self.opts.workers do
+		workers[i] = tasks.spawn(self.worker, self)
+	end
+	local pending = #workers
+	while pending > 0 do
+		pending = 0
+		for _, w in ipairs(workers) do
+			if not w.done then
+				pending = pending + 1
+			end
+		end
+		if pending > 0 then
+			if self.stopping and core.now() > self.stop_deadline then
+				error({ abandoned = true }, 0)
+			end
+			tasks.sleep(IDLE)
+			self:stop_requested()
+		end
+	end
+	for _, w in ipairs(workers) do
+		w:join() -- raises what a worker raised
+	end
+end
+
+-- Drains store (a file queue's) with client; level: the caller's, for
+-- misuse. Returns the report, or nil and why.
+function drain.run(store, client, opts, level, view_of)
+	opts = check(client, opts, level + 1)
+	local ok, why = store:claim()
+	if not ok then
+		return nil, why
+	end
+	local self = setmetatable({
+		store = store,
+		client = client,
+		opts = opts,
+		view_of = view_of,
+		busy = {},
+		idle = {},
+		in_flight = 0,
+		report = { done = 0, dead = 0 },
+	}, Drain)
+	local err
+	ok, why = store:flush()
+	if ok then
+		ok, why = store:refresh()
+	end
+	if ok then
+		core.stop_arm()
+		ok, err = pcall(tasks.run, self.main, self)
+		core.stop_disarm()
+		if not ok and type(err) == "table" and err.journal then
+			why = err.journal
+		elseif not ok and not (type(err) == "table" and err.abandoned) then
+			store:release()
+			error(err, 0)
+		else
+			ok = true
+		end
+		store:compact()
+	end
+	store:release()
+	if not ok then
+		return nil, why
+	end
+	local counts = store.state.counts
+	self.report.pending = counts.pending + counts.uncertain
+	return self.report
+end
+
+return drain

@@ -1,0 +1,223 @@
+-- The write queue in a local journal (pulse.core's journal: records with a
+-- checksum each, appended under a lock, fsynced). Every change is a record
+-- appended; the state is what the records say (state.lua), read back from
+-- the file, so that the processes pushing to one journal and the one
+-- draining it agree. Only the drainer compacts.
+
+local core = require("pulse.core")
+local json = require("pulse.json")
+local state = require("pulse.queue.state")
+
+local file = {}
+
+local Queue = {}
+Queue.__index = Queue
+Queue.__name = "pulse.queue"
+
+local function failure(message)
+	return nil, "pulse.queue: " .. message
+end
+
+-- Opens the journal at path (opts: queue.open's, checked). Reading it
+-- recovers from a crash: a torn last record is cut off.
+function file.open(path, opts)
+	local journal, why = core.journal_open(path)
+	if not journal then
+		return failure(why)
+	end
+	local self = setmetatable({
+		path = path,
+		journal = journal,
+		sync = opts.sync,
+		dedupe_window = opts.dedupe_window,
+		unflushed = {}, -- sync = "batch": encoded push records not yet written
+		offset = 0,
+	}, Queue)
+	self.state = state.new(opts.dedupe_window)
+	local ok, err = self:refresh()
+	if not ok then
+		journal:close()
+		return nil, err
+	end
+	return self
+end
+
+local function decode(payload)
+	local record = json.decode(payload)
+	if type(record) ~= "table" or type(record.op) ~= "string" or record.id == nil then
+		return nil
+	end
+	return record
+end
+
+-- Applies the records after self.offset (all of them, when the file was
+-- compacted by the drainer since). Call it holding the lock.
+function Queue:_catch_up(replaced)
+	if replaced then
+		self.state = state.new(self.dedupe_window)
+		self.offset = 0
+		for _, payload in ipairs(self.unflushed) do -- ours, not in the file yet
+			self.state:apply(json.decode(payload))
+		end
+	end
+	local payloads, offset, cut = self.journal:read(self.offset)
+	if not payloads then
+		return nil, offset
+	end
+	for _, payload in ipairs(payloads) do
+		local record = decode(payload)
+		if record then
+			self.state:apply(record)
+		end
+	end
+	self.offset = offset
+	self.recovered = self.recovered or cut
+	return true
+end
+
+-- Runs fn with the journal locked and caught up; returns what fn returns,
+-- or nil and why the journal failed.
+function Queue:_locked(fn)
+	local replaced, why = self.journal:lock()
+	if replaced == nil then
+		return failure(why)
+	end
+	local ok, err = self:_catch_up(replaced)
+	local results
+	if ok then
+		results = table.pack(fn())
+	else
+		results = table.pack(failure(err))
+	end
+	self.journal:unlock()
+	return table.unpack(results, 1, results.n)
+end
+
+-- Reads what other processes appended since.
+function Queue:refresh()
+	return self:_locked(function()
+		return true
+	end)
+end
+
+-- Appends records (tables) durably and applies them, as every reader will.
+function Queue:append(records)
+	local payloads = {}
+	for i, record in ipairs(records) do
+		payloads[i] = assert(json.encode(record))
+	end
+	return self:_locked(function()
+		local ok, why = self.journal:append(payloads)
+		if ok then
+			ok, why = self.journal:sync()
+		end
+		if not ok then
+			return failure(why)
+		end
+		return self:_catch_up(false)
+	end)
+end
+
+-- Pushes a checked request (queue.lua's): returns the id and whether it
+-- was queued (false: a repeat, and why).
+function Queue:push(record)
+	local payload = assert(json.encode(record))
+	if self.sync == "batch" then
+		local is_repeat, why = self.state:is_repeat(record.id, record.at)
+		if is_repeat then
+			return record.id, false, why
+		end
+		self.unflushed[#self.unflushed + 1] = payload
+		self.state:apply(record)
+		return record.id, true
+	end
+	return self:_locked(function()
+		local is_repeat, why = self.state:is_repeat(record.id, record.at)
+		if is_repeat then
+			return record.id, false, why
+		end
+		local ok, err = self.journal:append({ payload })
+		if ok then
+			ok, err = self.journal:sync()
+		end
+		if not ok then
+			return failure(err)
+		end
+		assert(self:_catch_up(false))
+		return record.id, true, nil
+	end)
+end
+
+-- Makes every push so far durable.
+function Queue:flush()
+	if #self.unflushed == 0 then
+		return true
+	end
+	local unflushed = self.unflushed
+	return self:_locked(function()
+		local ok, why = self.journal:append(unflushed)
+		if ok then
+			ok, why = self.journal:sync()
+		end
+		if not ok then
+			return failure(why)
+		end
+		self.unflushed = {}
+		-- Read back, they repeat what the state has from push: no change.
+		return self:_catch_up(false)
+	end)
+end
+
+-- The drainer's lock: true, or nil and why (naming the holder's pid).
+function Queue:claim()
+	local claim, holder = core.claim(self.path .. ".lock")
+	if not claim then
+		if type(holder) == "number" then
+			return failure(string.format("%s is being drained by another process (pid %d)", self.path, holder))
+		end
+		return failure(holder)
+	end
+	self.claimed = claim
+	return true
+end
+
+function Queue:release()
+	if self.claimed then
+		self.claimed:release()
+		self.claimed = nil
+	end
+end
+
+-- Rewrites the journal as its entries, when most records say nothing any
+-- more; only the drainer does (it holds the claim).
+function Queue:compact()
+	if not self.claimed or not self.state:wants_compaction() then
+		return true
+	end
+	return self:_locked(function()
+		local payloads = {}
+		for i, record in ipairs(self.state:snapshot(core.epoch())) do
+			payloads[i] = assert(json.encode(record))
+		end
+		local ok, why = self.journal:replace(payloads)
+		if not ok then
+			return failure(why)
+		end
+		self.offset = 0
+		self.state = state.new(self.dedupe_window)
+		return self:_catch_up(false)
+	end)
+end
+
+function Queue:close()
+	if self.journal then
+		local ok, why = self:flush()
+		self:release()
+		self.journal:close()
+		self.journal = nil
+		return ok, why
+	end
+	return true
+end
+
+return file

@@ -1,0 +1,246 @@
+--- A durable write queue: writes pushed to a journal, then applied by a
+-- drain exactly once, through crashes, restarts and 503 storms. A write
+-- whose answer was lost is never sent again blindly: the drain asks
+-- `reconcile` whether it was applied.
+--
+--    local q = pulse.queue.open("file:/var/lib/job/writes.journal")
+--    q:push{ method = "POST", path = "/customers", json = row, id = row.email }
+--    local report = q:drain(client, { workers = 4, reconcile = fn })
+--
+-- @module pulse.queue
+
+local core = require("pulse.core")
+local drain = require("pulse.queue.drain")
+local file = require("pulse.queue.file")
+local options = require("pulse.options")
+
+local queue = {}
+
+local DAY = 86400
+
+local OPEN_OPTIONS = { sync = "string", dedupe_window = "non-negative" }
+
+-- What a pushed entry may carry: the request's options a queue can keep
+-- (JSON-able: no functions).
+local ENTRY_OPTIONS = { json = true, query = true, headers = true, body = true, timeout = true, idempotent = true }
+
+--- A queue, as `open` returns it.
+-- @type Queue
+local Queue = {}
+Queue.__index = Queue
+Queue.__name = "pulse.queue"
+
+local function usage(message, level)
+	error("pulse.queue: " .. message, level + 1)
+end
+
+--- Opens a queue.
+-- @tparam string url `file:PATH` (a journal, made 0600 when missing)
+-- @tparam[opt] table opts `sync` ("each", the default: `push` returns once
+-- the journal is fsynced; "batch": at once, and `flush` makes pushes
+-- durable), `dedupe_window` (seconds a done entry's id keeps a repeat out;
+-- default 7 days)
+-- @return the queue; or nil and why (the journal cannot be opened)
+function queue.open(url, opts)
+	if type(url) ~= "string" then
+		usage("bad argument #1 to 'open' (a URL like \"file:/path/writes.journal\" expected, got " .. type(url) .. ")", 2)
+	end
+	opts = opts or {}
+	if type(opts) ~= "table" then
+		usage("bad argument #2 to 'open' (options must be a table, got " .. type(opts) .. ")", 2)
+	end
+	local ok, why = options.check("open", opts, OPEN_OPTIONS)
+	if not ok then
+		usage(why, 2)
+	end
+	local sync = opts.sync or "each"
+	if sync ~= "each" and sync ~= "batch" then
+		usage('open: sync must be "each" or "batch", got "' .. sync .. '"', 2)
+	end
+	local path = url:match("^file:(.+)$")
+	if not path then
+		if url:find("^redis://") then
+			return nil, "pulse.queue: a queue on Redis is not built yet; use file:PATH"
+		end
+		usage('bad argument #1 to \'open\' (a URL like "file:/path/writes.journal" expected, got "' .. url .. '")', 2)
+	end
+	local store, err = file.open(path, { sync = sync, dedupe_window = opts.dedupe_window or 7 * DAY })
+	if not store then
+		return nil, err
+	end
+	return setmetatable({ store = store, url = url }, Queue)
+end
+
+local made = 0
+
+-- An id for an entry pushed without one: unique across processes and
+-- restarts (time, pid-free but random, and a counter).
+local function make_id()
+	made = made + 1
+	return string.format("%x-%x-%x", math.floor(core.epoch() * 1e6), math.random(0, 0x7fffffff), made)
+end
+
+local function check_entry(entry)
+	if type(entry) ~= "table" then
+		usage("bad argument #1 to 'push' (a table { method =, path =, ... } expected, got " .. type(entry) .. ")", 3)
+	end
+	if type(entry.method) ~= "string" or not entry.method:find("^%u+$") then
+		usage('push: method must be an upper-case string like "POST"', 3)
+	end
+	if type(entry.path) ~= "string" or entry.path == "" then
+		usage("push: path must be a non-empty string", 3)
+	end
+	for name in pairs(entry) do
+		if not ENTRY_OPTIONS[name] and name ~= "method" and name ~= "path" and name ~= "id" and name ~= "key" then
+			usage("push: unknown field '" .. tostring(name) .. "' (method, path, id, key, json, query, headers, body, timeout, idempotent)", 3)
+		end
+	end
+	for _, name in ipairs({ "id", "key" }) do
+		local v = entry[name]
+		if v ~= nil and type(v) ~= "string" and math.type(v) ~= "integer" then
+			usage("push: " .. name .. " must be a string or an integer, got " .. type(v), 3)
+		end
+	end
+end
+
+-- An entry as the callbacks and dead() see it.
+local function view(entry)
+	local v = {
+		id = entry.id,
+		key = entry.key,
+		method = entry.method,
+		path = entry.path,
+		attempts = entry.attempts,
+		failures = entry.failures,
+		reason = entry.reason,
+	}
+	for name, value in pairs(entry.opts) do
+		v[name] = value
+	end
+	return v
+end
+
+--- Pushes a write.
+-- @tparam table entry `method`, `path`, the request's options (`json`,
+-- `query`, `headers`, `body`, `timeout`, `idempotent`), and optionally `id`
+-- (a repeat of a pending id, or of one done within `dedupe_window`, is not
+-- queued again) and `key` (entries of one key are applied in push order;
+-- default: the path)
+-- @return the entry's id and whether it was queued (false, and why, for a
+-- repeat); or nil and why the journal failed
+function Queue:push(entry)
+	if getmetatable(self) ~= Queue then
+		usage("push: call it as q:push(...), with a colon", 2)
+	end
+	check_entry(entry)
+	local opts = {}
+	for name in pairs(ENTRY_OPTIONS) do
+		opts[name] = entry[name]
+	end
+	local id = entry.id ~= nil and tostring(entry.id) or make_id()
+	local record = {
+		op = "push",
+		id = id,
+		key = entry.key ~= nil and tostring(entry.key) or entry.path,
+		method = entry.method,
+		path = entry.path,
+		opts = opts,
+		at = core.epoch(),
+	}
+	local encoded, why = core.json_encode(record)
+	if not encoded then
+		usage("push: the entry cannot be stored as JSON: " .. tostring(why), 2)
+	end
+	return self.store:push(record)
+end
+
+--- Makes every push so far durable (with `sync = "batch"`).
+-- @return true; or nil and why
+function Queue:flush()
+	return self.store:flush()
+end
+
+--- Applies the queued writes with client. See README.md for the options:
+-- `workers`, `reconcile`, `on_result`, `max_failures`, `until_empty`,
+-- `stop_timeout`, `backoff`.
+-- @return a report `{ done =, dead =, pending =, stopped = }`; or nil and
+-- why (another process drains the queue, or the journal failed)
+function Queue:drain(client, opts)
+	if getmetatable(self) ~= Queue then
+		usage("drain: call it as q:drain(client, opts), with a colon", 2)
+	end
+	return drain.run(self.store, client, opts, 2, view)
+end
+
+
+--- Counts: `pending`, `uncertain` (sent, outcome unknown), `done`, `dead`.
+-- @treturn table
+function Queue:stats()
+	local ok, why = self.store:refresh()
+	if not ok then
+		return nil, why
+	end
+	local c = self.store.state.counts
+	return { pending = c.pending, uncertain = c.uncertain, done = c.done, dead = c.dead }
+end
+
+--- The dead letters, in push order: entries (`id, method, path`, the
+-- options, `attempts`, `failures`) with `reason`.
+-- @treturn table
+function Queue:dead()
+	local ok, why = self.store:refresh()
+	if not ok then
+		return nil, why
+	end
+	local list = {}
+	for i, entry in ipairs(self.store.state:list({ dead = true })) do
+		list[i] = view(entry)
+	end
+	return list
+end
+
+--- Puts dead letters back in the queue (ids: a list; default: all).
+-- @return how many went back; or nil and why
+function Queue:retry_dead(ids)
+	if ids ~= nil and type(ids) ~= "table" then
+		usage("bad argument #1 to 'retry_dead' (a list of ids expected, got " .. type(ids) .. ")", 2)
+	end
+	local ok, why = self.store:refresh()
+	if not ok then
+		return nil, why
+	end
+	local records = {}
+	if ids then
+		for _, id in ipairs(ids) do
+			local entry = self.store.state.entries[tostring(id)]
+			if entry and entry.state == "dead" then
+				records[#records + 1] = { op = "retry", id = entry.id }
+			end
+		end
+	else
+		for _, entry in ipairs(self.store.state:list({ dead = true })) do
+			records[#records + 1] = { op = "retry", id = entry.id }
+		end
+	end
+	if #records > 0 then
+		ok, why = self.store:append(records)
+		if not ok then
+			return nil, why
+		end
+	end
+	return #records
+end
+
+--- Flushes and closes; safe to call twice.
+-- @return true; or nil and why the flush failed
+function Queue:close()
+	return self.store:close()
+end
+Queue.__close = Queue.close
+Queue.__gc = function(self)
+	if self.store then
+		self.store:close()
+	end
+end
+
+return queue

@@ -1,0 +1,222 @@
+/* The write queue's journal and drainer lock as userdata: pulse.journal
+ * (queue/journal.h) and pulse.claim (queue/claim.h). The records' meaning
+ * is the Lua queue's; here they are strings. */
+#include "binding.h"
+
+#include "queue/claim.h"
+#include "queue/journal.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define JOURNAL_MT "pulse.journal"
+#define CLAIM_MT "pulse.claim"
+
+static int fail(lua_State *L, const char *what, const char *path)
+{
+	lua_pushnil(L);
+	lua_pushfstring(L, "journal %s: %s: %s", path ? path : "", what, strerror(errno));
+	return 2;
+}
+
+static struct journal *check_journal(lua_State *L)
+{
+	struct journal *j = luaL_checkudata(L, 1, JOURNAL_MT);
+	if (j->fd < 0)
+		luaL_error(L, "the journal is closed");
+	return j;
+}
+
+/* core.journal_open(path) -> journal, or nil and why */
+static int core_journal_open(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	struct journal *j = lua_newuserdatauv(L, sizeof *j, 0);
+	j->fd = -1;
+	j->path = NULL;
+	luaL_setmetatable(L, JOURNAL_MT);
+	if (journal_open(j, path) != 0)
+		return fail(L, "cannot open", path);
+	return 1;
+}
+
+/* journal:lock() -> whether the file was replaced since the last lock */
+static int journal_lock_method(lua_State *L)
+{
+	struct journal *j = check_journal(L);
+	int replaced = journal_lock(j);
+	if (replaced < 0)
+		return fail(L, "cannot lock", j->path);
+	lua_pushboolean(L, replaced);
+	return 1;
+}
+
+static int journal_unlock_method(lua_State *L)
+{
+	journal_unlock(check_journal(L));
+	return 0;
+}
+
+struct collected {
+	lua_State *L;
+	lua_Integer n;
+};
+
+static void collect(const unsigned char *payload, size_t len, void *ctx)
+{
+	struct collected *c = ctx;
+	lua_pushlstring(c->L, (const char *)payload, len);
+	lua_rawseti(c->L, -2, ++c->n);
+}
+
+/* journal:read(from) -> { payload... }, end offset, whether a torn tail
+ * was cut; or nil and why */
+static int journal_read_method(lua_State *L)
+{
+	struct journal *j = check_journal(L);
+	lua_Integer from = luaL_checkinteger(L, 2);
+	luaL_argcheck(L, from >= 0, 2, "offset must be >= 0");
+	lua_newtable(L);
+	struct collected c = {L, 0};
+	uint64_t end;
+	int cut;
+	if (journal_read(j, (uint64_t)from, collect, &c, &end, &cut) != 0)
+		return fail(L, "cannot read", j->path);
+	lua_pushinteger(L, (lua_Integer)end);
+	lua_pushboolean(L, cut);
+	return 3;
+}
+
+/* The strings of the list at arg, framed as records into out. */
+static int frame_list(lua_State *L, int arg, struct buf *out)
+{
+	luaL_checktype(L, arg, LUA_TTABLE);
+	lua_Integer n = luaL_len(L, arg);
+	for (lua_Integer i = 1; i <= n; i++) {
+		lua_rawgeti(L, arg, i);
+		size_t len;
+		const char *payload = lua_tolstring(L, -1, &len);
+		if (!payload) {
+			buf_free(out);
+			return luaL_error(L, "record %d is not a string", (int)i);
+		}
+		if (journal_frame(out, payload, len) != 0) {
+			buf_free(out);
+			return luaL_error(L, "record %d: %s", (int)i, strerror(errno));
+		}
+		lua_pop(L, 1);
+	}
+	return 0;
+}
+
+/* journal:append({ payload... }) -> true, or nil and why */
+static int journal_append_method(lua_State *L)
+{
+	struct journal *j = check_journal(L);
+	struct buf framed = {0};
+	frame_list(L, 2, &framed);
+	int rc = journal_append(j, &framed);
+	int saved = errno;
+	buf_free(&framed);
+	errno = saved;
+	if (rc != 0)
+		return fail(L, "cannot write", j->path);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* journal:sync() -> true, or nil and why */
+static int journal_sync_method(lua_State *L)
+{
+	struct journal *j = check_journal(L);
+	if (journal_sync(j) != 0)
+		return fail(L, "cannot sync", j->path);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* journal:replace({ payload... }) -> true, or nil and why */
+static int journal_replace_method(lua_State *L)
+{
+	struct journal *j = check_journal(L);
+	struct buf framed = {0};
+	frame_list(L, 2, &framed);
+	int rc = journal_replace(j, &framed);
+	int saved = errno;
+	buf_free(&framed);
+	errno = saved;
+	if (rc != 0)
+		return fail(L, "cannot compact", j->path);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int journal_close_method(lua_State *L)
+{
+	struct journal *j = luaL_checkudata(L, 1, JOURNAL_MT);
+	journal_close(j); /* safe twice: it marks itself closed */
+	return 0;
+}
+
+/* core.claim(path) -> claim; or nil, and the holder's pid (0: unknown);
+ * or nil and why */
+static int core_claim(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	int *fd = lua_newuserdatauv(L, sizeof *fd, 0);
+	*fd = -1;
+	luaL_setmetatable(L, CLAIM_MT);
+	long holder = 0;
+	int rc = claim_take(path, fd, &holder);
+	if (rc < 0) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "cannot lock %s: %s", path, strerror(errno));
+		return 2;
+	}
+	if (rc == 1) {
+		lua_pushnil(L);
+		lua_pushinteger(L, holder);
+		return 2;
+	}
+	return 1;
+}
+
+static int claim_release_method(lua_State *L)
+{
+	int *fd = luaL_checkudata(L, 1, CLAIM_MT);
+	claim_release(*fd);
+	*fd = -1;
+	return 0;
+}
+
+static void new_metatable(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close)
+{
+	luaL_newmetatable(L, name);
+	lua_newtable(L);
+	luaL_setfuncs(L, methods, 0);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, close);
+	lua_setfield(L, -2, "__gc");
+	lua_pushcfunction(L, close);
+	lua_setfield(L, -2, "__close");
+	lua_pop(L, 1);
+}
+
+void binding_journal_metatables(lua_State *L)
+{
+	static const luaL_Reg journal_methods[] = {
+	    {"lock", journal_lock_method},   {"unlock", journal_unlock_method},
+	    {"read", journal_read_method},   {"append", journal_append_method},
+	    {"sync", journal_sync_method},   {"replace", journal_replace_method},
+	    {"close", journal_close_method}, {NULL, NULL},
+	};
+	static const luaL_Reg claim_methods[] = {{"release", claim_release_method}, {NULL, NULL}};
+	new_metatable(L, JOURNAL_MT, journal_methods, journal_close_method);
+	new_metatable(L, CLAIM_MT, claim_methods, claim_release_method);
+}
+
+const luaL_Reg binding_journal_functions[] = {
+    {"journal_open", core_journal_open},
+    {"claim", core_claim},
+    {NULL, NULL},
+};

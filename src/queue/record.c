@@ -1,0 +1,53 @@
+#include "record.h"
+
+#include "core/sha256.h"
+
+#include <stdint.h>
+
+static uint32_t checksum(const void *payload, size_t len)
+{
+	struct sha256 h;
+	unsigned char digest[32];
+	sha256_init(&h);
+	sha256_update(&h, payload, len);
+	sha256_final(&h, digest);
+	return (uint32_t)digest[0] | (uint32_t)digest[1] << 8 | (uint32_t)digest[2] << 16 |
+	       (uint32_t)digest[3] << 24;
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t get_le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+void record_header(unsigned char header[RECORD_HEADER], const void *payload, size_t len)
+{
+	put_le32(header, (uint32_t)len);
+	put_le32(header + 4, checksum(payload, len));
+}
+
+enum record_scan record_next(const unsigned char *buf, size_t len, const unsigned char **payload,
+                             size_t *payload_len, size_t *size)
+{
+	if (len == 0)
+		return RECORD_END;
+	if (len < RECORD_HEADER)
+		return RECORD_TORN;
+	uint32_t n = get_le32(buf);
+	if (n > RECORD_MAX_PAYLOAD || n > len - RECORD_HEADER)
+		return RECORD_TORN;
+	if (checksum(buf + RECORD_HEADER, n) != get_le32(buf + 4))
+		return RECORD_TORN;
+	*payload = buf + RECORD_HEADER;
+	*payload_len = n;
+	*size = RECORD_HEADER + (size_t)n;
+	return RECORD_WHOLE;
+}
