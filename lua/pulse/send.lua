@@ -93,7 +93,20 @@ end
 -- before_send, when given, is asked before each try for a token: false
 -- ends the call unsent ("cancelled"); the write queue records there that a
 -- write is about to go out (queue/drain.lua).
-local function transmit(client, deadline, method, url, headers, body, json_body, timeout, fresh, max_body, foreign, before_send)
+local function transmit(
+	client,
+	deadline,
+	method,
+	url,
+	headers,
+	body,
+	json_body,
+	timeout,
+	fresh,
+	max_body,
+	foreign,
+	before_send
+)
 	if client._key_file then
 		client:_refresh_key()
 	end

@@ -109,7 +109,8 @@ end
 -- A failure that may pass: back off (full jitter, doubling), or a dead
 -- letter once max_failures is reached. uncertain: the entry stays so.
 function Drain:failed(entry, reason, err, uncertain)
-	local failures = entry.failures + 1
+	-- The state's own entry: a compaction since may have rebuilt it.
+	local failures = (self.store.state.entries[entry.id] or entry).failures + 1
 	if failures >= self.opts.max_failures then
 		return self:dead(entry, string.format("%s (failure %d of %d)", reason, failures, self.opts.max_failures), err)
 	end
@@ -225,11 +226,12 @@ function Drain:worker()
 	while not self:stop_requested() do
 		local entry = self.store.state:next_entry(self.busy, core.epoch())
 		if entry then
-			self.busy[entry] = true
+			-- By id: a compaction rebuilds the entries, not what is taken.
+			self.busy[entry.id] = true
 			self.in_flight = self.in_flight + 1
 			self:work(entry)
 			self.in_flight = self.in_flight - 1
-			self.busy[entry] = nil
+			self.busy[entry.id] = nil
 			tasks.wake(self.idle)
 		elseif self.opts.until_empty and self:empty() then
 			tasks.wake(self.idle)

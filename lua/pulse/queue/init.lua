@@ -92,7 +92,12 @@ local function check_entry(entry)
 	end
 	for name in pairs(entry) do
 		if not ENTRY_OPTIONS[name] and name ~= "method" and name ~= "path" and name ~= "id" and name ~= "key" then
-			usage("push: unknown field '" .. tostring(name) .. "' (method, path, id, key, json, query, headers, body, timeout, idempotent)", 3)
+			usage(
+				"push: unknown field '"
+					.. tostring(name)
+					.. "' (method, path, id, key, json, query, headers, body, timeout, idempotent)",
+				3
+			)
 		end
 	end
 	for _, name in ipairs({ "id", "key" }) do

@@ -9,7 +9,8 @@
 --   fail    { id, failures, not_before, error [, uncertain] }: try later
 --   done    { id, at [, status, reconciled] }: applied
 --   dead    { id, reason }: a dead letter
---   retry   { id }: a dead letter back in the queue
+--   retry   { id }: a dead letter back in the queue (uncertain again when
+--           the send it died of had no outcome)
 --   entry   { the entry's fields }: one entry whole, as compaction writes it
 
 local state = {}
@@ -83,6 +84,7 @@ local function add(self, record, fields)
 		failures = fields.failures or 0,
 		not_before = fields.not_before,
 		reason = fields.reason,
+		unsure = fields.unsure,
 		done_at = fields.done_at,
 	}
 	self.entries[entry.id] = entry
@@ -122,10 +124,12 @@ end
 
 function APPLY.send(self, _, entry)
 	entry.attempts = entry.attempts + 1
+	entry.unsure = true -- until an outcome says otherwise, even once dead
 	set_state(self, entry, "sent")
 end
 
 function APPLY.unsent(self, _, entry)
+	entry.unsure = nil
 	set_state(self, entry, "pending")
 end
 
@@ -139,6 +143,7 @@ function APPLY.fail(self, r, entry)
 end
 
 function APPLY.done(self, r, entry)
+	entry.unsure = nil
 	entry.done_at = r.at
 	entry.status = r.status
 	set_state(self, entry, "done")
@@ -152,7 +157,9 @@ end
 function APPLY.retry(self, _, entry)
 	if entry.state == "dead" then
 		entry.failures, entry.not_before = 0, nil
-		set_state(self, entry, "pending")
+		-- A write that may have been applied comes back uncertain: the
+		-- drain asks reconcile before sending it again.
+		set_state(self, entry, entry.unsure and "sent" or "pending")
 		enqueue(self, entry)
 	end
 end
@@ -175,7 +182,7 @@ function State:apply(record)
 end
 
 -- The next entry to work on: the oldest of its key not yet final, not
--- taken (busy[entry]), not waiting for its backoff (not_before, on the
+-- taken (busy[id]), not waiting for its backoff (not_before, on the
 -- epoch clock, after now). Keys take turns in the order they came.
 function State:next_entry(busy, now)
 	local order, kept = self.key_order, 0
@@ -192,7 +199,7 @@ function State:next_entry(busy, now)
 			kept = kept + 1
 			order[kept] = fifo
 			local entry = fifo[fifo.head]
-			if not found and not busy[entry] and (entry.not_before or 0) <= now then
+			if not found and not busy[entry.id] and (entry.not_before or 0) <= now then
 				found = entry
 			end
 		end
@@ -237,6 +244,7 @@ function State:snapshot(now)
 				failures = entry.failures,
 				not_before = entry.not_before,
 				reason = entry.reason,
+				unsure = entry.unsure,
 			}
 		end
 	end

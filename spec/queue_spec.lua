@@ -1,0 +1,418 @@
+-- The durable write queue on a local journal: every write applied once,
+-- through kill -9, torn journals, 503 storms and SIGTERM, checked on the
+-- sandbox's side (its customers, looked up by email, and its log).
+
+local core = require("pulse.core")
+local json = require("pulse.json")
+local pulse = require("pulse")
+local support = require("support.sandbox")
+
+local DRAINER = "spec/support/queue_drainer.lua"
+
+-- How many customers the sandbox holds with email.
+local function applied(client, email)
+	local body = assert(client:get("/customers", { query = { email = email, per_page = 100 } }))
+	return body.meta.total
+end
+
+local function row(i, prefix)
+	return { name = "Customer " .. i, email = string.format("%s%d@example.org", prefix or "q", i) }
+end
+
+local function push_rows(q, n, prefix)
+	for i = 1, n do
+		local r = row(i, prefix)
+		assert(q:push({ method = "POST", path = "/customers", json = r, id = r.email, key = r.email }))
+	end
+end
+
+local function journal_path()
+	return support.temp_path(".journal")
+end
+
+local function remove_journal(path)
+	os.remove(path)
+	os.remove(path .. ".lock")
+end
+
+-- Starts a drainer process; returns its pid and output path.
+local function start_drainer(sandbox, journal, mode, workers)
+	local out = support.temp_path(".out")
+	os.execute(string.format(
+		"PULSE_API_KEY=%s %s/pulse-lua %s %s %s %s %d > %s 2>&1 & echo $! > %s.pid",
+		support.shell_quote(sandbox.key),
+		support.BIN,
+		DRAINER,
+		sandbox.url,
+		journal,
+		mode,
+		workers or 4,
+		out,
+		out
+	))
+	local pid = assert(support.read_file(out .. ".pid")):match("%d+")
+	os.remove(out .. ".pid")
+	return pid, out
+end
+
+local function wait_exit(pid, limit)
+	local deadline = core.now() + (limit or 60)
+	while support.alive(pid) do
+		assert(core.now() < deadline, "the drainer " .. pid .. " did not end")
+		core.sleep(0.02)
+	end
+end
+
+-- The report a drainer printed last.
+local function report_of(out)
+	local text = support.read_file(out) or ""
+	return json.decode(text:match("([^\n]*)\n*$") or "") or error("the drainer said:\n" .. text)
+end
+
+describe("pulse.queue (file journal)", function()
+	local sandbox, client, journal
+
+	before_each(function()
+		sandbox = support.start({ log = true })
+		client = sandbox:client()
+		journal = journal_path()
+	end)
+
+	after_each(function()
+		client:close()
+		sandbox:stop()
+		remove_journal(journal)
+	end)
+
+	it("applies every pushed write once, and a repeated id is not queued again", function()
+		local q = assert(pulse.queue.open("file:" .. journal))
+		push_rows(q, 30)
+		local id, queued, why = q:push({ method = "POST", path = "/customers", json = row(3), id = row(3).email })
+		assert.are.same({ "q3@example.org", false, "pending" }, { id, queued, why })
+		assert.are.same({ pending = 30, uncertain = 0, done = 0, dead = 0 }, q:stats())
+		local report = assert(q:drain(client, { workers = 4 }))
+		assert.are.same({ done = 30, dead = 0, pending = 0 }, report)
+		for i = 1, 30 do
+			assert.are.equal(1, applied(client, row(i).email))
+		end
+		-- Done, and inside the dedupe window: still not queued again.
+		id, queued, why = q:push({ method = "POST", path = "/customers", json = row(3), id = row(3).email })
+		assert.are.same({ "q3@example.org", false, "done" }, { id, queued, why })
+		q:close()
+		-- With no window, a done id may come again.
+		q = assert(pulse.queue.open("file:" .. journal, { dedupe_window = 0 }))
+		assert.is_true(select(2, q:push({ method = "POST", path = "/customers", json = row(3), id = row(3).email })))
+		q:close()
+	end)
+
+	it("makes an id for an entry pushed without one, and checks what is pushed", function()
+		local q = assert(pulse.queue.open("file:" .. journal))
+		local a = assert(q:push({ method = "DELETE", path = "/customers/1" }))
+		local b = assert(q:push({ method = "DELETE", path = "/customers/2" }))
+		assert.is_string(a)
+		assert.are_not.equal(a, b)
+		assert.has_error(function()
+			q:push({ method = "post", path = "/x" })
+		end, 'pulse.queue: push: method must be an upper-case string like "POST"')
+		assert.has_error(function()
+			q:push({ method = "POST", path = "/x", jsn = {} })
+		end)
+		assert.has_error(function()
+			q:push({ method = "POST", path = "/x", json = { f = function() end } })
+		end)
+		assert.has_error(function()
+			pulse.queue.open("file:" .. journal, { sync = "never" })
+		end, 'pulse.queue: open: sync must be "each" or "batch", got "never"')
+		assert.has_error(function()
+			pulse.queue.open("/no/scheme")
+		end)
+		local none, why = pulse.queue.open("file:/nonexistent-dir/x.journal")
+		assert.is_nil(none)
+		assert.matches("cannot open", why)
+		q:close()
+	end)
+
+	it("loses no flushed push to a torn tail, and cuts the tail off", function()
+		local q = assert(pulse.queue.open("file:" .. journal))
+		push_rows(q, 5)
+		q:close()
+		local whole = assert(support.read_file(journal))
+		-- A sixth record cut half way, as a crash mid-write leaves it.
+		q = assert(pulse.queue.open("file:" .. journal))
+		push_rows(q, 6)
+		q:close()
+		local longer = assert(support.read_file(journal))
+		assert.is_true(#longer > #whole)
+		support.write_file(journal, longer:sub(1, #whole + (#longer - #whole) // 2))
+		q = assert(pulse.queue.open("file:" .. journal))
+		assert.are.equal(5, q:stats().pending)
+		assert.are.equal(#whole, #support.read_file(journal)) -- the torn record is gone
+		-- Garbage after whole records is a torn tail too.
+		q:close()
+		support.write_file(journal, whole .. "\255\0\0\0garbage")
+		q = assert(pulse.queue.open("file:" .. journal))
+		assert.are.equal(5, q:stats().pending)
+		push_rows(q, 7) -- 6 and 7 are new; appended after the cut, they read back
+		q:close()
+		q = assert(pulse.queue.open("file:" .. journal))
+		assert.are.equal(7, q:stats().pending)
+		q:close()
+	end)
+
+	it("with sync = batch promises the pushes flush made durable", function()
+		local q = assert(pulse.queue.open("file:" .. journal, { sync = "batch" }))
+		push_rows(q, 4)
+		assert.are.equal(0, #(support.read_file(journal) or "")) -- nothing written yet
+		assert(q:flush())
+		local other = assert(pulse.queue.open("file:" .. journal))
+		assert.are.equal(4, other:stats().pending)
+		other:close()
+		q:close()
+	end)
+
+	it("makes a refused write a dead letter at once, and a storm of 503s one after max_failures", function()
+		local q = assert(pulse.queue.open("file:" .. journal))
+		q:push({ method = "POST", path = "/customers", json = { name = "No email" }, id = "bad" })
+		q:push({ method = "DELETE", path = "/customers/999999", id = "gone" })
+		local results = {}
+		local report = assert(q:drain(client, {
+			on_result = function(entry, outcome, err)
+				results[entry.id] = { outcome, err.status }
+			end,
+		}))
+		assert.are.same({ done = 0, dead = 2, pending = 0 }, report)
+		assert.are.same({ bad = { "dead", 422 }, gone = { "dead", 404 } }, results)
+		local dead = q:dead()
+		assert.are.equal(2, #dead)
+		assert.are.equal("bad", dead[1].id)
+		assert.are.equal("No email", dead[1].json.name)
+		assert.matches("HTTP 422", dead[1].reason)
+
+		-- 503 on every POST: retried by the client, then backed off by the
+		-- queue, then dead after max_failures.
+		sandbox:fault("503:count=0:method=POST")
+		q:push({ method = "POST", path = "/customers", json = row(1), id = "storm" })
+		local no_retry = sandbox:client({ retry = false })
+		report = assert(q:drain(no_retry, { max_failures = 3, backoff = { base = 0.01, cap = 0.02 } }))
+		assert.are.same({ done = 0, dead = 1, pending = 0 }, report)
+		assert.matches("failure 3 of 3", q:dead()[3].reason)
+		assert.are.equal(0, sandbox:stats().writes_applied)
+
+		-- The storm passes: retry_dead puts the dead letters back.
+		sandbox:clear_faults()
+		assert.are.equal(1, q:retry_dead({ "storm" }))
+		report = assert(q:drain(no_retry))
+		assert.are.same({ done = 1, dead = 0, pending = 0 }, report)
+		assert.are.equal(1, applied(client, row(1).email))
+		assert.are.equal(2, #q:dead())
+		no_retry:close()
+		q:close()
+	end)
+
+	it("applies the entries of one key in push order", function()
+		local q = assert(pulse.queue.open("file:" .. journal))
+		sandbox:fault("latency:ms=30:count=0:method=POST")
+		for i = 1, 12 do
+			-- Three keys, four entries each, pushed interleaved.
+			local key = "k" .. (i % 3)
+			q:push({ method = "POST", path = "/customers", json = row(i, key .. "-"), key = key })
+		end
+		assert(q:drain(client, { workers = 4 }))
+		-- Created ids grow in the order the sandbox applied the writes.
+		for k = 0, 2 do
+			local last = 0
+			for i = 1, 12 do
+				if i % 3 == k then
+					local body = assert(client:get("/customers", { query = { email = row(i, "k" .. k .. "-").email } }))
+					assert.is_true(body.data[1].id > last, "entry " .. i .. " of key k" .. k .. " applied out of order")
+					last = body.data[1].id
+				end
+			end
+		end
+		q:close()
+	end)
+
+	it("asks reconcile about a write whose answer was lost, and never resends it blindly", function()
+		local q = assert(pulse.queue.open("file:" .. journal))
+		push_rows(q, 2)
+		-- The first POST is applied, then its connection dropped.
+		sandbox:fault("drop_after:count=1:method=POST")
+		local report = assert(q:drain(client, { workers = 1 }))
+		assert.are.same({ done = 1, dead = 1, pending = 0 }, report)
+		assert.matches("no reconcile", q:dead()[1].reason)
+		assert.are.equal(2, sandbox:stats().writes_applied)
+
+		-- retry_dead puts it back as it was, uncertain: with a reconcile it
+		-- is found applied and done without a second POST.
+		assert.are.equal(1, q:retry_dead())
+		local asked = 0
+		report = assert(q:drain(client, {
+			reconcile = function(entry, c)
+				asked = asked + 1
+				return applied(c, entry.json.email) > 0
+			end,
+		}))
+		assert.are.equal(1, asked)
+		assert.are.same({ done = 1, dead = 0, pending = 0 }, report)
+		assert.are.equal(2, sandbox:stats().writes_applied)
+
+		-- Uncertain, then found not applied (reconcile says false): sent.
+		q:push({ method = "POST", path = "/customers", json = row(8), id = "not-applied" })
+		sandbox:fault("drop:count=1:method=POST") -- dropped before it is handled
+		report = assert(q:drain(client, {
+			backoff = { base = 0.01, cap = 0.02 },
+			reconcile = function(entry, c)
+				asked = asked + 1
+				return applied(c, entry.json.email) > 0
+			end,
+		}))
+		assert.are.equal(1, applied(client, row(8).email))
+		assert.are.same({ done = 1, dead = 0, pending = 0 }, report)
+		asked = 0
+
+		q:push({ method = "POST", path = "/customers", json = row(9), id = "lost" })
+		sandbox:fault("drop_after:count=1:method=POST")
+		report = assert(q:drain(client, {
+			max_failures = 5,
+			backoff = { base = 0.01, cap = 0.02 },
+			reconcile = function(entry, c)
+				asked = asked + 1
+				return applied(c, entry.json.email) > 0
+			end,
+		}))
+		assert.are.equal(1, asked)
+		assert.are.same({ done = 1, dead = 0, pending = 0 }, report)
+		assert.are.equal(1, applied(client, row(9).email))
+		q:close()
+	end)
+
+	it("refuses a second drainer, naming the holder's pid; a killed holder's lock is taken at once", function()
+		local q = assert(pulse.queue.open("file:" .. journal))
+		push_rows(q, 40)
+		sandbox:fault("latency:ms=200:count=0:method=POST")
+		local pid, out = start_drainer(sandbox, journal, "reconcile", 1)
+		local deadline = core.now() + 10
+		while sandbox:stats().writes_applied == 0 do
+			assert(core.now() < deadline, "the drainer made no write")
+			core.sleep(0.02)
+		end
+		local none, why = q:drain(client)
+		assert.is_nil(none)
+		assert.matches("being drained by another process %(pid " .. pid .. "%)", why)
+		os.execute("kill -9 " .. pid)
+		wait_exit(pid)
+		os.remove(out)
+		sandbox:clear_faults()
+		local report = assert(q:drain(client, {
+			reconcile = function(entry, c)
+				return applied(c, entry.json.email) > 0
+			end,
+		}))
+		assert.are.equal(0, report.pending)
+		for i = 1, 40 do
+			assert.are.equal(1, applied(client, row(i).email))
+		end
+		q:close()
+	end)
+
+	it("on SIGTERM stops taking entries, finishes the writes in flight and records them", function()
+		local q = assert(pulse.queue.open("file:" .. journal))
+		push_rows(q, 60)
+		sandbox:fault("latency:ms=400:count=0:method=POST")
+		local pid, out = start_drainer(sandbox, journal, "none", 4)
+		local deadline = core.now() + 10
+		while sandbox:stats().writes_applied < 4 do
+			assert(core.now() < deadline, "the drainer made no write")
+			core.sleep(0.02)
+		end
+		os.execute("kill -TERM " .. pid)
+		wait_exit(pid, 10)
+		local report = report_of(out)
+		os.remove(out)
+		assert.are.equal("SIGTERM", report.stopped)
+		local applied_writes = sandbox:stats().writes_applied
+		assert.is_true(applied_writes < 60, "it stopped taking entries")
+		-- Every write that went out has its outcome recorded: none uncertain.
+		local stats = q:stats()
+		assert.are.same({ pending = 60 - applied_writes, uncertain = 0, done = applied_writes, dead = 0 }, stats)
+		assert.are.equal(applied_writes, report.done)
+		q:close()
+	end)
+
+	it("compacts a journal of done entries, keeping their ids for the dedupe window", function()
+		local q = assert(pulse.queue.open("file:" .. journal))
+		push_rows(q, 300)
+		local before = #support.read_file(journal)
+		assert(q:drain(client, { workers = 4 }))
+		q:close()
+		-- 300 pushes and 600 send and done records became 300 ids.
+		local after = #support.read_file(journal)
+		assert.is_true(after < before, string.format("%d bytes after, %d before", after, before))
+		q = assert(pulse.queue.open("file:" .. journal))
+		assert.are.same({}, q:dead())
+		assert.are.same({ pending = 0, uncertain = 0, done = 300, dead = 0 }, q:stats())
+		assert.is_false(select(2, q:push({ method = "POST", path = "/customers", json = row(1), id = row(1).email })))
+		q:close()
+	end)
+end)
+
+describe("pulse.queue under kill -9", function()
+	it("applies each of 200 writes exactly once through 50 kills at random moments", function()
+		-- Each write is applied, then answered 150 ms late: a kill in that
+		-- gap leaves a write applied and unanswered, for reconcile.
+		local sandbox = support.start({ log = true, faults = "latency:ms=150:count=0:method=POST" })
+		local client = sandbox:client()
+		local journal = journal_path()
+		local q = assert(pulse.queue.open("file:" .. journal))
+		push_rows(q, 200, "kill")
+		q:close()
+		local kills, kill_times = 0, {}
+		local target = tonumber(os.getenv("QUEUE_KILLS") or "50")
+		local finished = false
+		while not finished do
+			local pid, out = start_drainer(sandbox, journal, "reconcile", 4)
+			if kills < target then
+				core.sleep(0.1 + math.random() * 0.4)
+			end
+			if kills < target and support.alive(pid) then
+				os.execute("kill -9 " .. pid)
+				kill_times[#kill_times + 1] = core.epoch()
+				kills = kills + 1
+				wait_exit(pid)
+			else
+				wait_exit(pid, 120)
+				local report = report_of(out)
+				finished = report.pending == 0 and kills >= target
+			end
+			os.remove(out)
+		end
+		assert.is_true(kills >= target)
+		-- The kills that landed between a write's apply and its answer.
+		local between = 0
+		local applies = {}
+		for _, line in ipairs(sandbox:log_lines()) do
+			if line.applied and line.method == "POST" then
+				local y, mo, d, h, mi, s = line.time:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):([%d.]+)Z$")
+				local local_time = os.time({ year = y, month = mo, day = d, hour = h, min = mi, sec = 0 })
+				local utc_offset = os.time() - os.time(os.date("!*t"))
+				applies[#applies + 1] = local_time + utc_offset + tonumber(s)
+			end
+		end
+		for _, t in ipairs(kill_times) do
+			for _, a in ipairs(applies) do
+				if t >= a and t < a + 0.15 then
+					between = between + 1
+					break
+				end
+			end
+		end
+		assert.is_true(between >= 10, between .. " kills of " .. kills .. " landed between apply and answer")
+		for i = 1, 200 do
+			assert.are.equal(1, applied(client, row(i, "kill").email), "customer " .. i)
+		end
+		assert.are.equal(200, sandbox:stats().writes_applied)
+		client:close()
+		sandbox:stop()
+		remove_journal(journal)
+	end)
+end)
