@@ -1,22 +1,23 @@
--- Bulk import customers from a CSV file (name,email,phone), with a progress
--- bar and a checkpoint file, resumable: run it again after Ctrl-C and it
--- sends only the rows it has no answer for. Rows the API refuses (a bad
--- email) are reported, not retried.
+-- Bulk import customers from a CSV file (name,email,phone) through a
+-- durable write queue: stopped by Ctrl-C, kill -9 or a crash, and run
+-- again, it creates every customer exactly once. Rows the API refuses (a
+-- bad email) become dead letters, reported and not retried.
 --
---   pulse-lua --sandbox examples/import_customers.lua [CSV [CHECKPOINT]]
+--   PULSE_BASE_URL=... PULSE_API_KEY=... pulse-lua examples/import_customers.lua [CSV [JOURNAL]]
+--   pulse-lua --sandbox examples/import_customers.lua     (a demo: the sandbox ends with the run)
 --
--- CSV defaults to examples/data/customers.csv, CHECKPOINT to
--- import_customers.checkpoint: one line per answered row ("12 created
--- 57", "17 refused", "23 uncertain"). A write whose answer was lost (a
--- dropped connection after it was sent) may or may not have been applied:
--- it is marked uncertain and not sent again, since sending it twice could
--- create the customer twice. Settling those is the job of a durable write
--- queue, which pulse-lua does not have yet.
+-- CSV defaults to examples/data/customers.csv, JOURNAL to
+-- import_customers.journal. Each row is pushed with its row number as its
+-- id, so a second run queues nothing twice. A write whose answer was lost
+-- (the process killed while it was out, or a dropped connection) may have
+-- been applied: the queue asks reconcile, which looks the customer up by
+-- email, before it sends that row again. (GET /customers?email= is the
+-- sandbox's lookup; against the real API, use a lookup it offers.)
 
 local pulse = require("pulse")
 
 local csv_path = arg[1] or "examples/data/customers.csv"
-local checkpoint_path = arg[2] or "import_customers.checkpoint"
+local journal_path = arg[2] or "import_customers.journal"
 
 -- The fields of one CSV line (RFC 4180 quoting, no line breaks in fields).
 local function csv_fields(line)
@@ -59,85 +60,41 @@ local function read_rows(path)
 	return rows
 end
 
--- The rows answered in an earlier run: row number -> outcome.
-local function read_checkpoint(path)
-	local done = {}
-	local file = io.open(path)
-	if file then
-		for line in file:lines() do
-			local row, outcome = line:match("^(%d+) (%a+)")
-			if row then
-				done[tonumber(row)] = outcome
-			end
-		end
-		file:close()
+-- Whether the customer an uncertain write would create exists already.
+local function reconcile(entry, client)
+	local body, err = client:get("/customers", { query = { email = entry.json.email } })
+	if not body then
+		return nil, err -- cannot tell now: the queue asks again later
 	end
-	return done
+	return #body.data > 0
 end
 
 local rows = read_rows(csv_path)
-local done = read_checkpoint(checkpoint_path)
-local todo = {}
-for i = 1, #rows do
-	if not done[i] then
-		todo[#todo + 1] = i
-	end
+local queue = assert(pulse.queue.open("file:" .. journal_path))
+for i, row in ipairs(rows) do
+	-- The key: rows of different customers need no order among them.
+	assert(queue:push({ method = "POST", path = "/customers", json = row, id = "row-" .. i, key = row.email }))
 end
-if #todo < #rows then
-	print(string.format("resuming: %d of %d rows were answered in an earlier run", #rows - #todo, #rows))
+local before = queue:stats()
+if before.done + before.dead > 0 then
+	print(string.format("resuming: %d of %d rows were settled in an earlier run", before.done + before.dead, #rows))
 end
 
 local client = pulse.new()
-local checkpoint = assert(io.open(checkpoint_path, "a"))
-local counts = { created = 0, refused = 0, uncertain = 0, failed = 0 }
-local refused = {}
-local next_todo = 0
-
-client:batch(function()
-	next_todo = next_todo + 1
-	local row = todo[next_todo]
-	return row and { "POST", "/customers", { json = rows[row] } }
-end, {
-	concurrency = 4,
-	on_result = function(i, body, err)
-		local row = todo[i]
-		local outcome
-		if body then
-			outcome = "created " .. body.data.id
-			counts.created = counts.created + 1
-		elseif err.kind == "client" then
-			outcome = "refused"
-			counts.refused = counts.refused + 1
-			local why = {}
-			for field, problem in pairs(type(err.error) == "table" and err.error.fields or {}) do
-				why[#why + 1] = field .. " " .. tostring(problem)
-			end
-			table.sort(why)
-			refused[#refused + 1] = string.format("row %d: %s", row, #why > 0 and table.concat(why, ", ") or err.message)
-		elseif err.uncertain then
-			outcome = "uncertain"
-			counts.uncertain = counts.uncertain + 1
-		else
-			counts.failed = counts.failed + 1 -- not written: the next run sends it again
-			io.stderr:write(string.format("row %d: %s\n", row, tostring(err)))
-			return
-		end
-		-- Flushed at once, so that Ctrl-C or a crash loses no answer.
-		checkpoint:write(row, " ", outcome, "\n")
-		checkpoint:flush()
-	end,
-})
-checkpoint:close()
-
+local report = assert(queue:drain(client, { workers = 4, reconcile = reconcile }))
 print(string.format(
-	"%d created, %d refused, %d uncertain, %d to retry; %d requests",
-	counts.created,
-	counts.refused,
-	counts.uncertain,
-	counts.failed,
+	"%d created, %d refused, %d left; %d requests",
+	report.done,
+	report.dead,
+	report.pending,
 	client:stats().requests
 ))
-for _, line in ipairs(refused) do
-	print("  refused " .. line)
+for _, entry in ipairs(queue:dead()) do
+	print(string.format("  refused %s (%s): %s", entry.id, entry.json.email, entry.reason))
 end
+queue:close()
 client:close()
+if report.stopped then
+	print("stopped by " .. report.stopped .. ": run it again to go on")
+	os.exit(report.stopped == "SIGINT" and 130 or 143)
+end

@@ -38,20 +38,19 @@ end
 -- Starts a drainer process; returns its pid and output path.
 local function start_drainer(sandbox, journal, mode, workers)
 	local out = support.temp_path(".out")
-	os.execute(string.format(
-		"PULSE_API_KEY=%s %s/pulse-lua %s %s %s %s %d > %s 2>&1 & echo $! > %s.pid",
-		support.shell_quote(sandbox.key),
-		support.BIN,
-		DRAINER,
-		sandbox.url,
-		journal,
-		mode,
-		workers or 4,
-		out,
+	local pid = support.background(
+		string.format(
+			"PULSE_API_KEY=%s %s/pulse-lua %s %s %s %s %d",
+			support.shell_quote(sandbox.key),
+			support.BIN,
+			DRAINER,
+			sandbox.url,
+			journal,
+			mode,
+			workers or 4
+		),
 		out
-	))
-	local pid = assert(support.read_file(out .. ".pid")):match("%d+")
-	os.remove(out .. ".pid")
+	)
 	return pid, out
 end
 

@@ -88,14 +88,21 @@ function support.run(command, stdin)
 	return out, err, ok and 0 or code
 end
 
+-- Starts command in the background, its output going to output_path
+-- (default: discarded); returns its pid.
+function support.background(command, output_path)
+	local pid_path = os.tmpname()
+	os.execute(string.format("%s > %s 2>&1 & echo $! > %s", command, output_path or "/dev/null", pid_path))
+	local pid = assert(read_file(pid_path)):match("%d+")
+	os.remove(pid_path)
+	return pid
+end
+
 -- Starts command in the background, its output going to output_path, and
 -- waits (up to 30 s) for the line "listening on URL" it prints first.
 -- Returns its pid and the URL; raises with its output when it failed.
 function support.spawn(command, output_path)
-	local pid_path = os.tmpname()
-	os.execute(string.format("%s > %s 2>&1 & echo $! > %s", command, output_path, pid_path))
-	local pid = assert(read_file(pid_path)):match("%d+")
-	os.remove(pid_path)
+	local pid = support.background(command, output_path)
 	running[pid] = true
 	local deadline = core.now() + 30
 	local url

@@ -39,6 +39,17 @@ local function refused(status)
 	return status and status >= 400 and status < 500 and status ~= 408 and status ~= 409 and status ~= 429
 end
 
+-- A refusal's reason: the error's line, and the fields the body names.
+local function refusal(err)
+	local fields = type(err.error) == "table" and type(err.error.fields) == "table" and err.error.fields
+	local why = {}
+	for field, problem in pairs(fields or {}) do
+		why[#why + 1] = tostring(field) .. " " .. tostring(problem)
+	end
+	table.sort(why)
+	return #why > 0 and tostring(err) .. " (" .. table.concat(why, "; ") .. ")" or tostring(err)
+end
+
 local function usage(message, level)
 	error("pulse.queue: " .. message, level + 1)
 end
@@ -191,7 +202,7 @@ function Drain:send(entry)
 		self:record({ op = "unsent", id = entry.id })
 	end
 	if refused(err.status) then
-		return self:dead(entry, tostring(err), err)
+		return self:dead(entry, refusal(err), err)
 	end
 	self:failed(entry, tostring(err), err)
 end
