@@ -203,6 +203,7 @@ bench: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi $(BUILD)/bench/sh
 	$(BUILD)/pulse-lua bench/cache.lua
 	$(BUILD)/pulse-lua bench/play.lua
 	$(BUILD)/pulse-lua bench/sandbox.lua
+	$(BUILD)/pulse-lua bench/queue.lua
 
 # The reference of the public Lua API (LDoc, from the doc comments), in
 # $(BUILD)/docs/index.html.

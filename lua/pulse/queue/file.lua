@@ -118,10 +118,9 @@ function Queue:append(records)
 	end)
 end
 
--- Pushes a checked request (queue.lua's): returns the id and whether it
--- was queued (false: a repeat, and why).
-function Queue:push(record)
-	local payload = assert(json.encode(record))
+-- Pushes a checked push record, encoded as payload (queue/init.lua's):
+-- returns the id and whether it was queued (false: a repeat, and why).
+function Queue:push(record, payload)
 	if self.sync == "batch" then
 		local is_repeat, why = self.state:is_repeat(record.id, record.at)
 		if is_repeat then

@@ -156,7 +156,7 @@ function Queue:push(entry)
 	if not encoded then
 		usage("push: the entry cannot be stored as JSON: " .. tostring(why), 2)
 	end
-	return self.store:push(record)
+	return self.store:push(record, encoded)
 end
 
 --- Makes every push so far durable (with `sync = "batch"`).
