@@ -83,8 +83,17 @@ describe("make docs", function()
 		assert.is_true(methods > 0, out)
 	end)
 
-	it("documents every function of pulse.json and pulse.collection", function()
-		for _, module in ipairs({ "pulse.json", "pulse.collection" }) do
+	it("documents every function of pulse.json, pulse.collection and pulse.queue, and a queue's methods", function()
+		local journal = support.temp_path(".journal")
+		local q = assert(pulse.queue.open("file:" .. journal))
+		local found = anchors(dir, "pulse.queue")
+		for _, name in ipairs(public(getmetatable(q).__index, true)) do
+			assert.is_true(found["Queue:" .. name] ~= nil, "queue:" .. name .. " has no entry")
+		end
+		q:close()
+		os.remove(journal)
+		os.remove(journal .. ".lock")
+		for _, module in ipairs({ "pulse.json", "pulse.collection", "pulse.queue" }) do
 			local found = anchors(dir, module)
 			for _, name in ipairs(public(require(module), true)) do
 				assert.is_true(found[name] ~= nil, module .. "." .. name .. " has no entry")

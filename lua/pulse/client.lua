@@ -351,7 +351,7 @@ local VALID_METHODS, valid_methods = {}, 0
 -- @tparam string method an upper-case method, "GET" or "PROPFIND"
 -- @tparam string path a path under base_url (or an absolute URL on its origin)
 -- @tparam[opt] table opts `query, json, body, headers, timeout, retry, decode,
--- idempotent, follow_redirects, max_body`
+-- idempotent, follow_redirects, max_body, before_send`
 -- @return body (decoded JSON, or text), res; or nil, err
 function Client:request(method, path, opts)
 	if getmetatable(self) ~= Client then

@@ -24,8 +24,7 @@ local OPEN_OPTIONS = { sync = "string", dedupe_window = "non-negative" }
 -- (JSON-able: no functions).
 local ENTRY_OPTIONS = { json = true, query = true, headers = true, body = true, timeout = true, idempotent = true }
 
---- A queue, as `open` returns it.
--- @type Queue
+-- A queue, as open returns it (documented as a type below, after open).
 local Queue = {}
 Queue.__index = Queue
 Queue.__name = "pulse.queue"
@@ -124,6 +123,9 @@ local function view(entry)
 	end
 	return v
 end
+
+--- A queue, as `open` returns it.
+-- @type Queue
 
 --- Pushes a write.
 -- @tparam table entry `method`, `path`, the request's options (`json`,
