@@ -20,7 +20,8 @@ local WRITES = tonumber(os.getenv("QUEUE_BENCH_WRITES") or "1000")
 
 local function entry(i)
 	local email = string.format("bench%d@example.org", i)
-	return { method = "POST", path = "/customers", json = { name = "Bench " .. i, email = email }, id = email, key = email }
+	local row = { name = "Bench " .. i, email = email }
+	return { method = "POST", path = "/customers", json = row, id = email, key = email }
 end
 
 local function fresh_path()

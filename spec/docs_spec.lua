@@ -94,7 +94,7 @@ describe("make docs", function()
 		os.remove(journal)
 		os.remove(journal .. ".lock")
 		for _, module in ipairs({ "pulse.json", "pulse.collection", "pulse.queue" }) do
-			local found = anchors(dir, module)
+			found = anchors(dir, module)
 			for _, name in ipairs(public(require(module), true)) do
 				assert.is_true(found[name] ~= nil, module .. "." .. name .. " has no entry")
 			end
