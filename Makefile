@@ -137,14 +137,14 @@ check-asan:
 		PULSE_BUILD=build-asan build-asan/pulse-lua /usr/bin/busted
 
 # A representative part of the suite under valgrind's memcheck: the runner
-# (pulse.core built in) runs the JSON, URL, client, rate-limit, retry and
-# batch specs, against sandboxes that run under memcheck too, leaving out
-# the few tests that bound wall-clock time (tagged #timing). Zero errors and
+# (pulse.core built in) runs the JSON, URL, client, rate-limit, retry,
+# batch and write queue specs, against sandboxes that run under memcheck
+# too, leaving out the few tests that bound wall-clock time (tagged #timing). Zero errors and
 # zero definite leaks, or it fails.
 VALGRIND      = valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
                 --show-leak-kinds=definite
 VALGRIND_SPECS = spec/json_spec.lua spec/url_spec.lua spec/client_spec.lua spec/ratelimit_spec.lua spec/retry_spec.lua \
-                 spec/batch_spec.lua
+                 spec/batch_spec.lua spec/queue_spec.lua
 check-valgrind: all
 	PULSE_SANDBOX_WRAPPER="$(VALGRIND)" $(VALGRIND) $(BUILD)/pulse-lua /usr/bin/busted --exclude-tags=timing \
 		$(VALGRIND_SPECS)
