@@ -381,9 +381,11 @@ describe("pulse.queue under kill -9", function()
 	-- #timing: a kill must land while a write is out, which a drainer
 	-- slowed by memcheck's sandbox makes a matter of luck.
 	it("applies each of 200 writes exactly once through 50 kills at random moments #timing", function()
-		-- Each write is applied, then answered 150 ms late: a kill in that
-		-- gap leaves a write applied and unanswered, for reconcile.
-		local sandbox = support.start({ log = true, faults = "latency:ms=150:count=0:method=POST" })
+		-- Each write is applied, then answered 250 ms late: a kill in that
+		-- gap leaves a write applied and unanswered, for reconcile. Two
+		-- workers apply about 8 writes a second, so the 50 kills (one every
+		-- 0.05-0.35 s) come while about half of the 200 are still to do.
+		local sandbox = support.start({ log = true, faults = "latency:ms=250:count=0:method=POST" })
 		local client = sandbox:client()
 		local journal = journal_path()
 		local q = assert(pulse.queue.open("file:" .. journal))
@@ -393,9 +395,9 @@ describe("pulse.queue under kill -9", function()
 		local target = tonumber(os.getenv("QUEUE_KILLS") or "50")
 		local finished = false
 		while not finished do
-			local pid, out = start_drainer(sandbox, journal, "reconcile", 4)
+			local pid, out = start_drainer(sandbox, journal, "reconcile", 2)
 			if kills < target then
-				core.sleep(0.1 + math.random() * 0.4)
+				core.sleep(0.05 + math.random() * 0.3)
 			end
 			if kills < target and support.alive(pid) then
 				os.execute("kill -9 " .. pid)
@@ -405,7 +407,8 @@ describe("pulse.queue under kill -9", function()
 			else
 				wait_exit(pid, 120)
 				local report = report_of(out)
-				finished = report.pending == 0 and kills >= target
+				finished = report.pending == 0
+				assert(not finished or kills >= target, "the writes were all done after only " .. kills .. " kills")
 			end
 			os.remove(out)
 		end
@@ -423,7 +426,7 @@ describe("pulse.queue under kill -9", function()
 		end
 		for _, t in ipairs(kill_times) do
 			for _, a in ipairs(applies) do
-				if t >= a and t < a + 0.15 then
+				if t >= a and t < a + 0.25 then
 					between = between + 1
 					break
 				end
