@@ -360,6 +360,43 @@ describe("pulse.queue (file journal)", function()
 		q:close()
 	end)
 
+	it("loses no push of another process when the drainer compacts the journal under it", function()
+		-- 300 entries done, as a drain records them, and not compacted:
+		-- the drainer compacts as soon as it is idle.
+		local q = assert(pulse.queue.open("file:" .. journal))
+		push_rows(q, 300, "old")
+		for i = 1, 300 do
+			local id = row(i, "old").email
+			assert(q.store:append({ { op = "send", id = id }, { op = "done", id = id, at = core.epoch() } }))
+		end
+		local before = #support.read_file(journal)
+		local inode = core.file_stamp(journal):match("^%d+")
+		local pid, out = start_drainer(sandbox, journal, "none", 2, true)
+		local compacted_at -- the push after which the journal was a new file
+		for i = 1, 100 do
+			local r = row(i, "new")
+			assert(q:push({ method = "POST", path = "/customers", json = r, id = r.email, key = r.email }))
+			compacted_at = compacted_at or (core.file_stamp(journal):match("^%d+") ~= inode and i or nil)
+			core.sleep(0.01)
+		end
+		assert.is_true(compacted_at and compacted_at < 100, "compacted while the pushes came")
+		local deadline = core.now() + 20
+		while sandbox:stats().writes_applied < 100 do
+			assert(core.now() < deadline, "the drainer applied " .. sandbox:stats().writes_applied .. " of 100")
+			core.sleep(0.02)
+		end
+		os.execute("kill -TERM " .. pid)
+		wait_exit(pid, 10)
+		assert.are.equal(100, report_of(out).done)
+		os.remove(out)
+		assert.is_true(#support.read_file(journal) < before)
+		assert.are.same({ pending = 0, uncertain = 0, done = 400, dead = 0 }, q:stats())
+		for i = 1, 100 do
+			assert.are.equal(1, applied(client, row(i, "new").email))
+		end
+		q:close()
+	end)
+
 	it("compacts a journal of done entries, keeping their ids for the dedupe window", function()
 		local q = assert(pulse.queue.open("file:" .. journal))
 		push_rows(q, 300)
