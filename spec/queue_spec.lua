@@ -63,6 +63,20 @@ local function wait_exit(pid, limit)
 	end
 end
 
+-- Waits (up to 20 s) until the sandbox has applied n writes.
+local function wait_applied(sandbox, n)
+	local deadline = core.now() + 20
+	while sandbox:stats().writes_applied < n do
+		assert(core.now() < deadline, "the sandbox applied " .. sandbox:stats().writes_applied .. " of " .. n .. " writes")
+		core.sleep(0.02)
+	end
+end
+
+-- A reconcile on the sandbox's lookup: applied when the customer exists.
+local function reconcile_by_email(entry, c)
+	return applied(c, entry.json.email) > 0
+end
+
 -- The report a drainer printed last.
 local function report_of(out)
 	local text = support.read_file(out) or ""
@@ -246,11 +260,12 @@ describe("pulse.queue (file journal)", function()
 		-- is found applied and done without a second POST.
 		assert.are.equal(1, q:retry_dead())
 		local asked = 0
+		local function counted(entry, c)
+			asked = asked + 1
+			return reconcile_by_email(entry, c)
+		end
 		report = assert(q:drain(client, {
-			reconcile = function(entry, c)
-				asked = asked + 1
-				return applied(c, entry.json.email) > 0
-			end,
+			reconcile = counted,
 		}))
 		assert.are.equal(1, asked)
 		assert.are.same({ done = 1, dead = 0, pending = 0 }, report)
@@ -261,10 +276,7 @@ describe("pulse.queue (file journal)", function()
 		sandbox:fault("drop:count=1:method=POST") -- dropped before it is handled
 		report = assert(q:drain(client, {
 			backoff = { base = 0.01, cap = 0.02 },
-			reconcile = function(entry, c)
-				asked = asked + 1
-				return applied(c, entry.json.email) > 0
-			end,
+			reconcile = counted,
 		}))
 		assert.are.equal(1, applied(client, row(8).email))
 		assert.are.same({ done = 1, dead = 0, pending = 0 }, report)
@@ -275,10 +287,7 @@ describe("pulse.queue (file journal)", function()
 		report = assert(q:drain(client, {
 			max_failures = 5,
 			backoff = { base = 0.01, cap = 0.02 },
-			reconcile = function(entry, c)
-				asked = asked + 1
-				return applied(c, entry.json.email) > 0
-			end,
+			reconcile = counted,
 		}))
 		assert.are.equal(1, asked)
 		assert.are.same({ done = 1, dead = 0, pending = 0 }, report)
@@ -291,11 +300,7 @@ describe("pulse.queue (file journal)", function()
 		push_rows(q, 40)
 		sandbox:fault("latency:ms=200:count=0:method=POST")
 		local pid, out = start_drainer(sandbox, journal, "reconcile", 1)
-		local deadline = core.now() + 10
-		while sandbox:stats().writes_applied == 0 do
-			assert(core.now() < deadline, "the drainer made no write")
-			core.sleep(0.02)
-		end
+		wait_applied(sandbox, 1)
 		local none, why = q:drain(client)
 		assert.is_nil(none)
 		assert.matches("being drained by another process %(pid " .. pid .. "%)", why)
@@ -304,9 +309,7 @@ describe("pulse.queue (file journal)", function()
 		os.remove(out)
 		sandbox:clear_faults()
 		local report = assert(q:drain(client, {
-			reconcile = function(entry, c)
-				return applied(c, entry.json.email) > 0
-			end,
+			reconcile = reconcile_by_email,
 		}))
 		assert.are.equal(0, report.pending)
 		for i = 1, 40 do
@@ -320,11 +323,7 @@ describe("pulse.queue (file journal)", function()
 		push_rows(q, 60)
 		sandbox:fault("latency:ms=400:count=0:method=POST")
 		local pid, out = start_drainer(sandbox, journal, "none", 4)
-		local deadline = core.now() + 10
-		while sandbox:stats().writes_applied < 4 do
-			assert(core.now() < deadline, "the drainer made no write")
-			core.sleep(0.02)
-		end
+		wait_applied(sandbox, 4)
 		os.execute("kill -TERM " .. pid)
 		wait_exit(pid, 10)
 		local report = report_of(out)
@@ -347,11 +346,7 @@ describe("pulse.queue (file journal)", function()
 			assert(q:push({ method = "POST", path = "/customers", json = r, id = r.email, key = r.email }))
 			core.sleep(0.02)
 		end
-		local deadline = core.now() + 10
-		while sandbox:stats().writes_applied < 20 do
-			assert(core.now() < deadline, "the drainer did not apply the pushes made while it ran")
-			core.sleep(0.02)
-		end
+		wait_applied(sandbox, 20)
 		assert.is_true(support.alive(pid), "it waits for more")
 		os.execute("kill -TERM " .. pid)
 		wait_exit(pid, 10)
@@ -380,11 +375,7 @@ describe("pulse.queue (file journal)", function()
 			core.sleep(0.01)
 		end
 		assert.is_true(compacted_at and compacted_at < 100, "compacted while the pushes came")
-		local deadline = core.now() + 20
-		while sandbox:stats().writes_applied < 100 do
-			assert(core.now() < deadline, "the drainer applied " .. sandbox:stats().writes_applied .. " of 100")
-			core.sleep(0.02)
-		end
+		wait_applied(sandbox, 100)
 		os.execute("kill -TERM " .. pid)
 		wait_exit(pid, 10)
 		assert.are.equal(100, report_of(out).done)

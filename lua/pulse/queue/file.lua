@@ -100,21 +100,27 @@ function Queue:refresh()
 	end)
 end
 
--- Appends records (tables) durably and applies them, as every reader will.
+-- Holding the lock: appends payloads, fsyncs, and applies what was
+-- appended since the last read (these among them), as every reader will.
+function Queue:_write(payloads)
+	local ok, why = self.journal:append(payloads)
+	if ok then
+		ok, why = self.journal:sync()
+	end
+	if not ok then
+		return failure(why)
+	end
+	return self:_catch_up(false)
+end
+
+-- Appends records (tables) durably and applies them.
 function Queue:append(records)
 	local payloads = {}
 	for i, record in ipairs(records) do
 		payloads[i] = assert(json.encode(record))
 	end
 	return self:_locked(function()
-		local ok, why = self.journal:append(payloads)
-		if ok then
-			ok, why = self.journal:sync()
-		end
-		if not ok then
-			return failure(why)
-		end
-		return self:_catch_up(false)
+		return self:_write(payloads)
 	end)
 end
 
@@ -135,14 +141,10 @@ function Queue:push(record, payload)
 		if is_repeat then
 			return record.id, false, why
 		end
-		local ok, err = self.journal:append({ payload })
-		if ok then
-			ok, err = self.journal:sync()
-		end
+		local ok, err = self:_write({ payload })
 		if not ok then
-			return failure(err)
+			return nil, err
 		end
-		assert(self:_catch_up(false))
 		return record.id, true, nil
 	end)
 end
@@ -154,16 +156,12 @@ function Queue:flush()
 	end
 	local unflushed = self.unflushed
 	return self:_locked(function()
-		local ok, why = self.journal:append(unflushed)
+		local ok, why = self:_write(unflushed)
 		if ok then
-			ok, why = self.journal:sync()
+			-- Read back, they repeated what the state had from push.
+			self.unflushed = {}
 		end
-		if not ok then
-			return failure(why)
-		end
-		self.unflushed = {}
-		-- Read back, they repeat what the state has from push: no change.
-		return self:_catch_up(false)
+		return ok, why
 	end)
 end
 
