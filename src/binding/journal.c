@@ -109,20 +109,27 @@ static int frame_list(lua_State *L, int arg, struct buf *out)
 	return 0;
 }
 
-/* journal:append({ payload... }) -> true, or nil and why */
-static int journal_append_method(lua_State *L)
+/* Frames the list at 2 and hands it to write (append or replace): true,
+ * or nil and why, naming what failed. */
+static int write_framed(lua_State *L, int (*write)(struct journal *, const struct buf *), const char *what)
 {
 	struct journal *j = check_journal(L);
 	struct buf framed = {0};
 	frame_list(L, 2, &framed);
-	int rc = journal_append(j, &framed);
+	int rc = write(j, &framed);
 	int saved = errno;
 	buf_free(&framed);
 	errno = saved;
 	if (rc != 0)
-		return fail(L, "cannot write", j->path);
+		return fail(L, what, j->path);
 	lua_pushboolean(L, 1);
 	return 1;
+}
+
+/* journal:append({ payload... }) -> true, or nil and why */
+static int journal_append_method(lua_State *L)
+{
+	return write_framed(L, journal_append, "cannot write");
 }
 
 /* journal:sync() -> true, or nil and why */
@@ -138,17 +145,7 @@ static int journal_sync_method(lua_State *L)
 /* journal:replace({ payload... }) -> true, or nil and why */
 static int journal_replace_method(lua_State *L)
 {
-	struct journal *j = check_journal(L);
-	struct buf framed = {0};
-	frame_list(L, 2, &framed);
-	int rc = journal_replace(j, &framed);
-	int saved = errno;
-	buf_free(&framed);
-	errno = saved;
-	if (rc != 0)
-		return fail(L, "cannot compact", j->path);
-	lua_pushboolean(L, 1);
-	return 1;
+	return write_framed(L, journal_replace, "cannot compact");
 }
 
 static int journal_close_method(lua_State *L)
