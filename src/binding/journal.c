@@ -35,8 +35,16 @@ static int core_journal_open(lua_State *L)
 	j->fd = -1;
 	j->path = NULL;
 	luaL_setmetatable(L, JOURNAL_MT);
-	if (journal_open(j, path) != 0)
+	int rc = journal_open(j, path);
+	if (rc < 0)
 		return fail(L, "cannot open", path);
+	if (rc > 0) {
+		lua_pushnil(L);
+		lua_pushfstring(
+		    L, "%s is not a pulse queue journal (it does not start with \"%s\"): not touched", path,
+		    "pulse-queue 1\\n");
+		return 2;
+	}
 	return 1;
 }
 

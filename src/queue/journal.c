@@ -29,21 +29,6 @@ static int open_file(struct journal *j)
 	return 0;
 }
 
-int journal_open(struct journal *j, const char *path)
-{
-	j->path = strdup(path);
-	if (!j->path)
-		return -1;
-	if (open_file(j) != 0) {
-		int saved = errno;
-		free(j->path);
-		j->path = NULL;
-		errno = saved;
-		return -1;
-	}
-	return 0;
-}
-
 void journal_close(struct journal *j)
 {
 	if (j->fd >= 0)
@@ -107,6 +92,8 @@ int journal_read(struct journal *j, uint64_t from, journal_each each, void *ctx,
 	if (fstat(j->fd, &st) != 0)
 		return -1;
 	uint64_t size = (uint64_t)st.st_size;
+	if (from < JOURNAL_MAGIC_LEN)
+		from = JOURNAL_MAGIC_LEN;
 	*end = from;
 	*cut = 0;
 	if (size <= from)
@@ -173,6 +160,50 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
+/* Under the lock: a new (empty) file gets the magic, durably, and so
+ * does one whose creator died writing it; 1 when the file holds something
+ * else. */
+static int check_magic(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return -1;
+	size_t have = st.st_size < (off_t)JOURNAL_MAGIC_LEN ? (size_t)st.st_size : JOURNAL_MAGIC_LEN;
+	unsigned char head[JOURNAL_MAGIC_LEN];
+	if (read_all(fd, 0, head, have) != 0)
+		return -1;
+	if (memcmp(head, JOURNAL_MAGIC, have) != 0)
+		return 1;
+	if (have == JOURNAL_MAGIC_LEN)
+		return 0;
+	if (ftruncate(fd, 0) != 0 || write_all(fd, JOURNAL_MAGIC, JOURNAL_MAGIC_LEN) != 0 ||
+	    fdatasync(fd) != 0)
+		return -1;
+	return 0;
+}
+
+int journal_open(struct journal *j, const char *path)
+{
+	j->path = strdup(path);
+	if (!j->path)
+		return -1;
+	int rc = open_file(j);
+	if (rc == 0) {
+		if (flock_retrying(j->fd, LOCK_EX) != 0)
+			rc = -1;
+		else {
+			rc = check_magic(j->fd);
+			flock(j->fd, LOCK_UN);
+		}
+	}
+	if (rc != 0) {
+		int saved = errno;
+		journal_close(j);
+		errno = saved;
+	}
+	return rc;
+}
+
 int journal_append(struct journal *j, const struct buf *framed)
 {
 	struct stat st;
@@ -225,8 +256,8 @@ int journal_replace(struct journal *j, const struct buf *framed)
 	if (fd < 0)
 		return -1;
 	/* Locked before it has a name others can open: they wait for it. */
-	if (flock_retrying(fd, LOCK_EX) != 0 || write_all(fd, framed->data, framed->len) != 0 ||
-	    fsync(fd) != 0 || rename(temp, j->path) != 0) {
+	if (flock_retrying(fd, LOCK_EX) != 0 || write_all(fd, JOURNAL_MAGIC, JOURNAL_MAGIC_LEN) != 0 ||
+	    write_all(fd, framed->data, framed->len) != 0 || fsync(fd) != 0 || rename(temp, j->path) != 0) {
 		int saved = errno;
 		close(fd);
 		unlink(temp);

@@ -14,6 +14,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* A journal's first bytes: a file without them is not one, and is never
+ * cut short as if it were a torn journal. */
+#define JOURNAL_MAGIC "pulse-queue 1\n"
+#define JOURNAL_MAGIC_LEN (sizeof JOURNAL_MAGIC - 1)
+
 struct journal {
 	int fd;
 	char *path;
@@ -23,7 +28,8 @@ struct journal {
 
 /* Each returns 0, or -1 with errno set, unless it says otherwise. */
 
-/* Opens (creating, 0600) the journal at path. */
+/* Opens (creating, 0600) the journal at path; 1 (errno unset) when the
+ * file there is not a journal. */
 int journal_open(struct journal *j, const char *path);
 void journal_close(struct journal *j);
 
@@ -33,7 +39,7 @@ int journal_lock(struct journal *j);
 void journal_unlock(struct journal *j);
 
 /* Under the lock: calls each(payload, len, ctx) for the records from
- * offset from on, then cuts off a torn tail (*cut says whether there was
+ * offset from on (0: the first), then cuts off a torn tail (*cut says whether there was
  * one). *end is the offset after the last whole record. */
 typedef void (*journal_each)(const unsigned char *payload, size_t len, void *ctx);
 int journal_read(struct journal *j, uint64_t from, journal_each each, void *ctx, uint64_t *end, int *cut);

@@ -33,6 +33,16 @@ local function usage(message, level)
 	error("pulse.queue: " .. message, level + 1)
 end
 
+-- Raises, blaming the caller of method name, unless self is an open queue.
+local function check_self(self, name)
+	if getmetatable(self) ~= Queue then
+		usage(name .. ": call it as q:" .. name .. "(...), with a colon", 3)
+	end
+	if self.closed then
+		usage(name .. ": the queue is closed", 3)
+	end
+end
+
 --- Opens a queue.
 -- @tparam string url `file:PATH` (a journal, made 0600 when missing)
 -- @tparam[opt] table opts `sync` ("each", the default: `push` returns once
@@ -136,9 +146,7 @@ end
 -- @return the entry's id and whether it was queued (false, and why, for a
 -- repeat); or nil and why the journal failed
 function Queue:push(entry)
-	if getmetatable(self) ~= Queue then
-		usage("push: call it as q:push(...), with a colon", 2)
-	end
+	check_self(self, "push")
 	check_entry(entry)
 	local opts = {}
 	for name in pairs(ENTRY_OPTIONS) do
@@ -164,6 +172,7 @@ end
 --- Makes every push so far durable (with `sync = "batch"`).
 -- @return true; or nil and why
 function Queue:flush()
+	check_self(self, "flush")
 	return self.store:flush()
 end
 
@@ -173,9 +182,7 @@ end
 -- @return a report `{ done =, dead =, pending =, stopped = }`; or nil and
 -- why (another process drains the queue, or the journal failed)
 function Queue:drain(client, opts)
-	if getmetatable(self) ~= Queue then
-		usage("drain: call it as q:drain(client, opts), with a colon", 2)
-	end
+	check_self(self, "drain")
 	return drain.run(self.store, client, opts, 2, view)
 end
 
@@ -183,6 +190,7 @@ end
 --- Counts: `pending`, `uncertain` (sent, outcome unknown), `done`, `dead`.
 -- @treturn table
 function Queue:stats()
+	check_self(self, "stats")
 	local ok, why = self.store:refresh()
 	if not ok then
 		return nil, why
@@ -195,6 +203,7 @@ end
 -- options, `attempts`, `failures`) with `reason`.
 -- @treturn table
 function Queue:dead()
+	check_self(self, "dead")
 	local ok, why = self.store:refresh()
 	if not ok then
 		return nil, why
@@ -209,6 +218,7 @@ end
 --- Puts dead letters back in the queue (ids: a list; default: all).
 -- @return how many went back; or nil and why
 function Queue:retry_dead(ids)
+	check_self(self, "retry_dead")
 	if ids ~= nil and type(ids) ~= "table" then
 		usage("bad argument #1 to 'retry_dead' (a list of ids expected, got " .. type(ids) .. ")", 2)
 	end
@@ -241,13 +251,10 @@ end
 --- Flushes and closes; safe to call twice.
 -- @return true; or nil and why the flush failed
 function Queue:close()
+	self.closed = true
 	return self.store:close()
 end
 Queue.__close = Queue.close
-Queue.__gc = function(self)
-	if self.store then
-		self.store:close()
-	end
-end
+Queue.__gc = Queue.close
 
 return queue
