@@ -109,6 +109,14 @@ local function check_entry(entry)
 			)
 		end
 	end
+	if type(entry.headers) == "table" then
+		for name in pairs(entry.headers) do
+			if type(name) == "string" and name:lower() == "authorization" then
+				-- The journal is a file: a key in it would outlive the job.
+				usage("push: no Authorization header: the client that drains the queue sends its key", 3)
+			end
+		end
+	end
 	for _, name in ipairs({ "id", "key" }) do
 		local v = entry[name]
 		if v ~= nil and type(v) ~= "string" and math.type(v) ~= "integer" then
