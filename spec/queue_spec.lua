@@ -104,8 +104,16 @@ describe("pulse.queue (file journal)", function()
 		local id, queued, why = q:push({ method = "POST", path = "/customers", json = row(3), id = row(3).email })
 		assert.are.same({ "q3@example.org", false, "pending" }, { id, queued, why })
 		assert.are.same({ pending = 30, uncertain = 0, done = 0, dead = 0 }, q:stats())
-		local report = assert(q:drain(client, { workers = 4 }))
+		local calls = {}
+		local report = assert(q:drain(client, {
+			workers = 4,
+			on_progress = function(done, total, info)
+				calls[#calls + 1] = { done, total, info.ok }
+			end,
+		}))
 		assert.are.same({ done = 30, dead = 0, pending = 0 }, report)
+		assert.are.equal(30, #calls)
+		assert.are.same({ 30, 30, 30 }, calls[30])
 		for i = 1, 30 do
 			assert.are.equal(1, applied(client, row(i).email))
 		end

@@ -14,7 +14,11 @@
 
 local core = require("pulse.core")
 local options = require("pulse.options")
+local progress = require("pulse.progress")
 local tasks = require("pulse.tasks")
+
+-- Set by the pulse-lua runner (--quiet): the bar shows under it only.
+local runner = package.loaded["pulse.runner"]
 
 local drain = {}
 
@@ -22,6 +26,7 @@ local OPTIONS = {
 	workers = "count",
 	reconcile = "function",
 	on_result = "function",
+	on_progress = "function",
 	max_failures = "count",
 	until_empty = "boolean",
 	stop_timeout = "non-negative",
@@ -77,6 +82,7 @@ local function check(client, opts, level)
 		workers = opts.workers or 4,
 		reconcile = opts.reconcile,
 		on_result = opts.on_result,
+		on_progress = opts.on_progress,
 		max_failures = opts.max_failures or 5,
 		until_empty = opts.until_empty ~= false,
 		stop_timeout = opts.stop_timeout or 30,
@@ -109,6 +115,10 @@ function Drain:finish(entry, outcome, value)
 	end
 	if self.opts.on_result then
 		self.opts.on_result(self:view(entry), outcome, value)
+	end
+	if self.on_progress then
+		self.tracker:count(outcome == "done")
+		self.on_progress(self.tracker.done, self.tracker.total, self.tracker:info())
 	end
 end
 
@@ -284,6 +294,10 @@ function Drain:main()
 			end
 			tasks.sleep(IDLE)
 			self:stop_requested()
+			-- A bar moves on its own while nothing ends (a rate-limit wait).
+			if self.bar and core.now() - self.bar.drawn >= progress.TICK then
+				self.bar:tick(self.tracker:info())
+			end
 		end
 	end
 	for _, w in ipairs(workers) do
@@ -315,9 +329,21 @@ function drain.run(store, client, opts, level, view_of)
 		ok, why = store:refresh()
 	end
 	if ok then
+		-- The entries there are now (nil when more may come); settled ones
+		-- count towards it as they end.
+		local c = store.state.counts
+		local total = opts.until_empty and c.pending + c.uncertain or nil
+		self.on_progress = opts.on_progress or progress.bar(total, runner)
+		if self.on_progress then
+			self.bar = type(self.on_progress) == "table" and self.on_progress
+			self.tracker = progress.tracker(client, total)
+		end
 		core.stop_arm()
 		ok, err = pcall(tasks.run, self.main, self)
 		core.stop_disarm()
+		if self.bar then
+			self.bar:finish()
+		end
 		if not ok and type(err) == "table" and err.journal then
 			why = err.journal
 		elseif not ok and not (type(err) == "table" and err.abandoned) then

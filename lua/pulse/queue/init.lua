@@ -185,8 +185,8 @@ function Queue:flush()
 end
 
 --- Applies the queued writes with client. See README.md for the options:
--- `workers`, `reconcile`, `on_result`, `max_failures`, `until_empty`,
--- `stop_timeout`, `backoff`.
+-- `workers`, `reconcile`, `on_result`, `on_progress`, `max_failures`,
+-- `until_empty`, `stop_timeout`, `backoff`.
 -- @return a report `{ done =, dead =, pending =, stopped = }`; or nil and
 -- why (another process drains the queue, or the journal failed)
 function Queue:drain(client, opts)
