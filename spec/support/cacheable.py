@@ -10,10 +10,9 @@ status (/_fail?status=0 ends it). GET /_log lists the requests read, as
 'listening on http://127.0.0.1:PORT'.
     python3 spec/support/cacheable.py"""
 
-import json
-import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from json_server import JSONHandler, serve
 
 LOCK = threading.Lock()
 LOG = []
@@ -21,23 +20,7 @@ VERSIONS = {}
 STATE = {"fail": 0, "served": 0}
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def reply(self, status, doc=None, headers=()):
-        payload = json.dumps(doc).encode() if doc is not None else b""
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        if doc is not None:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
+class Handler(JSONHandler):
     def handle_any(self):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
@@ -75,11 +58,5 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
 
 
-def main():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    print("listening on http://127.0.0.1:%d" % server.server_port, flush=True)
-    server.serve_forever()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    serve(Handler)

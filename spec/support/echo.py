@@ -5,17 +5,10 @@ raw query string), headers (names lower-cased) and body (text).
 The first line on stdout is 'listening on http://127.0.0.1:PORT'.
     python3 spec/support/echo.py"""
 
-import json
-import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from json_server import JSONHandler, serve
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
+class Handler(JSONHandler):
     def echo(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
@@ -27,21 +20,10 @@ class Handler(BaseHTTPRequestHandler):
             "headers": {k.lower(): v for k, v in self.headers.items()},
             "body": body,
         }
-        payload = json.dumps(doc).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        self.reply(200, doc)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = echo
 
 
-def main():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    print("listening on http://127.0.0.1:%d" % server.server_port, flush=True)
-    server.serve_forever()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    serve(Handler)

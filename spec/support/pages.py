@@ -5,11 +5,10 @@ each route says. It logs every request; GET /_log returns the log as JSON.
 The first line on stdout is 'listening on http://127.0.0.1:PORT'.
     python3 spec/support/pages.py"""
 
-import json
-import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from json_server import JSONHandler, serve
 
 LOG = []
 LOG_LOCK = threading.Lock()
@@ -102,12 +101,7 @@ ROUTES = {
 }
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
+class Handler(JSONHandler):
     def do_GET(self):
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
@@ -122,21 +116,8 @@ class Handler(BaseHTTPRequestHandler):
                 status, headers, body = route(self, url.path, query)
             else:
                 status, headers, body = 404, [], {"error": {"code": "not_found", "message": url.path}}
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-
-def main():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    print("listening on http://127.0.0.1:%d" % server.server_port, flush=True)
-    server.serve_forever()
+        self.reply(status, body, headers)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    serve(Handler)
