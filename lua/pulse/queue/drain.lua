@@ -15,6 +15,7 @@
 local core = require("pulse.core")
 local options = require("pulse.options")
 local progress = require("pulse.progress")
+local state = require("pulse.queue.state")
 local tasks = require("pulse.tasks")
 
 -- Set by the pulse-lua runner (--quiet): the bar shows under it only.
@@ -103,10 +104,6 @@ function Drain:record(...)
 	end
 end
 
-function Drain:view(entry)
-	return self.view_of(entry)
-end
-
 function Drain:finish(entry, outcome, value)
 	if outcome == "done" then
 		self.report.done = self.report.done + 1
@@ -114,7 +111,7 @@ function Drain:finish(entry, outcome, value)
 		self.report.dead = self.report.dead + 1
 	end
 	if self.opts.on_result then
-		self.opts.on_result(self:view(entry), outcome, value)
+		self.opts.on_result(state.view(entry), outcome, value)
 	end
 	if self.on_progress then
 		self.tracker:count(outcome == "done")
@@ -154,7 +151,7 @@ function Drain:reconcile(entry)
 		self:dead(entry, "uncertain: it may have been applied, and drain was given no reconcile")
 		return true
 	end
-	local ok, applied, why = pcall(reconcile, self:view(entry), self.client)
+	local ok, applied, why = pcall(reconcile, state.view(entry), self.client)
 	if not ok then
 		self:failed(entry, "reconcile raised: " .. tostring(applied), applied, true)
 		return true
@@ -307,7 +304,7 @@ end
 
 -- Drains store (a file queue's) with client; level: the caller's, for
 -- misuse. Returns the report, or nil and why.
-function drain.run(store, client, opts, level, view_of)
+function drain.run(store, client, opts, level)
 	opts = check(client, opts, level + 1)
 	local ok, why = store:claim()
 	if not ok then
@@ -317,7 +314,6 @@ function drain.run(store, client, opts, level, view_of)
 		store = store,
 		client = client,
 		opts = opts,
-		view_of = view_of,
 		busy = {},
 		idle = {},
 		in_flight = 0,

@@ -13,6 +13,7 @@ local core = require("pulse.core")
 local drain = require("pulse.queue.drain")
 local file = require("pulse.queue.file")
 local options = require("pulse.options")
+local state = require("pulse.queue.state")
 
 local queue = {}
 
@@ -125,23 +126,6 @@ local function check_entry(entry)
 	end
 end
 
--- An entry as the callbacks and dead() see it.
-local function view(entry)
-	local v = {
-		id = entry.id,
-		key = entry.key,
-		method = entry.method,
-		path = entry.path,
-		attempts = entry.attempts,
-		failures = entry.failures,
-		reason = entry.reason,
-	}
-	for name, value in pairs(entry.opts) do
-		v[name] = value
-	end
-	return v
-end
-
 --- A queue, as `open` returns it.
 -- @type Queue
 
@@ -191,9 +175,8 @@ end
 -- why (another process drains the queue, or the journal failed)
 function Queue:drain(client, opts)
 	check_self(self, "drain")
-	return drain.run(self.store, client, opts, 2, view)
+	return drain.run(self.store, client, opts, 2)
 end
-
 
 --- Counts: `pending`, `uncertain` (sent, outcome unknown), `done`, `dead`.
 -- @treturn table
@@ -218,7 +201,7 @@ function Queue:dead()
 	end
 	local list = {}
 	for i, entry in ipairs(self.store.state:list({ dead = true })) do
-		list[i] = view(entry)
+		list[i] = state.view(entry)
 	end
 	return list
 end
@@ -234,16 +217,13 @@ function Queue:retry_dead(ids)
 	if not ok then
 		return nil, why
 	end
+	local wanted = ids and {}
+	for _, id in ipairs(ids or {}) do
+		wanted[tostring(id)] = true
+	end
 	local records = {}
-	if ids then
-		for _, id in ipairs(ids) do
-			local entry = self.store.state.entries[tostring(id)]
-			if entry and entry.state == "dead" then
-				records[#records + 1] = { op = "retry", id = entry.id }
-			end
-		end
-	else
-		for _, entry in ipairs(self.store.state:list({ dead = true })) do
+	for _, entry in ipairs(self.store.state:list({ dead = true })) do
+		if not wanted or wanted[entry.id] then
 			records[#records + 1] = { op = "retry", id = entry.id }
 		end
 	end

@@ -210,6 +210,24 @@ function State:next_entry(busy, now)
 	return found
 end
 
+-- An entry as the user's callbacks and q:dead() see it: a table of its
+-- own, with the request's options beside id, key, method and path.
+function state.view(entry)
+	local v = {
+		id = entry.id,
+		key = entry.key,
+		method = entry.method,
+		path = entry.path,
+		attempts = entry.attempts,
+		failures = entry.failures,
+		reason = entry.reason,
+	}
+	for name, value in pairs(entry.opts) do
+		v[name] = value
+	end
+	return v
+end
+
 -- The entries in push order (states: a set, or nil for all).
 function State:list(states)
 	local list = {}
