@@ -36,8 +36,8 @@ local OPTIONS = {
 
 local BACKOFF = { base = "positive", cap = "positive" }
 
--- How often an idle worker looks again for entries (pushed by another
--- process, or whose backoff ended), and for a stop signal.
+-- How often the drain looks for a stop signal, and for entries pushed by
+-- another process or whose backoff ended (then wakes the idle workers).
 local IDLE = 0.1
 
 -- 4xx answers that say the write was refused for good.
@@ -255,23 +255,28 @@ function Drain:worker()
 			tasks.wake(self.idle)
 			return
 		else
-			-- Others' pushes and ended backoffs: look again soon.
-			tasks.wait_on(self.idle, IDLE)
-			local ok, why = self.store:refresh()
-			if not ok then
-				error({ journal = why }, 0)
-			end
-			local compacted, err = self.store:compact()
-			if not compacted then
-				error({ journal = err }, 0)
-			end
+			-- Until an entry ends, or the main task has read the journal.
+			tasks.wait_on(self.idle)
 		end
 	end
 end
 
--- The drain's main task: the workers, then, once stopping, a wait for
--- those in flight up to stop_timeout; past it the run is abandoned (the
--- entries they hold stay uncertain in the journal).
+-- Reads what other processes pushed (and so sees backoffs that ended),
+-- and compacts the journal when it is due.
+function Drain:refresh()
+	local ok, why = self.store:refresh()
+	if ok then
+		ok, why = self.store:compact()
+	end
+	if not ok then
+		error({ journal = why }, 0)
+	end
+end
+
+-- The drain's main task: the workers, woken every IDLE after a look at
+-- the journal, then, once stopping, a wait for those in flight up to
+-- stop_timeout; past it the run is abandoned (the entries they hold stay
+-- uncertain in the journal).
 function Drain:main()
 	local workers = {}
 	for i = 1, self.opts.workers do
@@ -290,7 +295,10 @@ function Drain:main()
 				error({ abandoned = true }, 0)
 			end
 			tasks.sleep(IDLE)
-			self:stop_requested()
+			if not self:stop_requested() then
+				self:refresh()
+			end
+			tasks.wake(self.idle) -- to take what came, or to stop
 			-- A bar moves on its own while nothing ends (a rate-limit wait).
 			if self.bar and core.now() - self.bar.drawn >= progress.TICK then
 				self.bar:tick(self.tracker:info())

@@ -276,11 +276,8 @@ end
 
 -- Whether compaction is due: most records read no longer say anything.
 function State:wants_compaction()
-	local live = 0
-	for _ in pairs(self.entries) do
-		live = live + 1
-	end
-	return self.records > 2 * live + 256
+	local c = self.counts -- every entry is counted in one of them
+	return self.records > 2 * (c.pending + c.uncertain + c.done + c.dead) + 256
 end
 
 return state
