@@ -77,8 +77,8 @@ static void collect(const unsigned char *payload, size_t len, void *ctx)
 	lua_rawseti(c->L, -2, ++c->n);
 }
 
-/* journal:read(from) -> { payload... }, end offset, whether a torn tail
- * was cut; or nil and why */
+/* journal:read(from) -> { payload... }, and the end offset; or nil and
+ * why. A torn tail is cut off on the way. */
 static int journal_read_method(lua_State *L)
 {
 	struct journal *j = check_journal(L);
@@ -91,8 +91,7 @@ static int journal_read_method(lua_State *L)
 	if (journal_read(j, (uint64_t)from, collect, &c, &end, &cut) != 0)
 		return fail(L, "cannot read", j->path);
 	lua_pushinteger(L, (lua_Integer)end);
-	lua_pushboolean(L, cut);
-	return 3;
+	return 2;
 }
 
 /* The strings of the list at arg, framed as records into out. */

@@ -12,7 +12,7 @@ local file = {}
 
 local Queue = {}
 Queue.__index = Queue
-Queue.__name = "pulse.queue"
+Queue.__name = "pulse.queue.file"
 
 local function failure(message)
 	return nil, "pulse.queue: " .. message
@@ -51,18 +51,17 @@ local function decode(payload)
 end
 
 -- Applies the records after self.offset (all of them, when the file was
--- compacted by the drainer since). Call it holding the lock.
+-- compacted by the drainer since: then our own pushes not yet flushed
+-- come after them again, where a flush will put them). Call it holding
+-- the lock.
 function Queue:_catch_up(replaced)
 	if replaced then
 		self.state = state.new(self.dedupe_window)
 		self.offset = 0
-		for _, payload in ipairs(self.unflushed) do -- ours, not in the file yet
-			self.state:apply(json.decode(payload))
-		end
 	end
-	local payloads, offset, cut = self.journal:read(self.offset)
+	local payloads, offset = self.journal:read(self.offset)
 	if not payloads then
-		return nil, offset
+		return failure(offset)
 	end
 	for _, payload in ipairs(payloads) do
 		local record = decode(payload)
@@ -71,7 +70,11 @@ function Queue:_catch_up(replaced)
 		end
 	end
 	self.offset = offset
-	self.recovered = self.recovered or cut
+	if replaced then
+		for _, payload in ipairs(self.unflushed) do
+			self.state:apply(json.decode(payload))
+		end
+	end
 	return true
 end
 
@@ -87,7 +90,7 @@ function Queue:_locked(fn)
 	if ok then
 		results = table.pack(fn())
 	else
-		results = table.pack(failure(err))
+		results = table.pack(nil, err)
 	end
 	self.journal:unlock()
 	return table.unpack(results, 1, results.n)
@@ -200,9 +203,7 @@ function Queue:compact()
 		if not ok then
 			return failure(why)
 		end
-		self.offset = 0
-		self.state = state.new(self.dedupe_window)
-		return self:_catch_up(false)
+		return self:_catch_up(true) -- the new file, from its start
 	end)
 end
 
