@@ -53,6 +53,12 @@ static int journal_lock_method(lua_State *L)
 {
 	struct journal *j = check_journal(L);
 	int replaced = journal_lock(j);
+	if (replaced < 0 && errno == EINVAL) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "%s was replaced by a file that is not a pulse queue journal: not touched",
+		                j->path);
+		return 2;
+	}
 	if (replaced < 0)
 		return fail(L, "cannot lock", j->path);
 	lua_pushboolean(L, replaced);
@@ -87,8 +93,7 @@ static int journal_read_method(lua_State *L)
 	lua_newtable(L);
 	struct collected c = {L, 0};
 	uint64_t end;
-	int cut;
-	if (journal_read(j, (uint64_t)from, collect, &c, &end, &cut) != 0)
+	if (journal_read(j, (uint64_t)from, collect, &c, &end) != 0)
 		return fail(L, "cannot read", j->path);
 	lua_pushinteger(L, (lua_Integer)end);
 	return 2;

@@ -46,29 +46,6 @@ static int flock_retrying(int fd, int op)
 	return rc;
 }
 
-int journal_lock(struct journal *j)
-{
-	int replaced = 0;
-	for (;;) {
-		if (flock_retrying(j->fd, LOCK_EX) != 0)
-			return -1;
-		/* Locked: is this still the file at the path? */
-		struct stat st;
-		if (stat(j->path, &st) == 0 && st.st_dev == j->dev && st.st_ino == j->ino)
-			return replaced;
-		/* Compacted by another process (or removed): open what is there. */
-		close(j->fd);
-		if (open_file(j) != 0)
-			return -1;
-		replaced = 1;
-	}
-}
-
-void journal_unlock(struct journal *j)
-{
-	flock(j->fd, LOCK_UN);
-}
-
 static int read_all(int fd, uint64_t from, unsigned char *into, size_t len)
 {
 	size_t done = 0;
@@ -86,7 +63,7 @@ static int read_all(int fd, uint64_t from, unsigned char *into, size_t len)
 	return 0;
 }
 
-int journal_read(struct journal *j, uint64_t from, journal_each each, void *ctx, uint64_t *end, int *cut)
+int journal_read(struct journal *j, uint64_t from, journal_each each, void *ctx, uint64_t *end)
 {
 	struct stat st;
 	if (fstat(j->fd, &st) != 0)
@@ -95,7 +72,6 @@ int journal_read(struct journal *j, uint64_t from, journal_each each, void *ctx,
 	if (from < JOURNAL_MAGIC_LEN)
 		from = JOURNAL_MAGIC_LEN;
 	*end = from;
-	*cut = 0;
 	if (size <= from)
 		return 0;
 	size_t len = (size_t)(size - from);
@@ -109,13 +85,14 @@ int journal_read(struct journal *j, uint64_t from, journal_each each, void *ctx,
 		return -1;
 	}
 	size_t at = 0;
+	int torn = 0;
 	for (;;) {
 		const unsigned char *payload;
 		size_t payload_len, size_of_record;
 		enum record_scan scan =
 		    record_next(data + at, len - at, &payload, &payload_len, &size_of_record);
 		if (scan != RECORD_WHOLE) {
-			*cut = scan == RECORD_TORN;
+			torn = scan == RECORD_TORN;
 			break;
 		}
 		each(payload, payload_len, ctx);
@@ -123,7 +100,7 @@ int journal_read(struct journal *j, uint64_t from, journal_each each, void *ctx,
 	}
 	free(data);
 	*end = from + at;
-	if (*cut && (ftruncate(j->fd, (off_t)*end) != 0 || fdatasync(j->fd) != 0))
+	if (torn && (ftruncate(j->fd, (off_t)*end) != 0 || fdatasync(j->fd) != 0))
 		return -1;
 	return 0;
 }
@@ -202,6 +179,39 @@ int journal_open(struct journal *j, const char *path)
 		errno = saved;
 	}
 	return rc;
+}
+
+int journal_lock(struct journal *j)
+{
+	int replaced = 0;
+	for (;;) {
+		if (flock_retrying(j->fd, LOCK_EX) != 0)
+			return -1;
+		/* Locked: is this still the file at the path? */
+		struct stat st;
+		if (stat(j->path, &st) == 0 && st.st_dev == j->dev && st.st_ino == j->ino) {
+			/* A file made anew at the path (the old one removed) gets its
+			 * first line before anything is appended to it. */
+			int magic = replaced ? check_magic(j->fd) : 0;
+			if (magic != 0) {
+				flock(j->fd, LOCK_UN);
+				if (magic > 0)
+					errno = EINVAL; /* not a journal: appending would spoil it */
+				return -1;
+			}
+			return replaced;
+		}
+		/* Compacted by another process (or removed): open what is there. */
+		close(j->fd);
+		if (open_file(j) != 0)
+			return -1;
+		replaced = 1;
+	}
+}
+
+void journal_unlock(struct journal *j)
+{
+	flock(j->fd, LOCK_UN);
 }
 
 int journal_append(struct journal *j, const struct buf *framed)

@@ -34,15 +34,16 @@ int journal_open(struct journal *j, const char *path);
 void journal_close(struct journal *j);
 
 /* Takes the lock, waiting for it. 1 when the file was replaced since the
- * last lock (compacted): offsets into the old one mean nothing now. */
+ * last lock (compacted): offsets into the old one mean nothing now. -1
+ * with EINVAL when the file now at the path is not a journal. */
 int journal_lock(struct journal *j);
 void journal_unlock(struct journal *j);
 
 /* Under the lock: calls each(payload, len, ctx) for the records from
- * offset from on (0: the first), then cuts off a torn tail (*cut says whether there was
- * one). *end is the offset after the last whole record. */
+ * offset from on (0: the first), then cuts off a torn tail. *end is the
+ * offset after the last whole record. */
 typedef void (*journal_each)(const unsigned char *payload, size_t len, void *ctx);
-int journal_read(struct journal *j, uint64_t from, journal_each each, void *ctx, uint64_t *end, int *cut);
+int journal_read(struct journal *j, uint64_t from, journal_each each, void *ctx, uint64_t *end);
 
 /* Frames payload as a record at the end of out. */
 int journal_frame(struct buf *out, const void *payload, size_t len);
