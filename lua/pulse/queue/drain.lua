@@ -95,10 +95,21 @@ end
 local Drain = {}
 Drain.__index = Drain
 
--- Appends records; a journal that fails ends the drain (raised to run,
--- which returns it as nil, why): no outcome may go unrecorded.
+-- Appends the records given (nil ones skipped) in one durable write; a
+-- journal that fails ends the drain (raised to run, which returns it as
+-- nil, why): no outcome may go unrecorded.
 function Drain:record(...)
-	local ok, why = self.store:append({ ... })
+	local records = {}
+	for i = 1, select("#", ...) do
+		local record = (select(i, ...))
+		if record then
+			records[#records + 1] = record
+		end
+	end
+	if #records == 0 then
+		return
+	end
+	local ok, why = self.store:append(records)
 	if not ok then
 		error({ journal = why }, 0)
 	end
@@ -119,21 +130,24 @@ function Drain:finish(entry, outcome, value)
 	end
 end
 
-function Drain:dead(entry, reason, err)
-	self:record({ op = "dead", id = entry.id, reason = reason })
+-- undo, in these two: the record that goes first, in the same write (a
+-- send the answer showed was not applied).
+function Drain:dead(entry, reason, err, undo)
+	self:record(undo, { op = "dead", id = entry.id, reason = reason })
 	self:finish(entry, "dead", err or reason)
 end
 
 -- A failure that may pass: back off (full jitter, doubling), or a dead
 -- letter once max_failures is reached. uncertain: the entry stays so.
-function Drain:failed(entry, reason, err, uncertain)
+function Drain:failed(entry, reason, err, uncertain, undo)
 	-- The state's own entry: a compaction since may have rebuilt it.
 	local failures = (self.store.state.entries[entry.id] or entry).failures + 1
 	if failures >= self.opts.max_failures then
-		return self:dead(entry, string.format("%s (failure %d of %d)", reason, failures, self.opts.max_failures), err)
+		local why = string.format("%s (failure %d of %d)", reason, failures, self.opts.max_failures)
+		return self:dead(entry, why, err, undo)
 	end
 	local wait = math.min(self.opts.cap, self.opts.base * 2 ^ (failures - 1)) * (0.5 + math.random() / 2)
-	self:record({
+	self:record(undo, {
 		op = "fail",
 		id = entry.id,
 		failures = failures,
@@ -186,32 +200,23 @@ function Drain:send(entry)
 		return true
 	end
 	local ok, body, err = pcall(self.client.request, self.client, entry.method, entry.path, request)
-	if not ok then -- the entry's options were refused (a misuse, raised)
-		if recorded then
-			self:record({ op = "unsent", id = entry.id })
-		end
-		return self:dead(entry, "not sent: " .. tostring(body), body)
-	end
-	if body ~= nil then
+	if ok and body ~= nil then
 		self:record({ op = "done", id = entry.id, at = core.epoch(), status = err.status })
 		return self:finish(entry, "done", body)
 	end
-	if err.kind == "cancelled" then -- stopping: what went out before was refused (429, 503)
-		if recorded then
-			self:record({ op = "unsent", id = entry.id })
-		end
-		return
-	end
-	if err.uncertain then
+	if ok and err.uncertain then
 		return self:failed(entry, "uncertain: " .. tostring(err), err, true)
 	end
-	if recorded then -- it went out, and the answer says it was not applied
-		self:record({ op = "unsent", id = entry.id })
+	-- Whatever went out was not applied: its send is undone.
+	local undo = recorded and { op = "unsent", id = entry.id } or nil
+	if not ok then -- the entry's options were refused (a misuse, raised)
+		return self:dead(entry, "not sent: " .. tostring(body), body, undo)
+	elseif err.kind == "cancelled" then -- stopping; what went out was refused (429, 503)
+		return self:record(undo)
+	elseif refused(err.status) then
+		return self:dead(entry, refusal(err), err, undo)
 	end
-	if refused(err.status) then
-		return self:dead(entry, refusal(err), err)
-	end
-	self:failed(entry, tostring(err), err)
+	self:failed(entry, tostring(err), err, false, undo)
 end
 
 function Drain:work(entry)
