@@ -4,6 +4,7 @@
 #include "binding.h"
 
 #include "core/clock.h"
+#include "core/fd_io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,19 +56,12 @@ static int core_write_private(lua_State *L)
 	int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return fail(L, "cannot create", temp);
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n = write(fd, data + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int saved = errno;
-			close(fd);
-			unlink(temp);
-			errno = saved;
-			return fail(L, "cannot write", temp);
-		}
-		done += (size_t)n;
+	if (fd_write_all(fd, data, len) != 0) {
+		int saved = errno;
+		close(fd);
+		unlink(temp);
+		errno = saved;
+		return fail(L, "cannot write", temp);
 	}
 	if (close(fd) != 0 || rename(temp, path) != 0) {
 		int saved = errno;

@@ -2,6 +2,8 @@
 
 #include "record.h"
 
+#include "core/fd_io.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -46,23 +48,6 @@ static int flock_retrying(int fd, int op)
 	return rc;
 }
 
-static int read_all(int fd, uint64_t from, unsigned char *into, size_t len)
-{
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n = pread(fd, into + done, len - done, (off_t)(from + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO; /* shorter than fstat said, under our lock */
-			return -1;
-		}
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 int journal_read(struct journal *j, uint64_t from, journal_each each, void *ctx, uint64_t *end)
 {
 	struct stat st;
@@ -78,7 +63,7 @@ int journal_read(struct journal *j, uint64_t from, journal_each each, void *ctx,
 	unsigned char *data = malloc(len);
 	if (!data)
 		return -1;
-	if (read_all(j->fd, from, data, len) != 0) {
+	if (fd_pread_all(j->fd, from, data, len) != 0) {
 		int saved = errno;
 		free(data);
 		errno = saved;
@@ -120,23 +105,6 @@ int journal_frame(struct buf *out, const void *payload, size_t len)
 	return 0;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n = write(fd, data + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return -1;
-		}
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 /* Under the lock: a new (empty) file gets the magic, durably, and so
  * does one whose creator died writing it; 1 when the file holds something
  * else. */
@@ -147,13 +115,13 @@ static int check_magic(int fd)
 		return -1;
 	size_t have = st.st_size < (off_t)JOURNAL_MAGIC_LEN ? (size_t)st.st_size : JOURNAL_MAGIC_LEN;
 	unsigned char head[JOURNAL_MAGIC_LEN];
-	if (read_all(fd, 0, head, have) != 0)
+	if (fd_pread_all(fd, 0, head, have) != 0)
 		return -1;
 	if (memcmp(head, JOURNAL_MAGIC, have) != 0)
 		return 1;
 	if (have == JOURNAL_MAGIC_LEN)
 		return 0;
-	if (ftruncate(fd, 0) != 0 || write_all(fd, JOURNAL_MAGIC, JOURNAL_MAGIC_LEN) != 0 ||
+	if (ftruncate(fd, 0) != 0 || fd_write_all(fd, JOURNAL_MAGIC, JOURNAL_MAGIC_LEN) != 0 ||
 	    fdatasync(fd) != 0)
 		return -1;
 	return 0;
@@ -219,7 +187,7 @@ int journal_append(struct journal *j, const struct buf *framed)
 	struct stat st;
 	if (fstat(j->fd, &st) != 0)
 		return -1;
-	if (write_all(j->fd, framed->data, framed->len) != 0) {
+	if (fd_write_all(j->fd, framed->data, framed->len) != 0) {
 		int saved = errno;
 		/* No half record stays for the next append to follow. */
 		if (ftruncate(j->fd, st.st_size) != 0)
@@ -266,8 +234,9 @@ int journal_replace(struct journal *j, const struct buf *framed)
 	if (fd < 0)
 		return -1;
 	/* Locked before it has a name others can open: they wait for it. */
-	if (flock_retrying(fd, LOCK_EX) != 0 || write_all(fd, JOURNAL_MAGIC, JOURNAL_MAGIC_LEN) != 0 ||
-	    write_all(fd, framed->data, framed->len) != 0 || fsync(fd) != 0 || rename(temp, j->path) != 0) {
+	if (flock_retrying(fd, LOCK_EX) != 0 || fd_write_all(fd, JOURNAL_MAGIC, JOURNAL_MAGIC_LEN) != 0 ||
+	    fd_write_all(fd, framed->data, framed->len) != 0 || fsync(fd) != 0 ||
+	    rename(temp, j->path) != 0) {
 		int saved = errno;
 		close(fd);
 		unlink(temp);
