@@ -7,8 +7,8 @@ CORE_SRC     = src/core/buf.c src/core/clock.c src/core/fd_io.c src/core/header_
                src/core/json_encode.c src/core/ratelimit.c src/core/ratelimit_headers.c \
                src/core/request_stats.c src/core/retry.c src/core/sha256.c \
                src/core/stop_signal.c
-LIMITER_SRC  = src/limiter/limiter.c src/limiter/local.c src/limiter/redis.c src/limiter/redis_url.c \
-               src/limiter/shm.c
+REDIS_SRC    = src/redis/link.c src/redis/url.c
+LIMITER_SRC  = src/limiter/limiter.c src/limiter/local.c src/limiter/redis.c src/limiter/shm.c
 QUEUE_SRC    = src/queue/claim.c src/queue/journal.c src/queue/record.c
 NET_SRC      = src/net/engine.c src/net/exchange.c src/net/transport.c
 # The runner's libcurl, loaded at its first use (the module links libcurl),
@@ -26,7 +26,7 @@ SANDBOX_MAIN = src/sandbox/main.c
 SANDBOX_LAZY_SRC = src/sandbox/mhd_dlopen.c
 
 # pulse.core, the module: everything below the runner but the sandbox.
-MODULE_SRC   = $(CORE_SRC) $(LIMITER_SRC) $(QUEUE_SRC) $(NET_SRC) $(BINDING_SRC)
+MODULE_SRC   = $(CORE_SRC) $(REDIS_SRC) $(LIMITER_SRC) $(QUEUE_SRC) $(NET_SRC) $(BINDING_SRC)
 # The sandbox takes only these of the core: it has no libcurl and its own JSON.
 SANDBOX_CORE_SRC = src/core/buf.c src/core/clock.c
 
@@ -35,5 +35,5 @@ FUZZ_TARGETS = json_decode ratelimit_headers url redis_url journal_record
 FUZZ_SRC_json_decode       = src/core/json_decode.c
 FUZZ_SRC_ratelimit_headers = src/core/ratelimit_headers.c src/core/header_block.c src/core/ratelimit.c
 FUZZ_SRC_url               =
-FUZZ_SRC_redis_url         = src/limiter/redis_url.c
+FUZZ_SRC_redis_url         = src/redis/url.c
 FUZZ_SRC_journal_record    = src/queue/record.c src/core/sha256.c

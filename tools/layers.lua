@@ -9,14 +9,15 @@ local root = arg[1] or "."
 -- An include without a folder ("buf.h") is one of the file's own folder.
 local MAY_INCLUDE = {
 	core = {},
-	limiter = { core = true },
+	redis = {},
+	limiter = { core = true, redis = true },
 	queue = { core = true },
 	net = { core = true, limiter = true },
-	binding = { core = true, limiter = true, queue = true, net = true },
+	binding = { core = true, redis = true, limiter = true, queue = true, net = true },
 	embed = {},
 	sandbox = { core = true, embed = true },
 	runner = { binding = true, embed = true, net = true, sandbox = true },
-	fuzz = { core = true, limiter = true, queue = true }, -- the parsers they fuzz
+	fuzz = { core = true, redis = true, limiter = true, queue = true }, -- the parsers they fuzz
 }
 
 -- System headers only some layers may include: Lua's C API, libcurl and

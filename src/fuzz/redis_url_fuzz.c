@@ -1,9 +1,9 @@
 /*
- * libFuzzer target: redis_url_parse (limiter/redis_url.c), which reads the
- * limiter URL a user types. Every field it fills must be a string that
+ * libFuzzer target: redis_url_parse (redis/url.c), which reads the Redis
+ * URL a user types for the limiter or the queue. Every field it fills must be a string that
  * fits, the port a port; and its error never tells of the password.
  */
-#include "limiter/redis_url.h"
+#include "redis/url.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,11 +24,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	url[size] = '\0';
 	struct redis_url u;
 	char err[256];
-	if (redis_url_parse(url, &u, err, sizeof err) == 0) {
+	if (redis_url_parse(url, "bucket", &u, err, sizeof err) == 0) {
 		check_string(u.host, sizeof u.host);
 		check_string(u.user, sizeof u.user);
 		check_string(u.password, sizeof u.password);
-		check_string(u.bucket, sizeof u.bucket);
+		check_string(u.name, sizeof u.name);
 		if (u.port < 1 || u.port > 65535 || u.db < 0 || u.host[0] == '\0')
 			abort();
 	} else {
@@ -43,7 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (colon && !memchr(colon, '%', (size_t)(at - colon))) {
 			memset(colon + 1, 'Q', (size_t)(at - colon - 1));
 			char other[256];
-			if (redis_url_parse(url, &u, other, sizeof other) != 0 && strcmp(err, other) != 0)
+			if (redis_url_parse(url, "bucket", &u, other, sizeof other) != 0 &&
+			    strcmp(err, other) != 0)
 				abort();
 		}
 	}

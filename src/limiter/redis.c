@@ -1,8 +1,8 @@
 #include "redis.h"
 
 #include "core/clock.h"
+#include "redis/link.h"
 #include "redis_bucket.h" /* REDIS_BUCKET_SCRIPT: redis_bucket.lua, made by the build */
-#include "redis_url.h"
 
 #include <hiredis.h>
 #include <math.h>
@@ -21,13 +21,11 @@
 
 struct redis_limiter {
 	struct limiter base; /* first: a struct limiter * is a struct redis_limiter * */
-	struct redis_url url;
-	redisContext *c;
+	struct redis_link link;
 	char keys[3][160]; /* the bucket, its leases, its workers */
 	char worker[17];
 	char sha[41];
 	double limit, window, burst;
-	struct timeval timeout;
 	/* The view the last round trip brought, and when: aged, it answers
 	 * view() without a round trip. */
 	struct ratelimit_view seen;
@@ -38,7 +36,6 @@ struct redis_limiter {
 	struct ratelimit_state own;
 	double retry_at;
 	double down_since; /* the first failed round trip of a run of them (0: none) */
-	int unreachable;   /* the last failure was the connection's, not Redis' answer */
 };
 
 static struct redis_limiter *of(struct limiter *l)
@@ -46,120 +43,23 @@ static struct redis_limiter *of(struct limiter *l)
 	return (struct redis_limiter *)l;
 }
 
-static void wipe(char *s, size_t n)
+/* Says why in l->error: the link's failure, which names Redis. */
+static void failed(struct redis_limiter *r)
 {
-	volatile char *v = s;
-	while (n--)
-		*v++ = 0;
-}
-
-static void disconnect(struct redis_limiter *r)
-{
-	if (r->c)
-		redisFree(r->c);
-	r->c = NULL;
-}
-
-/* Says why in l->error, naming Redis (never the password). */
-static void failed(struct redis_limiter *r, const char *why)
-{
-	snprintf(r->base.error, sizeof r->base.error, "the limiter's Redis at %.64s:%d: %.150s", r->url.host,
-	         r->url.port, why);
-}
-
-/* A reply to a command of argv; NULL when the connection failed (said in
- * l->error, the connection dropped). */
-static redisReply *command(struct redis_limiter *r, int argc, const char **argv)
-{
-	redisReply *reply = redisCommandArgv(r->c, argc, argv, NULL);
-	if (!reply) {
-		failed(r, r->c->errstr[0] ? r->c->errstr : "no answer");
-		disconnect(r);
-		r->unreachable = 1;
-	}
-	return reply;
-}
-
-static int load_script(struct redis_limiter *r)
-{
-	const char *argv[] = {"SCRIPT", "LOAD", REDIS_BUCKET_SCRIPT};
-	redisReply *reply = command(r, 3, argv);
-	if (!reply)
-		return -1;
-	int ok = reply->type == REDIS_REPLY_STRING && reply->len == 40;
-	if (ok)
-		memcpy(r->sha, reply->str, 41);
-	else
-		failed(r, reply->type == REDIS_REPLY_ERROR ? reply->str : "cannot load the bucket's script");
-	freeReplyObject(reply);
-	return ok ? 0 : -1;
-}
-
-/* A command that must answer OK (AUTH, SELECT). */
-static int expect_ok(struct redis_limiter *r, int argc, const char **argv)
-{
-	redisReply *reply = command(r, argc, argv);
-	if (!reply)
-		return -1;
-	int ok = reply->type == REDIS_REPLY_STATUS;
-	if (!ok)
-		failed(r, reply->type == REDIS_REPLY_ERROR ? reply->str : "an unexpected answer");
-	freeReplyObject(reply);
-	return ok ? 0 : -1;
-}
-
-static int connect_redis(struct redis_limiter *r)
-{
-	r->c = redisConnectWithTimeout(r->url.host, r->url.port, r->timeout);
-	if (!r->c || r->c->err) {
-		failed(r, r->c ? r->c->errstr : "out of memory");
-		disconnect(r);
-		r->unreachable = 1;
-		return -1;
-	}
-	redisSetTimeout(r->c, r->timeout);
-	char db[16];
-	snprintf(db, sizeof db, "%d", r->url.db);
-	const char *auth_user[] = {"AUTH", r->url.user, r->url.password};
-	const char *auth[] = {"AUTH", r->url.password};
-	const char *select[] = {"SELECT", db};
-	if (r->url.password[0] && (r->url.user[0] ? expect_ok(r, 3, auth_user) : expect_ok(r, 2, auth)) != 0)
-		goto fail;
-	if (r->url.db != 0 && expect_ok(r, 2, select) != 0)
-		goto fail;
-	if (load_script(r) != 0)
-		goto fail;
-	return 0;
-fail:
-	disconnect(r);
-	return -1;
+	snprintf(r->base.error, sizeof r->base.error, "%s", r->link.error);
 }
 
 /* Runs the bucket's script with step and args; its reply, or NULL (said
- * in l->error). Redis that forgot the script gets it again. */
+ * in l->error). */
 static redisReply *run(struct redis_limiter *r, const char *step, int argc, const char **args)
 {
-	r->unreachable = 0;
-	if (!r->c && connect_redis(r) != 0)
-		return NULL;
-	const char *argv[32] = {"EVALSHA", r->sha, "3", r->keys[0], r->keys[1], r->keys[2], step};
+	const char *argv[32] = {"3", r->keys[0], r->keys[1], r->keys[2], step};
 	for (int i = 0; i < argc; i++)
-		argv[7 + i] = args[i];
-	for (int attempt = 0; attempt < 2; attempt++) {
-		argv[1] = r->sha;
-		redisReply *reply = command(r, 7 + argc, argv);
-		if (!reply)
-			return NULL;
-		if (reply->type != REDIS_REPLY_ERROR)
-			return reply;
-		int noscript = strncmp(reply->str, "NOSCRIPT", 8) == 0;
-		if (!noscript)
-			failed(r, reply->str);
-		freeReplyObject(reply);
-		if (!noscript || load_script(r) != 0)
-			return NULL;
-	}
-	return NULL;
+		argv[5 + i] = args[i];
+	redisReply *reply = redis_link_eval(&r->link, r->sha, REDIS_BUCKET_SCRIPT, 5 + argc, argv, NULL);
+	if (!reply)
+		failed(r);
+	return reply;
 }
 
 static double number(const redisReply *reply, size_t i)
@@ -239,8 +139,8 @@ static enum limiter_answer redis_take(struct limiter *l, double now, double *wai
 		if (r->down_since == 0)
 			r->down_since = now;
 		double down_for = clock_monotonic() - r->down_since; /* a connect may have blocked */
-		if (r->unreachable && r->share <= 0 &&
-		    down_for < (double)r->timeout.tv_sec + r->timeout.tv_usec / 1e6) {
+		if (r->link.unreachable && r->share <= 0 &&
+		    down_for < (double)r->link.timeout.tv_sec + r->link.timeout.tv_usec / 1e6) {
 			*wait = REDIS_RETRY_EVERY;
 			return LIMITER_WAIT;
 		}
@@ -338,8 +238,7 @@ static struct ratelimit_view redis_view(struct limiter *l, double now)
 static void redis_close(struct limiter *l)
 {
 	struct redis_limiter *r = of(l);
-	disconnect(r);
-	wipe(r->url.password, sizeof r->url.password);
+	redis_link_close(&r->link);
 	free(r);
 }
 
@@ -360,11 +259,6 @@ static void set_keys(struct redis_limiter *r, const char *bucket)
 	snprintf(r->keys[2], sizeof r->keys[2], "pulse:{%s}:workers", bucket);
 }
 
-static struct timeval seconds(double s)
-{
-	return (struct timeval){.tv_sec = (time_t)s, .tv_usec = (suseconds_t)((s - floor(s)) * 1e6)};
-}
-
 /* A limiter of the URL for a bucket, not yet connected. */
 static struct redis_limiter *make(const char *url, const char *bucket, double timeout, char *err,
                                   size_t errlen)
@@ -374,18 +268,19 @@ static struct redis_limiter *make(const char *url, const char *bucket, double ti
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (redis_url_parse(url, &r->url, err, errlen) != 0) {
+	char why[200];
+	if (redis_link_init(&r->link, url, "bucket", "limiter", timeout, why, sizeof why) != 0) {
+		snprintf(err, errlen, "limiter: %s", why);
 		free(r);
 		return NULL;
 	}
-	const char *name = r->url.bucket[0] ? r->url.bucket : bucket;
+	const char *name = r->link.url.name[0] ? r->link.url.name : bucket;
 	if (!name || !*name || strlen(name) > 64) {
 		snprintf(err, errlen, "limiter: a bucket's name takes 1 to 64 bytes");
 		redis_close(&r->base);
 		return NULL;
 	}
 	set_keys(r, name);
-	r->timeout = seconds(timeout > 0 ? timeout : 30);
 	r->base.ops = &redis_ops;
 	r->base.refs = 1;
 	return r;
@@ -437,7 +332,8 @@ int limiter_redis_status(const char *url, const char *bucket,
 			    .observed = number(reply, 9),
 			    .last_status = (int)number(reply, 10),
 			};
-			snprintf(st.name, sizeof st.name, "%s", r->url.bucket[0] ? r->url.bucket : bucket);
+			snprintf(st.name, sizeof st.name, "%s",
+			         r->link.url.name[0] ? r->link.url.name : bucket);
 			each(&st, ctx);
 		}
 		freeReplyObject(reply);

@@ -1,4 +1,4 @@
-#include "redis_url.h"
+#include "url.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,11 +33,11 @@ static int decode(const char *s, size_t len, char *out, size_t size)
 
 static int fail(char *err, size_t errlen, const char *why)
 {
-	snprintf(err, errlen, "limiter: %s", why);
+	snprintf(err, errlen, "%s", why);
 	return -1;
 }
 
-int redis_url_parse(const char *url, struct redis_url *out, char *err, size_t errlen)
+int redis_url_parse(const char *url, const char *param, struct redis_url *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof *out);
 	out->port = 6379;
@@ -46,7 +46,7 @@ int redis_url_parse(const char *url, struct redis_url *out, char *err, size_t er
 		    err, errlen,
 		    "rediss:// (Redis over TLS) needs hiredis 1.0 or later; this one (0.14) has no TLS");
 	if (strncmp(url, "redis://", 8) != 0)
-		return fail(err, errlen, "a Redis limiter URL starts with redis://");
+		return fail(err, errlen, "a Redis URL starts with redis://");
 	const char *p = url + 8;
 	const char *end = p + strcspn(p, "/?");
 	const char *at = memchr(p, '@', (size_t)(end - p));
@@ -82,10 +82,15 @@ int redis_url_parse(const char *url, struct redis_url *out, char *err, size_t er
 		p = stop;
 	}
 	if (*p == '?') {
-		if (strncmp(p, "?bucket=", 8) != 0)
-			return fail(err, errlen, "the Redis URL takes one query parameter, bucket=NAME");
-		if (decode(p + 8, strlen(p + 8), out->bucket, sizeof out->bucket) != 0 || !out->bucket[0])
-			return fail(err, errlen, "bucket= takes a name of 1 to 64 bytes");
+		size_t n = strlen(param);
+		if (strncmp(p + 1, param, n) != 0 || p[1 + n] != '=') {
+			snprintf(err, errlen, "the Redis URL takes one query parameter, %s=NAME", param);
+			return -1;
+		}
+		if (decode(p + 2 + n, strlen(p + 2 + n), out->name, sizeof out->name) != 0 || !out->name[0]) {
+			snprintf(err, errlen, "%s= takes a name of 1 to 64 bytes", param);
+			return -1;
+		}
 	} else if (*p) {
 		return fail(err, errlen, "the Redis URL has something after its database");
 	}
