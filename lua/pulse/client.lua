@@ -213,6 +213,7 @@ function client.new(opts)
 	}, Client)
 	remember(self, key)
 	self._limiter = make_limiter(self, opts, key)
+	self._shared_limiter = opts.limiter ~= nil
 	self._stats = stats.new(self._transport, self._limiter)
 	if opts.cache then
 		self._cache = cache.new(opts.cache)

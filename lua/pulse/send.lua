@@ -17,6 +17,11 @@ local send = {}
 local IDEMPOTENT = request.IDEMPOTENT
 local is_success = errors.is_success
 
+-- How soon a task told to wait for the request confirming the bucket asks
+-- again when the limiter is shared: that request may be another process's,
+-- whose answer wakes nobody here.
+local SHARED_PROBE_RECHECK = 0.05
+
 -- The gate: the URL of a request that needs nothing but a method and a
 -- URL built before (an idempotent method, a path seen already, no option
 -- but decode, a client that does not trace); nil sends it the full way.
@@ -54,7 +59,7 @@ end
 local function await_token(client, wait)
 	if wait < 0 then
 		if tasks.current() then
-			tasks.wait_on(client._probe_waiters)
+			tasks.wait_on(client._probe_waiters, client._shared_limiter and SHARED_PROBE_RECHECK or nil)
 		else
 			-- Outside tasks a request runs to its end before the next
 			-- starts, so nothing is really in flight: the count is stale.
