@@ -32,6 +32,7 @@ local OPTIONS = {
 	until_empty = "boolean",
 	stop_timeout = "non-negative",
 	backoff = "table",
+	lease = "positive",
 }
 
 local BACKOFF = { base = "positive", cap = "positive" }
@@ -89,6 +90,7 @@ local function check(client, opts, level)
 		stop_timeout = opts.stop_timeout or 30,
 		base = backoff.base or 1,
 		cap = backoff.cap or 60,
+		lease = opts.lease or 60,
 	}
 end
 
@@ -96,8 +98,9 @@ local Drain = {}
 Drain.__index = Drain
 
 -- Appends the records given (nil ones skipped) in one durable write; a
--- journal that fails ends the drain (raised to run, which returns it as
--- nil, why): no outcome may go unrecorded.
+-- store that fails ends the drain (raised to run, which returns it as
+-- nil, why): no outcome may go unrecorded. False when the entry is no
+-- longer this drainer's (a Redis queue's lease ran out: another took it).
 function Drain:record(...)
 	local records = {}
 	for i = 1, select("#", ...) do
@@ -107,12 +110,15 @@ function Drain:record(...)
 		end
 	end
 	if #records == 0 then
-		return
+		return true
 	end
-	local ok, why = self.store:append(records)
-	if not ok then
+	local ok, why, lost = self.store:append(records)
+	if lost then
+		return false
+	elseif not ok then
 		error({ journal = why }, 0)
 	end
+	return true
 end
 
 function Drain:finish(entry, outcome, value)
@@ -140,8 +146,8 @@ end
 -- A failure that may pass: back off (full jitter, doubling), or a dead
 -- letter once max_failures is reached. uncertain: the entry stays so.
 function Drain:failed(entry, reason, err, uncertain, undo)
-	-- The state's own entry: a compaction since may have rebuilt it.
-	local failures = (self.store.state.entries[entry.id] or entry).failures + 1
+	-- The store's own entry: a compaction since may have rebuilt it.
+	local failures = (self.store:entry(entry.id) or entry).failures + 1
 	if failures >= self.opts.max_failures then
 		local why = string.format("%s (failure %d of %d)", reason, failures, self.opts.max_failures)
 		return self:dead(entry, why, err, undo)
@@ -194,7 +200,9 @@ function Drain:send(entry)
 			return false
 		end
 		if not recorded then
-			self:record({ op = "send", id = entry.id })
+			if not self:record({ op = "send", id = entry.id }) then
+				return false -- another drainer has it now
+			end
 			recorded = true
 		end
 		return true
@@ -241,13 +249,13 @@ end
 -- Whether nothing is left to do: no entry pending or uncertain but the
 -- dead letters, and none in flight.
 function Drain:empty()
-	local c = self.store.state.counts
+	local c = self.store:counts()
 	return c.pending + c.uncertain == 0 and self.in_flight == 0
 end
 
 function Drain:worker()
 	while not self:stop_requested() do
-		local entry = self.store.state:next_entry(self.busy, core.epoch())
+		local entry = self.store:next_entry(self.busy, core.epoch())
 		if entry then
 			-- By id: a compaction rebuilds the entries, not what is taken.
 			self.busy[entry.id] = true
@@ -266,13 +274,10 @@ function Drain:worker()
 	end
 end
 
--- Reads what other processes pushed (and so sees backoffs that ended),
--- and compacts the journal when it is due.
+-- Reads what other processes pushed (and so sees backoffs that ended);
+-- the store tidies itself as it reads (a journal compacts).
 function Drain:refresh()
 	local ok, why = self.store:refresh()
-	if ok then
-		ok, why = self.store:compact()
-	end
 	if not ok then
 		error({ journal = why }, 0)
 	end
@@ -315,11 +320,11 @@ function Drain:main()
 	end
 end
 
--- Drains store (a file queue's) with client; level: the caller's, for
--- misuse. Returns the report, or nil and why.
+-- Drains store (file.lua's or redis.lua's) with client; level: the
+-- caller's, for misuse. Returns the report, or nil and why.
 function drain.run(store, client, opts, level)
 	opts = check(client, opts, level + 1)
-	local ok, why = store:claim()
+	local ok, why = store:claim(opts)
 	if not ok then
 		return nil, why
 	end
@@ -340,7 +345,7 @@ function drain.run(store, client, opts, level)
 	if ok then
 		-- The entries there are now (nil when more may come); settled ones
 		-- count towards it as they end.
-		local c = store.state.counts
+		local c = store:counts()
 		local total = opts.until_empty and c.pending + c.uncertain or nil
 		self.on_progress = opts.on_progress or progress.bar(total, runner)
 		if self.on_progress then
@@ -361,13 +366,12 @@ function drain.run(store, client, opts, level)
 		else
 			ok = true
 		end
-		store:compact()
 	end
 	store:release()
 	if not ok then
 		return nil, why
 	end
-	local counts = store.state.counts
+	local counts = store:counts()
 	self.report.pending = counts.pending + counts.uncertain
 	return self.report
 end

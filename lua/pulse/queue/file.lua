@@ -96,11 +96,64 @@ function Queue:_locked(fn)
 	return table.unpack(results, 1, results.n)
 end
 
--- Reads what other processes appended since.
+-- Reads what other processes appended since; the drainer then compacts
+-- the journal when it is due.
 function Queue:refresh()
-	return self:_locked(function()
+	local ok, why = self:_locked(function()
 		return true
 	end)
+	if ok then
+		ok, why = self:_compact()
+	end
+	return ok, why
+end
+
+-- What drain asks of a store: the counts, the next entry to work on, an
+-- entry by id (the state's rules, state.lua).
+function Queue:counts()
+	return self.state.counts
+end
+
+function Queue:next_entry(busy, now)
+	return self.state:next_entry(busy, now)
+end
+
+function Queue:entry(id)
+	return self.state.entries[id]
+end
+
+-- The dead letters, in push order, as the user sees them.
+function Queue:dead()
+	local ok, why = self:refresh()
+	if not ok then
+		return nil, why
+	end
+	local list = {}
+	for i, entry in ipairs(self.state:list({ dead = true })) do
+		list[i] = state.view(entry)
+	end
+	return list
+end
+
+-- Puts the dead letters of ids (a set; nil: all) back; how many.
+function Queue:retry_dead(wanted)
+	local ok, why = self:refresh()
+	if not ok then
+		return nil, why
+	end
+	local records = {}
+	for _, entry in ipairs(self.state:list({ dead = true })) do
+		if not wanted or wanted[entry.id] then
+			records[#records + 1] = { op = "retry", id = entry.id }
+		end
+	end
+	if #records > 0 then
+		ok, why = self:append(records)
+		if not ok then
+			return nil, why
+		end
+	end
+	return #records
 end
 
 -- Holding the lock: appends payloads, fsyncs, and applies what was
@@ -169,6 +222,7 @@ function Queue:flush()
 end
 
 -- The drainer's lock: true, or nil and why (naming the holder's pid).
+-- One drainer at a time: drain's lease has nothing to do here.
 function Queue:claim()
 	local claim, holder = core.claim(self.path .. ".lock")
 	if not claim then
@@ -181,8 +235,10 @@ function Queue:claim()
 	return true
 end
 
+-- Compacts the journal when it is due, and gives the lock up.
 function Queue:release()
 	if self.claimed then
+		self:_compact()
 		self.claimed:release()
 		self.claimed = nil
 	end
@@ -190,7 +246,7 @@ end
 
 -- Rewrites the journal as its entries, when most records say nothing any
 -- more; only the drainer does (it holds the claim).
-function Queue:compact()
+function Queue:_compact()
 	if not self.claimed or not self.state:wants_compaction() then
 		return true
 	end
