@@ -91,6 +91,14 @@ $(BUILD)/gen/redis_bucket.h: src/limiter/redis_bucket.lua tools/cstring.lua tool
 
 $(call obj,src/limiter/redis.c) $(call pic,src/limiter/redis.c): $(BUILD)/gen/redis_bucket.h
 
+# The Redis queue's script, compiled into pulse.core too.
+$(BUILD)/gen/redis_streams.h: src/queue/redis_streams.lua tools/cstring.lua tools/c_literal.lua
+	@mkdir -p $(@D)
+	@echo "  CSTRING  $< -> $@"
+	$(Q)$(LUA) tools/cstring.lua REDIS_STREAMS_SCRIPT $< $@
+
+$(call obj,src/binding/redis.c) $(call pic,src/binding/redis.c): $(BUILD)/gen/redis_streams.h
+
 $(BUILD)/embedded_all.c: tools/embed.lua tools/c_literal.lua $(LUA_SRC)
 	@mkdir -p $(@D)
 	@echo "  EMBED    lua/ -> $@"
@@ -144,7 +152,7 @@ check-asan:
 VALGRIND      = valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
                 --show-leak-kinds=definite
 VALGRIND_SPECS = spec/json_spec.lua spec/url_spec.lua spec/client_spec.lua spec/ratelimit_spec.lua spec/retry_spec.lua \
-                 spec/batch_spec.lua spec/queue_spec.lua
+                 spec/batch_spec.lua spec/queue_spec.lua spec/queue_redis_spec.lua
 check-valgrind: all
 	PULSE_SANDBOX_WRAPPER="$(VALGRIND)" $(VALGRIND) $(BUILD)/pulse-lua /usr/bin/busted --exclude-tags=timing \
 		$(VALGRIND_SPECS)
@@ -227,7 +235,7 @@ bench-compare: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi $(BUILD)/
 	PULSE_BENCH_BASELINE=$(BUILD)/ref/build $(BUILD)/pulse-lua bench/sandbox.lua
 
 lint:
-	luacheck lua spec examples tools $(wildcard bench/*.lua) src/limiter/redis_bucket.lua
+	luacheck lua spec examples tools $(wildcard bench/*.lua) src/limiter/redis_bucket.lua src/queue/redis_streams.lua
 	clang-format --dry-run --Werror $(C_FILES)
 	$(LUA) tools/layers.lua .
 

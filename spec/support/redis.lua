@@ -18,7 +18,8 @@ function Redis:launch()
 		"--bind 127.0.0.1",
 		"--port " .. self.port,
 		"--save ''",
-		"--appendonly no",
+		-- appendfsync always: a kill -9 of the server loses no write it answered.
+		self.appendonly and "--appendonly yes --appendfsync always" or "--appendonly no",
 		"--dir " .. self.dir,
 	}
 	if self.password then
@@ -45,13 +46,15 @@ function Redis:launch()
 	error("redis-server did not start:\n" .. (support.read_file(self.log) or ""))
 end
 
--- opts: password (then the server requires it).
+-- opts: password (then the server requires it), appendonly (then its
+-- data outlives a restart).
 function redis.start(opts)
 	opts = opts or {}
 	local dir = os.tmpname()
 	os.remove(dir)
 	os.execute("mkdir -p " .. dir)
-	local self = setmetatable({ dir = dir, log = dir .. "/log", password = opts.password }, Redis)
+	local self =
+		setmetatable({ dir = dir, log = dir .. "/log", password = opts.password, appendonly = opts.appendonly }, Redis)
 	for _ = 1, 50 do
 		-- Below the kernel's ephemeral range (32768 and up), so that no outgoing
 		-- connection takes the port while restart needs it back.
@@ -81,7 +84,8 @@ function Redis:kill()
 	end
 end
 
--- Kills the server and starts a new one, empty, on the same port.
+-- Kills the server and starts a new one on the same port: empty, or,
+-- with appendonly, with every write it answered.
 function Redis:restart()
 	self:kill()
 	for _ = 1, 100 do -- the port may linger a moment

@@ -100,4 +100,8 @@ void binding_response_metatables(lua_State *L, int headers_mt, int rate_mt);
 void binding_json_open(lua_State *L);
 void binding_journal_metatables(lua_State *L);
 
+/* redis.c */
+extern const luaL_Reg binding_redis_functions[];
+void binding_redis_open(lua_State *L);
+
 #endif

@@ -1,7 +1,8 @@
---- A durable write queue: writes pushed to a journal, then applied by a
--- drain exactly once, through crashes, restarts and 503 storms. A write
--- whose answer was lost is never sent again blindly: the drain asks
--- `reconcile` whether it was applied.
+--- A durable write queue: writes pushed to a journal, or to a Redis
+-- stream many drainers share, then applied by a drain exactly once,
+-- through crashes, restarts and 503 storms. A write whose answer was lost
+-- is never sent again blindly: the drain asks `reconcile` whether it was
+-- applied.
 --
 --    local q = pulse.queue.open("file:/var/lib/job/writes.journal")
 --    q:push{ method = "POST", path = "/customers", json = row, id = row.email }
@@ -13,13 +14,13 @@ local core = require("pulse.core")
 local drain = require("pulse.queue.drain")
 local file = require("pulse.queue.file")
 local options = require("pulse.options")
-local state = require("pulse.queue.state")
+local redis = require("pulse.queue.redis")
 
 local queue = {}
 
 local DAY = 86400
 
-local OPEN_OPTIONS = { sync = "string", dedupe_window = "non-negative" }
+local OPEN_OPTIONS = { sync = "string", dedupe_window = "non-negative", timeout = "positive" }
 
 -- What a pushed entry may carry: the request's options a queue can keep
 -- (JSON-able: no functions).
@@ -45,12 +46,16 @@ local function check_self(self, name)
 end
 
 --- Opens a queue.
--- @tparam string url `file:PATH` (a journal, made 0600 when missing)
+-- @tparam string url `file:PATH` (a journal, made 0600 when missing), or
+-- `redis://[user:password@]host:port[/db][?stream=NAME]` (a stream,
+-- default `pulse-writes`, drained by any number of processes)
 -- @tparam[opt] table opts `sync` ("each", the default: `push` returns once
--- the journal is fsynced; "batch": at once, and `flush` makes pushes
--- durable), `dedupe_window` (seconds a done entry's id keeps a repeat out;
--- default 7 days)
--- @return the queue; or nil and why (the journal cannot be opened)
+-- the journal is fsynced, or Redis answered; "batch": at once, and `flush`
+-- makes pushes durable), `dedupe_window` (seconds a done entry's id keeps
+-- a repeat out; default 7 days), `timeout` (Redis: seconds it may be out
+-- of reach before a step fails; default 30)
+-- @return the queue; or nil and why (the journal cannot be opened, Redis
+-- cannot be reached or refuses)
 function queue.open(url, opts)
 	if type(url) ~= "string" then
 		usage("bad argument #1 to 'open' (a URL like \"file:/path/writes.journal\" expected, got " .. type(url) .. ")", 2)
@@ -67,18 +72,25 @@ function queue.open(url, opts)
 	if sync ~= "each" and sync ~= "batch" then
 		usage('open: sync must be "each" or "batch", got "' .. sync .. '"', 2)
 	end
+	local store_opts = { sync = sync, dedupe_window = opts.dedupe_window or 7 * DAY, timeout = opts.timeout }
 	local path = url:match("^file:(.+)$")
-	if not path then
-		if url:find("^redis://") then
-			return nil, "pulse.queue: a queue on Redis is not built yet; use file:PATH"
-		end
-		usage('bad argument #1 to \'open\' (a URL like "file:/path/writes.journal" expected, got "' .. url .. '")', 2)
+	local store, err
+	if path then
+		store, err = file.open(path, store_opts)
+	elseif url:find("^rediss?://") then
+		store, err = redis.open(url, store_opts)
+	else
+		-- Not echoed: a mistyped Redis URL may hold a password.
+		usage(
+			"bad argument #1 to 'open' (a URL like \"file:/path/writes.journal\" or "
+				.. '"redis://host:6379?stream=pulse-writes" expected)',
+			2
+		)
 	end
-	local store, err = file.open(path, { sync = sync, dedupe_window = opts.dedupe_window or 7 * DAY })
 	if not store then
 		return nil, err
 	end
-	return setmetatable({ store = store, url = url }, Queue)
+	return setmetatable({ store = store }, Queue)
 end
 
 local made = 0
@@ -162,7 +174,7 @@ function Queue:push(entry)
 end
 
 --- Makes every push so far durable (with `sync = "batch"`).
--- @return true; or nil and why
+-- @return true (and, on Redis, how many pushes were repeats); or nil and why
 function Queue:flush()
 	check_self(self, "flush")
 	return self.store:flush()
@@ -170,9 +182,9 @@ end
 
 --- Applies the queued writes with client. See README.md for the options:
 -- `workers`, `reconcile`, `on_result`, `on_progress`, `max_failures`,
--- `until_empty`, `stop_timeout`, `backoff`.
+-- `until_empty`, `stop_timeout`, `backoff`, and on Redis `lease`.
 -- @return a report `{ done =, dead =, pending =, stopped = }`; or nil and
--- why (another process drains the queue, or the journal failed)
+-- why (another process drains the file queue, or the store failed)
 function Queue:drain(client, opts)
 	check_self(self, "drain")
 	return drain.run(self.store, client, opts, 2)
@@ -186,7 +198,7 @@ function Queue:stats()
 	if not ok then
 		return nil, why
 	end
-	local c = self.store.state.counts
+	local c = self.store:counts()
 	return { pending = c.pending, uncertain = c.uncertain, done = c.done, dead = c.dead }
 end
 
@@ -195,15 +207,7 @@ end
 -- @treturn table
 function Queue:dead()
 	check_self(self, "dead")
-	local ok, why = self.store:refresh()
-	if not ok then
-		return nil, why
-	end
-	local list = {}
-	for i, entry in ipairs(self.store.state:list({ dead = true })) do
-		list[i] = state.view(entry)
-	end
-	return list
+	return self.store:dead()
 end
 
 --- Puts dead letters back in the queue (ids: a list; default: all).
@@ -213,27 +217,11 @@ function Queue:retry_dead(ids)
 	if ids ~= nil and type(ids) ~= "table" then
 		usage("bad argument #1 to 'retry_dead' (a list of ids expected, got " .. type(ids) .. ")", 2)
 	end
-	local ok, why = self.store:refresh()
-	if not ok then
-		return nil, why
-	end
 	local wanted = ids and {}
 	for _, id in ipairs(ids or {}) do
 		wanted[tostring(id)] = true
 	end
-	local records = {}
-	for _, entry in ipairs(self.store.state:list({ dead = true })) do
-		if not wanted or wanted[entry.id] then
-			records[#records + 1] = { op = "retry", id = entry.id }
-		end
-	end
-	if #records > 0 then
-		ok, why = self.store:append(records)
-		if not ok then
-			return nil, why
-		end
-	end
-	return #records
+	return self.store:retry_dead(wanted)
 end
 
 --- Flushes and closes; safe to call twice.

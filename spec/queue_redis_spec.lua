@@ -1,0 +1,310 @@
+-- The write queue on Redis Streams: many drainer processes on one
+-- stream, under one shared limit, through a drainer killed for good and
+-- a restart of Redis, each write applied once, counted from the
+-- sandbox's log. Each test starts its own redis-server and sandbox.
+
+local core = require("pulse.core")
+local json = require("pulse.json")
+local pulse = require("pulse")
+local redis = require("support.redis")
+local support = require("support.sandbox")
+
+local DRAINER = "spec/support/queue_drainer.lua"
+
+local function row(i, prefix)
+	return { name = "Customer " .. i, email = string.format("%s%d@example.org", prefix, i) }
+end
+
+local function push_rows(q, from, to, prefix, key_of)
+	for i = from, to do
+		local r = row(i, prefix)
+		local id, queued, why = q:push({
+			method = "POST",
+			path = "/customers",
+			json = r,
+			id = r.email,
+			key = key_of and key_of(i) or r.email,
+		})
+		assert(id and queued, "push " .. i .. ": " .. tostring(why or queued))
+	end
+end
+
+-- How many customers the sandbox holds with email.
+local function applied(client, email)
+	return assert(client:get("/customers", { query = { email = email, per_page = 100 } })).meta.total
+end
+
+-- The POSTs the sandbox's log says it applied.
+local function applied_posts(sandbox)
+	local n = 0
+	for _, line in ipairs(sandbox:log_lines()) do
+		if line.applied and line.method == "POST" then
+			n = n + 1
+		end
+	end
+	return n
+end
+
+-- The drainers started and not yet reaped: a failed test kills them.
+local spawned = {}
+
+local function kill_spawned()
+	for pid in pairs(spawned) do
+		os.execute("kill -9 " .. pid .. " 2>/dev/null")
+	end
+	spawned = {}
+end
+
+-- Starts a drainer process on the queue at url; its pid and output path.
+local function start_drainer(sandbox, url, env)
+	local out = support.temp_path(".out")
+	local vars = {}
+	for name, value in pairs(env or {}) do
+		vars[#vars + 1] = name .. "=" .. support.shell_quote(value)
+	end
+	local pid = support.background(
+		string.format(
+			"PULSE_API_KEY=%s %s %s/pulse-lua %s %s %s reconcile 2",
+			support.shell_quote(sandbox.key),
+			table.concat(vars, " "),
+			support.BIN,
+			DRAINER,
+			sandbox.url,
+			support.shell_quote(url)
+		),
+		out
+	)
+	spawned[pid] = true
+	return pid, out
+end
+
+-- Asserts that the writes of each key (key_of(i)) were applied in push
+-- order: the ids the sandbox made grow in the order it applied them.
+local function assert_key_order(client, n, prefix, key_of)
+	local last = {}
+	for i = 1, n do
+		local key = key_of(i)
+		local body = assert(client:get("/customers", { query = { email = row(i, prefix).email } }))
+		assert.are.equal(1, #body.data, "customer " .. i)
+		assert.is_true(body.data[1].id > (last[key] or 0), "entry " .. i .. " of key " .. key .. " out of order")
+		last[key] = body.data[1].id
+	end
+end
+
+local function wait_exit(pid, limit)
+	local deadline = core.now() + (limit or 60)
+	while support.alive(pid) do
+		assert(core.now() < deadline, "the drainer " .. pid .. " did not end")
+		core.sleep(0.02)
+	end
+end
+
+local function report_of(out)
+	local text = support.read_file(out) or ""
+	return json.decode(text:match("([^\n]*)\n*$") or "") or error("the drainer said:\n" .. text)
+end
+
+describe("pulse.queue on Redis Streams", function()
+	local server, sandbox, client, url
+
+	before_each(function()
+		server = redis.start({ appendonly = true })
+		sandbox = support.start({ log = true })
+		client = sandbox:client()
+		url = server.url .. "?stream=writes"
+	end)
+
+	after_each(function()
+		kill_spawned()
+		client:close()
+		sandbox:stop()
+		server:stop()
+	end)
+
+	it("refuses a repeated id while pending, once done and as a dead letter; retry_dead brings one back", function()
+		local q = assert(pulse.queue.open(url))
+		push_rows(q, 1, 3, "d")
+		local _, queued, why = q:push({ method = "POST", path = "/customers", json = row(1, "d"), id = row(1, "d").email })
+		assert.are.same({ false, "pending" }, { queued, why })
+		assert(q:push({ method = "POST", path = "/customers", json = { name = "No email" }, id = "bad" }))
+		assert.are.same({ pending = 4, uncertain = 0, done = 0, dead = 0 }, q:stats())
+		local report = assert(q:drain(client, { workers = 2 }))
+		assert.are.same({ 3, 1, 0 }, { report.done, report.dead, report.pending })
+		_, queued, why = q:push({ method = "POST", path = "/customers", json = row(2, "d"), id = row(2, "d").email })
+		assert.are.same({ false, "done" }, { queued, why })
+		_, queued, why = q:push({ method = "POST", path = "/customers", json = {}, id = "bad" })
+		assert.are.same({ false, "a dead letter" }, { queued, why })
+		local dead = assert(q:dead())
+		assert.are.equal(1, #dead)
+		assert.are.equal("bad", dead[1].id)
+		assert.are.equal("No email", dead[1].json.name)
+		assert.matches("422", dead[1].reason)
+		assert.matches("email", dead[1].reason)
+		assert.are.same({ pending = 0, uncertain = 0, done = 3, dead = 1 }, q:stats())
+		-- Another process sees the same queue.
+		local other = assert(pulse.queue.open(url))
+		assert.are.same({ pending = 0, uncertain = 0, done = 3, dead = 1 }, other:stats())
+		assert.are.equal(1, other:retry_dead({ "bad" }))
+		assert.are.same({ pending = 1, uncertain = 0, done = 3, dead = 0 }, q:stats())
+		other:close()
+		q:close()
+		assert.are.equal(3, applied_posts(sandbox))
+	end)
+
+	it("with a short dedupe_window lets an id in again once the window has passed", function()
+		local q = assert(pulse.queue.open(url, { dedupe_window = 0.3 }))
+		push_rows(q, 1, 1, "w")
+		assert(q:drain(client))
+		local _, queued = q:push({ method = "POST", path = "/customers", json = row(1, "w"), id = row(1, "w").email })
+		assert.is_false(queued)
+		core.sleep(0.4)
+		_, queued = q:push({ method = "POST", path = "/customers", json = row(1, "w"), id = row(1, "w").email })
+		assert.is_true(queued)
+		q:close()
+	end)
+
+	it("with sync = batch sends the pushes at flush, and tells the repeats it found", function()
+		local q = assert(pulse.queue.open(url, { sync = "batch" }))
+		push_rows(q, 1, 70, "b") -- more than one script's worth
+		local other = assert(pulse.queue.open(url))
+		assert.are.equal(0, other:stats().pending)
+		local ok, repeats = q:flush()
+		assert.are.same({ true, 0 }, { ok, repeats })
+		assert.are.equal(70, other:stats().pending)
+		push_rows(q, 70, 71, "b")
+		ok, repeats = q:flush()
+		assert.are.same({ true, 1 }, { ok, repeats })
+		assert.are.equal(71, other:stats().pending)
+		other:close()
+		q:close()
+	end)
+
+	it("names the server and never the password when it cannot reach Redis or is refused", function()
+		local locked = redis.start({ password = "right-pass" })
+		local q, why = pulse.queue.open(
+			string.format("redis://:wrong-secret@127.0.0.1:%d?stream=s", locked.port),
+			{ timeout = 0.5 }
+		)
+		locked:stop()
+		assert.is_nil(q)
+		assert.matches("queue's Redis at 127.0.0.1:" .. locked.port, why, 1, true)
+		assert.is_nil(why:find("wrong-secret", 1, true))
+		local t0 = core.now()
+		q, why = pulse.queue.open(
+			string.format("redis://:wrong-secret@127.0.0.1:%d?stream=s", locked.port),
+			{ timeout = 0.5 }
+		)
+		assert.is_nil(q)
+		assert.is_true(core.now() - t0 < 5, "it waited " .. (core.now() - t0) .. " s")
+		assert.is_nil(why:find("wrong-secret", 1, true))
+		q, why = pulse.queue.open("redis://:wrong-secret@127.0.0.1:99999?stream=s")
+		assert.is_nil(q)
+		assert.matches("port", why)
+		assert.is_nil(why:find("wrong-secret", 1, true))
+		local ok, err = pcall(pulse.queue.open, "redis:/:wrong-secret@host")
+		assert.is_false(ok)
+		assert.is_nil(tostring(err):find("wrong-secret", 1, true))
+	end)
+
+	it("keeps each key's order across three drainers", function()
+		-- The first write of each key fails once and backs off: the next
+		-- ones of its key, held by other workers and drainers, must wait.
+		sandbox:fault("503:count=2:method=POST")
+		local q = assert(pulse.queue.open(url))
+		-- Two keys, twelve entries each, pushed interleaved.
+		local function key_of(i)
+			return "k" .. (i % 2)
+		end
+		push_rows(q, 1, 24, "o", key_of)
+		local drainers = {}
+		for i = 1, 3 do
+			drainers[i] = { start_drainer(sandbox, url) }
+		end
+		local done = 0
+		for _, d in ipairs(drainers) do
+			wait_exit(d[1])
+			done = done + report_of(d[2]).done
+			os.remove(d[2])
+		end
+		assert.are.equal(24, done)
+		assert_key_order(client, 24, "o", key_of)
+		q:close()
+	end)
+end)
+
+describe("pulse.queue on Redis Streams, the whole", function()
+	-- #timing: it bounds how long the drainers may take to make progress,
+	-- which drainers slowed by memcheck's sandbox would miss.
+	it("applies 200 writes exactly once through a drainer killed for good and a restart of Redis #timing", function()
+		finally(kill_spawned)
+		-- Each POST is applied, then answered 250 ms late: a drainer killed
+		-- holds writes applied and unanswered, which another takes over
+		-- after the lease and reconciles.
+		local server = redis.start({ appendonly = true })
+		local sandbox = support.start({
+			log = true,
+			faults = "latency:ms=250:count=0:method=POST",
+			rate_limit = "40/1/40",
+		})
+		local client = sandbox:client()
+		local url = server.url .. "?stream=whole"
+		local env = { QUEUE_LEASE = "1", QUEUE_LIMITER = server.url .. "?bucket=whole" }
+		-- 20 keys, 10 writes each: a key's next write waits for the one
+		-- the killed drainer held, until another takes that one over.
+		local function key_of(i)
+			return "k" .. (i % 20)
+		end
+		local q = assert(pulse.queue.open(url))
+		push_rows(q, 1, 100, "whole", key_of)
+		local drainers = {}
+		for i = 1, 3 do
+			drainers[i] = { start_drainer(sandbox, url, env) }
+		end
+		-- Pushes from this process while the three drain.
+		push_rows(q, 101, 200, "whole", key_of)
+		local deadline = core.now() + 30
+		while applied_posts(sandbox) < 40 do
+			assert(core.now() < deadline, "the drainers applied " .. applied_posts(sandbox) .. " writes in 30 s")
+			core.sleep(0.02)
+		end
+		os.execute("kill -9 " .. drainers[1][1])
+		wait_exit(drainers[1][1])
+		local at_kill = applied_posts(sandbox)
+		while applied_posts(sandbox) < at_kill + 30 do
+			assert(core.now() < deadline + 30, "no progress after the kill")
+			core.sleep(0.02)
+		end
+		server:restart()
+		local reconciled, done = 0, 0
+		for i = 2, 3 do
+			wait_exit(drainers[i][1], 120)
+			local report = report_of(drainers[i][2])
+			assert.are.equal(0, report.pending)
+			reconciled = reconciled + report.reconciled
+			done = done + report.done
+			os.remove(drainers[i][2])
+		end
+		os.remove(drainers[1][2])
+		-- The killed drainer held writes it had sent: another took them
+		-- over and found them applied.
+		assert.is_true(reconciled >= 1, "no write of the killed drainer was reconciled")
+		for i = 1, 200 do
+			assert.are.equal(1, applied(client, row(i, "whole").email), "customer " .. i)
+		end
+		assert_key_order(client, 200, "whole", key_of)
+		assert.are.equal(200, applied_posts(sandbox))
+		local stats = q:stats()
+		assert.are.same({ pending = 0, uncertain = 0, done = 200, dead = 0 }, stats)
+		local refused = 0
+		for _, line in ipairs(sandbox:log_lines()) do
+			if line.status == 429 then
+				refused = refused + 1
+			end
+		end
+		assert.are.equal(0, refused, "the sandbox answered 429")
+		q:close()
+		client:close()
+		sandbox:stop()
+		server:stop()
+	end)
+end)

@@ -1,0 +1,174 @@
+/* The queue's Redis connection as userdata, pulse.redis (redis/link.h):
+ * it runs the queue's scripts, whose meaning is the Lua queue's; here
+ * they are strings in and replies out. */
+#include "binding.h"
+
+#include "redis/link.h"
+#include "redis_streams.h" /* REDIS_STREAMS_SCRIPT: queue/redis_streams.lua, made by the build */
+
+#include <string.h>
+
+#define REDIS_MT "pulse.redis"
+
+/* Nested arrays deeper than this are refused (the queue's replies have 3). */
+#define MAX_DEPTH 8
+#define MAX_ARGS 250
+
+static struct redis_link *check_link(lua_State *L)
+{
+	struct redis_link *l = luaL_checkudata(L, 1, REDIS_MT);
+	if (!l->role)
+		luaL_error(L, "the queue's Redis connection is closed");
+	return l;
+}
+
+/* core.redis(url, timeout) -> connection, and the URL's stream= (or nil);
+ * or nil and why. It connects at its first script. */
+static int core_redis(lua_State *L)
+{
+	const char *url = luaL_checkstring(L, 1);
+	double timeout = luaL_optnumber(L, 2, 30);
+	struct redis_link *l = lua_newuserdatauv(L, sizeof *l, 1);
+	memset(l, 0, sizeof *l);
+	luaL_setmetatable(L, REDIS_MT);
+	lua_newtable(L); /* script source -> its SHA-1, once Redis gave it */
+	lua_setiuservalue(L, -2, 1);
+	char err[256];
+	if (redis_link_init(l, url, "stream", "queue", timeout, err, sizeof err) != 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		return 2;
+	}
+	if (l->url.name[0])
+		lua_pushstring(L, l->url.name);
+	else
+		lua_pushnil(L);
+	return 2;
+}
+
+/* Pushes a reply as Lua values: nil as false (it may sit in an array),
+ * integers as integers, strings and statuses as strings, arrays as
+ * tables; an error inside an array as a string. */
+static int push_reply(lua_State *L, const redisReply *r, int depth)
+{
+	switch (r->type) {
+	case REDIS_REPLY_INTEGER:
+		lua_pushinteger(L, (lua_Integer)r->integer);
+		return 0;
+	case REDIS_REPLY_STRING:
+	case REDIS_REPLY_STATUS:
+	case REDIS_REPLY_ERROR:
+		lua_pushlstring(L, r->str, r->len);
+		return 0;
+	case REDIS_REPLY_ARRAY:
+		if (depth >= MAX_DEPTH)
+			return -1;
+		luaL_checkstack(L, 4, "a Redis reply");
+		lua_createtable(L, (int)r->elements, 0);
+		for (size_t i = 0; i < r->elements; i++) {
+			if (push_reply(L, r->element[i], depth + 1) != 0)
+				return -1;
+			lua_rawseti(L, -2, (lua_Integer)i + 1);
+		}
+		return 0;
+	default: /* nil */
+		lua_pushboolean(L, 0);
+		return 0;
+	}
+}
+
+/* redis:eval(script, keys, args) -> the script's reply; or nil, why and
+ * whether Redis was out of reach (then trying again may do). */
+static int redis_eval_method(lua_State *L)
+{
+	struct redis_link *l = check_link(L);
+	size_t script_len;
+	const char *script = luaL_checklstring(L, 2, &script_len);
+	luaL_checktype(L, 3, LUA_TTABLE);
+	luaL_checktype(L, 4, LUA_TTABLE);
+	lua_Integer nkeys = luaL_len(L, 3), nargs = luaL_len(L, 4);
+	if (nkeys + nargs + 1 > MAX_ARGS)
+		return luaL_error(L, "too many keys and arguments for one script (%d at most)", MAX_ARGS - 1);
+	const char *argv[MAX_ARGS];
+	size_t lens[MAX_ARGS];
+	/* Each argument stays on the stack while Redis is asked. */
+	luaL_checkstack(L, (int)(nkeys + nargs) + 8, "a script's arguments");
+	lua_pushinteger(L, nkeys);
+	argv[0] = lua_tolstring(L, -1, &lens[0]); /* kept on the stack */
+	int n = 1;
+	for (int t = 3; t <= 4; t++) {
+		lua_Integer count = t == 3 ? nkeys : nargs;
+		for (lua_Integer i = 1; i <= count; i++) {
+			lua_rawgeti(L, t, i);
+			if (!lua_isstring(L, -1))
+				return luaL_error(L, "a script's %s #%d is not a string",
+				                  t == 3 ? "key" : "argument", (int)i);
+			argv[n] = lua_tolstring(L, -1, &lens[n]); /* kept on the stack */
+			n++;
+		}
+	}
+	char sha[41] = "";
+	lua_getiuservalue(L, 1, 1);
+	int shas = lua_gettop(L);
+	lua_pushvalue(L, 2);
+	if (lua_rawget(L, shas) == LUA_TSTRING)
+		memcpy(sha, lua_tostring(L, -1), 41);
+	lua_pop(L, 1);
+	redisReply *reply = redis_link_eval(l, sha, script, n, argv, lens);
+	if (sha[0]) {
+		lua_pushvalue(L, 2);
+		lua_pushstring(L, sha);
+		lua_rawset(L, shas);
+	}
+	if (!reply) {
+		lua_pushnil(L);
+		lua_pushstring(L, l->error);
+		lua_pushboolean(L, l->unreachable);
+		return 3;
+	}
+	int bad = push_reply(L, reply, 0);
+	freeReplyObject(reply);
+	if (bad) {
+		lua_pushnil(L);
+		lua_pushliteral(L, "the queue's Redis answered arrays nested too deep");
+		return 2;
+	}
+	return 1;
+}
+
+static int redis_close_method(lua_State *L)
+{
+	struct redis_link *l = luaL_checkudata(L, 1, REDIS_MT);
+	if (l->role) {
+		redis_link_close(l);
+		l->role = NULL;
+	}
+	return 0;
+}
+
+/* Makes pulse.redis's metatable, and sets the module's (on top)
+ * redis_queue_script: the source queue/redis.lua runs. */
+void binding_redis_open(lua_State *L)
+{
+	static const luaL_Reg methods[] = {
+	    {"eval", redis_eval_method},
+	    {"close", redis_close_method},
+	    {NULL, NULL},
+	};
+	luaL_newmetatable(L, REDIS_MT);
+	lua_newtable(L);
+	luaL_setfuncs(L, methods, 0);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, redis_close_method);
+	lua_setfield(L, -2, "__gc");
+	lua_pushcfunction(L, redis_close_method);
+	lua_setfield(L, -2, "__close");
+	lua_pop(L, 1);
+	lua_pushlstring(L, REDIS_STREAMS_SCRIPT, sizeof REDIS_STREAMS_SCRIPT - 1);
+	lua_setfield(L, -2, "redis_queue_script");
+}
+
+const luaL_Reg binding_redis_functions[] = {
+    {"redis", core_redis},
+    {NULL, NULL},
+};
