@@ -1,7 +1,7 @@
 -- A drainer process for the queue's specs: drains the queue at arg[2] (a
 -- journal's path, or a redis:// URL) against the sandbox at arg[1] with
 -- PULSE_API_KEY, and prints its report as one JSON line, with
--- `reconciled`: how many entries reconcile found applied. arg[3]:
+-- `reconciled`: how many times reconcile was asked. arg[3]:
 -- "reconcile" (look the customer up by email, on the sandbox's lookup) or
 -- "none"; arg[4]: workers; arg[5]: "forever" to keep draining what others
 -- push, until a signal. QUEUE_LIMITER: the client's limiter (a shared
@@ -19,9 +19,7 @@ local function reconcile(entry, client)
 	if not body then
 		return nil, err
 	end
-	if #body.data > 0 then
-		reconciled = reconciled + 1
-	end
+	reconciled = reconciled + 1
 	return #body.data > 0
 end
 
