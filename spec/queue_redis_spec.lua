@@ -94,52 +94,6 @@ local function assert_once_in_order(client, n, prefix, key_of)
 	end
 end
 
--- The drainers started and not yet reaped: a failed test kills them.
-local spawned = {}
-
-local function kill_spawned()
-	for pid in pairs(spawned) do
-		os.execute("kill -9 " .. pid .. " 2>/dev/null")
-	end
-	spawned = {}
-end
-
--- Starts a drainer process on the queue at url; its pid and output path.
-local function start_drainer(sandbox, url, env)
-	local out = support.temp_path(".out")
-	local vars = {}
-	for name, value in pairs(env or {}) do
-		vars[#vars + 1] = name .. "=" .. support.shell_quote(value)
-	end
-	local pid = support.background(
-		string.format(
-			"PULSE_API_KEY=%s %s %s/pulse-lua %s %s %s reconcile 2",
-			support.shell_quote(sandbox.key),
-			table.concat(vars, " "),
-			support.BIN,
-			DRAINER,
-			sandbox.url,
-			support.shell_quote(url)
-		),
-		out
-	)
-	spawned[pid] = true
-	return pid, out
-end
-
--- Asserts that the writes of each key (key_of(i)) were applied in push
--- order: the ids the sandbox made grow in the order it applied them.
-local function assert_key_order(client, n, prefix, key_of)
-	local last = {}
-	for i = 1, n do
-		local key = key_of(i)
-		local body = assert(client:get("/customers", { query = { email = row(i, prefix).email } }))
-		assert.are.equal(1, #body.data, "customer " .. i)
-		assert.is_true(body.data[1].id > (last[key] or 0), "entry " .. i .. " of key " .. key .. " out of order")
-		last[key] = body.data[1].id
-	end
-end
-
 local function wait_exit(pid, limit)
 	local deadline = core.now() + (limit or 60)
 	while support.alive(pid) do
