@@ -7,7 +7,9 @@
 --   pulse-lua --sandbox examples/import_customers.lua     (a demo: the sandbox ends with the run)
 --
 -- CSV defaults to examples/data/customers.csv, JOURNAL to
--- import_customers.journal. Each row is pushed with its row number as its
+-- import_customers.journal; a redis:// URL there (with ?stream=NAME) puts
+-- the queue in Redis, and several runs of this script on several machines
+-- then share the work. Each row is pushed with its row number as its
 -- id, so a second run queues nothing twice. A write whose answer was lost
 -- (the process killed while it was out, or a dropped connection) may have
 -- been applied: the queue asks reconcile, which looks the customer up by
@@ -70,7 +72,7 @@ local function reconcile(entry, client)
 end
 
 local rows = read_rows(csv_path)
-local queue = assert(pulse.queue.open("file:" .. journal_path))
+local queue = assert(pulse.queue.open(journal_path:find("^redis://") and journal_path or "file:" .. journal_path))
 for i, row in ipairs(rows) do
 	-- The key: rows of different customers need no order among them.
 	assert(queue:push({ method = "POST", path = "/customers", json = row, id = "row-" .. i, key = row.email }))
