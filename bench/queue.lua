@@ -7,16 +7,24 @@
 --     20/5/20 with 4 workers: 429s (goal: none), writes applied (goal:
 --     each once) and the wall time against what the allowance needs (goal:
 --     within 5%): the bucket's 20 at once, then 20 every 5 s.
+--  3. The queue on Redis Streams (a redis-server of its own): pushes a
+--     second, each acknowledged or in flushes of 60; then
+--     QUEUE_BENCH_REDIS_WRITES (default 200) POSTs drained by 3 drainer
+--     processes of 2 workers sharing the limit through the same Redis, at
+--     20/5/20: 429s (goal: none), writes applied (goal: each once), wall
+--     time against the allowance.
 --   build/pulse-lua bench/queue.lua      (make bench runs it)
 
 package.path = "spec/?.lua;" .. package.path
 local core = require("pulse.core")
 local json = require("pulse.json")
 local pulse = require("pulse")
+local redis = require("support.redis")
 local support = require("support.sandbox")
 
 local EACH, BATCH = 2000, 20000
 local WRITES = tonumber(os.getenv("QUEUE_BENCH_WRITES") or "1000")
+local REDIS_WRITES = tonumber(os.getenv("QUEUE_BENCH_REDIS_WRITES") or "200")
 
 local function entry(i)
 	local email = string.format("bench%d@example.org", i)
@@ -95,6 +103,12 @@ for _, case in ipairs({ { "each", EACH }, { "batch", BATCH } }) do
 		wall / floor_wall, cpu / floor_cpu))
 end
 
+-- The wall time a drain at 20/5/20 needs: the bucket's 20 at once, then
+-- 20 every 5 s.
+local function allowance(writes)
+	return math.max(0, math.ceil((writes - 20) / 20)) * 5
+end
+
 -- The drain under a tight limit.
 local sandbox = support.start({ rate_limit = "20/5/20" })
 local path, remove = fresh_path()
@@ -109,7 +123,7 @@ local started = core.now()
 local report = assert(q:drain(client, { workers = 4 }))
 local wall = core.now() - started
 local stats = sandbox:stats()
-local needed = math.max(0, math.ceil((WRITES - 20) / 20)) * 5
+local needed = allowance(WRITES)
 print(string.format("queue: drained %d writes at 20/5/20 with 4 workers", WRITES))
 print(string.format("  done %d, dead %d, left %d; the sandbox applied %d writes and answered %d with 429",
 	report.done, report.dead, report.pending, stats.writes_applied, stats.rate_limited))
@@ -119,3 +133,68 @@ client:close()
 q:close()
 remove()
 sandbox:stop()
+
+-- The queue on Redis.
+local server = redis.start({ appendonly = true })
+local url = server.url .. "?stream=bench"
+print("queue on Redis: pushes (appendfsync always)")
+for _, sync in ipairs({ "each", "batch" }) do
+	local rq = assert(pulse.queue.open(url .. "-" .. sync, { sync = sync }))
+	local took, cpu = core.now(), os.clock()
+	for i = 1, EACH do
+		assert(rq:push(entry(i)))
+	end
+	assert(rq:flush())
+	took, cpu = core.now() - took, os.clock() - cpu
+	print(string.format("  sync = %-6s %8.0f pushes/s, %.1f us CPU each", sync, EACH / took, 1e6 * cpu / EACH))
+	rq:close()
+end
+
+sandbox = support.start({ rate_limit = "20/5/20", log = true })
+local rq = assert(pulse.queue.open(url, { sync = "batch" }))
+for i = 1, REDIS_WRITES do
+	assert(rq:push(entry(i)))
+end
+assert(rq:flush())
+sandbox:reset()
+started = core.now()
+local drainers = {}
+for i = 1, 3 do
+	local out = support.temp_path(".out")
+	drainers[i] = {
+		support.background(
+			string.format(
+				"PULSE_API_KEY=%s QUEUE_LIMITER=%s %s/pulse-lua spec/support/queue_drainer.lua %s %s none 2",
+				support.shell_quote(sandbox.key),
+				support.shell_quote(server.url .. "?bucket=bench"),
+				support.BIN,
+				sandbox.url,
+				support.shell_quote(url)
+			),
+			out
+		),
+		out,
+	}
+end
+local done = 0
+for _, d in ipairs(drainers) do
+	while support.alive(d[1]) do
+		core.sleep(0.05)
+	end
+	local text = support.read_file(d[2]) or ""
+	local drained = json.decode(text:match("([^\n]*)\n*$") or "")
+	done = done + (drained and drained.done or 0)
+	os.remove(d[2])
+end
+wall = core.now() - started
+stats = sandbox:stats()
+needed = allowance(REDIS_WRITES)
+print(string.format("queue on Redis: drained %d writes at 20/5/20, 3 processes of 2 workers, one limit",
+	REDIS_WRITES))
+print(string.format("  done %d; the sandbox applied %d writes and answered %d with 429", done, stats.writes_applied,
+	stats.rate_limited))
+print(string.format("  %.1f s; the allowance needs %.0f s: %.1f%% over (goal: within 5%%)", wall, needed,
+	100 * (wall / needed - 1)))
+rq:close()
+sandbox:stop()
+server:stop()

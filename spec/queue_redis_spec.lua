@@ -175,6 +175,8 @@ describe("pulse.queue on Redis Streams", function()
 		assert.are.same({ true, 0 }, { ok, repeats })
 		assert.are.equal(70, other:stats().pending)
 		push_rows(q, 70, 71, "b")
+		local _, queued, why = q:push({ method = "POST", path = "/customers", json = row(71, "b"), id = row(71, "b").email })
+		assert.are.same({ false, "pending" }, { queued, why }) -- a repeat among the pushes not yet flushed
 		ok, repeats = q:flush()
 		assert.are.same({ true, 1 }, { ok, repeats })
 		assert.are.equal(71, other:stats().pending)

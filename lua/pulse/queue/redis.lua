@@ -70,6 +70,7 @@ function redis_queue.open(url, opts)
 		window_ms = string.format("%d", math.max(1, math.floor(opts.dedupe_window * 1000))),
 		timeout = opts.timeout or 30,
 		unflushed = {}, -- sync = "batch": pushes not yet sent, in order
+		unflushed_ids = {}, -- their ids
 		held = {}, -- draining: the entries this consumer holds, by id
 		sids = {}, -- id -> { sid, key } of every entry taken, until it ends
 		heads = {}, -- key -> the id at its head, as last seen
@@ -148,12 +149,11 @@ end
 function Queue:push(record, payload)
 	local p = { record = record, payload = payload, nonce = random_hex(8) }
 	if self.sync == "batch" then
-		for _, other in ipairs(self.unflushed) do
-			if other.record.id == record.id then
-				return record.id, false, "pending"
-			end
+		if self.unflushed_ids[record.id] then
+			return record.id, false, "pending"
 		end
 		self.unflushed[#self.unflushed + 1] = p
+		self.unflushed_ids[record.id] = true
 		return record.id, true
 	end
 	local outcomes, why = self:_push_all({ p })
@@ -176,7 +176,7 @@ function Queue:flush()
 	if not outcomes then
 		return nil, why
 	end
-	self.unflushed = {}
+	self.unflushed, self.unflushed_ids = {}, {}
 	local repeats = 0
 	for _, outcome in ipairs(outcomes) do
 		if outcome ~= "queued" then
