@@ -19,6 +19,7 @@ package.path = "spec/?.lua;" .. package.path
 local core = require("pulse.core")
 local json = require("pulse.json")
 local pulse = require("pulse")
+local drainer = require("support.drainer")
 local redis = require("support.redis")
 local support = require("support.sandbox")
 
@@ -159,31 +160,14 @@ assert(rq:flush())
 sandbox:reset()
 started = core.now()
 local drainers = {}
+local env = { QUEUE_LIMITER = server.url .. "?bucket=bench" }
 for i = 1, 3 do
-	local out = support.temp_path(".out")
-	drainers[i] = {
-		support.background(
-			string.format(
-				"PULSE_API_KEY=%s QUEUE_LIMITER=%s %s/pulse-lua spec/support/queue_drainer.lua %s %s none 2",
-				support.shell_quote(sandbox.key),
-				support.shell_quote(server.url .. "?bucket=bench"),
-				support.BIN,
-				sandbox.url,
-				support.shell_quote(url)
-			),
-			out
-		),
-		out,
-	}
+	drainers[i] = { drainer.start(sandbox, url, { mode = "none", workers = 2, env = env }) }
 end
 local done = 0
 for _, d in ipairs(drainers) do
-	while support.alive(d[1]) do
-		core.sleep(0.05)
-	end
-	local text = support.read_file(d[2]) or ""
-	local drained = json.decode(text:match("([^\n]*)\n*$") or "")
-	done = done + (drained and drained.done or 0)
+	drainer.wait_exit(d[1], 600)
+	done = done + drainer.report(d[2]).done
 	os.remove(d[2])
 end
 wall = core.now() - started

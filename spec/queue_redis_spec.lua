@@ -4,12 +4,10 @@
 -- sandbox's log. Each test starts its own redis-server and sandbox.
 
 local core = require("pulse.core")
-local json = require("pulse.json")
 local pulse = require("pulse")
 local redis = require("support.redis")
+local drainer = require("support.drainer")
 local support = require("support.sandbox")
-
-local DRAINER = "spec/support/queue_drainer.lua"
 
 local function row(i, prefix)
 	return { name = "Customer " .. i, email = string.format("%s%d@example.org", prefix, i) }
@@ -50,25 +48,9 @@ local function kill_spawned()
 	spawned = {}
 end
 
--- Starts a drainer process on the queue at url; its pid and output path.
+-- Starts a drainer process (2 workers) on the queue at url.
 local function start_drainer(sandbox, url, env)
-	local out = support.temp_path(".out")
-	local vars = {}
-	for name, value in pairs(env or {}) do
-		vars[#vars + 1] = name .. "=" .. support.shell_quote(value)
-	end
-	local pid = support.background(
-		string.format(
-			"PULSE_API_KEY=%s %s %s/pulse-lua %s %s %s reconcile 2",
-			support.shell_quote(sandbox.key),
-			table.concat(vars, " "),
-			support.BIN,
-			DRAINER,
-			sandbox.url,
-			support.shell_quote(url)
-		),
-		out
-	)
+	local pid, out = drainer.start(sandbox, url, { workers = 2, env = env })
 	spawned[pid] = true
 	return pid, out
 end
@@ -92,19 +74,6 @@ local function assert_once_in_order(client, n, prefix, key_of)
 		assert.is_true(ids[1] > (last[key] or 0), "entry " .. i .. " of key " .. key .. " out of order")
 		last[key] = ids[1]
 	end
-end
-
-local function wait_exit(pid, limit)
-	local deadline = core.now() + (limit or 60)
-	while support.alive(pid) do
-		assert(core.now() < deadline, "the drainer " .. pid .. " did not end")
-		core.sleep(0.02)
-	end
-end
-
-local function report_of(out)
-	local text = support.read_file(out) or ""
-	return json.decode(text:match("([^\n]*)\n*$") or "") or error("the drainer said:\n" .. text)
 end
 
 describe("pulse.queue on Redis Streams", function()
@@ -227,8 +196,8 @@ describe("pulse.queue on Redis Streams", function()
 		end
 		local done = 0
 		for _, d in ipairs(drainers) do
-			wait_exit(d[1])
-			done = done + report_of(d[2]).done
+			drainer.wait_exit(d[1])
+			done = done + drainer.report(d[2]).done
 			os.remove(d[2])
 		end
 		assert.are.equal(24, done)
@@ -275,7 +244,7 @@ describe("pulse.queue on Redis Streams, the whole", function()
 			core.sleep(0.02)
 		end
 		os.execute("kill -9 " .. drainers[1][1])
-		wait_exit(drainers[1][1])
+		drainer.wait_exit(drainers[1][1])
 		local at_kill = applied_posts(sandbox)
 		while applied_posts(sandbox) < at_kill + 30 do
 			assert(core.now() < deadline + 30, "no progress after the kill")
@@ -284,8 +253,8 @@ describe("pulse.queue on Redis Streams, the whole", function()
 		server:restart()
 		local reconciled, done = 0, 0
 		for i = 2, 3 do
-			wait_exit(drainers[i][1], 120)
-			local report = report_of(drainers[i][2])
+			drainer.wait_exit(drainers[i][1], 120)
+			local report = drainer.report(drainers[i][2])
 			assert.are.equal(0, report.pending)
 			reconciled = reconciled + report.reconciled
 			done = done + report.done

@@ -3,11 +3,9 @@
 -- sandbox's side (its customers, looked up by email, and its log).
 
 local core = require("pulse.core")
-local json = require("pulse.json")
 local pulse = require("pulse")
+local drainer = require("support.drainer")
 local support = require("support.sandbox")
-
-local DRAINER = "spec/support/queue_drainer.lua"
 
 -- How many customers the sandbox holds with email.
 local function applied(client, email)
@@ -35,34 +33,6 @@ local function remove_journal(path)
 	os.remove(path .. ".lock")
 end
 
--- Starts a drainer process; returns its pid and output path.
-local function start_drainer(sandbox, journal, mode, workers, forever)
-	local out = support.temp_path(".out")
-	local pid = support.background(
-		string.format(
-			"PULSE_API_KEY=%s %s/pulse-lua %s %s %s %s %d %s",
-			support.shell_quote(sandbox.key),
-			support.BIN,
-			DRAINER,
-			sandbox.url,
-			journal,
-			mode,
-			workers or 4,
-			forever and "forever" or ""
-		),
-		out
-	)
-	return pid, out
-end
-
-local function wait_exit(pid, limit)
-	local deadline = core.now() + (limit or 60)
-	while support.alive(pid) do
-		assert(core.now() < deadline, "the drainer " .. pid .. " did not end")
-		core.sleep(0.02)
-	end
-end
-
 -- Waits (up to 20 s) until the sandbox has applied n writes.
 local function wait_applied(sandbox, n)
 	local deadline = core.now() + 20
@@ -75,12 +45,6 @@ end
 -- A reconcile on the sandbox's lookup: applied when the customer exists.
 local function reconcile_by_email(entry, c)
 	return applied(c, entry.json.email) > 0
-end
-
--- The report a drainer printed last.
-local function report_of(out)
-	local text = support.read_file(out) or ""
-	return json.decode(text:match("([^\n]*)\n*$") or "") or error("the drainer said:\n" .. text)
 end
 
 describe("pulse.queue (file journal)", function()
@@ -345,13 +309,13 @@ describe("pulse.queue (file journal)", function()
 		local q = assert(pulse.queue.open("file:" .. journal))
 		push_rows(q, 40)
 		sandbox:fault("latency:ms=200:count=0:method=POST")
-		local pid, out = start_drainer(sandbox, journal, "reconcile", 1)
+		local pid, out = drainer.start(sandbox, journal, { mode = "reconcile", workers = 1 })
 		wait_applied(sandbox, 1)
 		local none, why = q:drain(client)
 		assert.is_nil(none)
 		assert.matches("being drained by another process %(pid " .. pid .. "%)", why)
 		os.execute("kill -9 " .. pid)
-		wait_exit(pid)
+		drainer.wait_exit(pid)
 		os.remove(out)
 		sandbox:clear_faults()
 		local report = assert(q:drain(client, {
@@ -368,11 +332,11 @@ describe("pulse.queue (file journal)", function()
 		local q = assert(pulse.queue.open("file:" .. journal))
 		push_rows(q, 60)
 		sandbox:fault("latency:ms=400:count=0:method=POST")
-		local pid, out = start_drainer(sandbox, journal, "none", 4)
+		local pid, out = drainer.start(sandbox, journal, { mode = "none", workers = 4 })
 		wait_applied(sandbox, 4)
 		os.execute("kill -TERM " .. pid)
-		wait_exit(pid, 10)
-		local report = report_of(out)
+		drainer.wait_exit(pid, 10)
+		local report = drainer.report(out)
 		os.remove(out)
 		assert.are.equal("SIGTERM", report.stopped)
 		local applied_writes = sandbox:stats().writes_applied
@@ -386,7 +350,7 @@ describe("pulse.queue (file journal)", function()
 
 	it("with until_empty = false applies what other processes push while it drains, until SIGTERM", function()
 		local q = assert(pulse.queue.open("file:" .. journal))
-		local pid, out = start_drainer(sandbox, journal, "none", 2, true)
+		local pid, out = drainer.start(sandbox, journal, { mode = "none", workers = 2, forever = true })
 		for i = 1, 20 do
 			local r = row(i, "live")
 			assert(q:push({ method = "POST", path = "/customers", json = r, id = r.email, key = r.email }))
@@ -395,8 +359,8 @@ describe("pulse.queue (file journal)", function()
 		wait_applied(sandbox, 20)
 		assert.is_true(support.alive(pid), "it waits for more")
 		os.execute("kill -TERM " .. pid)
-		wait_exit(pid, 10)
-		assert.are.same({ done = 20, dead = 0, pending = 0, stopped = "SIGTERM", reconciled = 0 }, report_of(out))
+		drainer.wait_exit(pid, 10)
+		assert.are.same({ done = 20, dead = 0, pending = 0, stopped = "SIGTERM", reconciled = 0 }, drainer.report(out))
 		os.remove(out)
 		q:close()
 	end)
@@ -412,7 +376,7 @@ describe("pulse.queue (file journal)", function()
 		end
 		local before = #support.read_file(journal)
 		local inode = core.file_stamp(journal):match("^%d+")
-		local pid, out = start_drainer(sandbox, journal, "none", 2, true)
+		local pid, out = drainer.start(sandbox, journal, { mode = "none", workers = 2, forever = true })
 		local compacted_at -- the push after which the journal was a new file
 		for i = 1, 100 do
 			local r = row(i, "new")
@@ -423,8 +387,8 @@ describe("pulse.queue (file journal)", function()
 		assert.is_true(compacted_at and compacted_at < 100, "compacted while the pushes came")
 		wait_applied(sandbox, 100)
 		os.execute("kill -TERM " .. pid)
-		wait_exit(pid, 10)
-		assert.are.equal(100, report_of(out).done)
+		drainer.wait_exit(pid, 10)
+		assert.are.equal(100, drainer.report(out).done)
 		os.remove(out)
 		assert.is_true(#support.read_file(journal) < before)
 		assert.are.same({ pending = 0, uncertain = 0, done = 400, dead = 0 }, q:stats())
@@ -469,7 +433,7 @@ describe("pulse.queue under kill -9", function()
 		local target = tonumber(os.getenv("QUEUE_KILLS") or "50")
 		local finished = false
 		while not finished do
-			local pid, out = start_drainer(sandbox, journal, "reconcile", 2)
+			local pid, out = drainer.start(sandbox, journal, { mode = "reconcile", workers = 2 })
 			if kills < target then
 				core.sleep(0.05 + math.random() * 0.3)
 			end
@@ -477,10 +441,10 @@ describe("pulse.queue under kill -9", function()
 				os.execute("kill -9 " .. pid)
 				kill_times[#kill_times + 1] = core.epoch()
 				kills = kills + 1
-				wait_exit(pid)
+				drainer.wait_exit(pid)
 			else
-				wait_exit(pid, 120)
-				local report = report_of(out)
+				drainer.wait_exit(pid, 120)
+				local report = drainer.report(out)
 				finished = report.pending == 0
 				assert(not finished or kills >= target, "the writes were all done after only " .. kills .. " kills")
 			end
