@@ -46,6 +46,10 @@ void *binding_check_object(lua_State *L, int arg, int mt, const char *tname);
 /* Gives the userdata at the top the metatable at index mt. */
 void binding_set_metatable(lua_State *L, int mt);
 
+/* Makes the registry's metatable name for an object of its own (no
+ * shared upvalues): methods as __index, close as __gc and __close. */
+void binding_new_metatable(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close);
+
 /* Pushes v, as an integer when it is whole (60, not 60.0). */
 void binding_push_number(lua_State *L, double v);
 

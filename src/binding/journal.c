@@ -198,19 +198,6 @@ static int claim_release_method(lua_State *L)
 	return 0;
 }
 
-static void new_metatable(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close)
-{
-	luaL_newmetatable(L, name);
-	lua_newtable(L);
-	luaL_setfuncs(L, methods, 0);
-	lua_setfield(L, -2, "__index");
-	lua_pushcfunction(L, close);
-	lua_setfield(L, -2, "__gc");
-	lua_pushcfunction(L, close);
-	lua_setfield(L, -2, "__close");
-	lua_pop(L, 1);
-}
-
 void binding_journal_metatables(lua_State *L)
 {
 	static const luaL_Reg journal_methods[] = {
@@ -220,8 +207,8 @@ void binding_journal_metatables(lua_State *L)
 	    {"close", journal_close_method}, {NULL, NULL},
 	};
 	static const luaL_Reg claim_methods[] = {{"release", claim_release_method}, {NULL, NULL}};
-	new_metatable(L, JOURNAL_MT, journal_methods, journal_close_method);
-	new_metatable(L, CLAIM_MT, claim_methods, claim_release_method);
+	binding_new_metatable(L, JOURNAL_MT, journal_methods, journal_close_method);
+	binding_new_metatable(L, CLAIM_MT, claim_methods, claim_release_method);
 }
 
 const luaL_Reg binding_journal_functions[] = {

@@ -155,15 +155,7 @@ void binding_redis_open(lua_State *L)
 	    {"close", redis_close_method},
 	    {NULL, NULL},
 	};
-	luaL_newmetatable(L, REDIS_MT);
-	lua_newtable(L);
-	luaL_setfuncs(L, methods, 0);
-	lua_setfield(L, -2, "__index");
-	lua_pushcfunction(L, redis_close_method);
-	lua_setfield(L, -2, "__gc");
-	lua_pushcfunction(L, redis_close_method);
-	lua_setfield(L, -2, "__close");
-	lua_pop(L, 1);
+	binding_new_metatable(L, REDIS_MT, methods, redis_close_method);
 	lua_pushlstring(L, REDIS_STREAMS_SCRIPT, sizeof REDIS_STREAMS_SCRIPT - 1);
 	lua_setfield(L, -2, "redis_queue_script");
 }
