@@ -38,6 +38,12 @@ local function applied_posts(sandbox)
 	return n
 end
 
+-- How many consumers the stream's group has.
+local function consumers(server, stream)
+	local _, n = server:cli("XINFO CONSUMERS " .. stream .. " pulse"):gsub("%f[%w]name%f[%W]", "")
+	return n
+end
+
 -- The drainers started and not yet reaped: a failed test kills them.
 local spawned = {}
 
@@ -102,6 +108,8 @@ describe("pulse.queue on Redis Streams", function()
 		assert.are.same({ pending = 4, uncertain = 0, done = 0, dead = 0 }, q:stats())
 		local report = assert(q:drain(client, { workers = 2 }))
 		assert.are.same({ 3, 1, 0 }, { report.done, report.dead, report.pending })
+		-- A drainer left holding nothing leaves the consumer group.
+		assert.are.equal(0, consumers(server, "writes"))
 		_, queued, why = q:push({ method = "POST", path = "/customers", json = row(2, "d"), id = row(2, "d").email })
 		assert.are.same({ false, "done" }, { queued, why })
 		_, queued, why = q:push({ method = "POST", path = "/customers", json = {}, id = "bad" })
@@ -201,6 +209,7 @@ describe("pulse.queue on Redis Streams", function()
 			os.remove(d[2])
 		end
 		assert.are.equal(24, done)
+		assert.are.equal(0, consumers(server, "writes"))
 		assert_once_in_order(client, 24, "o", key_of)
 		q:close()
 	end)

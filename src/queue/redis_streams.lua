@@ -109,6 +109,15 @@ local function entry(sid, list)
 	}
 end
 
+-- The SIDs of entries in consumer's PEL, as a set.
+local function pending_of(consumer)
+	local mine = {}
+	for _, p in ipairs(redis.call("XPENDING", S, GROUP, "-", "+", 100000, consumer)) do
+		mine[p[1]] = true
+	end
+	return mine
+end
+
 -- take CONSUMER NEW LEASE_MS {SID KEY}...: keeps the consumer's lease on
 -- the entries it holds (SID, of KEY), takes over those idle past LEASE_MS
 -- (their consumer is gone), and reads new ones, NEW in all. Answers
@@ -116,10 +125,7 @@ end
 local function take()
 	ensure_group()
 	local consumer, new, lease = ARGV[2], tonumber(ARGV[3]), ARGV[4]
-	local mine = {}
-	for _, p in ipairs(redis.call("XPENDING", S, GROUP, "-", "+", 100000, consumer)) do
-		mine[p[1]] = true
-	end
+	local mine = pending_of(consumer)
 	local lost, keep, keys = {}, {}, {}
 	for i = 5, #ARGV, 2 do
 		local sid, key = ARGV[i], ARGV[i + 1]
@@ -253,15 +259,26 @@ local function retry()
 	return n
 end
 
--- release CONSUMER SID...: entries a stopping consumer holds and did not
--- send, made idle since long ago, so that the next take of any consumer
--- takes them over at once.
+-- release CONSUMER SID...: a stopping consumer's entries that are still
+-- its own (another may have taken one over since its last look) are made
+-- idle since long ago, so that the next take of any consumer takes them
+-- over at once. A consumer left holding nothing leaves the group.
 local function release()
-	if #ARGV > 2 then
+	local consumer = ARGV[2]
+	local mine = pending_of(consumer)
+	local sids = {}
+	for i = 3, #ARGV do
+		if mine[ARGV[i]] then
+			sids[#sids + 1] = ARGV[i]
+		end
+	end
+	if #sids > 0 then
 		local t = redis.call("TIME")
 		-- The longest idle time XCLAIM keeps (it takes a longer one for "now").
 		local idle = tonumber(t[1]) * 1000 - 1
-		xclaim(ARGV[2], { unpack(ARGV, 3) }, "IDLE", idle, "JUSTID")
+		xclaim(consumer, sids, "IDLE", idle, "JUSTID")
+	elseif next(mine) == nil then
+		redis.call("XGROUP", "DELCONSUMER", S, GROUP, consumer)
 	end
 	return 1
 end
