@@ -165,6 +165,42 @@ describe("limiter = 'shm:<path>'", function()
 		assert.are.equal("600\n", st, "made for its owner only")
 	end)
 
+	it("lets a task told to wait for another client's probe ask again, not wait for good", function()
+		-- Two clients on one bucket, in one process: a's request is the
+		-- probe that confirms a new bucket; b's task, told to wait for it,
+		-- must not wait on b's own answers (there are none). In a child
+		-- process under timeout: a task that waits for good hangs the run.
+		sandbox = support.start({ rate_limit = "5/1/5", faults = "latency:ms=300:count=0" })
+		local script = support.temp_path(".lua")
+		support.write_file(
+			script,
+			string.format(
+				[[
+local pulse = require("pulse")
+local a = pulse.new({ base_url = %q, limiter = %q })
+local b = pulse.new({ base_url = %q, limiter = %q })
+pulse.run(function()
+	local ta = pulse.spawn(function() return a:get("/services/1") end)
+	pulse.sleep(0.05)
+	local tb = pulse.spawn(function() return b:get("/services/2") end)
+	assert(ta:join())
+	assert(tb:join())
+end)
+print("both answered")
+]],
+				sandbox.url,
+				"shm:" .. path,
+				sandbox.url,
+				"shm:" .. path
+			)
+		)
+		local out, err = support.run(
+			string.format("PULSE_API_KEY=%s timeout 10 %s/pulse-lua %s", support.shell_quote(sandbox.key), support.BIN, script)
+		)
+		os.remove(script)
+		assert.are.equal("both answered\n", out, tostring(err))
+	end)
+
 	it("refuses a file that is not one of its own, saying so", function()
 		support.write_file(path, "#!/bin/sh\necho hello\n")
 		local ok, err = pcall(core.limiter, { url = "shm:" .. path, bucket = "b", limit = 1, window = 1, burst = 1 })
