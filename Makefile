@@ -171,6 +171,7 @@ fuzz:
 		url) srcs="$(FUZZ_SRC_url) $$(pkg-config --cflags --libs $(LUA_PC))";; \
 		redis_url) srcs="$(FUZZ_SRC_redis_url)";; \
 		journal_record) srcs="$(FUZZ_SRC_journal_record)";; \
+		redis_reply) srcs="$(FUZZ_SRC_redis_reply) $$(pkg-config --cflags --libs $(LUA_PC) hiredis)";; \
 		esac; \
 		clang $(FUZZ_CFLAGS) src/fuzz/$${t}_fuzz.c $$srcs -lm -o build-fuzz/$$t; \
 		mkdir -p build-fuzz/corpus-$$t; \

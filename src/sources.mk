@@ -15,7 +15,7 @@ NET_SRC      = src/net/engine.c src/net/exchange.c src/net/transport.c
 # by the core's loader of such libraries.
 NET_LAZY_SRC = src/net/curl_dlopen.c src/core/lazy_library.c
 BINDING_SRC  = src/binding/core.c src/binding/engine.c src/binding/files.c src/binding/journal.c src/binding/json.c src/binding/limiter.c \
-               src/binding/policy.c src/binding/redis.c src/binding/response.c src/binding/sys.c src/binding/transport.c
+               src/binding/policy.c src/binding/redis.c src/binding/redis_reply.c src/binding/response.c src/binding/sys.c src/binding/transport.c
 EMBED_SRC    = src/embed/modules.c
 SANDBOX_SRC  = src/sandbox/server.c src/sandbox/connections.c src/sandbox/handler.c src/sandbox/options.c \
                src/sandbox/timer.c
@@ -31,9 +31,10 @@ MODULE_SRC   = $(CORE_SRC) $(REDIS_SRC) $(LIMITER_SRC) $(QUEUE_SRC) $(NET_SRC) $
 SANDBOX_CORE_SRC = src/core/buf.c src/core/clock.c
 
 # libFuzzer targets (src/fuzz/NAME_fuzz.c) and the sources each links.
-FUZZ_TARGETS = json_decode ratelimit_headers url redis_url journal_record
+FUZZ_TARGETS = json_decode ratelimit_headers url redis_url journal_record redis_reply
 FUZZ_SRC_json_decode       = src/core/json_decode.c
 FUZZ_SRC_ratelimit_headers = src/core/ratelimit_headers.c src/core/header_block.c src/core/ratelimit.c
 FUZZ_SRC_url               =
 FUZZ_SRC_redis_url         = src/redis/url.c
 FUZZ_SRC_journal_record    = src/queue/record.c src/core/sha256.c
+FUZZ_SRC_redis_reply       = src/binding/redis_reply.c

@@ -17,7 +17,7 @@ local MAY_INCLUDE = {
 	embed = {},
 	sandbox = { core = true, embed = true },
 	runner = { binding = true, embed = true, net = true, sandbox = true },
-	fuzz = { core = true, redis = true, limiter = true, queue = true }, -- the parsers they fuzz
+	fuzz = { core = true, redis = true, limiter = true, queue = true, binding = true }, -- what they fuzz
 }
 
 -- System headers only some layers may include: Lua's C API, libcurl and

@@ -4,14 +4,13 @@
 #include "binding.h"
 
 #include "redis/link.h"
+#include "redis_reply.h"
 #include "redis_streams.h" /* REDIS_STREAMS_SCRIPT: queue/redis_streams.lua, made by the build */
 
 #include <string.h>
 
 #define REDIS_MT "pulse.redis"
 
-/* Nested arrays deeper than this are refused (the queue's replies have 3). */
-#define MAX_DEPTH 8
 #define MAX_ARGS 250
 
 static struct redis_link *check_link(lua_State *L)
@@ -44,37 +43,6 @@ static int core_redis(lua_State *L)
 	else
 		lua_pushnil(L);
 	return 2;
-}
-
-/* Pushes a reply as Lua values: nil as false (it may sit in an array),
- * integers as integers, strings and statuses as strings, arrays as
- * tables; an error inside an array as a string. */
-static int push_reply(lua_State *L, const redisReply *r, int depth)
-{
-	switch (r->type) {
-	case REDIS_REPLY_INTEGER:
-		lua_pushinteger(L, (lua_Integer)r->integer);
-		return 0;
-	case REDIS_REPLY_STRING:
-	case REDIS_REPLY_STATUS:
-	case REDIS_REPLY_ERROR:
-		lua_pushlstring(L, r->str, r->len);
-		return 0;
-	case REDIS_REPLY_ARRAY:
-		if (depth >= MAX_DEPTH)
-			return -1;
-		luaL_checkstack(L, 4, "a Redis reply");
-		lua_createtable(L, (int)r->elements, 0);
-		for (size_t i = 0; i < r->elements; i++) {
-			if (push_reply(L, r->element[i], depth + 1) != 0)
-				return -1;
-			lua_rawseti(L, -2, (lua_Integer)i + 1);
-		}
-		return 0;
-	default: /* nil */
-		lua_pushboolean(L, 0);
-		return 0;
-	}
 }
 
 /* redis:eval(script, keys, args) -> the script's reply; or nil, why and
@@ -126,7 +94,7 @@ static int redis_eval_method(lua_State *L)
 		lua_pushboolean(L, l->unreachable);
 		return 3;
 	}
-	int bad = push_reply(L, reply, 0);
+	int bad = binding_push_redis_reply(L, reply);
 	freeReplyObject(reply);
 	if (bad) {
 		lua_pushnil(L);
