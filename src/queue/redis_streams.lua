@@ -96,13 +96,23 @@ local function push()
 	return out
 end
 
+-- The key of an entry's payload; nil when it is not a push record (an
+-- entry some other program added to the stream).
+local function key_of(payload)
+	local ok, r = pcall(cjson.decode, payload or "")
+	if ok and type(r) == "table" and type(r.key) == "string" then
+		return r.key
+	end
+end
+
 -- An entry as take answers it: { sid, id, payload, sent, failures, attempts }.
 local function entry(sid, list)
 	local f = fields(list)
+	f.id = f.id or sid -- not one of ours: the drain makes it a dead letter
 	return {
 		sid,
 		f.id,
-		f.e,
+		f.e or "",
 		redis.call("HEXISTS", S .. ":sent", f.id),
 		tonumber(redis.call("HGET", S .. ":failures", f.id) or "0"),
 		tonumber(redis.call("HGET", S .. ":attempts", f.id) or "0"),
@@ -155,7 +165,10 @@ local function take()
 		end
 	end
 	for _, e in ipairs(got) do
-		keys[cjson.decode(e[3]).key] = true
+		local key = key_of(e[3])
+		if key then
+			keys[key] = true
+		end
 	end
 	local heads = {}
 	for key in pairs(keys) do
@@ -243,8 +256,8 @@ local function retry()
 	local n = 0
 	for _, e in ipairs(redis.call("XRANGE", S .. ":dead", "-", "+")) do
 		local f = fields(e[2])
-		if (not wanted or wanted[f.id]) and f.e ~= "{}" then
-			local key = cjson.decode(f.e).key
+		local key = key_of(f.e)
+		if (not wanted or wanted[f.id]) and key then
 			redis.call("XADD", S, "*", "id", f.id, "e", f.e)
 			redis.call("RPUSH", S .. ":key:" .. key, f.id)
 			redis.call("SET", S .. ":id:" .. f.id, "p retry")

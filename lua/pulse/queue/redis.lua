@@ -198,14 +198,20 @@ local function sid_before(a, b)
 end
 
 -- An entry as take gives it: { sid, id, payload, sent, failures, attempts }.
+-- One whose payload is not a push record (another program added it to the
+-- stream) has `unreadable` set.
 local function held_entry(t)
-	local r = json.decode(t[3]) or {}
+	local r = json.decode(t[3])
+	local readable = type(r) == "table" and type(r.key) == "string" and type(r.method) == "string"
+		and type(r.path) == "string"
+	r = readable and r or {}
 	return {
+		unreadable = not readable or nil,
 		sid = t[1],
 		id = t[2],
-		key = r.key or r.path or "",
-		method = r.method or "GET",
-		path = r.path or "/",
+		key = r.key or "",
+		method = r.method,
+		path = r.path,
 		opts = type(r.opts) == "table" and r.opts or {},
 		pushed_at = r.at,
 		state = t[4] == 1 and "sent" or "pending",
@@ -271,12 +277,14 @@ end
 
 -- The oldest entry held, at the head of its key, not taken (busy[id]),
 -- not waiting for its backoff (not_before, on the epoch clock, after now).
+-- An unreadable one has no key: the drain takes it to make it a dead
+-- letter (its request cannot be made).
 function Queue:next_entry(busy, now)
 	local found
 	for id, entry in pairs(self.held) do
 		if
 			not busy[id]
-			and self.heads[entry.key] == id
+			and (self.heads[entry.key] == id or entry.unreadable)
 			and (entry.not_before or 0) <= now
 			and (not found or sid_before(entry.sid, found.sid))
 		then
