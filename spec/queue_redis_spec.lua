@@ -236,7 +236,6 @@ describe("pulse.queue on Redis Streams, the whole", function()
 	-- #timing: it bounds how long the drainers may take to make progress,
 	-- which drainers slowed by memcheck's sandbox would miss.
 	it("applies 200 writes exactly once through a drainer killed for good and a restart of Redis #timing", function()
-		finally(kill_spawned)
 		-- Each POST is applied, then answered 250 ms late: a drainer killed
 		-- holds writes applied and unanswered, which another takes over
 		-- after the lease and reconciles. 15 calls a second is less than
@@ -249,6 +248,12 @@ describe("pulse.queue on Redis Streams, the whole", function()
 			rate_limit = "15/1/15",
 		})
 		local client = sandbox:client()
+		finally(function() -- also when an assertion fails
+			kill_spawned()
+			client:close()
+			sandbox:stop()
+			server:stop()
+		end)
 		local url = server.url .. "?stream=whole"
 		local env = { QUEUE_LEASE = "1", QUEUE_LIMITER = server.url .. "?bucket=whole" }
 		-- 20 keys, 10 writes each: a key's next write waits for the one
@@ -303,8 +308,5 @@ describe("pulse.queue on Redis Streams, the whole", function()
 		end
 		assert.are.equal(0, refused, "the sandbox answered 429")
 		q:close()
-		client:close()
-		sandbox:stop()
-		server:stop()
 	end)
 end)
