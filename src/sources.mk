@@ -7,7 +7,7 @@ CORE_SRC     = src/core/buf.c src/core/clock.c src/core/fd_io.c src/core/header_
                src/core/json_encode.c src/core/ratelimit.c src/core/ratelimit_headers.c \
                src/core/request_stats.c src/core/retry.c src/core/sha256.c \
                src/core/stop_signal.c
-REDIS_SRC    = src/redis/link.c src/redis/url.c
+REDIS_SRC    = src/redis/link.c src/redis/reader_limit.c src/redis/url.c
 LIMITER_SRC  = src/limiter/limiter.c src/limiter/local.c src/limiter/redis.c src/limiter/shm.c
 QUEUE_SRC    = src/queue/claim.c src/queue/journal.c src/queue/record.c
 NET_SRC      = src/net/engine.c src/net/exchange.c src/net/transport.c
@@ -37,4 +37,4 @@ FUZZ_SRC_ratelimit_headers = src/core/ratelimit_headers.c src/core/header_block.
 FUZZ_SRC_url               =
 FUZZ_SRC_redis_url         = src/redis/url.c
 FUZZ_SRC_journal_record    = src/queue/record.c src/core/sha256.c
-FUZZ_SRC_redis_reply       = src/binding/redis_reply.c
+FUZZ_SRC_redis_reply       = src/binding/redis_reply.c src/redis/reader_limit.c

@@ -1,10 +1,12 @@
 /*
  * libFuzzer target: a Redis reply, as bytes off the wire, read by hiredis'
- * reader and pushed as Lua values (binding/redis_reply.c): whatever Redis,
- * or something posing as it, sends, the walk pushes exactly one value or
- * nothing, and never more nesting than it allows.
+ * reader bounded as the connections bound it (redis/reader_limit.c), and
+ * pushed as Lua values (binding/redis_reply.c): whatever Redis, or
+ * something posing as it, sends, the walk pushes exactly one value or
+ * nothing, and the reader never asks for more than the bound allows.
  */
 #include "binding/redis_reply.h"
+#include "redis/reader_limit.h"
 
 #include <hiredis.h>
 #include <lauxlib.h>
@@ -21,6 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	redisReader *reader = redisReaderCreate();
 	if (!reader)
 		return 0;
+	redis_limit_reader(reader);
 	if (redisReaderFeed(reader, (const char *)data, size) == REDIS_OK) {
 		void *reply;
 		while (redisReaderGetReply(reader, &reply) == REDIS_OK && reply) {

@@ -1,4 +1,5 @@
 #include "link.h"
+#include "reader_limit.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -55,6 +56,7 @@ static int connect_link(struct redis_link *l)
 		return -1;
 	}
 	redisSetTimeout(l->c, l->timeout);
+	redis_limit_reader(l->c->reader);
 	char db[16];
 	snprintf(db, sizeof db, "%d", l->url.db);
 	const char *auth_user[] = {"AUTH", l->url.user, l->url.password};
