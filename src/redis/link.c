@@ -9,7 +9,8 @@
 /* EVALSHA's arguments at most, after the SHA. */
 #define MAX_EVAL_ARGS 256
 
-void redis_link_failed(struct redis_link *l, const char *why)
+/* Sets l->error to "the ROLE's Redis at host:port: why". */
+static void redis_link_failed(struct redis_link *l, const char *why)
 {
 	snprintf(l->error, sizeof l->error, "the %s's Redis at %.64s:%d: %.150s", l->role, l->url.host,
 	         l->url.port, why);

@@ -42,9 +42,6 @@ redisReply *redis_link_command(struct redis_link *l, int argc, const char **argv
 redisReply *redis_link_eval(struct redis_link *l, char sha[41], const char *script, int argc,
                             const char **argv, const size_t *lens);
 
-/* Sets l->error to "the ROLE's Redis at host:port: why". */
-void redis_link_failed(struct redis_link *l, const char *why);
-
 /* Disconnects and wipes the password; the link may not be used after. */
 void redis_link_close(struct redis_link *l);
 

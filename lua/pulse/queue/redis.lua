@@ -84,14 +84,6 @@ function redis_queue.open(url, opts)
 	return self
 end
 
-local function sleep(seconds)
-	if tasks.current() then
-		tasks.sleep(seconds)
-	else
-		core.sleep(seconds)
-	end
-end
-
 -- Runs a step of the script (args: the step's name, then its own); its
 -- reply, or nil and why. Redis out of reach, or loading its data, is
 -- asked again until the timeout: every step can be run twice (a push
@@ -110,7 +102,7 @@ function Queue:_step(args)
 		if core.now() >= deadline then
 			return failure(string.format("%s (for %g s)", why, self.timeout))
 		end
-		sleep(wait)
+		tasks.sleep(wait) -- outside tasks, core.sleep
 		wait = math.min(wait * 2, 1)
 	end
 end
