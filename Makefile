@@ -25,7 +25,6 @@ LDFLAGS     ?= -Wl,-O1 -Wl,--as-needed
 # before the packages are there). The rockspec sets them itself.
 lazy = $(eval $(1) := $$(shell $(2)))$($(1))
 LUA_CFLAGS   = $(call lazy,LUA_CFLAGS,pkg-config --cflags $(LUA_PC))
-LUA_LIBS     = $(call lazy,LUA_LIBS,pkg-config --libs $(LUA_PC))
 CURL_CFLAGS  = $(call lazy,CURL_CFLAGS,pkg-config --cflags libcurl)
 CURL_LIBS    = $(call lazy,CURL_LIBS,pkg-config --libs libcurl)
 MHD_CFLAGS   = $(call lazy,MHD_CFLAGS,pkg-config --cflags libmicrohttpd)
@@ -40,6 +39,11 @@ RUNNER_CFLAGS = $(call lazy,RUNNER_CFLAGS,pkg-config --exists readline && echo -
 RUNNER_LIBS   = $(call lazy,RUNNER_LIBS,pkg-config --exists readline && pkg-config --libs readline)
 
 CJSON_LIBS   = -l:liblua$(LUA_VERSION)-cjson.a
+
+# The programs link Lua's core in, as Debian's lua5.4 does: its calls then
+# go through no PLT (a 2 KB JSON decode: 9.3 -> 7.8 us). -E exports the
+# Lua C API to the C modules a script requires.
+LUA_STATIC   = -Wl,-E -l:liblua$(LUA_VERSION).a
 
 DEB_PACKAGES = build-essential pkg-config lua$(LUA_VERSION) liblua$(LUA_VERSION)-dev \
                libcurl4-openssl-dev libmicrohttpd-dev lua-cjson lua-cjson-dev lua-busted \
@@ -124,12 +128,12 @@ $(BUILD)/pulse/core.so: $(call pic,$(MODULE_SRC))
 RUNNER_OBJ = $(RUNNER_SRC) $(EMBED_SRC) $(SANDBOX_SRC) $(MODULE_SRC) $(NET_LAZY_SRC) $(SANDBOX_LAZY_SRC)
 $(BUILD)/pulse-lua: $(call obj,$(RUNNER_OBJ)) $(BUILD)/obj/embedded_all.o
 	@echo "  LD       $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LUA_LIBS) $(REDIS_LIBS) $(CJSON_LIBS) $(RUNNER_LIBS) -ldl -lpthread -lm
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LUA_STATIC) $(REDIS_LIBS) $(CJSON_LIBS) $(RUNNER_LIBS) -ldl -lpthread -lm
 
 $(BUILD)/pulse-sandbox: $(call obj,$(SANDBOX_MAIN) $(SANDBOX_SRC) $(EMBED_SRC) $(SANDBOX_CORE_SRC)) \
                         $(BUILD)/obj/embedded_sandbox.o
 	@echo "  LD       $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LUA_LIBS) $(MHD_LIBS) $(CJSON_LIBS) -lpthread -lm
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LUA_STATIC) $(MHD_LIBS) $(CJSON_LIBS) -lpthread -lm
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
@@ -189,11 +193,12 @@ $(BUILD)/bench/shm_take: $(SHM_TAKE_SRC)
 	@echo "  CC       $<"
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 -Isrc $(SHM_TAKE_SRC) -o $@ -lpthread -lm
 
-# The Lua-cURLv3 + lua-cjson shape: libcurl multi and cjson in C.
+# The Lua-cURLv3 + lua-cjson shape: libcurl multi and cjson in C, on a Lua
+# core linked in, as lua5.4 (which would run such a script) has it.
 $(BUILD)/bench/cjson_multi: bench/cjson_multi.c bench/plain.h
 	@mkdir -p $(@D)
 	@echo "  CC       $<"
-	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 $(LUA_CFLAGS) $< -o $@ $(LUA_LIBS) $(CJSON_LIBS) \
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 $(LUA_CFLAGS) $< -o $@ $(LUA_STATIC) $(CJSON_LIBS) \
 		$(shell pkg-config --libs libcurl) -lm
 
 $(BUILD)/bench/%: bench/%.c bench/plain.h

@@ -132,6 +132,13 @@ describe("pulse-lua", function()
 		os.execute("rm -r " .. dir)
 	end)
 
+	it("loads a C module a script requires: the Lua C API is exported to it", function()
+		-- lfs comes with busted; it links no Lua library of its own, as
+		-- Debian's Lua modules do not, and finds lua_* in the runner.
+		local out, err = run("-e 'print(require(\"lfs\").attributes(\".\", \"mode\"))'")
+		assert.are.equal("directory\n", out, err)
+	end)
+
 	it("works when copied away from the tree: the modules are compiled in", function()
 		local dir = os.tmpname()
 		os.remove(dir)
