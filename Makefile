@@ -125,7 +125,7 @@ $(BUILD)/pulse/core.so: $(call pic,$(MODULE_SRC))
 # libcurl and libmicrohttpd are not linked: src/net/curl_dlopen.c and
 # src/sandbox/mhd_dlopen.c load them at their first use, which keeps them
 # off every start.
-RUNNER_OBJ = $(RUNNER_SRC) $(EMBED_SRC) $(SANDBOX_SRC) $(MODULE_SRC) $(NET_LAZY_SRC) $(SANDBOX_LAZY_SRC)
+RUNNER_OBJ = $(RUNNER_SRC) $(RUNNER_CORE_SRC) $(EMBED_SRC) $(SANDBOX_SRC) $(MODULE_SRC) $(NET_LAZY_SRC) $(SANDBOX_LAZY_SRC)
 $(BUILD)/pulse-lua: $(call obj,$(RUNNER_OBJ)) $(BUILD)/obj/embedded_all.o
 	@echo "  LD       $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LUA_STATIC) $(REDIS_LIBS) $(CJSON_LIBS) $(RUNNER_LIBS) -ldl -lpthread -lm
@@ -142,23 +142,25 @@ test: all
 
 # The whole suite with AddressSanitizer and UBSan: an instrumented pulse-lua
 # (pulse.core compiled in) runs busted, against instrumented sandboxes.
+# PULSE_MALLOC=system: Lua's blocks come from malloc, for ASan to see each
+# (runner_spec runs its pool under ASan too).
 SANITIZE     = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 check-asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g $(SANITIZE) -Werror" LDFLAGS="$(SANITIZE)" all
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 PULSE_MALLOC=system \
 		PULSE_BUILD=build-asan build-asan/pulse-lua /usr/bin/busted
 
 # A representative part of the suite under valgrind's memcheck: the runner
 # (pulse.core built in) runs the JSON, URL, client, rate-limit, retry,
 # batch and write queue specs, against sandboxes that run under memcheck
 # too, leaving out the few tests that bound wall-clock time (tagged #timing). Zero errors and
-# zero definite leaks, or it fails.
+# zero definite leaks, or it fails. Lua's blocks come from malloc, for memcheck to see each.
 VALGRIND      = valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
                 --show-leak-kinds=definite
 VALGRIND_SPECS = spec/json_spec.lua spec/url_spec.lua spec/client_spec.lua spec/ratelimit_spec.lua spec/retry_spec.lua \
                  spec/batch_spec.lua spec/queue_spec.lua spec/queue_redis_spec.lua
 check-valgrind: all
-	PULSE_SANDBOX_WRAPPER="$(VALGRIND)" $(VALGRIND) $(BUILD)/pulse-lua /usr/bin/busted --exclude-tags=timing \
+	PULSE_MALLOC=system PULSE_SANDBOX_WRAPPER="$(VALGRIND)" $(VALGRIND) $(BUILD)/pulse-lua /usr/bin/busted --exclude-tags=timing \
 		$(VALGRIND_SPECS)
 
 # libFuzzer targets for every C parser of outside input (src/sources.mk
@@ -176,6 +178,7 @@ fuzz:
 		redis_url) srcs="$(FUZZ_SRC_redis_url)";; \
 		journal_record) srcs="$(FUZZ_SRC_journal_record)";; \
 		redis_reply) srcs="$(FUZZ_SRC_redis_reply) $$(pkg-config --cflags --libs $(LUA_PC) hiredis)";; \
+		block_pool) srcs="$(FUZZ_SRC_block_pool)";; \
 		esac; \
 		clang $(FUZZ_CFLAGS) src/fuzz/$${t}_fuzz.c $$srcs -lm -o build-fuzz/$$t; \
 		mkdir -p build-fuzz/corpus-$$t; \

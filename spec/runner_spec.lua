@@ -139,6 +139,69 @@ describe("pulse-lua", function()
 		assert.are.equal("directory\n", out, err)
 	end)
 
+	-- Lua's memory comes from the runner's pool, or from malloc with
+	-- PULSE_MALLOC=system; each run here is made with both.
+	local ALLOCATORS = { pool = "env -u PULSE_MALLOC", system = "env PULSE_MALLOC=system" }
+
+	it("prints warnings as lua5.4 does: off until -W or @on, in parts", function()
+		local code = "-e 'warn(\"hidden\") warn(\"@on\") warn(\"a\", \"b\") warn(\"@off\") warn(\"x\") "
+			.. "warn(\"@on\") warn(\"@other\") warn(\"c\")'"
+		local _, expected = support.run("lua5.4 " .. code)
+		assert.are.equal("Lua warning: ab\nLua warning: c\n", expected)
+		local _, expected_w = support.run("lua5.4 -W -e 'warn(\"w\")'")
+		for name, env in pairs(ALLOCATORS) do
+			local _, err = run(code, nil, env)
+			assert.are.equal(expected, err, name)
+			_, err = run("-W -e 'warn(\"w\")'", nil, env)
+			assert.are.equal(expected_w, err, name)
+		end
+	end)
+
+	it("computes the same with Lua's memory from its pool or from malloc", function()
+		-- Blocks of every size around the pool's largest (512 bytes), grown,
+		-- shrunk and freed in a random order, with collections in between.
+		local path = script([[
+			math.randomseed(tonumber(arg[1]))
+			local live, sum = {}, 0
+			for round = 1, 20000 do
+				local i = math.random(200)
+				local kind = math.random(4)
+				if kind == 1 then
+					live[i] = string.rep(string.char(65 + round % 26), math.random(0, 1100))
+				elseif kind == 2 then
+					local t = {}
+					for j = 1, math.random(0, 70) do t[j] = j * round end
+					for j = 1, math.random(0, 20) do t["k" .. j] = j end
+					live[i] = t
+				elseif kind == 3 and type(live[i]) == "table" then
+					for j = #live[i], 1, -2 do live[i][j] = nil end
+					live[i].grown = { table.unpack(live[i]) }
+				else
+					live[i] = nil
+				end
+				if round % 5000 == 0 then collectgarbage() end
+			end
+			for i = 1, 200 do
+				local v = live[i]
+				if type(v) == "string" then
+					sum = sum + #v + (v:byte(1) or 0)
+				elseif type(v) == "table" then
+					for k, x in pairs(v) do
+						sum = sum + (type(x) == "number" and x or 1) + (type(k) == "string" and #k or k)
+					end
+				end
+			end
+			print(sum)
+		]])
+		local expected = support.run("lua5.4 " .. path .. " 7")
+		assert.truthy(expected:find("^%d+\n$"), expected)
+		for name, env in pairs(ALLOCATORS) do
+			local out, err = run(path .. " 7", nil, env)
+			assert.are.equal(expected, out, name .. ": " .. tostring(err))
+		end
+		os.remove(path)
+	end)
+
 	it("works when copied away from the tree: the modules are compiled in", function()
 		local dir = os.tmpname()
 		os.remove(dir)

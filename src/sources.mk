@@ -20,7 +20,9 @@ EMBED_SRC    = src/embed/modules.c
 SANDBOX_SRC  = src/sandbox/server.c src/sandbox/connections.c src/sandbox/handler.c src/sandbox/options.c \
                src/sandbox/timer.c
 RUNNER_SRC   = src/runner/pulse_lua.c src/runner/args.c src/runner/interrupt.c src/runner/repl.c \
-               src/runner/sandbox.c
+               src/runner/sandbox.c src/runner/state.c
+# The runner's Lua state takes its memory from this pool.
+RUNNER_CORE_SRC = src/core/block_pool.c
 SANDBOX_MAIN = src/sandbox/main.c
 # The runner's libmicrohttpd, loaded when its sandbox first starts.
 SANDBOX_LAZY_SRC = src/sandbox/mhd_dlopen.c
@@ -31,10 +33,11 @@ MODULE_SRC   = $(CORE_SRC) $(REDIS_SRC) $(LIMITER_SRC) $(QUEUE_SRC) $(NET_SRC) $
 SANDBOX_CORE_SRC = src/core/buf.c src/core/clock.c
 
 # libFuzzer targets (src/fuzz/NAME_fuzz.c) and the sources each links.
-FUZZ_TARGETS = json_decode ratelimit_headers url redis_url journal_record redis_reply
+FUZZ_TARGETS = json_decode ratelimit_headers url redis_url journal_record redis_reply block_pool
 FUZZ_SRC_json_decode       = src/core/json_decode.c
 FUZZ_SRC_ratelimit_headers = src/core/ratelimit_headers.c src/core/header_block.c src/core/ratelimit.c
 FUZZ_SRC_url               =
 FUZZ_SRC_redis_url         = src/redis/url.c
 FUZZ_SRC_journal_record    = src/queue/record.c src/core/sha256.c
 FUZZ_SRC_redis_reply       = src/binding/redis_reply.c src/redis/reader_limit.c
+FUZZ_SRC_block_pool        = src/core/block_pool.c

@@ -16,7 +16,7 @@ local MAY_INCLUDE = {
 	binding = { core = true, redis = true, limiter = true, queue = true, net = true },
 	embed = {},
 	sandbox = { core = true, embed = true },
-	runner = { binding = true, embed = true, net = true, sandbox = true },
+	runner = { core = true, binding = true, embed = true, net = true, sandbox = true },
 	fuzz = { core = true, redis = true, limiter = true, queue = true, binding = true }, -- what they fuzz
 }
 

@@ -10,6 +10,7 @@
 #include "repl.h"
 #include "sandbox.h"
 #include "sandbox/sandbox.h"
+#include "state.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -399,7 +400,8 @@ int main(int argc, char **argv)
 	if (o.sandbox && !(sandbox = runner_sandbox_start(&o)))
 		return EXIT_FAILURE;
 
-	lua_State *L = luaL_newstate();
+	struct block_pool pool = {0};
+	lua_State *L = state_new(&pool);
 	if (L == NULL) {
 		l_message(progname, "cannot create state: not enough memory");
 		sandbox_stop(sandbox);
@@ -412,7 +414,7 @@ int main(int argc, char **argv)
 	int status = lua_pcall(L, 3, 1, 0);
 	int result = lua_toboolean(L, -1);
 	report(L, status);
-	lua_close(L);
+	state_close(L, &pool);
 	sandbox_stop(sandbox);
 	if (interrupt_signal())
 		return 128 + interrupt_signal();
