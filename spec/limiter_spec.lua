@@ -431,6 +431,26 @@ describe("limiter = 'redis://...'", function()
 		assert.are.equal(0, sandbox:stats().rate_limited, "two workers at a quarter each stay under the limit")
 	end)
 
+	it("paces alone from the next window when Redis dies: the others spent this one", function()
+		sandbox = support.start({ rate_limit = "20/2/20" })
+		local url = server.url .. "/?bucket=spent"
+		local paced = sandbox:client({ limiter = url, limiter_fallback = { share = 0.25 } })
+		local other = sandbox:client({ limiter = url })
+		assert(paced:get("/services/1")) -- it last saw 19 left
+		for _ = 1, 19 do
+			assert(other:get("/services/1"))
+		end
+		local window_ends = core.now() + paced:ratelimit().reset
+		server:kill()
+		for _ = 1, 3 do
+			assert(paced:get("/services/1"))
+		end
+		assert.are.equal(0, sandbox:stats().rate_limited, "sent into the window the other spent")
+		assert.is_true(core.now() >= window_ends - 0.05, "the window it was in is over")
+		paced:close()
+		other:close()
+	end)
+
 	it("needs the password Redis wants, and never shows it", function()
 		sandbox = support.start({ rate_limit = "20/1/20" })
 		local no_password = server.url:gsub(":[^:@/]*@", "@")

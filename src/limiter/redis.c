@@ -103,13 +103,16 @@ static enum limiter_answer alone(struct redis_limiter *r, double now, double *wa
 		double window = r->seen.window > 0 ? r->seen.window : r->window;
 		ratelimit_init(&r->own, limit, window, limit, now);
 		if (r->seen_at > 0) {
-			/* Its share of what the bucket had left, not a fresh window:
-			 * the others have been spending this one. */
-			struct ratelimit_view v = redis_view(&r->base, now);
-			r->own.tokens = floor(v.remaining * r->share);
-			r->own.next_refill = now + v.reset;
-			r->own.blocked_until = now + v.blocked;
-			r->own.confirmed = 1; /* the bucket's word, a moment old */
+			/* Nothing more in the window it is in: the others have been
+			 * spending it since this process last saw the bucket, and a
+			 * refill since then may be spent already too. Its share of
+			 * each window from the next one on, in the bucket's phase. */
+			double refill = r->seen_at + r->seen.reset;
+			if (refill <= now)
+				refill += (floor((now - refill) / window) + 1) * window;
+			r->own.tokens = 0;
+			r->own.next_refill = refill;
+			r->own.blocked_until = r->seen_at + r->seen.blocked;
 		}
 		r->alone = 1;
 	}
