@@ -75,6 +75,27 @@ describe("pulse.json", function()
 			end)
 		end
 
+		it("finds a string's end, escapes and control characters at every offset", function()
+			-- The parser reads plain text 8 bytes at a time: each special
+			-- byte is tried at each place in and around such a block.
+			for at = 0, 19 do
+				local before, after = ("a"):rep(at), ("\195\169b"):rep(5) -- é: bytes past 0x7f
+				assert.are.equal(before, json.decode('"' .. before .. '"'))
+				assert.are.equal(before .. after, json.decode('"' .. before .. after .. '"'))
+				assert.are.equal(before .. '"' .. after, json.decode('"' .. before .. '\\"' .. after .. '"'))
+				assert.are.equal(before .. "\\" .. after, json.decode('"' .. before .. "\\\\" .. after .. '"'))
+				assert.are.same({ [before] = before .. "\127 ~" }, json.decode('{"' .. before .. '":"' .. before .. '\127 ~"}'))
+				for _, control in ipairs({ "\0", "\1", "\n", "\31" }) do
+					local v, why = json.decode('"' .. before .. control .. after .. '"')
+					assert.is_nil(v)
+					assert.are.equal("control character in string at byte " .. (at + 2), why)
+				end
+				local v, why = json.decode('"' .. before .. after)
+				assert.is_nil(v, before)
+				assert.truthy(why:find("unterminated string", 1, true), why)
+			end
+		end)
+
 		it("refuses nesting deeper than 512 instead of overflowing", function()
 			local v, err = json.decode(string.rep("[", 600) .. string.rep("]", 600))
 			assert.is_nil(v)
