@@ -30,6 +30,7 @@ struct redis_limiter {
 	 * view() without a round trip. */
 	struct ratelimit_view seen;
 	double seen_at;
+	int heard; /* seen came from Redis, not only from the policy given at open */
 	/* Pacing alone while Redis is away (fallback_share > 0). */
 	double share;
 	int alone;
@@ -83,6 +84,7 @@ static void remember_view(struct redis_limiter *r, const redisReply *reply, size
 	    .blocked = number(reply, first + 5),
 	};
 	r->seen_at = now;
+	r->heard = 1;
 }
 
 static void format_number(char out[32], double v)
@@ -102,7 +104,7 @@ static enum limiter_answer alone(struct redis_limiter *r, double now, double *wa
 		    fmax(1, floor(r->seen.limit > 0 ? r->seen.limit * r->share : r->limit * r->share));
 		double window = r->seen.window > 0 ? r->seen.window : r->window;
 		ratelimit_init(&r->own, limit, window, limit, now);
-		if (r->seen_at > 0) {
+		if (r->heard) {
 			/* Nothing more in the window it is in: the others have been
 			 * spending it since this process last saw the bucket, and a
 			 * refill since then may be spent already too. Its share of
