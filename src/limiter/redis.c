@@ -92,8 +92,6 @@ static void format_number(char out[32], double v)
 	snprintf(out, 32, "%.17g", v);
 }
 
-static struct ratelimit_view redis_view(struct limiter *l, double now);
-
 /* Redis is away: pace alone at the fallback share, or fail. */
 static enum limiter_answer alone(struct redis_limiter *r, double now, double *wait, limiter_ticket *ticket)
 {
