@@ -3,7 +3,7 @@
 
 PULSE_VERSION = 0.1.0
 
-CORE_SRC     = src/core/buf.c src/core/clock.c src/core/fd_io.c src/core/header_block.c src/core/json_decode.c \
+CORE_SRC     = src/core/buf.c src/core/clock.c src/core/fd_io.c src/core/header_block.c src/core/owned_file.c src/core/json_decode.c \
                src/core/json_encode.c src/core/ratelimit.c src/core/ratelimit_headers.c \
                src/core/request_stats.c src/core/retry.c src/core/sha256.c \
                src/core/stop_signal.c

@@ -117,6 +117,9 @@ function Bar:draw(info)
 	if info.waiting > 0.05 and info.done < (self.total or math.huge) then
 		line = line .. string.format("  waiting for the rate limit, %.1f s", info.waiting)
 	end
+	if (info.settling or 0) > 0 then -- a queue's drain (queue/drain.lua)
+		line = line .. string.format("  %d settling until %s", info.settling, os.date("%H:%M:%S", math.ceil(info.settle_until)))
+	end
 	io.stderr:write("\r", line, "\27[K")
 	io.stderr:flush()
 	self.shown = true

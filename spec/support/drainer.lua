@@ -12,12 +12,19 @@ local SCRIPT = "spec/support/queue_drainer.lua"
 
 -- Starts a drainer of the queue at target (a journal's path or a redis://
 -- URL) against sandbox; opts: mode ("reconcile", the default, or "none"),
--- workers (4), forever, env (variables to set). Returns its pid and the
+-- workers (4), forever, env (variables to set, over QUEUE_TIMEOUT=5 and
+-- QUEUE_SETTLE=0.5). Returns its pid and the
 -- path of its output.
 function drainer.start(sandbox, target, opts)
 	opts = opts or {}
-	local vars = {}
+	-- A write in flight at a kill is held its timeout and settle: short
+	-- ones keep a spec within seconds, unless it sets its own.
+	local env = { QUEUE_TIMEOUT = "5", QUEUE_SETTLE = "0.5" }
 	for name, value in pairs(opts.env or {}) do
+		env[name] = value
+	end
+	local vars = {}
+	for name, value in pairs(env) do
 		vars[#vars + 1] = name .. "=" .. support.shell_quote(value)
 	end
 	local out = support.temp_path(".out")

@@ -5,7 +5,8 @@
 -- "reconcile" (look the customer up by email, on the sandbox's lookup) or
 -- "none"; arg[4]: workers; arg[5]: "forever" to keep draining what others
 -- push, until a signal. QUEUE_LIMITER: the client's limiter (a shared
--- one); QUEUE_LEASE: drain's lease, in seconds.
+-- one); QUEUE_LEASE, QUEUE_SETTLE, QUEUE_STOP_TIMEOUT: drain's lease,
+-- settle and stop_timeout, in seconds; QUEUE_TIMEOUT: the client's.
 --   pulse-lua spec/support/queue_drainer.lua URL QUEUE MODE WORKERS [forever]
 
 local pulse = require("pulse")
@@ -23,7 +24,11 @@ local function reconcile(entry, client)
 	return #body.data > 0
 end
 
-local client = pulse.new({ base_url = url, limiter = os.getenv("QUEUE_LIMITER") })
+local function seconds(name)
+	return tonumber(os.getenv(name) or "")
+end
+
+local client = pulse.new({ base_url = url, limiter = os.getenv("QUEUE_LIMITER"), timeout = seconds("QUEUE_TIMEOUT") })
 local q = assert(pulse.queue.open(target:find("^redis://") and target or "file:" .. target))
 local report = assert(q:drain(client, {
 	workers = workers,
@@ -31,7 +36,9 @@ local report = assert(q:drain(client, {
 	backoff = { base = 0.05, cap = 0.5 },
 	max_failures = 50,
 	until_empty = arg[5] ~= "forever",
-	lease = tonumber(os.getenv("QUEUE_LEASE") or "60"),
+	lease = seconds("QUEUE_LEASE") or 60,
+	settle = seconds("QUEUE_SETTLE"),
+	stop_timeout = seconds("QUEUE_STOP_TIMEOUT"),
 }))
 q:close()
 report.reconciled = reconciled

@@ -19,6 +19,15 @@ static int fail(lua_State *L, const char *what, const char *path)
 	return 2;
 }
 
+/* nil and why a file the queue keeps was refused (owned_file.h). */
+static int refuse(lua_State *L, const char *path, const char *refusal)
+{
+	lua_pushnil(L);
+	lua_pushfstring(L, "%s %s: refused (the queue keeps only regular files of its own, never through a link)",
+	                path, refusal);
+	return 2;
+}
+
 static struct journal *check_journal(lua_State *L)
 {
 	struct journal *j = luaL_checkudata(L, 1, JOURNAL_MT);
@@ -34,8 +43,11 @@ static int core_journal_open(lua_State *L)
 	struct journal *j = lua_newuserdatauv(L, sizeof *j, 0);
 	j->fd = -1;
 	j->path = NULL;
+	j->refusal = NULL;
 	luaL_setmetatable(L, JOURNAL_MT);
 	int rc = journal_open(j, path);
+	if (rc < 0 && j->refusal)
+		return refuse(L, path, j->refusal);
 	if (rc < 0)
 		return fail(L, "cannot open", path);
 	if (rc > 0) {
@@ -59,6 +71,8 @@ static int journal_lock_method(lua_State *L)
 		                j->path);
 		return 2;
 	}
+	if (replaced < 0 && j->refusal)
+		return refuse(L, j->path, j->refusal);
 	if (replaced < 0)
 		return fail(L, "cannot lock", j->path);
 	lua_pushboolean(L, replaced);
@@ -83,8 +97,20 @@ static void collect(const unsigned char *payload, size_t len, void *ctx)
 	lua_rawseti(c->L, -2, ++c->n);
 }
 
-/* journal:read(from) -> { payload... }, and the end offset; or nil and
- * why. A torn tail is cut off on the way. */
+static void collect_damage(size_t offset, size_t len, void *ctx)
+{
+	struct collected *c = ctx;
+	lua_createtable(c->L, 0, 2);
+	lua_pushinteger(c->L, (lua_Integer)offset);
+	lua_setfield(c->L, -2, "offset");
+	lua_pushinteger(c->L, (lua_Integer)len);
+	lua_setfield(c->L, -2, "length");
+	lua_rawseti(c->L, -2, ++c->n);
+}
+
+/* journal:read(from) -> { payload or damage... }, and the end offset; or
+ * nil and why. A damaged stretch is a table { offset =, length = } in its
+ * place among the payloads; a torn tail is cut off on the way. */
 static int journal_read_method(lua_State *L)
 {
 	struct journal *j = check_journal(L);
@@ -92,8 +118,9 @@ static int journal_read_method(lua_State *L)
 	luaL_argcheck(L, from >= 0, 2, "offset must be >= 0");
 	lua_newtable(L);
 	struct collected c = {L, 0};
+	struct record_walk walk = {collect, collect_damage, &c};
 	uint64_t end;
-	if (journal_read(j, (uint64_t)from, collect, &c, &end) != 0)
+	if (journal_read(j, (uint64_t)from, &walk, &end) != 0)
 		return fail(L, "cannot read", j->path);
 	lua_pushinteger(L, (lua_Integer)end);
 	return 2;
@@ -160,6 +187,13 @@ static int journal_replace_method(lua_State *L)
 	return write_framed(L, journal_replace, "cannot compact");
 }
 
+/* journal:path() -> the journal's real path (no symbolic link in it) */
+static int journal_path_method(lua_State *L)
+{
+	lua_pushstring(L, check_journal(L)->path);
+	return 1;
+}
+
 static int journal_close_method(lua_State *L)
 {
 	struct journal *j = luaL_checkudata(L, 1, JOURNAL_MT);
@@ -176,7 +210,10 @@ static int core_claim(lua_State *L)
 	*fd = -1;
 	luaL_setmetatable(L, CLAIM_MT);
 	long holder = 0;
-	int rc = claim_take(path, fd, &holder);
+	const char *refusal;
+	int rc = claim_take(path, fd, &holder, &refusal);
+	if (rc < 0 && refusal)
+		return refuse(L, path, refusal);
 	if (rc < 0) {
 		lua_pushnil(L);
 		lua_pushfstring(L, "cannot lock %s: %s", path, strerror(errno));
@@ -204,7 +241,8 @@ void binding_journal_metatables(lua_State *L)
 	    {"lock", journal_lock_method},   {"unlock", journal_unlock_method},
 	    {"read", journal_read_method},   {"append", journal_append_method},
 	    {"sync", journal_sync_method},   {"replace", journal_replace_method},
-	    {"close", journal_close_method}, {NULL, NULL},
+	    {"path", journal_path_method},   {"close", journal_close_method},
+	    {NULL, NULL},
 	};
 	static const luaL_Reg claim_methods[] = {{"release", claim_release_method}, {NULL, NULL}};
 	binding_new_metatable(L, JOURNAL_MT, journal_methods, journal_close_method);

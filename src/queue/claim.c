@@ -1,5 +1,7 @@
 #include "claim.h"
 
+#include "core/owned_file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,9 +19,9 @@ static long read_pid(int fd)
 	return strtol(text, NULL, 10);
 }
 
-int claim_take(const char *path, int *fd, long *holder)
+int claim_take(const char *path, int *fd, long *holder, const char **refusal)
 {
-	int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int lock = owned_open(path, O_RDWR | O_CREAT, 0600, refusal);
 	if (lock < 0)
 		return -1;
 	int rc;

@@ -3,6 +3,7 @@
 #include "record.h"
 
 #include "core/fd_io.h"
+#include "core/owned_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,9 +16,12 @@
 
 static int open_file(struct journal *j)
 {
-	j->fd = open(j->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (j->fd < 0)
+	j->fd = owned_open(j->path, O_RDWR | O_CREAT | O_APPEND, 0600, &j->refusal);
+	if (j->fd < 0) {
+		if (j->refusal)
+			errno = EPERM;
 		return -1;
+	}
 	struct stat st;
 	if (fstat(j->fd, &st) != 0) {
 		int saved = errno;
@@ -48,7 +52,25 @@ static int flock_retrying(int fd, int op)
 	return rc;
 }
 
-int journal_read(struct journal *j, uint64_t from, journal_each each, void *ctx, uint64_t *end)
+/* A walk's damage offsets, made offsets in the file, for the caller's. */
+struct shifted_walk {
+	const struct record_walk *walk;
+	uint64_t from;
+};
+
+static void shifted_record(const unsigned char *payload, size_t len, void *ctx)
+{
+	const struct shifted_walk *s = ctx;
+	s->walk->record(payload, len, s->walk->ctx);
+}
+
+static void shifted_damage(size_t offset, size_t len, void *ctx)
+{
+	const struct shifted_walk *s = ctx;
+	s->walk->damage((size_t)(s->from + offset), len, s->walk->ctx);
+}
+
+int journal_read(struct journal *j, uint64_t from, const struct record_walk *walk, uint64_t *end)
 {
 	struct stat st;
 	if (fstat(j->fd, &st) != 0)
@@ -69,23 +91,12 @@ int journal_read(struct journal *j, uint64_t from, journal_each each, void *ctx,
 		errno = saved;
 		return -1;
 	}
-	size_t at = 0;
-	int torn = 0;
-	for (;;) {
-		const unsigned char *payload;
-		size_t payload_len, size_of_record;
-		enum record_scan scan =
-		    record_next(data + at, len - at, &payload, &payload_len, &size_of_record);
-		if (scan != RECORD_WHOLE) {
-			torn = scan == RECORD_TORN;
-			break;
-		}
-		each(payload, payload_len, ctx);
-		at += size_of_record;
-	}
+	struct shifted_walk shifted = {walk, from};
+	struct record_walk in_file = {shifted_record, shifted_damage, &shifted};
+	size_t kept = record_walk(data, len, &in_file);
 	free(data);
-	*end = from + at;
-	if (torn && (ftruncate(j->fd, (off_t)*end) != 0 || fdatasync(j->fd) != 0))
+	*end = from + kept;
+	if (kept < len && (ftruncate(j->fd, (off_t)*end) != 0 || fdatasync(j->fd) != 0))
 		return -1;
 	return 0;
 }
@@ -127,9 +138,34 @@ static int check_magic(int fd)
 	return 0;
 }
 
+/* path with every symbolic link resolved; a missing file's through its
+ * directory's (a dangling link stays, for the open to refuse). */
+static char *real_path(const char *path)
+{
+	char *real = realpath(path, NULL);
+	if (real || errno != ENOENT)
+		return real;
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+	if (!dir)
+		return NULL;
+	char *real_dir = realpath(dir, NULL);
+	free(dir);
+	if (!real_dir)
+		return NULL;
+	const char *name = slash ? slash + 1 : path;
+	size_t len = strlen(real_dir) + 1 + strlen(name) + 1;
+	char *joined = malloc(len);
+	if (joined)
+		snprintf(joined, len, "%s/%s", strcmp(real_dir, "/") == 0 ? "" : real_dir, name);
+	free(real_dir);
+	return joined;
+}
+
 int journal_open(struct journal *j, const char *path)
 {
-	j->path = strdup(path);
+	j->refusal = NULL;
+	j->path = real_path(path);
 	if (!j->path)
 		return -1;
 	int rc = open_file(j);
@@ -158,6 +194,13 @@ int journal_lock(struct journal *j)
 		/* Locked: is this still the file at the path? */
 		struct stat st;
 		if (stat(j->path, &st) == 0 && st.st_dev == j->dev && st.st_ino == j->ino) {
+			/* A second name made since would outlive a compaction. */
+			j->refusal = owned_check(j->fd);
+			if (j->refusal) {
+				flock(j->fd, LOCK_UN);
+				errno = EPERM;
+				return -1;
+			}
 			/* A file made anew at the path (the old one removed) gets its
 			 * first line before anything is appended to it. */
 			int magic = replaced ? check_magic(j->fd) : 0;
@@ -226,11 +269,13 @@ static int sync_directory(const char *path)
 int journal_replace(struct journal *j, const struct buf *framed)
 {
 	char temp[4096];
-	if (snprintf(temp, sizeof temp, "%s.%ld.compact", j->path, (long)getpid()) >= (int)sizeof temp) {
+	static const char suffix[] = ".compact";
+	if (snprintf(temp, sizeof temp, "%s.XXXXXX%s", j->path, suffix) >= (int)sizeof temp) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	int fd = open(temp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* A name of its own, made O_EXCL: nothing planted is followed. */
+	int fd = mkostemps(temp, (int)sizeof suffix - 1, O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	/* Locked before it has a name others can open: they wait for it. */

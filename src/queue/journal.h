@@ -10,6 +10,7 @@
 #define PULSE_QUEUE_JOURNAL_H
 
 #include "core/buf.h"
+#include "record.h"
 
 #include <stdint.h>
 #include <sys/types.h>
@@ -21,29 +22,34 @@
 
 struct journal {
 	int fd;
-	char *path;
+	char *path; /* the real path: no symbolic link in it */
 	dev_t dev;
 	ino_t ino;
+	/* Why the file at the path was refused (owned_file.h), when a call
+	 * failed for that: then errno is EPERM. */
+	const char *refusal;
 };
 
 /* Each returns 0, or -1 with errno set, unless it says otherwise. */
 
-/* Opens (creating, 0600) the journal at path; 1 (errno unset) when the
- * file there is not a journal. */
+/* Opens (creating, 0600) the journal at path, through its real path, so
+ * that every name of it (a symbolic link) means one journal and one lock;
+ * 1 (errno unset) when the file there is not a journal. */
 int journal_open(struct journal *j, const char *path);
 void journal_close(struct journal *j);
 
 /* Takes the lock, waiting for it. 1 when the file was replaced since the
  * last lock (compacted): offsets into the old one mean nothing now. -1
- * with EINVAL when the file now at the path is not a journal. */
+ * with EINVAL when the file now at the path is not a journal, with EPERM
+ * (and the refusal) when it is not one to use (a second name, ...). */
 int journal_lock(struct journal *j);
 void journal_unlock(struct journal *j);
 
-/* Under the lock: calls each(payload, len, ctx) for the records from
- * offset from on (0: the first), then cuts off a torn tail. *end is the
- * offset after the last whole record. */
-typedef void (*journal_each)(const unsigned char *payload, size_t len, void *ctx);
-int journal_read(struct journal *j, uint64_t from, journal_each each, void *ctx, uint64_t *end);
+/* Under the lock: walks the records from offset from on (0: the first;
+ * record.h's walk, its damage offsets made offsets in the file), then
+ * cuts off a torn tail: only that, never a damaged record with whole ones
+ * after it. *end is the offset after the last record or damage read. */
+int journal_read(struct journal *j, uint64_t from, const struct record_walk *walk, uint64_t *end);
 
 /* Frames payload as a record at the end of out. */
 int journal_frame(struct buf *out, const void *payload, size_t len);
@@ -56,8 +62,8 @@ int journal_append(struct journal *j, const struct buf *framed);
 int journal_sync(struct journal *j);
 
 /* Under the lock: the journal becomes framed records, durably (a new file
- * fsynced, renamed over the old, the directory fsynced); the lock stays
- * held, on the new file. */
+ * of a name no one else could have made, fsynced, renamed over the old,
+ * the directory fsynced); the lock stays held, on the new file. */
 int journal_replace(struct journal *j, const struct buf *framed);
 
 #endif

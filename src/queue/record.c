@@ -51,3 +51,46 @@ enum record_scan record_next(const unsigned char *buf, size_t len, const unsigne
 	*size = RECORD_HEADER + (size_t)n;
 	return RECORD_WHOLE;
 }
+
+/* The offset of the first whole record after at (len when none): where a
+ * walk past damage picks up again. */
+static size_t next_whole(const unsigned char *buf, size_t len, size_t at)
+{
+	for (size_t from = at + 1; from < len; from++) {
+		const unsigned char *payload;
+		size_t payload_len, size;
+		if (record_next(buf + from, len - from, &payload, &payload_len, &size) == RECORD_WHOLE)
+			return from;
+	}
+	return len;
+}
+
+/* Whether the bytes left are a record cut short: fewer than a header, or
+ * fewer than the header says (a length past the bound is one too). */
+static int cut_short(const unsigned char *buf, size_t len)
+{
+	if (len < RECORD_HEADER)
+		return 1;
+	uint32_t n = get_le32(buf);
+	return n > RECORD_MAX_PAYLOAD || n > len - RECORD_HEADER;
+}
+
+size_t record_walk(const unsigned char *buf, size_t len, const struct record_walk *walk)
+{
+	size_t at = 0;
+	while (at < len) {
+		const unsigned char *payload;
+		size_t payload_len, size;
+		if (record_next(buf + at, len - at, &payload, &payload_len, &size) == RECORD_WHOLE) {
+			walk->record(payload, payload_len, walk->ctx);
+			at += size;
+			continue;
+		}
+		size_t next = next_whole(buf, len, at);
+		if (next == len && cut_short(buf + at, len - at))
+			return at;
+		walk->damage(at, next - at, walk->ctx);
+		at = next;
+	}
+	return len;
+}

@@ -10,7 +10,9 @@
 --   S:id:ID          the dedupe key of id ID: "p NONCE" while pending,
 --                    "x" while a dead letter, "d" for dedupe_window once
 --                    done
---   S:sent           ids whose send was recorded with no outcome yet
+--   S:sent           ids whose send was recorded with no outcome yet, each
+--                    with the time (ms, Redis' clock) until which the
+--                    server may still apply it: no one reconciles it before
 --   S:failures, S:attempts   counts by id
 --   S:done           how many entries ended done
 --
@@ -21,11 +23,31 @@ local S = KEYS[1]
 local step = ARGV[1]
 local GROUP = "pulse"
 
+-- Redis' clock, in ms.
+local function now_ms()
+	local t = redis.call("TIME")
+	return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- The ms from now until the server may no longer apply a send of id (0:
+-- it may be reconciled).
+local function settle_left(id, now)
+	return math.max(0, tonumber(redis.call("HGET", S .. ":sent", id) or "0") - now)
+end
+
+-- { pending, uncertain, done, dead, settling, ms until the last settles }.
 local function counts()
 	local out = redis.call("XLEN", S)
 	local uncertain = redis.call("HLEN", S .. ":sent")
 	local done = tonumber(redis.call("GET", S .. ":done") or "0")
-	return { out - uncertain, uncertain, done, redis.call("XLEN", S .. ":dead") }
+	local now, settling, last = now_ms(), 0, 0
+	for _, t in ipairs(redis.call("HVALS", S .. ":sent")) do
+		local left = tonumber(t) - now
+		if left > 0 then
+			settling, last = settling + 1, math.max(last, left)
+		end
+	end
+	return { out - uncertain, uncertain, done, redis.call("XLEN", S .. ":dead"), settling, last }
 end
 
 local function ensure_group()
@@ -105,8 +127,9 @@ local function key_of(payload)
 	end
 end
 
--- An entry as take answers it: { sid, id, payload, sent, failures, attempts }.
-local function entry(sid, list)
+-- An entry as take answers it: { sid, id, payload, sent, failures,
+-- attempts, ms it is still settling }.
+local function entry(sid, list, now)
 	local f = fields(list)
 	f.id = f.id or sid -- not one of ours: the drain makes it a dead letter
 	return {
@@ -116,6 +139,7 @@ local function entry(sid, list)
 		redis.call("HEXISTS", S .. ":sent", f.id),
 		tonumber(redis.call("HGET", S .. ":failures", f.id) or "0"),
 		tonumber(redis.call("HGET", S .. ":attempts", f.id) or "0"),
+		settle_left(f.id, now),
 	}
 end
 
@@ -151,17 +175,17 @@ local function take()
 	end
 	-- One at least, even when it holds all it may: what it holds may wait
 	-- for the head of its key, which a consumer gone may hold.
-	local got = {}
+	local got, now = {}, now_ms()
 	local claimed = redis.call("XAUTOCLAIM", S, GROUP, consumer, lease, "0-0", "COUNT", math.max(new, 1))
 	for _, e in ipairs(claimed[2]) do
 		if type(e[2]) == "table" then
-			got[#got + 1] = entry(e[1], e[2])
+			got[#got + 1] = entry(e[1], e[2], now)
 		end
 	end
 	if #got < new then
 		local read = redis.call("XREADGROUP", "GROUP", GROUP, consumer, "COUNT", new - #got, "STREAMS", S, ">")
 		for _, e in ipairs(read and read[1] and read[1][2] or {}) do
-			got[#got + 1] = entry(e[1], e[2])
+			got[#got + 1] = entry(e[1], e[2], now)
 		end
 	end
 	for _, e in ipairs(got) do
@@ -179,8 +203,9 @@ local function take()
 end
 
 -- apply CONSUMER WINDOW_MS RECORDS: the drain's records (JSON, a list, as
--- lua/pulse/queue/state.lua's, with the entry's sid and key), in one
--- step. A send of an entry this consumer no longer holds answers
+-- lua/pulse/queue/state.lua's, with the entry's sid and key, and for a
+-- send or an uncertain fail the hold: the seconds from now the server may
+-- still apply it), in one step. A send of an entry this consumer no longer holds answers
 -- { "lost" } and changes nothing; else { "ok", {KEY, head id}... }.
 local function apply()
 	local consumer, window = ARGV[2], ARGV[3]
@@ -193,16 +218,21 @@ local function apply()
 			end
 		end
 	end
-	local heads = {}
+	local heads, now = {}, now_ms()
 	for _, r in ipairs(records) do
 		local id = r.id
 		if r.op == "send" then
-			redis.call("HSET", S .. ":sent", id, 1)
-			redis.call("HINCRBY", S .. ":attempts", id, 1)
+			if not (r.again and redis.call("HEXISTS", S .. ":sent", id) == 1) then
+				redis.call("HINCRBY", S .. ":attempts", id, 1)
+			end
+			redis.call("HSET", S .. ":sent", id, now + math.floor((r.hold or 0) * 1000))
 		elseif r.op == "unsent" then
 			redis.call("HDEL", S .. ":sent", id)
 		elseif r.op == "fail" then
 			redis.call("HSET", S .. ":failures", id, r.failures)
+			if r.hold then
+				redis.call("HSET", S .. ":sent", id, now + math.floor(r.hold * 1000))
+			end
 		elseif r.op == "done" or r.op == "dead" then
 			-- Only the first to end it counts it: a consumer that lost the
 			-- entry and ends it too finds it acknowledged.

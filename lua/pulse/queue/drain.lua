@@ -7,6 +7,12 @@
 --     says whether it was applied (true), was not (false: send it), or
 --     cannot tell yet (nil, err: ask again after a backoff); without
 --     reconcile it becomes a dead letter;
+--   * nor is it reconciled while the server may still be applying it: a
+--     send holds its entry for the attempt's timeout and `settle` more
+--     from the moment it goes out (the store's clock: Redis' TIME for a
+--     stream), and an attempt that ends with no answer holds it `settle`
+--     from then; every drainer waits that out, after a crash or a stop
+--     too, since the hold is recorded with the send;
 --   * a 4xx other than 408/409/429 is a dead letter at once; other
 --     failures back off and count towards max_failures.
 -- SIGTERM or SIGINT stops the taking of entries; the writes in flight
@@ -33,6 +39,8 @@ local OPTIONS = {
 	stop_timeout = "non-negative",
 	backoff = "table",
 	lease = "positive",
+	settle = "non-negative",
+	accept_damage = "boolean",
 }
 
 local BACKOFF = { base = "positive", cap = "positive" }
@@ -91,6 +99,8 @@ local function check(client, opts, level)
 		base = backoff.base or 1,
 		cap = backoff.cap or 60,
 		lease = opts.lease or 60,
+		settle = opts.settle or 30,
+		accept_damage = opts.accept_damage or false,
 	}
 end
 
@@ -132,8 +142,17 @@ function Drain:finish(entry, outcome, value)
 	end
 	if self.on_progress then
 		self.tracker:count(outcome == "done")
-		self.on_progress(self.tracker.done, self.tracker.total, self.tracker:info())
+		self.on_progress(self.tracker.done, self.tracker.total, self:info())
 	end
+end
+
+-- The progress info (progress.lua's), and the uncertain entries no one
+-- may reconcile yet: settling (how many) and settle_until (epoch seconds
+-- when the last of them may be).
+function Drain:info()
+	local info = self.tracker:info()
+	info.settling, info.settle_until = self.store:settling()
+	return info
 end
 
 -- undo, in these two: the record that goes first, in the same write (a
@@ -160,6 +179,8 @@ function Drain:failed(entry, reason, err, uncertain, undo)
 		not_before = core.epoch() + wait,
 		error = reason,
 		uncertain = uncertain or nil,
+		-- The server may be applying it still: not reconciled before.
+		hold = uncertain and self.opts.settle or nil,
 	})
 end
 
@@ -195,16 +216,19 @@ function Drain:send(entry)
 	for name, value in pairs(entry.opts) do
 		request[name] = value
 	end
+	-- How long after it goes out the server may still apply it: the
+	-- attempt's whole time, then settle for the server to finish.
+	local hold = (request.timeout or self.client.timeout) + self.opts.settle
+	-- Before every try for a token (the first, after a wait, a retry): a
+	-- try recorded as it goes out, so the hold counts from the last one.
 	request.before_send = function()
 		if self.stopping then
 			return false
 		end
-		if not recorded then
-			if not self:record({ op = "send", id = entry.id }) then
-				return false -- another drainer has it now
-			end
-			recorded = true
+		if not self:record({ op = "send", id = entry.id, hold = hold, again = recorded or nil }) then
+			return false -- another drainer has it now
 		end
+		recorded = true
 		return true
 	end
 	local ok, body, err = pcall(self.client.request, self.client, entry.method, entry.path, request)
@@ -311,13 +335,43 @@ function Drain:main()
 			tasks.wake(self.idle) -- to take what came, or to stop
 			-- A bar moves on its own while nothing ends (a rate-limit wait).
 			if self.bar and core.now() - self.bar.drawn >= progress.TICK then
-				self.bar:tick(self.tracker:info())
+				self.bar:tick(self:info())
 			end
 		end
 	end
 	for _, w in ipairs(workers) do
 		w:join() -- raises what a worker raised
 	end
+end
+
+-- A damaged journal is drained only when the user says so
+-- (accept_damage): then the entries the damage may have touched are
+-- reconciled before any is sent again. true, or nil and why not.
+function Drain:face_damage()
+	local stretches, touched = self.store:damage()
+	if #stretches == 0 then
+		return true
+	end
+	if not self.opts.accept_damage then
+		local where = {}
+		for i, d in ipairs(stretches) do
+			where[i] = string.format("bytes %d-%d", d.offset, d.offset + d.length - 1)
+		end
+		return nil,
+			string.format(
+				"pulse.queue: the journal is damaged (%s), and the state of %d entries was in it: not drained. "
+					.. "See pulse-lua --queue URL --check; drain with accept_damage = true (--accept-damage) "
+					.. "to reconcile them and go on",
+				table.concat(where, ", "),
+				#touched
+			)
+	end
+	local copy, why = self.store:accept_damage()
+	if not copy then
+		return nil, why
+	end
+	self.report.damage = { stretches = #stretches, entries = #touched, copy = copy }
+	return true
 end
 
 -- Drains store (file.lua's or redis.lua's) with client; level: the
@@ -341,6 +395,9 @@ function drain.run(store, client, opts, level)
 	ok, why = store:flush()
 	if ok then
 		ok, why = store:refresh()
+	end
+	if ok then
+		ok, why = self:face_damage()
 	end
 	if ok then
 		-- The entries there are now (nil when more may come); settled ones

@@ -19,7 +19,9 @@ local function failure(message)
 end
 
 -- Opens the journal at path (opts: queue.open's, checked). Reading it
--- recovers from a crash: a torn last record is cut off.
+-- recovers from a crash: a torn last record is cut off. A record damaged
+-- in the middle is not: it is skipped, counted, and the state it may have
+-- held is treated as unknown (state.lua's damage).
 function file.open(path, opts)
 	local journal, why = core.journal_open(path)
 	if not journal then
@@ -64,9 +66,13 @@ function Queue:_catch_up(replaced)
 		return failure(offset)
 	end
 	for _, payload in ipairs(payloads) do
-		local record = decode(payload)
-		if record then
-			self.state:apply(record)
+		if type(payload) == "table" then -- bytes that are no record
+			self.state:damage(payload.offset, payload.length)
+		else
+			local record = decode(payload)
+			if record then
+				self.state:apply(record)
+			end
 		end
 	end
 	self.offset = offset
@@ -122,6 +128,50 @@ function Queue:entry(id)
 	return self.state.entries[id]
 end
 
+-- The uncertain entries the server may still be applying: how many, and
+-- until when (epoch seconds; nil when none).
+function Queue:settling()
+	return state.settling(self.state.entries, core.epoch())
+end
+
+-- The damaged stretches of the journal ({ offset, length }, in order) and
+-- the entries whose state they may have held.
+function Queue:damage()
+	local touched = {}
+	for _, entry in ipairs(self.state:list()) do
+		if entry.damaged then
+			touched[#touched + 1] = entry
+		end
+	end
+	return self.state.damaged, touched
+end
+
+-- The user's decision on damage (drain's accept_damage): the journal is
+-- copied aside as PATH.damaged-TIME, then rewritten whole, its entries as
+-- they are now: those the damage may have touched uncertain, for
+-- reconcile. Needs the claim. The copy's path, or nil and why.
+function Queue:accept_damage()
+	local path = self.journal:path()
+	local copy = string.format("%s.damaged-%d", path, math.floor(core.epoch()))
+	local ok, why = self:_locked(function() -- the bytes as they are, no append between
+		local f, err = io.open(path, "rb")
+		if not f then
+			return failure(err)
+		end
+		local bytes = f:read("a")
+		f:close()
+		return core.write_private(copy, bytes)
+	end)
+	if not ok then
+		return failure(why)
+	end
+	ok, why = self:_compact(true)
+	if not ok then
+		return nil, why
+	end
+	return copy
+end
+
 -- The dead letters, in push order, as the user sees them.
 function Queue:dead()
 	local ok, why = self:refresh()
@@ -169,10 +219,16 @@ function Queue:_write(payloads)
 	return self:_catch_up(false)
 end
 
--- Appends records (tables) durably and applies them.
+-- Appends records (tables) durably and applies them. A record's hold
+-- (seconds the server may still apply a send) becomes its settle_until on
+-- this machine's clock, the one every process of the journal reads.
 function Queue:append(records)
 	local payloads = {}
+	local now = core.epoch()
 	for i, record in ipairs(records) do
+		if record.hold then
+			record.settle_until, record.hold = now + record.hold, nil
+		end
 		payloads[i] = assert(json.encode(record))
 	end
 	return self:_locked(function()
@@ -224,7 +280,8 @@ end
 -- The drainer's lock: true, or nil and why (naming the holder's pid).
 -- One drainer at a time: drain's lease has nothing to do here.
 function Queue:claim()
-	local claim, holder = core.claim(self.path .. ".lock")
+	-- By the journal's real path: a symbolic link to it is the same lock.
+	local claim, holder = core.claim(self.journal:path() .. ".lock")
 	if not claim then
 		if type(holder) == "number" then
 			return failure(string.format("%s is being drained by another process (pid %d)", self.path, holder))
@@ -245,9 +302,9 @@ function Queue:release()
 end
 
 -- Rewrites the journal as its entries, when most records say nothing any
--- more; only the drainer does (it holds the claim).
-function Queue:_compact()
-	if not self.claimed or not self.state:wants_compaction() then
+-- more (or now, when forced); only the drainer does (it holds the claim).
+function Queue:_compact(force)
+	if not self.claimed or not (force or self.state:wants_compaction()) then
 		return true
 	end
 	return self:_locked(function()

@@ -190,7 +190,13 @@ function Queue:drain(client, opts)
 	return drain.run(self.store, client, opts, 2)
 end
 
---- Counts: `pending`, `uncertain` (sent, outcome unknown), `done`, `dead`.
+--- Counts: `pending`, `uncertain` (sent, outcome unknown), `done`, `dead`,
+-- and `settling`: the uncertain entries the server may still be applying
+-- (sent less than their attempt's timeout and the drain's `settle` ago),
+-- which no drainer reconciles before `settle_until` (epoch seconds, when
+-- the last of them may be; absent when none settles); `damaged`: how many
+-- stretches of a journal are no records (a flipped bit), which a drain
+-- refuses until told `accept_damage`.
 -- @treturn table
 function Queue:stats()
 	check_self(self, "stats")
@@ -199,7 +205,16 @@ function Queue:stats()
 		return nil, why
 	end
 	local c = self.store:counts()
-	return { pending = c.pending, uncertain = c.uncertain, done = c.done, dead = c.dead }
+	local settling, settle_until = self.store:settling()
+	return {
+		pending = c.pending,
+		uncertain = c.uncertain,
+		done = c.done,
+		dead = c.dead,
+		settling = settling,
+		settle_until = settle_until,
+		damaged = #self.store:damage(),
+	}
 end
 
 --- The dead letters, in push order: entries (`id, method, path`, the

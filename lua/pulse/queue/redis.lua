@@ -110,6 +110,8 @@ end
 local function set_counts(self, c)
 	local t = self.totals
 	t.pending, t.uncertain, t.done, t.dead = c[1], c[2], c[3], c[4]
+	-- Redis' clock said how long: on ours, until when.
+	self.settle_view = { c[5], c[5] > 0 and core.epoch() + c[6] / 1000 or nil }
 end
 
 -- Pushes records (with their encoded payloads) in steps; the outcome of
@@ -189,7 +191,8 @@ local function sid_before(a, b)
 	return tonumber(as) < tonumber(bs)
 end
 
--- An entry as take gives it: { sid, id, payload, sent, failures, attempts }.
+-- An entry as take gives it: { sid, id, payload, sent, failures, attempts,
+-- ms it is still settling (Redis' clock; settle_until is on ours) }.
 -- One whose payload is not a push record (another program added it to the
 -- stream) has `unreadable` set.
 local function held_entry(t)
@@ -210,6 +213,7 @@ local function held_entry(t)
 		unsure = t[4] == 1 or nil,
 		failures = t[5],
 		attempts = t[6],
+		settle_until = (t[7] or 0) > 0 and core.epoch() + t[7] / 1000 or nil,
 	}
 end
 
@@ -267,6 +271,17 @@ function Queue:counts()
 	return self.totals
 end
 
+-- A stream has no journal to damage: no stretch, no entry touched.
+function Queue.damage()
+	return {}, {}
+end
+
+-- The uncertain entries the server may still be applying, as of the last
+-- look: how many, and until when (epoch seconds; nil when none).
+function Queue:settling()
+	return self.settle_view[1], self.settle_view[2]
+end
+
 -- The oldest entry held, at the head of its key, not taken (busy[id]),
 -- not waiting for its backoff (not_before, on the epoch clock, after now).
 -- An unreadable one has no key: the drain takes it to make it a dead
@@ -277,7 +292,7 @@ function Queue:next_entry(busy, now)
 		if
 			not busy[id]
 			and (self.heads[entry.key] == id or entry.unreadable)
-			and (entry.not_before or 0) <= now
+			and state.ready(entry, now)
 			and (not found or sid_before(entry.sid, found.sid))
 		then
 			found = entry
@@ -290,12 +305,16 @@ function Queue:entry(id)
 	return self.held[id]
 end
 
--- What a record the drain made does to the entry held (state.lua's rules).
+-- What a record the drain made does to the entry held (state.lua's rules;
+-- settle_until on our clock, near enough to Redis' for our own waits).
 local APPLY = {
-	send = function(entry)
-		entry.attempts = entry.attempts + 1
+	send = function(entry, r)
+		if not (r.again and entry.state == "sent") then
+			entry.attempts = entry.attempts + 1
+		end
 		entry.unsure = true
 		entry.state = "sent"
+		entry.settle_until = core.epoch() + r.hold
 	end,
 	unsent = function(entry)
 		entry.unsure = nil
@@ -303,7 +322,9 @@ local APPLY = {
 	end,
 	fail = function(entry, r)
 		entry.failures, entry.not_before, entry.reason = r.failures, r.not_before, r.error
-		if not r.uncertain then
+		if r.uncertain then
+			entry.settle_until = core.epoch() + (r.hold or 0)
+		else
 			entry.state = "pending"
 		end
 	end,
@@ -317,7 +338,16 @@ function Queue:append(records)
 		-- An entry lost to another consumer mid-send still ends here: its
 		-- XACK then finds it acknowledged, or acknowledges it for both.
 		local taken = self.sids[r.id] or {}
-		sent[i] = { op = r.op, id = r.id, sid = taken[1], key = taken[2], failures = r.failures, reason = r.reason }
+		sent[i] = {
+			op = r.op,
+			id = r.id,
+			sid = taken[1],
+			key = taken[2],
+			failures = r.failures,
+			reason = r.reason,
+			hold = r.hold,
+			again = r.again,
+		}
 	end
 	local reply, why = self:_step({ "apply", self.consumer, self.window_ms, assert(json.encode(sent)) })
 	if not reply then

@@ -4,9 +4,14 @@
 -- the earlier ones of its key) are applied here, when a record is read,
 -- not when it is written. A record is a table with `op`:
 --   push    { id, key, method, path, opts, at }: a new entry
---   send    { id }: it is about to go out (uncertain until an outcome)
+--   send    { id, settle_until [, again] }: it is about to go out (uncertain
+--           until an outcome), and may still be applied by the server
+--           until settle_until (epoch seconds): no one reconciles it before;
+--           again: a later try of the same send (a retry, or after a
+--           wait for a token), which moves settle_until on
 --   unsent  { id }: what was about to go out surely was not applied
---   fail    { id, failures, not_before, error [, uncertain] }: try later
+--   fail    { id, failures, not_before, error [, uncertain, settle_until] }:
+--           try later (uncertain: not before settle_until either)
 --   done    { id, at [, status, reconciled] }: applied
 --   dead    { id, reason }: a dead letter
 --   retry   { id }: a dead letter back in the queue (uncertain again when
@@ -29,6 +34,8 @@ function state.new(dedupe_window)
 		key_order = {}, -- those FIFOs, in the order their keys came
 		seq = 0,
 		records = 0, -- read so far: compaction weighs them against the entries
+		damaged = {}, -- the journal's damaged stretches read: { offset, length }
+		orphans = {}, -- ids named after damage by records whose push it held
 		counts = { pending = 0, uncertain = 0, done = 0, dead = 0 },
 	}, State)
 end
@@ -85,6 +92,7 @@ local function add(self, record, fields)
 		not_before = fields.not_before,
 		reason = fields.reason,
 		unsure = fields.unsure,
+		settle_until = fields.settle_until,
 		done_at = fields.done_at,
 	}
 	self.entries[entry.id] = entry
@@ -122,9 +130,12 @@ function APPLY.entry(self, r)
 	end
 end
 
-function APPLY.send(self, _, entry)
-	entry.attempts = entry.attempts + 1
+function APPLY.send(self, r, entry)
+	if not (r.again and entry.state == "sent") then
+		entry.attempts = entry.attempts + 1
+	end
 	entry.unsure = true -- until an outcome says otherwise, even once dead
+	entry.settle_until = r.settle_until
 	set_state(self, entry, "sent")
 end
 
@@ -137,7 +148,9 @@ function APPLY.fail(self, r, entry)
 	entry.failures = r.failures
 	entry.not_before = r.not_before
 	entry.reason = r.error
-	if not r.uncertain then
+	if r.uncertain then
+		entry.settle_until = r.settle_until or entry.settle_until
+	else
 		set_state(self, entry, "pending")
 	end
 end
@@ -164,6 +177,29 @@ function APPLY.retry(self, _, entry)
 	end
 end
 
+-- A damaged stretch of the journal, read where it lies among the records:
+-- it may have held any record about the entries already there (a send, a
+-- done), so each of them not yet final becomes uncertain: never sent
+-- again without a reconcile. Its push may have been there too: records
+-- after it about an id no push made known are counted as orphans.
+function State:damage(offset, length)
+	self.damaged[#self.damaged + 1] = { offset = offset, length = length }
+	for _, entry in pairs(self.entries) do
+		if entry.method and not FINAL[entry.state] then
+			entry.damaged = true
+			entry.unsure = true
+			entry.reason = string.format(
+				"its state was in a damaged part of the journal (bytes %d-%d)",
+				offset,
+				offset + length - 1
+			)
+			if entry.state ~= "sent" then
+				set_state(self, entry, "sent")
+			end
+		end
+	end
+end
+
 -- Applies one record; one about an id it does not know, or an entry that
 -- already ended, changes nothing (a record a repeat push would have had).
 function State:apply(record)
@@ -176,14 +212,42 @@ function State:apply(record)
 		return apply(self, record)
 	end
 	local entry = self.entries[record.id]
+	if not entry and #self.damaged > 0 then
+		self.orphans[tostring(record.id)] = true
+	end
 	if entry and entry.method and (not FINAL[entry.state] or record.op == "retry") then
 		apply(self, record, entry)
 	end
 end
 
+-- Whether entry may be worked on at now (epoch seconds): its backoff is
+-- over, and when it is uncertain, the server has had until settle_until
+-- to finish the send that made it so (a reconcile before then could find
+-- it not applied while the server is still applying it).
+function state.ready(entry, now)
+	if (entry.not_before or 0) > now then
+		return false
+	end
+	return entry.state ~= "sent" or (entry.settle_until or 0) <= now
+end
+
+-- The uncertain entries still settling at now: how many, and until when
+-- the last of them does (nil when none).
+function state.settling(entries, now)
+	local n, last = 0, nil
+	for _, entry in pairs(entries) do
+		local t = entry.state == "sent" and entry.settle_until
+		if t and t > now then
+			n = n + 1
+			last = math.max(last or t, t)
+		end
+	end
+	return n, last
+end
+
 -- The next entry to work on: the oldest of its key not yet final, not
--- taken (busy[id]), not waiting for its backoff (not_before, on the
--- epoch clock, after now). Keys take turns in the order they came.
+-- taken (busy[id]), ready at now (state.ready). Keys take turns in the
+-- order they came.
 function State:next_entry(busy, now)
 	local order, kept = self.key_order, 0
 	local found
@@ -199,7 +263,7 @@ function State:next_entry(busy, now)
 			kept = kept + 1
 			order[kept] = fifo
 			local entry = fifo[fifo.head]
-			if not found and not busy[entry.id] and (entry.not_before or 0) <= now then
+			if not found and not busy[entry.id] and state.ready(entry, now) then
 				found = entry
 			end
 		end
@@ -263,6 +327,7 @@ function State:snapshot(now)
 				not_before = entry.not_before,
 				reason = entry.reason,
 				unsure = entry.unsure,
+				settle_until = entry.settle_until,
 			}
 		end
 	end
