@@ -7,6 +7,7 @@ local core = require("pulse.core")
 local pulse = require("pulse")
 local redis = require("support.redis")
 local drainer = require("support.drainer")
+local slow_server = require("support.slow_server")
 local support = require("support.sandbox")
 
 local function row(i, prefix)
@@ -136,15 +137,31 @@ describe("pulse.queue on Redis Streams", function()
 		push_rows(q, 1, 2, "g")
 		server:cli("XADD writes '*' id junk e not-json")
 		server:cli("XADD writes '*' nothing here")
+		-- Well formed, as a push would write it, but outside the queue's
+		-- bookkeeping: it would never come to the head of its key.
+		local alien = { op = "push", id = "alien", key = "k", method = "POST", path = "/customers" }
+		alien.opts = { json = row(9, "alien") }
+		server:cli("XADD writes '*' id alien e " .. support.shell_quote(pulse.json.encode(alien)))
 		push_rows(q, 3, 3, "g")
+		local out, err, code = support.run(support.BIN .. "/pulse-lua --queue " .. url .. " --check")
+		assert.are.equal(1, code)
+		assert.matches("3 entries of the stream are not the queue's: junk, [%d-]+, alien", out)
+		assert.matches("a drain makes them dead letters", err)
 		local report = assert(q:drain(client, { workers = 2 }))
-		assert.are.same({ 3, 2, 0 }, { report.done, report.dead, report.pending })
+		assert.are.same({ 3, 3, 0 }, { report.done, report.dead, report.pending })
 		local dead = assert(q:dead())
-		assert.are.equal(2, #dead)
+		assert.are.equal(3, #dead)
 		assert.are.equal("junk", dead[1].id)
 		assert.matches("^not sent", dead[1].reason)
-		assert.are.equal(0, q:retry_dead(), "an unreadable dead letter stays dead")
-		assert.are.equal(3, applied_posts(sandbox))
+		assert.are.equal("alien", dead[3].id)
+		assert.matches("^not queued by pulse.queue: another program added it", dead[3].reason)
+		assert.are.same(row(9, "alien"), dead[3].json)
+		-- Put back, the readable one joins the queue's order; the others
+		-- have no request to make, and stay dead.
+		assert.are.equal(1, q:retry_dead())
+		report = assert(q:drain(client, { workers = 2 }))
+		assert.are.same({ 1, 0, 0 }, { report.done, report.dead, report.pending })
+		assert.are.equal(4, applied_posts(sandbox))
 		q:close()
 	end)
 
@@ -176,6 +193,70 @@ describe("pulse.queue on Redis Streams", function()
 		assert.are.equal(71, other:stats().pending)
 		other:close()
 		q:close()
+	end)
+
+	it("holds a stopped drainer's writes in flight for their timeout and settle before another reconciles", function()
+		-- Each POST is applied 1.5 s after it arrives. The first drainer is
+		-- stopped 0.2 s after SIGTERM (stop_timeout), its writes still at
+		-- the server; the second takes them over at once, and must not
+		-- find them "not applied" before the server is done with them.
+		local slow = slow_server.start(sandbox, 1500)
+		local q = assert(pulse.queue.open(url))
+		push_rows(q, 1, 6, "term")
+		local env = { QUEUE_TIMEOUT = "3", QUEUE_SETTLE = "1", QUEUE_STOP_TIMEOUT = "0.2" }
+		local first, first_out = drainer.start(slow, url, { workers = 4, env = env })
+		spawned[first] = true
+		local deadline = core.now() + 10
+		while q:stats().uncertain < 1 do
+			assert(core.now() < deadline, "the first drainer sent nothing")
+			core.sleep(0.01)
+		end
+		core.sleep(0.3) -- its first answer came: several writes are out
+		os.execute("kill -TERM " .. first)
+		local second, second_out = drainer.start(slow, url, { workers = 4, env = env })
+		spawned[second] = true
+		drainer.wait_exit(first, 20)
+		local stats = q:stats()
+		assert.is_true(stats.settling >= 1, "the writes in flight are held")
+		drainer.wait_exit(second, 30)
+		spawned[first], spawned[second] = nil, nil
+		local report = drainer.report(second_out)
+		os.remove(first_out)
+		os.remove(second_out)
+		assert.are.equal(0, report.pending)
+		assert.is_true(report.reconciled >= 1, "the second drainer reconciled what the first left")
+		for i = 1, 6 do
+			local body = assert(client:get("/customers", { query = { email = row(i, "term").email } }))
+			assert.are.equal(1, body.meta.total, "customer " .. i)
+		end
+		slow:stop()
+		q:close()
+	end)
+
+	it("says loudly that Redis lost the queue under a drainer, with the count it last knew", function()
+		local bare = redis.start() -- no persistence
+		local bare_url = bare.url .. "?stream=lost"
+		local q = assert(pulse.queue.open(bare_url))
+		push_rows(q, 1, 100, "lost")
+		sandbox:fault("latency:ms=100:count=0:method=POST")
+		local pid, out = drainer.start(sandbox, bare_url, { workers = 2 })
+		spawned[pid] = true
+		local deadline = core.now() + 10
+		while applied_posts(sandbox) < 4 do
+			assert(core.now() < deadline, "the drainer applied nothing")
+			core.sleep(0.02)
+		end
+		bare:cli("FLUSHALL")
+		drainer.wait_exit(pid, 20)
+		spawned[pid] = nil
+		local said = support.read_file(out)
+		os.remove(out)
+		local known = said:match("the (%d+) entries pending or uncertain at the last look are gone")
+		assert(known, "the drainer said:\n" .. said)
+		assert.matches("Redis lost the queue's stream lost under this drainer", said)
+		assert.is_true(tonumber(known) >= 80 and tonumber(known) <= 99, known)
+		q:close()
+		bare:stop()
 	end)
 
 	it("names the server and never the password when it cannot reach Redis or is refused", function()

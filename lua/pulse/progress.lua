@@ -118,7 +118,8 @@ function Bar:draw(info)
 		line = line .. string.format("  waiting for the rate limit, %.1f s", info.waiting)
 	end
 	if (info.settling or 0) > 0 then -- a queue's drain (queue/drain.lua)
-		line = line .. string.format("  %d settling until %s", info.settling, os.date("%H:%M:%S", math.ceil(info.settle_until)))
+		local until_then = os.date("%H:%M:%S", math.ceil(info.settle_until))
+		line = line .. string.format("  %d settling until %s", info.settling, until_then)
 	end
 	io.stderr:write("\r", line, "\27[K")
 	io.stderr:flush()

@@ -23,8 +23,9 @@ static int fail(lua_State *L, const char *what, const char *path)
 static int refuse(lua_State *L, const char *path, const char *refusal)
 {
 	lua_pushnil(L);
-	lua_pushfstring(L, "%s %s: refused (the queue keeps only regular files of its own, never through a link)",
-	                path, refusal);
+	lua_pushfstring(
+	    L, "%s %s: refused (the queue keeps only regular files of its own, never through a link)", path,
+	    refusal);
 	return 2;
 }
 
@@ -238,10 +239,14 @@ static int claim_release_method(lua_State *L)
 void binding_journal_metatables(lua_State *L)
 {
 	static const luaL_Reg journal_methods[] = {
-	    {"lock", journal_lock_method},   {"unlock", journal_unlock_method},
-	    {"read", journal_read_method},   {"append", journal_append_method},
-	    {"sync", journal_sync_method},   {"replace", journal_replace_method},
-	    {"path", journal_path_method},   {"close", journal_close_method},
+	    {"lock", journal_lock_method},
+	    {"unlock", journal_unlock_method},
+	    {"read", journal_read_method},
+	    {"append", journal_append_method},
+	    {"sync", journal_sync_method},
+	    {"replace", journal_replace_method},
+	    {"path", journal_path_method},
+	    {"close", journal_close_method},
 	    {NULL, NULL},
 	};
 	static const luaL_Reg claim_methods[] = {{"release", claim_release_method}, {NULL, NULL}};

@@ -15,6 +15,9 @@
 --                    server may still apply it: no one reconciles it before
 --   S:failures, S:attempts   counts by id
 --   S:done           how many entries ended done
+--   S:gen            made with the group: a drainer that finds it changed
+--                    knows Redis lost the queue (a restart without
+--                    persistence, a FLUSHALL) under it
 --
 -- KEYS[1]: S. ARGV[1]: the step; the rest, the step's own. Errors are
 -- raised (redis.error_reply) only for misuse; outcomes are replies.
@@ -50,11 +53,24 @@ local function counts()
 	return { out - uncertain, uncertain, done, redis.call("XLEN", S .. ":dead"), settling, last }
 end
 
+-- The queue's generation, made when missing (with the group, or on a
+-- stream older than it).
+local function generation()
+	local gen = redis.call("GET", S .. ":gen")
+	if not gen then
+		local t = redis.call("TIME")
+		gen = t[1] .. "." .. t[2]
+		redis.call("SET", S .. ":gen", gen)
+	end
+	return gen
+end
+
 local function ensure_group()
 	local ok = redis.pcall("XGROUP", "CREATE", S, GROUP, "0", "MKSTREAM")
 	if type(ok) == "table" and ok.err and not ok.err:find("BUSYGROUP", 1, true) then
 		error(ok.err)
 	end
+	generation()
 end
 
 -- XCLAIM of sids by consumer, with options after them.
@@ -128,10 +144,14 @@ local function key_of(payload)
 end
 
 -- An entry as take answers it: { sid, id, payload, sent, failures,
--- attempts, ms it is still settling }.
+-- attempts, ms it is still settling, ours }: ours is 0 for an entry that
+-- has no place in its key's order (another program added it, well formed
+-- or not), which the drain makes a dead letter.
 local function entry(sid, list, now)
 	local f = fields(list)
-	f.id = f.id or sid -- not one of ours: the drain makes it a dead letter
+	f.id = f.id or sid
+	local key = key_of(f.e)
+	local ours = key and redis.call("LPOS", S .. ":key:" .. key, f.id) and 1 or 0
 	return {
 		sid,
 		f.id,
@@ -140,6 +160,7 @@ local function entry(sid, list, now)
 		tonumber(redis.call("HGET", S .. ":failures", f.id) or "0"),
 		tonumber(redis.call("HGET", S .. ":attempts", f.id) or "0"),
 		settle_left(f.id, now),
+		ours,
 	}
 end
 
@@ -155,7 +176,7 @@ end
 -- take CONSUMER NEW LEASE_MS {SID KEY}...: keeps the consumer's lease on
 -- the entries it holds (SID, of KEY), takes over those idle past LEASE_MS
 -- (their consumer is gone), and reads new ones, NEW in all. Answers
--- { lost SIDs, entries taken, {KEY, head id}..., counts }.
+-- { lost SIDs, entries taken, {KEY, head id}..., counts, generation }.
 local function take()
 	ensure_group()
 	local consumer, new, lease = ARGV[2], tonumber(ARGV[3]), ARGV[4]
@@ -199,7 +220,7 @@ local function take()
 		heads[#heads + 1] = key
 		heads[#heads + 1] = head(key)
 	end
-	return { lost, got, heads, counts() }
+	return { lost, got, heads, counts(), generation() }
 end
 
 -- apply CONSUMER WINDOW_MS RECORDS: the drain's records (JSON, a list, as
@@ -237,20 +258,26 @@ local function apply()
 			-- Only the first to end it counts it: a consumer that lost the
 			-- entry and ends it too finds it acknowledged.
 			if r.sid and redis.call("XACK", S, GROUP, r.sid) == 1 then
-				if r.op == "done" then
+				local e = redis.call("XRANGE", S, r.sid, r.sid)[1]
+				local payload = e and fields(e[2]).e or "{}"
+				if r.foreign then
+					-- Not the queue's: its id and key name none of its entries.
+					redis.call("XADD", S .. ":dead", "*", "id", id, "e", payload, "reason", r.reason or "",
+						"unsure", 0, "attempts", 0, "failures", 0)
+				elseif r.op == "done" then
 					redis.call("INCR", S .. ":done")
 					redis.call("SET", S .. ":id:" .. id, "d", "PX", window)
 				else
-					local e = redis.call("XRANGE", S, r.sid, r.sid)[1]
 					local unsure = redis.call("HEXISTS", S .. ":sent", id)
-					redis.call("XADD", S .. ":dead", "*", "id", id, "e", e and fields(e[2]).e or "{}", "reason",
-						r.reason or "", "unsure", unsure, "attempts",
-						redis.call("HGET", S .. ":attempts", id) or "0", "failures",
-						redis.call("HGET", S .. ":failures", id) or "0")
+					redis.call("XADD", S .. ":dead", "*", "id", id, "e", payload, "reason", r.reason or "",
+						"unsure", unsure, "attempts", redis.call("HGET", S .. ":attempts", id) or "0",
+						"failures", redis.call("HGET", S .. ":failures", id) or "0")
 					redis.call("SET", S .. ":id:" .. id, "x")
 				end
 				redis.call("XDEL", S, r.sid)
-				forget(id, r.key)
+				if not r.foreign then
+					forget(id, r.key)
+				end
 			end
 			if r.key then
 				heads[#heads + 1] = r.key
@@ -326,7 +353,26 @@ local function release()
 	return 1
 end
 
+-- foreign: the entries of the stream outside the queue's bookkeeping (no
+-- place in their key's order: another program added them), which a drain
+-- makes dead letters. Answers { how many, their ids (the first 100) }.
+local function foreign()
+	local ids, n = {}, 0
+	for _, e in ipairs(redis.call("XRANGE", S, "-", "+")) do
+		local f = fields(e[2])
+		local key = key_of(f.e)
+		if not (key and f.id and redis.call("LPOS", S .. ":key:" .. key, f.id)) then
+			n = n + 1
+			if #ids < 100 then
+				ids[#ids + 1] = f.id or e[1]
+			end
+		end
+	end
+	return { n, ids }
+end
+
 local steps = {
+	foreign = foreign,
 	push = push,
 	take = take,
 	apply = apply,

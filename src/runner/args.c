@@ -22,8 +22,13 @@ static const struct long_option LONG_OPTIONS[] = {
     {"--sandbox-faults", 1},
     {"--sandbox-seed", 1},
     {"--limiter", 1},
+    {"--queue", 1},
     {"--status", 0},
     {"--reset", 0},
+    {"--check", 0},
+    {"--accept-damage", 0},
+    {"--dead", 0},
+    {"--retry-dead", 0},
     {"--collection", 1},
     {"--folder", 1},
     {"--env", 1},
@@ -102,6 +107,8 @@ static int long_value(char **argv, int *i, const struct long_option *o, struct o
 		opts->sandbox_faults = value; /* checked by the sandbox, when it starts */
 	} else if (strcmp(o->name, "--limiter") == 0) {
 		opts->limiter = value;
+	} else if (strcmp(o->name, "--queue") == 0) {
+		opts->queue = value;
 	} else if (strcmp(o->name, "--collection") == 0) {
 		opts->collection = value;
 	} else if (strcmp(o->name, "--folder") == 0) {
@@ -127,9 +134,23 @@ static int long_value(char **argv, int *i, const struct long_option *o, struct o
 	return 0;
 }
 
+/* The actions asked of a limiter or a queue: option, then the function
+ * of pulse.admin or pulse.queue.command that does it. */
+static const char *const ACTIONS[][2] = {
+    {"--status", "status"}, {"--reset", "reset"},
+    {"--check", "check"},   {"--accept-damage", "accept_damage"},
+    {"--dead", "dead"},     {"--retry-dead", "retry_dead"},
+};
+
 /* Sets the flag a long option without a value stands for. */
 static int long_flag(const struct long_option *o, struct options *opts)
 {
+	for (size_t i = 0; i < sizeof ACTIONS / sizeof *ACTIONS; i++)
+		if (strcmp(o->name, ACTIONS[i][0]) == 0) {
+			opts->action = ACTIONS[i][1];
+			opts->actions++;
+			return 0;
+		}
 	if (strcmp(o->name, "--help") == 0)
 		return ARGS_HELP;
 	if (strcmp(o->name, "--sandbox") == 0)
@@ -140,10 +161,6 @@ static int long_flag(const struct long_option *o, struct options *opts)
 		opts->quiet = 1;
 	else if (strcmp(o->name, "--version") == 0)
 		opts->version = 1;
-	else if (strcmp(o->name, "--status") == 0)
-		opts->limiter_status = 1;
-	else if (strcmp(o->name, "--reset") == 0)
-		opts->limiter_reset = 1;
 	return 0;
 }
 
@@ -198,13 +215,26 @@ static int check_together(struct options *o, char *message, size_t len)
 		         "FILE'");
 		return ARGS_BAD;
 	}
-	if (o->collection && o->limiter) {
-		snprintf(message, len, "'--collection' and '--limiter' cannot go together");
+	if (!!o->collection + !!o->limiter + !!o->queue > 1) {
+		snprintf(message, len, "'--collection', '--limiter' and '--queue' cannot go together");
 		return ARGS_BAD;
 	}
-	if (o->limiter_status + o->limiter_reset > 1 ||
-	    (!!o->limiter != o->limiter_status + o->limiter_reset)) {
+	int limiter_action =
+	    o->action && (strcmp(o->action, "status") == 0 || strcmp(o->action, "reset") == 0);
+	if (o->limiter && (o->actions != 1 || !limiter_action)) {
 		snprintf(message, len, "'--limiter URL' goes with one of '--status' and '--reset'");
+		return ARGS_BAD;
+	}
+	if (o->queue && (o->actions != 1 || strcmp(o->action, "reset") == 0)) {
+		snprintf(message, len,
+		         "'--queue URL' goes with one of '--status', '--check', '--accept-damage', '--dead' "
+		         "and '--retry-dead'");
+		return ARGS_BAD;
+	}
+	if (o->actions && !o->limiter && !o->queue) {
+		snprintf(message, len,
+		         "'--status', '--reset', '--check', '--accept-damage', '--dead' and "
+		         "'--retry-dead' go with '--limiter URL' or '--queue URL'");
 		return ARGS_BAD;
 	}
 	return 0;

@@ -15,7 +15,12 @@ struct options {
 	const char *base_url;
 	const char *sandbox_rate_limit, *sandbox_faults, *sandbox_seed;
 	const char *limiter; /* --limiter URL, with --status or --reset */
-	int limiter_status, limiter_reset;
+	const char *queue;   /* --queue URL, with --status, --check, --accept-damage, --dead
+	                        or --retry-dead */
+	/* The one action asked of a limiter or a queue: its function's name in
+	 * pulse.admin or pulse.queue.command ("status", "accept_damage", ...). */
+	const char *action;
+	int actions; /* how many were given: one is right */
 	/* --collection FILE plays a Postman collection (pulse.play), with: */
 	const char *collection, *folder, *env, *data, *parallel;
 	const char *reporters[4]; /* --reporter json:FILE|junit:FILE, repeatable */

@@ -68,6 +68,14 @@ static void print_help(void)
 	       "  --limiter URL --reset    forget it: the next request starts it afresh\n"
 	       "                 (the bucket: the URL's ?bucket=NAME, else the organization of\n"
 	       "                 $PULSE_API_KEY and $PULSE_BASE_URL; shm: every bucket)\n"
+	       "  --queue URL --status     a write queue (file:PATH or redis://...?stream=NAME):\n"
+	       "                 pending, in flight (and until when they settle), done, dead,\n"
+	       "                 damaged\n"
+	       "  --queue URL --check      read every record; report damage, exit 1 if any\n"
+	       "  --queue URL --accept-damage  keep a damaged journal aside, rewrite it whole:\n"
+	       "                 the entries the damage touched are reconciled before any send\n"
+	       "  --queue URL --dead       list the dead letters\n"
+	       "  --queue URL --retry-dead put every dead letter back in the queue\n"
 	       "  --collection FILE        play a Postman collection's requests in document order,\n"
 	       "                 through the limiter and retries, and print a summary; exit\n"
 	       "                 status 1 when one failed. With it: --folder NAME, --env FILE\n"
@@ -260,16 +268,18 @@ static void set_runner_table(lua_State *L, const struct options *o)
 /* ---- main ------------------------------------------------------------------ */
 
 /* --limiter URL --status | --reset: pulse.admin shows or resets a shared
- * bucket, and answers true, or nil and why: a one-line message, since a
- * traceback of the runner's own code would tell the user nothing. */
+ * bucket; --queue URL --status | --check | ...: pulse.queue.command looks
+ * at a queue or decides on it. Each answers true, or nil and why: a
+ * one-line message, since a traceback of the runner's own code would tell
+ * the user nothing. */
 static int run_admin(lua_State *L, const struct options *o)
 {
 	lua_getglobal(L, "require");
-	lua_pushliteral(L, "pulse.admin");
+	lua_pushstring(L, o->limiter ? "pulse.admin" : "pulse.queue.command");
 	if (report(L, docall(L, 1, 1)) != LUA_OK)
 		return 0;
-	lua_getfield(L, -1, o->limiter_status ? "status" : "reset");
-	lua_pushstring(L, o->limiter);
+	lua_getfield(L, -1, o->action);
+	lua_pushstring(L, o->limiter ? o->limiter : o->queue);
 	if (report(L, docall(L, 1, 2)) != LUA_OK)
 		return 0;
 	if (!lua_toboolean(L, -2))
@@ -333,7 +343,7 @@ static int pmain(lua_State *L)
 	lua_gc(L, LUA_GCGEN, 0, 0);
 	if (o->version)
 		print_version();
-	if (o->limiter) /* --limiter URL --status or --reset, and nothing else */
+	if (o->limiter || o->queue) /* --limiter URL or --queue URL and its action, nothing else */
 		return run_admin(L, o);
 	if (o->collection) /* --collection FILE and its options, and nothing else */
 		return run_collection(L, o);

@@ -252,6 +252,9 @@ function Drain:send(entry)
 end
 
 function Drain:work(entry)
+	if entry.refusal then -- not the queue's entry: nothing to send
+		return self:dead(entry, entry.refusal)
+	end
 	if entry.state == "sent" and self:reconcile(entry) then
 		return
 	end

@@ -134,16 +134,21 @@ function Queue:settling()
 	return state.settling(self.state.entries, core.epoch())
 end
 
--- The damaged stretches of the journal ({ offset, length }, in order) and
--- the entries whose state they may have held.
+-- The damaged stretches of the journal ({ offset, length }, in order),
+-- the entries whose state they may have held, and the ids named after
+-- them by records whose push they held (sorted).
 function Queue:damage()
-	local touched = {}
+	local touched, orphans = {}, {}
 	for _, entry in ipairs(self.state:list()) do
 		if entry.damaged then
 			touched[#touched + 1] = entry
 		end
 	end
-	return self.state.damaged, touched
+	for id in pairs(self.state.orphans) do
+		orphans[#orphans + 1] = id
+	end
+	table.sort(orphans)
+	return self.state.damaged, touched, orphans
 end
 
 -- The user's decision on damage (drain's accept_damage): the journal is

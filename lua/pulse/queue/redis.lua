@@ -192,16 +192,21 @@ local function sid_before(a, b)
 end
 
 -- An entry as take gives it: { sid, id, payload, sent, failures, attempts,
--- ms it is still settling (Redis' clock; settle_until is on ours) }.
--- One whose payload is not a push record (another program added it to the
--- stream) has `unreadable` set.
+-- ms it is still settling (Redis' clock; settle_until is on ours), ours }.
+-- One another program added to the stream is `foreign` (it has no place
+-- in its key's order, so it would never come to the head of its key): a
+-- readable one has the `refusal` its dead letter says; one whose payload
+-- is not a push record fails as a request (it has no method).
 local function held_entry(t)
 	local r = json.decode(t[3])
 	local readable = type(r) == "table" and type(r.key) == "string" and type(r.method) == "string"
 		and type(r.path) == "string"
 	r = readable and r or {}
+	local foreign = t[8] == 0 or nil
 	return {
-		unreadable = not readable or nil,
+		foreign = foreign,
+		refusal = readable and foreign and "not queued by pulse.queue: another program added it to the stream, "
+			.. "outside the queue's order of its key" or nil,
 		sid = t[1],
 		id = t[2],
 		key = r.key or "",
@@ -260,10 +265,31 @@ function Queue:refresh()
 	for _, t in ipairs(got) do
 		local entry = held_entry(t)
 		self.held[entry.id] = entry
-		self.sids[entry.id] = { entry.sid, entry.key }
+		self.sids[entry.id] = { entry.sid, entry.key, entry.foreign }
 	end
 	set_heads(self, heads)
+	local known = self.totals.pending + self.totals.uncertain
 	set_counts(self, counts)
+	return self:_check_generation(reply[5], known)
+end
+
+-- A generation other than the one first seen means Redis lost the queue
+-- under this drainer (restarted without persistence, or flushed): the
+-- entries it knew of are gone, which no later count would show. known:
+-- how many were pending or uncertain at the last look.
+function Queue:_check_generation(generation, known)
+	if self.generation and generation ~= self.generation and known > 0 then
+		return failure(
+			string.format(
+				"Redis lost the queue's stream %s under this drainer (a restart without persistence, "
+					.. "or a FLUSHALL): the %d entries pending or uncertain at the last look are gone, "
+					.. "their writes not applied by this drainer",
+				self.stream,
+				known
+			)
+		)
+	end
+	self.generation = generation
 	return true
 end
 
@@ -273,7 +299,17 @@ end
 
 -- A stream has no journal to damage: no stretch, no entry touched.
 function Queue.damage()
-	return {}, {}
+	return {}, {}, {}
+end
+
+-- The entries another program added to the stream (a drain makes them
+-- dead letters): how many, and the ids of the first 100; or nil and why.
+function Queue:foreign()
+	local reply, why = self:_step({ "foreign" })
+	if not reply then
+		return nil, why
+	end
+	return reply[1], reply[2]
 end
 
 -- The uncertain entries the server may still be applying, as of the last
@@ -283,15 +319,15 @@ function Queue:settling()
 end
 
 -- The oldest entry held, at the head of its key, not taken (busy[id]),
--- not waiting for its backoff (not_before, on the epoch clock, after now).
--- An unreadable one has no key: the drain takes it to make it a dead
--- letter (its request cannot be made).
+-- ready at now (state.ready: its backoff over, settled when uncertain).
+-- A foreign one has no place in its key's order: the drain takes it to
+-- make it a dead letter.
 function Queue:next_entry(busy, now)
 	local found
 	for id, entry in pairs(self.held) do
 		if
 			not busy[id]
-			and (self.heads[entry.key] == id or entry.unreadable)
+			and (self.heads[entry.key] == id or entry.foreign)
 			and state.ready(entry, now)
 			and (not found or sid_before(entry.sid, found.sid))
 		then
@@ -347,6 +383,7 @@ function Queue:append(records)
 			reason = r.reason,
 			hold = r.hold,
 			again = r.again,
+			foreign = taken[3],
 		}
 	end
 	local reply, why = self:_step({ "apply", self.consumer, self.window_ms, assert(json.encode(sent)) })

@@ -1,0 +1,174 @@
+-- pulse-lua --queue URL --status | --check | --accept-damage | --dead |
+-- --retry-dead: a queue looked at, or decided on, from the command line,
+-- by an operator who has no script at hand. Each prints what it found
+-- and returns true, or nil and why (then pulse-lua exits 1).
+
+local queue = require("pulse.queue")
+
+local command = {}
+
+local function open(url, option)
+	local q, why = queue.open(url)
+	if not q then
+		return nil, option .. ": " .. why
+	end
+	return q
+end
+
+local function clock(epoch)
+	return os.date("%Y-%m-%d %H:%M:%S", math.ceil(epoch))
+end
+
+local function stretches(list)
+	local where = {}
+	for i, d in ipairs(list) do
+		where[i] = string.format("bytes %d-%d", d.offset, d.offset + d.length - 1)
+	end
+	return table.concat(where, ", ")
+end
+
+-- The counts, and what the writes in flight wait for.
+function command.status(url)
+	local q, why = open(url, "--status")
+	if not q then
+		return nil, why
+	end
+	local s
+	s, why = q:stats()
+	if not s then
+		q:close()
+		return nil, "--status: " .. why
+	end
+	local lines = {
+		"queue " .. url:gsub("//[^@/]*@", "//"), -- no password
+		string.format("  pending    %d", s.pending),
+		string.format("  in flight  %d (sent, outcome unknown)", s.uncertain),
+		string.format("  done       %d (kept for the dedupe window)", s.done),
+		string.format("  dead       %d", s.dead),
+	}
+	if s.settling > 0 then
+		lines[3] = lines[3]
+			.. string.format(
+				", %d of them settling until %s: no drainer reconciles them before",
+				s.settling,
+				clock(s.settle_until)
+			)
+	end
+	local damaged = q.store:damage()
+	lines[#lines + 1] = #damaged == 0 and "  damaged    none"
+		or string.format("  damaged    %d stretch(es) of the journal (%s): see --check", #damaged, stretches(damaged))
+	q:close()
+	print(table.concat(lines, "\n"))
+	return true
+end
+
+-- Reads every record; reports damage, and the entries it touched.
+function command.check(url)
+	local q, why = open(url, "--check")
+	if not q then
+		return nil, why
+	end
+	local ok
+	ok, why = q:stats() -- reads every record there is
+	if not ok then
+		q:close()
+		return nil, "--check: " .. why
+	end
+	if q.store.foreign then -- a stream: no journal, but entries not the queue's
+		local n, ids = q.store:foreign()
+		q:close()
+		if not n then
+			return nil, "--check: " .. ids
+		end
+		if n == 0 then
+			print("every entry of the stream is the queue's")
+			return true
+		end
+		print(string.format("%d entries of the stream are not the queue's: %s", n, table.concat(ids, ", ")))
+		return nil, "--check: another program added entries to the stream; a drain makes them dead letters"
+	end
+	local damaged, touched, orphans = q.store:damage()
+	q:close()
+	if #damaged == 0 then
+		print("no damage: every record reads whole")
+		return true
+	end
+	print(string.format("damaged: %s", stretches(damaged)))
+	print(string.format("%d entries whose state was in the damage (uncertain until reconciled):", #touched))
+	for _, entry in ipairs(touched) do
+		print(string.format("  %s  %s %s", entry.id, entry.method, entry.path))
+	end
+	if #orphans > 0 then
+		local ids = table.concat(orphans, ", ")
+		print(string.format("%d ids named after the damage whose push was in it (lost): %s", #orphans, ids))
+	end
+	return nil,
+		"--check: the journal is damaged; drain with accept_damage = true, or run --accept-damage, "
+			.. "to reconcile the entries it touched and go on"
+end
+
+-- The operator's decision on damage: the journal kept aside, then
+-- rewritten without it, the entries it touched uncertain.
+function command.accept_damage(url)
+	local q, why = open(url, "--accept-damage")
+	if not q then
+		return nil, why
+	end
+	local damaged, touched = q.store:damage()
+	if #damaged == 0 then
+		q:close()
+		print("no damage to accept")
+		return true
+	end
+	local ok
+	ok, why = q.store:claim({ workers = 1, lease = 60 })
+	local copy
+	if ok then
+		copy, why = q.store:accept_damage()
+		q.store:release()
+	end
+	q:close()
+	if not copy then
+		return nil, "--accept-damage: " .. why
+	end
+	print(string.format("kept the damaged journal as %s", copy))
+	print(string.format("%d entries are uncertain: the next drain reconciles them before sending any", #touched))
+	return true
+end
+
+-- The dead letters, one a line.
+function command.dead(url)
+	local q, why = open(url, "--dead")
+	if not q then
+		return nil, why
+	end
+	local list
+	list, why = q:dead()
+	q:close()
+	if not list then
+		return nil, "--dead: " .. why
+	end
+	for _, e in ipairs(list) do
+		print(string.format("%s  %s %s  attempts %d  %s", e.id, e.method, e.path, e.attempts or 0, e.reason or ""))
+	end
+	print(string.format("%d dead letter%s", #list, #list == 1 and "" or "s"))
+	return true
+end
+
+-- Every dead letter back in the queue.
+function command.retry_dead(url)
+	local q, why = open(url, "--retry-dead")
+	if not q then
+		return nil, why
+	end
+	local n
+	n, why = q:retry_dead()
+	q:close()
+	if not n then
+		return nil, "--retry-dead: " .. why
+	end
+	print(string.format("%d dead letter%s back in the queue", n, n == 1 and "" or "s"))
+	return true
+end
+
+return command
