@@ -14,7 +14,11 @@
 -- (the process killed while it was out, or a dropped connection) may have
 -- been applied: the queue asks reconcile, which looks the customer up by
 -- email, before it sends that row again. (GET /customers?email= is the
--- sandbox's lookup; against the real API, use a lookup it offers.)
+-- sandbox's lookup; against the real API, use a lookup it offers.) It asks
+-- only once the server has had the write's timeout and a margin to finish
+-- it (a slow server applies a write after its client has gone): after a
+-- crash, a run waits up to IMPORT_TIMEOUT + IMPORT_SETTLE seconds (default
+-- 20 + 30) for the rows that were out.
 
 local pulse = require("pulse")
 
@@ -82,8 +86,12 @@ if before.done + before.dead > 0 then
 	print(string.format("resuming: %d of %d rows were settled in an earlier run", before.done + before.dead, #rows))
 end
 
-local client = pulse.new()
-local report = assert(queue:drain(client, { workers = 4, reconcile = reconcile }))
+local client = pulse.new({ timeout = tonumber(os.getenv("IMPORT_TIMEOUT") or "20") })
+local report = assert(queue:drain(client, {
+	workers = 4,
+	reconcile = reconcile,
+	settle = tonumber(os.getenv("IMPORT_SETTLE") or "30"),
+}))
 print(string.format(
 	"%d created, %d refused, %d left; %d requests",
 	report.done,

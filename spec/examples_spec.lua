@@ -2,6 +2,7 @@
 
 local core = require("pulse.core")
 local json = require("pulse.json")
+local slow_server = require("support.slow_server")
 local support = require("support.sandbox")
 
 local function run(args)
@@ -36,11 +37,19 @@ describe("examples", function()
 	end)
 
 	it("import_customers.lua creates every customer once through Ctrl-C and kill -9", function()
-		-- Its own sandbox, outliving the runs; each write answered 150 ms
-		-- after it is applied, so that a kill finds writes in flight.
+		-- Its own sandbox, outliving the runs, behind a proxy that holds each
+		-- write 150 ms before the sandbox applies it (even once the run is
+		-- gone), and answered 150 ms after: a kill finds writes in flight,
+		-- some not yet applied, some applied and unanswered.
 		local sandbox = support.start({ rate_limit = "1000/1/1000", faults = "latency:ms=150:count=0:method=POST" })
+		local slow = slow_server.start(sandbox, 150)
 		local journal = support.temp_path(".journal")
-		local env = string.format("PULSE_BASE_URL=%s PULSE_API_KEY=%s ", sandbox.url, support.shell_quote(sandbox.key))
+		-- A write out at the kill is held its timeout and settle: short ones.
+		local env = string.format(
+			"PULSE_BASE_URL=%s PULSE_API_KEY=%s IMPORT_TIMEOUT=2 IMPORT_SETTLE=0.5 ",
+			slow.url,
+			support.shell_quote(sandbox.key)
+		)
 		local command = string.format("%s/pulse-lua examples/import_customers.lua examples/data/customers.csv %s", support.BIN, journal)
 
 		-- Ctrl-C: it stops taking rows, finishes those in flight, says so.
@@ -81,6 +90,7 @@ describe("examples", function()
 		assert.are.equal(48, n)
 		assert.are.equal(48, sandbox:stats().writes_applied)
 		client:close()
+		slow:stop()
 		sandbox:stop()
 		os.remove(journal)
 		os.remove(journal .. ".lock")

@@ -187,8 +187,11 @@ describe("pulse.queue under kill -9, against a slow server", function()
 			before = before + (held and 1 or 0)
 			after = after + (unanswered and 1 or 0)
 		end
-		assert.is_true(before >= 10, before .. " kills of " .. kills .. " landed while a write was held")
-		assert.is_true(after >= 10, after .. " kills of " .. kills .. " landed between apply and answer")
+		-- A fifth of the kills in each window at least (50: 10), so both
+		-- were tried (QUEUE_KILLS sets fewer under the sanitizers).
+		local enough = math.max(2, target // 5)
+		assert.is_true(before >= enough, before .. " kills of " .. kills .. " landed while a write was held")
+		assert.is_true(after >= enough, after .. " kills of " .. kills .. " landed between apply and answer")
 		for i = 1, 200 do
 			assert.are.equal(1, applied(direct, row(i, "kill").email), "customer " .. i)
 		end
