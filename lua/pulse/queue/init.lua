@@ -182,9 +182,14 @@ end
 
 --- Applies the queued writes with client. See README.md for the options:
 -- `workers`, `reconcile`, `on_result`, `on_progress`, `max_failures`,
--- `until_empty`, `stop_timeout`, `backoff`, and on Redis `lease`.
--- @return a report `{ done =, dead =, pending =, stopped = }`; or nil and
--- why (another process drains the file queue, or the store failed)
+-- `until_empty`, `stop_timeout`, `backoff`, `settle` (seconds a server may
+-- still apply a write past its attempt's timeout: no uncertain entry is
+-- reconciled before), `accept_damage` (drain a damaged journal, its
+-- touched entries reconciled first), and on Redis `lease`.
+-- @return a report `{ done =, dead =, pending =, stopped = }` (and
+-- `damage` when accepted); or nil and why (another process drains the
+-- file queue, the journal is damaged, Redis lost the queue, or the store
+-- failed)
 function Queue:drain(client, opts)
 	check_self(self, "drain")
 	return drain.run(self.store, client, opts, 2)
