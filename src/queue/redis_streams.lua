@@ -225,8 +225,8 @@ end
 
 -- apply CONSUMER WINDOW_MS RECORDS: the drain's records (JSON, a list, as
 -- lua/pulse/queue/state.lua's, with the entry's sid and key, and for a
--- send or an uncertain fail the hold: the seconds from now the server may
--- still apply it), in one step. A send of an entry this consumer no longer holds answers
+-- send the hold: the seconds from now the server may still apply it), in
+-- one step. A send of an entry this consumer no longer holds answers
 -- { "lost" } and changes nothing; else { "ok", {KEY, head id}... }.
 local function apply()
 	local consumer, window = ARGV[2], ARGV[3]
@@ -251,9 +251,6 @@ local function apply()
 			redis.call("HDEL", S .. ":sent", id)
 		elseif r.op == "fail" then
 			redis.call("HSET", S .. ":failures", id, r.failures)
-			if r.hold then
-				redis.call("HSET", S .. ":sent", id, now + math.floor(r.hold * 1000))
-			end
 		elseif r.op == "done" or r.op == "dead" then
 			-- Only the first to end it counts it: a consumer that lost the
 			-- entry and ends it too finds it acknowledged.

@@ -10,9 +10,10 @@
 --   * nor is it reconciled while the server may still be applying it: a
 --     send holds its entry for the attempt's timeout and `settle` more
 --     from the moment it goes out (the store's clock: Redis' TIME for a
---     stream), and an attempt that ends with no answer holds it `settle`
---     from then; every drainer waits that out, after a crash or a stop
---     too, since the hold is recorded with the send;
+--     stream), whatever ended the attempt early (a connection closed
+--     while a backend still applies it); every drainer waits that out,
+--     after a crash or a stop too, since the hold is recorded with the
+--     send;
 --   * a 4xx other than 408/409/429 is a dead letter at once; other
 --     failures back off and count towards max_failures.
 -- SIGTERM or SIGINT stops the taking of entries; the writes in flight
@@ -179,8 +180,6 @@ function Drain:failed(entry, reason, err, uncertain, undo)
 		not_before = core.epoch() + wait,
 		error = reason,
 		uncertain = uncertain or nil,
-		-- The server may be applying it still: not reconciled before.
-		hold = uncertain and self.opts.settle or nil,
 	})
 end
 

@@ -358,9 +358,7 @@ local APPLY = {
 	end,
 	fail = function(entry, r)
 		entry.failures, entry.not_before, entry.reason = r.failures, r.not_before, r.error
-		if r.uncertain then
-			entry.settle_until = core.epoch() + (r.hold or 0)
-		else
+		if not r.uncertain then
 			entry.state = "pending"
 		end
 	end,

@@ -10,8 +10,8 @@
 --           again: a later try of the same send (a retry, or after a
 --           wait for a token), which moves settle_until on
 --   unsent  { id }: what was about to go out surely was not applied
---   fail    { id, failures, not_before, error [, uncertain, settle_until] }:
---           try later (uncertain: not before settle_until either)
+--   fail    { id, failures, not_before, error [, uncertain] }: try later
+--           (uncertain: not before its send's settle_until either)
 --   done    { id, at [, status, reconciled] }: applied
 --   dead    { id, reason }: a dead letter
 --   retry   { id }: a dead letter back in the queue (uncertain again when
@@ -148,9 +148,7 @@ function APPLY.fail(self, r, entry)
 	entry.failures = r.failures
 	entry.not_before = r.not_before
 	entry.reason = r.error
-	if r.uncertain then
-		entry.settle_until = r.settle_until or entry.settle_until
-	else
+	if not r.uncertain then
 		set_state(self, entry, "pending")
 	end
 end
