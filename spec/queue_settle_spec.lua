@@ -9,6 +9,7 @@
 local core = require("pulse.core")
 local pulse = require("pulse")
 local drainer = require("support.drainer")
+local redis = require("support.redis")
 local slow_server = require("support.slow_server")
 local support = require("support.sandbox")
 
@@ -136,70 +137,84 @@ describe("pulse.queue against a server slower than its client", function()
 	end)
 end)
 
+-- Pushes 200 writes to the queue at url, then starts drainers of it and
+-- kills each (kill -9) 0.05-0.35 s after it started, QUEUE_KILLS times
+-- (default 50), then lets one finish; asserts each write was applied
+-- exactly once, counted on the sandbox. Each POST is held 200 ms by the
+-- proxy before the sandbox applies it (a kill then leaves it to be
+-- applied after its drainer is gone), then answered 150 ms late (a kill
+-- then leaves it applied and unanswered): the kills come in both windows
+-- while most of the 200 are still to do. env: the drainers' own.
+local function kill_loop(url, env)
+	local sandbox = support.start({ log = true, faults = "latency:ms=150:count=0:method=POST" })
+	local slow = slow_server.start(sandbox, 200)
+	local direct = sandbox:client()
+	local q = assert(pulse.queue.open(url))
+	push_rows(q, 200, "kill")
+	q:close()
+	local target = url:match("^file:(.*)") or url
+	local kills, kill_times = 0, {}
+	local wanted = tonumber(os.getenv("QUEUE_KILLS") or "50")
+	local finished = false
+	while not finished do
+		local pid, out = drainer.start(slow, target, { workers = 3, env = env })
+		if kills < wanted then
+			core.sleep(0.05 + math.random() * 0.3)
+		end
+		if kills < wanted and support.alive(pid) then
+			os.execute("kill -9 " .. pid)
+			kill_times[#kill_times + 1] = core.epoch()
+			kills = kills + 1
+			drainer.wait_exit(pid)
+		else
+			drainer.wait_exit(pid, 120)
+			local report = drainer.report(out)
+			finished = report.pending == 0
+			assert(not finished or kills >= wanted, "the writes were all done after only " .. kills .. " kills")
+		end
+		os.remove(out)
+	end
+	-- Where the kills landed: while a write was held before its apply
+	-- (applied after its drainer died), or between apply and answer.
+	local before, after = 0, 0
+	local applies = apply_times(sandbox)
+	for _, t in ipairs(kill_times) do
+		local held, unanswered = false, false
+		for _, a in ipairs(applies) do
+			held = held or (t < a and t >= a - 0.2)
+			unanswered = unanswered or (t >= a and t < a + 0.15)
+		end
+		before = before + (held and 1 or 0)
+		after = after + (unanswered and 1 or 0)
+	end
+	-- A fifth of the kills in each window at least (50: 10), so both were
+	-- tried (QUEUE_KILLS sets fewer under the sanitizers).
+	local enough = math.max(2, wanted // 5)
+	assert.is_true(before >= enough, before .. " kills of " .. kills .. " landed while a write was held")
+	assert.is_true(after >= enough, after .. " kills of " .. kills .. " landed between apply and answer")
+	for i = 1, 200 do
+		assert.are.equal(1, applied(direct, row(i, "kill").email), "customer " .. i)
+	end
+	assert.are.equal(200, sandbox:stats().writes_applied)
+	direct:close()
+	slow:stop()
+	sandbox:stop()
+end
+
 describe("pulse.queue under kill -9, against a slow server", function()
 	-- #timing: a kill must land while a write is out, which a drainer
 	-- slowed by memcheck makes a matter of luck.
-	it("applies each of 200 writes exactly once through 50 kills at random moments #timing", function()
-		-- Each POST is held 200 ms by the proxy before the sandbox applies
-		-- it (a kill then leaves it to be applied after its drainer is
-		-- gone), then answered 150 ms late (a kill then leaves it applied
-		-- and unanswered). A drainer lives 0.05-0.35 s, so the kills come
-		-- in both windows while most of the 200 are still to do.
-		local sandbox = support.start({ log = true, faults = "latency:ms=150:count=0:method=POST" })
-		local slow = slow_server.start(sandbox, 200)
-		local direct = sandbox:client()
+	it("applies each of 200 writes of a journal exactly once through 50 kills at random moments #timing", function()
 		local journal = support.temp_path(".journal")
-		local q = assert(pulse.queue.open("file:" .. journal))
-		push_rows(q, 200, "kill")
-		q:close()
-		local env = { QUEUE_TIMEOUT = "1", QUEUE_SETTLE = "0.5" }
-		local kills, kill_times = 0, {}
-		local target = tonumber(os.getenv("QUEUE_KILLS") or "50")
-		local finished = false
-		while not finished do
-			local pid, out = drainer.start(slow, journal, { workers = 3, env = env })
-			if kills < target then
-				core.sleep(0.05 + math.random() * 0.3)
-			end
-			if kills < target and support.alive(pid) then
-				os.execute("kill -9 " .. pid)
-				kill_times[#kill_times + 1] = core.epoch()
-				kills = kills + 1
-				drainer.wait_exit(pid)
-			else
-				drainer.wait_exit(pid, 120)
-				local report = drainer.report(out)
-				finished = report.pending == 0
-				assert(not finished or kills >= target, "the writes were all done after only " .. kills .. " kills")
-			end
-			os.remove(out)
-		end
-		-- Where the kills landed: while a write was held before its apply
-		-- (applied after its drainer died), or between apply and answer.
-		local before, after = 0, 0
-		local applies = apply_times(sandbox)
-		for _, t in ipairs(kill_times) do
-			local held, unanswered = false, false
-			for _, a in ipairs(applies) do
-				held = held or (t < a and t >= a - 0.2)
-				unanswered = unanswered or (t >= a and t < a + 0.15)
-			end
-			before = before + (held and 1 or 0)
-			after = after + (unanswered and 1 or 0)
-		end
-		-- A fifth of the kills in each window at least (50: 10), so both
-		-- were tried (QUEUE_KILLS sets fewer under the sanitizers).
-		local enough = math.max(2, target // 5)
-		assert.is_true(before >= enough, before .. " kills of " .. kills .. " landed while a write was held")
-		assert.is_true(after >= enough, after .. " kills of " .. kills .. " landed between apply and answer")
-		for i = 1, 200 do
-			assert.are.equal(1, applied(direct, row(i, "kill").email), "customer " .. i)
-		end
-		assert.are.equal(200, sandbox:stats().writes_applied)
-		direct:close()
-		slow:stop()
-		sandbox:stop()
+		kill_loop("file:" .. journal, { QUEUE_TIMEOUT = "1", QUEUE_SETTLE = "0.5" })
 		os.remove(journal)
 		os.remove(journal .. ".lock")
+	end)
+
+	it("applies each of 200 writes of a Redis stream exactly once through 50 kills #timing", function()
+		-- A killed drainer's entries are taken over once idle past the lease.
+		local server = redis.start({ appendonly = true })
+		kill_loop(server.url .. "?stream=kills", { QUEUE_TIMEOUT = "1", QUEUE_SETTLE = "0.5", QUEUE_LEASE = "0.5" })
+		server:stop()
 	end)
 end)
