@@ -131,7 +131,7 @@ end
 -- The uncertain entries the server may still be applying: how many, and
 -- until when (epoch seconds; nil when none).
 function Queue:settling()
-	return state.settling(self.state.entries, core.epoch())
+	return self.state:settling(core.epoch())
 end
 
 -- The damaged stretches of the journal ({ offset, length }, in order),
@@ -139,6 +139,9 @@ end
 -- them by records whose push they held (sorted).
 function Queue:damage()
 	local touched, orphans = {}, {}
+	if #self.state.damaged == 0 then -- the usual case, asked by every stats()
+		return self.state.damaged, touched, orphans
+	end
 	for _, entry in ipairs(self.state:list()) do
 		if entry.damaged then
 			touched[#touched + 1] = entry

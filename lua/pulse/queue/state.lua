@@ -35,6 +35,7 @@ function state.new(dedupe_window)
 		seq = 0,
 		records = 0, -- read so far: compaction weighs them against the entries
 		damaged = {}, -- the journal's damaged stretches read: { offset, length }
+		sent = {}, -- by id: the entries in state "sent", for settling()
 		orphans = {}, -- ids named after damage by records whose push it held
 		counts = { pending = 0, uncertain = 0, done = 0, dead = 0 },
 	}, State)
@@ -49,6 +50,7 @@ local function set_state(self, entry, new)
 	count(self, entry, -1)
 	entry.state = new
 	count(self, entry, 1)
+	self.sent[entry.id] = new == "sent" and entry or nil
 end
 
 local function enqueue(self, entry)
@@ -97,6 +99,7 @@ local function add(self, record, fields)
 	}
 	self.entries[entry.id] = entry
 	count(self, entry, 1)
+	self.sent[entry.id] = entry.state == "sent" and entry or nil
 	if not FINAL[entry.state] then
 		enqueue(self, entry)
 	end
@@ -120,6 +123,7 @@ function APPLY.entry(self, r)
 	if old then
 		count(self, old, -1)
 		self.entries[r.id] = nil
+		self.sent[r.id] = nil
 	end
 	if r.method then
 		add(self, r, r)
@@ -230,11 +234,12 @@ function state.ready(entry, now)
 end
 
 -- The uncertain entries still settling at now: how many, and until when
--- the last of them does (nil when none).
-function state.settling(entries, now)
+-- the last of them does (nil when none). Only the entries sent are looked
+-- at: a drain's progress asks after every result.
+function State:settling(now)
 	local n, last = 0, nil
-	for _, entry in pairs(entries) do
-		local t = entry.state == "sent" and entry.settle_until
+	for _, entry in pairs(self.sent) do
+		local t = entry.settle_until
 		if t and t > now then
 			n = n + 1
 			last = math.max(last or t, t)
