@@ -149,6 +149,10 @@ describe("the response cache", function()
 		local _, res = b:get("/items/1")
 		assert.is_false(res.from_cache)
 		a:set_api_key("key-a2")
+		-- The new key's first call goes out: the server has to take it
+		-- before anything stored is served to it. Then the cache serves.
+		_, res = a:get("/items/1")
+		assert.is_false(res.from_cache)
 		_, res = a:get("/items/1")
 		assert.is_true(res.from_cache)
 		-- Two keys of one organization share by naming the bucket.
@@ -156,6 +160,7 @@ describe("the response cache", function()
 		local c1 = client({ dir = dir }, { api_key = "key-c1", bucket = "acme" })
 		local c2 = client({ dir = dir }, { api_key = "key-c2", bucket = "acme" })
 		c1:get("/items/9")
+		c2:get("/items/8")
 		_, res = c2:get("/items/9")
 		assert.is_true(res.from_cache)
 		for _, cl in ipairs({ a, b, c1, c2 }) do
@@ -169,6 +174,7 @@ describe("the response cache", function()
 		local script = string.format(
 			[[local c = require("pulse").new({ base_url = %q, api_key = "k-disk", retry = false,
 				cache = { dir = %q } })
+			assert(c:get("/items/0")) -- the key's first answer, from the server
 			local body, res = assert(c:get("/items/3"))
 			print(body.n, res.from_cache)]],
 			server.url,
@@ -184,7 +190,7 @@ describe("the response cache", function()
 		local second = run() -- another process, later: a restart
 		assert.are.equal(first:match("^%d+"), second:match("^%d+"))
 		assert.truthy(second:find("true"), second)
-		assert.are.equal(1, reached())
+		assert.are.equal(3, reached())
 		local listing = support.run("stat -c '%a %n' " .. dir .. " " .. dir .. "/*")
 		for mode in listing:gmatch("(%d+) ") do
 			assert.truthy(mode == "700" or mode == "600", listing)
@@ -195,7 +201,7 @@ describe("the response cache", function()
 		os.execute("for f in " .. dir .. "/*; do printf '{not json' > \"$f\"; done")
 		local third = run()
 		assert.truthy(third:find("false"), third)
-		assert.are.equal(2, reached())
+		assert.are.equal(5, reached())
 		os.execute("rm -rf " .. dir)
 	end)
 
@@ -215,4 +221,134 @@ describe("the response cache", function()
 		assert.truthy(err:find("unknown option 'dir'", 1, true), err)
 		c:close()
 	end)
+
+	-- The entry files of a cache directory.
+	local function entry_files(dir)
+		local out = support.run("ls " .. dir .. " | grep -c '[.]entry$' || true")
+		return tonumber(out:match("%d+"))
+	end
+
+	it("stores no answer that did not decode, or that carries an error object", function()
+		local c = client(true)
+		for _ = 1, 2 do
+			local none, err = c:get("/truncated")
+			assert.is_nil(none)
+			assert.are.equal("decode", err.kind)
+			local body, res = c:get("/error-in-200")
+			assert.are.equal(502, body.error.code)
+			assert.is_false(res.from_cache)
+		end
+		-- Both went out twice: nothing of them was kept.
+		assert.are.equal(4, reached())
+		-- Kept as it came (decode = false), a body is stored when whole.
+		local raw = c:get("/items/5", { decode = false })
+		local again, res = c:get("/items/5", { decode = false })
+		assert.are.equal(raw, again)
+		assert.is_true(res.from_cache)
+		c:close()
+	end)
+
+	it("refuses a directory others may write in or own, and ignores entries that are not the user's", function()
+		local open = support.temp_path()
+		os.execute("mkdir -m 0777 " .. open)
+		local ok, err = pcall(pulse.new, { base_url = server.url, api_key = "k", cache = { dir = open } })
+		assert.is_false(ok)
+		assert.matches("cache.dir: .* is writable by others: refused", err)
+		os.execute("chmod 0700 " .. open .. " && chown 65534 " .. open)
+		ok, err = pcall(pulse.new, { base_url = server.url, api_key = "k", cache = { dir = open } })
+		assert.is_false(ok)
+		assert.matches("is not owned by this user: refused", err)
+		os.execute("rm -rf " .. open)
+
+		local dir = support.temp_path()
+		local a = client({ dir = dir })
+		local first = assert(a:get("/items/7"))
+		a:close()
+		-- The entry, made another user's (a planted file looks so): ignored.
+		os.execute("chown 65534 " .. dir .. "/*.entry")
+		local b = client({ dir = dir })
+		assert(b:get("/items/0")) -- the key's first answer
+		local body, res = b:get("/items/7")
+		assert.is_false(res.from_cache)
+		assert.are_not.equal(first.n, body.n)
+		assert.is_true(b:stats().cache_refused >= 1)
+		b:close()
+		-- An entry "stored" in the future is no entry this cache wrote.
+		os.execute("rm -f " .. dir .. "/*")
+		local c = client({ dir = dir, ttl = 60 })
+		assert(c:get("/items/0"))
+		assert(c:get("/items/7"))
+		for name in support.run("ls " .. dir):gmatch("%S+%.entry") do
+			local path = dir .. "/" .. name
+			local entry = pulse.json.decode(support.read_file(path))
+			if entry.base:find("/items/7", 1, true) then
+				entry.stored = core.epoch() + 3600
+				entry.body = '{"name":"ATTACKER DATA"}'
+				support.write_file(path, pulse.json.encode(entry))
+			end
+		end
+		body, res = c:get("/items/7")
+		assert.is_false(res.from_cache)
+		assert.is_nil(body.name)
+		c:close()
+		os.execute("rm -rf " .. dir)
+	end)
+
+	it("keeps max_entries on disk, prunes what expired, and bounds memory in bytes", function()
+		local dir = support.temp_path()
+		local c = client({ dir = dir, max_entries = 8, ttl = 0.3 })
+		for i = 1, 30 do
+			assert(c:get("/items/1", { query = { email = "e" .. i .. "@example.org" } }))
+			assert.is_true(entry_files(dir) <= 8, entry_files(dir) .. " entries after " .. i)
+		end
+		core.sleep(0.4)
+		assert(c:get("/items/2")) -- a put sweeps: the expired ones go
+		assert.are.equal(1, entry_files(dir))
+		c:close()
+		os.execute("rm -rf " .. dir)
+
+		-- Four answers of about 1,000 bytes, at most 2,500 in memory: the
+		-- two oldest go.
+		local m = client({ max_bytes = 2500 })
+		for i = 1, 4 do
+			assert(m:get("/big", { query = { size = 1000, i = i } }))
+		end
+		local before = reached()
+		local _, res = m:get("/big", { query = { size = 1000, i = 4 } })
+		assert.is_true(res.from_cache)
+		_, res = m:get("/big", { query = { size = 1000, i = 1 } })
+		assert.is_false(res.from_cache)
+		assert.are.equal(before + 1, reached())
+		m:close()
+	end)
+
+	it("serves nothing stored to a key the server has not taken since it came into use", function()
+		local dir = support.temp_path()
+		local good = client({ dir = dir }, { api_key = "k-good", bucket = "acme" })
+		assert(good:get("/items/4"))
+		local _, res = good:get("/items/4")
+		assert.is_true(res.from_cache)
+		-- Another process on the bucket with a key the server refuses.
+		local wrong = client({ dir = dir }, { api_key = "bad-key", bucket = "acme" })
+		local none, err = wrong:get("/items/4")
+		assert.is_nil(none)
+		assert.are.equal("auth", err.kind)
+		-- A rotation to a key the server refuses: not served either.
+		good:set_api_key("bad-rotated")
+		none, err = good:get("/items/4")
+		assert.is_nil(none)
+		assert.are.equal(401, err.status)
+		none = good:get("/items/4")
+		assert.is_nil(none)
+		-- Back to a good key: one call goes out, then the cache serves.
+		good:set_api_key("k-good-2")
+		_, res = good:get("/items/4")
+		assert.is_false(res.from_cache)
+		_, res = good:get("/items/4")
+		assert.is_true(res.from_cache)
+		good:close()
+		wrong:close()
+		os.execute("rm -rf " .. dir)
+	end)
 end)
+

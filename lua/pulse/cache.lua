@@ -1,12 +1,16 @@
 -- The response cache: answers to GETs kept for a while, so that data that
 -- rarely changes (services, staff, prices) does not spend the
 -- organization's rate limit again. Entries are keyed by the organization
--- (the limiter's bucket name: a key rotation keeps them, another
--- organization never sees them) and the URL, its query sorted. In memory
--- they are bounded by an LRU; with a directory, the disk is the only tier:
--- a file per organization and path, holding that path's query variants,
--- written whole and renamed into place, 0600, so that processes naming the
--- directory share it. A file that cannot be read is a miss.
+-- (the limiter's bucket name) and the URL, its query sorted; the request
+-- path (send.lua) serves one only to a key the server has taken since it
+-- came into use. In memory they are bounded by an LRU, in count and in
+-- bytes. With a directory, the disk is the only tier: a file per entry,
+-- written whole and renamed into place, 0600, in a 0700 directory of the
+-- user's own, so that processes naming the directory share it; a
+-- generation file per organization and path lets a write drop every query
+-- variant at once, and a sweep now and then prunes what expired and keeps
+-- the bounds. A file that cannot be read, or is not the user's own, is a
+-- miss.
 
 local core = require("pulse.core")
 local json = require("pulse.json")
@@ -16,7 +20,14 @@ local cache = {}
 local Cache = {}
 Cache.__index = Cache
 
-local DEFAULTS = { ttl = 60, max_entries = 1024, stale_if_error = 0 }
+local DEFAULTS = { ttl = 60, max_entries = 1024, max_bytes = 64 * 1024 * 1024, stale_if_error = 0 }
+
+-- A stored time this far ahead of the clock is no time this cache wrote:
+-- such an entry is expired (processes sharing a directory share a clock).
+local CLOCK_SLACK = 5
+
+-- A writer's temporary file older than this was left by a crash.
+local ABANDONED = 60
 
 -- The rules as a list, longest pattern first: { pattern, ttl, match }.
 local function compile_rules(rules)
@@ -35,19 +46,32 @@ local function compile_rules(rules)
 end
 
 -- A cache from the client's cache option (true, or a table of ttl,
--- max_entries, dir, rules, stale_if_error).
+-- max_entries, max_bytes, dir, rules, stale_if_error).
 function cache.new(opts)
 	opts = opts == true and {} or opts
 	local self = setmetatable({
 		ttl = opts.ttl or DEFAULTS.ttl,
 		max_entries = opts.max_entries or DEFAULTS.max_entries,
+		max_bytes = opts.max_bytes or DEFAULTS.max_bytes,
 		stale_if_error = opts.stale_if_error or DEFAULTS.stale_if_error,
 		rules = compile_rules(opts.rules),
 		dir = opts.dir,
 		entries = {}, -- key -> node of the LRU list
 		count = 0,
+		bytes = 0,
+		refused = 0, -- files in dir that were not the user's own, ignored
+		puts = 0, -- to this dir since the last sweep
 	}, Cache)
 	self.newest, self.oldest = nil, nil
+	-- The longest an entry may be of use: the longest TTL, then stale.
+	local longest = self.ttl
+	for _, rule in ipairs(self.rules) do
+		longest = math.max(longest, rule.ttl)
+	end
+	self.lifetime = longest + self.stale_if_error
+	-- Sweep the directory every this many puts: the bounds then hold
+	-- within an eighth.
+	self.sweep_every = math.max(1, self.max_entries // 8)
 	if self.dir then
 		local ok, why = core.private_dir(self.dir)
 		if not ok then
@@ -91,7 +115,12 @@ function Cache:ttl_for(url, per_call)
 	return self.ttl
 end
 
--- ---- memory: an LRU list ------------------------------------------------
+-- What an entry weighs against max_bytes.
+local function weight(entry)
+	return #entry.body + #entry.headers
+end
+
+-- ---- memory: an LRU list, bounded in count and bytes ----------------------
 
 local function unlink(self, node)
 	if node.newer then
@@ -117,6 +146,13 @@ local function push_newest(self, node)
 	self.newest = node
 end
 
+local function memory_remove(self, node)
+	unlink(self, node)
+	self.entries[node.key] = nil
+	self.count = self.count - 1
+	self.bytes = self.bytes - node.weight
+end
+
 local function memory_get(self, key)
 	local node = self.entries[key]
 	if node then
@@ -127,54 +163,117 @@ local function memory_get(self, key)
 end
 
 local function memory_put(self, key, entry)
-	local node = self.entries[key]
-	if node then
-		unlink(self, node)
-	else
-		node = { key = key }
-		self.entries[key] = node
-		self.count = self.count + 1
+	local old = self.entries[key]
+	if old then
+		memory_remove(self, old)
 	end
-	node.entry = entry
+	local node = { key = key, entry = entry, weight = weight(entry) }
+	self.entries[key] = node
+	self.count = self.count + 1
+	self.bytes = self.bytes + node.weight
 	push_newest(self, node)
-	while self.count > self.max_entries do
-		local oldest = self.oldest
-		unlink(self, oldest)
-		self.entries[oldest.key] = nil
-		self.count = self.count - 1
+	while self.count > self.max_entries or self.bytes > self.max_bytes do
+		memory_remove(self, self.oldest)
 	end
 end
 
 local function memory_drop(self, org, base)
-	for key, node in pairs(self.entries) do
+	for _, node in pairs(self.entries) do
 		if node.entry.org == org and node.entry.base == base then
-			unlink(self, node)
-			self.entries[key] = nil
-			self.count = self.count - 1
+			memory_remove(self, node)
 		end
 	end
 end
 
--- ---- disk: a file per organization and path -----------------------------
+-- ---- disk: a file per entry ------------------------------------------------
 
-local function file_of(self, org, base)
-	return self.dir .. "/" .. core.sha256(org .. "\n" .. base):sub(1, 40) .. ".json"
+local function hashed(...)
+	return core.sha256(table.concat({ ... }, "\n")):sub(1, 40)
 end
 
--- The variants stored for (org, base): query -> entry; {} when there are
--- none, or the file is not one of ours.
-local function read_variants(self, org, base)
-	local file = io.open(file_of(self, org, base), "rb")
-	if not file then
-		return {}
+-- Reads a file of the cache: its text, or nil (missing, unreadable, or
+-- not the user's own: then counted).
+local function read(self, path)
+	local text, _, refused = core.read_private(path)
+	if refused then
+		self.refused = self.refused + 1
 	end
-	local text = file:read("a")
-	file:close()
-	local doc = json.decode(text or "")
-	if type(doc) ~= "table" or doc.v ~= 1 or doc.org ~= org or doc.base ~= base or type(doc.variants) ~= "table" then
-		return {}
+	return text
+end
+
+-- The generation of (org, base): a write bumps it, so that every query
+-- variant stored under the one before is a miss from then on.
+local function gen_file(self, org, base)
+	return self.dir .. "/" .. hashed(org, base) .. ".gen"
+end
+
+local function generation(self, org, base)
+	return read(self, gen_file(self, org, base)) or "0"
+end
+
+local function entry_file(self, org, base, query, gen)
+	return self.dir .. "/" .. hashed(org, base, query, gen) .. ".entry"
+end
+
+-- The entry in a file's text when it is one of this cache's, for (org,
+-- base, query), and not stored in the future; else nil.
+local function decode_entry(text, org, base, query)
+	local entry = json.decode(text or "")
+	local valid = type(entry) == "table"
+		and entry.v == 2
+		and entry.org == org
+		and entry.base == base
+		and entry.query == query
+		and type(entry.stored) == "number"
+		and type(entry.ttl) == "number"
+		and type(entry.body) == "string"
+		and type(entry.headers) == "string"
+	if not valid or entry.stored > core.epoch() + CLOCK_SLACK then
+		return nil
 	end
-	return doc.variants
+	return entry
+end
+
+-- Prunes the directory: the entries past their use, a crashed writer's
+-- temporary files, generations older than any entry of use, then the
+-- oldest entries until max_entries and max_bytes hold. Only the user's
+-- own files are touched.
+local function sweep(self)
+	self.puts = 0
+	local files = core.list_dir(self.dir)
+	if not files then
+		return
+	end
+	local now, kept, count, bytes = core.epoch(), {}, 0, 0
+	for _, f in ipairs(files) do
+		local age = now - f.mtime
+		local path = self.dir .. "/" .. f.name
+		if not f.mine then
+			self.refused = self.refused + 1
+		elseif f.name:find("%.entry$") then
+			if age > self.lifetime then
+				os.remove(path)
+			else
+				kept[#kept + 1] = f
+				count, bytes = count + 1, bytes + f.size
+			end
+		elseif (f.name:find("%.tmp$") and age > ABANDONED) or (f.name:find("%.gen$") and age > self.lifetime) then
+			os.remove(path)
+		end
+	end
+	if count <= self.max_entries and bytes <= self.max_bytes then
+		return
+	end
+	table.sort(kept, function(a, b)
+		return a.mtime < b.mtime
+	end)
+	for _, f in ipairs(kept) do
+		if count <= self.max_entries and bytes <= self.max_bytes then
+			break
+		end
+		os.remove(self.dir .. "/" .. f.name)
+		count, bytes = count - 1, bytes - f.size
+	end
 end
 
 -- ---- the cache's operations ----------------------------------------------
@@ -182,38 +281,33 @@ end
 -- The entry stored for url in org's cache, fresh or not, or nil.
 function Cache:get(org, url)
 	local base, query = split(url)
-	local entry
-	if self.dir then
-		entry = read_variants(self, org, base)[query]
-		local valid = type(entry) == "table"
-			and type(entry.stored) == "number"
-			and type(entry.ttl) == "number"
-			and type(entry.body) == "string"
-			and type(entry.headers) == "string"
-		if not valid then
-			return nil
-		end
-	else
-		entry = memory_get(self, org .. "\n" .. base .. "?" .. query)
+	if not self.dir then
+		return memory_get(self, org .. "\n" .. base .. "?" .. query)
 	end
-	return entry
+	local path = entry_file(self, org, base, query, generation(self, org, base))
+	return decode_entry(read(self, path), org, base, query)
 end
 
 -- Stores an entry for url: { body, headers (the block), ttl, etag,
--- last_modified }, stamped now.
+-- last_modified }, stamped now. One heavier than max_bytes is not kept.
 function Cache:put(org, url, entry)
+	if weight(entry) > self.max_bytes then
+		return
+	end
 	local base, query = split(url)
-	entry.stored, entry.org, entry.base = core.epoch(), org, base
+	entry.v, entry.stored, entry.org, entry.base, entry.query = 2, core.epoch(), org, base, query
 	if not self.dir then
 		memory_put(self, org .. "\n" .. base .. "?" .. query, entry)
 		return
 	end
-	local variants = read_variants(self, org, base)
-	variants[query] = entry
-	local text = json.encode({ v = 1, org = org, base = base, variants = variants })
+	local text = json.encode(entry)
 	-- A cache that cannot write is a cache that misses, not a failed call.
 	if text then
-		core.write_private(file_of(self, org, base), text)
+		core.write_private(entry_file(self, org, base, query, generation(self, org, base)), text)
+	end
+	self.puts = self.puts + 1
+	if self.puts >= self.sweep_every then
+		sweep(self)
 	end
 end
 
@@ -225,7 +319,8 @@ function Cache:invalidate(org, url)
 	for _, target in ipairs({ base, parent }) do
 		if target then
 			if self.dir then
-				os.remove(file_of(self, org, target))
+				local gen = string.format("%x-%x", math.floor(core.epoch() * 1e6), math.random(0, 0x7fffffff))
+				core.write_private(gen_file(self, org, target), gen)
 			else
 				memory_drop(self, org, target)
 			end
@@ -245,6 +340,19 @@ function cache.storable(status, headers)
 	end
 	local control = headers["cache-control"]
 	return not (control and control:lower():find("no%-store"))
+end
+
+-- Whether a decoded body carries an error object (the API sends some
+-- errors with a 200): such an answer is not stored.
+function cache.carries_error(body)
+	if type(body) ~= "table" then
+		return false
+	end
+	local e = rawget(body, "error")
+	if e == nil then
+		e = rawget(body, "Error")
+	end
+	return e ~= nil and e ~= json.null
 end
 
 return cache

@@ -214,10 +214,10 @@ function client.new(opts)
 	remember(self, key)
 	self._limiter = make_limiter(self, opts, key)
 	self._shared_limiter = opts.limiter ~= nil
-	self._stats = stats.new(self._transport, self._limiter)
 	if opts.cache then
 		self._cache = cache.new(opts.cache)
 	end
+	self._stats = stats.new(self._transport, self._limiter, self._cache)
 	self._transport:set_key(key)
 	if key_file then
 		self._key_file, self._key_stamp = key_file, core.file_stamp(key_file)
@@ -232,6 +232,19 @@ function Client:set_api_key(key)
 	check_key(key, "set_api_key")
 	remember(self, key)
 	self._transport:set_key(key)
+	self._key_vouched = false
+end
+
+-- What an answer from the origin says of the key in use: a success (or a
+-- 304) shows the server takes it, a 401 or 403 that it does not. The
+-- cache serves a stored answer only to a key the server has taken since
+-- it came into use, so a wrong key never reads what a right one stored.
+function Client:_key_answered(status)
+	if status == 401 or status == 403 then
+		self._key_vouched = false
+	elseif (status >= 200 and status < 300) or status == 304 then
+		self._key_vouched = true
+	end
 end
 
 -- With a key file: the file's key, read again when the file has changed
@@ -247,6 +260,7 @@ function Client:_refresh_key()
 		self._key_stamp = stamp
 		remember(self, key)
 		self._transport:set_key(key)
+		self._key_vouched = false
 	end
 end
 

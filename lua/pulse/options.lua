@@ -51,6 +51,7 @@ local NESTED = {
 	cache = {
 		ttl = "non-negative",
 		max_entries = "count",
+		max_bytes = "count",
 		dir = "string",
 		rules = "table",
 		stale_if_error = "non-negative",

@@ -287,16 +287,33 @@ function Call:res(status, headers, rate)
 	return res
 end
 
+-- Whether a body kept as it came (decode = false) is as long as the
+-- server said it would be.
+local function whole(headers, body)
+	local declared = tonumber(headers["content-length"] or "")
+	return declared == nil or declared == #body
+end
+
 -- What a response that ends the call comes to: body, res or nil, err.
+-- With a cache, the answer is stored only when sound: it decoded (or, kept
+-- as it came, had its declared length) and carries no error object.
 function Call:conclude(status, headers, body, rate, server_wait, retry_after)
-	if self.client._cache then
-		self:store(status, headers, body)
+	local client = self.client
+	if client._cache and not self.hop.foreign then
+		client:_key_answered(status)
 	end
 	local res = self:res(status, headers, rate)
 	if is_success(status) and not self.req.decode then
+		if client._cache then
+			self:store(status, headers, body, whole(headers, body))
+		end
 		return body, res -- nothing to shape
 	end
-	return response.finish(self.client, self.hop, status, headers, body, res, server_wait, retry_after)
+	local value, err = response.finish(client, self.hop, status, headers, body, res, server_wait, retry_after)
+	if client._cache then
+		self:store(status, headers, body, value ~= nil and not cache.carries_error(value))
+	end
+	return value, err
 end
 
 -- ---- the cache stage (cache.lua) ------------------------------------------
@@ -347,7 +364,8 @@ function Call:look_up()
 		return
 	end
 	self.cache_ttl = ttl
-	local entry = store:get(client._bucket, req.url)
+	-- Nothing stored is served to a key the server has not taken yet.
+	local entry = client._key_vouched and store:get(client._bucket, req.url)
 	local stats = client._stats
 	if entry and cache.age(entry) < ttl then
 		stats.cache_hits = stats.cache_hits + 1
@@ -376,6 +394,7 @@ function Call:fall_back(status, outcome)
 	local client, entry = self.client, self.stale
 	local store, stats = client._cache, client._stats
 	if status == 304 then
+		client:_key_answered(status) -- the server took the key
 		store:put(client._bucket, self.req.url, entry) -- stamped now: fresh again
 		stats.cache_revalidations = stats.cache_revalidations + 1
 		return true, self:from_entry(entry, "revalidated")
@@ -388,15 +407,15 @@ function Call:fall_back(status, outcome)
 end
 
 -- A response that ends a call: a write's drops the reads it changed (again:
--- a read may have refilled them meanwhile); a GET's success is stored,
--- unless it says no-store or holds the key.
-function Call:store(status, headers, body)
+-- a read may have refilled them meanwhile); a GET's sound success is
+-- stored, unless it says no-store or holds the key.
+function Call:store(status, headers, body, sound)
 	local client, req = self.client, self.req
 	if self.invalidates then
 		client._cache:invalidate(client._bucket, req.url)
 		return
 	end
-	if not self.cache_ttl or not cache.storable(status, headers) or self.hop ~= req then
+	if not sound or not self.cache_ttl or not cache.storable(status, headers) or self.hop ~= req then
 		return
 	end
 	local block = tostring(headers)

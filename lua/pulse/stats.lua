@@ -9,10 +9,12 @@ local stats = {}
 local Stats = {}
 Stats.__index = Stats
 
-function stats.new(transport, limiter)
+-- cache: the client's response cache, or nil.
+function stats.new(transport, limiter, cache)
 	return setmetatable({
 		transport = transport,
 		limiter = limiter,
+		cache = cache,
 		retries = 0,
 		rate_limited = 0,
 		throttled = 0, -- wall time during which at least one request waited
@@ -59,6 +61,7 @@ function Stats:snapshot()
 		cache_misses = self.cache_misses,
 		cache_revalidations = self.cache_revalidations,
 		cache_stale = self.cache_stale,
+		cache_refused = self.cache and self.cache.refused or 0,
 		ignored_headers = self.limiter:ignored_headers(),
 		bytes_received = counted.bytes_received,
 		bytes_sent = counted.bytes_sent,

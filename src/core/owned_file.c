@@ -20,6 +20,22 @@ const char *owned_check(int fd)
 	return NULL;
 }
 
+int owned_dir(const char *path, const char **refusal)
+{
+	struct stat st;
+	*refusal = NULL;
+	if ((mkdir(path, 0700) != 0 && errno != EEXIST) || stat(path, &st) != 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode))
+		*refusal = "is not a directory";
+	else if (st.st_uid != geteuid())
+		*refusal = "is not owned by this user";
+	else if (st.st_mode & (S_IWGRP | S_IWOTH))
+		/* Another user who may write there may plant entries, or replace ours. */
+		*refusal = "is writable by others";
+	return *refusal ? -1 : 0;
+}
+
 /* Opens what is at path, or makes it (O_EXCL) when creating and nothing
  * is there; a file made by another in between is opened on the next turn. */
 static int open_or_make(const char *path, int flags, mode_t mode)

@@ -20,4 +20,10 @@ int owned_open(const char *path, int flags, mode_t mode, const char **refusal);
  * (errno set when fstat itself failed: then "cannot be examined"). */
 const char *owned_check(int fd);
 
+/* Makes the directory path (0700) when missing. 0 when it is one this
+ * user owns and no one else may write in; else -1 with *refusal saying
+ * why not ("is writable by others", ...), or with *refusal NULL and errno
+ * set. */
+int owned_dir(const char *path, const char **refusal);
+
 #endif
