@@ -181,6 +181,7 @@ fuzz:
 		journal_record) srcs="$(FUZZ_SRC_journal_record)";; \
 		redis_reply) srcs="$(FUZZ_SRC_redis_reply) $$(pkg-config --cflags --libs $(LUA_PC) hiredis)";; \
 		block_pool) srcs="$(FUZZ_SRC_block_pool)";; \
+		ratelimit_state) srcs="$(FUZZ_SRC_ratelimit_state)";; \
 		esac; \
 		clang $(FUZZ_CFLAGS) src/fuzz/$${t}_fuzz.c $$srcs -lm -o build-fuzz/$$t; \
 		mkdir -p build-fuzz/corpus-$$t; \
@@ -191,7 +192,7 @@ fuzz:
 	done
 
 # The shm: limiter's take, timed in C, without Lua or libcurl.
-SHM_TAKE_SRC = bench/shm_take.c src/limiter/shm.c src/limiter/limiter.c src/core/ratelimit.c \
+SHM_TAKE_SRC = bench/shm_take.c src/limiter/shm.c src/limiter/shm_guard.c src/limiter/limiter.c src/core/ratelimit.c \
                src/core/ratelimit_headers.c src/core/header_block.c src/core/clock.c
 $(BUILD)/bench/shm_take: $(SHM_TAKE_SRC)
 	@mkdir -p $(@D)

@@ -47,7 +47,7 @@ static int confirm(struct limiter *l)
 static long run(const char *path, double rate, double seconds, double *samples, long room, long *taken)
 {
 	char err[256];
-	struct limiter *l = limiter_shm_open(path, "bench", 1e8, 1, 1e8, err, sizeof err);
+	struct limiter *l = limiter_shm_open(path, "bench", 1e8, 1, 1e8, 0, err, sizeof err);
 	if (!l || confirm(l) != 0) {
 		fprintf(stderr, "shm_take: %s\n", l ? "the first take was refused" : err);
 		exit(1);

@@ -220,6 +220,70 @@ print("both answered")
 		assert.truthy(err:find("No such file or directory", 1, true), err)
 	end)
 
+	it("survives its file cut short under running workers: paced alone with limiter_fallback, else failing", function()
+		sandbox = support.start({ rate_limit = "40/1/40" })
+		local crowd = workers.start(sandbox, "shm:" .. path, 3, 60, function(i)
+			return i < 3 and "WORKER_FALLBACK_SHARE=0.5" or ""
+		end)
+		-- All three have the file mapped (a late one would make it anew).
+		local deadline = core.now() + 30
+		while ((core.limiter_status("shm:" .. path) or {})[1] or {}).workers ~= 3 do
+			assert(core.now() < deadline, "the workers did not all attach")
+			core.sleep(0.02)
+		end
+		workers.wait_for_requests(sandbox, 20)
+		os.execute(": > " .. path) -- a cleanup job; the next access to the mapping faults
+		-- Each finished and said how (a worker killed by SIGBUS says nothing).
+		local results = workers.finish(crowd, 60)
+		assert_all_ok({ results[1], results[2] }, 60)
+		assert.is_true(results[3].failed > 0, "the worker with no fallback went on without a limiter")
+		assert.matches("cut short", results[3].errors[1])
+		assert.are.equal(0, sandbox:stats().rate_limited)
+	end)
+
+	it("checks what it reads from the file: tampered indices and counts are set right, not followed", function()
+		sandbox = support.start({ rate_limit = "20/1/20" })
+		local crowd = workers.start(sandbox, "shm:" .. path, 1, 60) -- about 3 s
+		workers.wait_for_requests(sandbox, 5)
+		-- The file's last bytes (the worker slots, the running worker's
+		-- among them) overwritten in place with 50,000,000.
+		local file = assert(io.open(path, "r+b"))
+		local size = file:seek("end")
+		local tail = 256 * 12 + 8
+		file:seek("set", size - tail)
+		file:write(string.rep(string.pack("<i4", 50000000), tail // 4))
+		file:close()
+		-- --status walks the slots (a live one's bucket index included).
+		local out, err, code = runner("--limiter shm:" .. path .. " --status")
+		assert.are.equal(0, code, err)
+		assert.matches("repaired   %d+ value%(s%) of the file that were out of bounds", out)
+		assert_all_ok(workers.finish(crowd, 60), 60)
+		assert_all_ok(workers.run(sandbox, "shm:" .. path, 2, 3), 3)
+	end)
+
+	it("holds every wait to the policy when one worker's clock runs 30 s ahead #timing", function()
+		local _, why, code = support.run("unshare --time --monotonic 30 --fork true")
+		if code ~= 0 then
+			pending("no time namespace here (unshare --time: " .. tostring(why) .. ")")
+			return
+		end
+		-- 3 workers x 15 GETs at 15 a second: about 3 s. A refill time
+		-- written on the clock that is ahead would hold the others 30 s.
+		sandbox = support.start({ rate_limit = "15/1/15" })
+		local results, seconds = workers.run(sandbox, "shm:" .. path, 3, 15, function(i)
+			return i == 1 and "unshare --time --monotonic 30 --fork" or ""
+		end)
+		assert_all_ok(results, 15)
+		assert.is_true(seconds < 15, string.format("the job took %.1f s", seconds))
+		-- The worker whose clock is ahead reads the others' refill times as
+		-- past, and may draw a 429 or two, which the server's word settles.
+		assert.is_true(sandbox:stats().rate_limited <= 3, sandbox:stats().rate_limited .. " answers of 429")
+		local out = runner("--limiter shm:" .. path .. " --status")
+		local by = out:match("clocks     %d+ time%(s%) a worker found another's clock ahead of its own, last by ([%d.]+) s")
+		assert(by, out)
+		assert.is_true(tonumber(by) > 25 and tonumber(by) < 35, by)
+	end)
+
 	it("recovers the lock of a process killed holding it, and the others finish", function()
 		-- A process taking and giving back tokens as fast as it can spends
 		-- much of its time holding the lock: kill -9 it until one dies so.

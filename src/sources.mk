@@ -8,7 +8,7 @@ CORE_SRC     = src/core/buf.c src/core/clock.c src/core/fd_io.c src/core/header_
                src/core/request_stats.c src/core/retry.c src/core/sha256.c \
                src/core/stop_signal.c
 REDIS_SRC    = src/redis/link.c src/redis/reader_limit.c src/redis/url.c
-LIMITER_SRC  = src/limiter/limiter.c src/limiter/local.c src/limiter/redis.c src/limiter/shm.c
+LIMITER_SRC  = src/limiter/limiter.c src/limiter/local.c src/limiter/redis.c src/limiter/shm.c src/limiter/shm_guard.c
 QUEUE_SRC    = src/queue/claim.c src/queue/journal.c src/queue/record.c
 NET_SRC      = src/net/engine.c src/net/exchange.c src/net/transport.c
 # The runner's libcurl, loaded at its first use (the module links libcurl),
@@ -33,7 +33,7 @@ MODULE_SRC   = $(CORE_SRC) $(REDIS_SRC) $(LIMITER_SRC) $(QUEUE_SRC) $(NET_SRC) $
 SANDBOX_CORE_SRC = src/core/buf.c src/core/clock.c
 
 # libFuzzer targets (src/fuzz/NAME_fuzz.c) and the sources each links.
-FUZZ_TARGETS = json_decode ratelimit_headers url redis_url journal_record redis_reply block_pool
+FUZZ_TARGETS = json_decode ratelimit_headers url redis_url journal_record redis_reply block_pool ratelimit_state
 FUZZ_SRC_json_decode       = src/core/json_decode.c
 FUZZ_SRC_ratelimit_headers = src/core/ratelimit_headers.c src/core/header_block.c src/core/ratelimit.c
 FUZZ_SRC_url               =
@@ -41,3 +41,4 @@ FUZZ_SRC_redis_url         = src/redis/url.c
 FUZZ_SRC_journal_record    = src/queue/record.c src/core/sha256.c
 FUZZ_SRC_redis_reply       = src/binding/redis_reply.c src/redis/reader_limit.c
 FUZZ_SRC_block_pool        = src/core/block_pool.c
+FUZZ_SRC_ratelimit_state   = src/core/ratelimit.c

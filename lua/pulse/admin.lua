@@ -48,6 +48,17 @@ local function describe(b)
 		b.observed >= 0 and string.format("  last answer %.1f s ago%s", b.observed, b.last_status == 429 and " (a 429)" or "")
 			or "  last answer none yet",
 	}
+	if (b.clock_disagreements or 0) > 0 then
+		lines[#lines + 1] = string.format(
+			"  clocks     %d time(s) a worker found another's clock ahead of its own, last by %.1f s "
+				.. "(a time namespace, or a fake clock): the waits were held to the policy",
+			b.clock_disagreements,
+			b.clock_disagreement
+		)
+	end
+	if (b.repaired or 0) > 0 then
+		lines[#lines + 1] = string.format("  repaired   %d value(s) of the file that were out of bounds", b.repaired)
+	end
 	if b.recovered > 0 then
 		lines[#lines + 1] = string.format("  recovered  the lock of %d process(es) that died holding it", b.recovered)
 	end

@@ -90,7 +90,8 @@ static int core_limiter(lua_State *L)
 	char err[512];
 	if (strncmp(url, "shm:", 4) == 0) {
 		luaL_argcheck(L, bucket != NULL, 1, "bucket missing");
-		box->limiter = limiter_shm_open(url + 4, bucket, limit, window, burst, err, sizeof err);
+		box->limiter = limiter_shm_open(url + 4, bucket, limit, window, burst,
+		                                opt_number_field(L, 1, "fallback_share", 0), err, sizeof err);
 	} else {
 		struct redis_limiter_options o = {
 		    .url = url,
@@ -127,6 +128,12 @@ static void push_status(const struct limiter_bucket_status *st, void *ctx)
 	lua_setfield(L, -2, "last_status");
 	lua_pushinteger(L, st->recovered);
 	lua_setfield(L, -2, "recovered");
+	lua_pushinteger(L, st->clock_disagreements);
+	lua_setfield(L, -2, "clock_disagreements");
+	binding_push_number(L, st->clock_disagreement);
+	lua_setfield(L, -2, "clock_disagreement");
+	lua_pushinteger(L, st->repaired);
+	lua_setfield(L, -2, "repaired");
 	lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
 }
 

@@ -10,6 +10,7 @@ void ratelimit_init(struct ratelimit_state *s, double limit, double window, doub
 	s->tokens = burst;
 	s->next_refill = now + window;
 	s->blocked_until = 0;
+	s->block_length = 0;
 	s->reset_rounds_down = 0;
 	s->confirmed = 0;
 	s->lowest_remaining = -1;
@@ -124,12 +125,70 @@ int ratelimit_observe(struct ratelimit_state *s, const struct ratelimit_observat
 			wait = RATELIMIT_MIN_429_WAIT;
 		s->tokens = 0;
 		s->lowest_remaining = 0;
-		if (now + wait > s->blocked_until)
+		if (now + wait > s->blocked_until) {
 			s->blocked_until = now + wait;
+			s->block_length = wait;
+		}
 		/* Retry-After is the server's word on when calls come back. */
 		s->next_refill = now + wait;
 	}
 	return o->has_reset && !reset_sane;
+}
+
+int ratelimit_observe_share(struct ratelimit_state *s, const struct ratelimit_observation *o, double share,
+                            double now, int in_flight, ratelimit_ticket ticket)
+{
+	struct ratelimit_observation mine = *o;
+	mine.policy.limit = fmax(1, floor(o->policy.limit * share));
+	mine.policy.burst = o->policy.burst > 0 ? fmax(1, floor(o->policy.burst * share)) : 0;
+	mine.has_remaining = 0;
+	return ratelimit_observe(s, &mine, now, in_flight, ticket);
+}
+
+/* A policy value: from a thousandth to 1e9 (a window shorter than a
+ * millisecond would make a refill's count of windows overflow). */
+static int sane_rate(double v)
+{
+	return isfinite(v) && v >= 1e-3 && v <= 1e9;
+}
+
+/* Sets *v to to when it is not already, counting the change in *changed. */
+static void set(double *v, double to, int *changed)
+{
+	if (*v != to) {
+		*v = to;
+		(*changed)++;
+	}
+}
+
+int ratelimit_repair(struct ratelimit_state *s, double now, double limit, double window, double burst)
+{
+	int changed = 0;
+	if (!sane_rate(s->limit) || !sane_rate(s->window) || !sane_rate(s->burst)) {
+		set(&s->limit, limit, &changed);
+		set(&s->window, window, &changed);
+		set(&s->burst, burst, &changed);
+	}
+	if (!isfinite(s->tokens) || s->tokens < 0)
+		set(&s->tokens, 0, &changed);
+	if (s->tokens > s->burst)
+		set(&s->tokens, s->burst, &changed);
+	if (!isfinite(s->next_refill) || s->next_refill > now + s->window)
+		set(&s->next_refill, now + s->window, &changed);
+	/* A million windows ago: the bucket is full by now (and counting the
+	 * windows between would lose the time to rounding). */
+	if (s->next_refill < now - 1e6 * s->window) {
+		set(&s->next_refill, now + s->window, &changed);
+		set(&s->tokens, s->burst, &changed);
+	}
+	if (!isfinite(s->lowest_remaining))
+		set(&s->lowest_remaining, -1, &changed);
+	if (!isfinite(s->block_length) || s->block_length < 0 || s->block_length > RATELIMIT_MAX_BLOCK)
+		set(&s->block_length, 0, &changed);
+	double longest = fmax(s->window, s->block_length);
+	if (!isfinite(s->blocked_until) || s->blocked_until > now + longest)
+		set(&s->blocked_until, now + longest, &changed);
+	return changed;
 }
 
 struct ratelimit_view ratelimit_view(const struct ratelimit_state *live, double now)

@@ -33,6 +33,7 @@ struct ratelimit_state {
 	ratelimit_ticket window_ticket; /* the first take of this window: answers to
 	                                   older ones speak of the last window */
 	double blocked_until;           /* a 429's wait: nothing is sent before it */
+	double block_length;            /* how long that wait was, when it began */
 	int reset_rounds_down;          /* the server once said Reset 0: it truncates */
 	/* The tokens are the server's word (from a response), not a prediction:
 	 * until then only one request at a time goes out to check. */
@@ -41,6 +42,9 @@ struct ratelimit_state {
 
 /* The least a 429 blocks for, whatever its headers say (seconds). */
 #define RATELIMIT_MIN_429_WAIT 1.0
+/* The longest block a shared state may hold (a day): a Retry-After past it
+ * is not the server's word on this bucket. */
+#define RATELIMIT_MAX_BLOCK 86400.0
 
 void ratelimit_init(struct ratelimit_state *s, double limit, double window, double burst, double now);
 
@@ -64,6 +68,23 @@ double ratelimit_take(struct ratelimit_state *s, double now, int in_flight, rate
  * window). */
 int ratelimit_observe(struct ratelimit_state *s, const struct ratelimit_observation *o, double now,
                       int in_flight, ratelimit_ticket ticket);
+
+/* A response read by a bucket of one process's own that paces it at share
+ * (0 to 1) of the organization's limit, while the bucket it shares with
+ * others is out of reach: the server speaks of the whole organization's
+ * bucket, which other processes spend too, so this one keeps to its share
+ * of each window, in the server's phase (Reset), and stops for a 429. */
+int ratelimit_observe_share(struct ratelimit_state *s, const struct ratelimit_observation *o, double share,
+                            double now, int in_flight, ratelimit_ticket ticket);
+
+/* A state read from where other processes write it (a shared file): every
+ * value made one this arithmetic can use. A policy of nonsense (not finite,
+ * below a thousandth, past 1e9) becomes the one given; tokens stay within the
+ * bucket; no time may put the next refill more than a window away, or a
+ * block further off than the longer of a window and the block's own
+ * length (another process's clock, ahead of this one, writes such times).
+ * Returns how many values it changed. */
+int ratelimit_repair(struct ratelimit_state *s, double now, double limit, double window, double burst);
 
 /* The bucket as it stands at now, refills included: reset and blocked are
  * seconds from now, remaining whole tokens. */

@@ -186,17 +186,8 @@ static int redis_observe(struct limiter *l, const struct ratelimit_observation *
                          limiter_ticket ticket)
 {
 	struct redis_limiter *r = of(l);
-	if (r->alone) {
-		/* The server speaks of the whole organization's bucket, which
-		 * other processes spend too: this one keeps to its share of
-		 * each window, in the server's phase (Reset), and stops for a
-		 * 429. */
-		struct ratelimit_observation mine = *o;
-		mine.policy.limit = fmax(1, floor(o->policy.limit * r->share));
-		mine.policy.burst = o->policy.burst > 0 ? fmax(1, floor(o->policy.burst * r->share)) : 0;
-		mine.has_remaining = 0;
-		return ratelimit_observe(&r->own, &mine, now, r->base.in_flight, ticket);
-	}
+	if (r->alone)
+		return ratelimit_observe_share(&r->own, o, r->share, now, r->base.in_flight, ticket);
 	char v[15][32];
 	snprintf(v[0], 32, "%llu", ticket);
 	snprintf(v[1], 32, "%d", o->rate_limited);

@@ -1,9 +1,12 @@
 #include "shm.h"
 
+#include "shm_guard.h"
+
 #include "core/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,12 +18,17 @@
 #include <unistd.h>
 
 #define SHM_MAGIC "pulse-lua limiter file\n"
-#define SHM_VERSION 1
+#define SHM_VERSION 2
 #define SHM_BUCKETS 64
 #define SHM_WORKERS 256
+/* More tokens out than a worker can have: a count past it was tampered with. */
+#define SHM_MAX_IN_FLIGHT 1000000
 
 /* How often a process looks for workers that died with tokens out. */
 #define LIVENESS_EVERY 1.0
+
+/* Clocks that disagree by more than this are told (seconds). */
+#define CLOCK_SLACK 1.0
 
 struct shm_bucket {
 	char name[65]; /* "" when free */
@@ -46,6 +54,14 @@ struct shm_file {
 	uint32_t size; /* sizeof (struct shm_file): the same build's layout */
 	pthread_mutex_t lock;
 	uint32_t recovered; /* times a process died holding the lock */
+	/* Every process reads the machine's monotonic clock, unless one runs
+	 * in a time namespace of its own (or under a fake clock): the last
+	 * reading written, and how often, and by how much, a process found
+	 * it ahead of its own. */
+	double last_now;
+	uint32_t clock_disagreements;
+	double clock_disagreement;
+	uint32_t repaired; /* values found out of bounds, and set right */
 	struct shm_bucket buckets[SHM_BUCKETS];
 	struct shm_worker workers[SHM_WORKERS];
 };
@@ -55,14 +71,26 @@ struct shm_map {
 	struct shm_file *file;
 	int fd;
 	int slot; /* this process's worker slot; -1: none (--status, --reset) */
+	/* Raised when the file was cut short under the mapping (shm_guard.h):
+	 * what the mapping holds since is zeros of no meaning. */
+	volatile sig_atomic_t cut;
 };
 
 struct shm_limiter {
 	struct limiter base; /* first: a struct limiter * is a struct shm_limiter * */
 	struct shm_map map;
-	struct shm_file *file; /* map.file */
-	int bucket;            /* its worker slot: map.slot */
-	double checked;        /* when this process last looked for dead workers */
+	struct shm_file *file;       /* map.file */
+	int bucket;                  /* its worker slot: map.slot */
+	double checked;              /* when this process last looked for dead workers */
+	double limit, window, burst; /* the policy given at open */
+	/* The bucket as this process last read it: what it knows of the
+	 * server's policy and phase if the file goes. */
+	struct ratelimit_state seen;
+	/* The file was cut short under the mapping: it is never touched again,
+	 * and the process paces alone at share of the limit, or fails. */
+	int broken;
+	double share;
+	struct ratelimit_state own;
 };
 
 static struct shm_limiter *of(struct limiter *l)
@@ -103,9 +131,79 @@ static void reclaim_dead(const struct shm_map *m)
 		struct shm_worker *w = &f->workers[i];
 		if (w->used && slot_dead(m, i))
 			memset(w, 0, sizeof *w);
-		if (w->used)
-			f->buckets[w->bucket].in_flight += w->in_flight;
+		if (!w->used)
+			continue;
+		/* The file is anyone's with write access to it: every index and
+		 * count read from it is checked before it is used. */
+		if (w->bucket < 0 || w->bucket >= SHM_BUCKETS || w->in_flight < 0 ||
+		    w->in_flight > SHM_MAX_IN_FLIGHT) {
+			f->repaired++;
+			if (w->bucket < 0 || w->bucket >= SHM_BUCKETS)
+				w->bucket = 0;
+			w->in_flight = 0;
+		}
+		f->buckets[w->bucket].in_flight += w->in_flight;
 	}
+}
+
+/* Notes a clock that disagrees with the last one written, then writes
+ * this process's. Locked. */
+static void compare_clock(struct shm_file *f, double now)
+{
+	double ahead = f->last_now - now;
+	if (isfinite(ahead) && ahead > CLOCK_SLACK) {
+		f->clock_disagreements++;
+		f->clock_disagreement = ahead;
+	}
+	f->last_now = now;
+}
+
+/* The bucket of the limiter, its values checked; the tokens out recounted
+ * when their count is out of bounds. Locked. */
+static struct shm_bucket *checked_bucket(struct shm_limiter *s, double now)
+{
+	struct shm_file *f = s->file;
+	struct shm_bucket *b = &f->buckets[s->bucket];
+	compare_clock(f, now);
+	f->repaired += (uint32_t)ratelimit_repair(&b->state, now, s->limit, s->window, s->burst);
+	if (b->in_flight < 0 || b->in_flight > SHM_MAX_IN_FLIGHT) {
+		f->repaired++;
+		reclaim_dead(&s->map);
+	}
+	if (!s->map.cut)
+		s->seen = b->state;
+	return b;
+}
+
+/* The file was cut short: from now on the process keeps a bucket of its
+ * own, its share of the limit, starting empty (the others may have spent
+ * this window already). */
+static void go_alone(struct shm_limiter *s, double now)
+{
+	if (s->broken)
+		return;
+	s->broken = 1;
+	double limit = fmax(1, floor(s->seen.limit * s->share));
+	ratelimit_init(&s->own, limit, s->seen.window, limit, now);
+	s->own.tokens = 0;
+	if (s->seen.next_refill > now) /* the server's phase, as last seen */
+		s->own.next_refill = s->seen.next_refill;
+}
+
+/* Paced alone, or failed, saying why in l->error. */
+static enum limiter_answer alone(struct shm_limiter *s, double now, double *wait, limiter_ticket *ticket)
+{
+	go_alone(s, now);
+	snprintf(s->base.error, sizeof s->base.error,
+	         "the shm: limiter's file was cut short under this process (truncated?): %s",
+	         s->share > 0 ? "pacing alone" : "no limiter_fallback, so no token");
+	if (s->share <= 0)
+		return LIMITER_FAILED;
+	double w = ratelimit_take(&s->own, now, s->base.in_flight, ticket);
+	if (w == 0)
+		return LIMITER_TAKEN;
+	*wait = w;
+	return LIMITER_WAIT;
 }
 
 /* A process that died holding the lock left its last change half made:
@@ -129,8 +227,10 @@ static enum limiter_answer shm_take(struct limiter *l, double now, double *wait,
 {
 	struct shm_limiter *s = of(l);
 	struct shm_file *f = s->file;
+	if (s->broken || s->map.cut)
+		return alone(s, now, wait, ticket);
 	lock(&s->map);
-	struct shm_bucket *b = &f->buckets[s->bucket];
+	struct shm_bucket *b = checked_bucket(s, now);
 	double w = ratelimit_take(&b->state, now, b->in_flight, ticket);
 	if (w == RATELIMIT_AWAIT_RESPONSE && now - s->checked > LIVENESS_EVERY / 20) {
 		/* The request checking the bucket may be a dead process's. */
@@ -147,6 +247,8 @@ static enum limiter_answer shm_take(struct limiter *l, double now, double *wait,
 		reclaim_dead(&s->map);
 	}
 	unlock(&s->map);
+	if (s->map.cut) /* cut short meanwhile: what was read meant nothing */
+		return alone(s, now, wait, ticket);
 	if (w == 0)
 		return LIMITER_TAKEN;
 	if (w == RATELIMIT_AWAIT_RESPONSE)
@@ -169,6 +271,8 @@ static void shm_cancel(struct limiter *l, limiter_ticket ticket)
 {
 	struct shm_limiter *s = of(l);
 	(void)ticket;
+	if (s->broken || s->map.cut)
+		return;
 	lock(&s->map);
 	token_back(s, &s->file->buckets[s->bucket]);
 	unlock(&s->map);
@@ -178,27 +282,38 @@ static int shm_observe(struct limiter *l, const struct ratelimit_observation *o,
                        limiter_ticket ticket)
 {
 	struct shm_limiter *s = of(l);
-	lock(&s->map);
-	struct shm_bucket *b = &s->file->buckets[s->bucket];
-	token_back(s, b);
-	int ignored = ratelimit_observe(&b->state, o, now, b->in_flight, ticket);
-	b->observed_at = now;
-	b->last_status = o->rate_limited ? 429 : 0;
-	unlock(&s->map);
-	return ignored;
+	if (!s->broken && !s->map.cut) {
+		lock(&s->map);
+		struct shm_bucket *b = checked_bucket(s, now);
+		token_back(s, b);
+		int ignored = ratelimit_observe(&b->state, o, now, b->in_flight, ticket);
+		b->observed_at = now;
+		b->last_status = o->rate_limited ? 429 : 0;
+		unlock(&s->map);
+		if (!s->map.cut)
+			return ignored;
+	}
+	go_alone(s, now);
+	return ratelimit_observe_share(&s->own, o, s->share, now, s->base.in_flight, ticket);
 }
 
 static struct ratelimit_view shm_view(struct limiter *l, double now)
 {
 	struct shm_limiter *s = of(l);
-	lock(&s->map);
-	struct ratelimit_view v = ratelimit_view(&s->file->buckets[s->bucket].state, now);
-	unlock(&s->map);
-	return v;
+	if (!s->broken && !s->map.cut) {
+		lock(&s->map);
+		struct ratelimit_view v = ratelimit_view(&checked_bucket(s, now)->state, now);
+		unlock(&s->map);
+		if (!s->map.cut)
+			return v;
+	}
+	go_alone(s, now);
+	return ratelimit_view(&s->own, now);
 }
 
 static void unmap(struct shm_map *m)
 {
+	shm_guard_remove(m->file);
 	munmap(m->file, sizeof *m->file);
 	close(m->fd); /* drops this process's slot lock, if it held one */
 }
@@ -206,11 +321,13 @@ static void unmap(struct shm_map *m)
 static void shm_close(struct limiter *l)
 {
 	struct shm_limiter *s = of(l);
-	lock(&s->map);
-	struct shm_worker *w = &s->file->workers[s->map.slot];
-	s->file->buckets[s->bucket].in_flight -= w->in_flight;
-	memset(w, 0, sizeof *w);
-	unlock(&s->map);
+	if (!s->broken && !s->map.cut) {
+		lock(&s->map);
+		struct shm_worker *w = &s->file->workers[s->map.slot];
+		s->file->buckets[s->bucket].in_flight -= w->in_flight;
+		memset(w, 0, sizeof *w);
+		unlock(&s->map);
+	}
 	unmap(&s->map);
 	free(s);
 }
@@ -248,6 +365,7 @@ static int map_file(const char *path, int create, struct shm_map *m, char *err, 
 {
 	m->file = NULL;
 	m->slot = -1;
+	m->cut = 0;
 	m->fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
 	if (m->fd < 0) {
 		snprintf(err, errlen, "shm:%s: %s", path, strerror(errno));
@@ -275,6 +393,12 @@ static int map_file(const char *path, int create, struct shm_map *m, char *err, 
 		snprintf(err, errlen, "shm:%s: %s", path, strerror(errno));
 		goto done;
 	}
+	if (shm_guard_add(f, sizeof *f, &m->cut) != 0) {
+		snprintf(err, errlen, "shm:%s: cannot guard its mapping: %s", path, strerror(errno));
+		munmap(f, sizeof *f);
+		f = NULL;
+		goto done;
+	}
 	if (fresh && init_file(f) != 0) {
 		snprintf(err, errlen, "shm:%s: cannot set up its lock", path);
 	} else if (memcmp(f->magic, SHM_MAGIC, sizeof SHM_MAGIC) != 0 || f->version != SHM_VERSION ||
@@ -284,6 +408,7 @@ static int map_file(const char *path, int create, struct shm_map *m, char *err, 
 		m->file = f;
 		goto done;
 	}
+	shm_guard_remove(f);
 	munmap(f, sizeof *f);
 done:
 	flock(m->fd, LOCK_UN);
@@ -299,6 +424,7 @@ static int find_bucket(struct shm_file *f, const char *name, double limit, doubl
 {
 	int free_slot = -1;
 	for (int i = 0; i < SHM_BUCKETS; i++) {
+		f->buckets[i].name[sizeof f->buckets[i].name - 1] = '\0'; /* whatever was written there */
 		if (strcmp(f->buckets[i].name, name) == 0)
 			return i;
 		if (free_slot < 0 && f->buckets[i].name[0] == '\0')
@@ -331,7 +457,7 @@ static void find_worker(struct shm_map *m, int bucket)
 }
 
 struct limiter *limiter_shm_open(const char *path, const char *name, double limit, double window,
-                                 double burst, char *err, size_t errlen)
+                                 double burst, double fallback_share, char *err, size_t errlen)
 {
 	if (strlen(name) == 0 || strlen(name) > 64) {
 		snprintf(err, errlen, "shm:%s: a bucket's name takes 1 to 64 bytes", path);
@@ -360,6 +486,11 @@ struct limiter *limiter_shm_open(const char *path, const char *name, double limi
 	s->base.ops = &shm_ops;
 	s->base.refs = 1;
 	s->checked = clock_monotonic();
+	s->limit = limit;
+	s->window = window;
+	s->burst = burst;
+	s->share = fallback_share;
+	ratelimit_init(&s->seen, limit, window, burst, s->checked);
 	return &s->base;
 }
 
@@ -387,8 +518,12 @@ int limiter_shm_status(const char *path, void (*each)(const struct limiter_bucke
 		    .observed = b->observed_at > 0 ? now - b->observed_at : -1,
 		    .last_status = b->last_status,
 		    .recovered = (int)f->recovered,
+		    .clock_disagreements = (int)f->clock_disagreements,
+		    .clock_disagreement = f->clock_disagreement,
+		    .repaired = (int)f->repaired,
 		};
 		memcpy(st.name, b->name, sizeof st.name);
+		st.name[sizeof st.name - 1] = '\0';
 		for (int w = 0; w < SHM_WORKERS; w++)
 			st.workers += f->workers[w].used && f->workers[w].bucket == i;
 		each(&st, ctx);

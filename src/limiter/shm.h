@@ -16,10 +16,15 @@
 
 /* A limiter on the bucket called name (at most 64 bytes) in the file at
  * path, made (0600) when missing; a new bucket starts from this policy,
- * and checks it with a first request, as every bucket does. NULL on
- * failure, with why in err (a file that is not ours, another version). */
+ * and checks it with a first request, as every bucket does. What the file
+ * holds is checked before it is used (anyone who may write the file may
+ * write nonsense in it, or another process's clock may run ahead); a file
+ * cut short under the mapping is never touched again: the process then
+ * paces alone at fallback_share of the limit, or (0) fails each take.
+ * NULL on failure, with why in err (a file that is not ours, another
+ * version). */
 struct limiter *limiter_shm_open(const char *path, const char *name, double limit, double window,
-                                 double burst, char *err, size_t errlen);
+                                 double burst, double fallback_share, char *err, size_t errlen);
 
 /* What --status shows of one bucket. */
 struct limiter_bucket_status {
@@ -31,6 +36,12 @@ struct limiter_bucket_status {
 	double observed; /* seconds since the last response was read (-1: none) */
 	int last_status; /* of that response */
 	int recovered;   /* shm: times a process died holding the file's lock */
+	/* shm: times a process found the clock last written ahead of its own,
+	 * and by how much the last time (seconds); values of the file found
+	 * out of bounds and set right. */
+	int clock_disagreements;
+	double clock_disagreement;
+	int repaired;
 };
 
 /* Calls each(status, ctx) for every bucket of the file at path. Returns
