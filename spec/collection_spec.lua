@@ -296,6 +296,21 @@ describe("a Postman collection", function()
 			assert.truthy(help:find("api.outer_folder.inner.get_echo_by_id%s+GET%s+/h"), help)
 			assert.truthy(help:find("auth is ignored", 1, true) and help:find("scripts (event) are not run", 1, true), help)
 		end)
+
+		it("number thousands of repeats of one name, past a name that looks numbered already", function()
+			local items = { { name = "Get item 3", request = "{{baseUrl}}/three" } }
+			for i = 1, 3000 do
+				items[#items + 1] = { name = "Get item", request = "{{baseUrl}}/items/" .. i }
+			end
+			items[#items + 1] = { name = "Get item 2", request = "{{baseUrl}}/two" }
+			local api = client:api(doc(items))
+			assert.are.equal("/three", echo(api.get_item_3).path)
+			assert.are.equal("/items/1", echo(api.get_item).path)
+			assert.are.equal("/items/2", echo(api.get_item_2).path)
+			assert.are.equal("/items/3", echo(api.get_item_4).path) -- get_item_3 was taken
+			assert.are.equal("/items/3000", echo(api.get_item_3001).path)
+			assert.are.equal("/two", echo(api.get_item_2_2).path)
+		end)
 	end)
 
 	describe("files", function()

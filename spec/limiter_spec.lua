@@ -284,6 +284,41 @@ print("both answered")
 		assert.is_true(tonumber(by) > 25 and tonumber(by) < 35, by)
 	end)
 
+	it("outside tasks, sleeps while another process's request confirms the bucket, within the call's budget", function()
+		-- The first request of a fresh bucket confirms it, and is answered
+		-- 4 s late: meanwhile the bucket lets no other request go.
+		sandbox = support.start({ faults = "latency:ms=4000:count=1" })
+		local first = support.background(string.format(
+			"PULSE_API_KEY=%s %s/pulse-lua -e 'local c = require(\"pulse\").new{base_url = %q, limiter = \"shm:%s\"} "
+				.. "assert(c:get(\"/services/1\"))'",
+			support.shell_quote(sandbox.key),
+			support.BIN,
+			sandbox.url,
+			path
+		))
+		workers.wait_for_requests(sandbox, 1)
+		local script = string.format(
+			"local core = require('pulse.core') "
+				.. "local c = require('pulse').new{base_url = %q, limiter = 'shm:%s', retry = {max_elapsed = 1}} "
+				.. "local t0, cpu0 = core.now(), os.clock() "
+				.. "local body, err = c:get('/services/2') "
+				.. "print(string.format('%%s %%.2f %%.2f', body and 'ok' or err.kind, core.now() - t0, os.clock() - cpu0))",
+			sandbox.url,
+			path
+		)
+		local out, err, code = support.run(
+			string.format("PULSE_API_KEY=%s %s/pulse-lua -e %s", support.shell_quote(sandbox.key), support.BIN, support.shell_quote(script))
+		)
+		assert.are.equal(0, code, err)
+		local kind, wall, cpu = out:match("^(%S+) ([%d.]+) ([%d.]+)")
+		assert.are.equal("rate_limited", kind, out)
+		assert.is_true(tonumber(wall) < 3, "it waited " .. wall .. " s, past its budget of 1 s")
+		assert.is_true(tonumber(cpu) < 0.5, "it spent " .. cpu .. " s of CPU waiting")
+		while support.alive(first) do
+			core.sleep(0.05)
+		end
+	end)
+
 	it("recovers the lock of a process killed holding it, and the others finish", function()
 		-- A process taking and giving back tokens as fast as it can spends
 		-- much of its time holding the lock: kill -9 it until one dies so.

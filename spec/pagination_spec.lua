@@ -189,6 +189,22 @@ describe("pagination", function()
 		assert.are.equal(1, #requests())
 	end)
 
+	it("stops a walk whose next page leads back to one it fetched, naming both", function()
+		for _, case in ipairs({ { "/same", 3, 2, 2 }, { "/circle", 4, 2, 3 } }) do
+			local route, again, first, calls = table.unpack(case)
+			local before = #requests()
+			local ok, err = pcall(function()
+				for _ in client:pages(route) do -- luacheck: ignore 512
+				end
+			end)
+			assert.is_false(ok)
+			assert.are.equal("loop", err.kind)
+			assert.are.equal(again, err.page)
+			assert.matches(string.format("page %d is page %d again", again, first), tostring(err))
+			assert.are.equal(calls, #requests() - before, "the repeat was not fetched")
+		end
+	end)
+
 	it("walks lists in tasks at once, each yielding on its requests", function()
 		local a, b
 		pulse.run(function()

@@ -371,15 +371,23 @@ local function help_text(coll, rows)
 	return table.concat(lines, "\n")
 end
 
--- Adds name to names (the taken names of one table), with _2, _3... when
--- it is taken; returns the name given.
-local function unique(names, name)
-	local candidate, n = name, 1
-	while names[candidate] do
+-- The names of one table taken so far, and for each name the last
+-- suffix its repeats got: the next repeat starts from there, so that n
+-- repeats of one name cost n steps, not n * n / 2.
+local function names_taken()
+	return { names = {}, last = {} }
+end
+
+-- Adds name to taken, with _2, _3... when it is taken; returns the name
+-- given.
+local function unique(taken, name)
+	local candidate, n = name, taken.last[name] or 1
+	while taken.names[candidate] do
 		n = n + 1
 		candidate = name .. "_" .. n
 	end
-	names[candidate] = true
+	taken.names[candidate] = true
+	taken.last[name] = n
 	return candidate
 end
 
@@ -406,7 +414,7 @@ function api.new(client, source, opts)
 	-- table: the first of a name keeps it, the next get _2, _3.
 	local root = folder_table("api", help)
 	local calls = {} -- every endpoint in document order, for a runner
-	local folders = { [0] = { table = root, dotted = "api", taken = {} } }
+	local folders = { [0] = { table = root, dotted = "api", taken = names_taken() } }
 	for _, entry in ipairs(coll.order) do
 		local parent = folders[entry.folder or entry.parent]
 		local name = unique(parent.taken, api.name_of(entry.name))
@@ -431,7 +439,7 @@ function api.new(client, source, opts)
 		else
 			local t = folder_table(dotted, help)
 			rawset(parent.table, name, t)
-			folders[entry.index] = { table = t, dotted = dotted, taken = {} }
+			folders[entry.index] = { table = t, dotted = dotted, taken = names_taken() }
 		end
 	end
 	return root, calls

@@ -23,6 +23,7 @@ errors.KINDS = {
 	redirect = "a redirect was not followed",
 	interrupted = "interrupted (Ctrl-C or SIGTERM under pulse-lua)",
 	too_large = "the response body is larger than max_body",
+	loop = "the next page is one this walk fetched already",
 }
 
 function Error:__tostring()

@@ -262,11 +262,32 @@ local function walk(client, name, path, opts, per_item)
 	end
 	local fetched = 0
 	local list, index, res -- the page being walked item by item
+	-- The pages requested so far, by URL (query sorted): a server whose
+	-- next page leads back to one of them would be walked to max_pages,
+	-- each page a call of the organization's.
+	local seen = {}
 
 	local function fetch()
 		if not position or fetched >= spec.max_pages then
 			return nil
 		end
+		local target = url_of(client, position)
+		if seen[target] then
+			error(
+				errors.new({
+					kind = "loop",
+					message = string.format(
+						"page %d is page %d again (%s): the pages lead in a circle; stopped",
+						fetched + 1,
+						seen[target],
+						client:_redact(target)
+					),
+					page = fetched + 1,
+				}),
+				0
+			)
+		end
+		seen[target] = fetched + 1
 		local request = copy(spec.request)
 		request.query = position.query
 		local body, result = client:get(position.path, request)

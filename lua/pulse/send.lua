@@ -60,6 +60,11 @@ local function await_token(client, wait)
 	if wait < 0 then
 		if tasks.current() then
 			tasks.wait_on(client._probe_waiters, client._shared_limiter and SHARED_PROBE_RECHECK or nil)
+		elseif client._shared_limiter then
+			-- Another process's request is confirming the bucket: ask
+			-- again in a while, asleep (a loop here spun a core).
+			tasks.sleep(SHARED_PROBE_RECHECK)
+			return SHARED_PROBE_RECHECK
 		else
 			-- Outside tasks a request runs to its end before the next
 			-- starts, so nothing is really in flight: the count is stale.
@@ -124,7 +129,7 @@ local function transmit(
 			return slept, nil, "cancelled", "not sent: the queue's drain is stopping", 0, 0
 		end
 		local a, b, c, d, e, f, g
-		if tasks.current() then
+		if tasks.suspendable("a request") then
 			a, b, c, d, e = tasks.engine():start(
 				transport,
 				limiter,
@@ -150,9 +155,12 @@ local function transmit(
 		end
 		local now = core.now()
 		deadline = deadline or now + client._budget
-		if b > 0 and now + b > deadline then
-			local message = string.format("the rate limit asks to wait %.1f s, past the call's budget", b)
-			return slept, nil, "over_budget", message, 0, 0, b
+		-- Every wait is held to the call's budget: one for the rate limit,
+		-- and one for another request's answer to confirm the bucket.
+		if (b > 0 and now + b > deadline) or (b < 0 and now >= deadline) then
+			local message = b > 0 and string.format("the rate limit asks to wait %.1f s, past the call's budget", b)
+				or "the bucket waits for another request's answer to confirm it, past the call's budget"
+			return slept, nil, "over_budget", message, 0, 0, math.max(b, 0)
 		end
 		slept = slept + await_token(client, b)
 	end

@@ -29,6 +29,23 @@ function tasks.engine()
 	return scheduler.engine
 end
 
+-- The running task, when what (a request, a sleep, ...) may suspend it:
+-- raises when the code runs in a coroutine of the user's own inside the
+-- task, whose yield would go to that coroutine, not to the scheduler (the
+-- answer would be lost, and the run would end as if all were done).
+function tasks.suspendable(what)
+	if current and coroutine.running() ~= current.co then
+		error(
+			"pulse: "
+				.. what
+				.. " inside pulse.run from a coroutine of your own (coroutine.wrap or coroutine.create in a "
+				.. "task) cannot wait there: the scheduler resumes only its tasks. Start it with pulse.spawn",
+			0
+		)
+	end
+	return current
+end
+
 -- The ready queue holds tasks to resume. A task whose transfer finished is
 -- resumed at once, with what the engine said of it: a request's path makes
 -- no table here.
@@ -88,7 +105,7 @@ end
 -- @return the task function's results
 function Task:join()
 	if not self.done then
-		if not current then
+		if not tasks.suspendable("task:join()") then
 			error("pulse: join: call it from inside a task", 2)
 		end
 		self.joiners[#self.joiners + 1] = current
@@ -102,7 +119,7 @@ end
 
 -- Sleeps: inside a task only that task waits, and others go on.
 function tasks.sleep(seconds)
-	if not current then
+	if not tasks.suspendable("a sleep") then
 		return core.sleep(seconds)
 	end
 	local timers = scheduler.timers
@@ -114,7 +131,7 @@ end
 -- With timeout (seconds), it goes on by then if nobody woke it, and
 -- returns false; true when woken.
 function tasks.wait_on(waiters, timeout)
-	local task = current
+	local task = tasks.suspendable("a wait")
 	waiters[#waiters + 1] = task
 	if not timeout then
 		coroutine.yield()
@@ -142,7 +159,7 @@ end
 -- Suspends the running task until the engine finishes transfer id; returns
 -- its outcome (as transport:send gives it).
 function tasks.await_transfer(id)
-	scheduler.transfers[id] = current
+	scheduler.transfers[id] = tasks.suspendable("a request")
 	return coroutine.yield()
 end
 
@@ -291,6 +308,10 @@ function tasks.run(fn, ...)
 	local failed = scheduler.failed
 	if not ok or failed then
 		abandon(engine)
+	else
+		-- A transfer no task waits for any more: its token goes back now,
+		-- not when the engine is collected.
+		engine:cancel_all()
 	end
 	scheduler = nil
 	if not ok then

@@ -84,6 +84,17 @@ def route_failing(h, path, query):
     return route_meta(h, path, query)
 
 
+def route_same(h, path, query):
+    """A next link to this very page, as a broken server may send."""
+    return 200, [("Link", '<%s?p=1>; rel="next"' % path)], {"data": [{"id": 1}]}
+
+
+def route_circle(h, path, query):
+    """Pages 1, 2, 3, then page 2 again: a cycle."""
+    number = int(query.get("page", 1))
+    return 200, [], {"data": [{"id": number}], "meta": {"next_page": 2 if number == 3 else number + 1}}
+
+
 def route_foreign(h, path, query):
     """A next link to another origin."""
     return 200, [("Link", '<http://elsewhere.example/list?p=2>; rel="next"')], {"data": [{"id": 1}]}
@@ -98,6 +109,8 @@ ROUTES = {
     "/bare": route_bare,
     "/failing": route_failing,
     "/foreign": route_foreign,
+    "/same": route_same,
+    "/circle": route_circle,
 }
 
 
