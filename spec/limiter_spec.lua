@@ -460,6 +460,17 @@ describe("limiter = 'redis://...'", function()
 		end
 	end)
 
+	it("shows a new client what Redis holds, before its first request", function()
+		sandbox = support.start({ rate_limit = "20/5/20" })
+		local first = sandbox:client({ limiter = server.url .. "?bucket=seen" })
+		assert(first:get("/services/1")) -- the server's policy, into the bucket
+		local later = sandbox:client({ limiter = server.url .. "?bucket=seen" })
+		local view = later:ratelimit()
+		assert.are.same({ 20, 5, 20 }, { view.limit, view.window, view.burst })
+		first:close()
+		later:close()
+	end)
+
 	it("shares one bucket on Redis' clock, with workers' clocks 30 s off", function()
 		sandbox = support.start({ rate_limit = "10/1/10", retry_after = "http-date" })
 		local results = workers.run(sandbox, server.url .. "/?bucket=clock", 4, 10, function(i)

@@ -282,3 +282,95 @@ describe("setting up", function()
 		assert.truthy(support.read_file("CHANGELOG.md"):find(pulse.VERSION, 1, true))
 	end)
 end)
+
+describe("what a new user tripped on", function()
+	local function write(text, suffix)
+		local path = support.temp_path(suffix)
+		support.write_file(path, text)
+		return path
+	end
+
+	it("pulse-sandbox --version answers, and so does --help", function()
+		local out, err, code = support.run(support.BIN .. "/pulse-sandbox --version")
+		assert.are.equal(0, code, err)
+		assert.matches("^pulse%-sandbox %d+%.%d+%.%d+ %(Lua 5%.4", out)
+		out = support.run(support.BIN .. "/pulse-sandbox --help")
+		assert.matches("%-%-version", out)
+	end)
+
+	it("a --collection run without a key says so in one line, with no traceback", function()
+		local _, err, code = run(
+			"--collection examples/pulse-sandbox.postman_collection.json",
+			nil,
+			"env -u PULSE_API_KEY -u PULSE_API_KEY_FILE PULSE_BASE_URL=http://127.0.0.1:1"
+		)
+		assert.are.equal(1, code)
+		assert.matches("no API key", err)
+		assert.is_nil(err:find("traceback", 1, true), err)
+		assert.is_nil(err:find("play.lua", 1, true), err)
+	end)
+
+	it("a SIGTERM caught in pcall reads as the signal, not an address", function()
+		local path = script([[
+			local ok, e = pcall(function() require("pulse.core").sleep(10) end)
+			io.stdout:write(tostring(e), "\n")
+		]])
+		local out = support.run("timeout -s TERM 0.5 " .. RUNNER .. " " .. path)
+		assert.are.equal("pulse: interrupted by SIGTERM\n", out)
+	end)
+
+	it("reads a collection with no info, and a variable nested in another's name", function()
+		local sandbox = support.start()
+		local coll = write(json.encode({
+			item = {
+				{ name = "Nested", request = { method = "GET", url = "{{baseUrl}}/_sandbox/echo?who={{name{{i}}}}" } },
+			},
+		}), ".json")
+		local client = sandbox:client()
+		local api = client:api(coll, { environment = { baseUrl = sandbox.url, name2 = "Ada Lovelace" } })
+		local body = assert(api.nested({ i = 2 }))
+		assert.are.equal("who=Ada%20Lovelace", body.query)
+		client:close()
+		sandbox:stop()
+		-- The sandbox's mock reads it too.
+		local mock = support.start({ args = "--collection " .. coll })
+		mock:stop()
+		os.remove(coll)
+	end)
+
+	it("pulse-sandbox --collection refuses an example code it cannot answer, naming it", function()
+		for _, code in ipairs({ 100, 700 }) do
+			local coll = write(json.encode({
+				info = { name = "c", schema = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json" },
+				item = {
+					{ name = "Odd", request = "{{baseUrl}}/odd", response = { { name = "weird", code = code, body = "{}" } } },
+				},
+			}), ".json")
+			local _, err, status = support.run(support.BIN .. "/pulse-sandbox --port 0 --collection " .. coll)
+			assert.are.equal(2, status, err)
+			assert.matches("request 'Odd', example 'weird': code " .. code .. " cannot be answered", err)
+			os.remove(coll)
+		end
+	end)
+
+	it("plays CSV data whose quoted fields hold line breaks (RFC 4180)", function()
+		local sandbox = support.start()
+		local coll = write(json.encode({
+			item = { { name = "Echo", request = "{{baseUrl}}/_sandbox/echo?label={{label}}" } },
+		}), ".json")
+		local csv = write('label,n\r\n"two\r\nlines, and a ""quote""",1\r\nplain,2\r\n', ".csv")
+		local report = support.temp_path(".json")
+		local _, err, code = run(
+			string.format("--collection %s --data %s --reporter json:%s", coll, csv, report),
+			nil,
+			string.format("PULSE_API_KEY=%s PULSE_BASE_URL=%s baseUrl=x", support.shell_quote(sandbox.key), sandbox.url)
+		)
+		assert.are.equal(0, code, err)
+		local doc = json.decode(support.read_file(report))
+		assert.are.equal(2, doc.requests)
+		sandbox:stop()
+		for _, p in ipairs({ coll, csv, report }) do
+			os.remove(p)
+		end
+	end)
+end)

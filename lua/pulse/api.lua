@@ -92,6 +92,9 @@ local function guid()
 	return string.format("%s-%s-%s-%s-%s", hex:sub(1, 8), hex:sub(9, 12), hex:sub(13, 16), hex:sub(17, 20), hex:sub(21))
 end
 
+-- How deep variables may nest in one another's names ({{a{{b{{c}}}}}}).
+local MAX_NESTING = 8
+
 local DYNAMIC = {
 	["$guid"] = guid,
 	["$timestamp"] = function()
@@ -161,11 +164,24 @@ local function scope(endpoint, args, data, environment, variables)
 		end
 		refuse(endpoint .. ": {{" .. name .. "}} has no value (give it in args, data, environment or the collection)")
 	end
+	-- Innermost first, as Postman does: a variable inside another's name
+	-- ({{name{{i}}}}) fills that name as it is, the outer one is escaped.
 	local function resolve(text, escape)
-		return (text:gsub("{{([^{}]*)}}", function(name)
-			local value = lookup(name)
-			return escape and escape(value) or value
-		end))
+		for _ = 1, MAX_NESTING do
+			local filled = 0
+			text = text:gsub("()({{([^{}]*)}})", function(at, _, name)
+				filled = filled + 1
+				local before = text:sub(1, at - 1)
+				local _, opened = before:gsub("{{", "")
+				local _, closed = before:gsub("}}", "")
+				local value = lookup(name)
+				return (opened > closed or not escape) and value or escape(value)
+			end)
+			if filled == 0 or not text:find("{{", 1, true) then
+				break
+			end
+		end
+		return text
 	end
 	return resolve, used
 end

@@ -89,9 +89,13 @@ local function pairs_list(ctx, list, kind)
 	return out
 end
 
--- Checks that text's {{variables}} are well formed.
+-- Checks that text's {{variables}} are well formed; one may be nested in
+-- another's name ({{name{{i}}}}: Postman fills the inner one first).
 local function check_braces(ctx, text, what)
-	local stripped = text:gsub("{{[^{}]*}}", "")
+	local stripped, n = text, 1
+	while n > 0 do
+		stripped, n = stripped:gsub("{{[^{}]*}}", "v")
+	end
 	if stripped:find("{{", 1, true) or stripped:find("}}", 1, true) then
 		fail(ctx.source, ctx.where, what .. " has an unclosed {{variable}}: " .. text)
 	end
@@ -338,6 +342,10 @@ local function schema_of(source, doc)
 	if doc.requests ~= nil and doc.order ~= nil then
 		fail(source, nil, "a Postman Collection v1: export it as v2.1 (Export > Collection v2.1)")
 	end
+	-- No info (Newman runs such files): the item list says v2.
+	if info == nil and type(doc.item) == "table" then
+		return "2.1.0"
+	end
 	fail(source, nil, "not a Postman collection: no info.schema")
 end
 
@@ -395,7 +403,7 @@ function collection.load(source)
 	for _, v in ipairs(pairs_list(ctx, doc.variable, "variable")) do
 		variables[v.key] = v.value
 	end
-	local name = type(doc.info.name) == "string" and doc.info.name or label
+	local name = type(doc.info) == "table" and type(doc.info.name) == "string" and doc.info.name or label
 	local out = setmetatable(
 		{ name = name, version = version, variables = variables, requests = {}, folders = {}, order = {} },
 		Collection

@@ -19,33 +19,57 @@ local function refuse(message)
 	error({ refused = message }, 0)
 end
 
--- The fields of one CSV line (RFC 4180 quoting, no line breaks in fields).
-local function csv_fields(line)
-	local fields, pos = {}, 1
-	while pos <= #line + 1 do
-		if line:sub(pos, pos) == '"' then
-			local value, stop = "", pos + 1
+-- The records of CSV text (RFC 4180): fields split at commas, records
+-- at line breaks (LF or CRLF), and a quoted field may hold commas, line
+-- breaks and quotes (doubled). Empty lines are skipped.
+local function csv_records(text)
+	local records, fields, pos, len = {}, {}, 1, #text
+	local function end_record()
+		if not (#fields == 1 and fields[1] == "") then
+			records[#records + 1] = fields
+		end
+		fields = {}
+	end
+	while pos <= len do
+		local value
+		if text:sub(pos, pos) == '"' then
+			local parts, stop = {}, pos + 1
 			while true do
-				local quote = line:find('"', stop, true) or refuse("--data: an unterminated quote in: " .. line)
-				value = value .. line:sub(stop, quote - 1)
-				if line:sub(quote + 1, quote + 1) == '"' then
-					value, stop = value .. '"', quote + 2
+				local quote = text:find('"', stop, true) or refuse("--data: an unterminated quote in a field")
+				parts[#parts + 1] = text:sub(stop, quote - 1)
+				if text:sub(quote + 1, quote + 1) == '"' then
+					parts[#parts + 1], stop = '"', quote + 2
 				else
-					pos = quote + 2
+					pos = quote + 1
 					break
 				end
 			end
-			fields[#fields + 1] = value
+			value = table.concat(parts)
 		else
-			local comma = line:find(",", pos, true) or #line + 1
-			fields[#fields + 1] = line:sub(pos, comma - 1)
-			pos = comma + 1
+			local stop = text:find("[,\r\n]", pos) or len + 1
+			value, pos = text:sub(pos, stop - 1), stop
+		end
+		fields[#fields + 1] = value
+		local sep = text:sub(pos, pos)
+		if sep == "," then
+			pos = pos + 1
+			if pos > len then -- a trailing comma: one empty field more
+				fields[#fields + 1] = ""
+			end
+		elseif sep == "\r" or sep == "\n" then
+			pos = pos + ((sep == "\r" and text:sub(pos + 1, pos + 1) == "\n") and 2 or 1)
+			end_record()
+		elseif sep ~= "" then
+			refuse("--data: text after a quoted field, before a comma or line break")
 		end
 	end
-	return fields
+	if #fields > 0 then
+		end_record()
+	end
+	return records
 end
 
--- The data rows of a CSV file (a header line, then a row a line) or a JSON
+-- The data rows of a CSV file (a header record, then a row a record) or a JSON
 -- file (an array of objects).
 local function read_data(path)
 	local file = io.open(path, "rb") or refuse("--data: " .. path .. " cannot be read")
@@ -64,19 +88,15 @@ local function read_data(path)
 		return rows
 	end
 	local rows, header = {}, nil
-	for line in (text .. "\n"):gmatch("([^\n]*)\n") do
-		line = line:gsub("\r$", "")
-		if line ~= "" then
-			local fields = csv_fields(line)
-			if not header then
-				header = fields
-			else
-				local row = {}
-				for i, name in ipairs(header) do
-					row[name] = fields[i]
-				end
-				rows[#rows + 1] = row
+	for _, fields in ipairs(csv_records(text)) do
+		if not header then
+			header = fields
+		else
+			local row = {}
+			for i, name in ipairs(header) do
+				row[name] = fields[i]
 			end
+			rows[#rows + 1] = row
 		end
 	end
 	return rows
@@ -353,6 +373,13 @@ function play.main(opts)
 	if not ok then
 		if type(result) == "table" and result.refused then
 			return false, result.refused
+		end
+		-- A misuse pulse names (no key, no base URL...): its one line,
+		-- without a traceback of the runner's own code.
+		local misuse = type(result) == "string"
+			and (result:match("^[^\n]-:%d+: pulse: ([^\n]*)$") or result:match("^pulse: ([^\n]*)$"))
+		if misuse then
+			return false, misuse
 		end
 		error(result, 0)
 	end

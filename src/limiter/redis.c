@@ -30,7 +30,8 @@ struct redis_limiter {
 	 * view() without a round trip. */
 	struct ratelimit_view seen;
 	double seen_at;
-	int heard; /* seen came from Redis, not only from the policy given at open */
+	int heard;  /* seen came from Redis, not only from the policy given at open */
+	int viewed; /* view() asked Redis once, before anything else had */
 	/* Pacing alone while Redis is away (fallback_share > 0). */
 	double share;
 	int alone;
@@ -217,11 +218,32 @@ static int redis_observe(struct limiter *l, const struct ratelimit_observation *
 }
 
 /* The view the last round trip brought, aged by the time since. */
+/* What Redis holds, asked once before any take or answer has told: a new
+ * client's ratelimit() shows the organization's bucket, not the policy it
+ * was given. The connection is made then (not at open: a client made
+ * while Redis is away must not wait for it). */
+static void first_view(struct redis_limiter *r, double now)
+{
+	r->viewed = 1;
+	char limit[32], window[32], burst[32];
+	format_number(limit, r->limit);
+	format_number(window, r->window);
+	format_number(burst, r->burst);
+	const char *args[] = {limit, window, burst};
+	redisReply *reply = run(r, "view", 3, args);
+	if (reply) {
+		remember_view(r, reply, 0, now);
+		freeReplyObject(reply);
+	}
+}
+
 static struct ratelimit_view redis_view(struct limiter *l, double now)
 {
 	struct redis_limiter *r = of(l);
 	if (r->alone)
 		return ratelimit_view(&r->own, now);
+	if (!r->heard && !r->viewed)
+		first_view(r, now);
 	struct ratelimit_view v = r->seen;
 	double aged = now - r->seen_at;
 	v.reset = fmax(0, v.reset - aged);

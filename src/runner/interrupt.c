@@ -10,14 +10,26 @@ static lua_State *armed;
 static volatile sig_atomic_t received;
 static const char interrupt_key = 'i'; /* its address keys the object in the registry */
 
+/* What the interrupt says as a string: a script that caught it in pcall
+ * and prints it shows the signal, not an address. */
+static int interrupt_tostring(lua_State *L)
+{
+	lua_getfield(L, 1, "signal");
+	const char *signal_name = lua_tostring(L, -1);
+	lua_pushfstring(L, "pulse: interrupted by %s", signal_name ? signal_name : "a signal");
+	return 1;
+}
+
 void interrupt_open(lua_State *L)
 {
 	lua_createtable(L, 0, 2);
 	lua_pushliteral(L, "interrupted");
 	lua_setfield(L, -2, "message");
-	lua_createtable(L, 0, 1);
+	lua_createtable(L, 0, 2);
 	lua_pushliteral(L, "pulse.interrupt");
 	lua_setfield(L, -2, "__name");
+	lua_pushcfunction(L, interrupt_tostring);
+	lua_setfield(L, -2, "__tostring");
 	lua_setmetatable(L, -2);
 	lua_pushvalue(L, -1);
 	lua_rawsetp(L, LUA_REGISTRYINDEX, &interrupt_key);

@@ -10,6 +10,12 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include <lua.h>
+
+#ifndef PULSE_VERSION
+#define PULSE_VERSION "0.0.0"
+#endif
+
 /* Exit statuses: a usage error (as getopt programs), or a failure to run. */
 #define EXIT_USAGE 2
 
@@ -44,6 +50,7 @@ static void usage(FILE *out)
 	             "                          seconds (a first request: after S seconds open;\n"
 	             "                          default 10)\n"
 	             "  --help\n"
+	             "  --version               show the versions of pulse-sandbox and Lua\n"
 	             "Long options also take --option=value. The first line on stdout is\n"
 	             "'listening on http://127.0.0.1:PORT'.\n");
 }
@@ -203,7 +210,8 @@ static int parse_value(struct args *a, const char *name, const char *value)
 	return usage_error(name, message);
 }
 
-/* Reads argv into args. Returns 0; -1 for --help; or an exit status. */
+/* Reads argv into args. Returns 0; -1 for --help; -2 for --version; or an
+ * exit status. */
 static int parse_args(int argc, char **argv, struct args *a)
 {
 	for (int i = 1; i < argc; i++) {
@@ -218,6 +226,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 			value = equals + 1;
 		if (strcmp(name, "--help") == 0)
 			return -1;
+		if (strcmp(name, "--version") == 0)
+			return -2;
 		if (strcmp(name, "--tls") == 0) {
 			if (!value && i + 1 < argc)
 				value = argv[++i];
@@ -297,6 +307,9 @@ int main(int argc, char **argv)
 	int rc = parse_args(argc, argv, &a);
 	if (rc == -1) {
 		usage(stdout);
+		rc = EXIT_SUCCESS;
+	} else if (rc == -2) {
+		printf("pulse-sandbox %s (%s)\n", PULSE_VERSION, LUA_RELEASE);
 		rc = EXIT_SUCCESS;
 	} else if (rc == 0) {
 		const char *why;

@@ -72,11 +72,30 @@ local function example_headers(header)
 	return out
 end
 
-local function read_items(items, endpoints)
+-- An example's status: a final one, 200 to 599 (what the file says is
+-- refused, naming the request, when it cannot be answered: a 1xx is no
+-- answer at all, and a code past 599 no HTTP status).
+local function example_code(path, item, r)
+	local code = r.code == nil and 200 or math.tointeger(tonumber(r.code))
+	if not code or code < 200 or code > 599 then
+		refuse(
+			path,
+			string.format(
+				"request '%s', example '%s': code %s cannot be answered (an example answers 200 to 599)",
+				tostring(item.name),
+				tostring(r.name),
+				tostring(math.tointeger(r.code) or r.code)
+			)
+		)
+	end
+	return code
+end
+
+local function read_items(path, items, endpoints)
 	for _, item in ipairs(type(items) == "table" and items or {}) do
 		if type(item) == "table" and item.disabled ~= true then
 			if type(item.item) == "table" then
-				read_items(item.item, endpoints)
+				read_items(path, item.item, endpoints)
 			elseif item.request ~= nil then
 				local request = type(item.request) == "string" and { url = item.request } or item.request
 				local segments = type(request) == "table" and segments_of(request.url)
@@ -86,7 +105,7 @@ local function read_items(items, endpoints)
 						if type(r) == "table" then
 							examples[#examples + 1] = {
 								name = type(r.name) == "string" and r.name or "",
-								code = math.tointeger(tonumber(r.code)) or 200,
+								code = example_code(path, item, r),
 								headers = example_headers(r.header),
 								body = type(r.body) == "string" and r.body or "",
 							}
@@ -122,6 +141,9 @@ function mock.load(path)
 	end
 	local schema = type(doc.info) == "table" and doc.info.schema
 	local version = type(schema) == "string" and schema:match("v(%d+%.%d+%.%d+)")
+	if doc.info == nil and type(doc.item) == "table" then
+		version = "2.1.0" -- no info (Newman runs such files): the item list says v2
+	end
 	if version ~= "2.0.0" and version ~= "2.1.0" then
 		refuse(path, "not a Postman Collection v2.0.0 or v2.1.0" .. (version and (" (v" .. version .. ")") or ""))
 	end
@@ -129,7 +151,7 @@ function mock.load(path)
 		refuse(path, "no 'item' list")
 	end
 	local self = setmetatable({ endpoints = {} }, Mock)
-	read_items(doc.item, self.endpoints)
+	read_items(path, doc.item, self.endpoints)
 	return self
 end
 
