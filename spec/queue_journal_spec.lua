@@ -7,28 +7,12 @@
 
 local core = require("pulse.core")
 local pulse = require("pulse")
+local customers = require("support.customers")
 local drainer = require("support.drainer")
 local support = require("support.sandbox")
 
-local function row(i, prefix)
-	return { name = "Customer " .. i, email = string.format("%s%d@example.org", prefix or "j", i) }
-end
-
-local function push_rows(q, n, prefix)
-	for i = 1, n do
-		local r = row(i, prefix)
-		assert(q:push({ method = "POST", path = "/customers", json = r, id = r.email, key = r.email }))
-	end
-end
-
-local function applied(client, email)
-	local body = assert(client:get("/customers", { query = { email = email, per_page = 100 } }))
-	return body.meta.total
-end
-
-local function reconcile_by_email(entry, c)
-	return applied(c, entry.json.email) > 0
-end
+local row, push_rows, applied = customers.row, customers.push, customers.applied
+local reconcile_by_email = customers.reconcile
 
 -- The offsets (1-based, in the file's text) where each record starts,
 -- after the journal's first line.

@@ -8,35 +8,14 @@
 
 local core = require("pulse.core")
 local pulse = require("pulse")
+local customers = require("support.customers")
 local drainer = require("support.drainer")
 local redis = require("support.redis")
 local slow_server = require("support.slow_server")
 local support = require("support.sandbox")
 
-local function row(i, prefix)
-	return { name = "Customer " .. i, email = string.format("%s%d@example.org", prefix, i) }
-end
-
-local function push_rows(q, n, prefix)
-	for i = 1, n do
-		local r = row(i, prefix)
-		assert(q:push({ method = "POST", path = "/customers", json = r, id = r.email, key = r.email }))
-	end
-end
-
--- How many customers the sandbox holds with email.
-local function applied(client, email)
-	local body = assert(client:get("/customers", { query = { email = email, per_page = 100 } }))
-	return body.meta.total
-end
-
-local function reconcile_by_email(entry, c)
-	local body, err = c:get("/customers", { query = { email = entry.json.email } })
-	if not body then
-		return nil, err
-	end
-	return #body.data > 0
-end
+local row, push_rows, applied = customers.row, customers.push, customers.applied
+local reconcile_by_email = customers.reconcile
 
 -- The epoch seconds of an ISO time the sandbox logs ("...T10:00:01.250Z").
 local function epoch_of(iso)

@@ -6,25 +6,12 @@
 
 local core = require("pulse.core")
 local pulse = require("pulse")
+local customers = require("support.customers")
 local drainer = require("support.drainer")
 local support = require("support.sandbox")
 
--- How many customers the sandbox holds with email.
-local function applied(client, email)
-	local body = assert(client:get("/customers", { query = { email = email, per_page = 100 } }))
-	return body.meta.total
-end
-
-local function row(i, prefix)
-	return { name = "Customer " .. i, email = string.format("%s%d@example.org", prefix or "q", i) }
-end
-
-local function push_rows(q, n, prefix)
-	for i = 1, n do
-		local r = row(i, prefix)
-		assert(q:push({ method = "POST", path = "/customers", json = r, id = r.email, key = r.email }))
-	end
-end
+local row, push_rows, applied = customers.row, customers.push, customers.applied
+local reconcile_by_email = customers.reconcile
 
 local function journal_path()
 	return support.temp_path(".journal")
@@ -42,11 +29,6 @@ local function wait_applied(sandbox, n)
 		assert(core.now() < deadline, "the sandbox applied " .. sandbox:stats().writes_applied .. " of " .. n .. " writes")
 		core.sleep(0.02)
 	end
-end
-
--- A reconcile on the sandbox's lookup: applied when the customer exists.
-local function reconcile_by_email(entry, c)
-	return applied(c, entry.json.email) > 0
 end
 
 describe("pulse.queue (file journal)", function()
