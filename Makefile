@@ -85,8 +85,6 @@ $(BUILD)/obj/%.o: src/%.c
 	@echo "  CC       $<"
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-# Each program carries its Lua modules: pulse-lua all of lua/, pulse-sandbox
-# only its own.
 # The Redis limiter's script, compiled into pulse.core.
 $(BUILD)/gen/redis_bucket.h: src/limiter/redis_bucket.lua tools/cstring.lua tools/c_literal.lua
 	@mkdir -p $(@D)
@@ -103,6 +101,8 @@ $(BUILD)/gen/redis_streams.h: src/queue/redis_streams.lua tools/cstring.lua tool
 
 $(call obj,src/binding/redis.c) $(call pic,src/binding/redis.c): $(BUILD)/gen/redis_streams.h
 
+# Each program carries its Lua modules: pulse-lua all of lua/, pulse-sandbox
+# only its own.
 $(BUILD)/embedded_all.c: tools/embed.lua tools/c_literal.lua $(LUA_SRC)
 	@mkdir -p $(@D)
 	@echo "  EMBED    lua/ -> $@"
@@ -169,27 +169,26 @@ check-valgrind: all
 # lists them and their sources); FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30
 FUZZ_CFLAGS   = -g -O1 -std=c11 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-fuzz:
-	@mkdir -p build-fuzz
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		echo "  FUZZ     $$t"; \
-		case $$t in \
-		json_decode) srcs="$(FUZZ_SRC_json_decode)";; \
-		ratelimit_headers) srcs="$(FUZZ_SRC_ratelimit_headers)";; \
-		url) srcs="$(FUZZ_SRC_url) $$(pkg-config --cflags --libs $(LUA_PC))";; \
-		redis_url) srcs="$(FUZZ_SRC_redis_url)";; \
-		journal_record) srcs="$(FUZZ_SRC_journal_record)";; \
-		redis_reply) srcs="$(FUZZ_SRC_redis_reply) $$(pkg-config --cflags --libs $(LUA_PC) hiredis)";; \
-		block_pool) srcs="$(FUZZ_SRC_block_pool)";; \
-		ratelimit_state) srcs="$(FUZZ_SRC_ratelimit_state)";; \
-		esac; \
-		clang $(FUZZ_CFLAGS) src/fuzz/$${t}_fuzz.c $$srcs -lm -o build-fuzz/$$t; \
-		mkdir -p build-fuzz/corpus-$$t; \
-		rc=0; build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-			build-fuzz/corpus-$$t src/fuzz/corpus/$$t > build-fuzz/$$t.log 2>&1 || rc=$$?; \
-		grep -E "^Done|stat::number_of_executed_units" build-fuzz/$$t.log; \
-		if [ $$rc -ne 0 ]; then tail -40 build-fuzz/$$t.log; exit 1; fi; \
-	done
+# What a target links beyond its sources (src/sources.mk's FUZZ_SRC_*).
+FUZZ_LIBS_url         = $(shell pkg-config --cflags --libs $(LUA_PC))
+FUZZ_LIBS_redis_reply = $(shell pkg-config --cflags --libs $(LUA_PC) hiredis)
+
+# fuzz-NAME builds target NAME from its sources and runs it FUZZ_SECONDS,
+# printing libFuzzer's tally, and its log's end when it found something.
+define FUZZ_RULE
+fuzz-$(1):
+	@mkdir -p build-fuzz/corpus-$(1)
+	@echo "  FUZZ     $(1)"
+	@clang $$(FUZZ_CFLAGS) src/fuzz/$(1)_fuzz.c $$(FUZZ_SRC_$(1)) $$(FUZZ_LIBS_$(1)) -lm -o build-fuzz/$(1)
+	@rc=0; build-fuzz/$(1) -max_total_time=$$(FUZZ_SECONDS) -print_final_stats=1 \
+		build-fuzz/corpus-$(1) src/fuzz/corpus/$(1) > build-fuzz/$(1).log 2>&1 || rc=$$$$?; \
+	grep -E "^Done|stat::number_of_executed_units" build-fuzz/$(1).log; \
+	if [ $$$$rc -ne 0 ]; then tail -40 build-fuzz/$(1).log; exit 1; fi
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_RULE,$(t))))
+
+.PHONY: $(addprefix fuzz-,$(FUZZ_TARGETS))
+fuzz: $(addprefix fuzz-,$(FUZZ_TARGETS))
 
 # The shm: limiter's take, timed in C, without Lua or libcurl.
 SHM_TAKE_SRC = bench/shm_take.c src/limiter/shm.c src/limiter/shm_guard.c src/limiter/limiter.c src/core/ratelimit.c \
@@ -232,9 +231,6 @@ docs:
 
 C_FILES = $(shell find src bench -name '*.[ch]' | sort)
 
-# luacheck, clang-format, and the layer rules of ARCHITECTURE.md
-# (tools/layers.lua): each folder includes and requires only what lies
-# below it.
 # The benchmarks with a second pulse-lua, built from REF (a commit), in
 # the same interleaved rounds: make bench-compare REF=HEAD~3
 REF ?= HEAD
@@ -246,6 +242,9 @@ bench-compare: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi $(BUILD)/
 	PULSE_BENCH_BASELINE=$(BUILD)/ref/build $(BUILD)/pulse-lua bench/concurrency.lua
 	PULSE_BENCH_BASELINE=$(BUILD)/ref/build $(BUILD)/pulse-lua bench/sandbox.lua
 
+# luacheck, clang-format, and the layer rules of ARCHITECTURE.md
+# (tools/layers.lua): each folder includes and requires only what lies
+# below it.
 lint:
 	luacheck lua spec examples tools $(wildcard bench/*.lua) src/limiter/redis_bucket.lua src/queue/redis_streams.lua
 	clang-format --dry-run --Werror $(C_FILES)
@@ -265,7 +264,7 @@ install: all install-module
 	for page in pulse-lua pulse-sandbox; do \
 		sed 's/@VERSION@/$(VERSION)/' doc/man/$$page.1 > $(DESTDIR)$(PREFIX)/share/man/man1/$$page.1 || exit 1; \
 	done
-	install -m 644 README.md CHANGELOG.md $(DESTDIR)$(PREFIX)/share/doc/pulse-lua/
+	install -m 644 README.md CHANGELOG.md LICENSE $(DESTDIR)$(PREFIX)/share/doc/pulse-lua/
 	for f in $(LUA_SANDBOX_SRC); do \
 		install -D -m 644 $$f $(DESTDIR)$(LUA_LMOD)/$${f#lua/} || exit 1; \
 	done

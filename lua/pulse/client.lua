@@ -181,7 +181,7 @@ local function make_limiter(self, opts, key)
 	return limiter
 end
 
--- pulse.new: the options as DESIGN.md lists them.
+-- pulse.new: the options as README.md lists them.
 function client.new(opts)
 	local key, base_url, origin, key_file
 	opts, key, base_url, origin, key_file = check_options(opts)

@@ -2,6 +2,16 @@
 
 #include <stddef.h>
 
+enum limiter_answer limiter_answer_of(double bucket_wait, double *wait)
+{
+	if (bucket_wait == 0)
+		return LIMITER_TAKEN;
+	if (bucket_wait == RATELIMIT_AWAIT_RESPONSE)
+		return LIMITER_AWAIT;
+	*wait = bucket_wait;
+	return LIMITER_WAIT;
+}
+
 enum limiter_answer limiter_take(struct limiter *l, double now, double *wait, limiter_ticket *ticket)
 {
 	*wait = 0;

@@ -59,6 +59,11 @@ struct limiter_view {
 	int in_flight;
 };
 
+/* A bucket's answer to a take (core/ratelimit.h's: 0, seconds to wait, or
+ * RATELIMIT_AWAIT_RESPONSE) as a limiter's, *wait set for LIMITER_WAIT:
+ * the one mapping every backend uses. */
+enum limiter_answer limiter_answer_of(double bucket_wait, double *wait);
+
 /* Each counts in_flight, then asks the backend. */
 enum limiter_answer limiter_take(struct limiter *l, double now, double *wait, limiter_ticket *ticket);
 void limiter_cancel(struct limiter *l, limiter_ticket ticket);

@@ -14,13 +14,7 @@ static struct ratelimit_state *bucket_of(struct limiter *l)
 
 static enum limiter_answer local_take(struct limiter *l, double now, double *wait, limiter_ticket *ticket)
 {
-	double w = ratelimit_take(bucket_of(l), now, l->in_flight, ticket);
-	if (w == 0)
-		return LIMITER_TAKEN;
-	if (w == RATELIMIT_AWAIT_RESPONSE)
-		return LIMITER_AWAIT;
-	*wait = w;
-	return LIMITER_WAIT;
+	return limiter_answer_of(ratelimit_take(bucket_of(l), now, l->in_flight, ticket), wait);
 }
 
 static int local_observe(struct limiter *l, const struct ratelimit_observation *o, double now,

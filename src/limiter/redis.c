@@ -118,11 +118,7 @@ static enum limiter_answer alone(struct redis_limiter *r, double now, double *wa
 		r->alone = 1;
 	}
 	r->retry_at = now + RECONNECT_EVERY;
-	double w = ratelimit_take(&r->own, now, r->base.in_flight, ticket);
-	if (w == 0)
-		return LIMITER_TAKEN;
-	*wait = w;
-	return LIMITER_WAIT;
+	return limiter_answer_of(ratelimit_take(&r->own, now, r->base.in_flight, ticket), wait);
 }
 
 static enum limiter_answer redis_take(struct limiter *l, double now, double *wait, limiter_ticket *ticket)

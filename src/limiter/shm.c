@@ -80,7 +80,7 @@ struct shm_limiter {
 	struct limiter base; /* first: a struct limiter * is a struct shm_limiter * */
 	struct shm_map map;
 	struct shm_file *file;       /* map.file */
-	int bucket;                  /* its worker slot: map.slot */
+	int bucket;                  /* its bucket's index in the file */
 	double checked;              /* when this process last looked for dead workers */
 	double limit, window, burst; /* the policy given at open */
 	/* The bucket as this process last read it: what it knows of the
@@ -199,11 +199,7 @@ static enum limiter_answer alone(struct shm_limiter *s, double now, double *wait
 	         s->share > 0 ? "pacing alone" : "no limiter_fallback, so no token");
 	if (s->share <= 0)
 		return LIMITER_FAILED;
-	double w = ratelimit_take(&s->own, now, s->base.in_flight, ticket);
-	if (w == 0)
-		return LIMITER_TAKEN;
-	*wait = w;
-	return LIMITER_WAIT;
+	return limiter_answer_of(ratelimit_take(&s->own, now, s->base.in_flight, ticket), wait);
 }
 
 /* A process that died holding the lock left its last change half made:
@@ -249,12 +245,7 @@ static enum limiter_answer shm_take(struct limiter *l, double now, double *wait,
 	unlock(&s->map);
 	if (s->map.cut) /* cut short meanwhile: what was read meant nothing */
 		return alone(s, now, wait, ticket);
-	if (w == 0)
-		return LIMITER_TAKEN;
-	if (w == RATELIMIT_AWAIT_RESPONSE)
-		return LIMITER_AWAIT;
-	*wait = w;
-	return LIMITER_WAIT;
+	return limiter_answer_of(w, wait);
 }
 
 /* A token of this worker's came back, answered or not. Locked. */
