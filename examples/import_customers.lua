@@ -25,44 +25,18 @@ local pulse = require("pulse")
 local csv_path = arg[1] or "examples/data/customers.csv"
 local journal_path = arg[2] or "import_customers.journal"
 
--- The fields of one CSV line (RFC 4180 quoting, no line breaks in fields).
-local function csv_fields(line)
-	local fields, pos = {}, 1
-	while pos <= #line + 1 do
-		if line:sub(pos, pos) == '"' then
-			local value, stop = "", pos + 1
-			while true do
-				local quote = assert(line:find('"', stop, true), "unterminated quote in: " .. line)
-				value = value .. line:sub(stop, quote - 1)
-				if line:sub(quote + 1, quote + 1) == '"' then
-					value, stop = value .. '"', quote + 2
-				else
-					pos = quote + 2
-					break
-				end
-			end
-			fields[#fields + 1] = value
-		else
-			local comma = line:find(",", pos, true) or #line + 1
-			fields[#fields + 1] = line:sub(pos, comma - 1)
-			pos = comma + 1
-		end
-	end
-	return fields
-end
-
+-- The rows of the CSV file (name,email,phone), read as RFC 4180 has it.
 local function read_rows(path)
-	local rows = {}
-	local file = assert(io.open(path))
-	local header = file:read("l")
-	assert(header == "name,email,phone", path .. ": the header should be name,email,phone")
-	for line in file:lines() do
-		if line ~= "" then
-			local f = csv_fields(line)
-			rows[#rows + 1] = { name = f[1], email = f[2], phone = f[3] ~= "" and f[3] or nil }
-		end
-	end
+	local file = assert(io.open(path, "rb"))
+	local text = file:read("a")
 	file:close()
+	local records = assert(pulse.csv.records(text))
+	assert(table.concat(records[1] or {}, ",") == "name,email,phone", path .. ": the header should be name,email,phone")
+	local rows = {}
+	for r = 2, #records do
+		local f = records[r]
+		rows[#rows + 1] = { name = f[1], email = f[2], phone = f[3] ~= "" and f[3] or nil }
+	end
 	return rows
 end
 

@@ -11,6 +11,7 @@ end
 local core = require("pulse.core")
 local client = require("pulse.client")
 local collection = require("pulse.collection")
+local csv = require("pulse.csv")
 local errors = require("pulse.errors")
 local json = require("pulse.json")
 local queue = require("pulse.queue")
@@ -62,6 +63,9 @@ local tasks = require("pulse.tasks")
 --- The durable write queue (`pulse.queue`).
 -- @field queue
 
+--- CSV as RFC 4180 has it (`pulse.csv`): `records(text)`, `rows(text)`.
+-- @field csv
+
 --- The version, "0.1.0"; `_VERSION` is "pulse-lua 0.1.0".
 -- @field VERSION
 
@@ -75,6 +79,7 @@ local pulse = {
 	array = json.array,
 	json = json,
 	collection = collection,
+	csv = csv,
 	queue = queue,
 	is_error = errors.is_error,
 	run = tasks.run,

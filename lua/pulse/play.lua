@@ -6,6 +6,7 @@
 
 local api = require("pulse.api")
 local collection = require("pulse.collection")
+local csv = require("pulse.csv")
 local core = require("pulse.core")
 local json = require("pulse.json")
 local pulse = require("pulse")
@@ -17,56 +18,6 @@ local runner = package.loaded["pulse.runner"] or {}
 
 local function refuse(message)
 	error({ refused = message }, 0)
-end
-
--- The records of CSV text (RFC 4180): fields split at commas, records
--- at line breaks (LF or CRLF), and a quoted field may hold commas, line
--- breaks and quotes (doubled). Empty lines are skipped.
-local function csv_records(text)
-	local records, fields, pos, len = {}, {}, 1, #text
-	local function end_record()
-		if not (#fields == 1 and fields[1] == "") then
-			records[#records + 1] = fields
-		end
-		fields = {}
-	end
-	while pos <= len do
-		local value
-		if text:sub(pos, pos) == '"' then
-			local parts, stop = {}, pos + 1
-			while true do
-				local quote = text:find('"', stop, true) or refuse("--data: an unterminated quote in a field")
-				parts[#parts + 1] = text:sub(stop, quote - 1)
-				if text:sub(quote + 1, quote + 1) == '"' then
-					parts[#parts + 1], stop = '"', quote + 2
-				else
-					pos = quote + 1
-					break
-				end
-			end
-			value = table.concat(parts)
-		else
-			local stop = text:find("[,\r\n]", pos) or len + 1
-			value, pos = text:sub(pos, stop - 1), stop
-		end
-		fields[#fields + 1] = value
-		local sep = text:sub(pos, pos)
-		if sep == "," then
-			pos = pos + 1
-			if pos > len then -- a trailing comma: one empty field more
-				fields[#fields + 1] = ""
-			end
-		elseif sep == "\r" or sep == "\n" then
-			pos = pos + ((sep == "\r" and text:sub(pos + 1, pos + 1) == "\n") and 2 or 1)
-			end_record()
-		elseif sep ~= "" then
-			refuse("--data: text after a quoted field, before a comma or line break")
-		end
-	end
-	if #fields > 0 then
-		end_record()
-	end
-	return records
 end
 
 -- The data rows of a CSV file (a header record, then a row a record) or a JSON
@@ -87,17 +38,9 @@ local function read_data(path)
 		end
 		return rows
 	end
-	local rows, header = {}, nil
-	for _, fields in ipairs(csv_records(text)) do
-		if not header then
-			header = fields
-		else
-			local row = {}
-			for i, name in ipairs(header) do
-				row[name] = fields[i]
-			end
-			rows[#rows + 1] = row
-		end
+	local rows, why = csv.rows(text)
+	if not rows then
+		refuse("--data: " .. path .. ": " .. why)
 	end
 	return rows
 end
