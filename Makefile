@@ -58,7 +58,7 @@ LUA_CLIENT_SRC  = $(filter-out $(LUA_SANDBOX_SRC),$(LUA_SRC))
 obj = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(1))
 pic = $(patsubst src/%.c,$(BUILD)/pic/%.o,$(1))
 
-.PHONY: all module test bench bench-compare docs install install-module uninstall clean deps lint lint-selftest format rock \
+.PHONY: all module test bench bench-compare docs install install-module uninstall clean deps lint lint-selftest format rock install-rock \
         check-asan check-valgrind fuzz
 
 all: $(BUILD)/pulse/core.so $(BUILD)/pulse-lua $(BUILD)/pulse-sandbox
@@ -258,13 +258,20 @@ lint-selftest:
 format:
 	clang-format -i $(C_FILES)
 
-install: all install-module
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/doc/pulse-lua
-	install -m 755 $(BUILD)/pulse-lua $(BUILD)/pulse-sandbox $(DESTDIR)$(PREFIX)/bin/
+install: install-rock
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/doc/pulse-lua
 	for page in pulse-lua pulse-sandbox; do \
 		sed 's/@VERSION@/$(VERSION)/' doc/man/$$page.1 > $(DESTDIR)$(PREFIX)/share/man/man1/$$page.1 || exit 1; \
 	done
 	install -m 644 README.md CHANGELOG.md LICENSE $(DESTDIR)$(PREFIX)/share/doc/pulse-lua/
+
+# What the rockspec installs: the module, pulse.sandbox's Lua files, and the
+# programs (pulse.sandbox.start runs pulse-sandbox from the PATH) into
+# BINDIR, a LuaRocks tree's bin/ there.
+BINDIR ?= $(PREFIX)/bin
+install-rock: all install-module
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 $(BUILD)/pulse-lua $(BUILD)/pulse-sandbox $(DESTDIR)$(BINDIR)/
 	for f in $(LUA_SANDBOX_SRC); do \
 		install -D -m 644 $$f $(DESTDIR)$(LUA_LMOD)/$${f#lua/} || exit 1; \
 	done
@@ -282,17 +289,23 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/pulse-lua $(DESTDIR)$(PREFIX)/bin/pulse-sandbox
 	rm -f $(DESTDIR)$(PREFIX)/share/man/man1/pulse-lua.1 $(DESTDIR)$(PREFIX)/share/man/man1/pulse-sandbox.1
 
-# Builds the rockspec into a local tree, as a LuaRocks user would. Debian
-# keeps curl.h under the multiarch include directory, where LuaRocks does
-# not look by itself.
+# Builds the rockspec into a local tree as a LuaRocks user would (the
+# Makefile finds libcurl and hiredis with pkg-config: Debian keeps curl.h
+# in the multiarch include directory, where LuaRocks does not look), then
+# packs the rock, installs the packed rock into a fresh tree, and checks
+# there what a user reaches: require "pulse", pulse.sandbox.start and the
+# programs (spec/support/rock_check.lua).
 ROCK_TREE ?= $(BUILD)/rocks
 rock:
-	luarocks --lua-version $(LUA_VERSION) make --tree $(ROCK_TREE) rockspec/pulse-lua-scm-1.rockspec \
-		CURL_INCDIR=/usr/include/$(shell $(CC) -print-multiarch)
-	LUA_PATH="$(ROCK_TREE)/share/lua/$(LUA_VERSION)/?.lua;$(ROCK_TREE)/share/lua/$(LUA_VERSION)/?/init.lua" \
-	LUA_CPATH="$(ROCK_TREE)/lib/lua/$(LUA_VERSION)/?.so" \
-		$(LUA) -e 'local p = require("pulse") assert(p.run(function() return p.json.encode({1}) end) == "[1]")' \
-		-e 'print("rock ok", require("pulse").VERSION)'
+	rm -rf $(ROCK_TREE) && mkdir -p $(ROCK_TREE)
+	luarocks --lua-version $(LUA_VERSION) make --tree $(ROCK_TREE)/made rockspec/pulse-lua-scm-1.rockspec
+	cd $(ROCK_TREE) && luarocks --lua-version $(LUA_VERSION) pack --tree made pulse-lua scm-1
+	luarocks --lua-version $(LUA_VERSION) install --tree $(ROCK_TREE)/fresh --deps-mode none \
+		$(ROCK_TREE)/pulse-lua-scm-1.*.rock
+	PATH="$(ROCK_TREE)/fresh/bin:$$PATH" \
+	LUA_PATH="$(ROCK_TREE)/fresh/share/lua/$(LUA_VERSION)/?.lua;$(ROCK_TREE)/fresh/share/lua/$(LUA_VERSION)/?/init.lua" \
+	LUA_CPATH="$(ROCK_TREE)/fresh/lib/lua/$(LUA_VERSION)/?.so" \
+		$(LUA) spec/support/rock_check.lua
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \

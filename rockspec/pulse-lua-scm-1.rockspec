@@ -1,10 +1,15 @@
--- The pulse module (pulse.core and the client's Lua modules) for LuaRocks.
--- It builds with the Makefile, from the one list of sources in
--- src/sources.mk; the pulse-lua runner and pulse-sandbox are `make`'s.
+-- pulse-lua for LuaRocks: the pulse module (pulse.core and the client's Lua
+-- modules), pulse.sandbox, and the pulse-lua and pulse-sandbox programs
+-- (in the tree's bin/). It builds with the Makefile, from the one list of
+-- sources in src/sources.mk, which finds libcurl, hiredis, libmicrohttpd
+-- and Lua's static library with pkg-config (Debian: make deps installs
+-- them).
 rockspec_format = "3.0"
 package = "pulse-lua"
 version = "scm-1"
 source = {
+	-- `luarocks make` in a checkout builds what is there; this names the
+	-- checkout for `luarocks pack` and `download`.
 	url = "git+file://.",
 }
 description = {
@@ -14,26 +19,19 @@ description = {
 dependencies = {
 	"lua >= 5.4, < 5.5",
 }
-external_dependencies = {
-	CURL = { header = "curl/curl.h", library = "curl" },
-	HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" },
-}
 build = {
 	type = "make",
-	build_target = "module",
+	build_target = "all",
 	build_variables = {
 		BUILD = "build/rock",
 		CFLAGS = "$(CFLAGS)",
 		LUA_CFLAGS = "-I$(LUA_INCDIR)",
-		CURL_CFLAGS = "-I$(CURL_INCDIR)",
-		CURL_LIBS = "-L$(CURL_LIBDIR) -lcurl",
-		REDIS_CFLAGS = "-I$(HIREDIS_INCDIR)/hiredis",
-		REDIS_LIBS = "-L$(HIREDIS_LIBDIR) -lhiredis",
 	},
-	install_target = "install-module",
+	install_target = "install-rock",
 	install_variables = {
 		BUILD = "build/rock",
 		LUA_CMOD = "$(LIBDIR)",
 		LUA_LMOD = "$(LUADIR)",
+		BINDIR = "$(BINDIR)",
 	},
 }

@@ -373,4 +373,12 @@ describe("what a new user tripped on", function()
 			os.remove(p)
 		end
 	end)
+
+	it("says to run the specs as lua5.4 /usr/bin/busted when Debian's busted (Lua 5.1) runs them", function()
+		local mine = write('describe("mine", function() it("loads", function() require("pulse") end) end)\n', "_spec.lua")
+		local out = support.run("busted " .. mine)
+		assert.matches("pulse needs Lua 5%.4 %(this is Lua 5%.1%): run the specs as lua5%.4 /usr/bin/busted", out)
+		os.remove(mine)
+	end)
 end)
+

@@ -5,7 +5,16 @@
 -- Read by any Lua: the modules below need 5.4 (integers, <close>), and an
 -- older Lua would only say "unexpected symbol".
 if _VERSION ~= "Lua 5.4" then
-	error("pulse needs Lua 5.4 (this is " .. tostring(_VERSION) .. ")", 2)
+	-- Debian's busted command runs Lua 5.1: specs of a user's own are the
+	-- likeliest way here.
+	local under_busted = package.loaded.busted or (arg and tostring(arg[0]):find("busted", 1, true))
+	error(
+		"pulse needs Lua 5.4 (this is "
+			.. tostring(_VERSION)
+			.. ")"
+			.. (under_busted and ": run the specs as lua5.4 /usr/bin/busted" or ""),
+		2
+	)
 end
 
 local core = require("pulse.core")
