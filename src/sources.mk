@@ -20,7 +20,7 @@ EMBED_SRC    = src/embed/modules.c
 SANDBOX_SRC  = src/sandbox/server.c src/sandbox/connections.c src/sandbox/handler.c src/sandbox/options.c \
                src/sandbox/timer.c
 RUNNER_SRC   = src/runner/pulse_lua.c src/runner/args.c src/runner/interrupt.c src/runner/repl.c \
-               src/runner/sandbox.c src/runner/state.c
+               src/runner/runner_sandbox.c src/runner/state.c
 # The runner's Lua state takes its memory from this pool.
 RUNNER_CORE_SRC = src/core/block_pool.c
 SANDBOX_MAIN = src/sandbox/main.c

@@ -59,6 +59,24 @@ struct limiter_view {
 	int in_flight;
 };
 
+/* What --status shows of one bucket. */
+struct limiter_bucket_status {
+	char name[65];
+	struct ratelimit_view bucket;
+	int confirmed;   /* the tokens are the server's word, not a guess */
+	int in_flight;   /* tokens out, of every worker */
+	int workers;     /* processes using it now */
+	double observed; /* seconds since the last response was read (-1: none) */
+	int last_status; /* of that response */
+	int recovered;   /* shm: times a process died holding the file's lock */
+	/* shm: times a process found the clock last written ahead of its own,
+	 * and by how much the last time (seconds); values of the file found
+	 * out of bounds and set right. */
+	int clock_disagreements;
+	double clock_disagreement;
+	int repaired;
+};
+
 /* A bucket's answer to a take (core/ratelimit.h's: 0, seconds to wait, or
  * RATELIMIT_AWAIT_RESPONSE) as a limiter's, *wait set for LIMITER_WAIT:
  * the one mapping every backend uses. */

@@ -16,7 +16,6 @@
 #define PULSE_LIMITER_REDIS_H
 
 #include "limiter.h"
-#include "shm.h"
 
 #include <stddef.h>
 

@@ -26,24 +26,6 @@
 struct limiter *limiter_shm_open(const char *path, const char *name, double limit, double window,
                                  double burst, double fallback_share, char *err, size_t errlen);
 
-/* What --status shows of one bucket. */
-struct limiter_bucket_status {
-	char name[65];
-	struct ratelimit_view bucket;
-	int confirmed;   /* the tokens are the server's word, not a guess */
-	int in_flight;   /* tokens out, of every worker */
-	int workers;     /* processes using it now */
-	double observed; /* seconds since the last response was read (-1: none) */
-	int last_status; /* of that response */
-	int recovered;   /* shm: times a process died holding the file's lock */
-	/* shm: times a process found the clock last written ahead of its own,
-	 * and by how much the last time (seconds); values of the file found
-	 * out of bounds and set right. */
-	int clock_disagreements;
-	double clock_disagreement;
-	int repaired;
-};
-
 /* Calls each(status, ctx) for every bucket of the file at path. Returns
  * the number of buckets, or -1 with why in err. */
 int limiter_shm_status(const char *path, void (*each)(const struct limiter_bucket_status *, void *),

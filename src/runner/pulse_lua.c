@@ -8,7 +8,7 @@
 #include "interrupt.h"
 #include "net/transport.h"
 #include "repl.h"
-#include "sandbox.h"
+#include "runner_sandbox.h"
 #include "sandbox/sandbox.h"
 #include "state.h"
 

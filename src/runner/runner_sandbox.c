@@ -1,4 +1,4 @@
-#include "sandbox.h"
+#include "runner_sandbox.h"
 
 #include "repl.h"
 #include "sandbox/options.h"
