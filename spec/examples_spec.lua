@@ -38,11 +38,11 @@ describe("examples", function()
 
 	it("import_customers.lua creates every customer once through Ctrl-C and kill -9", function()
 		-- Its own sandbox, outliving the runs, behind a proxy that holds each
-		-- write 150 ms before the sandbox applies it (even once the run is
-		-- gone), and answered 150 ms after: a kill finds writes in flight,
+		-- write 1 s before the sandbox applies it (even once the run is gone:
+		-- longer than a new run takes to start), and answered 150 ms after: a kill finds writes in flight,
 		-- some not yet applied, some applied and unanswered.
 		local sandbox = support.start({ rate_limit = "1000/1/1000", faults = "latency:ms=150:count=0:method=POST" })
-		local slow = slow_server.start(sandbox, 150)
+		local slow = slow_server.start(sandbox, 1000)
 		local journal = support.temp_path(".journal")
 		-- A write out at the kill is held its timeout and settle: short ones.
 		local env = string.format(
@@ -66,6 +66,9 @@ describe("examples", function()
 			assert(core.now() < deadline, "the second run made no progress")
 			core.sleep(0.01)
 		end
+		-- The next write goes out 150 ms after that one is applied: killed
+		-- 0.3 s in, it is at the proxy, to be applied after the run is gone.
+		core.sleep(0.3)
 		os.execute("kill -9 " .. pid)
 		while support.alive(pid) do
 			core.sleep(0.01)
