@@ -355,16 +355,12 @@ function Drain:face_damage()
 		return true
 	end
 	if not self.opts.accept_damage then
-		local where = {}
-		for i, d in ipairs(stretches) do
-			where[i] = string.format("bytes %d-%d", d.offset, d.offset + d.length - 1)
-		end
 		return nil,
 			string.format(
 				"pulse.queue: the journal is damaged (%s), and the state of %d entries was in it: not drained. "
 					.. "See pulse-lua --queue URL --check; drain with accept_damage = true (--accept-damage) "
 					.. "to reconcile them and go on",
-				table.concat(where, ", "),
+				state.where(stretches),
 				#touched
 			)
 	end

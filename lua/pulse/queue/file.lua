@@ -168,10 +168,14 @@ function Queue:accept_damage()
 		end
 		local bytes = f:read("a")
 		f:close()
-		return core.write_private(copy, bytes)
+		local written, write_err = core.write_private(copy, bytes)
+		if not written then
+			return failure(write_err)
+		end
+		return true
 	end)
 	if not ok then
-		return failure(why)
+		return nil, why
 	end
 	ok, why = self:_compact(true)
 	if not ok then

@@ -179,22 +179,30 @@ function APPLY.retry(self, _, entry)
 	end
 end
 
+-- Where damaged stretches ({ offset, length }...) lie, as people read it:
+-- "bytes 308-454, bytes ...".
+function state.where(stretches)
+	local where = {}
+	for i, d in ipairs(stretches) do
+		where[i] = string.format("bytes %d-%d", d.offset, d.offset + d.length - 1)
+	end
+	return table.concat(where, ", ")
+end
+
 -- A damaged stretch of the journal, read where it lies among the records:
 -- it may have held any record about the entries already there (a send, a
 -- done), so each of them not yet final becomes uncertain: never sent
 -- again without a reconcile. Its push may have been there too: records
 -- after it about an id no push made known are counted as orphans.
 function State:damage(offset, length)
-	self.damaged[#self.damaged + 1] = { offset = offset, length = length }
+	local stretch = { offset = offset, length = length }
+	self.damaged[#self.damaged + 1] = stretch
+	local reason = "its state was in a damaged part of the journal (" .. state.where({ stretch }) .. ")"
 	for _, entry in pairs(self.entries) do
 		if entry.method and not FINAL[entry.state] then
 			entry.damaged = true
 			entry.unsure = true
-			entry.reason = string.format(
-				"its state was in a damaged part of the journal (bytes %d-%d)",
-				offset,
-				offset + length - 1
-			)
+			entry.reason = reason
 			if entry.state ~= "sent" then
 				set_state(self, entry, "sent")
 			end
