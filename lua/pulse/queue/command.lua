@@ -4,171 +4,159 @@
 -- and returns true, or nil and why (then pulse-lua exits 1).
 
 local queue = require("pulse.queue")
+local state = require("pulse.queue.state")
 
 local command = {}
 
-local function open(url, option)
+-- Opens the queue at url, runs fn(q) (true, or nil and why) and closes
+-- it; a failure is said in the words of option.
+local function with_queue(url, option, fn)
 	local q, why = queue.open(url)
 	if not q then
 		return nil, option .. ": " .. why
 	end
-	return q
+	local ok
+	ok, why = fn(q)
+	q:close()
+	if not ok then
+		return nil, option .. ": " .. why
+	end
+	return true
 end
 
 local function clock(epoch)
 	return os.date("%Y-%m-%d %H:%M:%S", math.ceil(epoch))
 end
 
-local function stretches(list)
-	local where = {}
-	for i, d in ipairs(list) do
-		where[i] = string.format("bytes %d-%d", d.offset, d.offset + d.length - 1)
-	end
-	return table.concat(where, ", ")
-end
-
 -- The counts, and what the writes in flight wait for.
 function command.status(url)
-	local q, why = open(url, "--status")
-	if not q then
-		return nil, why
-	end
-	local s
-	s, why = q:stats()
-	if not s then
-		q:close()
-		return nil, "--status: " .. why
-	end
-	local lines = {
-		"queue " .. url:gsub("//[^@/]*@", "//"), -- no password
-		string.format("  pending    %d", s.pending),
-		string.format("  in flight  %d (sent, outcome unknown)", s.uncertain),
-		string.format("  done       %d (kept for the dedupe window)", s.done),
-		string.format("  dead       %d", s.dead),
-	}
-	if s.settling > 0 then
-		lines[3] = lines[3]
-			.. string.format(
-				", %d of them settling until %s: no drainer reconciles them before",
-				s.settling,
-				clock(s.settle_until)
+	return with_queue(url, "--status", function(q)
+		local s, why = q:stats()
+		if not s then
+			return nil, why
+		end
+		local lines = {
+			"queue " .. url:gsub("//[^@/]*@", "//"), -- no password
+			string.format("  pending    %d", s.pending),
+			string.format("  in flight  %d (sent, outcome unknown)", s.uncertain),
+			string.format("  done       %d (kept for the dedupe window)", s.done),
+			string.format("  dead       %d", s.dead),
+		}
+		if s.settling > 0 then
+			lines[3] = lines[3]
+				.. string.format(
+					", %d of them settling until %s: no drainer reconciles them before",
+					s.settling,
+					clock(s.settle_until)
+				)
+		end
+		local damaged = q.store:damage()
+		lines[#lines + 1] = #damaged == 0 and "  damaged    none"
+			or string.format(
+				"  damaged    %d stretch(es) of the journal (%s): see --check",
+				#damaged,
+				state.where(damaged)
 			)
+		print(table.concat(lines, "\n"))
+		return true
+	end)
+end
+
+-- A stream has no journal to damage, but may hold entries that are not
+-- the queue's.
+local function check_stream(q)
+	local n, ids = q.store:foreign()
+	if not n then
+		return nil, ids
 	end
-	local damaged = q.store:damage()
-	lines[#lines + 1] = #damaged == 0 and "  damaged    none"
-		or string.format("  damaged    %d stretch(es) of the journal (%s): see --check", #damaged, stretches(damaged))
-	q:close()
-	print(table.concat(lines, "\n"))
-	return true
+	if n == 0 then
+		print("every entry of the stream is the queue's")
+		return true
+	end
+	print(string.format("%d entries of the stream are not the queue's: %s", n, table.concat(ids, ", ")))
+	return nil, "another program added entries to the stream; a drain makes them dead letters"
 end
 
 -- Reads every record; reports damage, and the entries it touched.
 function command.check(url)
-	local q, why = open(url, "--check")
-	if not q then
-		return nil, why
-	end
-	local ok
-	ok, why = q:stats() -- reads every record there is
-	if not ok then
-		q:close()
-		return nil, "--check: " .. why
-	end
-	if q.store.foreign then -- a stream: no journal, but entries not the queue's
-		local n, ids = q.store:foreign()
-		q:close()
-		if not n then
-			return nil, "--check: " .. ids
+	return with_queue(url, "--check", function(q)
+		local ok, why = q:stats() -- reads every record there is
+		if not ok then
+			return nil, why
 		end
-		if n == 0 then
-			print("every entry of the stream is the queue's")
+		if q.store.foreign then
+			return check_stream(q)
+		end
+		local damaged, touched, orphans = q.store:damage()
+		if #damaged == 0 then
+			print("no damage: every record reads whole")
 			return true
 		end
-		print(string.format("%d entries of the stream are not the queue's: %s", n, table.concat(ids, ", ")))
-		return nil, "--check: another program added entries to the stream; a drain makes them dead letters"
-	end
-	local damaged, touched, orphans = q.store:damage()
-	q:close()
-	if #damaged == 0 then
-		print("no damage: every record reads whole")
-		return true
-	end
-	print(string.format("damaged: %s", stretches(damaged)))
-	print(string.format("%d entries whose state was in the damage (uncertain until reconciled):", #touched))
-	for _, entry in ipairs(touched) do
-		print(string.format("  %s  %s %s", entry.id, entry.method, entry.path))
-	end
-	if #orphans > 0 then
-		local ids = table.concat(orphans, ", ")
-		print(string.format("%d ids named after the damage whose push was in it (lost): %s", #orphans, ids))
-	end
-	return nil,
-		"--check: the journal is damaged; drain with accept_damage = true, or run --accept-damage, "
-			.. "to reconcile the entries it touched and go on"
+		print(string.format("damaged: %s", state.where(damaged)))
+		print(string.format("%d entries whose state was in the damage (uncertain until reconciled):", #touched))
+		for _, entry in ipairs(touched) do
+			print(string.format("  %s  %s %s", entry.id, entry.method, entry.path))
+		end
+		if #orphans > 0 then
+			local ids = table.concat(orphans, ", ")
+			print(string.format("%d ids named after the damage whose push was in it (lost): %s", #orphans, ids))
+		end
+		return nil,
+			"the journal is damaged; drain with accept_damage = true, or run --accept-damage, "
+				.. "to reconcile the entries it touched and go on"
+	end)
 end
 
 -- The operator's decision on damage: the journal kept aside, then
 -- rewritten without it, the entries it touched uncertain.
 function command.accept_damage(url)
-	local q, why = open(url, "--accept-damage")
-	if not q then
-		return nil, why
-	end
-	local damaged, touched = q.store:damage()
-	if #damaged == 0 then
-		q:close()
-		print("no damage to accept")
-		return true
-	end
-	local ok
-	ok, why = q.store:claim({ workers = 1, lease = 60 })
-	local copy
-	if ok then
+	return with_queue(url, "--accept-damage", function(q)
+		local damaged, touched = q.store:damage()
+		if #damaged == 0 then
+			print("no damage to accept")
+			return true
+		end
+		local ok, why = q.store:claim({ workers = 1, lease = 60 })
+		if not ok then
+			return nil, why
+		end
+		local copy
 		copy, why = q.store:accept_damage()
 		q.store:release()
-	end
-	q:close()
-	if not copy then
-		return nil, "--accept-damage: " .. why
-	end
-	print(string.format("kept the damaged journal as %s", copy))
-	print(string.format("%d entries are uncertain: the next drain reconciles them before sending any", #touched))
-	return true
+		if not copy then
+			return nil, why
+		end
+		print(string.format("kept the damaged journal as %s", copy))
+		print(string.format("%d entries are uncertain: the next drain reconciles them before sending any", #touched))
+		return true
+	end)
 end
 
 -- The dead letters, one a line.
 function command.dead(url)
-	local q, why = open(url, "--dead")
-	if not q then
-		return nil, why
-	end
-	local list
-	list, why = q:dead()
-	q:close()
-	if not list then
-		return nil, "--dead: " .. why
-	end
-	for _, e in ipairs(list) do
-		print(string.format("%s  %s %s  attempts %d  %s", e.id, e.method, e.path, e.attempts or 0, e.reason or ""))
-	end
-	print(string.format("%d dead letter%s", #list, #list == 1 and "" or "s"))
-	return true
+	return with_queue(url, "--dead", function(q)
+		local list, why = q:dead()
+		if not list then
+			return nil, why
+		end
+		for _, e in ipairs(list) do
+			print(string.format("%s  %s %s  attempts %d  %s", e.id, e.method, e.path, e.attempts or 0, e.reason or ""))
+		end
+		print(string.format("%d dead letter%s", #list, #list == 1 and "" or "s"))
+		return true
+	end)
 end
 
 -- Every dead letter back in the queue.
 function command.retry_dead(url)
-	local q, why = open(url, "--retry-dead")
-	if not q then
-		return nil, why
-	end
-	local n
-	n, why = q:retry_dead()
-	q:close()
-	if not n then
-		return nil, "--retry-dead: " .. why
-	end
-	print(string.format("%d dead letter%s back in the queue", n, n == 1 and "" or "s"))
-	return true
+	return with_queue(url, "--retry-dead", function(q)
+		local n, why = q:retry_dead()
+		if not n then
+			return nil, why
+		end
+		print(string.format("%d dead letter%s back in the queue", n, n == 1 and "" or "s"))
+		return true
+	end)
 end
 
 return command
