@@ -16,17 +16,17 @@ function slow_server.start(sandbox, hold_ms)
 	local output = support.temp_path(".out")
 	local pid, url =
 		support.spawn(string.format("/usr/bin/python3 spec/support/slow_apply.py %s %d", sandbox.url, hold_ms), output)
-	return setmetatable({ url = url, key = sandbox.key, pid = pid, output = output }, Server)
+	return setmetatable({ url = url, key = sandbox.key, pid = pid, output = output, sandbox = sandbox }, Server)
 end
 
--- A client that reaches the sandbox through the proxy; extra options
--- override the defaults.
+-- A client of the sandbox's (its defaults) that reaches it through the
+-- proxy; extra options override the defaults.
 function Server:client(extra)
-	local opts = { api_key = self.key, base_url = self.url, retry = { base = 0.05, cap = 0.2 } }
+	local opts = { base_url = self.url }
 	for k, v in pairs(extra or {}) do
 		opts[k] = v
 	end
-	return require("pulse").new(opts)
+	return self.sandbox:client(opts)
 end
 
 function Server:stop()
