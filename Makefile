@@ -125,12 +125,12 @@ $(BUILD)/pulse/core.so: $(call pic,$(MODULE_SRC))
 # libcurl and libmicrohttpd are not linked: src/net/curl_dlopen.c and
 # src/sandbox/mhd_dlopen.c load them at their first use, which keeps them
 # off every start.
-RUNNER_OBJ = $(RUNNER_SRC) $(RUNNER_CORE_SRC) $(EMBED_SRC) $(SANDBOX_SRC) $(MODULE_SRC) $(NET_LAZY_SRC) $(SANDBOX_LAZY_SRC)
+RUNNER_OBJ = $(RUNNER_SRC) $(RUNNER_UTIL_SRC) $(EMBED_SRC) $(SANDBOX_SRC) $(MODULE_SRC) $(NET_LAZY_SRC) $(SANDBOX_LAZY_SRC)
 $(BUILD)/pulse-lua: $(call obj,$(RUNNER_OBJ)) $(BUILD)/obj/embedded_all.o
 	@echo "  LD       $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LUA_STATIC) $(REDIS_LIBS) $(CJSON_LIBS) $(RUNNER_LIBS) -ldl -lpthread -lm
 
-$(BUILD)/pulse-sandbox: $(call obj,$(SANDBOX_MAIN) $(SANDBOX_SRC) $(EMBED_SRC) $(SANDBOX_CORE_SRC)) \
+$(BUILD)/pulse-sandbox: $(call obj,$(SANDBOX_MAIN) $(SANDBOX_SRC) $(EMBED_SRC) $(SANDBOX_UTIL_SRC)) \
                         $(BUILD)/obj/embedded_sandbox.o
 	@echo "  LD       $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LUA_STATIC) $(MHD_LIBS) $(CJSON_LIBS) -lpthread -lm
@@ -192,7 +192,7 @@ fuzz: $(addprefix fuzz-,$(FUZZ_TARGETS))
 
 # The shm: limiter's take, timed in C, without Lua or libcurl.
 SHM_TAKE_SRC = bench/shm_take.c src/limiter/shm.c src/limiter/shm_guard.c src/limiter/limiter.c src/core/ratelimit.c \
-               src/core/ratelimit_headers.c src/core/header_block.c src/core/clock.c
+               src/core/ratelimit_headers.c src/util/header_block.c src/util/http_date.c src/util/clock.c
 $(BUILD)/bench/shm_take: $(SHM_TAKE_SRC)
 	@mkdir -p $(@D)
 	@echo "  CC       $<"
@@ -249,6 +249,10 @@ lint:
 	luacheck lua spec examples tools $(wildcard bench/*.lua) src/limiter/redis_bucket.lua src/queue/redis_streams.lua
 	clang-format --dry-run --Werror $(C_FILES)
 	$(LUA) tools/layers.lua .
+	@# A module reads only its own objects' private (_) fields, on self: a
+	@# client's reach the request path as the client's line (send.lua).
+	@if grep -rnE '[[:alnum:]_)]\s*[.:]_[a-z]' lua examples --include='*.lua' | grep -vE '(^|[^.[:alnum:]_])self\s*[.:]_[a-z]|function [[:alnum:]_]+[.:]_[a-z]'; then \
+		echo "lint: a _ field read on another module's object (a client's are client.lua's: see send.lua's line)"; exit 1; fi
 
 # Plants one violation of each layer rule in a scratch copy of the tree
 # and checks that the layer check fails on it.

@@ -101,13 +101,17 @@ for _, c in ipairs({ 1, 8, 32, 64 }) do
 		again / plain
 	))
 	if BASELINE then
+		-- CPU: the baseline's CPU time over this build's, so that above 1
+		-- this build spends less per request.
 		baseline_rows[#baseline_rows + 1] = string.format(
-			"%-12d %14.0f %7.2f %14.0f %7.2f",
+			"%-12d %14.0f %7.2f %14.0f %7.2f %9.2f %9.2f",
 			c,
 			base_raw,
 			base_raw / plain,
 			base_decoded,
-			base_decoded / plain
+			base_decoded / plain,
+			cpu_of[6] / cpu_of[2],
+			cpu_of[7] / cpu_of[3]
 		)
 	end
 end
@@ -115,8 +119,17 @@ print("decoding against the Lua-cURLv3 + cjson shape (C multi + cjson), same rou
 print(string.format("%-12s %14s %14s %9s %9s", "concurrency", "C + cjson", "pulse decode", "wall", "cpu"))
 print(table.concat(peer_rows, "\n"))
 if BASELINE then
-	print("the baseline build, same rounds, ratios to the same plain C")
-	print(string.format("%-12s %14s %7s %14s %7s", "concurrency", "baseline raw", "ratio", "base decode", "ratio"))
+	print("the baseline build, same rounds, ratios to the same plain C; cpu: its CPU time over this build's")
+	print(string.format(
+		"%-12s %14s %7s %14s %7s %9s %9s",
+		"concurrency",
+		"baseline raw",
+		"ratio",
+		"base decode",
+		"ratio",
+		"cpu raw",
+		"cpu dec"
+	))
 	print(table.concat(baseline_rows, "\n"))
 end
 

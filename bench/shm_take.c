@@ -7,9 +7,9 @@
  * Prints the percentiles of all the processes' takes together.
  *   build/bench/shm_take PROCS RATE SECONDS      (bench/shared_goodput.lua)
  */
-#include "core/clock.h"
 #include "limiter/limiter.h"
 #include "limiter/shm.h"
+#include "util/clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,16 +8,17 @@ local root = arg[1] or "."
 -- The folders of src/ each folder may include from (its own included).
 -- An include without a folder ("buf.h") is one of the file's own folder.
 local MAY_INCLUDE = {
-	core = {},
+	util = {},
+	core = { util = true },
 	redis = {},
-	limiter = { core = true, redis = true },
-	queue = { core = true },
-	net = { core = true, limiter = true },
-	binding = { core = true, redis = true, limiter = true, queue = true, net = true },
+	limiter = { util = true, core = true, redis = true },
+	queue = { util = true, core = true },
+	net = { util = true, core = true, limiter = true },
+	binding = { util = true, core = true, redis = true, limiter = true, queue = true, net = true },
 	embed = {},
-	sandbox = { core = true, embed = true },
-	runner = { core = true, binding = true, embed = true, net = true, sandbox = true },
-	fuzz = { core = true, redis = true, limiter = true, queue = true, binding = true }, -- what they fuzz
+	sandbox = { util = true, embed = true },
+	runner = { util = true, core = true, binding = true, embed = true, net = true, sandbox = true },
+	fuzz = { util = true, core = true, redis = true, limiter = true, queue = true, binding = true }, -- what they fuzz
 }
 
 -- System headers only some layers may include: Lua's C API, libcurl and
@@ -79,18 +80,67 @@ local function check_c(path)
 	end)
 end
 
+-- The client's Lua modules by rank, lowest first: a module may require
+-- those of its own rank and below, never above. A name ending in ".*"
+-- ranks the modules under it; a name given whole overrides it.
+local LUA_RANKS = {
+	{ "pulse.core", "pulse.errors", "pulse.options", "pulse.csv", "pulse.url", "pulse.queue.state" },
+	{ "pulse.json", "pulse.secrets", "pulse.stats", "pulse.tasks", "pulse.progress" },
+	{ "pulse.request", "pulse.response", "pulse.redirects", "pulse.cache", "pulse.collection", "pulse.pagination" },
+	{ "pulse.stage.*" }, -- the request path's stages
+	{ "pulse.send" }, -- the request path
+	{ "pulse.batch", "pulse.api", "pulse.queue", "pulse.queue.*" },
+	{ "pulse.client" },
+	{ "pulse", "pulse.admin", "pulse.play", "pulse.queue.command" },
+}
+
+local rank_of, rank_under = {}, {}
+for rank, names in ipairs(LUA_RANKS) do
+	for _, name in ipairs(names) do
+		local prefix = name:match("^(.*)%.%*$")
+		if prefix then
+			rank_under[prefix .. "."] = rank
+		else
+			rank_of[name] = rank
+		end
+	end
+end
+
+local function lua_rank(name)
+	if rank_of[name] then
+		return rank_of[name]
+	end
+	for prefix, rank in pairs(rank_under) do
+		if name:sub(1, #prefix) == prefix then
+			return rank
+		end
+	end
+end
+
+local function module_name(path)
+	return (path:gsub("^lua/", ""):gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", "."))
+end
+
 -- The sandbox is an oracle independent of the client: neither side
 -- requires the other (the sandbox reads and writes JSON with lua-cjson).
 local function check_lua(path)
 	local in_sandbox = path:find("^lua/pulse/sandbox/") ~= nil
+	local name = module_name(path)
+	local rank = not in_sandbox and lua_rank(name)
+	if not in_sandbox and not rank then
+		report(path, 0, name .. " has no rank in tools/layers.lua (see ARCHITECTURE.md)")
+	end
 	each_line(path, function(line, n)
 		line = line:gsub("%-%-.*$", "") -- a comment's example is no require
-		for name in line:gmatch("require%s*%(?%s*[\"']([%w_.]+)[\"']") do
-			local sandbox_module = name == "pulse.sandbox" or name:find("^pulse%.sandbox%.") ~= nil
-			if in_sandbox and name:find("^pulse") and not sandbox_module then
-				report(path, n, "the sandbox may not require the client's " .. name)
+		for required in line:gmatch("require%s*%(?%s*[\"']([%w_.]+)[\"']") do
+			local sandbox_module = required == "pulse.sandbox" or required:find("^pulse%.sandbox%.") ~= nil
+			local other = rank and required:find("^pulse") and lua_rank(required)
+			if in_sandbox and required:find("^pulse") and not sandbox_module then
+				report(path, n, "the sandbox may not require the client's " .. required)
 			elseif not in_sandbox and sandbox_module then
-				report(path, n, "a client module may not require " .. name)
+				report(path, n, "a client module may not require " .. required)
+			elseif other and other > rank then
+				report(path, n, string.format("%s (rank %d) may not require %s (rank %d)", name, rank, required, other))
 			end
 		end
 	end)

@@ -4,18 +4,22 @@
 --   lua5.4 tools/layers_selftest.lua      (make lint-selftest)
 
 local PLANTS = {
-	{ "src/core/buf.c", "#include <lua.h>", "src/core may not include Lua's <lua.h>" },
-	{ "src/core/clock.c", "#include <curl/curl.h>", "src/core may not include libcurl's <curl/curl.h>" },
+	{ "src/util/buf.c", "#include <lua.h>", "src/util may not include Lua's <lua.h>" },
+	{ "src/util/clock.c", "#include <curl/curl.h>", "src/util may not include libcurl's <curl/curl.h>" },
+	{ "src/util/fd_io.c", '#include "core/retry.h"', "src/util may not include from src/core" },
 	{ "src/core/retry.c", '#include "limiter/limiter.h"', "src/core may not include from src/limiter" },
 	{ "src/limiter/local.c", "#include <lauxlib.h>", "src/limiter may not include Lua's <lauxlib.h>" },
 	{ "src/net/engine.c", "#include <lua.h>", "src/net may not include Lua's <lua.h>" },
 	{ "src/net/exchange.c", '#include "binding/binding.h"', "src/net may not include from src/binding" },
 	{ "src/sandbox/server.c", '#include "net/transport.h"', "src/sandbox may not include from src/net" },
+	{ "src/sandbox/server.c", '#include "core/ratelimit.h"', "src/sandbox may not include from src/core" },
 	{ "src/sandbox/timer.c", '#include "binding/binding.h"', "src/sandbox may not include from src/binding" },
 	{ "src/sandbox/main.c", "#include <curl/curl.h>", "src/sandbox may not include libcurl's" },
 	{ "src/helper.c", "int helper;", "a C file outside the layers of src/" },
 	{ "lua/pulse/client.lua", 'local _ = require("pulse.sandbox")', "a client module may not require pulse.sandbox" },
 	{ "lua/pulse/sandbox/faults.lua", 'local _ = require("pulse.json")', "the sandbox may not require the client's" },
+	{ "lua/pulse/request.lua", 'local _ = require("pulse.send")', "pulse.request (rank 3) may not require pulse.send" },
+	{ "lua/pulse/helper.lua", "return {}", "pulse.helper has no rank" },
 }
 
 local function run(command)

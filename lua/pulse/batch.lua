@@ -65,11 +65,6 @@ end
 local Batch = {}
 Batch.__index = Batch
 
--- A routed transfer's outcome waiting for the batch's task: index, entry,
--- then the exchange's outcome as engine:collect gives it (status, headers,
--- body, elapsed, transmissions, retry_after, rate, or a failure).
-local OUTCOME_SLOTS = 9
-
 -- A result for the batch's task to record.
 function Batch:finish(i, body, second)
 	local finished, queued = self.finished, self.queued
@@ -78,40 +73,39 @@ function Batch:finish(i, body, second)
 	tasks.wake(self.waiters)
 end
 
--- In a task of its own: an entry the full path takes, or one going on
--- from a first attempt that was not a success.
-local function full(self, i, method, path, entry_opts, first)
-	if first then
-		return self:finish(i, send.retry(self.client, method, path, entry_opts, first))
-	end
+-- In a task of its own: an entry the full path takes.
+local function full(self, i, method, path, entry_opts)
 	return self:finish(i, self.client:request(method, path, entry_opts))
 end
 
--- A routed transfer ended (in the scheduler, not in a task): its outcome
+-- In a task of its own: a plain call going on from an attempt that was
+-- not a success.
+local function go_on(self, i, call)
+	return self:finish(i, call:go_on())
+end
+
+-- A routed transfer ended (in the scheduler, not in a task): its call
 -- waits for the batch's task, which makes the result. Decoding there, not
 -- here, lets the body die young: a decoded body kept waiting across a
 -- collection would be promoted by the generational collector.
-function Batch:transfer_ended(id, status, headers, body, elapsed, transmissions, retry_after, rate)
-	local index_of, entries, outcomes, n = self.index_of, self.entries, self.outcomes, self.outcomes_n
-	outcomes[n + 1], outcomes[n + 2], outcomes[n + 3], outcomes[n + 4] = index_of[id], entries[id], status, headers
-	outcomes[n + 5], outcomes[n + 6], outcomes[n + 7], outcomes[n + 8] = body, elapsed, transmissions, retry_after
-	outcomes[n + 9] = rate
-	self.outcomes_n = n + OUTCOME_SLOTS
-	index_of[id], entries[id] = nil, nil
+function Batch:transfer_ended(id, call)
+	local index_of, ended, n = self.index_of, self.ended, self.ended_n
+	ended[n + 1], ended[n + 2] = index_of[id], call
+	self.ended_n = n + 2
+	index_of[id] = nil
 	tasks.wake(self.waiters)
 end
 
--- In the batch's task: a routed transfer's outcome made a result, or a
--- task going on from it.
-function Batch:settle(i, entry, status, headers, body, elapsed, transmissions, retry_after, rate)
-	-- A checked entry: the fields are there.
-	local method, path, entry_opts = entry.method or entry[1], entry.path or entry[2], entry.opts or entry[3]
-	local result, second, first =
-		send.first_outcome(self.client, entry_opts, 0, status, headers, body, elapsed, transmissions, retry_after, rate)
-	if first then
-		tasks.spawn(full, self, i, method, path, entry_opts, first)
+-- In the batch's task: a routed call's outcome made a result, or a task
+-- going on from it.
+function Batch:settle(i, call)
+	local answered, body, second = call:plain_answer()
+	if answered then
+		-- Nothing holds the call now: the next plain entry is made of it.
+		self.spare[#self.spare + 1] = call
+		self:record(i, body, second)
 	else
-		self:record(i, result, second)
+		tasks.spawn(go_on, self, i, call)
 	end
 end
 
@@ -119,7 +113,7 @@ end
 -- the caller's function, so only the batch's task does it; a generator is
 -- not called again once it is done.
 function Batch:fill()
-	local client, list, entries, index_of, engine = self.client, self.list, self.entries, self.index_of, self.engine
+	local line, list, index_of, engine = self.line, self.list, self.index_of, self.engine
 	local started, in_flight, concurrency = self.started, self.in_flight, self.concurrency
 	while in_flight < concurrency and not self.stopped do
 		local i = started + 1
@@ -139,10 +133,14 @@ function Batch:fill()
 			entry_fields(entry, i, 4) -- raises, saying what is wrong
 		end
 
-		local url = send.plain_url(client, method, path, entry_opts)
-		local id = url and send.start(client, engine, method, url)
+		local spare = self.spare
+		local call = send.plain(line, method, path, entry_opts, spare[#spare])
+		if call and call == spare[#spare] then
+			spare[#spare] = nil
+		end
+		local id = call and call:start(engine)
 		if id then
-			entries[id], index_of[id] = entry, i
+			index_of[id] = i
 			tasks.route(id, self)
 		else
 			tasks.spawn(full, self, i, method, path, entry_opts)
@@ -172,18 +170,17 @@ function Batch:record(i, body, second)
 	end
 end
 
--- The routed transfers' outcomes waiting, made results. settle runs
--- on_result, which may yield, and more come meanwhile: those are taken too.
-function Batch:settle_outcomes()
-	local outcomes, k = self.outcomes, 0
-	while k < self.outcomes_n do
-		self:settle(table.unpack(outcomes, k + 1, k + OUTCOME_SLOTS))
-		for slot = k + 1, k + OUTCOME_SLOTS do
-			outcomes[slot] = nil
-		end
-		k = k + OUTCOME_SLOTS
+-- The routed calls waiting, made results. settle runs on_result, which
+-- may yield, and more end meanwhile: those are taken too.
+function Batch:settle_ended()
+	local ended, k = self.ended, 0
+	while k < self.ended_n do
+		local i, call = ended[k + 1], ended[k + 2]
+		ended[k + 1], ended[k + 2] = nil, nil
+		k = k + 2
+		self:settle(i, call)
 	end
-	self.outcomes_n = 0
+	self.ended_n = 0
 end
 
 -- The results the batch's other tasks finished, recorded; as above, those
@@ -217,10 +214,10 @@ function Batch:run()
 	local bar = type(self.on_progress) == "table" and self.on_progress
 	while self.in_flight > 0 do -- started, not yet recorded
 		-- While nothing finishes (a rate-limit wait), a bar moves on its own.
-		if self.queued == 0 and self.outcomes_n == 0 and not tasks.wait_on(self.waiters, bar and progress.TICK) then
+		if self.queued == 0 and self.ended_n == 0 and not tasks.wait_on(self.waiters, bar and progress.TICK) then
 			bar:tick(self.tracker:info())
 		end
-		self:settle_outcomes()
+		self:settle_ended()
 		self:record_finished()
 		self:fill()
 	end
@@ -251,7 +248,7 @@ end
 -- (the runner's interrupt object) raises: one line saying what was done,
 -- and how many writes were out, sent with no answer, when it came.
 function Batch:interrupted(interrupt)
-	local writes = self.client._writes_in_flight
+	local writes = self.line.writes_in_flight
 	local message = string.format(
 		"interrupted: %d%s done; %d write%s may have been applied",
 		self.done,
@@ -262,11 +259,13 @@ function Batch:interrupted(interrupt)
 	return errors.new({ kind = "interrupted", message = message, signal = interrupt.signal })
 end
 
-function batch.run(client, requests, opts, runner)
+function batch.run(line, requests, opts, runner)
 	opts = opts or {}
 	local list = check_arguments(requests, opts)
 	local total = list and #list or nil
+	local client = line.client
 	local self = setmetatable({
+		line = line,
 		client = client,
 		opts = opts,
 		list = list,
@@ -281,16 +280,18 @@ function batch.run(client, requests, opts, runner)
 		exhausted = false,
 		results = {},
 		-- Results waiting for the batch's task, three slots each: index,
-		-- body, res or err. Routed transfers' indexes and entries, by
-		-- transfer id (a few: ids are reused), until they end.
+		-- body, res or err.
 		finished = {},
 		queued = 0,
-		-- Routed transfers' outcomes, OUTCOME_SLOTS each.
-		outcomes = {},
-		outcomes_n = 0,
+		-- Routed calls ended, two slots each: index, call; and those
+		-- answered, to be made the next plain calls.
+		ended = {},
+		ended_n = 0,
+		spare = {},
 		waiters = {},
+		-- Routed transfers' indexes, by transfer id (a few: ids are
+		-- reused), until they end.
 		index_of = {},
-		entries = {},
 	}, Batch)
 	if self.on_progress then
 		self.tracker = progress.tracker(client, total)

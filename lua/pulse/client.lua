@@ -10,6 +10,7 @@ local batch = require("pulse.batch")
 local cache = require("pulse.cache")
 local options = require("pulse.options")
 local pagination = require("pulse.pagination")
+local secrets = require("pulse.secrets")
 local send = require("pulse.send")
 local stats = require("pulse.stats")
 local url = require("pulse.url")
@@ -18,27 +19,6 @@ local client = {}
 
 -- Set by the pulse-lua runner for --verbose and --quiet.
 local runner = package.loaded["pulse.runner"] or {}
-
--- Keys live here, not in the client table, so that no pairs() or dump of
--- a client shows them: by client, the forms of every key it has held, as
--- they may come back (verbatim, percent-encoded, JSON-escaped).
-local secrets = setmetatable({}, { __mode = "k" })
-
--- Adds key's forms to the secrets of owner (a client).
-local function remember(owner, key)
-	local forms = secrets[owner] or {}
-	local escaped = url.escape(key)
-	for _, form in ipairs({ key, escaped, escaped:gsub("%%%x%x", string.lower), core.json_encode(key):sub(2, -2) }) do
-		local known = false
-		for _, seen in ipairs(forms) do
-			known = known or seen == form
-		end
-		if not known then
-			forms[#forms + 1] = form
-		end
-	end
-	secrets[owner] = forms
-end
 
 local RETRY_DEFAULTS = { max_attempts = 6, max_elapsed = 300, base = 0.5, cap = 30 }
 
@@ -153,22 +133,22 @@ function client.bucket_name(origin, key)
 end
 
 -- The limiter opts ask for: this process's, or one shared through a file
--- or Redis; a redis:// URL's password is redacted like the key.
-local function make_limiter(self, opts, key)
+-- or Redis, for the bucket named; a redis:// URL's password is redacted
+-- like the key.
+local function make_limiter(self, opts, bucket)
 	local policy = opts.rate_limit or {}
 	local limit = policy.limit or 60
 	local window, burst = policy.window or 60, policy.burst or limit
-	self._bucket = opts.bucket or client.bucket_name(self.origin, key)
 	if not opts.limiter then
 		return core.ratelimit(limit, window, burst)
 	end
 	local password = opts.limiter:match("^rediss?://[^/@]*:([^/@]*)@")
 	if password and password ~= "" then
-		remember(self, password)
+		secrets.remember(self, password)
 	end
 	local ok, limiter = pcall(core.limiter, {
 		url = opts.limiter,
-		bucket = self._bucket,
+		bucket = bucket,
 		limit = limit,
 		window = window,
 		burst = burst,
@@ -176,9 +156,27 @@ local function make_limiter(self, opts, key)
 		fallback_share = opts.limiter_fallback and opts.limiter_fallback.share,
 	})
 	if not ok then
-		usage("new: " .. self:_redact(tostring(limiter)), 4)
+		usage("new: " .. secrets.redact(self, tostring(limiter)), 4)
 	end
 	return limiter
+end
+
+-- With a key file: the file's key, read again when the file has changed
+-- (rotation reaches a long-running worker without a restart). A file
+-- being rewritten, empty or unreadable for a moment, keeps the key in use.
+local function key_refresher(self, key_file)
+	local stamp = core.file_stamp(key_file)
+	return function()
+		local now = core.file_stamp(key_file)
+		if now == stamp then
+			return
+		end
+		local key = read_key_file(key_file)
+		if key and not key:find("[%c%s]") then
+			stamp = now
+			self:set_api_key(key)
+		end
+	end
 end
 
 -- pulse.new: the options as README.md lists them.
@@ -193,35 +191,34 @@ function client.new(opts)
 		verbose = opts.verbose == nil and runner.verbose or opts.verbose,
 		retry = retry,
 		timeout = timeout,
-		-- The budget of a call: what waits may take (send.lua).
-		_budget = retry and retry.max_elapsed or timeout,
-		-- A plain call's one attempt ends by retry.max_elapsed + 1 s too.
-		_first_timeout = retry and timeout > retry.max_elapsed + 1 and retry.max_elapsed + 1 or nil,
-		_url_cache = {},
-		_url_cached = 0,
-		_probe_waiters = {},
-		_writes_in_flight = 0, -- sent from tasks, not yet answered (send.lua)
-		_transport = core.transport({
-			timeout = opts.timeout,
-			connect_timeout = opts.connect_timeout,
-			verify = opts.verify,
-			ca_file = opts.ca_file,
-			proxy = opts.proxy,
-			user_agent = opts.user_agent,
-			max_body = opts.max_body,
-		}),
 	}, Client)
-	remember(self, key)
-	self._limiter = make_limiter(self, opts, key)
-	self._shared_limiter = opts.limiter ~= nil
-	if opts.cache then
-		self._cache = cache.new(opts.cache)
-	end
-	self._stats = stats.new(self._transport, self._limiter, self._cache)
-	self._transport:set_key(key)
-	if key_file then
-		self._key_file, self._key_stamp = key_file, core.file_stamp(key_file)
-	end
+	secrets.remember(self, key)
+	local transport = core.transport({
+		timeout = opts.timeout,
+		connect_timeout = opts.connect_timeout,
+		verify = opts.verify,
+		ca_file = opts.ca_file,
+		proxy = opts.proxy,
+		user_agent = opts.user_agent,
+		max_body = opts.max_body,
+	})
+	transport:set_key(key)
+	local bucket = opts.bucket or client.bucket_name(origin, key)
+	local limiter = make_limiter(self, opts, bucket)
+	local store = opts.cache and cache.new(opts.cache) or nil
+	-- The client's parts, handed to the request path once (send.lua).
+	self._line = send.line(self, {
+		transport = transport,
+		limiter = limiter,
+		shared = opts.limiter ~= nil,
+		budget = retry and retry.max_elapsed or timeout,
+		-- A plain call's one attempt ends by retry.max_elapsed + 1 s too.
+		first_timeout = retry and timeout > retry.max_elapsed + 1 and retry.max_elapsed + 1 or nil,
+		stats = stats.new(transport, limiter, store),
+		cache = store,
+		bucket = bucket,
+		refresh_key = key_file and key_refresher(self, key_file) or nil,
+	})
 	return self
 end
 
@@ -230,126 +227,29 @@ end
 -- @tparam string key the new API key
 function Client:set_api_key(key)
 	check_key(key, "set_api_key")
-	remember(self, key)
-	self._transport:set_key(key)
-	self._key_vouched = false
-end
-
--- What an answer from the origin says of the key in use: a success (or a
--- 304) shows the server takes it, a 401 or 403 that it does not. The
--- cache serves a stored answer only to a key the server has taken since
--- it came into use, so a wrong key never reads what a right one stored.
-function Client:_key_answered(status)
-	if status == 401 or status == 403 then
-		self._key_vouched = false
-	elseif (status >= 200 and status < 300) or status == 304 then
-		self._key_vouched = true
-	end
-end
-
--- With a key file: the file's key, read again when the file has changed
--- (rotation reaches a long-running worker without a restart). A file
--- being rewritten, empty or unreadable for a moment, keeps the key in use.
-function Client:_refresh_key()
-	local stamp = core.file_stamp(self._key_file)
-	if stamp == self._key_stamp then
-		return
-	end
-	local key = read_key_file(self._key_file)
-	if key and not key:find("[%c%s]") then
-		self._key_stamp = stamp
-		remember(self, key)
-		self._transport:set_key(key)
-		self._key_vouched = false
-	end
+	secrets.remember(self, key)
+	local line = self._line
+	line.transport:set_key(key)
+	line.key_vouched = false
 end
 
 --- Closes the client's connections; its stats stay readable.
 function Client:close()
-	self._transport:close()
+	self._line.transport:close()
 end
 Client.__close = Client.close
 
 --- The limiter's model of the organization's bucket.
 -- @treturn table `limit, window, burst, remaining, reset, blocked, in_flight`
 function Client:ratelimit()
-	return self._limiter:view()
+	return self._line.limiter:view()
 end
 
 --- What the client has done so far.
 -- @treturn table `requests, retries, rate_limited, throttled, throttled_sum,
 -- ignored_headers, bytes_received, bytes_sent, latency` (percentiles)
 function Client:stats()
-	return self._stats:snapshot()
-end
-
--- text with every key this client has held, in any of its forms, as
--- [REDACTED].
-function Client:_redact(text)
-	if type(text) ~= "string" then
-		return text
-	end
-	for _, form in ipairs(secrets[self] or {}) do
-		if text:find(form, 1, true) then
-			local parts, from = {}, 1
-			while true do
-				local i, j = text:find(form, from, true)
-				if not i then
-					break
-				end
-				parts[#parts + 1] = text:sub(from, i - 1)
-				from = j + 1
-			end
-			parts[#parts + 1] = text:sub(from)
-			text = table.concat(parts, "[REDACTED]")
-		end
-	end
-	return text
-end
-
--- value with the keys redacted: strings, and tables (a copy) all through.
-function Client:_redact_value(value, seen)
-	if type(value) == "string" then
-		return self:_redact(value)
-	elseif type(value) ~= "table" then
-		return value
-	end
-	seen = seen or {}
-	if seen[value] then
-		return seen[value]
-	end
-	local copy = setmetatable({}, getmetatable(value))
-	seen[value] = copy
-	for k, v in pairs(value) do
-		copy[self:_redact_value(k, seen)] = self:_redact_value(v, seen)
-	end
-	return copy
-end
-
--- An error's fields with the keys redacted wherever a server could have
--- echoed them: message, body, the error object, the Location, and the
--- response headers.
-function Client:_redact_fields(fields)
-	fields.message = self:_redact(fields.message)
-	fields.body = self:_redact(fields.body)
-	fields.location = self:_redact(fields.location)
-	fields.error = self:_redact_value(fields.error)
-	local res = fields.res
-	if res and res.headers then
-		local block = tostring(res.headers)
-		local clean = self:_redact(block)
-		if clean ~= block then
-			res.headers = core.headers(clean)
-		end
-	end
-	return fields
-end
-
--- The verbose trace, on stderr, key redacted.
-function Client:_trace(fmt, ...)
-	if self.verbose then
-		io.stderr:write(self:_redact("pulse: " .. string.format(fmt, ...)), "\n")
-	end
+	return self._line.stats:snapshot()
 end
 
 -- A method called with a dot, not a colon, gets this rather than an
@@ -380,7 +280,7 @@ function Client:request(method, path, opts)
 			VALID_METHODS[method], valid_methods = true, valid_methods + 1
 		end
 	end
-	return send.call(self, "request", method, path, opts)
+	return send.call(self._line, "request", method, path, opts)
 end
 
 --- GET: `request("GET", path, opts)`.
@@ -391,7 +291,7 @@ function Client:get(path, opts)
 	if getmetatable(self) ~= Client then
 		not_a_client("get")
 	end
-	return send.call(self, "get", "GET", path, opts)
+	return send.call(self._line, "get", "GET", path, opts)
 end
 
 --- DELETE: `request("DELETE", path, opts)`.
@@ -402,7 +302,7 @@ function Client:delete(path, opts)
 	if getmetatable(self) ~= Client then
 		not_a_client("delete")
 	end
-	return send.call(self, "delete", "DELETE", path, opts)
+	return send.call(self._line, "delete", "DELETE", path, opts)
 end
 
 local function with_body(method)
@@ -429,7 +329,7 @@ local function with_body(method)
 			merged[k] = v
 		end
 		merged.json = body
-		return send.call(self, name, method, path, merged)
+		return send.call(self._line, name, method, path, merged)
 	end
 end
 
@@ -515,7 +415,7 @@ function Client:batch(requests, opts)
 	if getmetatable(self) ~= Client then
 		not_a_client("batch")
 	end
-	return batch.run(self, requests, opts, runner)
+	return batch.run(self._line, requests, opts, runner)
 end
 
 return client

@@ -10,6 +10,7 @@
 
 local errors = require("pulse.errors")
 local json = require("pulse.json")
+local secrets = require("pulse.secrets")
 local url = require("pulse.url")
 
 local pagination = {}
@@ -229,7 +230,7 @@ local function following(client, spec, position, body, res, list)
 				errors.new({
 					kind = "redirect",
 					message = "the next page's link is on another origin than base_url; not followed",
-					location = client:_redact(link),
+					location = secrets.redact(client, link),
 				})
 		end
 		return { path = link, keys = {} }
@@ -280,7 +281,7 @@ local function walk(client, name, path, opts, per_item)
 						"page %d is page %d again (%s): the pages lead in a circle; stopped",
 						fetched + 1,
 						seen[target],
-						client:_redact(target)
+						secrets.redact(client, target)
 					),
 					page = fetched + 1,
 				}),

@@ -28,7 +28,7 @@ Tracker.__index = Tracker
 
 -- A tracker of a batch of total requests (nil: unknown) of client's.
 function progress.tracker(client, total)
-	local stats = client._stats
+	local stats = client:stats()
 	return setmetatable({
 		client = client,
 		total = total,
@@ -52,7 +52,7 @@ end
 
 -- The documented info table, as things stand.
 function Tracker:info()
-	local stats, from = self.client._stats, self.from
+	local stats, from = self.client:stats(), self.from
 	local view = self.client:ratelimit()
 	local elapsed = core.now() - self.started
 	local eta

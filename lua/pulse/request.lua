@@ -70,23 +70,41 @@ local function build_url(client, path, query)
 	return target
 end
 
--- The URL of a path without a query, remembered in the client's cache.
-local function cached_url(client, path)
-	local cache = client._url_cache
-	local target = cache[path]
-	if target then
-		return target
+-- The place of a path without a query, remembered in line.urls: its URL,
+-- and by method the plain hops (send.plain's) to it.
+local function place_of(line, path)
+	local places = line.urls
+	local place = places and places[path]
+	if place then
+		return place
 	end
-	local why
-	target, why = build_url(client, path, nil)
-	if target then
-		if client._url_cached == URL_CACHE_SIZE then
-			cache, client._url_cached = {}, 0
-			client._url_cache = cache
-		end
-		cache[path], client._url_cached = target, client._url_cached + 1
+	local target, why = build_url(line.client, path, nil)
+	if not target then
+		return nil, why
 	end
-	return target, why
+	if not places or line.urls_count == URL_CACHE_SIZE then
+		places, line.urls_count = {}, 0
+		line.urls = places
+	end
+	place = { url = target }
+	places[path], line.urls_count = place, line.urls_count + 1
+	return place
+end
+
+-- The hop of a plain request (an idempotent method, no options) to a path
+-- prepared before: { method, url, idempotent = true }, made once; nil for
+-- a path not seen yet.
+function request.plain_hop(line, method, path)
+	local place = line.urls and line.urls[path]
+	if not place then
+		return nil
+	end
+	local hop = place[method]
+	if not hop then
+		hop = { method = method, url = place.url, idempotent = true }
+		place[method] = hop
+	end
+	return hop
 end
 
 -- opts checked (nil or a table whose options are known and of their
@@ -139,11 +157,11 @@ local function retry_rules(client, opts)
 	return retry
 end
 
--- The request to send for a call (name: the method the caller used, for
--- messages): { method, url, decode, idempotent, retry [, headers, body,
--- json_body, timeout, max_body, follow_redirects, cache, before_send] }, or nil and a message
--- naming what is wrong.
-function request.prepare(client, name, method, path, opts)
+-- The request to send for a call on line (send.lua's: name: the method
+-- the caller used, for messages): { method, url, decode, idempotent, retry
+-- [, headers, body, json_body, timeout, max_body, follow_redirects, cache,
+-- before_send] }, or nil and a message naming what is wrong.
+function request.prepare(line, name, method, path, opts)
 	if type(path) ~= "string" then
 		return invalid("bad argument #1 to '" .. name .. "' (path must be a string, got " .. type(path) .. ")")
 	end
@@ -158,9 +176,11 @@ function request.prepare(client, name, method, path, opts)
 	end
 	local target
 	if opts.query == nil then
-		target, why = cached_url(client, path)
+		local place
+		place, why = place_of(line, path)
+		target = place and place.url
 	else
-		target, why = build_url(client, path, opts.query)
+		target, why = build_url(line.client, path, opts.query)
 	end
 	if not target then
 		return nil, why
@@ -170,7 +190,7 @@ function request.prepare(client, name, method, path, opts)
 		url = target,
 		decode = opts.decode ~= false,
 		idempotent = opts.idempotent or request.IDEMPOTENT[method] or false,
-		retry = retry_rules(client, opts),
+		retry = retry_rules(line.client, opts),
 	}
 	-- Set only when given: a table costs by the fields it has room for.
 	if opts.headers ~= nil then

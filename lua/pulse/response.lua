@@ -3,6 +3,7 @@
 
 local errors = require("pulse.errors")
 local json = require("pulse.json")
+local secrets = require("pulse.secrets")
 
 local response = {}
 
@@ -45,7 +46,7 @@ end
 
 -- The error made of fields, the key redacted from everything in it.
 local function failed(client, fields)
-	return nil, errors.new(client:_redact_fields(fields))
+	return nil, errors.new(secrets.redact_fields(client, fields))
 end
 
 -- Shapes the final response to req (its last hop: a redirect's target, or

@@ -1,18 +1,60 @@
 -- The one request path. Every request, a single call's, a batch entry's or
--- a task's, goes through here: one gate that lets a plain request skip
--- preparing, one transmission (a token from the limiter and the exchange,
--- in C: net/exchange.c), and one loop that retries and follows redirects,
--- within the call's budget. A new stage of the path is added here, once.
+-- a task's, goes through here as a call: one gate that lets a plain
+-- request skip preparing, one transmission (a token from the limiter and
+-- the exchange, in C: net/exchange.c), and one loop that retries and
+-- follows redirects within the call's budget, with the stages of
+-- send.stages around it.
+--
+-- A client hands its parts to the path once, as its line (send.line):
+--   client          the client, for its public fields (verbose, origin)
+--   transport       pulse.core's transport; limiter: its limiter
+--   shared          whether the limiter is shared with other processes
+--   budget          what a call's waits may take, in seconds
+--   first_timeout   a plain call's one attempt's timeout (nil: the
+--                   transport's)
+--   stats           the client's counters (stats.lua)
+--   cache, bucket   the response cache (or nil) and the bucket's name
+--   refresh_key     nil, or a function run before each transmission (a
+--                   key file read again when it changed)
+-- and the path keeps there what it learns: reached (a response came from
+-- the server), key_vouched (the server took the key in use: set it false
+-- when the key changes), writes_in_flight (sent from tasks, unanswered);
+-- request.lua keeps its cache of URLs and plain hops there (urls).
+--
+-- A call (Call below) is one request's life: what the caller asked (req,
+-- request.prepare's), the hop that goes out next (req, or where a redirect
+-- led), the attempt's timeout, max_body and fresh, the budget's deadline,
+-- attempts, transmissions (sent), the seconds waited, the redirects
+-- followed, and the last attempt's outcome, which the binding sets:
+--   a response:  status, headers, body, elapsed, transmissions,
+--                retry_after, rate
+--   none:        failure (its name), message, elapsed, transmissions
+--
+-- A stage is a table in send.stages, run for the calls of every client
+-- made after it is there whose line it applies to:
+--   name             for messages
+--   applies(line)    whether it takes part (absent: always)
+--   open(call)       before anything is sent: true and an answer (a, b:
+--                    what the call returns) ends the call unsent
+--   outcome(call)    after each attempt's outcome, before the retry rules:
+--                    true and an answer ends the call
+--   close(call, a, b)  at the end of a call that went out: returns what
+--                    the call returns (a, b, or others)
+-- Any of the three may be absent. open and outcome run in the list's
+-- order, close in the reverse. A line with a stage takes the full path:
+-- the gate lets no call skip it.
 
-local cache = require("pulse.cache")
 local core = require("pulse.core")
 local errors = require("pulse.errors")
 local redirects = require("pulse.redirects")
 local request = require("pulse.request")
 local response = require("pulse.response")
+local secrets = require("pulse.secrets")
 local tasks = require("pulse.tasks")
 
 local send = {}
+
+send.stages = { (require("pulse.stage.cache")) }
 
 local IDEMPOTENT = request.IDEMPOTENT
 local is_success = errors.is_success
@@ -22,45 +64,57 @@ local is_success = errors.is_success
 -- whose answer wakes nobody here.
 local SHARED_PROBE_RECHECK = 0.05
 
--- The gate: the URL of a request that needs nothing but a method and a
--- URL built before (an idempotent method, a path seen already, no option
--- but decode, a client that does not trace); nil sends it the full way.
-function send.plain_url(client, method, path, opts)
-	if opts ~= nil then
-		if type(opts) ~= "table" then
-			return nil
-		end
-		local name, value = next(opts)
-		if name ~= nil and (name ~= "decode" or (value ~= true and value ~= false) or next(opts, name) ~= nil) then
-			return nil
+-- ---- the line -------------------------------------------------------------
+
+local Line = {}
+Line.__index = Line
+
+--- The line of client, from its parts (above): the stages it takes, and
+-- what the path learns.
+function send.line(client, parts)
+	local line = setmetatable(parts, Line)
+	line.client = client
+	line.reached = false
+	line.key_vouched = false
+	line.writes_in_flight = 0
+	line.probe_waiters = {}
+	line.stages = {}
+	for _, stage in ipairs(send.stages) do
+		if not stage.applies or stage.applies(line) then
+			line.stages[#line.stages + 1] = stage
 		end
 	end
-	if client.verbose or client._cache or not IDEMPOTENT[method] then
-		return nil
+	return line
+end
+
+-- The verbose trace, on stderr, the client's secrets redacted.
+function Line:trace(fmt, ...)
+	local client = self.client
+	if client.verbose then
+		io.stderr:write(secrets.redact(client, "pulse: " .. string.format(fmt, ...)), "\n")
 	end
-	return client._url_cache[path]
 end
 
 -- An attempt ended (status: its response's, nil for none): the tasks
 -- waiting for it to confirm the bucket go on, and a response shows that
--- the client's server is there.
-local function attempt_ended(client, status)
+-- the server is there.
+function Line:attempt_ended(status)
 	if status then
-		client._reached = true
+		self.reached = true
 	end
-	if #client._probe_waiters > 0 then
-		tasks.wake(client._probe_waiters)
+	if #self.probe_waiters > 0 then
+		tasks.wake(self.probe_waiters)
 	end
 end
 
 -- Waits as the limiter said when it gave no token (wait: seconds, or -1
 -- for "until the response of the request checking the bucket"); returns
 -- the seconds slept.
-local function await_token(client, wait)
+function Line:await_token(wait)
 	if wait < 0 then
 		if tasks.current() then
-			tasks.wait_on(client._probe_waiters, client._shared_limiter and SHARED_PROBE_RECHECK or nil)
-		elseif client._shared_limiter then
+			tasks.wait_on(self.probe_waiters, self.shared and SHARED_PROBE_RECHECK or nil)
+		elseif self.shared then
 			-- Another process's request is confirming the bucket: ask
 			-- again in a while, asleep (a loop here spun a core).
 			tasks.sleep(SHARED_PROBE_RECHECK)
@@ -68,113 +122,117 @@ local function await_token(client, wait)
 		else
 			-- Outside tasks a request runs to its end before the next
 			-- starts, so nothing is really in flight: the count is stale.
-			client._limiter:cancel()
+			self.limiter:cancel()
 		end
 		return 0
 	end
-	client:_trace("throttled: waiting %.3fs for the rate limit", wait)
-	client._stats:record_throttle(wait)
+	self:trace("throttled: waiting %.3fs for the rate limit", wait)
+	self.stats:record_throttle(wait)
 	tasks.sleep(wait)
 	return wait
 end
 
--- Waits in a task for transfer id; a write's (fresh) is counted while it
--- is out, sent and not answered, since it may have been applied: what a
--- batch interrupted then reports (batch.lua).
-local function await_transfer(client, id, fresh)
-	if not fresh then
-		return tasks.await_transfer(id)
-	end
-	client._writes_in_flight = client._writes_in_flight + 1
-	local a, b, c, d, e, f, g = tasks.await_transfer(id)
-	client._writes_in_flight = client._writes_in_flight - 1
-	return a, b, c, d, e, f, g
+-- ---- the call -------------------------------------------------------------
+
+local Call = {}
+Call.__index = Call
+
+-- A call with room for its outcome's fields, so that the binding setting
+-- them does not grow it. (A nil in a constructor still sizes the table.)
+local function new_call(line, hop, timeout)
+	return setmetatable({
+		line = line,
+		hop = hop,
+		timeout = timeout,
+		slept = 0,
+		status = nil,
+		headers = nil,
+		body = nil,
+		elapsed = nil,
+		transmissions = nil,
+		retry_after = nil,
+		rate = nil,
+		failure = nil,
+		message = nil,
+		path = nil,
+		opts = nil,
+		max_body = nil,
+	}, Call)
 end
 
--- One transmission: takes a token, waiting as the limiter says but never
--- past deadline (nil: the client's budget from the first wait on), and
--- sends, on the engine inside a task (the task yields until it is done) or
--- on the client's own handle outside. A foreign request (a redirect to
--- another origin) takes no token and carries no key.
--- Returns the seconds waited for the token, then the exchange's outcome:
--- status, headers, body, elapsed, transmissions, retry_after, rate; or nil,
--- the failure's name, its message, elapsed, transmissions, and for the
--- failure "over_budget" the wait the limiter asked for.
--- before_send, when given, is asked before each try for a token: false
--- ends the call unsent ("cancelled"); the write queue records there that a
--- write is about to go out (queue/drain.lua).
-local function transmit(
-	client,
-	deadline,
-	method,
-	url,
-	headers,
-	body,
-	json_body,
-	timeout,
-	fresh,
-	max_body,
-	foreign,
-	before_send
-)
-	if client._key_file then
-		client:_refresh_key()
+-- Ends the attempt without an exchange: failure and message as the
+-- binding would set them, nothing sent.
+function Call:fail(failure, message)
+	self.status, self.headers, self.body, self.retry_after, self.rate = nil, nil, nil, nil, nil
+	self.failure, self.message, self.elapsed, self.transmissions = failure, message, 0, 0
+end
+
+-- Waits in a task for the call's transfer id; a write's (fresh) is counted
+-- while it is out, sent and not answered, since it may have been applied:
+-- what a batch interrupted then reports (batch.lua).
+function Call:await_transfer(id)
+	if not self.fresh then
+		tasks.await_transfer(id)
+		return
 	end
-	local limiter, transport, slept = client._limiter, client._transport, 0
-	if foreign then
+	local line = self.line
+	line.writes_in_flight = line.writes_in_flight + 1
+	tasks.await_transfer(id)
+	line.writes_in_flight = line.writes_in_flight - 1
+end
+
+-- One transmission of the hop: takes a token, waiting as the limiter says
+-- but never past the deadline (nil: the line's budget from the first wait
+-- on), and sends, on the engine inside a task (the task yields until it is
+-- done) or on the transport outside. A foreign hop (a redirect to another
+-- origin) takes no token and carries no key. Sets the outcome, and slept:
+-- the seconds waited for the token. A failure "over_budget" (the wait the
+-- limiter asked for in asked_wait) or "cancelled" sent nothing.
+-- req.before_send, when given, is asked before each try for a token: false
+-- ends the call unsent; the write queue records there that a write is about
+-- to go out (queue/drain.lua).
+function Call:transmit()
+	local line = self.line
+	if line.refresh_key then
+		line.refresh_key()
+	end
+	local limiter, transport = line.limiter, line.transport
+	if self.hop.foreign then
 		limiter = nil
 	end
+	local before_send = self.req and self.req.before_send
+	local deadline = self.deadline
+	self.slept = 0
 	while true do
 		if before_send and not before_send() then
-			return slept, nil, "cancelled", "not sent: the queue's drain is stopping", 0, 0
+			return self:fail("cancelled", "not sent: the queue's drain is stopping")
 		end
-		local a, b, c, d, e, f, g
+		local ok, wait
 		if tasks.suspendable("a request") then
-			a, b, c, d, e = tasks.engine():start(
-				transport,
-				limiter,
-				method,
-				url,
-				headers,
-				body,
-				json_body,
-				timeout,
-				fresh,
-				max_body,
-				foreign
-			)
-			if a then
-				return slept, await_transfer(client, a, fresh)
+			ok, wait = tasks.engine():start(transport, limiter, self)
+			if ok and ok ~= true then
+				return self:await_transfer(ok)
 			end
 		else
-			a, b, c, d, e, f, g =
-				transport:send(limiter, method, url, headers, body, json_body, timeout, fresh, max_body, foreign)
+			ok, wait = transport:send(limiter, self)
 		end
-		if a ~= false then -- an outcome, or the limiter failed (nil, "limiter", why, 0, 0)
-			return slept, a, b, c, d, e, f, g
+		if ok then -- an outcome, or the limiter failed
+			return
 		end
 		local now = core.now()
-		deadline = deadline or now + client._budget
+		deadline = deadline or now + line.budget
 		-- Every wait is held to the call's budget: one for the rate limit,
 		-- and one for another request's answer to confirm the bucket.
-		if (b > 0 and now + b > deadline) or (b < 0 and now >= deadline) then
-			local message = b > 0 and string.format("the rate limit asks to wait %.1f s, past the call's budget", b)
-				or "the bucket waits for another request's answer to confirm it, past the call's budget"
-			return slept, nil, "over_budget", message, 0, 0, math.max(b, 0)
+		if (wait > 0 and now + wait > deadline) or (wait < 0 and now >= deadline) then
+			self.asked_wait = math.max(wait, 0)
+			return self:fail(
+				"over_budget",
+				wait > 0 and string.format("the rate limit asks to wait %.1f s, past the call's budget", wait)
+					or "the bucket waits for another request's answer to confirm it, past the call's budget"
+			)
 		end
-		slept = slept + await_token(client, b)
+		self.slept = self.slept + line:await_token(wait)
 	end
-end
-
--- Starts a plain request (the gate's) on engine (the running scheduler's)
--- at once, for a batch: the transfer's id, or nil when no token is there
--- yet (then the full path, in a task, waits for one).
-function send.start(client, engine, method, url)
-	if client._key_file then
-		client:_refresh_key()
-	end
-	local id = engine:start(client._transport, client._limiter, method, url)
-	return id or nil
 end
 
 -- The retry rules' name for a failure the transport reports.
@@ -187,363 +245,274 @@ local OUTCOMES = {
 	limiter = "final", -- a shared limiter out of reach: it says why
 }
 
--- Whether to try again: retry, wait, reason, over_budget (pulse.core's
--- rules, core/retry.c).
-local function decide(client, req, outcome, status, attempt, started, retry_after, rate, foreign)
-	if status == 429 and not retry_after then
-		retry_after = rate.blocked
-	end
-	local r = req.retry
-	return core.retry_decide({
-		outcome = outcome,
-		status = status,
-		idempotent = req.idempotent,
-		attempt = attempt,
-		elapsed = core.now() - started,
-		retry_after = retry_after,
-		max_attempts = r.max_attempts,
-		max_elapsed = r.max_elapsed,
-		base = r.base,
-		cap = r.cap,
-		random = math.random(),
-		first_contact = not client._reached and not foreign,
-	})
+-- The retry rules' name for the last attempt's failure (nil for a
+-- response).
+function Call:failure_kind()
+	local failure = self.failure
+	return failure and (OUTCOMES[failure] or failure)
 end
 
-local function trace_outcome(client, hop, attempt, status, failure, elapsed)
-	if status then
-		client:_trace("<- %d %s %s %.1f ms (attempt %d)", status, hop.method, hop.url, elapsed * 1000, attempt)
+-- The transmissions the last attempt counts for: at least one, unless
+-- nothing was tried (the limiter failed, or its wait passed the budget).
+function Call:tries()
+	local transmissions = self.transmissions
+	if self.status or transmissions > 0 then
+		return transmissions > 0 and transmissions or 1
+	end
+	local failure = self.failure
+	return (failure == "over_budget" or failure == "limiter" or failure == "cancelled") and 0 or 1
+end
+
+-- ---- a plain call (the gate) ----------------------------------------------
+
+--- The gate: a call for a request that needs nothing but a method and a
+-- URL built before (an idempotent method, a path seen already, no option
+-- but decode, a line without stages, a client that does not trace), ready
+-- to transmit; nil sends it the full way. spare, when given, is a plain
+-- call of the line whose answer was taken (a batch's): it is made this
+-- one, rather than a new table.
+function send.plain(line, method, path, opts, spare)
+	if opts ~= nil then
+		if type(opts) ~= "table" then
+			return nil
+		end
+		local name, value = next(opts)
+		if name ~= nil and (name ~= "decode" or (value ~= true and value ~= false) or next(opts, name) ~= nil) then
+			return nil
+		end
+	end
+	if line.stages[1] or line.client.verbose or not IDEMPOTENT[method] then
+		return nil
+	end
+	local hop = request.plain_hop(line, method, path)
+	if not hop then
+		return nil
+	end
+	local call = spare
+	if call then
+		call.hop, call.slept = hop, 0
 	else
-		client:_trace("<- %s %s: %s after %.1f ms (attempt %d)", hop.method, hop.url, failure, elapsed * 1000, attempt)
+		call = new_call(line, hop, line.first_timeout)
 	end
+	call.path, call.opts = path, opts
+	return call
 end
 
-local function notify_retry(client, req, attempt, status, reason, wait)
-	client._stats:record_retry()
-	client:_trace("retry %s %s in %.3fs: %s (attempt %d next)", req.method, req.url, wait, reason, attempt + 1)
-	if req.retry.on_retry then
-		req.retry.on_retry({
-			method = req.method,
-			url = req.url,
-			attempt = attempt,
-			status = status,
-			reason = reason,
-			wait = wait,
-		})
+--- Starts a plain call on engine (the running scheduler's) at once, for a
+-- batch: the transfer's id, or nil when no token is there yet (then the
+-- full path, in a task, waits for one).
+function Call:start(engine)
+	local line = self.line
+	if line.refresh_key then
+		line.refresh_key()
 	end
+	local id = engine:start(line.transport, line.limiter, self)
+	return id ~= true and id or nil
 end
+
+--- What a plain call's attempt came to: true and what the call returns
+-- for a success; else false, and go_on shapes every other outcome (an
+-- undecodable body too).
+function Call:plain_answer()
+	local status = self.status
+	self.line:attempt_ended(status)
+	if is_success(status) then
+		local slept = self.slept
+		local res = response.new(status, self.headers, self.transmissions, slept, slept + self.elapsed, self.rate)
+		if self.opts and self.opts.decode == false then
+			return true, self.body, res
+		end
+		local value = response.body(self.body, self.headers)
+		if value ~= nil then
+			return true, value, res
+		end
+	end
+	return false
+end
+
+-- ---- the full path --------------------------------------------------------
 
 -- The seconds an attempt may take: the request's timeout, cut short so
 -- that a call with retries ends by retry.max_elapsed + 1 s.
-local function attempt_timeout(client, req, started)
+function Call:attempt_timeout()
+	local req = self.req
 	if not req.retry then
 		return req.timeout
 	end
-	local left = started + req.retry.max_elapsed + 1 - core.now()
-	local timeout = req.timeout or client.timeout
+	local left = self.started + req.retry.max_elapsed + 1 - core.now()
+	local timeout = req.timeout or self.line.client.timeout
 	if left < timeout then
 		return math.max(left, 0.001)
 	end
 	return req.timeout
 end
 
--- What the loop keeps of a call between attempts.
-local Call = {}
-Call.__index = Call
-
-local function new_call(client, req, started)
-	local budget = req.retry and req.retry.max_elapsed or (req.timeout or client.timeout)
-	return setmetatable({
-		client = client,
-		req = req,
-		started = started,
-		deadline = started + budget,
-		waited = 0,
-		attempt = 0, -- tries, for the retry rules
-		sent = 0, -- transmissions, for res.attempts
-		hop = req, -- what goes out next: the request, or where a redirect led
-	}, Call)
+-- Makes the call req's (request.prepare's), begun at started.
+function Call:begin(req, started)
+	local budget = req.retry and req.retry.max_elapsed or (req.timeout or self.line.client.timeout)
+	self.req, self.hop, self.max_body = req, req, req.max_body
+	self.started, self.deadline = started, started + budget
+	self.waited, self.attempt, self.sent = 0, 0, 0
 end
 
--- One attempt of the call's current hop, traced when the client is
--- verbose: what transmit gives.
-function Call:transmit()
-	local client, hop = self.client, self.hop
-	if client.verbose then
-		client:_trace("-> %s %s (attempt %d)", hop.method, hop.url, self.attempt)
+-- Whether to try again: retry, wait, reason, over_budget (pulse.core's
+-- rules, core/retry.c).
+function Call:decide(outcome)
+	local status, retry_after = self.status, self.retry_after
+	if status == 429 and not retry_after then
+		retry_after = self.rate.blocked
 	end
-	return transmit(
-		client,
-		self.deadline,
-		hop.method,
-		hop.url,
-		hop.headers,
-		hop.body,
-		hop.json_body,
-		attempt_timeout(client, self.req, self.started),
-		not hop.idempotent,
-		self.req.max_body,
-		hop.foreign,
-		self.req.before_send
-	)
+	local r = self.req.retry
+	return core.retry_decide({
+		outcome = outcome,
+		status = status,
+		idempotent = self.req.idempotent,
+		attempt = self.attempt,
+		elapsed = core.now() - self.started,
+		retry_after = retry_after,
+		max_attempts = r.max_attempts,
+		max_elapsed = r.max_elapsed,
+		base = r.base,
+		cap = r.cap,
+		random = math.random(),
+		first_contact = not self.line.reached and not self.hop.foreign,
+	})
+end
+
+function Call:trace_outcome()
+	local hop, line = self.hop, self.line
+	if self.status then
+		line:trace(
+			"<- %d %s %s %.1f ms (attempt %d)",
+			self.status,
+			hop.method,
+			hop.url,
+			self.elapsed * 1000,
+			self.attempt
+		)
+	else
+		line:trace(
+			"<- %s %s: %s after %.1f ms (attempt %d)",
+			hop.method,
+			hop.url,
+			self.failure,
+			self.elapsed * 1000,
+			self.attempt
+		)
+	end
+end
+
+function Call:notify_retry(reason, wait)
+	local req, line = self.req, self.line
+	line.stats:record_retry()
+	line:trace("retry %s %s in %.3fs: %s (attempt %d next)", req.method, req.url, wait, reason, self.attempt + 1)
+	if req.retry.on_retry then
+		req.retry.on_retry({
+			method = req.method,
+			url = req.url,
+			attempt = self.attempt,
+			status = self.status,
+			reason = reason,
+			wait = wait,
+		})
+	end
 end
 
 -- The res of the call's last response.
-function Call:res(status, headers, rate)
-	local res = response.new(status, headers, self.sent, self.waited, core.now() - self.started, rate)
+function Call:res()
+	local res = response.new(
+		self.status,
+		self.headers,
+		self.sent,
+		self.waited,
+		core.now() - self.started,
+		self.rate
+	)
 	res.redirects = self.redirects
 	return res
 end
 
--- Whether a body kept as it came (decode = false) is as long as the
--- server said it would be.
-local function whole(headers, body)
-	local declared = tonumber(headers["content-length"] or "")
-	return declared == nil or declared == #body
-end
-
 -- What a response that ends the call comes to: body, res or nil, err.
--- With a cache, the answer is stored only when sound: it decoded (or, kept
--- as it came, had its declared length) and carries no error object.
-function Call:conclude(status, headers, body, rate, server_wait, retry_after)
-	local client = self.client
-	if client._cache and not self.hop.foreign then
-		client:_key_answered(status)
+-- server_wait: a wait the server asked for that the budget did not allow.
+function Call:conclude(server_wait)
+	local res = self:res()
+	if is_success(self.status) and not self.req.decode then
+		return self.body, res -- nothing to shape
 	end
-	local res = self:res(status, headers, rate)
-	if is_success(status) and not self.req.decode then
-		if client._cache then
-			self:store(status, headers, body, whole(headers, body))
-		end
-		return body, res -- nothing to shape
-	end
-	local value, err = response.finish(client, self.hop, status, headers, body, res, server_wait, retry_after)
-	if client._cache then
-		self:store(status, headers, body, value ~= nil and not cache.carries_error(value))
-	end
-	return value, err
-end
-
--- ---- the cache stage (cache.lua) ------------------------------------------
-
-local WRITES = { POST = true, PUT = true, PATCH = true, DELETE = true }
-
--- What a call answered from the cache returns: the stored body (decoded
--- as the call asks) and a res that says so. flag: "revalidated" or
--- "stale", or nil for a fresh entry.
-function Call:from_entry(entry, flag)
-	local client = self.client
-	local headers = core.headers(entry.headers)
-	local res = response.new(200, headers, self.sent, self.waited, core.now() - self.started, client._limiter:view())
-	res.from_cache = true
-	if flag then
-		res[flag] = true
-	end
-	if not self.req.decode then
-		return entry.body, res
-	end
-	local body, why = response.body(entry.body, headers)
-	if body == nil then
-		return nil, errors.new({ kind = "decode", message = why, method = self.req.method, url = self.req.url, res = res })
-	end
-	return body, res
-end
-
--- Before the call is sent: a write drops the cached reads of its path; a
--- GET with a fresh entry is answered from it, without a token; a stale
--- entry is kept, to revalidate (its validators go with the request) or to
--- serve on an error. Returns true and the answer, or nothing.
-function Call:look_up()
-	local client, req = self.client, self.req
-	local store = client._cache
-	if req.cache == false then
-		return
-	end
-	if WRITES[req.method] then
-		store:invalidate(client._bucket, req.url)
-		self.invalidates = true
-		return
-	end
-	if req.method ~= "GET" then
-		return
-	end
-	local ttl = store:ttl_for(req.url, type(req.cache) == "table" and req.cache.ttl or nil)
-	if ttl <= 0 then
-		return
-	end
-	self.cache_ttl = ttl
-	-- Nothing stored is served to a key the server has not taken yet.
-	local entry = client._key_vouched and store:get(client._bucket, req.url)
-	local stats = client._stats
-	if entry and cache.age(entry) < ttl then
-		stats.cache_hits = stats.cache_hits + 1
-		return true, self:from_entry(entry)
-	end
-	stats.cache_misses = stats.cache_misses + 1
-	if not entry then
-		return
-	end
-	self.stale = entry
-	local lines = { table.unpack(req.headers or {}) }
-	if entry.etag then
-		lines[#lines + 1] = "If-None-Match: " .. entry.etag
-	end
-	if entry.last_modified then
-		lines[#lines + 1] = "If-Modified-Since: " .. entry.last_modified
-	end
-	req.headers = lines
-end
-
--- After an answer: a 304 confirms the stale entry; a 503, or no answer (no
--- connection, a timeout, a connection lost), serves it when stale_if_error
--- allows. Returns true and the answer, or
--- nothing.
-function Call:fall_back(status, outcome)
-	local client, entry = self.client, self.stale
-	local store, stats = client._cache, client._stats
-	if status == 304 then
-		client:_key_answered(status) -- the server took the key
-		store:put(client._bucket, self.req.url, entry) -- stamped now: fresh again
-		stats.cache_revalidations = stats.cache_revalidations + 1
-		return true, self:from_entry(entry, "revalidated")
-	end
-	local unreachable = not status and (outcome == "no_connection" or outcome == "timeout" or outcome == "network")
-	if (status == 503 or unreachable) and cache.age(entry) < entry.ttl + store.stale_if_error then
-		stats.cache_stale = stats.cache_stale + 1
-		return true, self:from_entry(entry, "stale")
-	end
-end
-
--- A response that ends a call: a write's drops the reads it changed (again:
--- a read may have refilled them meanwhile); a GET's sound success is
--- stored, unless it says no-store or holds the key.
-function Call:store(status, headers, body, sound)
-	local client, req = self.client, self.req
-	if self.invalidates then
-		client._cache:invalidate(client._bucket, req.url)
-		return
-	end
-	if not sound or not self.cache_ttl or not cache.storable(status, headers) or self.hop ~= req then
-		return
-	end
-	local block = tostring(headers)
-	if client:_redact(body) ~= body or client:_redact(block) ~= block then
-		return
-	end
-	client._cache:put(client._bucket, req.url, {
-		body = body,
-		headers = block,
-		ttl = self.cache_ttl,
-		etag = headers.etag,
-		last_modified = headers["last-modified"],
-	})
+	return response.finish(
+		self.line.client,
+		self.hop,
+		self.status,
+		self.headers,
+		self.body,
+		res,
+		server_wait,
+		self.retry_after
+	)
 end
 
 -- Follows a redirect (a 3xx response with a Location) when the rules of
 -- pulse.redirects allow: returns true to go on with the next hop, or
--- what the call returns.
-function Call:redirect(status, headers, rate)
-	local hop, why = redirects.next_hop(self.client, self.req, self.hop, status, headers, self.redirects)
+-- false and what the call returns.
+function Call:redirect()
+	local line, status, headers = self.line, self.status, self.headers
+	local hop, why = redirects.next_hop(line.client, self.req, self.hop, status, headers, self.redirects)
 	if not hop then
-		return false, response.redirect_error(self.client, self.hop, status, headers, why, self:res(status, headers, rate))
+		return false, response.redirect_error(line.client, self.hop, status, headers, why, self:res())
 	end
 	self.redirects = self.redirects or {}
 	self.redirects[#self.redirects + 1] = { status = status, url = hop.url }
-	self.client:_trace("redirect %d to %s (hop %d)", status, hop.url, #self.redirects)
+	line:trace("redirect %d to %s (hop %d)", status, hop.url, #self.redirects)
 	self.hop = hop
 	return true
 end
 
--- The transmissions an attempt counts for: at least one, unless nothing
--- was tried (the limiter failed, or its wait passed the budget).
-local function tries(status, failure, transmissions)
-	if status or transmissions > 0 then
-		return transmissions > 0 and transmissions or 1
-	end
-	return (failure == "over_budget" or failure == "limiter" or failure == "cancelled") and 0 or 1
-end
-
--- Sends req (request.prepare's) until it succeeds, fails for good, or the
--- retry rules say stop. first, when given, is an attempt the gate made:
--- { started =, slept =, status, headers, body, elapsed, transmissions,
--- retry_after, rate }.
-local function loop(client, req, first)
-	local call = new_call(client, req, first and first.started or core.now())
-	if client._cache then
-		local answered, a, b = call:look_up()
-		if answered then
-			return a, b
-		end
-	end
-	while true do
-		call.attempt = call.attempt + 1
-		-- For a response: status, headers, body; for none: nil, the
-		-- failure's name, its message.
-		local slept, status, headers, body, elapsed, transmissions, retry_after, rate
-		if first then
-			slept = first.slept
-			status, headers, body, elapsed, transmissions, retry_after, rate = table.unpack(first, 1, 7)
-			first = nil
-		else
-			slept, status, headers, body, elapsed, transmissions, retry_after, rate = call:transmit()
-		end
-		call.waited = call.waited + slept
-		call.sent = call.sent + tries(status, headers, transmissions)
-		attempt_ended(client, status)
-		if client.verbose then
-			trace_outcome(client, call.hop, call.attempt, status, headers, elapsed)
-		end
-		local done, a, b = call:settle(status, headers, body, retry_after, rate)
-		if done then
-			return a, b
-		end
-	end
-end
-
 -- What the last attempt's outcome means: true and what the call returns,
 -- or false to go on (after a wait, a redirect, a retry).
-function Call:settle(status, headers, body, retry_after, rate)
-	local client, req = self.client, self.req
-	if self.stale then
-		local served, a, b = self:fall_back(status, not status and (OUTCOMES[headers] or headers))
-		if served then
-			return true, a, b
+function Call:settle()
+	local line, req, status = self.line, self.req, self.status
+	for _, stage in ipairs(line.stages) do
+		if stage.outcome then
+			local answered, a, b = stage.outcome(self)
+			if answered then
+				return true, a, b
+			end
 		end
 	end
 	if is_success(status) then
-		return true, self:conclude(status, headers, body, rate)
+		return true, self:conclude()
 	end
-	if status and status >= 300 and status < 400 and headers.location then
-		local go_on, a, b = self:redirect(status, headers, rate)
+	if status and status >= 300 and status < 400 and self.headers.location then
+		local go_on, a, b = self:redirect()
 		return not go_on, a, b
 	end
-	local outcome = status and "status" or OUTCOMES[headers] or headers
+	local client = line.client
+	local outcome = status and "status" or self:failure_kind()
 	if status == 429 then
-		client._stats:record_429()
+		line.stats:record_429()
 	elseif outcome == "usage" then
-		local usage = { kind = "usage", method = req.method, url = req.url, message = body, attempts = self.sent }
+		local usage = { kind = "usage", method = req.method, url = req.url, message = self.message, attempts = self.sent }
 		return true, nil, errors.new(usage)
 	elseif outcome == "interrupted" then -- Ctrl-C under pulse-lua: no retry
 		return true, response.failure(client, self.hop, outcome, "interrupted", nil, self.sent)
 	elseif outcome == "cancelled" then -- before_send said no: nothing went out
-		return true, response.failure(client, self.hop, outcome, body, nil, self.sent)
+		return true, response.failure(client, self.hop, outcome, self.message, nil, self.sent)
 	elseif outcome == "over_budget" then
-		return true, response.over_budget(client, self.hop, body, retry_after, self.sent)
+		return true, response.over_budget(client, self.hop, self.message, self.asked_wait, self.sent)
 	end
 	local retry, wait, reason, over_budget = false, 0, nil, false
 	if req.retry then
-		retry, wait, reason, over_budget =
-			decide(client, req, outcome, status, self.attempt, self.started, retry_after, rate, self.hop.foreign)
+		retry, wait, reason, over_budget = self:decide(outcome)
 	elseif outcome == "no_connection" or outcome == "certificate" then
-		reason = not client._reached and "is base_url right?" or nil
+		reason = not line.reached and "is base_url right?" or nil
 	end
 	if not retry then
 		if not status then
-			return true, response.failure(client, self.hop, headers, body, reason, self.sent)
+			return true, response.failure(client, self.hop, self.failure, self.message, reason, self.sent)
 		end
-		return true, self:conclude(status, headers, body, rate, over_budget and wait or nil, retry_after)
+		return true, self:conclude(over_budget and wait or nil)
 	end
-	notify_retry(client, req, self.attempt, status, reason, wait)
+	self:notify_retry(reason, wait)
 	if wait > 0 then
 		tasks.sleep(wait)
 		self.waited = self.waited + wait
@@ -551,60 +520,81 @@ function Call:settle(status, headers, body, retry_after, rate)
 	return false
 end
 
--- What a first attempt through the gate (opts: the call's) comes to: a
--- success, as the call returns it; else nil, nil and the attempt, for
--- send.retry, which shapes every other outcome (an undecodable body too).
-function send.first_outcome(client, opts, slept, status, headers, body, elapsed, transmissions, retry_after, rate)
-	attempt_ended(client, status)
-	if is_success(status) then
-		local res = response.new(status, headers, transmissions, slept, slept + elapsed, rate)
-		if opts and opts.decode == false then
-			return body, res
-		end
-		local value = response.body(body, headers)
-		if value ~= nil then
-			return value, res
+-- What the call returns, as the line's stages close it (in reverse order).
+function Call:close(a, b)
+	local stages = self.line.stages
+	for i = #stages, 1, -1 do
+		local close = stages[i].close
+		if close then
+			a, b = close(self, a, b)
 		end
 	end
-	local first = { status, headers, body, elapsed, transmissions, retry_after, rate }
-	first.started, first.slept = core.now() - elapsed - slept, slept
-	return nil, nil, first
+	return a, b
 end
 
--- Goes on from a first attempt that was not a success, as a call would.
-function send.retry(client, method, path, opts, first)
-	return loop(client, assert(request.prepare(client, "request", method, path, opts)), first)
+-- Sends the call until it succeeds, fails for good, or the retry rules say
+-- stop. made: the first attempt's outcome is in already (the gate's).
+function Call:run(made)
+	local line = self.line
+	while true do
+		self.attempt = self.attempt + 1
+		if made then
+			made = false
+		else
+			if line.client.verbose then
+				line:trace("-> %s %s (attempt %d)", self.hop.method, self.hop.url, self.attempt)
+			end
+			self.timeout, self.fresh = self:attempt_timeout(), not self.hop.idempotent
+			self:transmit()
+		end
+		self.waited = self.waited + self.slept
+		self.sent = self.sent + self:tries()
+		line:attempt_ended(self.status)
+		if line.client.verbose then
+			self:trace_outcome()
+		end
+		local done, a, b = self:settle()
+		if done then
+			return self:close(a, b)
+		end
+	end
 end
 
--- A call: client:get and the others tail-call this, so level 2 is their
+--- Goes on the full path from a plain call's attempt that was not a
+-- success, as a call would: what the call returns.
+function Call:go_on()
+	local req = assert(request.prepare(self.line, "request", self.hop.method, self.path, self.opts))
+	self:begin(req, core.now() - self.elapsed - self.slept)
+	return self:run(true)
+end
+
+--- A call: client:get and the others tail-call this, so level 2 is their
 -- caller, where a misuse is blamed.
-function send.call(client, name, method, path, opts)
-	local target = send.plain_url(client, method, path, opts)
-	if target then
-		local slept, status, headers, body, elapsed, transmissions, retry_after, rate =
-			transmit(client, nil, method, target, nil, nil, nil, client._first_timeout)
-		local result, second, first = send.first_outcome(
-			client,
-			opts,
-			slept,
-			status,
-			headers,
-			body,
-			elapsed,
-			transmissions,
-			retry_after,
-			rate
-		)
-		if not first then
-			return result, second
+function send.call(line, name, method, path, opts)
+	local call = send.plain(line, method, path, opts)
+	if call then
+		call:transmit()
+		local answered, a, b = call:plain_answer()
+		if answered then
+			return a, b
 		end
-		return send.retry(client, method, path, opts, first)
+		return call:go_on()
 	end
-	local req, why = request.prepare(client, name, method, path, opts)
+	local req, why = request.prepare(line, name, method, path, opts)
 	if not req then
 		error(why, 2)
 	end
-	return loop(client, req)
+	call = new_call(line, req)
+	call:begin(req, core.now())
+	for _, stage in ipairs(line.stages) do
+		if stage.open then
+			local answered, a, b = stage.open(call)
+			if answered then
+				return a, b
+			end
+		end
+	end
+	return call:run(false)
 end
 
 return send

@@ -156,14 +156,14 @@ function tasks.wake(waiters)
 	end
 end
 
--- Suspends the running task until the engine finishes transfer id; returns
--- its outcome (as transport:send gives it).
+-- Suspends the running task until the engine finishes transfer id; the
+-- transfer's call then holds its outcome (send.lua).
 function tasks.await_transfer(id)
 	scheduler.transfers[id] = tasks.suspendable("a request")
 	return coroutine.yield()
 end
 
--- Has the scheduler call owner:transfer_ended(id, outcome...) when
+-- Has the scheduler call owner:transfer_ended(id, call) when
 -- transfer id ends, instead of resuming a task: a batch's plain requests
 -- need no task each. It runs in the scheduler, not in a task: it must not
 -- yield.
@@ -224,18 +224,17 @@ end
 local function collect_transfers(engine)
 	local transfers = scheduler.transfers
 	while not scheduler.failed do
-		-- id, then status, headers, body, elapsed, connections, retry_after,
-		-- rate (or a failure)
-		local id, a, b, c, d, e, f, g = engine:collect()
+		-- id, then the transfer's call, its outcome set
+		local id, call = engine:collect()
 		if not id then
 			return
 		end
 		local owner = transfers[id]
 		transfers[id] = nil
 		if getmetatable(owner) == Task then
-			resume(owner, a, b, c, d, e, f, g)
+			resume(owner)
 		else
-			owner:transfer_ended(id, a, b, c, d, e, f, g)
+			owner:transfer_ended(id, call)
 		end
 	end
 end

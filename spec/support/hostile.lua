@@ -36,10 +36,10 @@ end
 -- The requests it read, in order: { method, path, key, body }.
 function Server:log()
 	local transport = require("pulse.core").transport({})
-	local status, _, body = transport:perform("GET", self.url .. "/_log")
+	local out = transport:perform({ method = "GET", url = self.url .. "/_log" })
 	transport:close()
-	assert(status == 200, "hostile server log: " .. tostring(body))
-	return assert(json.decode(body))
+	assert(out.status == 200, "hostile server log: " .. tostring(out.body or out.message))
+	return assert(json.decode(out.body))
 end
 
 return hostile

@@ -38,6 +38,8 @@
 #define HEADERS_MT "pulse.headers"
 #define RATE_MT "pulse.rate"
 
+/* aux.c: the helpers every file calls. */
+
 /* The userdata at arg, whose metatable must be the one at index mt; else
  * raises luaL_checkudata's error, naming tname. (Called from a function
  * without the shared upvalues, it still checks, by name.) */
@@ -56,27 +58,39 @@ void binding_push_number(lua_State *L, double v);
 /* transport.c */
 #define MAX_HEADER_LINES 64
 struct transport *binding_check_transport(lua_State *L, int arg);
-/* Reads (method, url, headers, body, json_body, timeout, fresh_connection,
- * max_body, omit_key) from the stack at first; lines holds the header
- * pointers. */
-struct http_request binding_check_request(lua_State *L, int first, const char *lines[MAX_HEADER_LINES]);
+/*
+ * The request of the call table at index call (send.lua's Call): its hop
+ * (call.hop, else the call itself) gives method, url, headers (a list of
+ * lines), body, json_body and foreign (no key: another origin); the call
+ * gives the attempt's timeout (seconds), max_body and fresh (a connection
+ * of its own). lines holds the header pointers; every string stays
+ * referenced by the call.
+ */
+struct http_request binding_check_call(lua_State *L, int call, const char *lines[MAX_HEADER_LINES]);
 
 /* limiter.c */
 struct limiter *binding_check_limiter(lua_State *L, int arg);
 /* The same, or NULL for nil: a request outside the limiter (a redirect to
  * another origin, which is not the organization's to count). */
 struct limiter *binding_opt_limiter(lua_State *L, int arg);
-/* Pushes what a limiter's answer other than LIMITER_TAKEN means to Lua:
- * false and the wait (-1: await a response), or for a failure what a
- * failed exchange gives: nil, "limiter", why and an elapsed 0. */
-int binding_push_no_token(lua_State *L, enum limiter_answer answer, double wait, const struct limiter *l);
+/* What a limiter's answer other than LIMITER_TAKEN means to Lua: pushes
+ * false and the wait (-1: await a response); or, when the limiter failed,
+ * sets that failure as the outcome of the call at index call ("limiter",
+ * why, nothing sent) and pushes true. */
+int binding_no_token(lua_State *L, int call, enum limiter_answer answer, double wait,
+                     const struct limiter *l);
 
 /* response.c */
-/* Pushes an exchange's outcome: status, headers, body, elapsed,
- * transmissions, and when a limiter read it retry_after (or nil) and the
- * rate view; for a failure nil, its name, message, elapsed and
- * transmissions. */
-int binding_push_outcome(lua_State *L, const struct exchange_outcome *out);
+/*
+ * Sets an exchange's outcome as fields of the call table at index call.
+ * A response: status, headers, body, elapsed, transmissions, and when a
+ * limiter read it retry_after (nil when absent) and rate; failure and
+ * message nil. No response: failure (its name), message, elapsed,
+ * transmissions; status, headers, body, retry_after and rate nil.
+ */
+void binding_set_outcome(lua_State *L, int call, const struct exchange_outcome *out);
+/* Sets a failure that sent nothing as the outcome of the call at call. */
+void binding_set_failure(lua_State *L, int call, const char *failure, const char *message);
 /* Pushes a headers object holding a copy of block. */
 void binding_push_headers(lua_State *L, const char *block, size_t len);
 /* The header block at arg: a headers object or a string (the specs'). */

@@ -12,37 +12,6 @@
 #define PULSE_VERSION "0.0.0"
 #endif
 
-void *binding_check_object(lua_State *L, int arg, int mt, const char *tname)
-{
-	void *p = lua_touserdata(L, arg);
-	if (p && lua_getmetatable(L, arg)) {
-		int same = lua_rawequal(L, -1, mt);
-		lua_pop(L, 1);
-		if (same)
-			return p;
-	}
-	return luaL_checkudata(L, arg, tname);
-}
-
-void binding_set_metatable(lua_State *L, int mt)
-{
-	lua_pushvalue(L, mt);
-	lua_setmetatable(L, -2);
-}
-
-void binding_new_metatable(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close)
-{
-	luaL_newmetatable(L, name);
-	lua_newtable(L);
-	luaL_setfuncs(L, methods, 0);
-	lua_setfield(L, -2, "__index");
-	lua_pushcfunction(L, close);
-	lua_setfield(L, -2, "__gc");
-	lua_pushcfunction(L, close);
-	lua_setfield(L, -2, "__close");
-	lua_pop(L, 1);
-}
-
 /* Adds fns to the table on top, each sharing the upvalues at base + 1 on. */
 static void add_functions(lua_State *L, int base, const luaL_Reg *fns)
 {

@@ -2,7 +2,9 @@
  * The engine object: this Lua state's libcurl multi handle, made on first
  * use (core.engine()). Tasks start their requests on it and the scheduler
  * collects them; the tokens the transfers hold are the exchange's
- * (net/exchange.h), so none is lost when a run is abandoned.
+ * (net/exchange.h), so none is lost when a run is abandoned. The engine's
+ * user value holds each transfer's call table, by id, until it ends: the
+ * call's strings are the transfer's request.
  */
 #include "binding.h"
 
@@ -23,9 +25,11 @@ static int core_engine(lua_State *L)
 {
 	if (lua_getfield(L, UP_STATE, "engine") != LUA_TNIL)
 		return 1;
-	struct engine_box *box = lua_newuserdatauv(L, sizeof *box, 0);
+	struct engine_box *box = lua_newuserdatauv(L, sizeof *box, 1);
 	box->engine = NULL;
 	binding_set_metatable(L, UP_ENGINE_MT);
+	lua_newtable(L);
+	lua_setiuservalue(L, -2, 1);
 	if (!(box->engine = engine_new()))
 		return luaL_error(L, "cannot set up libcurl's multi interface (out of memory?)");
 	lua_pushvalue(L, -1);
@@ -43,11 +47,22 @@ static int engine_gc(lua_State *L)
 	return 0;
 }
 
+/* Sets (value at the top, popped) the call of transfer id of the engine
+ * at index 1. */
+static void set_pending(lua_State *L, int id)
+{
+	lua_getiuservalue(L, 1, 1);
+	lua_insert(L, -2);
+	lua_rawseti(L, -2, id);
+	lua_pop(L, 1);
+}
+
 /*
- * e:start(transport, limiter, method, url, headers, body, json_body,
- * timeout, fresh) -> the transfer's id; or false and the wait, nothing
- * started, as t:send gives them. The transfer holds its token:
- * e:collect() settles it, e:cancel(id) gives it back.
+ * e:start(transport, limiter, call)
+ *   -> the transfer's id: started, holding its token
+ *   -> false, wait: no token, nothing started, as t:send gives them
+ *   -> true: the limiter failed, the call's outcome says so
+ * e:collect() settles the token, e:cancel(id) gives it back.
  */
 static int engine_start_method(lua_State *L)
 {
@@ -55,14 +70,16 @@ static int engine_start_method(lua_State *L)
 	struct transport *t = binding_check_transport(L, 2);
 	struct limiter *l = binding_opt_limiter(L, 3);
 	const char *lines[MAX_HEADER_LINES];
-	struct http_request req = binding_check_request(L, 4, lines);
+	struct http_request req = binding_check_call(L, 4, lines);
 	int id;
 	double wait;
 	enum limiter_answer answer = exchange_start(e, l, t, &req, &id, &wait);
 	if (answer != LIMITER_TAKEN)
-		return binding_push_no_token(L, answer, wait, l);
+		return binding_no_token(L, 4, answer, wait, l);
 	if (id < 0)
 		return luaL_error(L, "out of memory starting a transfer");
+	lua_pushvalue(L, 4);
+	set_pending(L, id);
 	lua_pushinteger(L, id);
 	return 1;
 }
@@ -79,8 +96,8 @@ static int engine_poll_method(lua_State *L)
 	return 1;
 }
 
-/* e:collect() -> the id of a finished transfer, then its outcome as
- * t:send gives it (its token settled); nothing when none is done. */
+/* e:collect() -> the id of a finished transfer and its call, the outcome
+ * set (its token settled); nothing when none is done. */
 static int engine_collect_method(lua_State *L)
 {
 	struct engine *e = check_engine(L, 1);
@@ -92,17 +109,26 @@ static int engine_collect_method(lua_State *L)
 		engine_release(e, id);
 		return luaL_error(L, "out of memory");
 	}
-	/* Raising while pushing leaves the slot to e:cancel_all(). */
+	/* Raising while setting leaves the slot to e:cancel_all(). */
+	lua_settop(L, 1);
 	lua_pushinteger(L, id);
-	int n = binding_push_outcome(L, &out);
+	lua_getiuservalue(L, 1, 1);
+	lua_rawgeti(L, 3, id);
+	binding_set_outcome(L, 4, &out);
 	engine_release(e, id); /* out is not to be read after */
-	return n + 1;
+	lua_pushnil(L);
+	lua_rawseti(L, 3, id);
+	lua_remove(L, 3);
+	return 2;
 }
 
 /* e:cancel(id): ends a transfer, giving its token back. */
 static int engine_cancel_method(lua_State *L)
 {
-	exchange_cancel(check_engine(L, 1), (int)luaL_checkinteger(L, 2));
+	int id = (int)luaL_checkinteger(L, 2);
+	exchange_cancel(check_engine(L, 1), id);
+	lua_pushnil(L);
+	set_pending(L, id);
 	return 0;
 }
 
@@ -111,6 +137,8 @@ static int engine_cancel_method(lua_State *L)
 static int engine_cancel_all_method(lua_State *L)
 {
 	exchange_cancel_all(check_engine(L, 1));
+	lua_newtable(L);
+	lua_setiuservalue(L, 1, 1);
 	return 0;
 }
 

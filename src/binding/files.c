@@ -4,9 +4,9 @@
  * this user's own (core/owned_file.h), and listed for pruning. */
 #include "binding.h"
 
-#include "core/clock.h"
-#include "core/fd_io.h"
-#include "core/owned_file.h"
+#include "util/clock.h"
+#include "util/fd_io.h"
+#include "util/owned_file.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -5,9 +5,9 @@
  */
 #include "binding.h"
 
-#include "core/buf.h"
 #include "core/json_decode.h"
 #include "core/json_encode.h"
+#include "util/buf.h"
 
 #include <string.h>
 

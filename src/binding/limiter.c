@@ -6,11 +6,11 @@
  */
 #include "binding.h"
 
-#include "core/clock.h"
-#include "core/sha256.h"
 #include "limiter/local.h"
 #include "limiter/redis.h"
 #include "limiter/shm.h"
+#include "util/clock.h"
+#include "util/sha256.h"
 
 #include <string.h>
 
@@ -192,15 +192,12 @@ static int limiter_gc(lua_State *L)
 	return 0;
 }
 
-int binding_push_no_token(lua_State *L, enum limiter_answer answer, double wait, const struct limiter *l)
+int binding_no_token(lua_State *L, int call, enum limiter_answer answer, double wait, const struct limiter *l)
 {
-	if (answer == LIMITER_FAILED) { /* as a failure that took no time, sent nothing */
-		lua_pushnil(L);
-		lua_pushliteral(L, "limiter");
-		lua_pushstring(L, l->error);
-		lua_pushnumber(L, 0);
-		lua_pushinteger(L, 0);
-		return 5;
+	if (answer == LIMITER_FAILED) { /* a failure that took no time, sent nothing */
+		binding_set_failure(L, call, "limiter", l->error);
+		lua_pushboolean(L, 1);
+		return 1;
 	}
 	lua_pushboolean(L, 0);
 	lua_pushnumber(L, answer == LIMITER_AWAIT ? -1.0 : wait);

@@ -4,9 +4,9 @@
  */
 #include "binding.h"
 
-#include "core/clock.h"
 #include "core/ratelimit_headers.h"
 #include "core/retry.h"
+#include "util/clock.h"
 
 static int field_int(lua_State *L, const char *name)
 {

@@ -7,7 +7,7 @@
  */
 #include "binding.h"
 
-#include "core/header_block.h"
+#include "util/header_block.h"
 
 #include <math.h>
 #include <string.h>
@@ -143,15 +143,6 @@ static double rate_number(const struct limiter_view *v, size_t i)
 	return numbers[i];
 }
 
-void binding_push_number(lua_State *L, double v)
-{
-	lua_Integer i;
-	if (lua_numbertointeger(v, &i) && (double)i == v)
-		lua_pushinteger(L, i);
-	else
-		lua_pushnumber(L, v);
-}
-
 void binding_push_rate_table(lua_State *L, const struct limiter_view *v)
 {
 	lua_createtable(L, 0, RATE_NUMBERS + 1);
@@ -231,32 +222,76 @@ static const char *failure_name(enum transport_failure failure)
 	}
 }
 
-int binding_push_outcome(lua_State *L, const struct exchange_outcome *out)
+/* The outcome's fields, in the order set_field takes them. */
+enum outcome_field { STATUS, HEADERS, BODY, ELAPSED, TRANSMISSIONS, RETRY_AFTER, RATE, FAILURE, MESSAGE };
+static const char *const outcome_fields[] = {"status",      "headers", "body",    "elapsed", "transmissions",
+                                             "retry_after", "rate",    "failure", "message"};
+
+/* Sets the value at the top as field f of the table at call (popping it). */
+static void set_field(lua_State *L, int call, enum outcome_field f)
+{
+	lua_setfield(L, call, outcome_fields[f]);
+}
+
+static void clear_fields(lua_State *L, int call, enum outcome_field from, enum outcome_field to)
+{
+	for (enum outcome_field f = from; f <= to; f++) {
+		lua_pushnil(L);
+		set_field(L, call, f);
+	}
+}
+
+void binding_set_failure(lua_State *L, int call, const char *failure, const char *message)
+{
+	call = lua_absindex(L, call);
+	clear_fields(L, call, STATUS, BODY);
+	lua_pushinteger(L, 0);
+	set_field(L, call, ELAPSED);
+	lua_pushinteger(L, 0);
+	set_field(L, call, TRANSMISSIONS);
+	clear_fields(L, call, RETRY_AFTER, RATE);
+	lua_pushstring(L, failure);
+	set_field(L, call, FAILURE);
+	lua_pushstring(L, message);
+	set_field(L, call, MESSAGE);
+}
+
+void binding_set_outcome(lua_State *L, int call, const struct exchange_outcome *out)
 {
 	const struct http_response *res = out->response;
 	if (res->failure == TRANSPORT_NO_MEMORY)
-		return luaL_error(L, "out of memory");
+		luaL_error(L, "out of memory");
+	call = lua_absindex(L, call);
+	lua_pushnumber(L, res->elapsed);
+	set_field(L, call, ELAPSED);
+	lua_pushinteger(L, res->transmissions);
+	set_field(L, call, TRANSMISSIONS);
 	if (res->failure != TRANSPORT_OK) {
-		lua_pushnil(L);
+		clear_fields(L, call, STATUS, BODY);
+		clear_fields(L, call, RETRY_AFTER, RATE);
 		lua_pushstring(L, failure_name(res->failure));
+		set_field(L, call, FAILURE);
 		lua_pushstring(L, res->message);
-		lua_pushnumber(L, res->elapsed);
-		lua_pushinteger(L, res->transmissions);
-		return 5;
+		set_field(L, call, MESSAGE);
+		return;
 	}
 	lua_pushinteger(L, res->status);
+	set_field(L, call, STATUS);
 	binding_push_headers(L, res->headers.data ? res->headers.data : "", res->headers.len);
+	set_field(L, call, HEADERS);
 	lua_pushlstring(L, res->body.data ? res->body.data : "", res->body.len);
-	lua_pushnumber(L, res->elapsed);
-	lua_pushinteger(L, res->transmissions);
-	if (!out->observed)
-		return 5;
-	if (out->has_retry_after)
+	set_field(L, call, BODY);
+	if (out->observed && out->has_retry_after)
 		lua_pushnumber(L, out->retry_after);
 	else
 		lua_pushnil(L);
-	binding_push_rate(L, &out->rate);
-	return 7;
+	set_field(L, call, RETRY_AFTER);
+	if (out->observed)
+		binding_push_rate(L, &out->rate);
+	else
+		lua_pushnil(L);
+	set_field(L, call, RATE);
+	clear_fields(L, call, FAILURE, MESSAGE);
 }
 
 const luaL_Reg binding_response_functions[] = {

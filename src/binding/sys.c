@@ -1,8 +1,8 @@
 /* Time, sleep and the terminal, for the scheduler and the progress bar. */
 #include "binding.h"
 
-#include "core/clock.h"
-#include "core/stop_signal.h"
+#include "util/clock.h"
+#include "util/stop_signal.h"
 
 #include <errno.h>
 #include <math.h>

@@ -131,67 +131,123 @@ static int transport_set_key_method(lua_State *L)
 	return 0;
 }
 
-struct http_request binding_check_request(lua_State *L, int first, const char *lines[MAX_HEADER_LINES])
+/* A string field of the table at idx, or NULL for nil: still referenced by
+ * the table when popped. */
+static const char *field_string(lua_State *L, int idx, const char *field, size_t *len)
 {
-	struct http_request req = {
-	    .method = luaL_checkstring(L, first),
-	    .url = luaL_checkstring(L, first + 1),
-	    .json_body = lua_toboolean(L, first + 4),
-	    .timeout_ms = (long)(luaL_optnumber(L, first + 5, 0) * 1000.0),
-	    .fresh_connection = lua_toboolean(L, first + 6),
-	    .max_body = (size_t)luaL_optinteger(L, first + 7, 0),
-	    .omit_key = lua_toboolean(L, first + 8),
-	};
-	int headers = first + 2;
-	if (!lua_isnoneornil(L, headers)) {
-		luaL_checktype(L, headers, LUA_TTABLE);
-		lua_Integer n = luaL_len(L, headers);
-		luaL_argcheck(L, n <= MAX_HEADER_LINES, headers, "more than 64 headers");
-		for (lua_Integer i = 1; i <= n; i++) {
-			lua_rawgeti(L, headers, i);
-			lines[i - 1] = luaL_checkstring(L, -1);
-			lua_pop(L, 1); /* still referenced by the table */
-		}
-		req.headers = lines;
-		req.header_count = (size_t)n;
+	const char *s = NULL;
+	if (lua_getfield(L, idx, field) != LUA_TNIL) {
+		if (!lua_isstring(L, -1))
+			luaL_error(L, "a request's %s must be a string, got %s", field, luaL_typename(L, -1));
+		s = lua_tolstring(L, -1, len);
 	}
-	if (!lua_isnoneornil(L, first + 3))
-		req.body = luaL_checklstring(L, first + 3, &req.body_len);
+	lua_pop(L, 1);
+	return s;
+}
+
+static int field_boolean(lua_State *L, int idx, const char *field)
+{
+	int b = lua_getfield(L, idx, field) != LUA_TNIL && lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	return b;
+}
+
+static double field_number(lua_State *L, int idx, const char *field)
+{
+	int is_number;
+	lua_getfield(L, idx, field);
+	double n = lua_tonumberx(L, -1, &is_number);
+	if (!is_number && !lua_isnil(L, -1))
+		luaL_error(L, "a request's %s must be a number, got %s", field, luaL_typename(L, -1));
+	lua_pop(L, 1);
+	return is_number ? n : 0;
+}
+
+/* The hop's header lines (a list of "Name: value" strings) into lines. */
+static void hop_headers(lua_State *L, int hop, struct http_request *req, const char *lines[MAX_HEADER_LINES])
+{
+	if (lua_getfield(L, hop, "headers") == LUA_TNIL) {
+		lua_pop(L, 1);
+		return;
+	}
+	if (!lua_istable(L, -1))
+		luaL_error(L, "a request's headers must be a list of lines, got %s", luaL_typename(L, -1));
+	lua_Integer n = luaL_len(L, -1);
+	if (n > MAX_HEADER_LINES)
+		luaL_error(L, "a request has more than %d headers", MAX_HEADER_LINES);
+	for (lua_Integer i = 1; i <= n; i++) {
+		lua_rawgeti(L, -1, i);
+		if (!lua_isstring(L, -1))
+			luaL_error(L, "a request's header line %d is not a string", (int)i);
+		lines[i - 1] = lua_tostring(L, -1);
+		lua_pop(L, 1); /* still referenced by the list */
+	}
+	lua_pop(L, 1); /* the list, referenced by the hop */
+	req->headers = lines;
+	req->header_count = (size_t)n;
+}
+
+struct http_request binding_check_call(lua_State *L, int call, const char *lines[MAX_HEADER_LINES])
+{
+	luaL_checktype(L, call, LUA_TTABLE);
+	/* The hop: what goes out on this attempt (the call itself for a
+	 * tool's one-off request). It stays referenced by the call. */
+	int hop = call;
+	if (lua_getfield(L, call, "hop") != LUA_TNIL) {
+		luaL_checktype(L, -1, LUA_TTABLE);
+		hop = lua_gettop(L);
+	}
+	struct http_request req = {
+	    .method = field_string(L, hop, "method", NULL),
+	    .url = field_string(L, hop, "url", NULL),
+	    .json_body = field_boolean(L, hop, "json_body"),
+	    .omit_key = field_boolean(L, hop, "foreign"),
+	    .fresh_connection = field_boolean(L, call, "fresh"),
+	    .timeout_ms = (long)(field_number(L, call, "timeout") * 1000.0),
+	    .max_body = (size_t)field_number(L, call, "max_body"),
+	};
+	if (!req.method || !req.url)
+		luaL_error(L, "a request needs a method and a url (strings)");
+	req.body = field_string(L, hop, "body", &req.body_len);
+	hop_headers(L, hop, &req, lines);
+	lua_pop(L, 1); /* the hop, or nil */
 	return req;
 }
 
-/* Performs the request at arg first under limiter l (or none). */
-static int exchange(lua_State *L, struct limiter *l, int first)
+/* Performs the call at arg call under limiter l (or none): true and the
+ * outcome in the call, or what binding_no_token gives. */
+static int exchange(lua_State *L, struct limiter *l, int call)
 {
 	struct transport_box *box = check_box(L, 1);
 	const char *lines[MAX_HEADER_LINES];
-	struct http_request req = binding_check_request(L, first, lines);
+	struct http_request req = binding_check_call(L, call, lines);
 	struct exchange_outcome out;
 	double wait;
 	enum limiter_answer answer = exchange_perform(l, box->transport, &req, &box->response, &out, &wait);
 	if (answer != LIMITER_TAKEN)
-		return binding_push_no_token(L, answer, wait, l);
-	return binding_push_outcome(L, &out);
+		return binding_no_token(L, call, answer, wait, l);
+	binding_set_outcome(L, call, &out);
+	lua_pushboolean(L, 1);
+	return 1;
 }
 
 /*
- * t:perform(method, url, headers, body, json_body, timeout, fresh_connection,
- *           max_body, omit_key)
- *   -> status, headers, body, elapsed, transmissions
- *   or nil, failure, message, elapsed, transmissions
- * One request, outside any limiter (for tools and specs).
+ * t:perform(call) -> call, its outcome set
+ * One request, outside any limiter (for tools and specs): call is a table
+ * with method, url [, headers, body, json_body, foreign, timeout, max_body,
+ * fresh].
  */
 static int transport_perform_method(lua_State *L)
 {
-	return exchange(L, NULL, 2);
+	exchange(L, NULL, 2);
+	lua_settop(L, 2);
+	return 1;
 }
 
 /*
- * t:send(limiter, method, url, headers, body, json_body, timeout, fresh,
- *        max_body, omit_key)
+ * t:send(limiter, call)
+ *   -> true: the call's outcome is set (binding.h says which fields)
  *   -> false, wait: no token, nothing sent (wait -1: until a response)
- *   -> what t:perform gives for a response, then retry_after and the rate view
- *   -> nil, failure, message, elapsed: no response
  * Take, perform and observe in one call: no error can come between taking
  * a token and settling it, and a request crosses into C once.
  */

@@ -2,7 +2,7 @@
 #ifndef PULSE_JSON_ENCODE_H
 #define PULSE_JSON_ENCODE_H
 
-#include "buf.h"
+#include "util/buf.h"
 
 #include <stddef.h>
 

@@ -25,10 +25,6 @@ int ratelimit_parse_policy(const char *value, size_t len, struct ratelimit_polic
 /* RateLimit-Remaining and RateLimit-Reset: a non-negative integer. */
 int ratelimit_parse_count(const char *value, size_t len, double *out);
 
-/* An HTTP-date (RFC 9110 section 5.6.7: IMF-fixdate, RFC 850 or asctime),
- * as seconds since the epoch. Returns 0, or -1 when it is not one. */
-int http_date_parse(const char *value, size_t len, double *epoch);
-
 /*
  * Retry-After (RFC 9110 section 10.2.3): delta-seconds, or an HTTP-date
  * (IMF-fixdate, RFC 850 or asctime form) turned into seconds from now_epoch.

@@ -7,7 +7,7 @@
  * end: two blocks that overlap, or a copy that lost bytes, abort.
  * AddressSanitizer sees every write outside a slab or a malloc block.
  */
-#include "core/block_pool.h"
+#include "util/block_pool.h"
 
 #include <stdint.h>
 #include <stdlib.h>

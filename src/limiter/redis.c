@@ -1,8 +1,8 @@
 #include "redis.h"
 
-#include "core/clock.h"
 #include "redis/link.h"
 #include "redis_bucket.h" /* REDIS_BUCKET_SCRIPT: redis_bucket.lua, made by the build */
+#include "util/clock.h"
 
 #include <hiredis.h>
 #include <math.h>

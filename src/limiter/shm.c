@@ -2,7 +2,7 @@
 
 #include "shm_guard.h"
 
-#include "core/clock.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -10,7 +10,7 @@
  * A libcurl that cannot be loaded fails the way libcurl itself fails:
  * curl_global_init returns an error, and the init functions NULL.
  */
-#include "core/lazy_library.h"
+#include "util/lazy_library.h"
 
 /* The definitions below are functions, not the type-checking macros
  * curl.h makes of some under GCC. */

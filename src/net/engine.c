@@ -1,6 +1,6 @@
 #include "engine.h"
 
-#include "core/clock.h"
+#include "util/clock.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 #include "exchange.h"
 
-#include "core/clock.h"
 #include "core/ratelimit_headers.h"
+#include "util/clock.h"
 
 void exchange_observe(struct limiter *l, limiter_ticket ticket, long status, const char *block, size_t len,
                       double now, struct exchange_outcome *out)

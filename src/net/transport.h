@@ -5,8 +5,8 @@
 #ifndef PULSE_TRANSPORT_H
 #define PULSE_TRANSPORT_H
 
-#include "core/buf.h"
-#include "core/request_stats.h"
+#include "util/buf.h"
+#include "util/request_stats.h"
 
 #include <curl/curl.h>
 #include <stddef.h>

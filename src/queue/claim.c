@@ -1,6 +1,6 @@
 #include "claim.h"
 
-#include "core/owned_file.h"
+#include "util/owned_file.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,8 +2,8 @@
 
 #include "record.h"
 
-#include "core/fd_io.h"
-#include "core/owned_file.h"
+#include "util/fd_io.h"
+#include "util/owned_file.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -9,8 +9,8 @@
 #ifndef PULSE_QUEUE_JOURNAL_H
 #define PULSE_QUEUE_JOURNAL_H
 
-#include "core/buf.h"
 #include "record.h"
+#include "util/buf.h"
 
 #include <stdint.h>
 #include <sys/types.h>

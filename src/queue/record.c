@@ -1,6 +1,6 @@
 #include "record.h"
 
-#include "core/sha256.h"
+#include "util/sha256.h"
 
 #include <stdint.h>
 

@@ -4,6 +4,7 @@
  */
 #include "args.h"
 #include "binding/pulse_core.h"
+#include "calls.h"
 #include "embed/modules.h"
 #include "interrupt.h"
 #include "net/transport.h"
@@ -25,11 +26,8 @@
 #include <malloc.h>
 #endif
 
-#define PROGNAME "pulse-lua"
 #define LUA_INIT_VAR "LUA_INIT"
 #define LUA_INITVARVERSION LUA_INIT_VAR LUA_VERSUFFIX
-
-const char *progname = PROGNAME;
 
 static void usage(const char *message)
 {
@@ -92,54 +90,6 @@ static void print_help(void)
 static void print_version(void)
 {
 	printf("pulse-lua %s (libcurl %s, %s)\n", PULSE_VERSION, transport_library_version(), LUA_RELEASE);
-}
-
-void l_message(const char *pname, const char *msg)
-{
-	if (pname)
-		fprintf(stderr, "%s: ", pname);
-	fprintf(stderr, "%s\n", msg);
-	fflush(stderr);
-}
-
-int report(lua_State *L, int status)
-{
-	if (status != LUA_OK) {
-		const char *msg = interrupt_is(L, -1) ? interrupt_message(L, -1) : lua_tostring(L, -1);
-		l_message(progname, msg ? msg : "(error object is not a string)");
-		lua_pop(L, 1);
-	}
-	return status;
-}
-
-/* The message handler: an error object with __tostring (pulse's errors
- * have one) prints as that one readable line, then the traceback; an
- * interrupt as its own line, with none. */
-static int msghandler(lua_State *L)
-{
-	if (interrupt_is(L, 1))
-		return 1;
-	const char *msg = lua_tostring(L, 1);
-	if (msg == NULL) {
-		if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-			msg = lua_tostring(L, -1);
-		else
-			msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-	}
-	luaL_traceback(L, L, msg, 1);
-	return 1;
-}
-
-int docall(lua_State *L, int narg, int nres)
-{
-	int base = lua_gettop(L) - narg;
-	lua_pushcfunction(L, msghandler);
-	lua_insert(L, base);
-	interrupt_arm(L);
-	int status = lua_pcall(L, narg, nres, base);
-	interrupt_disarm();
-	lua_remove(L, base);
-	return status;
 }
 
 static void createargtable(lua_State *L, char **argv, int argc, int script)

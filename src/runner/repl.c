@@ -4,6 +4,7 @@
  * incomplete statements continued on the next line.
  */
 #include "repl.h"
+#include "calls.h"
 
 #include <lauxlib.h>
 #include <lua.h>

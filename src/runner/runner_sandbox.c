@@ -1,6 +1,6 @@
 #include "runner_sandbox.h"
 
-#include "repl.h"
+#include "calls.h"
 #include "sandbox/options.h"
 #include "sandbox/sandbox.h"
 

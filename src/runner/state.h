@@ -8,7 +8,7 @@
 #ifndef PULSE_RUNNER_STATE_H
 #define PULSE_RUNNER_STATE_H
 
-#include "core/block_pool.h"
+#include "util/block_pool.h"
 
 #include <lua.h>
 

@@ -1,6 +1,6 @@
 #include "connections.h"
 
-#include "core/clock.h"
+#include "util/clock.h"
 
 #include <stdlib.h>
 #include <sys/socket.h>

@@ -5,9 +5,9 @@
  */
 #include "handler.h"
 
-#include "core/clock.h"
 #include "embed/modules.h"
 #include "options.h"
+#include "util/clock.h"
 
 #include <arpa/inet.h>
 #include <lauxlib.h>

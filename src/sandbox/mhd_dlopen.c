@@ -10,7 +10,7 @@
  * its options in an MHD_OPTION_ARRAY. Any other shape, or a library that
  * cannot be loaded, starts no daemon (NULL), which server.c reports.
  */
-#include "core/lazy_library.h"
+#include "util/lazy_library.h"
 
 #include <microhttpd.h>
 #include <pthread.h>

@@ -7,9 +7,9 @@
 #include "sandbox.h"
 
 #include "connections.h"
-#include "core/buf.h"
 #include "handler.h"
 #include "timer.h"
+#include "util/buf.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

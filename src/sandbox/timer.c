@@ -1,6 +1,6 @@
 #include "timer.h"
 
-#include "core/clock.h"
+#include "util/clock.h"
 
 #include <stdlib.h>
 #include <time.h>

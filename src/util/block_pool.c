@@ -1,4 +1,4 @@
-#include "core/block_pool.h"
+#include "block_pool.h"
 
 #include <stdlib.h>
 #include <string.h>

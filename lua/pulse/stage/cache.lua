@@ -1,0 +1,167 @@
+-- The cache stage of the request path (send.lua's stage list): the
+-- response cache's policy for a client made with the cache option. The
+-- store itself is cache.lua; this is when it is read, refreshed and
+-- written.
+--   open:    a write drops the cached reads of its path; a GET with a fresh
+--            entry is answered from it, without a token; a stale entry is
+--            kept, to revalidate (its validators go with the request) or to
+--            serve on an error.
+--   outcome: a 304 confirms the stale entry; a 503, or no answer (no
+--            connection, a timeout, a connection lost), serves it when
+--            stale_if_error allows.
+--   close:   a write's end drops the reads it changed (again: a read may
+--            have refilled them meanwhile); a GET's sound success is
+--            stored, unless it says no-store or holds a key. Nothing
+--            stored is served to a key the server has not taken since it
+--            came into use (line.key_vouched), so a wrong key never reads
+--            what a right one stored.
+
+local cache = require("pulse.cache")
+local core = require("pulse.core")
+local errors = require("pulse.errors")
+local response = require("pulse.response")
+local secrets = require("pulse.secrets")
+
+local stage = { name = "cache" }
+
+local WRITES = { POST = true, PUT = true, PATCH = true, DELETE = true }
+
+-- Only a client with a cache has the stage on its line.
+function stage.applies(line)
+	return line.cache ~= nil
+end
+
+-- What an answer from the origin says of the key in use: a success (or a
+-- 304) shows the server takes it, a 401 or 403 that it does not.
+local function key_answered(line, status)
+	if status == 401 or status == 403 then
+		line.key_vouched = false
+	elseif (status >= 200 and status < 300) or status == 304 then
+		line.key_vouched = true
+	end
+end
+
+-- What a call answered from the cache returns: the stored body (decoded
+-- as the call asks) and a res that says so. flag: "revalidated" or
+-- "stale", or nil for a fresh entry.
+local function from_entry(call, entry, flag)
+	local headers = core.headers(entry.headers)
+	local res = response.new(200, headers, call.sent, call.waited, core.now() - call.started, call.line.limiter:view())
+	res.from_cache = true
+	if flag then
+		res[flag] = true
+	end
+	if not call.req.decode then
+		return entry.body, res
+	end
+	local body, why = response.body(entry.body, headers)
+	if body == nil then
+		return nil, errors.new({ kind = "decode", message = why, method = call.req.method, url = call.req.url, res = res })
+	end
+	return body, res
+end
+
+function stage.open(call)
+	local line, req = call.line, call.req
+	local store = line.cache
+	if req.cache == false then
+		return
+	end
+	if WRITES[req.method] then
+		store:invalidate(line.bucket, req.url)
+		call.invalidates = true
+		return
+	end
+	if req.method ~= "GET" then
+		return
+	end
+	local ttl = store:ttl_for(req.url, type(req.cache) == "table" and req.cache.ttl or nil)
+	if ttl <= 0 then
+		return
+	end
+	call.cache_ttl = ttl
+	local entry = line.key_vouched and store:get(line.bucket, req.url)
+	local stats = line.stats
+	if entry and cache.age(entry) < ttl then
+		stats.cache_hits = stats.cache_hits + 1
+		return true, from_entry(call, entry)
+	end
+	stats.cache_misses = stats.cache_misses + 1
+	if not entry then
+		return
+	end
+	call.stale = entry
+	local lines = { table.unpack(req.headers or {}) }
+	if entry.etag then
+		lines[#lines + 1] = "If-None-Match: " .. entry.etag
+	end
+	if entry.last_modified then
+		lines[#lines + 1] = "If-Modified-Since: " .. entry.last_modified
+	end
+	req.headers = lines
+end
+
+function stage.outcome(call)
+	local entry = call.stale
+	if not entry then
+		return
+	end
+	local line, status = call.line, call.status
+	local store, stats = line.cache, line.stats
+	if status == 304 then
+		store:put(line.bucket, call.req.url, entry) -- stamped now: fresh again
+		stats.cache_revalidations = stats.cache_revalidations + 1
+		return true, from_entry(call, entry, "revalidated")
+	end
+	local failure = call:failure_kind()
+	local unreachable = failure == "no_connection" or failure == "timeout" or failure == "network"
+	if (status == 503 or unreachable) and cache.age(entry) < entry.ttl + store.stale_if_error then
+		stats.cache_stale = stats.cache_stale + 1
+		return true, from_entry(call, entry, "stale")
+	end
+end
+
+-- Whether an answer is sound enough to store: it decoded and carries no
+-- error object, or, kept as it came (decode = false), it has the length
+-- the server declared.
+local function sound(call, value)
+	if value == nil then
+		return false
+	elseif call.req.decode then
+		return not cache.carries_error(value)
+	end
+	local declared = tonumber(call.headers["content-length"] or "")
+	return declared == nil or declared == #call.body
+end
+
+function stage.close(call, value, second)
+	local line, req, status = call.line, call.req, call.status
+	if status and not call.hop.foreign then
+		key_answered(line, status)
+	end
+	if call.invalidates then
+		line.cache:invalidate(line.bucket, req.url)
+		return value, second
+	end
+	if not status or not call.cache_ttl or call.hop ~= req or not sound(call, value) then
+		return value, second
+	end
+	local headers, body = call.headers, call.body
+	if not cache.storable(status, headers) then
+		return value, second
+	end
+	local block, client = tostring(headers), line.client
+	if secrets.redact(client, body) ~= body or secrets.redact(client, block) ~= block then
+		return value, second
+	end
+	line.cache:put(line.bucket, req.url, {
+		body = body,
+		headers = block,
+		ttl = call.cache_ttl,
+		etag = headers.etag,
+		last_modified = headers["last-modified"],
+	})
+	return value, second
+end
+
+return stage
