@@ -6,6 +6,7 @@
 -- from args.
 
 local collection = require("pulse.collection")
+local errors = require("pulse.errors")
 local json = require("pulse.json")
 local url = require("pulse.url")
 
@@ -32,9 +33,7 @@ function api.name_of(text)
 	return name
 end
 
-local function usage(message, level)
-	error("pulse: " .. message, level + 1)
-end
+local usage = errors.usage
 
 -- A call that cannot be made, found while building it: raised as a table
 -- that the endpoint's function turns into an error at its caller.

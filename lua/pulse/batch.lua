@@ -13,9 +13,7 @@ local batch = {}
 
 local BATCH_OPTIONS = { concurrency = "count", on_progress = "function", on_result = "function", fail_fast = "boolean" }
 
-local function usage(message, level)
-	error("pulse: " .. message, (level or 1) + 1)
-end
+local usage = errors.usage
 
 -- One entry: { method, path, opts } or { method =, path =, opts = }.
 -- level: whom a bad one is blamed on, as usage takes it.

@@ -8,6 +8,7 @@ local core = require("pulse.core")
 local api = require("pulse.api")
 local batch = require("pulse.batch")
 local cache = require("pulse.cache")
+local errors = require("pulse.errors")
 local options = require("pulse.options")
 local pagination = require("pulse.pagination")
 local secrets = require("pulse.secrets")
@@ -34,9 +35,7 @@ function Client:__tostring()
 	return "pulse.client(" .. self.base_url .. ")"
 end
 
-local function usage(message, level)
-	error("pulse: " .. message, (level or 1) + 1)
-end
+local usage = errors.usage
 
 -- A key goes into a header line: anything that could end the line or the
 -- field is refused, without repeating the key in the message.

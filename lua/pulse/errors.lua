@@ -88,4 +88,19 @@ function errors.kind_of_failure(failure)
 	return "network" -- no_connection, tls, certificate, network, limiter
 end
 
+--- A raiser of misuse (wrong types, unknown options), as lauxlib's
+-- luaL_argerror is for C: usage(message [, level]) raises "PREFIX: message"
+-- blamed on the function level levels above the one calling usage (1, the
+-- default: the function that called usage; 2: its caller). One convention
+-- for every module; a raiser of its own per prefix, so that no wrapper's
+-- frame shifts the level.
+function errors.usage_for(prefix)
+	return function(message, level)
+		error(prefix .. ": " .. message, (level or 1) + 1)
+	end
+end
+
+--- The raiser of misuse for pulse's own functions ("pulse: ...").
+errors.usage = errors.usage_for("pulse")
+
 return errors

@@ -22,9 +22,7 @@ local OWN = { page = true, cursor = true, next = true, items = true, start = tru
 
 -- Raises a misuse as the call's error: level 4 is the caller of pages or
 -- each (usage, check, walk: pages tail-calls walk), 5 the for loop's.
-local function usage(message, level)
-	error("pulse: " .. message, level or 4)
-end
+local usage = errors.usage
 
 -- The value at a dotted path into body ("meta.next"), or nil when a step
 -- is missing or the value is JSON null.
@@ -57,10 +55,10 @@ end
 -- The checked options: the strategy, and the request's own options apart.
 local function check(name, path, opts)
 	if type(path) ~= "string" then
-		usage(string.format("bad argument #1 to '%s' (path must be a string, got %s)", name, type(path)))
+		usage(string.format("bad argument #1 to '%s' (path must be a string, got %s)", name, type(path)), 3)
 	end
 	if opts ~= nil and type(opts) ~= "table" then
-		usage(string.format("bad argument #2 to '%s' (options must be a table, got %s)", name, type(opts)))
+		usage(string.format("bad argument #2 to '%s' (options must be a table, got %s)", name, type(opts)), 3)
 	end
 	opts = opts or {}
 	local spec = { request = {}, max_pages = opts.max_pages or DEFAULT_MAX_PAGES }
@@ -75,7 +73,7 @@ local function check(name, path, opts)
 		if type(p) ~= "table" or (p.param ~= nil and type(p.param) ~= "string")
 			or (p.start ~= nil and math.type(p.start) ~= "integer")
 			or (p.size ~= nil and (math.type(p.size) ~= "integer" or p.size < 1)) then
-			usage(name .. ": page must be { param = string, start = integer, size = integer }")
+			usage(name .. ": page must be { param = string, start = integer, size = integer }", 3)
 		end
 		spec.page = { param = p.param or "page", start = p.start or 1, size = p.size }
 		strategies = strategies + 1
@@ -83,35 +81,35 @@ local function check(name, path, opts)
 	if opts.cursor ~= nil then
 		local c = opts.cursor
 		if type(c) ~= "table" or type(c.param) ~= "string" or type(c.from) ~= "string" then
-			usage(name .. ": cursor must be { param = string, from = \"dotted.path\" }")
+			usage(name .. ": cursor must be { param = string, from = \"dotted.path\" }", 3)
 		end
 		spec.cursor = c
 		strategies = strategies + 1
 	end
 	if opts.next ~= nil then
 		if type(opts.next) ~= "function" then
-			usage(name .. ": next must be a function(body, res) returning a query, a URL or nil")
+			usage(name .. ": next must be a function(body, res) returning a query, a URL or nil", 3)
 		end
 		spec.next = opts.next
 		strategies = strategies + 1
 	end
 	if strategies > 1 then
-		usage(name .. ": page, cursor and next are strategies: give one")
+		usage(name .. ": page, cursor and next are strategies: give one", 3)
 	end
 	spec.items_default = opts.items == nil
 	local items = opts.items or "data"
 	if type(items) ~= "string" and type(items) ~= "function" then
-		usage(name .. ": items must be the list's field (\"data\") or a function(body)")
+		usage(name .. ": items must be the list's field (\"data\") or a function(body)", 3)
 	end
 	spec.items = items
 	if math.type(spec.max_pages) ~= "integer" or spec.max_pages < 1 then
-		usage(name .. ": max_pages must be a positive integer")
+		usage(name .. ": max_pages must be a positive integer", 3)
 	end
 	if opts.start ~= nil and type(opts.start) ~= "string" then
-		usage(name .. ": start must be a res.next this client gave")
+		usage(name .. ": start must be a res.next this client gave", 3)
 	end
 	if spec.request.query ~= nil and type(spec.request.query) ~= "table" then
-		usage(name .. ": query must be a table")
+		usage(name .. ": query must be a table", 3)
 	end
 	return spec, opts.start
 end
@@ -210,7 +208,7 @@ local function following(client, spec, position, body, res, list)
 		elseif type(next_page) == "string" then
 			return { path = next_page, keys = {} }
 		elseif type(next_page) ~= "table" then
-			usage("pages: next returned a " .. type(next_page) .. " (want a query table, a URL or nil)", 5)
+			usage("pages: next returned a " .. type(next_page) .. " (want a query table, a URL or nil)", 4)
 		end
 		for _, key in ipairs(position.keys) do
 			query[key] = nil
@@ -251,7 +249,7 @@ local function walk(client, name, path, opts, per_item)
 	if start then
 		position = position_of(start)
 		if not position then
-			usage(name .. ": start is not a res.next that pages or each gave", 3)
+			usage(name .. ": start is not a res.next that pages or each gave", 2)
 		end
 	else
 		local query = spec.request.query and copy(spec.request.query)

@@ -20,6 +20,7 @@
 -- finish (up to stop_timeout) and are recorded, and drain returns.
 
 local core = require("pulse.core")
+local errors = require("pulse.errors")
 local options = require("pulse.options")
 local progress = require("pulse.progress")
 local state = require("pulse.queue.state")
@@ -66,9 +67,7 @@ local function refusal(err)
 	return #why > 0 and tostring(err) .. " (" .. table.concat(why, "; ") .. ")" or tostring(err)
 end
 
-local function usage(message, level)
-	error("pulse.queue: " .. message, level + 1)
-end
+local usage = errors.usage_for("pulse.queue")
 
 local function check(client, opts, level)
 	if type(client) ~= "table" or type(client.request) ~= "function" then

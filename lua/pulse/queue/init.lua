@@ -12,6 +12,7 @@
 
 local core = require("pulse.core")
 local drain = require("pulse.queue.drain")
+local errors = require("pulse.errors")
 local file = require("pulse.queue.file")
 local options = require("pulse.options")
 local redis = require("pulse.queue.redis")
@@ -31,9 +32,7 @@ local Queue = {}
 Queue.__index = Queue
 Queue.__name = "pulse.queue"
 
-local function usage(message, level)
-	error("pulse.queue: " .. message, level + 1)
-end
+local usage = errors.usage_for("pulse.queue")
 
 -- Raises, blaming the caller of method name, unless self is an open queue.
 local function check_self(self, name)
