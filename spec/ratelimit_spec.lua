@@ -111,6 +111,47 @@ describe("rate-limit headers", function()
 	end)
 end)
 
+describe("a process's share of a bucket out of reach (the shm: and Redis limiters alone)", function()
+	it("is share of the limit, rounded down, at least 1", function()
+		assert.are.equal(15, core.ratelimit_share({ limit = 60, window = 60, share = 0.25, now = 0 }):view(0).limit)
+		assert.are.equal(1, core.ratelimit_share({ limit = 2, window = 60, share = 0.1, now = 0 }):view(0).limit)
+	end)
+
+	it("starts full when the shared bucket was never seen", function()
+		local rl = core.ratelimit_share({ limit = 60, window = 60, share = 0.5, now = 0 })
+		assert.are.equal(30, rl:view(0).remaining)
+		assert.are.equal(0, rl:take(0))
+	end)
+
+	it("starts empty, its first tokens at the shared bucket's next refill", function()
+		local rl = core.ratelimit_share({ limit = 60, window = 60, share = 0.5, refill = 25, now = 10 })
+		assert.are.equal(0, rl:view(10).remaining)
+		assert.are.near(15, rl:take(10), 1e-9, "the wait is until the refill")
+		assert.are.equal(0, rl:take(25))
+	end)
+
+	it("keeps the shared bucket's phase when the refill seen has passed", function()
+		-- Seen refilling at 5, windows of 10: at 32 the next is at 35.
+		local rl = core.ratelimit_share({ limit = 10, window = 10, share = 1, refill = 5, now = 32 })
+		assert.are.near(3, rl:take(32), 1e-9)
+	end)
+
+	it("takes nothing while the shared bucket was blocked (a 429)", function()
+		local rl = core.ratelimit_share({ limit = 10, window = 10, share = 1, refill = 12, blocked_until = 40, now = 10 })
+		assert.is_true(rl:take(13) >= 27 - 1e-9, "blocked until 40")
+		assert.are.equal(0, rl:take(40))
+	end)
+
+	it("refuses a share outside (0, 1] and a bad policy, naming them", function()
+		assert.has_error(function()
+			core.ratelimit_share({ limit = 60, window = 60, share = 2 })
+		end, "bad argument #1 to 'ratelimit_share' (share must be above 0 and at most 1)")
+		assert.has_error(function()
+			core.ratelimit_share({ limit = 0, window = 60, share = 0.5 })
+		end, "bad argument #1 to 'ratelimit_share' (limit and window must be above 0)")
+	end)
+end)
+
 describe("bucket model", function()
 	-- A header block as the transport gives it, with the fields given.
 	local function headers(limit, remaining, reset, retry_after)

@@ -63,6 +63,28 @@ static double opt_number_field(lua_State *L, int idx, const char *name, double d
 	return v;
 }
 
+/* core.ratelimit_share{ limit, window, share [, refill, blocked_until, now] }
+ * -> a limiter of this process's whose bucket is share of a shared one out
+ * of reach, as the shm: and Redis limiters pace alone (core/ratelimit.h:
+ * ratelimit_init_share). */
+static int core_ratelimit_share(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	double limit = opt_number_field(L, 1, "limit", 0), window = opt_number_field(L, 1, "window", 0);
+	double share = opt_number_field(L, 1, "share", 0);
+	luaL_argcheck(L, limit > 0 && window > 0, 1, "limit and window must be above 0");
+	luaL_argcheck(L, share > 0 && share <= 1, 1, "share must be above 0 and at most 1");
+	double now = opt_number_field(L, 1, "now", clock_monotonic());
+	double refill = opt_number_field(L, 1, "refill", 0),
+	       blocked_until = opt_number_field(L, 1, "blocked_until", 0);
+	struct limiter_box *box = lua_newuserdatauv(L, sizeof *box, 0);
+	box->limiter = NULL;
+	binding_set_metatable(L, UP_LIMITER_MT);
+	if (!(box->limiter = limiter_local_share(limit, window, share, refill, blocked_until, now)))
+		return luaL_error(L, "out of memory");
+	return 1;
+}
+
 static const char *string_field(lua_State *L, int idx, const char *name)
 {
 	lua_getfield(L, idx, name);
@@ -276,8 +298,13 @@ static int limiter_ignored_method(lua_State *L)
 }
 
 const luaL_Reg binding_limiter_functions[] = {
-    {"ratelimit", core_ratelimit},         {"limiter", core_limiter}, {"limiter_status", core_limiter_status},
-    {"limiter_reset", core_limiter_reset}, {"sha256", core_sha256},   {NULL, NULL},
+    {"ratelimit", core_ratelimit},
+    {"ratelimit_share", core_ratelimit_share},
+    {"limiter", core_limiter},
+    {"limiter_status", core_limiter_status},
+    {"limiter_reset", core_limiter_reset},
+    {"sha256", core_sha256},
+    {NULL, NULL},
 };
 
 const luaL_Reg binding_limiter_methods[] = {

@@ -18,6 +18,20 @@ void ratelimit_init(struct ratelimit_state *s, double limit, double window, doub
 	s->window_ticket = 1;
 }
 
+void ratelimit_init_share(struct ratelimit_state *s, double limit, double window, double share, double refill,
+                          double blocked_until, double now)
+{
+	double own = fmax(1, floor(limit * share));
+	ratelimit_init(s, own, window, own, now);
+	if (refill <= 0)
+		return;
+	if (refill <= now)
+		refill += (floor((now - refill) / window) + 1) * window;
+	s->tokens = 0;
+	s->next_refill = refill;
+	s->blocked_until = blocked_until;
+}
+
 /* The bucket enters a new window: the takes from the next on belong to it. */
 static void new_window(struct ratelimit_state *s)
 {

@@ -49,6 +49,18 @@ struct ratelimit_state {
 void ratelimit_init(struct ratelimit_state *s, double limit, double window, double burst, double now);
 
 /*
+ * A bucket of a process's own, for when the shared bucket (limit per
+ * window) is out of its reach: its share of the limit per window, at least
+ * 1. With refill > 0 (the shared bucket's next refill as last seen, on its
+ * phase), it starts empty, since the others may have spent the window
+ * already: its first tokens come at the first refill after now on that
+ * phase, and none before blocked_until. With refill 0 (nothing seen), it
+ * starts full.
+ */
+void ratelimit_init_share(struct ratelimit_state *s, double limit, double window, double share, double refill,
+                          double blocked_until, double now);
+
+/*
  * Takes a token and returns 0, or returns how long to sleep before asking
  * again, or RATELIMIT_AWAIT_RESPONSE: while the tokens are predicted (before
  * the first response, and after each refill the model expects), one request

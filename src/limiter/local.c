@@ -51,3 +51,13 @@ struct limiter *limiter_local_new(double limit, double window, double burst, dou
 	ratelimit_init(&l->bucket, limit, window, burst, now);
 	return &l->base;
 }
+
+struct limiter *limiter_local_share(double limit, double window, double share, double refill,
+                                    double blocked_until, double now)
+{
+	struct limiter *base = limiter_local_new(limit, window, limit, now);
+	if (base)
+		ratelimit_init_share(&((struct local_limiter *)base)->bucket, limit, window, share, refill,
+		                     blocked_until, now);
+	return base;
+}

@@ -8,4 +8,10 @@
  * when out of memory. */
 struct limiter *limiter_local_new(double limit, double window, double burst, double now);
 
+/* A limiter whose bucket is share of a shared one out of reach, as
+ * ratelimit_init_share (core/ratelimit.h) starts it; NULL when out of
+ * memory. */
+struct limiter *limiter_local_share(double limit, double window, double share, double refill,
+                                    double blocked_until, double now);
+
 #endif

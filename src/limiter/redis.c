@@ -99,22 +99,14 @@ static enum limiter_answer alone(struct redis_limiter *r, double now, double *wa
 	if (r->share <= 0)
 		return LIMITER_FAILED;
 	if (!r->alone) {
-		double limit =
-		    fmax(1, floor(r->seen.limit > 0 ? r->seen.limit * r->share : r->limit * r->share));
+		/* Having heard from the bucket: nothing more in the window it is
+		 * in (the others have been spending it since), its share of each
+		 * window from the next one on, in the bucket's phase. */
+		double limit = r->seen.limit > 0 ? r->seen.limit : r->limit;
 		double window = r->seen.window > 0 ? r->seen.window : r->window;
-		ratelimit_init(&r->own, limit, window, limit, now);
-		if (r->heard) {
-			/* Nothing more in the window it is in: the others have been
-			 * spending it since this process last saw the bucket, and a
-			 * refill since then may be spent already too. Its share of
-			 * each window from the next one on, in the bucket's phase. */
-			double refill = r->seen_at + r->seen.reset;
-			if (refill <= now)
-				refill += (floor((now - refill) / window) + 1) * window;
-			r->own.tokens = 0;
-			r->own.next_refill = refill;
-			r->own.blocked_until = r->seen_at + r->seen.blocked;
-		}
+		double refill = r->heard ? r->seen_at + r->seen.reset : 0;
+		double blocked_until = r->heard ? r->seen_at + r->seen.blocked : 0;
+		ratelimit_init_share(&r->own, limit, window, r->share, refill, blocked_until, now);
 		r->alone = 1;
 	}
 	r->retry_at = now + RECONNECT_EVERY;

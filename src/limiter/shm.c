@@ -183,11 +183,9 @@ static void go_alone(struct shm_limiter *s, double now)
 	if (s->broken)
 		return;
 	s->broken = 1;
-	double limit = fmax(1, floor(s->seen.limit * s->share));
-	ratelimit_init(&s->own, limit, s->seen.window, limit, now);
-	s->own.tokens = 0;
-	if (s->seen.next_refill > now) /* the server's phase, as last seen */
-		s->own.next_refill = s->seen.next_refill;
+	/* Empty: from the server's phase as last seen, else a window on. */
+	double refill = s->seen.next_refill > now ? s->seen.next_refill : now + s->seen.window;
+	ratelimit_init_share(&s->own, s->seen.limit, s->seen.window, s->share, refill, 0, now);
 }
 
 /* Paced alone, or failed, saying why in l->error. */
