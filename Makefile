@@ -298,7 +298,8 @@ uninstall:
 # in the multiarch include directory, where LuaRocks does not look), then
 # packs the rock, installs the packed rock into a fresh tree, and checks
 # there what a user reaches: require "pulse", pulse.sandbox.start and the
-# programs (spec/support/rock_check.lua).
+# programs (spec/support/rock_check.lua). Then the same for a source rock
+# (pulse-lua-VERSION-1.src.rock) that builds wherever it is copied.
 ROCK_TREE ?= $(BUILD)/rocks
 rock:
 	rm -rf $(ROCK_TREE) && mkdir -p $(ROCK_TREE)
@@ -309,6 +310,24 @@ rock:
 	PATH="$(ROCK_TREE)/fresh/bin:$$PATH" \
 	LUA_PATH="$(ROCK_TREE)/fresh/share/lua/$(LUA_VERSION)/?.lua;$(ROCK_TREE)/fresh/share/lua/$(LUA_VERSION)/?/init.lua" \
 	LUA_CPATH="$(ROCK_TREE)/fresh/lib/lua/$(LUA_VERSION)/?.so" \
+		$(LUA) spec/support/rock_check.lua
+	@# The source rock: this tree's files in a tarball the release rockspec
+	@# names, packed with it, so that it installs (and builds) anywhere,
+	@# with no repository to fetch from.
+	mkdir -p $(ROCK_TREE)/src/pulse-lua-$(VERSION)
+	git ls-files -z | tar --null -T - -cf - | tar -xf - -C $(ROCK_TREE)/src/pulse-lua-$(VERSION)
+	tar -czf $(ROCK_TREE)/src/pulse-lua-$(VERSION).tar.gz -C $(ROCK_TREE)/src pulse-lua-$(VERSION)
+	sed -e 's|^version = "scm-1"|version = "$(VERSION)-1"|' \
+	    -e 's|^\turl = "git+file://.",|\turl = "file://$(abspath $(ROCK_TREE))/src/pulse-lua-$(VERSION).tar.gz",\n\tdir = "pulse-lua-$(VERSION)",|' \
+	    rockspec/pulse-lua-scm-1.rockspec > $(ROCK_TREE)/src/pulse-lua-$(VERSION)-1.rockspec
+	cd $(ROCK_TREE)/src && luarocks --lua-version $(LUA_VERSION) pack pulse-lua-$(VERSION)-1.rockspec
+	@# The rock alone: the tarball it was packed from is gone when it installs.
+	rm -rf $(ROCK_TREE)/src/pulse-lua-$(VERSION).tar.gz $(ROCK_TREE)/src/pulse-lua-$(VERSION)
+	luarocks --lua-version $(LUA_VERSION) install --tree $(ROCK_TREE)/src/fresh --deps-mode none \
+		$(ROCK_TREE)/src/pulse-lua-$(VERSION)-1.src.rock
+	PATH="$(ROCK_TREE)/src/fresh/bin:$$PATH" \
+	LUA_PATH="$(ROCK_TREE)/src/fresh/share/lua/$(LUA_VERSION)/?.lua;$(ROCK_TREE)/src/fresh/share/lua/$(LUA_VERSION)/?/init.lua" \
+	LUA_CPATH="$(ROCK_TREE)/src/fresh/lib/lua/$(LUA_VERSION)/?.so" \
 		$(LUA) spec/support/rock_check.lua
 
 deps:

@@ -8,8 +8,9 @@ rockspec_format = "3.0"
 package = "pulse-lua"
 version = "scm-1"
 source = {
-	-- `luarocks make` in a checkout builds what is there; this names the
-	-- checkout for `luarocks pack` and `download`.
+	-- `luarocks make` in a checkout builds what is there. A rock to hand
+	-- to anyone is the source rock `make rock` makes from this file: its
+	-- version the release's, its source a tarball of the tree packed in it.
 	url = "git+file://.",
 }
 description = {
