@@ -82,11 +82,13 @@ local function go_on(self, i, call)
 	return self:finish(i, call:go_on())
 end
 
--- A routed transfer ended (in the scheduler, not in a task): its call
--- waits for the batch's task, which makes the result. Decoding there, not
--- here, lets the body die young: a decoded body kept waiting across a
--- collection would be promoted by the generational collector.
-function Batch:transfer_ended(id, call)
+-- A routed transfer ended (in the scheduler, not in a task): its call,
+-- the outcome recorded, waits for the batch's task, which makes the
+-- result. Decoding there, not here, lets the body die young: a decoded
+-- body kept waiting across a collection would be promoted by the
+-- generational collector.
+function Batch:transfer_ended(id, call, status, a, b, elapsed, transmissions, retry_after, rate)
+	call:record(status, a, b, elapsed, transmissions, retry_after, rate)
 	local index_of, ended, n = self.index_of, self.ended, self.ended_n
 	ended[n + 1], ended[n + 2] = index_of[id], call
 	self.ended_n = n + 2

@@ -19,16 +19,20 @@
 -- and the path keeps there what it learns: reached (a response came from
 -- the server), key_vouched (the server took the key in use: set it false
 -- when the key changes), writes_in_flight (sent from tasks, unanswered);
--- request.lua keeps its cache of URLs and plain hops there (urls).
+-- request.lua keeps its cache of URLs and plain hops there (urls), and
+-- the gate a plain call to make the next one of (spare).
 --
 -- A call (Call below) is one request's life: what the caller asked (req,
 -- request.prepare's), the hop that goes out next (req, or where a redirect
 -- led), the attempt's timeout, max_body and fresh, the budget's deadline,
 -- attempts, transmissions (sent), the seconds waited, the redirects
--- followed, and the last attempt's outcome, which the binding sets:
+-- followed, and the last attempt's outcome, which the binding returns
+-- and Call:record names at once, its branch named by status (the other
+-- branch's fields are stale: read each only in its own):
 --   a response:  status, headers, body, elapsed, transmissions,
 --                retry_after, rate
---   none:        failure (its name), message, elapsed, transmissions
+--   none:        status nil, failure (its name), message, elapsed,
+--                transmissions
 --
 -- A stage is a table in send.stages, run for the calls of every client
 -- made after it is there whose line it applies to:
@@ -160,24 +164,34 @@ local function new_call(line, hop, timeout)
 	}, Call)
 end
 
--- Ends the attempt without an exchange: failure and message as the
--- binding would set them, nothing sent.
-function Call:fail(failure, message)
-	self.status, self.headers, self.body, self.retry_after, self.rate = nil, nil, nil, nil, nil
-	self.failure, self.message, self.elapsed, self.transmissions = failure, message, 0, 0
+-- Names an attempt's outcome as the binding gives it: status, headers,
+-- body, elapsed, transmissions, retry_after, rate for a response; nil,
+-- failure, message, elapsed, transmissions for none.
+function Call:record(status, a, b, elapsed, transmissions, retry_after, rate)
+	self.status, self.elapsed, self.transmissions = status, elapsed, transmissions
+	if status then
+		self.headers, self.body, self.retry_after, self.rate = a, b, retry_after, rate
+	else
+		self.failure, self.message = a, b
+	end
 end
 
--- Waits in a task for the call's transfer id; a write's (fresh) is counted
--- while it is out, sent and not answered, since it may have been applied:
--- what a batch interrupted then reports (batch.lua).
+-- Ends the attempt without an exchange, nothing sent.
+function Call:fail(failure, message)
+	self:record(nil, failure, message, 0, 0)
+end
+
+-- Waits in a task for the call's transfer id, and records its outcome; a
+-- write's (fresh) is counted while it is out, sent and not answered, since
+-- it may have been applied: what a batch interrupted then reports
+-- (batch.lua).
 function Call:await_transfer(id)
 	if not self.fresh then
-		tasks.await_transfer(id)
-		return
+		return self:record(tasks.await_transfer(id))
 	end
 	local line = self.line
 	line.writes_in_flight = line.writes_in_flight + 1
-	tasks.await_transfer(id)
+	self:record(tasks.await_transfer(id))
 	line.writes_in_flight = line.writes_in_flight - 1
 end
 
@@ -207,18 +221,19 @@ function Call:transmit()
 		if before_send and not before_send() then
 			return self:fail("cancelled", "not sent: the queue's drain is stopping")
 		end
-		local ok, wait
+		local a, b, c, d, e, f, g
 		if tasks.suspendable("a request") then
-			ok, wait = tasks.engine():start(transport, limiter, self)
-			if ok and ok ~= true then
-				return self:await_transfer(ok)
+			a, b, c, d, e = tasks.engine():start(transport, limiter, self)
+			if a then -- the transfer's id
+				return self:await_transfer(a)
 			end
 		else
-			ok, wait = transport:send(limiter, self)
+			a, b, c, d, e, f, g = transport:send(limiter, self)
 		end
-		if ok then -- an outcome, or the limiter failed
-			return
+		if a ~= false then -- an outcome, or the limiter failed (nil, "limiter", why, 0, 0)
+			return self:record(a, b, c, d, e, f, g)
 		end
+		local wait = b
 		local now = core.now()
 		deadline = deadline or now + line.budget
 		-- Every wait is held to the call's budget: one for the rate limit,
@@ -248,8 +263,11 @@ local OUTCOMES = {
 -- The retry rules' name for the last attempt's failure (nil for a
 -- response).
 function Call:failure_kind()
+	if self.status then
+		return nil
+	end
 	local failure = self.failure
-	return failure and (OUTCOMES[failure] or failure)
+	return OUTCOMES[failure] or failure
 end
 
 -- The transmissions the last attempt counts for: at least one, unless
@@ -259,7 +277,7 @@ function Call:tries()
 	if self.status or transmissions > 0 then
 		return transmissions > 0 and transmissions or 1
 	end
-	local failure = self.failure
+	local failure = self.failure -- no status: the branch without a response
 	return (failure == "over_budget" or failure == "limiter" or failure == "cancelled") and 0 or 1
 end
 
@@ -306,8 +324,7 @@ function Call:start(engine)
 	if line.refresh_key then
 		line.refresh_key()
 	end
-	local id = engine:start(line.transport, line.limiter, self)
-	return id ~= true and id or nil
+	return engine:start(line.transport, line.limiter, self) or nil
 end
 
 --- What a plain call's attempt came to: true and what the call returns
@@ -571,11 +588,15 @@ end
 --- A call: client:get and the others tail-call this, so level 2 is their
 -- caller, where a misuse is blamed.
 function send.call(line, name, method, path, opts)
-	local call = send.plain(line, method, path, opts)
+	-- A plain call is made of the line's spare, the last one answered:
+	-- while it is out, a call made meanwhile (in another task) makes its own.
+	local call = send.plain(line, method, path, opts, line.spare)
 	if call then
+		line.spare = nil
 		call:transmit()
 		local answered, a, b = call:plain_answer()
 		if answered then
+			line.spare = call
 			return a, b
 		end
 		return call:go_on()

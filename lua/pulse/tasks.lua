@@ -156,14 +156,14 @@ function tasks.wake(waiters)
 	end
 end
 
--- Suspends the running task until the engine finishes transfer id; the
--- transfer's call then holds its outcome (send.lua).
+-- Suspends the running task until the engine finishes transfer id; returns
+-- its outcome (as transport:send gives it).
 function tasks.await_transfer(id)
 	scheduler.transfers[id] = tasks.suspendable("a request")
 	return coroutine.yield()
 end
 
--- Has the scheduler call owner:transfer_ended(id, call) when
+-- Has the scheduler call owner:transfer_ended(id, call, outcome...) when
 -- transfer id ends, instead of resuming a task: a batch's plain requests
 -- need no task each. It runs in the scheduler, not in a task: it must not
 -- yield.
@@ -224,17 +224,18 @@ end
 local function collect_transfers(engine)
 	local transfers = scheduler.transfers
 	while not scheduler.failed do
-		-- id, then the transfer's call, its outcome set
-		local id, call = engine:collect()
+		-- id, the transfer's call, then its outcome: status, headers,
+		-- body, elapsed, transmissions, retry_after, rate (or a failure)
+		local id, call, a, b, c, d, e, f, g = engine:collect()
 		if not id then
 			return
 		end
 		local owner = transfers[id]
 		transfers[id] = nil
 		if getmetatable(owner) == Task then
-			resume(owner)
+			resume(owner, a, b, c, d, e, f, g)
 		else
-			owner:transfer_ended(id, call)
+			owner:transfer_ended(id, call, a, b, c, d, e, f, g)
 		end
 	end
 end

@@ -36,10 +36,10 @@ end
 -- The requests it read, in order: { method, path, key, body }.
 function Server:log()
 	local transport = require("pulse.core").transport({})
-	local out = transport:perform({ method = "GET", url = self.url .. "/_log" })
+	local status, _, body = transport:perform({ method = "GET", url = self.url .. "/_log" })
 	transport:close()
-	assert(out.status == 200, "hostile server log: " .. tostring(out.body or out.message))
-	return assert(json.decode(out.body))
+	assert(status == 200, "hostile server log: " .. tostring(body))
+	return assert(json.decode(body))
 end
 
 return hostile

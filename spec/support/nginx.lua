@@ -63,7 +63,7 @@ local function try_start(port, opts)
 	-- certificate is the caller's business.
 	local probe = core.transport({ verify = false })
 	for _ = 1, 100 do
-		if probe:perform({ method = "GET", url = server.url .. "/" }).status then
+		if probe:perform({ method = "GET", url = server.url .. "/" }) then
 			probe:close()
 			return server
 		end

@@ -213,10 +213,11 @@ end
 
 -- A raw request (no pulse client): status, headers, decoded or raw body.
 function Sandbox:raw(method, path, headers, body)
-	local out = self.control_transport:perform({ method = method, url = self.url .. path, headers = headers, body = body })
-	assert(out.status, out.failure)
-	local value = json.decode(out.body)
-	return out.status, out.headers, value == nil and out.body or value
+	local status, res_headers, text =
+		self.control_transport:perform({ method = method, url = self.url .. path, headers = headers, body = body })
+	assert(status, res_headers)
+	local value = json.decode(text)
+	return status, res_headers, value == nil and text or value
 end
 
 function Sandbox:control(method, what, body)

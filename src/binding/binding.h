@@ -28,8 +28,20 @@
 #define UP_LIMITER_MT lua_upvalueindex(4)
 #define UP_HEADERS_MT lua_upvalueindex(5)
 #define UP_RATE_MT lua_upvalueindex(6)
-#define UP_ARRAY_MT lua_upvalueindex(7) /* marks the arrays JSON decodes to */
-#define SHARED_UPVALUES 7
+#define UP_ARRAY_MT lua_upvalueindex(7)  /* marks the arrays JSON decodes to */
+#define UP_CALL_KEYS lua_upvalueindex(8) /* the call fields the binding reads, by enum call_key */
+#define SHARED_UPVALUES 8
+
+/* The fields of a call (send.lua's Call) the binding reads by name, kept
+ * interned in UP_CALL_KEYS: pushing one is an array read, where pushing
+ * a C string looks it up in Lua's string table, a few hundred
+ * instructions each time the string cache misses. (The hop's fields are
+ * read in one walk over it: transport.c.) */
+enum call_key { CALL_HOP = 1, CALL_TIMEOUT, CALL_MAX_BODY, CALL_FRESH };
+#define CALL_KEY_NAMES                                                                                       \
+	{                                                                                                    \
+		"hop", "timeout", "max_body", "fresh"                                                        \
+	}
 
 /* The metatables' registry names, in the order of the upvalues above. */
 #define TRANSPORT_MT "pulse.transport"
@@ -73,24 +85,22 @@ struct limiter *binding_check_limiter(lua_State *L, int arg);
 /* The same, or NULL for nil: a request outside the limiter (a redirect to
  * another origin, which is not the organization's to count). */
 struct limiter *binding_opt_limiter(lua_State *L, int arg);
-/* What a limiter's answer other than LIMITER_TAKEN means to Lua: pushes
- * false and the wait (-1: await a response); or, when the limiter failed,
- * sets that failure as the outcome of the call at index call ("limiter",
- * why, nothing sent) and pushes true. */
-int binding_no_token(lua_State *L, int call, enum limiter_answer answer, double wait,
-                     const struct limiter *l);
+/* What a limiter's answer other than LIMITER_TAKEN means to Lua: false
+ * and the wait (-1: await a response); or, when the limiter failed, that
+ * failure as an outcome: nil, "limiter", why, nothing sent. */
+int binding_no_token(lua_State *L, enum limiter_answer answer, double wait, const struct limiter *l);
 
 /* response.c */
 /*
- * Sets an exchange's outcome as fields of the call table at index call.
- * A response: status, headers, body, elapsed, transmissions, and when a
- * limiter read it retry_after (nil when absent) and rate; failure and
- * message nil. No response: failure (its name), message, elapsed,
- * transmissions; status, headers, body, retry_after and rate nil.
+ * Pushes an exchange's outcome, which send.lua's Call:record names at
+ * once. A response: status, headers, body, elapsed, transmissions, and
+ * when a limiter read it retry_after (or nil) and rate. No response: nil,
+ * the failure's name, its message, elapsed, transmissions.
  */
-void binding_set_outcome(lua_State *L, int call, const struct exchange_outcome *out);
-/* Sets a failure that sent nothing as the outcome of the call at call. */
-void binding_set_failure(lua_State *L, int call, const char *failure, const char *message);
+int binding_push_outcome(lua_State *L, const struct exchange_outcome *out);
+/* Pushes an outcome with no response, as binding_push_outcome does. */
+int binding_push_failure(lua_State *L, const char *failure, const char *message, double elapsed,
+                         int transmissions);
 /* Pushes a headers object holding a copy of block. */
 void binding_push_headers(lua_State *L, const char *block, size_t len);
 /* The header block at arg: a headers object or a string (the specs'). */

@@ -41,6 +41,13 @@ int luaopen_pulse_core(lua_State *L)
 	lua_newtable(L); /* the array metatable */
 	lua_pushliteral(L, "array");
 	lua_setfield(L, -2, "__jsontype");
+	static const char *const call_keys[] = CALL_KEY_NAMES;
+	int keys = (int)(sizeof call_keys / sizeof *call_keys);
+	lua_createtable(L, keys, 0);
+	for (int k = 0; k < keys; k++) {
+		lua_pushstring(L, call_keys[k]);
+		lua_rawseti(L, -2, k + 1);
+	}
 
 	set_methods(L, base, base + 2, binding_transport_methods);
 	binding_transport_metatable(L, base + 2);

@@ -8,6 +8,11 @@
  */
 #include "binding.h"
 
+/* Room for this many transfers' calls in the array part: an id is a slot
+ * number, reused, and a call in the hash part would cost an insertion
+ * each time its slot is taken again. */
+#define PENDING_ROOM 64
+
 struct engine_box {
 	struct engine *engine;
 };
@@ -28,7 +33,7 @@ static int core_engine(lua_State *L)
 	struct engine_box *box = lua_newuserdatauv(L, sizeof *box, 1);
 	box->engine = NULL;
 	binding_set_metatable(L, UP_ENGINE_MT);
-	lua_newtable(L);
+	lua_createtable(L, PENDING_ROOM, 0);
 	lua_setiuservalue(L, -2, 1);
 	if (!(box->engine = engine_new()))
 		return luaL_error(L, "cannot set up libcurl's multi interface (out of memory?)");
@@ -47,13 +52,13 @@ static int engine_gc(lua_State *L)
 	return 0;
 }
 
-/* Sets (value at the top, popped) the call of transfer id of the engine
- * at index 1. */
+/* Sets (value at the top, popped) the call of transfer id (from 0) of the
+ * engine at index 1: at id + 1, in the array part. */
 static void set_pending(lua_State *L, int id)
 {
 	lua_getiuservalue(L, 1, 1);
 	lua_insert(L, -2);
-	lua_rawseti(L, -2, id);
+	lua_rawseti(L, -2, id + 1);
 	lua_pop(L, 1);
 }
 
@@ -61,7 +66,7 @@ static void set_pending(lua_State *L, int id)
  * e:start(transport, limiter, call)
  *   -> the transfer's id: started, holding its token
  *   -> false, wait: no token, nothing started, as t:send gives them
- *   -> true: the limiter failed, the call's outcome says so
+ *   -> nil, "limiter", why: the limiter failed, nothing started
  * e:collect() settles the token, e:cancel(id) gives it back.
  */
 static int engine_start_method(lua_State *L)
@@ -75,7 +80,7 @@ static int engine_start_method(lua_State *L)
 	double wait;
 	enum limiter_answer answer = exchange_start(e, l, t, &req, &id, &wait);
 	if (answer != LIMITER_TAKEN)
-		return binding_no_token(L, 4, answer, wait, l);
+		return binding_no_token(L, answer, wait, l);
 	if (id < 0)
 		return luaL_error(L, "out of memory starting a transfer");
 	lua_pushvalue(L, 4);
@@ -96,8 +101,9 @@ static int engine_poll_method(lua_State *L)
 	return 1;
 }
 
-/* e:collect() -> the id of a finished transfer and its call, the outcome
- * set (its token settled); nothing when none is done. */
+/* e:collect() -> the id of a finished transfer, its call, then its
+ * outcome as t:send gives it (its token settled); nothing when none is
+ * done. */
 static int engine_collect_method(lua_State *L)
 {
 	struct engine *e = check_engine(L, 1);
@@ -109,17 +115,17 @@ static int engine_collect_method(lua_State *L)
 		engine_release(e, id);
 		return luaL_error(L, "out of memory");
 	}
-	/* Raising while setting leaves the slot to e:cancel_all(). */
+	/* Raising while pushing leaves the slot to e:cancel_all(). */
 	lua_settop(L, 1);
 	lua_pushinteger(L, id);
 	lua_getiuservalue(L, 1, 1);
-	lua_rawgeti(L, 3, id);
-	binding_set_outcome(L, 4, &out);
-	engine_release(e, id); /* out is not to be read after */
+	lua_rawgeti(L, 3, id + 1);
 	lua_pushnil(L);
-	lua_rawseti(L, 3, id);
+	lua_rawseti(L, 3, id + 1);
 	lua_remove(L, 3);
-	return 2;
+	int n = binding_push_outcome(L, &out);
+	engine_release(e, id); /* out is not to be read after */
+	return 2 + n;
 }
 
 /* e:cancel(id): ends a transfer, giving its token back. */
@@ -137,7 +143,7 @@ static int engine_cancel_method(lua_State *L)
 static int engine_cancel_all_method(lua_State *L)
 {
 	exchange_cancel_all(check_engine(L, 1));
-	lua_newtable(L);
+	lua_createtable(L, PENDING_ROOM, 0);
 	lua_setiuservalue(L, 1, 1);
 	return 0;
 }

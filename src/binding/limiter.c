@@ -214,13 +214,10 @@ static int limiter_gc(lua_State *L)
 	return 0;
 }
 
-int binding_no_token(lua_State *L, int call, enum limiter_answer answer, double wait, const struct limiter *l)
+int binding_no_token(lua_State *L, enum limiter_answer answer, double wait, const struct limiter *l)
 {
-	if (answer == LIMITER_FAILED) { /* a failure that took no time, sent nothing */
-		binding_set_failure(L, call, "limiter", l->error);
-		lua_pushboolean(L, 1);
-		return 1;
-	}
+	if (answer == LIMITER_FAILED) /* a failure that took no time, sent nothing */
+		return binding_push_failure(L, "limiter", l->error, 0, 0);
 	lua_pushboolean(L, 0);
 	lua_pushnumber(L, answer == LIMITER_AWAIT ? -1.0 : wait);
 	return 2;

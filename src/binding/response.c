@@ -222,76 +222,38 @@ static const char *failure_name(enum transport_failure failure)
 	}
 }
 
-/* The outcome's fields, in the order set_field takes them. */
-enum outcome_field { STATUS, HEADERS, BODY, ELAPSED, TRANSMISSIONS, RETRY_AFTER, RATE, FAILURE, MESSAGE };
-static const char *const outcome_fields[] = {"status",      "headers", "body",    "elapsed", "transmissions",
-                                             "retry_after", "rate",    "failure", "message"};
-
-/* Sets the value at the top as field f of the table at call (popping it). */
-static void set_field(lua_State *L, int call, enum outcome_field f)
+int binding_push_failure(lua_State *L, const char *failure, const char *message, double elapsed,
+                         int transmissions)
 {
-	lua_setfield(L, call, outcome_fields[f]);
-}
-
-static void clear_fields(lua_State *L, int call, enum outcome_field from, enum outcome_field to)
-{
-	for (enum outcome_field f = from; f <= to; f++) {
-		lua_pushnil(L);
-		set_field(L, call, f);
-	}
-}
-
-void binding_set_failure(lua_State *L, int call, const char *failure, const char *message)
-{
-	call = lua_absindex(L, call);
-	clear_fields(L, call, STATUS, BODY);
-	lua_pushinteger(L, 0);
-	set_field(L, call, ELAPSED);
-	lua_pushinteger(L, 0);
-	set_field(L, call, TRANSMISSIONS);
-	clear_fields(L, call, RETRY_AFTER, RATE);
+	lua_pushnil(L);
 	lua_pushstring(L, failure);
-	set_field(L, call, FAILURE);
 	lua_pushstring(L, message);
-	set_field(L, call, MESSAGE);
+	lua_pushnumber(L, elapsed);
+	lua_pushinteger(L, transmissions);
+	return 5;
 }
 
-void binding_set_outcome(lua_State *L, int call, const struct exchange_outcome *out)
+int binding_push_outcome(lua_State *L, const struct exchange_outcome *out)
 {
 	const struct http_response *res = out->response;
 	if (res->failure == TRANSPORT_NO_MEMORY)
-		luaL_error(L, "out of memory");
-	call = lua_absindex(L, call);
-	lua_pushnumber(L, res->elapsed);
-	set_field(L, call, ELAPSED);
-	lua_pushinteger(L, res->transmissions);
-	set_field(L, call, TRANSMISSIONS);
-	if (res->failure != TRANSPORT_OK) {
-		clear_fields(L, call, STATUS, BODY);
-		clear_fields(L, call, RETRY_AFTER, RATE);
-		lua_pushstring(L, failure_name(res->failure));
-		set_field(L, call, FAILURE);
-		lua_pushstring(L, res->message);
-		set_field(L, call, MESSAGE);
-		return;
-	}
+		return luaL_error(L, "out of memory");
+	if (res->failure != TRANSPORT_OK)
+		return binding_push_failure(L, failure_name(res->failure), res->message, res->elapsed,
+		                            res->transmissions);
 	lua_pushinteger(L, res->status);
-	set_field(L, call, STATUS);
 	binding_push_headers(L, res->headers.data ? res->headers.data : "", res->headers.len);
-	set_field(L, call, HEADERS);
 	lua_pushlstring(L, res->body.data ? res->body.data : "", res->body.len);
-	set_field(L, call, BODY);
-	if (out->observed && out->has_retry_after)
+	lua_pushnumber(L, res->elapsed);
+	lua_pushinteger(L, res->transmissions);
+	if (!out->observed)
+		return 5;
+	if (out->has_retry_after)
 		lua_pushnumber(L, out->retry_after);
 	else
 		lua_pushnil(L);
-	set_field(L, call, RETRY_AFTER);
-	if (out->observed)
-		binding_push_rate(L, &out->rate);
-	else
-		lua_pushnil(L);
-	set_field(L, call, RATE);
-	clear_fields(L, call, FAILURE, MESSAGE);
+	binding_push_rate(L, &out->rate);
+	return 7;
 }
 
 const luaL_Reg binding_response_functions[] = {

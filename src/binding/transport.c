@@ -131,45 +131,40 @@ static int transport_set_key_method(lua_State *L)
 	return 0;
 }
 
-/* A string field of the table at idx, or NULL for nil: still referenced by
- * the table when popped. */
-static const char *field_string(lua_State *L, int idx, const char *field, size_t *len)
+/* The request fields of a hop, by name. */
+enum hop_field { HOP_OTHER, HOP_METHOD, HOP_URL, HOP_HEADERS, HOP_BODY, HOP_JSON_BODY, HOP_FOREIGN };
+
+static enum hop_field hop_field_of(const char *k, size_t len)
 {
-	const char *s = NULL;
-	if (lua_getfield(L, idx, field) != LUA_TNIL) {
-		if (!lua_isstring(L, -1))
-			luaL_error(L, "a request's %s must be a string, got %s", field, luaL_typename(L, -1));
-		s = lua_tolstring(L, -1, len);
+	switch (len) {
+	case 3:
+		return memcmp(k, "url", 3) == 0 ? HOP_URL : HOP_OTHER;
+	case 4:
+		return memcmp(k, "body", 4) == 0 ? HOP_BODY : HOP_OTHER;
+	case 6:
+		return memcmp(k, "method", 6) == 0 ? HOP_METHOD : HOP_OTHER;
+	case 7:
+		return memcmp(k, "headers", 7) == 0   ? HOP_HEADERS
+		       : memcmp(k, "foreign", 7) == 0 ? HOP_FOREIGN
+		                                      : HOP_OTHER;
+	case 9:
+		return memcmp(k, "json_body", 9) == 0 ? HOP_JSON_BODY : HOP_OTHER;
+	default:
+		return HOP_OTHER;
 	}
-	lua_pop(L, 1);
-	return s;
 }
 
-static int field_boolean(lua_State *L, int idx, const char *field)
+/* The string value at the top, or an error naming the field. */
+static const char *check_string(lua_State *L, const char *field, size_t *len)
 {
-	int b = lua_getfield(L, idx, field) != LUA_TNIL && lua_toboolean(L, -1);
-	lua_pop(L, 1);
-	return b;
+	if (lua_type(L, -1) != LUA_TSTRING)
+		luaL_error(L, "a request's %s must be a string, got %s", field, luaL_typename(L, -1));
+	return lua_tolstring(L, -1, len);
 }
 
-static double field_number(lua_State *L, int idx, const char *field)
+/* The header lines at the top (a list of "Name: value" strings) into lines. */
+static void check_headers(lua_State *L, struct http_request *req, const char *lines[MAX_HEADER_LINES])
 {
-	int is_number;
-	lua_getfield(L, idx, field);
-	double n = lua_tonumberx(L, -1, &is_number);
-	if (!is_number && !lua_isnil(L, -1))
-		luaL_error(L, "a request's %s must be a number, got %s", field, luaL_typename(L, -1));
-	lua_pop(L, 1);
-	return is_number ? n : 0;
-}
-
-/* The hop's header lines (a list of "Name: value" strings) into lines. */
-static void hop_headers(lua_State *L, int hop, struct http_request *req, const char *lines[MAX_HEADER_LINES])
-{
-	if (lua_getfield(L, hop, "headers") == LUA_TNIL) {
-		lua_pop(L, 1);
-		return;
-	}
 	if (!lua_istable(L, -1))
 		luaL_error(L, "a request's headers must be a list of lines, got %s", luaL_typename(L, -1));
 	lua_Integer n = luaL_len(L, -1);
@@ -177,45 +172,99 @@ static void hop_headers(lua_State *L, int hop, struct http_request *req, const c
 		luaL_error(L, "a request has more than %d headers", MAX_HEADER_LINES);
 	for (lua_Integer i = 1; i <= n; i++) {
 		lua_rawgeti(L, -1, i);
-		if (!lua_isstring(L, -1))
+		if (lua_type(L, -1) != LUA_TSTRING)
 			luaL_error(L, "a request's header line %d is not a string", (int)i);
 		lines[i - 1] = lua_tostring(L, -1);
 		lua_pop(L, 1); /* still referenced by the list */
 	}
-	lua_pop(L, 1); /* the list, referenced by the hop */
 	req->headers = lines;
 	req->header_count = (size_t)n;
+}
+
+/* The hop's fields into req, in one pass over the hop (a plain hop has
+ * three fields: reading each field by name cost more than the walk).
+ * Every string stays referenced by the hop. */
+static void read_hop(lua_State *L, int hop, struct http_request *req, const char *lines[MAX_HEADER_LINES])
+{
+	lua_pushnil(L);
+	while (lua_next(L, hop)) {
+		enum hop_field f = HOP_OTHER;
+		if (lua_type(L, -2) == LUA_TSTRING) {
+			size_t len;
+			const char *key = lua_tolstring(L, -2, &len);
+			f = hop_field_of(key, len);
+		}
+		switch (f) {
+		case HOP_METHOD:
+			req->method = check_string(L, "method", NULL);
+			break;
+		case HOP_URL:
+			req->url = check_string(L, "url", NULL);
+			break;
+		case HOP_BODY:
+			req->body = check_string(L, "body", &req->body_len);
+			break;
+		case HOP_HEADERS:
+			check_headers(L, req, lines);
+			break;
+		case HOP_JSON_BODY:
+			req->json_body = lua_toboolean(L, -1);
+			break;
+		case HOP_FOREIGN:
+			req->omit_key = lua_toboolean(L, -1);
+			break;
+		case HOP_OTHER:
+			break;
+		}
+		lua_pop(L, 1);
+	}
+}
+
+/* Pushes field k of the call at idx, raw: a call's methods (its
+ * metatable's __index) are no field, and a miss costs no second lookup. */
+static int call_field(lua_State *L, int idx, enum call_key k)
+{
+	lua_rawgeti(L, UP_CALL_KEYS, k);
+	return lua_rawget(L, idx);
+}
+
+static double call_number(lua_State *L, int idx, enum call_key k, const char *name)
+{
+	int is_number;
+	call_field(L, idx, k);
+	double n = lua_tonumberx(L, -1, &is_number);
+	if (!is_number && !lua_isnil(L, -1))
+		luaL_error(L, "a request's %s must be a number, got %s", name, luaL_typename(L, -1));
+	lua_pop(L, 1);
+	return is_number ? n : 0;
 }
 
 struct http_request binding_check_call(lua_State *L, int call, const char *lines[MAX_HEADER_LINES])
 {
 	luaL_checktype(L, call, LUA_TTABLE);
+	call = lua_absindex(L, call);
+	struct http_request req = {
+	    .timeout_ms = (long)(call_number(L, call, CALL_TIMEOUT, "timeout") * 1000.0),
+	    .max_body = (size_t)call_number(L, call, CALL_MAX_BODY, "max_body"),
+	};
+	req.fresh_connection = lua_toboolean(L, (call_field(L, call, CALL_FRESH), -1));
+	lua_pop(L, 1);
 	/* The hop: what goes out on this attempt (the call itself for a
 	 * tool's one-off request). It stays referenced by the call. */
 	int hop = call;
-	if (lua_getfield(L, call, "hop") != LUA_TNIL) {
+	if (call_field(L, call, CALL_HOP) != LUA_TNIL) {
 		luaL_checktype(L, -1, LUA_TTABLE);
 		hop = lua_gettop(L);
 	}
-	struct http_request req = {
-	    .method = field_string(L, hop, "method", NULL),
-	    .url = field_string(L, hop, "url", NULL),
-	    .json_body = field_boolean(L, hop, "json_body"),
-	    .omit_key = field_boolean(L, hop, "foreign"),
-	    .fresh_connection = field_boolean(L, call, "fresh"),
-	    .timeout_ms = (long)(field_number(L, call, "timeout") * 1000.0),
-	    .max_body = (size_t)field_number(L, call, "max_body"),
-	};
+	read_hop(L, hop, &req, lines);
+	lua_pop(L, 1); /* the hop, or nil */
 	if (!req.method || !req.url)
 		luaL_error(L, "a request needs a method and a url (strings)");
-	req.body = field_string(L, hop, "body", &req.body_len);
-	hop_headers(L, hop, &req, lines);
-	lua_pop(L, 1); /* the hop, or nil */
 	return req;
 }
 
-/* Performs the call at arg call under limiter l (or none): true and the
- * outcome in the call, or what binding_no_token gives. */
+/* Performs the call at arg call under limiter l (or none): its outcome,
+ * or what binding_no_token gives. */
 static int exchange(lua_State *L, struct limiter *l, int call)
 {
 	struct transport_box *box = check_box(L, 1);
@@ -225,29 +274,27 @@ static int exchange(lua_State *L, struct limiter *l, int call)
 	double wait;
 	enum limiter_answer answer = exchange_perform(l, box->transport, &req, &box->response, &out, &wait);
 	if (answer != LIMITER_TAKEN)
-		return binding_no_token(L, call, answer, wait, l);
-	binding_set_outcome(L, call, &out);
-	lua_pushboolean(L, 1);
-	return 1;
+		return binding_no_token(L, answer, wait, l);
+	return binding_push_outcome(L, &out);
 }
 
 /*
- * t:perform(call) -> call, its outcome set
+ * t:perform(call) -> status, headers, body, elapsed, transmissions
+ *                 or nil, failure, message, elapsed, transmissions
  * One request, outside any limiter (for tools and specs): call is a table
  * with method, url [, headers, body, json_body, foreign, timeout, max_body,
  * fresh].
  */
 static int transport_perform_method(lua_State *L)
 {
-	exchange(L, NULL, 2);
-	lua_settop(L, 2);
-	return 1;
+	return exchange(L, NULL, 2);
 }
 
 /*
  * t:send(limiter, call)
- *   -> true: the call's outcome is set (binding.h says which fields)
  *   -> false, wait: no token, nothing sent (wait -1: until a response)
+ *   -> the outcome (binding.h: binding_push_outcome), which Call:record
+ *      names
  * Take, perform and observe in one call: no error can come between taking
  * a token and settling it, and a request crosses into C once.
  */
