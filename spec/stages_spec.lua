@@ -7,15 +7,11 @@ local send = require("pulse.send")
 local support = require("support.sandbox")
 
 describe("request path stages", function()
+	-- Each spec makes its clients after adding its stage: the shared
+	-- client is not used.
 	local sandbox
-	setup(function()
-		sandbox = support.start({})
-	end)
-	teardown(function()
-		sandbox:stop()
-	end)
-	before_each(function()
-		sandbox:reset()
+	support.shared_sandbox({}, function(s)
+		sandbox = s
 	end)
 
 	-- Runs fn with stage in send.stages, removed after whatever happens.
