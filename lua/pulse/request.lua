@@ -92,8 +92,9 @@ local function place_of(line, path)
 end
 
 -- The hop of a plain request (an idempotent method, no options) to a path
--- prepared before: { method, url, idempotent = true }, made once; nil for
--- a path not seen yet.
+-- prepared before: { method, url, idempotent = true, plain = true }, made
+-- once; nil for a path not seen yet. plain tells the binding there is
+-- nothing else to read (binding/transport.c).
 function request.plain_hop(line, method, path)
 	local place = line.urls and line.urls[path]
 	if not place then
@@ -101,7 +102,7 @@ function request.plain_hop(line, method, path)
 	end
 	local hop = place[method]
 	if not hop then
-		hop = { method = method, url = place.url, idempotent = true }
+		hop = { method = method, url = place.url, idempotent = true, plain = true }
 		place[method] = hop
 	end
 	return hop

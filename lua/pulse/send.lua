@@ -141,14 +141,18 @@ end
 local Call = {}
 Call.__index = Call
 
--- A call with room for its outcome's fields, so that the binding setting
--- them does not grow it. (A nil in a constructor still sizes the table.)
+-- A call with room for its outcome's fields, so that recording them does
+-- not grow it. (A nil in a constructor still sizes the table.) req and
+-- deadline are false until the full path sets them: a plain call reads
+-- them, and a field that is there is not looked for among the methods.
 local function new_call(line, hop, timeout)
 	return setmetatable({
 		line = line,
 		hop = hop,
 		timeout = timeout,
 		slept = 0,
+		req = false,
+		deadline = false,
 		status = nil,
 		headers = nil,
 		body = nil,
@@ -308,7 +312,7 @@ function send.plain(line, method, path, opts, spare)
 	end
 	local call = spare
 	if call then
-		call.hop, call.slept = hop, 0
+		call.hop = hop
 	else
 		call = new_call(line, hop, line.first_timeout)
 	end

@@ -32,15 +32,15 @@
 #define UP_CALL_KEYS lua_upvalueindex(8) /* the call fields the binding reads, by enum call_key */
 #define SHARED_UPVALUES 8
 
-/* The fields of a call (send.lua's Call) the binding reads by name, kept
- * interned in UP_CALL_KEYS: pushing one is an array read, where pushing
- * a C string looks it up in Lua's string table, a few hundred
- * instructions each time the string cache misses. (The hop's fields are
- * read in one walk over it: transport.c.) */
-enum call_key { CALL_HOP = 1, CALL_TIMEOUT, CALL_MAX_BODY, CALL_FRESH };
+/* The fields of a call (send.lua's Call) and of a plain hop the binding
+ * reads by name, kept interned in UP_CALL_KEYS: pushing one is an array
+ * read, where pushing a C string looks it up in Lua's string table, a few
+ * hundred instructions each time the string cache misses. (Another hop's
+ * fields are read in one walk over it: transport.c.) */
+enum call_key { CALL_HOP = 1, CALL_TIMEOUT, CALL_MAX_BODY, CALL_FRESH, CALL_PLAIN, CALL_METHOD, CALL_URL };
 #define CALL_KEY_NAMES                                                                                       \
 	{                                                                                                    \
-		"hop", "timeout", "max_body", "fresh"                                                        \
+		"hop", "timeout", "max_body", "fresh", "plain", "method", "url"                              \
 	}
 
 /* The metatables' registry names, in the order of the upvalues above. */

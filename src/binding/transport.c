@@ -239,16 +239,20 @@ static double call_number(lua_State *L, int idx, enum call_key k, const char *na
 	return is_number ? n : 0;
 }
 
+/* A plain hop's string field k (method or url), or NULL. */
+static const char *plain_string(lua_State *L, int hop, enum call_key k)
+{
+	const char *s = call_field(L, hop, k) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+	lua_pop(L, 1); /* still referenced by the hop */
+	return s;
+}
+
 struct http_request binding_check_call(lua_State *L, int call, const char *lines[MAX_HEADER_LINES])
 {
 	luaL_checktype(L, call, LUA_TTABLE);
 	call = lua_absindex(L, call);
-	struct http_request req = {
-	    .timeout_ms = (long)(call_number(L, call, CALL_TIMEOUT, "timeout") * 1000.0),
-	    .max_body = (size_t)call_number(L, call, CALL_MAX_BODY, "max_body"),
-	};
-	req.fresh_connection = lua_toboolean(L, (call_field(L, call, CALL_FRESH), -1));
-	lua_pop(L, 1);
+	struct http_request req = {.timeout_ms =
+	                               (long)(call_number(L, call, CALL_TIMEOUT, "timeout") * 1000.0)};
 	/* The hop: what goes out on this attempt (the call itself for a
 	 * tool's one-off request). It stays referenced by the call. */
 	int hop = call;
@@ -256,8 +260,18 @@ struct http_request binding_check_call(lua_State *L, int call, const char *lines
 		luaL_checktype(L, -1, LUA_TTABLE);
 		hop = lua_gettop(L);
 	}
-	read_hop(L, hop, &req, lines);
-	lua_pop(L, 1); /* the hop, or nil */
+	/* A plain hop (request.plain_hop: the gate's) is a method and a URL,
+	 * idempotent, nothing more: read those two alone. */
+	if (lua_toboolean(L, (call_field(L, hop, CALL_PLAIN), -1))) {
+		req.method = plain_string(L, hop, CALL_METHOD);
+		req.url = plain_string(L, hop, CALL_URL);
+	} else {
+		req.max_body = (size_t)call_number(L, call, CALL_MAX_BODY, "max_body");
+		req.fresh_connection = lua_toboolean(L, (call_field(L, call, CALL_FRESH), -1));
+		lua_pop(L, 1);
+		read_hop(L, hop, &req, lines);
+	}
+	lua_pop(L, 2); /* the plain flag; the hop, or nil */
 	if (!req.method || !req.url)
 		luaL_error(L, "a request needs a method and a url (strings)");
 	return req;
