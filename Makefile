@@ -241,6 +241,7 @@ bench-compare: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi $(BUILD)/
 	PULSE_BENCH_BASELINE=$(BUILD)/ref/build $(BUILD)/pulse-lua bench/transport.lua
 	PULSE_BENCH_BASELINE=$(BUILD)/ref/build $(BUILD)/pulse-lua bench/concurrency.lua
 	PULSE_BENCH_BASELINE=$(BUILD)/ref/build $(BUILD)/pulse-lua bench/sandbox.lua
+	PULSE_BENCH_BASELINE=$(BUILD)/ref/build $(BUILD)/pulse-lua bench/instructions.lua
 
 # luacheck, clang-format, and the layer rules of ARCHITECTURE.md
 # (tools/layers.lua): each folder includes and requires only what lies
