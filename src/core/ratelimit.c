@@ -25,8 +25,8 @@ void ratelimit_init_share(struct ratelimit_state *s, double limit, double window
 	ratelimit_init(s, own, window, own, now);
 	if (refill <= 0)
 		return;
-	if (refill <= now)
-		refill += (floor((now - refill) / window) + 1) * window;
+	if (refill <= now) /* on the phase: the first refill after now */
+		refill = window > 0 ? refill + (floor((now - refill) / window) + 1) * window : now;
 	s->tokens = 0;
 	s->next_refill = refill;
 	s->blocked_until = blocked_until;

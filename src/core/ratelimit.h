@@ -55,7 +55,8 @@ void ratelimit_init(struct ratelimit_state *s, double limit, double window, doub
  * phase), it starts empty, since the others may have spent the window
  * already: its first tokens come at the first refill after now on that
  * phase, and none before blocked_until. With refill 0 (nothing seen), it
- * starts full.
+ * starts full. window must be above 0 (a caller falls back to the policy
+ * it was given when what it saw is none); the phase is not kept without.
  */
 void ratelimit_init_share(struct ratelimit_state *s, double limit, double window, double share, double refill,
                           double blocked_until, double now);

@@ -183,9 +183,18 @@ static void go_alone(struct shm_limiter *s, double now)
 	if (s->broken)
 		return;
 	s->broken = 1;
-	/* Empty: from the server's phase as last seen, else a window on. */
-	double refill = s->seen.next_refill > now ? s->seen.next_refill : now + s->seen.window;
-	ratelimit_init_share(&s->own, s->seen.limit, s->seen.window, s->share, refill, 0, now);
+	/* The policy as last seen, or as given at open when what was seen is
+	 * none. Empty, from the server's phase as last seen, else a window
+	 * on; but a process that had not heard from the server (late to
+	 * start) keeps one token: its response teaches the bucket the
+	 * server's policy, where empty it waited a whole window of the policy
+	 * given at open, and full it could spend more than its share. */
+	double limit = s->seen.limit > 0 ? s->seen.limit : s->limit;
+	double window = s->seen.window > 0 ? s->seen.window : s->window;
+	double refill = s->seen.next_refill > now ? s->seen.next_refill : now + window;
+	ratelimit_init_share(&s->own, limit, window, s->share, refill, 0, now);
+	if (!s->seen.confirmed)
+		s->own.tokens = 1;
 }
 
 /* Paced alone, or failed, saying why in l->error. */
