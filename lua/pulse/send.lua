@@ -110,6 +110,9 @@ function Line:attempt_ended(status)
 		tasks.wake(self.probe_waiters)
 	end
 end
+-- The plain path calls this and Call's record, transmit and plain_answer
+-- as locals: a method is looked for in the object first, then its class.
+local attempt_ended = Line.attempt_ended
 
 -- Waits as the limiter said when it gave no token (wait: seconds, or -1
 -- for "until the response of the request checking the bucket"); returns
@@ -179,6 +182,7 @@ function Call:record(status, a, b, elapsed, transmissions, retry_after, rate)
 		self.failure, self.message = a, b
 	end
 end
+local record = Call.record
 
 -- Ends the attempt without an exchange, nothing sent.
 function Call:fail(failure, message)
@@ -235,7 +239,7 @@ function Call:transmit()
 			a, b, c, d, e, f, g = transport:send(limiter, self)
 		end
 		if a ~= false then -- an outcome, or the limiter failed (nil, "limiter", why, 0, 0)
-			return self:record(a, b, c, d, e, f, g)
+			return record(self, a, b, c, d, e, f, g)
 		end
 		local wait = b
 		local now = core.now()
@@ -253,6 +257,7 @@ function Call:transmit()
 		self.slept = self.slept + line:await_token(wait)
 	end
 end
+local transmit = Call.transmit
 
 -- The retry rules' name for a failure the transport reports.
 local OUTCOMES = {
@@ -336,7 +341,7 @@ end
 -- undecodable body too).
 function Call:plain_answer()
 	local status = self.status
-	self.line:attempt_ended(status)
+	attempt_ended(self.line, status)
 	if is_success(status) then
 		local slept = self.slept
 		local res = response.new(status, self.headers, self.transmissions, slept, slept + self.elapsed, self.rate)
@@ -350,6 +355,7 @@ function Call:plain_answer()
 	end
 	return false
 end
+local plain_answer = Call.plain_answer
 
 -- ---- the full path --------------------------------------------------------
 
@@ -597,8 +603,8 @@ function send.call(line, name, method, path, opts)
 	local call = send.plain(line, method, path, opts, line.spare)
 	if call then
 		line.spare = nil
-		call:transmit()
-		local answered, a, b = call:plain_answer()
+		transmit(call)
+		local answered, a, b = plain_answer(call)
 		if answered then
 			line.spare = call
 			return a, b
