@@ -204,7 +204,7 @@ function Call:await_transfer(id)
 end
 
 -- One transmission of the hop: takes a token, waiting as the limiter says
--- but never past the deadline (nil: the line's budget from the first wait
+-- but never past the deadline (false: the line's budget from the first wait
 -- on), and sends, on the engine inside a task (the task yields until it is
 -- done) or on the transport outside. A foreign hop (a redirect to another
 -- origin) takes no token and carries no key. Sets the outcome, and slept:
