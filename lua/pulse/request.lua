@@ -91,20 +91,14 @@ local function place_of(line, path)
 	return place
 end
 
--- The hop of a plain request (an idempotent method, no options) to a path
--- prepared before: { method, url, idempotent = true, plain = true }, made
--- once; nil for a path not seen yet. plain tells the binding there is
--- nothing else to read (binding/transport.c).
-function request.plain_hop(line, method, path)
-	local place = line.urls and line.urls[path]
-	if not place then
-		return nil
-	end
-	local hop = place[method]
-	if not hop then
-		hop = { method = method, url = place.url, idempotent = true, plain = true }
-		place[method] = hop
-	end
+-- The hop of a plain request (an idempotent method, no options) to a
+-- place (line.urls[path], which send.plain reads): { method, url,
+-- idempotent = true, plain = true }, made once, kept in the place by
+-- method. plain tells the binding there is nothing else to read
+-- (binding/transport.c).
+function request.plain_hop(place, method)
+	local hop = { method = method, url = place.url, idempotent = true, plain = true }
+	place[method] = hop
 	return hop
 end
 

@@ -230,48 +230,47 @@ static int call_field(lua_State *L, int idx, enum call_key k)
 
 static double call_number(lua_State *L, int idx, enum call_key k, const char *name)
 {
-	int is_number;
-	call_field(L, idx, k);
-	double n = lua_tonumberx(L, -1, &is_number);
-	if (!is_number && !lua_isnil(L, -1))
+	int type = call_field(L, idx, k);
+	double n = type == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
+	if (type != LUA_TNUMBER && type != LUA_TNIL)
 		luaL_error(L, "a request's %s must be a number, got %s", name, luaL_typename(L, -1));
 	lua_pop(L, 1);
-	return is_number ? n : 0;
+	return n;
 }
 
-/* A plain hop's string field k (method or url), or NULL. */
+/* A plain hop's string field k (method or url), or NULL; left pushed. */
 static const char *plain_string(lua_State *L, int hop, enum call_key k)
 {
-	const char *s = call_field(L, hop, k) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-	lua_pop(L, 1); /* still referenced by the hop */
-	return s;
+	return call_field(L, hop, k) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
 }
 
 struct http_request binding_check_call(lua_State *L, int call, const char *lines[MAX_HEADER_LINES])
 {
 	luaL_checktype(L, call, LUA_TTABLE);
 	call = lua_absindex(L, call);
+	int top = lua_gettop(L);
 	struct http_request req = {.timeout_ms =
 	                               (long)(call_number(L, call, CALL_TIMEOUT, "timeout") * 1000.0)};
 	/* The hop: what goes out on this attempt (the call itself for a
-	 * tool's one-off request). It stays referenced by the call. */
+	 * tool's one-off request). It stays referenced by the call, and each
+	 * string read from it by the hop: the values pushed are left on the
+	 * stack until the end, one pop for all. */
 	int hop = call;
 	if (call_field(L, call, CALL_HOP) != LUA_TNIL) {
 		luaL_checktype(L, -1, LUA_TTABLE);
-		hop = lua_gettop(L);
+		hop = top + 1;
 	}
 	/* A plain hop (request.plain_hop: the gate's) is a method and a URL,
 	 * idempotent, nothing more: read those two alone. */
-	if (lua_toboolean(L, (call_field(L, hop, CALL_PLAIN), -1))) {
+	if (call_field(L, hop, CALL_PLAIN) == LUA_TBOOLEAN && lua_toboolean(L, -1)) {
 		req.method = plain_string(L, hop, CALL_METHOD);
 		req.url = plain_string(L, hop, CALL_URL);
 	} else {
 		req.max_body = (size_t)call_number(L, call, CALL_MAX_BODY, "max_body");
 		req.fresh_connection = lua_toboolean(L, (call_field(L, call, CALL_FRESH), -1));
-		lua_pop(L, 1);
 		read_hop(L, hop, &req, lines);
 	}
-	lua_pop(L, 2); /* the plain flag; the hop, or nil */
+	lua_settop(L, top);
 	if (!req.method || !req.url)
 		luaL_error(L, "a request needs a method and a url (strings)");
 	return req;
