@@ -58,7 +58,7 @@ LUA_CLIENT_SRC  = $(filter-out $(LUA_SANDBOX_SRC),$(LUA_SRC))
 obj = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(1))
 pic = $(patsubst src/%.c,$(BUILD)/pic/%.o,$(1))
 
-.PHONY: all module test bench bench-compare docs install install-module uninstall clean deps lint lint-selftest format rock install-rock \
+.PHONY: all module test bench bench-compare docs install install-module uninstall clean deps lint lint-selftest format rock install-rock catalog \
         check-asan check-valgrind fuzz
 
 all: $(BUILD)/pulse/core.so $(BUILD)/pulse-lua $(BUILD)/pulse-sandbox
@@ -250,10 +250,17 @@ lint:
 	luacheck lua spec examples tools $(wildcard bench/*.lua) src/limiter/redis_bucket.lua src/queue/redis_streams.lua
 	clang-format --dry-run --Werror $(C_FILES)
 	$(LUA) tools/layers.lua .
+	@$(LUA) tools/catalog.lua doc/api/endpoints.tsv $(BUILD)/catalog.lua && cmp -s $(BUILD)/catalog.lua lua/pulse/sandbox/catalog.lua \
+		|| { echo "lint: lua/pulse/sandbox/catalog.lua is not doc/api/endpoints.tsv's: run make catalog"; exit 1; }
 	@# A module reads only its own objects' private (_) fields, on self: a
 	@# client's reach the request path as the client's line (send.lua).
 	@if grep -rnE '[[:alnum:]_)]\s*[.:]_[a-z]' lua examples --include='*.lua' | grep -vE '(^|[^.[:alnum:]_])self\s*[.:]_[a-z]|function [[:alnum:]_]+[.:]_[a-z]'; then \
 		echo "lint: a _ field read on another module's object (a client's are client.lua's: see send.lua's line)"; exit 1; fi
+
+# The sandbox's catalog of the API's operations, from the repository's copy
+# of the reference's facts; make lint fails when it is not up to date.
+catalog:
+	$(LUA) tools/catalog.lua doc/api/endpoints.tsv lua/pulse/sandbox/catalog.lua
 
 # Plants one violation of each layer rule in a scratch copy of the tree
 # and checks that the layer check fails on it.
