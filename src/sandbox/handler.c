@@ -71,7 +71,7 @@ static int native_parse_rate_limit(lua_State *L)
 
 static void push_config(lua_State *L, const struct sandbox_config *c)
 {
-	lua_createtable(L, 0, 8);
+	lua_createtable(L, 0, 16);
 	lua_createtable(L, c->key_count, 0);
 	for (int i = 0; i < c->key_count; i++) {
 		lua_pushstring(L, c->keys[i]);
@@ -98,6 +98,14 @@ static void push_config(lua_State *L, const struct sandbox_config *c)
 	lua_setfield(L, -2, "collection");
 	lua_pushboolean(L, c->tls_cert != NULL);
 	lua_setfield(L, -2, "tls");
+	lua_pushinteger(L, c->centers);
+	lua_setfield(L, -2, "centers");
+	lua_pushinteger(L, c->guests);
+	lua_setfield(L, -2, "guests");
+	lua_pushnumber(L, c->reservation_hold);
+	lua_setfield(L, -2, "reservation_hold");
+	lua_pushstring(L, c->guest_search);
+	lua_setfield(L, -2, "guest_search");
 }
 
 /* Runs require("pulse.sandbox.handler").new(config) and returns the handler it

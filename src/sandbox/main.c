@@ -43,6 +43,11 @@ static void usage(FILE *out)
 	             "  --log FILE              one JSON line per request (never the key)\n"
 	             "  --collection FILE       serve the saved examples of a Postman collection (v2.0 or\n"
 	             "                          v2.1) instead of the sample resources\n"
+	             "  --centers N             centers in the sample organization (1 to 6, default 3)\n"
+	             "  --guests N              guests per center (default 200)\n"
+	             "  --reservation-hold S    seconds a reserved booking slot is held (default 600)\n"
+	             "  --guest-search SCOPE    'org' (default): a guest search without center_id\n"
+	             "                          searches every center; 'center': it needs one\n"
 	             "  --max-connections N     at N open connections, close the oldest idle one for a\n"
 	             "                          new one (default: what the open-files limit allows)\n"
 	             "  --idle-timeout S        close a connection idle for S seconds (default 30)\n"
@@ -149,6 +154,10 @@ static const char *const VALUED[] = {
     "--max-connections",
     "--idle-timeout",
     "--request-timeout",
+    "--centers",
+    "--guests",
+    "--reservation-hold",
+    "--guest-search",
     NULL,
 };
 
@@ -200,6 +209,24 @@ static int parse_value(struct args *a, const char *name, const char *value)
 		rc = sandbox_parse_seconds(value, &c->idle_timeout, &why);
 	} else if (strcmp(name, "--request-timeout") == 0) {
 		rc = sandbox_parse_seconds(value, &c->request_timeout, &why);
+	} else if (strcmp(name, "--centers") == 0) {
+		rc = sandbox_parse_count(value, &c->centers, &why);
+		if (rc == 0 && c->centers > SANDBOX_MAX_CENTERS) {
+			why = "takes a whole number from 1 to 6";
+			rc = -1;
+		}
+	} else if (strcmp(name, "--guests") == 0) {
+		rc = sandbox_parse_count(value, &c->guests, &why);
+		if (rc == 0 && c->guests > SANDBOX_MAX_GUESTS) {
+			why = "takes a whole number from 1 to 100000";
+			rc = -1;
+		}
+	} else if (strcmp(name, "--reservation-hold") == 0) {
+		rc = sandbox_parse_seconds(value, &c->reservation_hold, &why);
+	} else if (strcmp(name, "--guest-search") == 0) {
+		why = "takes 'org' (across centers) or 'center' (a center_id required)";
+		rc = strcmp(value, "org") != 0 && strcmp(value, "center") != 0 ? -1 : 0;
+		c->guest_search = value;
 	}
 	if (rc == 0)
 		return 0;

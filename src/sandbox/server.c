@@ -64,6 +64,10 @@ struct sandbox_config sandbox_default_config(void)
 	c.seed = 1;
 	c.idle_timeout = 30;
 	c.request_timeout = 10;
+	c.centers = 3;
+	c.guests = 200;
+	c.reservation_hold = 600;
+	c.guest_search = "org";
 	return c;
 }
 

@@ -9,6 +9,7 @@
 --   bad_headers  malformed rate-limit header values
 --   latency      answer ms=N milliseconds late (at most ten minutes)
 --   status       answer code=N (100 to 599; default 500) with a JSON error body
+--   error_200    answer an API operation's documented error with status 200
 --   random       with probability p=P, one of kinds=A+B+... (default: all
 --                but redirect), chosen with the --seed generator
 -- and, for every kind: count=N (default 1; 0 for no limit), seconds=T (active
@@ -26,6 +27,7 @@ local KINDS = {
 	bad_headers = true,
 	latency = true,
 	status = true,
+	error_200 = true,
 	random = true,
 }
 

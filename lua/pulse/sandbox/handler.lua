@@ -11,6 +11,7 @@
 
 local json = require("pulse.sandbox.json")
 local native = require("pulse.sandbox.native")
+local api = require("pulse.sandbox.api")
 local bucket = require("pulse.sandbox.bucket")
 local faults = require("pulse.sandbox.faults")
 local data = require("pulse.sandbox.data")
@@ -95,6 +96,7 @@ end
 function Sandbox:start_over(now)
 	local c = self.config
 	self.store = data.new(c.seed or 1)
+	self.api = api.new(c, wall_clock)
 	self.bucket = bucket.new(c.limit, c.window, c.burst, now, c.refill)
 	self.faults = faults.queue()
 	self.stats = { requests = 0, by_status = {}, rate_limited = 0, writes_applied = 0 }
@@ -103,14 +105,17 @@ end
 
 -- ---- authentication and rate limiting ---------------------------------------
 
--- true, or false and a reason; the scheme is case-insensitive (RFC 9110).
+-- true, or false and a reason. The scheme is case-insensitive (RFC 9110),
+-- and either the overview's (Api-key) or the reference's (apikey).
+local SCHEMES = { ["api-key"] = true, apikey = true }
+
 function Sandbox:authenticate(headers)
 	local value = headers.authorization
 	if not value then
 		return false, "missing API key: send 'Authorization: Api-key <key>'"
 	end
 	local scheme, key = value:match("^(%S+) +(%S+)$")
-	if not scheme or scheme:lower() ~= "api-key" then
+	if not scheme or not SCHEMES[scheme:lower()] then
 		return false, "malformed Authorization header: expected 'Api-key <key>'"
 	end
 	if not self.key_ids[key] then
@@ -287,10 +292,16 @@ local function answer_fault(fault, req)
 	end
 end
 
--- Faults that bend a real response after the request was handled.
-local function bend_response(fault, response)
+-- Faults that bend a real response after the request was handled (op:
+-- the API operation that answered, if any).
+local function bend_response(fault, response, op)
 	local kind = fault.kind
-	if kind == "drop_after" then
+	if kind == "error_200" then
+		-- The operation's documented error, with status 200, as the
+		-- reference shows some errors arrive.
+		local body = api.error_body(op, 400, "The request is invalid.")
+		response.status, response.body = 200, json.encode(body)
+	elseif kind == "drop_after" then
 		return { drop = true }
 	elseif kind == "truncate" then
 		response.body = response.body:sub(1, #response.body // 2)
@@ -318,7 +329,8 @@ function Sandbox:describe()
 		note = "Sample data, made up from --seed: not your organization's data.",
 		sample_data = data.RESOURCES,
 		rate_limit = { limit = self.config.limit, window = self.config.window, burst = self.config.burst },
-		control = { "/_sandbox/stats", "/_sandbox/faults", "/_sandbox/reset", "/_sandbox/echo" },
+		api = api.describe(),
+		control = { "/_sandbox/stats", "/_sandbox/faults", "/_sandbox/reset", "/_sandbox/echo", "/_sandbox/events" },
 	}
 end
 
@@ -433,6 +445,8 @@ function Sandbox:control(req)
 		return self:reset(req.body)
 	elseif what == "echo" then
 		return self:echo(req)
+	elseif what == "events" and method == "GET" then
+		return reply(200, { data = self.api.events:list() })
 	end
 	return fail(404, "not_found", "no such control endpoint: " .. req.path)
 end
@@ -479,13 +493,15 @@ function Sandbox:handle(req)
 		self:record(req, response, false, false, fault)
 		return response
 	end
+	local owned = not self.mock and self.api:owns(req.method, req.path)
 	local key_valid, why = self:authenticate(req.headers)
 	if not key_valid then
-		response = fail(401, "unauthorized", why)
+		-- The API's documented text; the made-up resources say why.
+		response = owned and reply(401, api.unauthorized()) or fail(401, "unauthorized", why)
 		self:record(req, response, false, false, fault)
 		return response
 	end
-	local applied
+	local applied, op
 	if not self.bucket:take(now) then
 		response = fail(429, "rate_limited", "over the organization's rate limit")
 		table.insert(response.headers, { "Retry-After", self:retry_after(now) })
@@ -493,6 +509,10 @@ function Sandbox:handle(req)
 		local status, code, message
 		response, status, code, message = self.mock:route(req)
 		response = response or fail(status, code, message)
+	elseif owned then
+		local status, value
+		status, value, op = self.api:handle(req, wall_clock())
+		response, applied = reply(status, value), req.method ~= "GET" and req.method ~= "HEAD" and status == 200
 	else
 		response, applied = self:route(req)
 	end
@@ -500,7 +520,7 @@ function Sandbox:handle(req)
 		table.insert(response.headers, h)
 	end
 	if fault then
-		response = bend_response(fault, response)
+		response = bend_response(fault, response, op)
 	end
 	self:record(req, response, true, applied, fault)
 	return response
