@@ -113,6 +113,9 @@ function Api:handle(req, now)
 	local call = wire.call(op, params, req, self.org, now, self.config)
 	call.events = self.events
 	local status, value = answer(call)
+	if type(status) == "table" then -- a call:fail answer
+		status, value = status.status, status.body
+	end
 	return status, value, op
 end
 

@@ -110,9 +110,11 @@ function Call:flag(name, default)
 	return value:lower() == "true"
 end
 
--- The error answer: HTTP status, and the body of the operation's shape.
+-- The error answer: one value, { status, body } (the body in the
+-- operation's shape), which an operation returns in place of its status
+-- and body, and a helper passes up as its second value.
 function Call:fail(status, code, message)
-	return status, wire.error_body(self.op.name, code, message)
+	return { status = status, body = wire.error_body(self.op.name, code, message) }
 end
 
 -- "The request is invalid.": the reference's answer to input it cannot read.

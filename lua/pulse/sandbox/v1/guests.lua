@@ -44,8 +44,15 @@ local function phone_of(value)
 	if type(value) ~= "table" then
 		return nil
 	end
+	-- lua-cjson reads every number as a float: a whole one is an id.
 	local country, number = value.country_code, value.number
-	if (country ~= nil and math.type(country) ~= "integer") or (number ~= nil and type(number) ~= "string") then
+	if country ~= nil then
+		country = math.tointeger(country)
+		if not country then
+			return nil
+		end
+	end
+	if number ~= nil and type(number) ~= "string" then
 		return nil
 	end
 	return { country_code = country or -1, number = number or "" }
