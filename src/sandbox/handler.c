@@ -108,18 +108,24 @@ static void push_config(lua_State *L, const struct sandbox_config *c)
 	lua_setfield(L, -2, "guest_search");
 }
 
-/* Runs require("pulse.sandbox.handler").new(config) and returns the handler it
- * makes; raises what new raises (a bad option, say). */
-static int open_handler(lua_State *L)
+/* The standard libraries, the embedded modules and lua-cjson in L. */
+static void open_modules(lua_State *L)
 {
-	const struct handler_counters *counters = lua_touserdata(L, 1);
-	const struct sandbox_config *config = lua_touserdata(L, 2);
 	luaL_openlibs(L);
 	modules_install(L);
 	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
 	lua_pushcfunction(L, luaopen_cjson);
 	lua_setfield(L, -2, "cjson");
 	lua_pop(L, 1);
+}
+
+/* Runs require("pulse.sandbox.handler").new(config) and returns the handler it
+ * makes; raises what new raises (a bad option, say). */
+static int open_handler(lua_State *L)
+{
+	const struct handler_counters *counters = lua_touserdata(L, 1);
+	const struct sandbox_config *config = lua_touserdata(L, 2);
+	open_modules(L);
 
 	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
 	lua_newtable(L);
@@ -146,6 +152,30 @@ static int open_handler(lua_State *L)
 	lua_call(L, 1, 1);
 	luaL_checktype(L, -1, LUA_TFUNCTION);
 	return 1;
+}
+
+/* Pushes require("pulse.sandbox.api").endpoints(). */
+static int endpoints_text(lua_State *L)
+{
+	open_modules(L);
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "pulse.sandbox.api");
+	lua_call(L, 1, 1);
+	lua_getfield(L, -1, "endpoints");
+	lua_call(L, 0, 1);
+	return 1;
+}
+
+int handler_print_endpoints(FILE *out)
+{
+	lua_State *L = luaL_newstate();
+	if (!L)
+		return -1;
+	lua_pushcfunction(L, endpoints_text);
+	int rc = lua_pcall(L, 0, 1, 0) == LUA_OK ? 0 : -1;
+	fputs(lua_tostring(L, -1), rc == 0 ? out : stderr);
+	lua_close(L);
+	return rc;
 }
 
 int handler_open(struct handler *h, const struct sandbox_config *config,

@@ -10,6 +10,7 @@
 #include <lua.h>
 #include <microhttpd.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct handler {
 	lua_State *L;
@@ -28,6 +29,10 @@ struct handler_counters {
 int handler_open(struct handler *h, const struct sandbox_config *config,
                  const struct handler_counters *counters, char *err, size_t errlen);
 void handler_close(struct handler *h); /* safe on one that failed to open */
+
+/* Writes the table of the API's operations the sandbox emulates (for
+ * --help). Returns 0, or -1 (said on stderr). */
+int handler_print_endpoints(FILE *out);
 
 struct handler_request {
 	struct MHD_Connection *connection; /* for its headers, query and address */

@@ -1,4 +1,5 @@
 /* pulse-sandbox: a local emulator of the Pulse API. See usage() and README.md. */
+#include "handler.h"
 #include "options.h"
 #include "sandbox.h"
 
@@ -334,7 +335,7 @@ int main(int argc, char **argv)
 	int rc = parse_args(argc, argv, &a);
 	if (rc == -1) {
 		usage(stdout);
-		rc = EXIT_SUCCESS;
+		rc = handler_print_endpoints(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 	} else if (rc == -2) {
 		printf("pulse-sandbox %s (%s)\n", PULSE_VERSION, LUA_RELEASE);
 		rc = EXIT_SUCCESS;

@@ -57,6 +57,28 @@ function api.describe()
 	}
 end
 
+-- The table of the operations emulated, for --help and the docs.
+function api.endpoints()
+	local lines, count = {}, 0
+	for _, op in ipairs(catalog) do
+		if EMULATED[op.name] then
+			count = count + 1
+			lines[#lines + 1] = string.format("  %-6s %-57s %s", op.method, op.path, op.name)
+		end
+	end
+	table.insert(
+		lines,
+		1,
+		string.format(
+			"The Pulse API's operations it emulates, over sample data (the other %d of the\n"
+				.. "reference's %d answer 501, naming their reference page):",
+			#catalog - count,
+			#catalog
+		)
+	)
+	return table.concat(lines, "\n") .. "\n"
+end
+
 local Api = {}
 Api.__index = Api
 
