@@ -50,6 +50,44 @@ for _ = 1, ROUNDS do
 			math.max(build.concurrent, rate(string.format("%s/bench/plain_multi %s %d 8", BUILD, url, N), N))
 	end
 end
+
+-- The server's CPU seconds so far (user and system), from /proc.
+local function cpu_seconds(pid)
+	local stat = assert(support.read_file("/proc/" .. pid .. "/stat"))
+	local fields = {}
+	for field in stat:match("%) (.*)$"):gmatch("%S+") do
+		fields[#fields + 1] = field
+	end
+	-- utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+	return (tonumber(fields[12]) + tonumber(fields[13])) / 100
+end
+
+-- Lists of 10 by the sequential client: the real API's services of a center
+-- (/v1) against the made-up /services at the same page size, each build's
+-- in its rounds; requests per second of the server's CPU time.
+local function list_paths(build)
+	local status, _, body = build.sandbox:raw("GET", "/v1/centers", { "Authorization: Api-key bench-key" })
+	local paths = { { "/services?per_page=10", "made-up /services, 10 a page" } }
+	if status == 200 then
+		table.insert(paths, 1, { "/v1/Centers/" .. body.centers[1].id .. "/services", "/v1 center's services, 10" })
+	end
+	return paths
+end
+local list_rows = {}
+for _, build in ipairs(builds) do
+	for _, p in ipairs(list_paths(build)) do
+		list_rows[#list_rows + 1] = { build = build, path = p[1], name = p[2], best = 0 }
+	end
+end
+for _ = 1, ROUNDS do
+	for _, row in ipairs(list_rows) do
+		local pid = row.build.sandbox.pid
+		local before = cpu_seconds(pid)
+		rate(string.format("%s/bench/plain_get %s %d", BUILD, row.build.sandbox.url .. row.path, N), N)
+		row.best = math.max(row.best, N / math.max(cpu_seconds(pid) - before, 0.01))
+	end
+end
+
 print(string.format("sandbox: %d GETs of %s by plain C, best of %d interleaved rounds", N, PATH, ROUNDS))
 print(string.format("%-22s %14s %7s %16s %7s", "server", "sequential/s", "ratio", "concurrent 8/s", "ratio"))
 for _, build in ipairs(builds) do
@@ -61,5 +99,18 @@ for _, build in ipairs(builds) do
 		build.concurrent,
 		build.concurrent / builds[1].concurrent
 	))
+end
+print(string.format("\nlists of 10, sequential: requests per second of the server's CPU time (best of %d)", ROUNDS))
+print(string.format("%-22s %-30s %14s %7s", "server", "list", "per CPU s", "ratio"))
+for _, row in ipairs(list_rows) do
+	print(string.format(
+		"%-22s %-30s %14.0f %7.2f",
+		row.build.name,
+		row.name,
+		row.best,
+		row.best / list_rows[1].best
+	))
+end
+for _, build in ipairs(builds) do
 	build.sandbox:stop()
 end

@@ -97,7 +97,9 @@ end
 -- or on a documented route (the reference lists a few legacy ones
 -- elsewhere).
 function Api:owns(method, path)
-	if path:lower():find("^/v[12]/") then
+	if not self.routes:may_match(path) then
+		return false
+	elseif path:lower():find("^/v[12]/") then
 		return true
 	end
 	local op, elsewhere = self.routes:match(method == "HEAD" and "GET" or method, path)

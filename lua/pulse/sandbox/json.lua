@@ -14,10 +14,17 @@ local json = {
 }
 
 local array_mt = { __name = "pulse.sandbox.json.array" }
+local text_mt = { __name = "pulse.sandbox.json.text" }
 
 -- Marks t (default: a new table) as an array, so that it is written [] when empty.
 function json.array(t)
 	return setmetatable(t or {}, array_mt)
+end
+
+-- A whole answer already encoded (text: JSON), which json.encode writes
+-- as it is: a list whose items' encodings are kept (v1/centers.lua).
+function json.text(text)
+	return setmetatable({ text = text }, text_mt)
 end
 
 -- A string no value of the sandbox holds (letters, digits and _, so that
@@ -54,6 +61,9 @@ end
 
 -- The text of value; raises what cjson raises (a value JSON cannot hold).
 function json.encode(value)
+	if getmetatable(value) == text_mt then
+		return value.text
+	end
 	local text = cjson.encode(prepare(value))
 	if text:find(QUOTED_MARKER, 1, true) then
 		text = text:gsub(QUOTED_MARKER, "[]")

@@ -93,12 +93,15 @@ end
 
 -- Whether expand names what (case-insensitive).
 function Call:expands(what)
-	for _, item in ipairs(self:list_arg("expand")) do
-		if item:lower() == what:lower() then
-			return true
+	local set = self.expand_set
+	if not set then
+		set = {}
+		for _, item in ipairs(self:list_arg("expand")) do
+			set[item:lower()] = true
 		end
+		self.expand_set = set
 	end
-	return false
+	return set[what:lower()] == true
 end
 
 -- A boolean query parameter ("true"/"false", any case), or default.
