@@ -544,3 +544,81 @@ describe("pulse-sandbox /v1", function()
 		assert.are.equal(14, guests.page_info.total)
 	end)
 end)
+
+describe("pulse-sandbox webhooks", function()
+	-- Waits (up to 10 s) until the receiver's file has n lines; returns them.
+	local function received(path, n)
+		for _ = 1, 200 do
+			local lines = {}
+			for line in (support.read_file(path) or ""):gmatch("[^\n]+") do
+				lines[#lines + 1] = assert(json.decode(line))
+			end
+			if #lines >= n then
+				return lines
+			end
+			require("pulse.core").sleep(0.05)
+		end
+		error("the receiver did not get " .. n .. " requests")
+	end
+
+	it("delivers the documented envelope by the verb chosen, retrying a failed delivery", function()
+		local out = support.temp_path(".jsonl")
+		local receiver, url =
+			support.spawn("/usr/bin/python3 spec/support/webhook_receiver.py " .. out .. " 2", support.temp_path(".out"))
+		local sandbox = support.start({
+			args = "--webhook " .. url .. "/hooks?from=sandbox --webhook-verb PUT --webhook-backoff 0.05:0.2",
+		})
+		local call = caller(sandbox)
+		local _, centers = call("GET", "/v1/centers")
+		local status, guest = call("POST", "/v1/guests", {
+			center_id = centers.centers[1].id,
+			personal_info = { first_name = "Wren", last_name = "Hookway" },
+		})
+		assert.are.equal(200, status)
+		-- Two failed attempts (500), then the third is taken.
+		local lines = received(out, 3)
+		local stats = sandbox:stats()
+		sandbox:stop()
+		support.stop_spawned(receiver)
+		os.remove(out)
+		assert.are.same({ 500, 500, 204 }, { lines[1].status, lines[2].status, lines[3].status })
+		for _, line in ipairs(lines) do
+			assert.are.equal("PUT", line.method)
+			assert.are.equal("/hooks?from=sandbox", line.path)
+			assert.are.equal("application/json", line.content_type)
+		end
+		local envelope = assert(json.decode(lines[3].body))
+		assert.are.equal("Guest.Created", envelope.event_type)
+		assert.are.equal("Guest", envelope.event_resource)
+		assert.are.equal("v1", envelope.event_schema)
+		assert.truthy(envelope.id:find("^%x+$") and #envelope.id == 24, envelope.id)
+		assert.truthy(envelope.event_id:find("^%x+$") and #envelope.event_id == 24, envelope.event_id)
+		assert.are.equal(guest.id, envelope.data.id)
+		assert.are.equal(1, stats.webhooks.delivered)
+		assert.are.equal(2, stats.webhooks.failed_attempts)
+	end)
+
+	it("gives up after five retries, and refuses a URL that is not http://", function()
+		-- Nothing listens on the port: every attempt fails to connect.
+		local sandbox = support.start({ args = "--webhook http://127.0.0.1:9/ --webhook-backoff 0.01:0.02" })
+		local call = caller(sandbox)
+		local _, centers = call("GET", "/v1/centers")
+		call("POST", "/v1/guests", { center_id = centers.centers[1].id, personal_info = { first_name = "A", last_name = "B" } })
+		local stats
+		for _ = 1, 100 do
+			stats = sandbox:stats()
+			if stats.webhooks.given_up == 1 then
+				break
+			end
+			require("pulse.core").sleep(0.05)
+		end
+		sandbox:stop()
+		assert.are.same(
+			{ delivered = 0, failed_attempts = 6, given_up = 1, pending = 0, deactivated = 0 },
+			stats.webhooks
+		)
+		local _, err, code = support.run(support.BIN .. "/pulse-sandbox --webhook https://example.invalid/")
+		assert.are.equal(2, code)
+		assert.truthy(err:find("--webhook takes an http:// URL", 1, true), err)
+	end)
+end)

@@ -20,7 +20,7 @@ BINDING_SRC  = src/binding/aux.c src/binding/core.c src/binding/engine.c src/bin
                src/binding/policy.c src/binding/redis.c src/binding/redis_reply.c src/binding/response.c src/binding/sys.c src/binding/transport.c
 EMBED_SRC    = src/embed/modules.c
 SANDBOX_SRC  = src/sandbox/server.c src/sandbox/connections.c src/sandbox/handler.c src/sandbox/options.c \
-               src/sandbox/timer.c
+               src/sandbox/timer.c src/sandbox/webhooks.c src/sandbox/webhook_target.c
 RUNNER_SRC   = src/runner/pulse_lua.c src/runner/args.c src/runner/calls.c src/runner/interrupt.c src/runner/repl.c \
                src/runner/runner_sandbox.c src/runner/state.c
 # The runner's Lua state takes its memory from this pool.
@@ -36,7 +36,8 @@ MODULE_SRC   = $(UTIL_SRC) $(CORE_SRC) $(REDIS_SRC) $(LIMITER_SRC) $(QUEUE_SRC) 
 SANDBOX_UTIL_SRC = src/util/buf.c src/util/clock.c
 
 # libFuzzer targets (src/fuzz/NAME_fuzz.c) and the sources each links.
-FUZZ_TARGETS = json_decode ratelimit_headers url redis_url journal_record redis_reply block_pool ratelimit_state
+FUZZ_TARGETS = json_decode ratelimit_headers url redis_url journal_record redis_reply block_pool ratelimit_state \
+               webhook_target
 FUZZ_SRC_json_decode       = src/core/json_decode.c
 FUZZ_SRC_ratelimit_headers = src/core/ratelimit_headers.c src/util/header_block.c src/util/http_date.c src/core/ratelimit.c
 FUZZ_SRC_url               =
@@ -45,3 +46,4 @@ FUZZ_SRC_journal_record    = src/queue/record.c src/util/sha256.c
 FUZZ_SRC_redis_reply       = src/binding/redis_reply.c src/redis/reader_limit.c
 FUZZ_SRC_block_pool        = src/util/block_pool.c
 FUZZ_SRC_ratelimit_state   = src/core/ratelimit.c
+FUZZ_SRC_webhook_target    = src/sandbox/webhook_target.c

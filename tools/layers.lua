@@ -18,7 +18,8 @@ local MAY_INCLUDE = {
 	embed = {},
 	sandbox = { util = true, embed = true },
 	runner = { util = true, core = true, binding = true, embed = true, net = true, sandbox = true },
-	fuzz = { util = true, core = true, redis = true, limiter = true, queue = true, binding = true }, -- what they fuzz
+	-- what they fuzz:
+	fuzz = { util = true, core = true, redis = true, limiter = true, queue = true, binding = true, sandbox = true },
 }
 
 -- System headers only some layers may include: Lua's C API, libcurl and

@@ -69,6 +69,36 @@ static int native_parse_rate_limit(lua_State *L)
 	return 3;
 }
 
+/* native.send_webhook(text): queues an event's envelope for every
+ * --webhook URL; false when memory is short. */
+static int native_send_webhook(lua_State *L)
+{
+	struct webhooks *w = lua_touserdata(L, lua_upvalueindex(1));
+	size_t len;
+	const char *body = luaL_checklstring(L, 1, &len);
+	lua_pushboolean(L, webhooks_send(w, body, len) == 0);
+	return 1;
+}
+
+/* native.webhook_counts(): what the deliveries came to (/_sandbox/stats). */
+static int native_webhook_counts(lua_State *L)
+{
+	struct webhook_counts c;
+	webhooks_counts(lua_touserdata(L, lua_upvalueindex(1)), &c);
+	lua_createtable(L, 0, 5);
+	lua_pushinteger(L, (lua_Integer)c.delivered);
+	lua_setfield(L, -2, "delivered");
+	lua_pushinteger(L, (lua_Integer)c.failed_attempts);
+	lua_setfield(L, -2, "failed_attempts");
+	lua_pushinteger(L, (lua_Integer)c.given_up);
+	lua_setfield(L, -2, "given_up");
+	lua_pushinteger(L, c.pending);
+	lua_setfield(L, -2, "pending");
+	lua_pushinteger(L, c.deactivated);
+	lua_setfield(L, -2, "deactivated");
+	return 1;
+}
+
 static void push_config(lua_State *L, const struct sandbox_config *c)
 {
 	lua_createtable(L, 0, 16);
@@ -125,6 +155,7 @@ static int open_handler(lua_State *L)
 {
 	const struct handler_counters *counters = lua_touserdata(L, 1);
 	const struct sandbox_config *config = lua_touserdata(L, 2);
+	struct webhooks *webhooks = lua_touserdata(L, 3);
 	open_modules(L);
 
 	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
@@ -141,6 +172,14 @@ static int open_handler(lua_State *L)
 	lua_setfield(L, -2, "reset_counters");
 	lua_pushcfunction(L, native_parse_rate_limit);
 	lua_setfield(L, -2, "parse_rate_limit");
+	if (webhooks) {
+		lua_pushlightuserdata(L, webhooks);
+		lua_pushcclosure(L, native_send_webhook, 1);
+		lua_setfield(L, -2, "send_webhook");
+		lua_pushlightuserdata(L, webhooks);
+		lua_pushcclosure(L, native_webhook_counts, 1);
+		lua_setfield(L, -2, "webhook_counts");
+	}
 	lua_setfield(L, -2, "pulse.sandbox.native");
 	lua_pop(L, 1);
 
@@ -179,7 +218,7 @@ int handler_print_endpoints(FILE *out)
 }
 
 int handler_open(struct handler *h, const struct sandbox_config *config,
-                 const struct handler_counters *counters, char *err, size_t errlen)
+                 const struct handler_counters *counters, struct webhooks *webhooks, char *err, size_t errlen)
 {
 	h->ref = LUA_NOREF;
 	if (!(h->L = luaL_newstate())) {
@@ -189,7 +228,8 @@ int handler_open(struct handler *h, const struct sandbox_config *config,
 	lua_pushcfunction(h->L, open_handler);
 	lua_pushlightuserdata(h->L, (void *)counters);
 	lua_pushlightuserdata(h->L, (void *)config);
-	if (lua_pcall(h->L, 2, 1, 0) != LUA_OK) {
+	lua_pushlightuserdata(h->L, webhooks);
+	if (lua_pcall(h->L, 3, 1, 0) != LUA_OK) {
 		snprintf(err, errlen, "%s", lua_tostring(h->L, -1));
 		return -1;
 	}

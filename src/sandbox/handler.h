@@ -6,6 +6,7 @@
 #define PULSE_SANDBOX_HANDLER_H
 
 #include "sandbox.h"
+#include "webhooks.h"
 
 #include <lua.h>
 #include <microhttpd.h>
@@ -25,9 +26,11 @@ struct handler_counters {
 	int *in_flight_max; /* reset to in_flight by /_sandbox/reset */
 };
 
-/* Returns 0, or -1 with why in err (a bad --faults or --log, say). */
+/* Returns 0, or -1 with why in err (a bad --faults or --log, say).
+ * webhooks (or NULL) delivers the API's events. */
 int handler_open(struct handler *h, const struct sandbox_config *config,
-                 const struct handler_counters *counters, char *err, size_t errlen);
+                 const struct handler_counters *counters, struct webhooks *webhooks, char *err,
+                 size_t errlen);
 void handler_close(struct handler *h); /* safe on one that failed to open */
 
 /* Writes the table of the API's operations the sandbox emulates (for

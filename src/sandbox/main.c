@@ -2,6 +2,7 @@
 #include "handler.h"
 #include "options.h"
 #include "sandbox.h"
+#include "webhook_target.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -49,6 +50,11 @@ static void usage(FILE *out)
 	             "  --reservation-hold S    seconds a reserved booking slot is held (default 600)\n"
 	             "  --guest-search SCOPE    'org' (default): a guest search without center_id\n"
 	             "                          searches every center; 'center': it needs one\n"
+	             "  --webhook URL           deliver the API's events to URL, an http:// one\n"
+	             "                          (repeatable)\n"
+	             "  --webhook-verb VERB     POST (default), PUT or PATCH\n"
+	             "  --webhook-backoff MIN:MAX  seconds between a failed delivery's attempts,\n"
+	             "                          doubling from MIN to MAX (default 30:600)\n"
 	             "  --max-connections N     at N open connections, close the oldest idle one for a\n"
 	             "                          new one (default: what the open-files limit allows)\n"
 	             "  --idle-timeout S        close a connection idle for S seconds (default 30)\n"
@@ -138,6 +144,7 @@ struct args {
 	struct sandbox_config config;
 	struct keys keys;
 	int flag_keys; /* keys came from --api-key or --api-key-file */
+	const char *webhooks[SANDBOX_MAX_WEBHOOKS];
 };
 
 /* The options that take a value (all but --help and --tls). */
@@ -159,6 +166,9 @@ static const char *const VALUED[] = {
     "--guests",
     "--reservation-hold",
     "--guest-search",
+    "--webhook",
+    "--webhook-verb",
+    "--webhook-backoff",
     NULL,
 };
 
@@ -224,6 +234,24 @@ static int parse_value(struct args *a, const char *name, const char *value)
 		}
 	} else if (strcmp(name, "--reservation-hold") == 0) {
 		rc = sandbox_parse_seconds(value, &c->reservation_hold, &why);
+	} else if (strcmp(name, "--webhook") == 0) {
+		struct webhook_target target;
+		rc = webhook_target_parse(value, &target, &why);
+		if (rc == 0 && c->webhook_count == SANDBOX_MAX_WEBHOOKS) {
+			why = "is given too often (at most 16 URLs)";
+			rc = -1;
+		}
+		if (rc == 0)
+			a->webhooks[c->webhook_count++] = value;
+		c->webhooks = a->webhooks;
+	} else if (strcmp(name, "--webhook-verb") == 0) {
+		why = "takes POST, PUT or PATCH";
+		rc = strcmp(value, "POST") != 0 && strcmp(value, "PUT") != 0 && strcmp(value, "PATCH") != 0
+		         ? -1
+		         : 0;
+		c->webhook_verb = value;
+	} else if (strcmp(name, "--webhook-backoff") == 0) {
+		rc = sandbox_parse_backoff(value, &c->webhook_backoff_min, &c->webhook_backoff_max, &why);
 	} else if (strcmp(name, "--guest-search") == 0) {
 		why = "takes 'org' (across centers) or 'center' (a center_id required)";
 		rc = strcmp(value, "org") != 0 && strcmp(value, "center") != 0 ? -1 : 0;

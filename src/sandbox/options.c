@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* text as a finite number, all of it; -1 when it is not one. */
 static int number(const char *text, double *out)
@@ -89,5 +90,22 @@ int sandbox_parse_count(const char *text, int *count, const char **why)
 	if (number(text, &v) || !whole(v, 1, 1e6))
 		return -1;
 	*count = (int)v;
+	return 0;
+}
+
+int sandbox_parse_backoff(const char *text, double *min, double *max, const char **why)
+{
+	*why = "takes MIN:MAX, seconds from 0.01 to 86400, MIN at most MAX";
+	const char *colon = strchr(text, ':');
+	if (!colon || colon - text >= 64)
+		return -1;
+	char first[64];
+	memcpy(first, text, (size_t)(colon - text));
+	first[colon - text] = '\0';
+	double a, b;
+	if (number(first, &a) || number(colon + 1, &b) || !(a >= 0.01 && b <= 86400 && a <= b))
+		return -1;
+	*min = a;
+	*max = b;
 	return 0;
 }

@@ -25,4 +25,7 @@ int sandbox_parse_seconds(const char *text, double *seconds, const char **why);
 /* A positive whole number below 1e6, for --max-connections. */
 int sandbox_parse_count(const char *text, int *count, const char **why);
 
+/* MIN:MAX seconds, for --webhook-backoff: 0.01 to a day, MIN at most MAX. */
+int sandbox_parse_backoff(const char *text, double *min, double *max, const char **why);
+
 #endif

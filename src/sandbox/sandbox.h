@@ -19,20 +19,25 @@ struct sandbox_config {
 	const char *faults;   /* NULL, or a spec as pulse.sandbox.faults reads it */
 	const char *tls_cert; /* PEM file paths; both or neither */
 	const char *tls_key;
-	const char *log_path;     /* NULL: no request log */
-	const char *collection;   /* NULL, or a Postman collection whose examples it serves */
-	int max_connections;      /* 0: what the open-files limit allows */
-	double idle_timeout;      /* seconds a kept-alive connection may wait for a request */
-	double request_timeout;   /* seconds a request may take to arrive, headers and body */
-	int centers;              /* the sample organization's centers (1 to 6) */
-	int guests;               /* and guests per center */
-	double reservation_hold;  /* seconds a reserved slot is held */
-	const char *guest_search; /* "org" (across centers) or "center" (a center_id required) */
+	const char *log_path;        /* NULL: no request log */
+	const char *collection;      /* NULL, or a Postman collection whose examples it serves */
+	int max_connections;         /* 0: what the open-files limit allows */
+	double idle_timeout;         /* seconds a kept-alive connection may wait for a request */
+	double request_timeout;      /* seconds a request may take to arrive, headers and body */
+	int centers;                 /* the sample organization's centers (1 to 6) */
+	int guests;                  /* and guests per center */
+	double reservation_hold;     /* seconds a reserved slot is held */
+	const char *guest_search;    /* "org" (across centers) or "center" (a center_id required) */
+	const char *const *webhooks; /* URLs the API's events are delivered to */
+	int webhook_count;
+	const char *webhook_verb;                        /* POST, PUT or PATCH */
+	double webhook_backoff_min, webhook_backoff_max; /* seconds between attempts */
 };
 
 /* The sample organization's size: centers, and guests per center. */
 #define SANDBOX_MAX_CENTERS 6
 #define SANDBOX_MAX_GUESTS 100000
+#define SANDBOX_MAX_WEBHOOKS 16
 
 /* The most a request may send: its body, its URL and its header block. */
 #define SANDBOX_MAX_BODY (1024 * 1024)

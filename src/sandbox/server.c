@@ -10,6 +10,7 @@
 #include "handler.h"
 #include "timer.h"
 #include "util/buf.h"
+#include "webhooks.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,7 +44,8 @@ struct sandbox {
 	struct handler_counters counters; /* the handler reads these */
 
 	struct latency_timer timer;
-	atomic_int suspended; /* connections waiting out a latency */
+	atomic_int suspended;      /* connections waiting out a latency */
+	struct webhooks *webhooks; /* NULL without --webhook */
 };
 
 struct request {
@@ -68,6 +70,9 @@ struct sandbox_config sandbox_default_config(void)
 	c.guests = 200;
 	c.reservation_hold = 600;
 	c.guest_search = "org";
+	c.webhook_verb = "POST";
+	c.webhook_backoff_min = 30; /* webhooks.md: at least 30 seconds, at most 10 minutes */
+	c.webhook_backoff_max = 600;
 	return c;
 }
 
@@ -352,6 +357,32 @@ static int start_daemon(struct sandbox *sb, const struct sandbox_config *config,
 	return 0;
 }
 
+/* The webhook deliveries of config's URLs, if it has any. */
+static int start_webhooks(struct sandbox *sb, const struct sandbox_config *config, char *err, size_t errlen,
+                          int *bad_option)
+{
+	if (config->webhook_count == 0)
+		return 0;
+	struct webhook_target targets[SANDBOX_MAX_WEBHOOKS];
+	for (int i = 0; i < config->webhook_count && i < SANDBOX_MAX_WEBHOOKS; i++) {
+		const char *why;
+		if (webhook_target_parse(config->webhooks[i], &targets[i], &why) != 0) {
+			snprintf(err, errlen, "--webhook %s", why);
+			*bad_option = 1;
+			return -1;
+		}
+	}
+	int count =
+	    config->webhook_count < SANDBOX_MAX_WEBHOOKS ? config->webhook_count : SANDBOX_MAX_WEBHOOKS;
+	sb->webhooks = webhooks_start(targets, count, config->webhook_verb, config->webhook_backoff_min,
+	                              config->webhook_backoff_max);
+	if (!sb->webhooks) {
+		snprintf(err, errlen, "cannot start the webhook deliveries");
+		return -1;
+	}
+	return 0;
+}
+
 /* What the configuration needs before serving, each checked with a
  * message of its own: the handler (faults, log), the TLS files, a key. */
 static int prepare(struct sandbox *sb, const struct sandbox_config *config, char *err, size_t errlen,
@@ -359,7 +390,9 @@ static int prepare(struct sandbox *sb, const struct sandbox_config *config, char
 {
 	sb->counters = (struct handler_counters){&sb->connections.opened, &sb->connections.open,
 	                                         &sb->in_flight, &sb->in_flight_max};
-	if (handler_open(&sb->handler, config, &sb->counters, err, errlen) != 0) {
+	if (start_webhooks(sb, config, err, errlen, bad_option) != 0)
+		return -1;
+	if (handler_open(&sb->handler, config, &sb->counters, sb->webhooks, err, errlen) != 0) {
 		/* the handler names the option it refused */
 		*bad_option = strncmp(err, "--faults", 8) == 0 || strncmp(err, "--collection", 12) == 0;
 		return -1;
@@ -431,6 +464,7 @@ void sandbox_stop(struct sandbox *sb)
 		close(sb->listen_fd);
 	connections_stop(&sb->connections);
 	handler_close(&sb->handler);
+	webhooks_stop(sb->webhooks);
 	free(sb->tls_cert);
 	free(sb->tls_key);
 	free(sb);

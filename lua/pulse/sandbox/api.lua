@@ -83,13 +83,15 @@ local Api = {}
 Api.__index = Api
 
 -- config: the sandbox's (seed, centers, guests, reservation_hold,
--- guest_search); clock: a function, the wall clock's UTC seconds.
-function api.new(config, clock)
+-- guest_search); clock: a function, the wall clock's UTC seconds;
+-- deliver: nil, or a function that queues an event's text for the
+-- webhooks.
+function api.new(config, clock, deliver)
 	return setmetatable({
 		config = config,
 		routes = routes.new(EMULATED),
 		org = org.new({ seed = config.seed or 1, centers = config.centers, guests = config.guests, now = clock() }),
-		events = events.new(clock),
+		events = events.new(clock, deliver),
 	}, Api)
 end
 

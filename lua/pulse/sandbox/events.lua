@@ -1,7 +1,8 @@
 -- The events of the sample organization, in the envelope webhooks.md
 -- documents: id and event_id (24 hex digits), event_schema "v1",
 -- event_resource, event_type, event_timestamp (UTC, seven fractional
--- digits) and data. The sandbox keeps the latest for GET /_sandbox/events.
+-- digits) and data. The sandbox keeps the latest for GET /_sandbox/events,
+-- and delivers each to the --webhook URLs (src/sandbox/webhooks.c).
 
 local json = require("pulse.sandbox.json")
 
@@ -12,9 +13,10 @@ local KEPT = 200
 local Events = {}
 Events.__index = Events
 
--- clock: the wall clock's UTC seconds, fractional.
-function events.new(clock)
-	return setmetatable({ recent = {}, count = 0, clock = clock }, Events)
+-- clock: the wall clock's UTC seconds, fractional; deliver (or nil): a
+-- function that queues an envelope's text for the webhooks.
+function events.new(clock, deliver)
+	return setmetatable({ recent = {}, count = 0, clock = clock, deliver = deliver }, Events)
 end
 
 -- An id in the documented form: 24 hex digits, seconds first, as a
@@ -41,6 +43,9 @@ function Events:emit(resource, event_type, data)
 	table.insert(self.recent, envelope)
 	if #self.recent > KEPT then
 		table.remove(self.recent, 1)
+	end
+	if self.deliver then
+		self.deliver(json.encode(envelope))
 	end
 	return envelope
 end

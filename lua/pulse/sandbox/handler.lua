@@ -96,7 +96,7 @@ end
 function Sandbox:start_over(now)
 	local c = self.config
 	self.store = data.new(c.seed or 1)
-	self.api = api.new(c, wall_clock)
+	self.api = api.new(c, wall_clock, native.send_webhook)
 	self.bucket = bucket.new(c.limit, c.window, c.burst, now, c.refill)
 	self.faults = faults.queue()
 	self.stats = { requests = 0, by_status = {}, rate_limited = 0, writes_applied = 0 }
@@ -350,6 +350,7 @@ function Sandbox:snapshot()
 		connections_open = counters.connections_open,
 		bucket_age = self.bucket:age(native.now()),
 		sample_data = true,
+		webhooks = native.webhook_counts and native.webhook_counts() or json.null,
 	}
 end
 
