@@ -292,7 +292,43 @@ describe("pulse-sandbox /v1", function()
 			assert.are.equal(410, gone.error.code)
 		end)
 
-		it("lists a guest's as appointment groups, checks in today's and refuses a future one", function()
+		it("checks in today's appointment and undoes it, by its group", function()
+			-- The center's today: UTC now moved by its offset, which an
+			-- appointment's local and _utc times tell.
+			local _, week = call(
+				"GET",
+				"/v1/appointments?center_id=" .. center.id .. "&start_date=" .. date_after(-3) .. "&end_date=" .. date_after(3)
+			)
+			local function seconds(text)
+				local y, m, d, h, mi = text:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+)")
+				return os.time({ year = y, month = m, day = d, hour = h, min = mi })
+			end
+			local offset = seconds(week[1].start_time) - seconds(week[1].start_time_utc)
+			local local_today = os.date("!%Y-%m-%d", os.time() + offset)
+			local _, today = call(
+				"GET",
+				"/v1/appointments?center_id=" .. center.id .. "&start_date=" .. local_today .. "&end_date=" .. local_today
+			)
+			local open
+			for _, a in ipairs(today) do
+				if (a.status == 0 or a.status == 4) and not a.invoice_locked then
+					open = open or a
+				end
+			end
+			assert.truthy(open, "an open appointment today")
+			local group = open.appointment_group_id
+			assert.are.same({ success = true, error = json.null }, select(2, call("PUT", "/v1/appointments/" .. group .. "/check_in")))
+			assert.are.equal(2, select(2, call("GET", "/v1/appointments/" .. open.appointment_id)).status)
+			local status, undone = call("PUT", "/v1/appointments/" .. group .. "/undo_check_in")
+			assert.are.equal(200, status)
+			assert.is_true(undone.success)
+			assert.are.equal(0, select(2, call("GET", "/v1/appointments/" .. open.appointment_id)).status)
+			local missing, err = call("PUT", "/v1/appointments/" .. center.id .. "/undo_check_in")
+			assert.are.equal(404, missing)
+			assert.are.same({ code = 410, message = "Appointment could not be found." }, err.error)
+		end)
+
+		it("lists a guest's as appointment groups, and refuses to check in a future one", function()
 			local _, list = call(
 				"GET",
 				"/v1/appointments?center_id=" .. center.id .. "&start_date=" .. date_after(1) .. "&end_date=" .. date_after(7)

@@ -493,15 +493,17 @@ function org.close_invoice(invoice)
 end
 
 -- A past appointment was kept, missed or cancelled; a coming one is new
--- or confirmed.
-local function sample_status(random, past)
-	if not past then
+-- or confirmed. Of each day's past ones the fourth is missed and the
+-- seventh cancelled, so that every week has some of each.
+local function sample_status(random, day, n)
+	if day >= 0 then
 		return random.chance(0.5) and org.STATUS.confirm or org.STATUS.new
+	elseif n % 7 == 4 then
+		return org.STATUS.no_show
+	elseif n % 7 == 0 then
+		return org.STATUS.cancelled
 	end
-	if random.chance(0.85) then
-		return org.STATUS.closed
-	end
-	return random.chance(0.5) and org.STATUS.no_show or org.STATUS.cancelled
+	return org.STATUS.closed
 end
 
 -- Past and coming appointments: on each working day from two weeks ago to
@@ -514,6 +516,7 @@ local function make_appointments(self, random, center, today)
 	for day = -14, 14 do
 		local midnight = today + day * times.DAY
 		local weekday = times.weekday(midnight)
+		local made = 0
 		for t = 1, 6 do
 			local therapist = center._employees[t]
 			local shift = therapist._shifts[weekday]
@@ -529,7 +532,8 @@ local function make_appointments(self, random, center, today)
 				local quarters = (shift[2] - shift[1]) // 15 - (service.duration + service.recovery_time + 14) // 15
 				local start = midnight + (shift[1] + 15 * (random.int(quarters + 1) - 1)) * 60
 				if org.therapist_free(therapist, start, start + length) then
-					local status = sample_status(random, day < 0)
+					made = made + 1
+					local status = sample_status(random, day, made)
 					local lines = { { service, therapist } }
 					local group = self:book(random, center, random.pick(guests), start, lines, status, start - 3 * times.DAY)
 					if status == org.STATUS.closed then
