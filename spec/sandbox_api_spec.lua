@@ -559,6 +559,8 @@ describe("pulse-sandbox /v1", function()
 			rows = rows + 1
 			local row = string.format("| `%s` | `%s` | `%s` |", method, path, name)
 			assert.truthy(readme:find(row, 1, true), "README.md lacks " .. row)
+			local man_row = string.format("\n%s\t%s\t%s\temulated\n", method, path, name)
+			assert.truthy(man:find(man_row, 1, true), "the man page lacks " .. name)
 		end
 		assert.are.equal(28, rows)
 		local _, table_rows = readme:gsub("\n| `%u+` | `/v1/[^`]*` | `[%w_]+` |", "")
