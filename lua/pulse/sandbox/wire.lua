@@ -5,6 +5,7 @@
 -- (underscore) fields.
 
 local json = require("pulse.sandbox.json")
+local times = require("pulse.sandbox.times")
 
 local wire = {}
 
@@ -104,6 +105,21 @@ function Call:expands(what)
 	return set[what:lower()] == true
 end
 
+-- A date (or date-time) query parameter as seconds: nil when it is
+-- absent and not required; nil and the error answer when it is missing
+-- or not a date.
+function Call:date_arg(name, required)
+	local value = self:arg(name)
+	if not value then
+		return nil, required and self:missing(name) or nil
+	end
+	local seconds = times.parse(value)
+	if not seconds then
+		return nil, self:invalid(name .. " is not a date.")
+	end
+	return seconds
+end
+
 -- A boolean query parameter ("true"/"false", any case), or default.
 function Call:flag(name, default)
 	local value = self:arg(name)
@@ -130,11 +146,6 @@ function Call:missing(name)
 	return self:fail(400, 503, name .. " is missing.")
 end
 
--- An id that names nothing of its kind: code 502.
-function Call:bad_id(name)
-	return self:fail(400, 502, "Invalid " .. name .. ".")
-end
-
 -- The JSON object the request carries, or nil and the error answer.
 function Call:body()
 	local ok, value = pcall(json.decode, self.req.body or "")
@@ -142,6 +153,25 @@ function Call:body()
 		return nil, self:invalid()
 	end
 	return value
+end
+
+-- The JSON object of a request whose body may be empty: {} then; or nil
+-- and the error answer.
+function Call:optional_body()
+	if not (self.req.body or ""):find("%S") then
+		return {}
+	end
+	return self:body()
+end
+
+-- The record of kind whose id is given, or nil and the error answer
+-- (status, code, message) when there is none.
+function Call:find(kind, id, status, code, message)
+	local record = self.org:get(kind, id)
+	if not record then
+		return nil, self:fail(status, code, message)
+	end
+	return record
 end
 
 -- The page of list that page and size ask for, and its page_info; or nil
@@ -176,6 +206,17 @@ function wire.fields(record)
 		end
 	end
 	return out
+end
+
+-- The records of list that keep(record) keeps, in order.
+function wire.filter(list, keep)
+	local kept = {}
+	for _, record in ipairs(list) do
+		if keep(record) then
+			kept[#kept + 1] = record
+		end
+	end
+	return kept
 end
 
 -- A list of records' wire forms (made by each), as a JSON array.

@@ -155,33 +155,20 @@ local function group_fields(group)
 	}
 end
 
--- A date parameter required by the call, as the center's seconds of its
--- midnight; or nil and the error answer.
-local function required_date(call, name)
-	local value = call:arg(name)
-	if not value then
-		return nil, call:missing(name)
-	end
-	local seconds = times.parse(value)
-	if not seconds then
-		return nil, call:invalid(name .. " is not a date.")
-	end
-	return times.day_of(seconds)
-end
-
 function appointments.list_appointments(call)
 	local center, bad = centers.find(call, call:arg("center_id"))
 	if not center then
 		return bad
 	end
-	local first, why = required_date(call, "start_date")
+	local first, why = call:date_arg("start_date", true)
 	if not first then
 		return why
 	end
-	local last, no_last = required_date(call, "end_date")
+	local last, no_last = call:date_arg("end_date", true)
 	if not last then
 		return no_last
 	end
+	first, last = times.day_of(first), times.day_of(last)
 	if last < first then
 		return call:invalid("end_date is before start_date.")
 	elseif (last - first) // times.DAY > MAX_WINDOW_DAYS then
@@ -189,19 +176,14 @@ function appointments.list_appointments(call)
 	end
 	local therapist = call:arg("therapist_id")
 	local all = call:flag("include_no_show_cancel", false)
-	local list = {}
-	for _, a in ipairs(call.org.appointments) do
+	local list = wire.filter(call.org.appointments, function(a)
 		local hidden = a._status == org.STATUS.no_show or a._status == org.STATUS.cancelled
-		if
-			a._group._center == center
+		return a._group._center == center
 			and a._start >= first
 			and a._start < last + times.DAY
 			and (all or not hidden)
 			and (not therapist or a._therapist.id == therapist:lower())
-		then
-			list[#list + 1] = a
-		end
-	end
+	end)
 	table.sort(list, function(x, y)
 		return x._start < y._start or (x._start == y._start and x.id < y.id)
 	end)
@@ -209,9 +191,9 @@ function appointments.list_appointments(call)
 end
 
 function appointments.get_appointment(call)
-	local a = call.org:get("appointments", call.params.appointment_id)
+	local a, missing = call:find("appointments", call.params.appointment_id, 404, 410, "Appointment could not be found.")
 	if not a then
-		return call:fail(404, 410, "Appointment could not be found.")
+		return missing
 	end
 	return 200, appointments.fields(a)
 end
@@ -221,18 +203,15 @@ function appointments.list_guest_appointments(call)
 	if not guest then
 		return bad
 	end
-	local first_text, last_text = call:arg("start_date"), call:arg("end_date")
-	local first, last = first_text and times.parse(first_text), last_text and times.parse(last_text)
-	if (first_text and not first) or (last_text and not last) then
-		return call:invalid("start_date and end_date must be dates.")
+	local first, bad_first = call:date_arg("start_date")
+	local last, bad_last = call:date_arg("end_date")
+	if bad_first or bad_last then
+		return bad_first or bad_last
 	end
-	local list = {}
-	for _, group in ipairs(guest._groups or {}) do
+	local list = wire.filter(guest._groups or {}, function(group)
 		local start = group._appointments[1]._start
-		if (not first or start >= times.day_of(first)) and (not last or start < times.day_of(last) + times.DAY) then
-			list[#list + 1] = group
-		end
-	end
+		return (not first or start >= times.day_of(first)) and (not last or start < times.day_of(last) + times.DAY)
+	end)
 	table.sort(list, function(x, y)
 		return x._appointments[1]._start > y._appointments[1]._start
 	end)
@@ -247,11 +226,7 @@ end
 
 -- The group of the call's appointment_group_id, or nil and the error.
 local function find_group(call)
-	local group = call.org:get("groups", call.params.appointment_group_id)
-	if not group then
-		return nil, call:fail(404, 410, "Appointment could not be found.")
-	end
-	return group
+	return call:find("groups", call.params.appointment_group_id, 404, 410, "Appointment could not be found.")
 end
 
 local function set_status(group, status)
@@ -305,13 +280,9 @@ function appointments.mark_appointment_no_show(call)
 	if group._invoice.is_closed or #group._invoice._transactions > 0 then
 		return call:fail(400, 400, "The invoice has payments or is closed: the appointment cannot be marked no show.")
 	end
-	local input = {}
-	if (call.req.body or ""):find("%S") then
-		local invalid
-		input, invalid = call:body()
-		if not input then
-			return invalid
-		end
+	local input, invalid = call:optional_body()
+	if not input then
+		return invalid
 	end
 	if type(input.comments) == "string" then
 		group._notes = input.comments

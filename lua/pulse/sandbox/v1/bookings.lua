@@ -211,11 +211,7 @@ local function slots_on(call, booking, day)
 end
 
 local function find_booking(call)
-	local booking = call.org:get("bookings", call.params.booking_id)
-	if not booking then
-		return nil, call:fail(400, 502, "Invalid booking id.")
-	end
-	return booking
+	return call:find("bookings", call.params.booking_id, 400, 502, "Invalid booking id.")
 end
 
 -- The slots of the booking's date; when it has none, next_available_day
@@ -378,13 +374,9 @@ function bookings.confirm_booking(call)
 	if not booking then
 		return bad
 	end
-	local input = {}
-	if (call.req.body or ""):find("%S") then
-		local invalid
-		input, invalid = call:body()
-		if not input then
-			return invalid
-		end
+	local input, invalid = call:optional_body()
+	if not input then
+		return invalid
 	end
 	local reservation = booking._reservation
 	if not reservation then

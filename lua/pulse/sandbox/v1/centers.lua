@@ -128,16 +128,11 @@ function centers.list_center_services(call)
 	if not center then
 		return bad
 	end
-	local list = center._services
 	local category_id = call:arg("category_id")
-	if category_id then
-		list = {}
-		for _, service in ipairs(center._services) do
-			if service._category.id == category_id:lower() then
-				list[#list + 1] = service
-			end
-		end
-	end
+	local list = not category_id and center._services
+		or wire.filter(center._services, function(service)
+			return service._category.id == category_id:lower()
+		end)
 	local page, info = call:page(list)
 	if not page then
 		return info
@@ -237,10 +232,9 @@ function centers.list_center_therapists(call)
 	if not center then
 		return bad
 	end
-	local date = call:arg("date")
-	local day = date and times.parse(date)
-	if date and not day then
-		return call:invalid("date is not a date.")
+	local day, bad_date = call:date_arg("date")
+	if bad_date then
+		return bad_date
 	end
 	local search = call:arg("search_text")
 	local list = {}
@@ -273,15 +267,15 @@ function centers.list_center_employee_schedules(call)
 	if not center then
 		return bad
 	end
-	local first_text, last_text = call:arg("start_date"), call:arg("end_date")
-	if not first_text then
-		return call:missing("start_date")
-	elseif not last_text then
-		return call:missing("end_date")
+	local first, no_first = call:date_arg("start_date", true)
+	if not first then
+		return no_first
 	end
-	local first, last = times.parse(first_text), times.parse(last_text)
-	if not first or not last or last < first then
-		return call:invalid("start_date and end_date must be dates, start_date first.")
+	local last, no_last = call:date_arg("end_date", true)
+	if not last then
+		return no_last
+	elseif last < first then
+		return call:invalid("end_date is before start_date.")
 	end
 	first, last = times.day_of(first), times.day_of(last)
 	if (last - first) // times.DAY >= MAX_SCHEDULE_DAYS then

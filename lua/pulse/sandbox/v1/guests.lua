@@ -28,11 +28,22 @@ function guests.fields(guest, call)
 end
 
 function guests.find(call, id)
-	local guest = call.org:get("guests", id)
-	if not guest then
-		return nil, call:bad_id("guest_id")
+	return call:find("guests", id, 400, 502, "Invalid guest_id.")
+end
+
+-- The answer of a list of guests: the page of list, its info under
+-- info_key (the reference spells it two ways).
+local function guests_page(call, list, info_key)
+	local page, info = call:page(list)
+	if not page then
+		return info
 	end
-	return guest
+	return 200, {
+		guests = wire.map(page, function(guest)
+			return guests.fields(guest, nil)
+		end),
+		[info_key] = info,
+	}
 end
 
 -- ---- a guest's fields from a request body -----------------------------------------
@@ -297,22 +308,13 @@ function guests.search_guests(call)
 	else
 		scope = call.org.guests
 	end
-	local found = {}
-	for _, guest in ipairs(scope) do
-		if matches(guest, call) then
-			found[#found + 1] = guest
-		end
-	end
-	local page, info = call:page(found)
-	if not page then
-		return info
-	end
-	return 200, {
-		guests = wire.map(page, function(guest)
-			return guests.fields(guest, nil)
+	return guests_page(
+		call,
+		wire.filter(scope, function(guest)
+			return matches(guest, call)
 		end),
-		page_info = info,
-	}
+		"page_info"
+	)
 end
 
 local function online_error(code, message)
@@ -363,30 +365,15 @@ function guests.list_guests(call)
 	if not center then
 		return bad
 	end
-	local since_text = call:arg("last_updated")
-	local since = since_text and times.parse(since_text)
-	if since_text and not since then
-		return call:invalid("last_updated is not a date.")
+	local since, bad_date = call:date_arg("last_updated")
+	if bad_date then
+		return bad_date
 	end
-	local list = center._guests
-	if since then
-		list = {}
-		for _, guest in ipairs(center._guests) do
-			if org.local_time(center, guest._updated) >= since then
-				list[#list + 1] = guest
-			end
-		end
-	end
-	local page, info = call:page(list)
-	if not page then
-		return info
-	end
-	return 200, {
-		guests = wire.map(page, function(guest)
-			return guests.fields(guest, nil)
-		end),
-		page_Info = info,
-	}
+	local list = not since and center._guests
+		or wire.filter(center._guests, function(guest)
+			return org.local_time(center, guest._updated) >= since
+		end)
+	return guests_page(call, list, "page_Info")
 end
 
 return guests

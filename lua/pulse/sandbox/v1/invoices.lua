@@ -10,11 +10,7 @@ local wire = require("pulse.sandbox.wire")
 local invoices = {}
 
 function invoices.find(call, id)
-	local invoice = call.org:get("invoices", id)
-	if not invoice then
-		return nil, call:fail(404, 418, "Invoice not found.")
-	end
-	return invoice
+	return call:find("invoices", id, 404, 418, "Invoice not found.")
 end
 
 local function invoice_appointments(invoice)
@@ -168,9 +164,9 @@ function invoices.close_invoice(call)
 end
 
 function invoices.cancel_invoice_booking(call)
-	local invoice = call.org:get("invoices", call.params.invoice_id)
+	local invoice, bad = call:find("invoices", call.params.invoice_id, 400, 428, "Request invoices are Invalid.")
 	if not invoice then
-		return call:fail(400, 428, "Request invoices are Invalid.")
+		return bad
 	end
 	if #invoice._transactions > 0 then
 		return call:fail(400, 502, "payments are added to invoice, delete payments and retry.")
@@ -179,13 +175,9 @@ function invoices.cancel_invoice_booking(call)
 	elseif not invoice._group then
 		return call:fail(400, 502, "invoice doesn't have any appointments.")
 	end
-	local input = {}
-	if (call.req.body or ""):find("%S") then
-		local invalid
-		input, invalid = call:body()
-		if not input then
-			return invalid
-		end
+	local input, invalid = call:optional_body()
+	if not input then
+		return invalid
 	end
 	for _, a in ipairs(invoice._group._appointments) do
 		a._status = org.STATUS.cancelled
