@@ -3,6 +3,11 @@
 -- every instruction of a run, user and library, the same on every run but
 -- for the poll loops' waits, so two sizes' difference divided by the
 -- requests between them cancels start-up. The median of ROUNDS pairs.
+-- The client runs on the server's core: on cores of their own, whether an
+-- answer is in before the client's first read after sending depends on how
+-- soon the other core wakes, which made a run take one round of the poll
+-- loop per request or two (about 2% of a request's instructions) from one
+-- run to the next, whichever build it was.
 -- A sequential client:get (bench/get_run.lua) and a batch at concurrency 64
 -- (bench/batch_run.lua), each decoding and not.
 --   PULSE_BENCH_BASELINE=DIR build/pulse-lua bench/instructions.lua
@@ -22,7 +27,8 @@ local function instructions(bin, script, n, mode)
 	local args = script == "get_run" and string.format("%s %d %s", url, n, mode)
 		or string.format("%s %d 64 %s", url, n, mode)
 	local command = string.format(
-		"valgrind --tool=callgrind --callgrind-out-file=/dev/null %s/pulse-lua bench/%s.lua %s",
+		"%svalgrind --tool=callgrind --callgrind-out-file=/dev/null %s/pulse-lua bench/%s.lua %s",
+		server.server_cpu(),
 		bin,
 		script,
 		args

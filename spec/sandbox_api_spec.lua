@@ -540,6 +540,47 @@ describe("pulse-sandbox /v1", function()
 		end)
 	end)
 
+	it("answers malformed bodies and queries with a 4xx error object, never a failure of its own", function()
+		local _, guests = call("GET", "/v1/guests?center_id=" .. center.id)
+		local guest = guests.guests[1].id
+		local bodies = {
+			"x",
+			"[1,2]",
+			"null",
+			'"s"',
+			"{}",
+			'{"center_id": 5}',
+			'{"center_id": "' .. center.id .. '", "guests": "x"}',
+			'{"center_id": "' .. center.id .. '", "date": "2026-13-40", "guests": [1]}',
+			'{"center_id": "' .. center.id .. '", "personal_info": {"first_name": 1, "gender": "x"}}',
+			'{"personal_info": {"first_name": "a", "last_name": "b", "mobile_phone": "y"}, "tags": [1]}',
+			'{"slot_time": "2026-12-20T25:00:00"}',
+			'{"amount": -1}',
+			'{"amount": "5"}',
+		}
+		local writes = {
+			{ "POST", "/v1/guests" },
+			{ "PUT", "/v1/guests/" .. guest },
+			{ "POST", "/v1/bookings" },
+			{ "POST", "/v1/bookings/" .. guest .. "/slots/reserve" },
+			{ "POST", "/v1/guests/online_guests" },
+			{ "POST", "/v1/invoices/" .. guest .. "/payment/custom" },
+		}
+		local headers = { "Authorization: apikey " .. sandbox.key, "Content-Type: application/json" }
+		for _, write in ipairs(writes) do
+			for _, body in ipairs(bodies) do
+				local status, _, value = sandbox:raw(write[1], write[2], headers, body)
+				local what = write[1] .. " " .. write[2] .. " " .. body
+				assert.is_true(status >= 400 and status < 500, what .. ": " .. status)
+				assert.are.equal("table", type(value.error or value.Error), what)
+			end
+		end
+		for _, query in ipairs({ "?page=x", "?size=-1", "?size=100.5", "?start_date=2026-02-30", "?date=abc" }) do
+			local status = call("GET", "/v1/centers/" .. center.id .. "/employee_schedules" .. query)
+			assert.are.equal(400, status, query)
+		end
+	end)
+
 	it("answers an operation's documented error with status 200 under the error_200 fault", function()
 		sandbox:fault("error_200")
 		local status, body = call("GET", "/v1/Centers/" .. center.id .. "/services")
