@@ -5,6 +5,7 @@
 -- here (1 s windows); the tight runs belong to make bench.
 
 local core = require("pulse.core")
+local json = require("pulse.json")
 local pulse = require("pulse")
 local redis = require("support.redis")
 local support = require("support.sandbox")
@@ -531,10 +532,15 @@ describe("limiter = 'redis://...'", function()
 			return "WORKER_FALLBACK_SHARE=0.25"
 		end)
 		workers.wait_for_requests(sandbox, 30)
+		local killed_at = core.now()
 		server:kill()
+		local _, _, code = support.run("redis-cli -p " .. server.port .. " ping")
+		assert.are_not.equal(0, code, "something still answers on Redis' port after the kill")
 		local results = workers.finish(crowd, 30)
 		for _, r in ipairs(results) do
-			assert.is_true(r.failed > 0, "no call failed with Redis gone")
+			-- What the worker did, and when the kill came on its clock, should this fail.
+			r.killed_after = killed_at - r.started
+			assert.is_true(r.failed > 0, "no call failed with Redis gone: " .. json.encode(r))
 			assert.truthy(r.errors[1]:find("the limiter's Redis", 1, true), r.errors[1])
 		end
 		assert_all_ok(workers.finish(paced, 60), 40)
