@@ -613,6 +613,46 @@ describe("pulse-sandbox /v1", function()
 		end
 	end)
 
+	it("takes reservation_hold in pulse.sandbox.start, in pulse-lua's process and as a program", function()
+		local path = support.temp_path(".lua")
+		support.write_file(
+			path,
+			[[
+			local sb = require("pulse.sandbox").start({ reservation_hold = 0.5 })
+			local client = require("pulse").new({ base_url = sb.url, api_key = sb.key })
+			local center = assert(client:get("/v1/centers")).centers[1].id
+			local service = assert(client:get("/v1/Centers/" .. center .. "/services")).services[1].id
+			local guest = assert(client:get("/v1/guests?center_id=" .. center)).guests[1].id
+			local booking = assert(client:post("/v1/bookings", {
+				center_id = center,
+				date = os.date("!%Y-%m-%d", os.time() + 3 * 86400),
+				guests = { { id = guest, items = { { item = { id = service } } } } },
+			})).id
+			local slots = assert(client:get("/v1/bookings/" .. booking .. "/slots"))
+			local slot = slots.slots[1] and slots.slots[1].Time or slots.next_available_day
+			assert(client:post("/v1/bookings/" .. booking .. "/slots/reserve", { slot_time = slot }))
+			require("pulse.core").sleep(0.8)
+			local _, err = client:post("/v1/bookings/" .. booking .. "/slots/confirm", {})
+			print(err.status, err.error.code)
+			sb:stop()
+		]]
+		)
+		local out, err = support.run(support.BIN .. "/pulse-lua " .. path)
+		assert.are.equal("400\t4072\n", out, err)
+		local preload = os.getenv("ASAN_OPTIONS") and "LD_PRELOAD=$(gcc -print-file-name=libasan.so) " or ""
+		out, err = support.run(string.format(
+			"%sPULSE_SANDBOX_BIN=%s/pulse-sandbox LUA_PATH='lua/?.lua;lua/?/init.lua' LUA_CPATH='%s/?.so' lua5.4 %s",
+			preload,
+			support.BIN,
+			support.BIN,
+			path
+		))
+		assert.are.equal("400\t4072\n", out, err)
+		os.remove(path)
+		local _, refused = pcall(require("pulse.sandbox").start, { reservation_hold = 0 })
+		assert.truthy(tostring(refused):find("reservation_hold takes seconds", 1, true), tostring(refused))
+	end)
+
 	it("makes the same organization from the same seed", function()
 		local other = support.start({ args = "--centers 2 --guests 7" })
 		local _, centers = caller(other)("GET", "/v1/centers")

@@ -86,6 +86,9 @@ static int start_sandbox(lua_State *L)
 	if (seed && sandbox_parse_seed(seed, &config.seed, &why) != 0)
 		return luaL_error(L, "pulse.sandbox.start: seed %s, not '%s'", why, seed);
 	config.faults = opt_string_field(L, 1, "faults");
+	if (lua_getfield(L, 1, "reservation_hold") != LUA_TNIL) /* pulse.sandbox checked it */
+		config.reservation_hold = lua_tonumber(L, -1);
+	lua_pop(L, 1);
 	struct sandbox **handle = lua_newuserdatauv(L, sizeof *handle, 0);
 	*handle = NULL;
 	luaL_setmetatable(L, HANDLE_MT);

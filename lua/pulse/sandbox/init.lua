@@ -17,7 +17,7 @@ local Sandbox = {}
 Sandbox.__index = Sandbox
 Sandbox.__name = "pulse.sandbox"
 
-local OPTIONS = { rate_limit = "string", faults = "string", seed = "number" }
+local OPTIONS = { rate_limit = "string", faults = "string", seed = "number", reservation_hold = "number" }
 
 local function check(opts)
 	if opts ~= nil and type(opts) ~= "table" then
@@ -25,10 +25,19 @@ local function check(opts)
 	end
 	for name, value in pairs(opts or {}) do
 		if not OPTIONS[name] then
-			error("pulse.sandbox.start: unknown option '" .. tostring(name) .. "' (valid: faults, rate_limit, seed)", 3)
+			error(
+				"pulse.sandbox.start: unknown option '"
+					.. tostring(name)
+					.. "' (valid: faults, rate_limit, reservation_hold, seed)",
+				3
+			)
 		end
 		if type(value) ~= OPTIONS[name] or (name == "seed" and math.type(value) ~= "integer") then
-			error("pulse.sandbox.start: " .. name .. " must be " .. (name == "seed" and "an integer" or "a string"), 3)
+			local want = name == "seed" and "an integer" or OPTIONS[name] == "number" and "a number" or "a string"
+			error("pulse.sandbox.start: " .. name .. " must be " .. want, 3)
+		end
+		if name == "reservation_hold" and not (value >= 0.1 and value <= 86400) then
+			error("pulse.sandbox.start: reservation_hold takes seconds from 0.1 to 86400", 3)
 		end
 	end
 	return opts or {}
@@ -51,7 +60,7 @@ end
 local function spawn(opts)
 	local key = random_key()
 	local args = { "--port 0" }
-	for _, name in ipairs({ "rate_limit", "faults", "seed" }) do
+	for _, name in ipairs({ "rate_limit", "faults", "seed", "reservation_hold" }) do
 		if opts[name] ~= nil then
 			args[#args + 1] = "--" .. name:gsub("_", "-") .. "=" .. shell_quote(opts[name])
 		end
@@ -76,7 +85,8 @@ local function spawn(opts)
 end
 
 --- Starts a sandbox on a free loopback port, with a fresh key.
--- @tparam[opt] table opts `rate_limit` ("L/W/B"), `faults` (a spec), `seed`
+-- @tparam[opt] table opts `rate_limit` ("L/W/B"), `faults` (a spec), `seed`,
+-- `reservation_hold` (seconds a reserved booking slot is held)
 -- @treturn Sandbox with `url` and `key`
 function sandbox.start(opts)
 	opts = check(opts)
