@@ -105,16 +105,7 @@ describe("pulse-lua's sandbox", function()
 		local expected = "true\t2\t20;w=5;b=20\nnetwork\n"
 		local out, err = run(path)
 		assert.are.equal(expected, out, err)
-		-- Under make check-asan pulse.core is instrumented: a plain lua5.4
-		-- loads it with the sanitizer's runtime first.
-		local preload = os.getenv("ASAN_OPTIONS") and "LD_PRELOAD=$(gcc -print-file-name=libasan.so) " or ""
-		out, err = support.run(string.format(
-			"%sPULSE_SANDBOX_BIN=%s/pulse-sandbox LUA_PATH='lua/?.lua;lua/?/init.lua' LUA_CPATH='%s/?.so' lua5.4 %s",
-			preload,
-			support.BIN,
-			support.BIN,
-			path
-		))
+		out, err = support.run_lua54(path)
 		assert.are.equal(expected, out, err)
 		os.remove(path)
 	end)

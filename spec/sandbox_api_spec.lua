@@ -221,6 +221,17 @@ describe("pulse-sandbox /v1", function()
 			assert.are.equal(json.null, after.tags)
 		end)
 
+		it("takes false and null for a guest's fields, and keeps them", function()
+			local status, guest = new_guest({
+				personal_info = { first_name = "Ida", last_name = "Falsefield", is_minor = false, gender = json.null },
+				preferences = { receive_marketing_sms = false },
+			})
+			assert.are.equal(200, status, json.encode(guest))
+			assert.are.equal(false, guest.personal_info.is_minor)
+			assert.are.equal(-1, guest.personal_info.gender)
+			assert.are.equal(false, guest.preferences.receive_marketing_sms)
+		end)
+
 		it("refuses a guest without a last name or with a wrong center", function()
 			local status, body = new_guest({ personal_info = { first_name = "Solo" } })
 			assert.are.equal(400, status)
@@ -639,14 +650,7 @@ describe("pulse-sandbox /v1", function()
 		)
 		local out, err = support.run(support.BIN .. "/pulse-lua " .. path)
 		assert.are.equal("400\t4072\n", out, err)
-		local preload = os.getenv("ASAN_OPTIONS") and "LD_PRELOAD=$(gcc -print-file-name=libasan.so) " or ""
-		out, err = support.run(string.format(
-			"%sPULSE_SANDBOX_BIN=%s/pulse-sandbox LUA_PATH='lua/?.lua;lua/?/init.lua' LUA_CPATH='%s/?.so' lua5.4 %s",
-			preload,
-			support.BIN,
-			support.BIN,
-			path
-		))
+		out, err = support.run_lua54(path)
 		assert.are.equal("400\t4072\n", out, err)
 		os.remove(path)
 		local _, refused = pcall(require("pulse.sandbox").start, { reservation_hold = 0 })

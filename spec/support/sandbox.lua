@@ -88,6 +88,21 @@ function support.run(command, stdin)
 	return out, err, ok and 0 or code
 end
 
+-- Runs the Lua script at path under plain lua5.4 with this build's
+-- pulse.core and lua/ (pulse.sandbox then runs the pulse-sandbox program);
+-- returns its stdout, stderr and exit code. Under make check-asan pulse.core
+-- is instrumented: lua5.4 loads it with the sanitizer's runtime first.
+function support.run_lua54(path)
+	local preload = os.getenv("ASAN_OPTIONS") and "LD_PRELOAD=$(gcc -print-file-name=libasan.so) " or ""
+	return support.run(string.format(
+		"%sPULSE_SANDBOX_BIN=%s/pulse-sandbox LUA_PATH='lua/?.lua;lua/?/init.lua' LUA_CPATH='%s/?.so' lua5.4 %s",
+		preload,
+		support.BIN,
+		support.BIN,
+		path
+	))
+end
+
 -- Starts command in the background, its output going to output_path
 -- (default: discarded); returns its pid.
 function support.background(command, output_path)

@@ -51,8 +51,7 @@ end
 local function phone_of(value)
 	if value == nil or value == json.null then
 		return json.null
-	end
-	if type(value) ~= "table" then
+	elseif type(value) ~= "table" then
 		return nil
 	end
 	-- lua-cjson reads every number as a float: a whole one is an id.
@@ -69,26 +68,34 @@ local function phone_of(value)
 	return { country_code = country or -1, number = number or "" }
 end
 
-local function text(value, default)
+-- A field of a guest's input: default when it is absent or null, else
+-- what convert makes of it (nil when it is of the wrong type).
+local function given(value, default, convert)
 	if value == nil or value == json.null then
 		return default
 	end
-	return type(value) == "string" and value or nil
+	return convert(value)
 end
 
-local function date_time(value)
-	if value == nil or value == json.null or value == "" then
-		return times.NONE
-	end
-	local seconds = type(value) == "string" and times.parse(value)
-	return seconds and times.format(seconds) or nil
+local function text(value, default)
+	return given(value, default, function(v)
+		return type(v) == "string" and v or nil
+	end)
 end
 
 local function boolean(value, default)
-	if value == nil or value == json.null then
-		return default
-	end
-	return type(value) == "boolean" and value or nil
+	return given(value, default, function(v)
+		if type(v) == "boolean" then
+			return v
+		end
+	end)
+end
+
+local function date_time(value)
+	return given(value ~= "" and value or nil, times.NONE, function(v)
+		local seconds = type(v) == "string" and times.parse(v)
+		return seconds and times.format(seconds) or nil
+	end)
 end
 
 -- The personal_info of input, every field given or reset; or nil and the
@@ -106,10 +113,10 @@ local function personal_info(input)
 		mobile_phone = phone_of(input.mobile_phone),
 		work_phone = phone_of(input.work_phone),
 		home_phone = phone_of(input.home_phone),
-		gender = input.gender == nil and -1 or math.tointeger(input.gender),
+		gender = given(input.gender, -1, math.tointeger),
 		date_of_birth = date_time(input.date_of_birth),
 		is_minor = boolean(input.is_minor, false),
-		nationality_id = input.nationality_id == nil and -1 or math.tointeger(input.nationality_id),
+		nationality_id = given(input.nationality_id, -1, math.tointeger),
 		anniversary_date = date_time(input.anniversary_date),
 		lock_guest_custom_data = boolean(input.lock_guest_custom_data, false),
 		pan = text(input.pan, ""),
