@@ -28,7 +28,6 @@ for _, op in ipairs(catalog) do
 		end
 	end
 end
-api.EMULATED = EMULATED
 
 local REFERENCE = "https://docs.zenoti.com/reference/"
 

@@ -52,7 +52,7 @@ end
 
 -- The events recorded, oldest first.
 function Events:list()
-	return json.array(table.move(self.recent, 1, #self.recent, 1, {}))
+	return json.copy_array(self.recent)
 end
 
 return events

@@ -21,6 +21,12 @@ function json.array(t)
 	return setmetatable(t or {}, array_mt)
 end
 
+-- A new array of list's items (a record's list, written without it
+-- being the record's own).
+function json.copy_array(list)
+	return json.array(table.move(list, 1, #list, 1, {}))
+end
+
 -- A whole answer already encoded (text: JSON), which json.encode writes
 -- as it is: a list whose items' encodings are kept (v1/centers.lua).
 function json.text(text)

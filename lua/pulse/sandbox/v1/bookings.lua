@@ -116,18 +116,20 @@ end
 -- Whether therapist is held from start to finish by another booking's live
 -- reservation, or by the plan being made.
 local function held(call, booking, plan, therapist, start, finish)
-	for _, step in ipairs(plan) do
-		if step.therapist == therapist and start < step.finish and step.start < finish then
-			return true
+	local function busy(steps)
+		for _, step in ipairs(steps) do
+			if step.therapist == therapist and start < step.finish and step.start < finish then
+				return true
+			end
 		end
+		return false
+	end
+	if busy(plan) then
+		return true
 	end
 	for _, other in ipairs(call.org.bookings) do
-		if other ~= booking and live(other._reservation, call.now) then
-			for _, step in ipairs(other._reservation.plan) do
-				if step.therapist == therapist and start < step.finish and step.start < finish then
-					return true
-				end
-			end
+		if other ~= booking and live(other._reservation, call.now) and busy(other._reservation.plan) then
+			return true
 		end
 	end
 	return false
@@ -249,7 +251,7 @@ local function invoice_of(invoice, part)
 	return {
 		invoice_id = invoice.id,
 		guest = { id = part.guest.id, first_name = info.first_name, last_name = info.last_name },
-		items = json.array(table.move(invoice._items, 1, #invoice._items, 1, {})),
+		items = json.copy_array(invoice._items),
 	}
 end
 

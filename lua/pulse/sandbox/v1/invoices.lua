@@ -70,12 +70,9 @@ function invoices.fields(invoice, expand)
 		mobile_phone = info.mobile_phone ~= json.null and "+1 " .. info.mobile_phone.number or json.null,
 		email = info.email ~= "" and info.email or json.null,
 	}
-	out.invoice_items = expand("InvoiceItems") and json.array(table.move(invoice._items, 1, #invoice._items, 1, {}))
-		or json.null
+	out.invoice_items = expand("InvoiceItems") and json.copy_array(invoice._items) or json.null
 	out.appointments = expand("Appointments") and invoice_appointments(invoice) or json.null
-	out.transactions = expand("Transactions")
-			and json.array(table.move(invoice._transactions, 1, #invoice._transactions, 1, {}))
-		or json.null
+	out.transactions = expand("Transactions") and json.copy_array(invoice._transactions) or json.null
 	out.additional_fields = json.array()
 	return out
 end
