@@ -342,17 +342,4 @@ function cache.storable(status, headers)
 	return not (control and control:lower():find("no%-store"))
 end
 
--- Whether a decoded body carries an error object (the API sends some
--- errors with a 200): such an answer is not stored.
-function cache.carries_error(body)
-	if type(body) ~= "table" then
-		return false
-	end
-	local e = rawget(body, "error")
-	if e == nil then
-		e = rawget(body, "Error")
-	end
-	return e ~= nil and e ~= json.null
-end
-
 return cache

@@ -24,7 +24,48 @@ errors.KINDS = {
 	interrupted = "interrupted (Ctrl-C or SIGTERM under pulse-lua)",
 	too_large = "the response body is larger than max_body",
 	loop = "the next page is one this walk fetched already",
+	conflict = "the resource's state does not allow it",
 }
+
+-- The kind of an application code (the error object's code, which is
+-- not the HTTP status) where the reference says what the code means. It
+-- names the kind of an error inside a success status; a failed status's
+-- kind comes from the status. Unlisted codes are "client".
+errors.APPLICATION_KINDS = {
+	[401] = "auth",
+	[405] = "not_found", -- UserNotFound
+	[410] = "not_found", -- appointment not found
+	[418] = "not_found", -- InvoiceNotFound
+	[428] = "not_found", -- invoice does not exist
+	[438] = "forbidden", -- UserNotAuthorized
+	[602] = "forbidden", -- cannot access
+	[4051] = "forbidden", -- user cannot access
+	[400] = "client",
+	[422] = "client", -- more than 100 items asked for
+	[502] = "client", -- an invalid id or input
+	[503] = "client", -- a missing input (not the HTTP 503 of a busy server)
+	[419] = "conflict", -- the invoice is not fully paid
+	[459] = "conflict", -- overpaid
+	[460] = "conflict", -- PaymentIsAlreadyMade
+	[492] = "conflict", -- a group invoice
+	[727] = "conflict", -- a future-dated appointment
+	[728] = "conflict", -- a payment on a closed invoice
+	[734] = "conflict", -- a closed invoice
+	[735] = "conflict",
+	[736] = "conflict",
+	[928] = "conflict", -- InvoiceinGroup
+	[1113] = "conflict", -- a future appointment's invoice
+	[4072] = "conflict", -- pick the date and time again
+	[5001] = "conflict", -- cannot be rescheduled
+	[5002] = "conflict", -- an in-time discount prevents it
+}
+
+-- The kind of an application code: a number, or a string such as
+-- "GE502" whose trailing digits are the number.
+function errors.kind_of_code(code)
+	local number = math.tointeger(tonumber(code) or tonumber(tostring(code):match("%d+$") or ""))
+	return errors.APPLICATION_KINDS[number] or "client"
+end
 
 function Error:__tostring()
 	local parts = { "pulse: ", self.kind }

@@ -34,14 +34,40 @@ function response.body(raw, headers)
 	return json.decode(raw)
 end
 
-local function error_message(decoded, status)
-	local e = type(decoded) == "table" and decoded.error
-	if type(e) == "table" then
-		return e.message or e.detail or e.code, e
-	elseif type(e) == "string" then
-		return e, e
+--- The error object an answer carries, its "error" (or "Error"), or nil
+-- when that is null or absent: a non-null one is a failure whatever the
+-- status.
+function response.error_object(body)
+	if type(body) ~= "table" then
+		return nil
 	end
-	return "HTTP " .. status, nil
+	local e = rawget(body, "error")
+	if e == nil or e == json.null then
+		e = rawget(body, "Error")
+	end
+	if e == nil or e == json.null or e == false then
+		return nil
+	end
+	return e
+end
+
+local function text_of(v)
+	if type(v) == "string" or type(v) == "number" then
+		return v
+	end
+end
+
+-- The application code and message of an error object, in whichever of
+-- the documented shapes it came: {code, message}, {StatusCode, Message,
+-- InternalMessage}, a string code ("GE502"), or a bare string.
+local function code_and_message(e)
+	if type(e) ~= "table" then
+		return nil, text_of(e) and tostring(e)
+	end
+	local code = text_of(rawget(e, "code")) or text_of(rawget(e, "StatusCode")) or text_of(rawget(e, "Code"))
+	local message = text_of(rawget(e, "message")) or text_of(rawget(e, "Message"))
+		or text_of(rawget(e, "InternalMessage")) or text_of(rawget(e, "detail"))
+	return code, message and tostring(message) or (code and ("code " .. tostring(code)))
 end
 
 -- The error made of fields, the key redacted from everything in it.
@@ -65,7 +91,8 @@ function response.finish(client, req, status, headers, raw, res, server_wait, re
 			body = value
 		end
 	end
-	if not kind and not decode_error then
+	local carried = not decode_error and response.error_object(body)
+	if not kind and not decode_error and not carried then
 		return body, res
 	end
 	local fields = {
@@ -89,7 +116,12 @@ function response.finish(client, req, status, headers, raw, res, server_wait, re
 			fields.message = "HTTP " .. status .. ", and the body is not JSON"
 		end
 	else
-		fields.message, fields.error = error_message(body, status)
+		local code, message = code_and_message(carried)
+		fields.code, fields.message, fields.error = code, message or ("HTTP " .. status), carried or nil
+		if not kind then -- an error inside a success: the code says what it is
+			fields.kind = errors.kind_of_code(code)
+			fields.message = (message or "an error object") .. " (inside an HTTP " .. status .. " answer)"
+		end
 		if type(body) == "string" then
 			fields.body = body -- not JSON: an HTML page from a proxy, say
 		end

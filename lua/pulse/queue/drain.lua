@@ -14,7 +14,8 @@
 --     while a backend still applies it); every drainer waits that out,
 --     after a crash or a stop too, since the hold is recorded with the
 --     send;
---   * a 4xx other than 408/409/429 is a dead letter at once; other
+--   * a 4xx other than 408/409/429, or an error object inside a 2xx,
+--     is a dead letter at once (never retried); other
 --     failures back off and count towards max_failures.
 -- SIGTERM or SIGINT stops the taking of entries; the writes in flight
 -- finish (up to stop_timeout) and are recorded, and drain returns.
@@ -51,9 +52,10 @@ local BACKOFF = { base = "positive", cap = "positive" }
 -- another process or whose backoff ended (then wakes the idle workers).
 local IDLE = 0.1
 
--- 4xx answers that say the write was refused for good.
+-- Answers that say the write was refused for good: a 4xx, or an error
+-- object inside a success (the server read the write and said no).
 local function refused(status)
-	return status and status >= 400 and status < 500 and status ~= 408 and status ~= 409 and status ~= 429
+	return status and status < 500 and status ~= 408 and status ~= 409 and status ~= 429
 end
 
 -- A refusal's reason: the error's line, and the fields the body names.

@@ -128,7 +128,7 @@ local function sound(call, value)
 	if value == nil then
 		return false
 	elseif call.req.decode then
-		return not cache.carries_error(value)
+		return not response.error_object(value)
 	end
 	local declared = tonumber(call.headers["content-length"] or "")
 	return declared == nil or declared == #call.body
