@@ -116,6 +116,10 @@ local function check_options(opts)
 	if opts.user_agent and opts.user_agent:find("[%c]") then
 		usage("new: user_agent contains control characters", 3)
 	end
+	-- An HTTP token (RFC 9110): nothing that could end the header line.
+	if opts.auth_scheme and not opts.auth_scheme:find("^[%w!#$%%&'*+.^_`|~-]+$") then
+		usage("new: auth_scheme must be one word such as \"Api-key\" or \"apikey\", got '" .. opts.auth_scheme .. "'", 3)
+	end
 	if opts.verify == false and not warned_verify then
 		warned_verify = true
 		io.stderr:write("pulse: warning: TLS certificate verification is off (verify = false)\n")
@@ -190,6 +194,7 @@ function client.new(opts)
 		verbose = opts.verbose == nil and runner.verbose or opts.verbose,
 		retry = retry,
 		timeout = timeout,
+		auth_scheme = opts.auth_scheme or "Api-key",
 	}, Client)
 	secrets.remember(self, key)
 	local transport = core.transport({
@@ -201,7 +206,7 @@ function client.new(opts)
 		user_agent = opts.user_agent,
 		max_body = opts.max_body,
 	})
-	transport:set_key(key)
+	transport:set_key(key, self.auth_scheme)
 	local bucket = opts.bucket or client.bucket_name(origin, key)
 	local limiter = make_limiter(self, opts, bucket)
 	local store = opts.cache and cache.new(opts.cache) or nil
@@ -228,7 +233,7 @@ function Client:set_api_key(key)
 	check_key(key, "set_api_key")
 	secrets.remember(self, key)
 	local line = self._line
-	line.transport:set_key(key)
+	line.transport:set_key(key, self.auth_scheme)
 	line.key_vouched = false
 end
 

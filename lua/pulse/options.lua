@@ -6,6 +6,7 @@ local options = {}
 options.CLIENT = {
 	api_key = "string",
 	api_key_file = "string",
+	auth_scheme = "string",
 	base_url = "string",
 	timeout = "positive",
 	connect_timeout = "positive",

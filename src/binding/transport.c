@@ -126,7 +126,8 @@ static int transport_stats_method(lua_State *L)
 static int transport_set_key_method(lua_State *L)
 {
 	struct transport *t = binding_check_transport(L, 1);
-	if (transport_set_key(t, luaL_checkstring(L, 2)) != 0)
+	const char *key = luaL_checkstring(L, 2);
+	if (transport_set_key(t, luaL_optstring(L, 3, "Api-key"), key) != 0)
 		return luaL_error(L, "out of memory");
 	return 0;
 }

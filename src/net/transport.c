@@ -17,7 +17,7 @@ struct transport {
 	char *ca_file;
 	char *proxy;
 	char *user_agent;
-	char *auth_line; /* "Authorization: Api-key <key>", wiped before it is freed */
+	char *auth_line; /* "Authorization: <scheme> <key>", wiped before it is freed */
 	/* The headers every request sends, the key's and the User-Agent among
 	 * them: built when either changes, not per request. The User-Agent goes
 	 * here rather than in CURLOPT_USERAGENT, which libcurl formats afresh
@@ -278,14 +278,14 @@ static int rebuild_base_headers(struct transport *t)
 	return 0;
 }
 
-int transport_set_key(struct transport *t, const char *key)
+int transport_set_key(struct transport *t, const char *scheme, const char *key)
 {
-	static const char prefix[] = "Authorization: Api-key ";
-	char *line = malloc(sizeof prefix + strlen(key));
+	static const char name[] = "Authorization: ";
+	size_t size = sizeof name + strlen(scheme) + 1 + strlen(key);
+	char *line = malloc(size);
 	if (!line)
 		return -1;
-	memcpy(line, prefix, sizeof prefix - 1);
-	strcpy(line + sizeof prefix - 1, key);
+	snprintf(line, size, "%s%s %s", name, scheme, key);
 	char *previous = t->auth_line;
 	t->auth_line = line;
 	if (rebuild_base_headers(t) != 0) {

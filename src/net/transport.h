@@ -97,7 +97,9 @@ void transport_count(struct transport *t, const struct http_response *res, size_
 
 /* Returns 0, or -1 when out of memory. */
 int transport_set_options(struct transport *t, const struct transport_options *options);
-int transport_set_key(struct transport *t, const char *key);
+/* The Authorization line: scheme (a token the caller checked, "Api-key"
+ * or "apikey") and key. Returns 0, or -1 when out of memory. */
+int transport_set_key(struct transport *t, const char *scheme, const char *key);
 
 /* Fills res (its buffers reused, cleared first). Returns res->failure. */
 enum transport_failure transport_perform(struct transport *t, const struct http_request *req,
