@@ -250,8 +250,10 @@ lint:
 	luacheck lua spec examples tools $(wildcard bench/*.lua) src/limiter/redis_bucket.lua src/queue/redis_streams.lua
 	clang-format --dry-run --Werror $(C_FILES)
 	$(LUA) tools/layers.lua .
-	@$(LUA) tools/catalog.lua doc/api/endpoints.tsv $(BUILD)/catalog.lua && cmp -s $(BUILD)/catalog.lua lua/pulse/sandbox/catalog.lua \
-		|| { echo "lint: lua/pulse/sandbox/catalog.lua is not doc/api/endpoints.tsv's: run make catalog"; exit 1; }
+	@$(LUA) tools/catalog.lua doc/api/endpoints.tsv $(BUILD)/catalog.lua $(BUILD)/client_catalog.lua $(BUILD)/NAMES.md \
+		&& cmp -s $(BUILD)/catalog.lua lua/pulse/sandbox/catalog.lua && cmp -s $(BUILD)/client_catalog.lua lua/pulse/catalog.lua \
+		&& cmp -s $(BUILD)/NAMES.md doc/api/NAMES.md \
+		|| { echo "lint: the catalogs or doc/api/NAMES.md are not doc/api/endpoints.tsv's: run make catalog"; exit 1; }
 	@# A module reads only its own objects' private (_) fields, on self: a
 	@# client's reach the request path as the client's line (send.lua). In
 	@# the sandbox's records _ marks what the API does not write, not
@@ -259,10 +261,11 @@ lint:
 	@if grep -rnE '[[:alnum:]_)]\s*[.:]_[a-z]' lua examples --include='*.lua' --exclude-dir=sandbox | grep -vE '(^|[^.[:alnum:]_])self\s*[.:]_[a-z]|function [[:alnum:]_]+[.:]_[a-z]'; then \
 		echo "lint: a _ field read on another module's object (a client's are client.lua's: see send.lua's line)"; exit 1; fi
 
-# The sandbox's catalog of the API's operations, from the repository's copy
-# of the reference's facts; make lint fails when it is not up to date.
+# The sandbox's and the client's catalogs of the API's operations, and the
+# table of the SDK's names, from the repository's copy of the reference's
+# facts; make lint fails when they are not up to date.
 catalog:
-	$(LUA) tools/catalog.lua doc/api/endpoints.tsv lua/pulse/sandbox/catalog.lua
+	$(LUA) tools/catalog.lua doc/api/endpoints.tsv lua/pulse/sandbox/catalog.lua lua/pulse/catalog.lua doc/api/NAMES.md
 
 # Plants one violation of each layer rule in a scratch copy of the tree
 # and checks that the layer check fails on it.

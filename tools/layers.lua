@@ -85,12 +85,13 @@ end
 -- those of its own rank and below, never above. A name ending in ".*"
 -- ranks the modules under it; a name given whole overrides it.
 local LUA_RANKS = {
-	{ "pulse.core", "pulse.errors", "pulse.options", "pulse.csv", "pulse.url", "pulse.queue.state" },
-	{ "pulse.json", "pulse.secrets", "pulse.stats", "pulse.tasks", "pulse.progress" },
+	{ "pulse.core", "pulse.errors", "pulse.options", "pulse.csv", "pulse.url", "pulse.queue.state", "pulse.catalog" },
+	{ "pulse.json", "pulse.secrets", "pulse.stats", "pulse.tasks", "pulse.progress", "pulse.lookup" },
 	{ "pulse.request", "pulse.response", "pulse.redirects", "pulse.cache", "pulse.collection", "pulse.pagination" },
 	{ "pulse.stage.*" }, -- the request path's stages
 	{ "pulse.send" }, -- the request path
-	{ "pulse.batch", "pulse.api", "pulse.queue", "pulse.queue.*" },
+	{ "pulse.batch", "pulse.operation", "pulse.queue", "pulse.queue.*" },
+	{ "pulse.api" },
 	{ "pulse.client" },
 	{ "pulse", "pulse.admin", "pulse.play", "pulse.queue.command" },
 }

@@ -1,13 +1,19 @@
--- client:api(collection): the collection's folders as nested tables and
--- its requests as functions, each a call on the client (its key, limiter,
--- retries and write rules). A request's {{variables}} are filled, in
--- Postman's order, from the call's args, the iteration data, the
--- environment, then the collection's variables; `:path` parameters only
--- from args.
+-- client:api(): the Pulse API's documented operations (pulse.catalog) in
+-- their groups, api.guests.search, each a call on the client (its key,
+-- limiter, retries and write rules); see pulse.operation.
+-- client:api(collection): the same, with the collection's folders as
+-- nested tables and its requests as functions (a folder named as a group
+-- joins it, and its requests override the group's of the same name). A
+-- request's {{variables}} are filled, in Postman's order, from the call's
+-- args, the iteration data, the environment, then the collection's
+-- variables; `:path` parameters only from args.
 
+local catalog = require("pulse.catalog")
 local collection = require("pulse.collection")
 local errors = require("pulse.errors")
 local json = require("pulse.json")
+local lookup = require("pulse.lookup")
+local operation = require("pulse.operation")
 local url = require("pulse.url")
 
 local api = {}
@@ -39,44 +45,6 @@ local usage = errors.usage
 -- that the endpoint's function turns into an error at its caller.
 local function refuse(message)
 	error({ refused = message }, 0)
-end
-
--- The edit distance of a and b, for "did you mean".
-local function distance(a, b)
-	local previous = {}
-	for j = 0, #b do
-		previous[j] = j
-	end
-	for i = 1, #a do
-		local current = { [0] = i }
-		for j = 1, #b do
-			local cost = a:byte(i) == b:byte(j) and 0 or 1
-			current[j] = math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
-		end
-		previous = current
-	end
-	return previous[#b]
-end
-
--- A folder's table: reading a name it lacks raises, naming the nearest
--- one. dotted: the folder's path ("api.services").
-local function folder_table(dotted, help)
-	return setmetatable({}, {
-		__index = function(self, key)
-			if key == "help" then
-				return help
-			end
-			local best, best_distance
-			for name in pairs(self) do
-				local d = distance(tostring(key), name)
-				if not best_distance or d < best_distance or (d == best_distance and name < best) then
-					best, best_distance = name, d
-				end
-			end
-			local hint = best and ("; did you mean " .. dotted .. "." .. best .. "?") or ""
-			usage("no endpoint " .. dotted .. "." .. tostring(key) .. hint, 2)
-		end,
-	})
 end
 
 -- The dynamic variables Postman offers.
@@ -147,7 +115,7 @@ end
 -- Postman's order; used marks the args that filled something.
 local function scope(endpoint, args, data, environment, variables)
 	local used = {}
-	local function lookup(name)
+	local function value_of(name)
 		if args[name] ~= nil then
 			used[name] = true
 			return scalar_text(args[name]) or refuse(endpoint .. ": args." .. name .. " must be a string or number")
@@ -173,7 +141,7 @@ local function scope(endpoint, args, data, environment, variables)
 				local before = text:sub(1, at - 1)
 				local _, opened = before:gsub("{{", "")
 				local _, closed = before:gsub("}}", "")
-				local value = lookup(name)
+				local value = value_of(name)
 				return (opened > closed or not escape) and value or escape(value)
 			end)
 			if filled == 0 or not text:find("{{", 1, true) then
@@ -406,13 +374,119 @@ local function unique(taken, name)
 	return candidate
 end
 
---- The wrappers of a collection for client.
+-- The groups' names in the catalog's order.
+local function group_names()
+	local seen, list = {}, {}
+	for _, entry in ipairs(catalog.operations) do
+		if not seen[entry.group] then
+			seen[entry.group], list[#list + 1] = true, entry.group
+		end
+	end
+	return list
+end
+
+local function group_help(dotted, members)
+	local lines = { dotted .. ": call " .. dotted .. ".<name>(args, opts); " .. dotted .. ".<name>:help() for one" }
+	for _, op in ipairs(members) do
+		local entry = op.entry
+		local also = entry.short and ("  (also " .. entry.name .. ")") or ""
+		lines[#lines + 1] = string.format("  %-36s %-6s %s%s", op.dotted:match("[^.]+$"), entry.method, entry.path, also)
+		if entry.whole then
+			local patch = entry.whole.patch_short or entry.whole.patch
+			lines[#lines + 1] = string.format("  %-36s %-6s %s  (2 calls)", patch, "GET+PUT", entry.path)
+		end
+	end
+	return table.concat(lines, "\n")
+end
+
+local BUILTIN_HELP = [[
+The Pulse API's %d documented operations, in groups: api.<group>.<name>(args, opts)
+returns body, res or nil, err. args fill the path, the query and the body; opts are the
+client's request options, and opts.extra carries parameters the catalog omits. Every
+operation also answers to its catalog name (api.guests.search_guests); doc/api/NAMES.md
+has the table. api.<group>:help() lists a group, api.<group>.<name>:help() one operation.
+]]
+
+-- The built-in operations for client: the root table, the names it
+-- answers without holding them (help), and its help's text.
+local function builtin(client)
+	local groups = {}
+	local extra = {}
+	local root = lookup.table("api", extra)
+	local names = group_names()
+	for _, name in ipairs(names) do
+		local dotted = "api." .. name
+		local members = {}
+		local help = function()
+			return group_help(dotted, members)
+		end
+		groups[name] = { table = lookup.table(dotted, { help = help }), members = members, dotted = dotted }
+		rawset(root, name, groups[name].table)
+	end
+	local by_name = {}
+	for _, entry in ipairs(catalog.operations) do
+		local group = groups[entry.group]
+		local op = operation.new(client, entry, group.dotted, catalog.reference)
+		group.members[#group.members + 1] = op
+		rawset(group.table, entry.name, op)
+		if entry.short then
+			rawset(group.table, entry.short, op)
+		end
+		by_name[entry.name] = op
+	end
+	for _, entry in ipairs(catalog.operations) do
+		local whole = entry.whole
+		if whole then
+			local group = groups[entry.group]
+			local patch = operation.patch(by_name[entry.name], by_name[whole.get], whole.patch_short or whole.patch)
+			rawset(group.table, whole.patch, patch)
+			if whole.patch_short then
+				rawset(group.table, whole.patch_short, patch)
+			end
+		end
+	end
+	local lines = { string.format(BUILTIN_HELP, #catalog.operations) }
+	for _, name in ipairs(names) do
+		local count = #groups[name].members
+		lines[#lines + 1] = string.format("  api.%-18s %d operation%s", name, count, count == 1 and "" or "s")
+	end
+	return root, extra, table.concat(lines, "\n")
+end
+
+--- The wrappers for client: the built-in operations, and a collection's.
 -- @param client a pulse client
--- @param source a collection (`pulse.collection.load`), a file or a table
+-- @param[opt] source a collection (`pulse.collection.load`), a file or a table
 -- @tparam[opt] table opts `environment` (a table, or a Postman environment
 -- file), `data` (one row of iteration data); for a runner, `path_defaults`
 -- (a :path parameter missing from args takes the collection's value)
 function api.new(client, source, opts)
+	local root, extra, builtin_help = builtin(client)
+	if source == nil then
+		extra.help = function()
+			return builtin_help
+		end
+		return root, {}
+	end
+	local own, calls, own_help = api.collection(client, source, opts)
+	for name, value in pairs(own) do
+		local group = rawget(root, name)
+		if type(value) == "table" and group then -- a folder named as a group joins it
+			for key, member in pairs(value) do
+				rawset(group, key, member)
+			end
+		else
+			rawset(root, name, value)
+		end
+	end
+	extra.help = function()
+		return own_help() .. "\n\n" .. builtin_help
+	end
+	return root, calls
+end
+
+--- The wrappers of a collection alone for client: its root table, its
+-- calls in document order (for a runner), and its help.
+function api.collection(client, source, opts)
 	local coll = collection.load(source)
 	opts = opts or {}
 	local context = {
@@ -427,7 +501,7 @@ function api.new(client, source, opts)
 	end
 	-- Folders and requests named in document order, each in its folder's
 	-- table: the first of a name keeps it, the next get _2, _3.
-	local root = folder_table("api", help)
+	local root = lookup.table("api", { help = help })
 	local calls = {} -- every endpoint in document order, for a runner
 	local folders = { [0] = { table = root, dotted = "api", taken = names_taken() } }
 	for _, entry in ipairs(coll.order) do
@@ -452,12 +526,12 @@ function api.new(client, source, opts)
 				params = #params > 0 and ("  (" .. table.concat(params, ", ") .. ")") or "",
 			}
 		else
-			local t = folder_table(dotted, help)
+			local t = lookup.table(dotted, { help = help })
 			rawset(parent.table, name, t)
 			folders[entry.index] = { table = t, dotted = dotted, taken = names_taken() }
 		end
 	end
-	return root, calls
+	return root, calls, help
 end
 
 return api

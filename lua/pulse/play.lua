@@ -67,7 +67,7 @@ end
 
 -- One row: each endpoint in order; returns its results.
 local function play_row(client, coll, calls, row_number, row, environment, progress)
-	local _, row_calls = api.new(client, coll, { data = row, environment = environment, path_defaults = true })
+	local _, row_calls = api.collection(client, coll, { data = row, environment = environment, path_defaults = true })
 	local wanted = {}
 	for _, c in ipairs(calls) do
 		wanted[c.name] = true
@@ -253,7 +253,7 @@ function play.main(opts)
 		end
 		local rows = opts.data and read_data(opts.data) or { {} }
 		local client = pulse.new()
-		local _, all = api.new(client, coll, { environment = environment })
+		local _, all = api.collection(client, coll, { environment = environment })
 		local calls = selected(all, opts.folder)
 		local total, done = #calls * #rows, 0
 		local show = not runner.quiet and core.isatty(2)

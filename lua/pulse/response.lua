@@ -120,7 +120,6 @@ function response.finish(client, req, status, headers, raw, res, server_wait, re
 		fields.code, fields.message, fields.error = code, message or ("HTTP " .. status), carried or nil
 		if not kind then -- an error inside a success: the code says what it is
 			fields.kind = errors.kind_of_code(code)
-			fields.message = (message or "an error object") .. " (inside an HTTP " .. status .. " answer)"
 		end
 		if type(body) == "string" then
 			fields.body = body -- not JSON: an HTML page from a proxy, say
