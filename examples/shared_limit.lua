@@ -1,10 +1,11 @@
 -- Several worker processes on one organization's rate limit: the job
--- (refresh every customer's record) is split between WORKERS processes
+-- (refresh COUNT guests' records, 45 by default, from the first center)
+-- is split between WORKERS processes
 -- that share one bucket through a file (limiter = "shm:<path>"), so
 -- together they go as fast as the limit allows and get no 429s. With
 -- separate buckets, each would think it had the whole limit.
 --
---   pulse-lua --sandbox-rate-limit 20/5/20 examples/shared_limit.lua [WORKERS]
+--   pulse-lua --sandbox-rate-limit 20/5/20 examples/shared_limit.lua [WORKERS [COUNT]]
 --   PULSE_API_KEY=... PULSE_BASE_URL=... pulse-lua examples/shared_limit.lua 4
 --
 -- Across machines, name a Redis server instead: PULSE_LIMITER=redis://host:6379.
@@ -12,13 +13,14 @@
 local core = require("pulse.core") -- now(): a monotonic clock
 local pulse = require("pulse")
 
--- A worker: GETs the customers whose ids it was given, prints one summary.
+-- A worker: GETs the guests whose ids it was given, prints one summary.
 local function work(ids)
 	local client = pulse.new({ limiter = os.getenv("PULSE_LIMITER") })
+	local api = client:api()
 	local started = core.now()
 	local ok, failed = 0, 0
-	for id in ids:gmatch("%d+") do
-		local body, err = client:get("/customers/" .. id)
+	for id in ids:gmatch("[^,]+") do
+		local body, err = api.guests.get({ guest_id = id })
 		if body then
 			ok = ok + 1
 		else
@@ -50,16 +52,18 @@ local function this_script()
 	return quote(arg[first]) .. " " .. quote(arg[0])
 end
 
--- Every customer's id, from the paginated list.
-local function customer_ids(client)
-	local ids, page = {}, 1
-	repeat
-		local body = assert(client:get("/customers", { query = { page = page, per_page = 100 } }))
-		for _, customer in ipairs(body.data) do
-			ids[#ids + 1] = customer.id
+-- The first count guests' ids of the first center, from its list walked
+-- 100 a page.
+local function guest_ids(client, count)
+	local api = client:api()
+	local center = assert(api.centers.list()).centers[1]
+	local ids = {}
+	for guest in api.guests.list:each({ center_id = center.id, size = math.min(count, 100) }) do
+		ids[#ids + 1] = guest.id
+		if #ids == count then
+			break
 		end
-		page = body.meta.next_page
-	until page == pulse.null or page == nil
+	end
 	return ids
 end
 
@@ -68,7 +72,11 @@ if arg[1] == "--worker" then
 	return
 end
 
-local workers = math.tointeger(tonumber(arg[1] or "4")) or error("usage: shared_limit.lua [WORKERS]", 0)
+local workers = math.tointeger(tonumber(arg[1] or "4"))
+local count = math.tointeger(tonumber(arg[2] or "45"))
+if not workers or not count or workers < 1 or count < 1 then
+	error("usage: shared_limit.lua [WORKERS [COUNT]]", 0)
+end
 -- The workers inherit $PULSE_LIMITER (so a Redis password stays out of
 -- their command lines); without it, they share a file made here.
 local limiter = os.getenv("PULSE_LIMITER")
@@ -81,7 +89,7 @@ if not limiter then
 end
 
 local client = pulse.new({ limiter = limiter })
-local ids = customer_ids(client)
+local ids = guest_ids(client, count)
 client:close()
 
 -- Deal the ids out, and start every worker before reading any.
@@ -101,7 +109,7 @@ for w, pipe in ipairs(running) do
 	pipe:close()
 end
 print(string.format(
-	"%d customers refreshed by %d workers in %.1f s; the limit they shared:",
+	"%d guests refreshed by %d workers in %.1f s; the limit they shared:",
 	#ids,
 	workers,
 	core.now() - started

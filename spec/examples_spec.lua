@@ -15,28 +15,152 @@ local function count_lines(text)
 end
 
 describe("examples", function()
-	it("export_services.lua writes every service as CSV and JSON Lines", function()
-		local jsonl = support.temp_path()
-		local out, err, code = run("--sandbox examples/export_services.lua " .. jsonl)
+	it("export_guests.lua writes every guest of every center as CSV, 100 a page", function()
+		local csv = support.temp_path(".csv")
+		local out, err, code = run("--sandbox examples/export_guests.lua " .. csv)
 		assert.are.equal(0, code, err)
-		assert.are.equal("id,service,price,duration_minutes,staff", out:match("^[^\n]*"))
-		assert.are.equal(13, count_lines(out), out) -- the sample data's 12 services
-		assert.truthy(out:find("\n1,Haircut,", 1, true), out)
-		local lines = 0
-		for line in io.lines(jsonl) do
-			local service = json.decode(line)
-			lines = lines + 1
-			assert.is_number(service.id)
-			for _, member in ipairs(service.staff) do
-				assert.is_string(member.name)
-			end
+		assert.are.equal("", out)
+		-- 1 call for the centers, 2 pages of 100 for each center's 200 guests
+		assert.truthy(err:find("exported 600 guests of 3 centers in 7 calls", 1, true), err)
+		local text = assert(support.read_file(csv))
+		assert.are.equal("guest_id,center,first_name,last_name,email,mobile", text:match("^[^\n]*"))
+		assert.are.equal(601, count_lines(text))
+		local ids = {}
+		for id in text:gmatch("\n(%x+%-[%x-]+),") do
+			assert.is_nil(ids[id], id)
+			ids[id] = true
 		end
-		os.remove(jsonl)
-		assert.are.equal(12, lines)
-		assert.truthy(err:find("exported 12 services", 1, true), err)
+		os.remove(csv)
 	end)
 
-	it("import_customers.lua creates every customer once through Ctrl-C and kill -9", function()
+	it("export_service_menu.lua writes the menu, and a second run on one server costs 0 calls", function()
+		local sandbox = support.start({})
+		local dir = support.temp_path(".cache")
+		local env = string.format(
+			"PULSE_BASE_URL=%s PULSE_API_KEY=%s PULSE_MENU_CACHE=%s ",
+			sandbox.url,
+			support.shell_quote(sandbox.key),
+			dir
+		)
+		local out, err, code = support.run("env " .. env .. support.BIN .. "/pulse-lua examples/export_service_menu.lua")
+		assert.are.equal(0, code, err)
+		assert.are.equal("center,service,code,price,duration_minutes,therapists", out:match("^[^\n]*"))
+		assert.are.equal(37, count_lines(out), out) -- 12 services in each of 3 centers
+		assert.truthy(out:find("\n[^,\n]+,[^,\n]+,%u+%d*,%d+%.%d%d,%d+,%a+ %a+"), out)
+		-- 1 for the centers, 1 for each center's services, 1 for each service's therapists
+		assert.truthy(err:find("exported 36 services in 40 calls (0 answered from the cache", 1, true), err)
+		local before = sandbox:stats().requests
+		local again, err2, code2 = support.run("env " .. env .. support.BIN .. "/pulse-lua examples/export_service_menu.lua")
+		assert.are.equal(0, code2, err2)
+		assert.are.equal(out, again)
+		assert.truthy(err2:find("exported 36 services in 0 calls (40 answered from the cache", 1, true), err2)
+		assert.are.equal(before, sandbox:stats().requests)
+		-- another key does not read what this one stored: the server refuses it
+		local _, err3, code3 = support.run(
+			"env " .. env .. "PULSE_API_KEY=wrong " .. support.BIN .. "/pulse-lua examples/export_service_menu.lua"
+		)
+		assert.are.equal(1, code3)
+		assert.truthy(err3:find("auth (HTTP 401)", 1, true), err3)
+		sandbox:stop()
+		os.execute("rm -rf " .. support.shell_quote(dir))
+	end)
+
+	it("book_appointment.lua books, pays and closes or leaves open as the API allows", function()
+		local out, err, code = run("--sandbox examples/book_appointment.lua --date " .. os.date("%Y-%m-%d", os.time() + 86400))
+		assert.are.equal(0, code, err)
+		assert.truthy(out:find("guest     Ada Lovelace (created)", 1, true), out)
+		assert.truthy(out:find("\nbooked    %d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d"), out)
+		assert.truthy(out:find("\npaid      %d+%.%d%d on invoice %d+"), out)
+		assert.truthy(out:find("stays open until the appointment's day (code 1113)", 1, true), out)
+		assert.truthy(out:find("\n12 calls", 1, true), out)
+		_, err, code = run("--sandbox examples/book_appointment.lua --date tomorrow")
+		assert.are.equal(1, code)
+		assert.truthy(err:find("usage: book_appointment.lua", 1, true), err)
+	end)
+
+	it("book_appointment.lua finds the guest on a second run, and tries the next slot when one expires", function()
+		-- A reservation is held 0.2 s: one answered 0.5 s late has expired
+		-- when the confirmation comes.
+		local sandbox = support.start({ args = "--reservation-hold 0.2" })
+		local env = string.format("PULSE_BASE_URL=%s PULSE_API_KEY=%s ", sandbox.url, support.shell_quote(sandbox.key))
+		local command = "env "
+			.. env
+			.. support.BIN
+			.. "/pulse-lua examples/book_appointment.lua grace@example.com --date "
+			.. os.date("%Y-%m-%d", os.time() + 2 * 86400)
+		local out, err, code = support.run(command)
+		assert.are.equal(0, code, err)
+		assert.truthy(out:find("(created)", 1, true), out)
+		assert.is_nil(out:find("trying the next", 1, true), out)
+		-- The next run's first POSTs (the booking, the first reserve) are
+		-- answered late: that reservation expires, the next slot is booked.
+		sandbox:fault("latency:ms=500:count=2:method=POST")
+		out, err, code = support.run(command)
+		assert.are.equal(0, code, err)
+		assert.truthy(out:find("Ada Lovelace (found by e-mail)", 1, true), out)
+		assert.truthy(out:find("not confirmed (", 1, true) and out:find("trying the next", 1, true), out)
+		assert.truthy(out:find("\nbooked    ", 1, true), out)
+		sandbox:stop()
+	end)
+
+	it("sync_appointments.lua copies every center's appointments in 7-day windows, resuming after kill -9", function()
+		local first, last = os.date("%Y-%m-%d", os.time() - 14 * 86400), os.date("%Y-%m-%d", os.time() + 13 * 86400)
+		-- a slow limit (5 calls a second), so that the kill finds it half way
+		local sandbox = support.start({ rate_limit = "5/1/5" })
+		local env = string.format("PULSE_BASE_URL=%s PULSE_API_KEY=%s ", sandbox.url, support.shell_quote(sandbox.key))
+		local whole, cut = support.temp_path(".jsonl"), support.temp_path(".jsonl")
+		local function command(out)
+			return string.format("%s/pulse-lua examples/sync_appointments.lua %s %s %s", support.BIN, out, first, last)
+		end
+		local out, err, code = support.run("env " .. env .. command(whole))
+		assert.are.equal(0, code, err)
+		-- 28 days: 4 windows for each of 3 centers, and the centers' list
+		assert.truthy(out:find("of 3 centers, " .. first .. " to " .. last .. ", in " .. whole .. "; 13 calls", 1, true), out)
+		local n = tonumber(out:match("^(%d+) appointments"))
+		assert.is_true(n > 100, out)
+		local pid = support.background(env .. command(cut))
+		local deadline = core.now() + 20
+		repeat
+			core.sleep(0.05)
+			assert(core.now() < deadline, "no checkpoint written")
+		until support.read_file(cut .. ".checkpoint")
+		core.sleep(0.3)
+		os.execute("kill -9 " .. pid)
+		while support.alive(pid) do
+			core.sleep(0.01)
+		end
+		assert.truthy(support.read_file(cut .. ".checkpoint"), "killed before the end")
+		core.sleep(1.1) -- the bucket the killed run drained refills: the next run meets no 429
+		local before = sandbox:stats().requests
+		out, err, code = support.run("env " .. env .. command(cut))
+		assert.are.equal(0, code, err)
+		assert.truthy(err:find("resuming at center", 1, true), err)
+		local calls = tonumber(out:match("; (%d+) calls"))
+		assert.is_true(calls < 13, "the second run asked again what the first had: " .. out)
+		assert.are.equal(calls, sandbox:stats().requests - before, "no 429: the limit was kept")
+		assert.is_nil(support.read_file(cut .. ".checkpoint"))
+		-- The same appointments, each once (a line's key order is the
+		-- encoder's, which may differ between processes).
+		local function ids_of(path)
+			local ids, count = {}, 0
+			for line in io.lines(path) do
+				local id = json.decode(line).appointment_id
+				assert.is_nil(ids[id], "written twice: " .. id)
+				ids[id], count = true, count + 1
+			end
+			return ids, count
+		end
+		local a, a_count = ids_of(whole)
+		local b, b_count = ids_of(cut)
+		assert.are.equal(n, a_count)
+		assert.are.equal(a_count, b_count)
+		assert.are.same(a, b)
+		sandbox:stop()
+		os.remove(whole)
+		os.remove(cut)
+	end)
+
+	it("import_guests.lua creates every guest once through Ctrl-C and kill -9", function()
 		-- Its own sandbox, outliving the runs, behind a proxy that holds each
 		-- write 1 s before the sandbox applies it (even once the run is gone:
 		-- longer than a new run takes to start), and answered 150 ms after: a kill finds writes in flight,
@@ -50,7 +174,7 @@ describe("examples", function()
 			slow.url,
 			support.shell_quote(sandbox.key)
 		)
-		local command = string.format("%s/pulse-lua examples/import_customers.lua examples/data/customers.csv %s", support.BIN, journal)
+		local command = string.format("%s/pulse-lua examples/import_guests.lua examples/data/guests.csv %s", support.BIN, journal)
 
 		-- Ctrl-C: it stops taking rows, finishes those in flight, says so.
 		local out, err, code = support.run("timeout -s INT 0.8 env " .. env .. command)
@@ -78,16 +202,17 @@ describe("examples", function()
 		out, err, code = support.run("env " .. env .. command)
 		assert.are.equal(0, code, err)
 		assert.truthy(out:find("resuming: %d+ of 50 rows were settled in an earlier run"), out)
-		assert.truthy(out:find("refused row-17 (donald.dijkstra at example.org)", 1, true), out)
-		assert.truthy(out:find("refused row-38 (katherine.cerf at example.org)", 1, true), out)
+		assert.truthy(out:find("refused row-17 (donald.dijkstra@example.org)", 1, true), out)
+		assert.truthy(out:find("refused row-38 (katherine.cerf@example.org)", 1, true), out)
 		local client = sandbox:client()
+		local api = client:api()
 		local n = 0
-		for line in io.lines("examples/data/customers.csv") do
-			local email = line:match(",([^,]+@[^,]+),")
-			if email then
+		for line in io.lines("examples/data/guests.csv") do
+			local last, email = line:match("^[^,]*,([^,]*),([^,]+@[^,]+),")
+			if email and last ~= "" then
 				n = n + 1
-				local body = assert(client:get("/customers", { query = { email = email } }))
-				assert.are.equal(1, body.meta.total, email .. " created " .. body.meta.total .. " times")
+				local body = assert(api.guests.search({ email = email }))
+				assert.are.equal(1, body.page_info.total, email .. " created " .. body.page_info.total .. " times")
 			end
 		end
 		assert.are.equal(48, n)
@@ -97,55 +222,6 @@ describe("examples", function()
 		sandbox:stop()
 		os.remove(journal)
 		os.remove(journal .. ".lock")
-	end)
-
-	it("booking_desk.lua books six customers, resolving each 409", function()
-		local out, err, code = run("--sandbox examples/booking_desk.lua")
-		assert.are.equal(0, code, err)
-		local _, booked = out:gsub("clerk %d booked customer %d+ with [%a ]+ at %d%d:00", "")
-		assert.are.equal(6, booked, out)
-		local _, taken = out:gsub("was just taken; next slot", "")
-		assert.is_true(taken > 0, out)
-		assert.truthy(out:find(taken .. " conflicts answered 409 and resolved", 1, true), out)
-	end)
-
-	it("nightly_sync.lua reports what was added, changed and removed since its snapshot", function()
-		local snapshot = support.temp_path()
-		local out, err, code = run("--sandbox examples/nightly_sync.lua --demo " .. snapshot)
-		assert.are.equal(0, code, err)
-		assert.truthy(out:find("first run: 30 bookings", 1, true), out)
-		assert.truthy(out:find("30 bookings: 1 added, 1 changed, 1 removed", 1, true), out)
-		assert.truthy(out:find("changed  #2 start", 1, true), out)
-		assert.truthy(out:find("removed  #3 ", 1, true), out)
-		-- A fresh sandbox has the snapshot's first state back: the reverse.
-		out, err, code = run("--sandbox examples/nightly_sync.lua " .. snapshot)
-		assert.are.equal(0, code, err)
-		assert.truthy(out:find("30 bookings: 1 added, 1 changed, 1 removed", 1, true), out)
-		assert.truthy(out:find("added    #3 ", 1, true), out)
-		support.write_file(snapshot, "{")
-		out, err, code = run("--sandbox examples/nightly_sync.lua " .. snapshot)
-		assert.are.equal(1, code)
-		assert.are.equal("", out)
-		assert.truthy(err:find("is not a snapshot this script wrote", 1, true), err)
-		os.remove(snapshot)
-		out, err, code = support.run(
-			"PULSE_BASE_URL=https://api.example.com PULSE_API_KEY=k "
-				.. support.BIN
-				.. "/pulse-lua examples/nightly_sync.lua --demo "
-				.. snapshot
-		)
-		assert.are.equal(1, code)
-		assert.are.equal("", out) -- refused before any request
-		assert.truthy(err:find("run it against the sandbox", 1, true), err)
-	end)
-
-	it("collection_tour.lua calls the sandbox through its Postman collection", function()
-		local out, err, code = run("--sandbox examples/collection_tour.lua")
-		assert.are.equal(0, code, err)
-		assert.truthy(out:find("Pulse sandbox (Postman Collection v2.1.0): 20 endpoints", 1, true), out)
-		assert.truthy(out:find("customer 46: Grace Hopper", 1, true), out)
-		assert.truthy(out:find("read back: customer 46, staff 7", 1, true), out)
-		assert.truthy(out:find("bookings page 2: 5 of them", 1, true), out)
 	end)
 
 	-- With a bucket each, these 4 workers draw 4-6 answers of 429.
@@ -159,7 +235,7 @@ describe("examples", function()
 		assert.are.equal(45, refreshed, out)
 		assert.are.equal(0, failed, out)
 		assert.are.equal(0, rejected, out)
-		assert.truthy(out:find("45 customers refreshed by 4 workers", 1, true), out)
+		assert.truthy(out:find("45 guests refreshed by 4 workers", 1, true), out)
 		assert.truthy(out:find("10 calls every 1 s", 1, true), out)
 	end)
 end)

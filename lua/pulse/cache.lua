@@ -257,7 +257,10 @@ local function sweep(self)
 				kept[#kept + 1] = f
 				count, bytes = count + 1, bytes + f.size
 			end
-		elseif (f.name:find("%.tmp$") and age > ABANDONED) or (f.name:find("%.gen$") and age > self.lifetime) then
+		elseif
+			(f.name:find("%.tmp$") and age > ABANDONED)
+			or ((f.name:find("%.gen$") or f.name:find("%.key$")) and age > self.lifetime)
+		then
 			os.remove(path)
 		end
 	end
@@ -308,6 +311,38 @@ function Cache:put(org, url, entry)
 	self.puts = self.puts + 1
 	if self.puts >= self.sweep_every then
 		sweep(self)
+	end
+end
+
+-- A directory's record that the server took a key (by its digest, never
+-- the key) for org: a process starting with that key may read what is
+-- stored without first spending a call to show the key is good. It lasts
+-- as long as an entry can be of use.
+local function key_file(self, org, digest)
+	return self.dir .. "/" .. hashed(org, digest) .. ".key"
+end
+
+--- Whether a process sharing the directory saw the server take the key
+-- of digest for org, within the cache's lifetime.
+function Cache:vouched(org, digest)
+	if not self.dir then
+		return false
+	end
+	local stamp = tonumber(read(self, key_file(self, org, digest)) or "")
+	local now = core.epoch()
+	return stamp ~= nil and stamp <= now + CLOCK_SLACK and now - stamp <= self.lifetime
+end
+
+--- Records (taken = true) or forgets (false) that the server took the key
+-- of digest for org; a memory cache has no one to tell.
+function Cache:vouch(org, digest, taken)
+	if not self.dir then
+		return
+	end
+	if taken then
+		core.write_private(key_file(self, org, digest), string.format("%.3f", core.epoch()))
+	else
+		os.remove(key_file(self, org, digest))
 	end
 end
 

@@ -135,6 +135,13 @@ function client.bucket_name(origin, key)
 	return "org-" .. core.sha256(origin .. "\n" .. key):sub(1, 32)
 end
 
+-- The digest by which a cache directory recalls that the server took a
+-- key (stage/cache.lua): not the bucket's name, which may be written
+-- elsewhere (a shm file, a Redis key).
+local function key_digest(origin, key)
+	return core.sha256("vouched\n" .. origin .. "\n" .. key)
+end
+
 -- The limiter opts ask for: this process's, or one shared through a file
 -- or Redis, for the bucket named; a redis:// URL's password is redacted
 -- like the key.
@@ -221,6 +228,7 @@ function client.new(opts)
 		stats = stats.new(transport, limiter, store),
 		cache = store,
 		bucket = bucket,
+		key_digest = key_digest(origin, key),
 		refresh_key = key_file and key_refresher(self, key_file) or nil,
 	})
 	return self
@@ -235,6 +243,7 @@ function Client:set_api_key(key)
 	local line = self._line
 	line.transport:set_key(key, self.auth_scheme)
 	line.key_vouched = false
+	line.key_digest = key_digest(self.origin, key)
 end
 
 --- Closes the client's connections; its stats stay readable.

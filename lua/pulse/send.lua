@@ -14,6 +14,8 @@
 --                   transport's)
 --   stats           the client's counters (stats.lua)
 --   cache, bucket   the response cache (or nil) and the bucket's name
+--   key_digest      a digest of the key in use and the origin (never the
+--                   key), by which a cache directory recalls it was taken
 --   refresh_key     nil, or a function run before each transmission (a
 --                   key file read again when it changed)
 -- and the path keeps there what it learns: reached (a response came from

@@ -14,7 +14,9 @@
 --            stored, unless it says no-store or holds a key. Nothing
 --            stored is served to a key the server has not taken since it
 --            came into use (line.key_vouched), so a wrong key never reads
---            what a right one stored.
+--            what a right one stored; in a directory, that the server took
+--            a key is kept too (by its digest), so a later process with
+--            the same key reads without a call first.
 
 local cache = require("pulse.cache")
 local core = require("pulse.core")
@@ -35,9 +37,13 @@ end
 -- 304) shows the server takes it, a 401 or 403 that it does not.
 local function key_answered(line, status)
 	if status == 401 or status == 403 then
+		if line.key_vouched then
+			line.cache:vouch(line.bucket, line.key_digest, false)
+		end
 		line.key_vouched = false
-	elseif (status >= 200 and status < 300) or status == 304 then
+	elseif ((status >= 200 and status < 300) or status == 304) and not line.key_vouched then
 		line.key_vouched = true
+		line.cache:vouch(line.bucket, line.key_digest, true)
 	end
 end
 
@@ -80,6 +86,9 @@ function stage.open(call)
 		return
 	end
 	call.cache_ttl = ttl
+	if not line.key_vouched and store:vouched(line.bucket, line.key_digest) then
+		line.key_vouched = true
+	end
 	local entry = line.key_vouched and store:get(line.bucket, req.url)
 	local stats = line.stats
 	if entry and cache.age(entry) < ttl then
