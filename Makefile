@@ -276,11 +276,13 @@ format:
 	clang-format -i $(C_FILES)
 
 install: install-rock
-	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/doc/pulse-lua
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/doc/pulse-lua/doc/api
 	for page in pulse-lua pulse-sandbox; do \
 		sed 's/@VERSION@/$(VERSION)/' doc/man/$$page.1 > $(DESTDIR)$(PREFIX)/share/man/man1/$$page.1 || exit 1; \
 	done
 	install -m 644 README.md CHANGELOG.md LICENSE $(DESTDIR)$(PREFIX)/share/doc/pulse-lua/
+	install -m 644 doc/*.md $(DESTDIR)$(PREFIX)/share/doc/pulse-lua/doc/
+	install -m 644 doc/api/NAMES.md doc/api/README.md $(DESTDIR)$(PREFIX)/share/doc/pulse-lua/doc/api/
 
 # What the rockspec installs: the module, pulse.sandbox's Lua files, and the
 # programs (pulse.sandbox.start runs pulse-sandbox from the PATH) into

@@ -9,7 +9,7 @@ local json = require("pulse.json")
 local pulse = require("pulse")
 local support = require("support.sandbox")
 
-local COLLECTION = "examples/pulse-sandbox.postman_collection.json"
+local COLLECTION = "spec/support/made-up.postman_collection.json"
 local BIN = "tools/interop/node_modules/.bin/"
 
 local npm = os.execute("command -v npm >/dev/null")

@@ -262,7 +262,14 @@ describe("setting up", function()
 		os.remove(dir)
 		local _, err, code = support.run("make install BUILD=" .. support.BIN .. " DESTDIR=" .. dir .. " PREFIX=/usr")
 		assert.are.equal(0, code, err)
-		for _, file in ipairs({ "share/man/man1/pulse-lua.1", "share/man/man1/pulse-sandbox.1", "share/doc/pulse-lua/README.md" }) do
+		local installed = {
+			"share/man/man1/pulse-lua.1",
+			"share/man/man1/pulse-sandbox.1",
+			"share/doc/pulse-lua/README.md",
+			"share/doc/pulse-lua/doc/client.md",
+			"share/doc/pulse-lua/doc/api/NAMES.md",
+		}
+		for _, file in ipairs(installed) do
 			assert.truthy(support.read_file(dir .. "/usr/" .. file), file)
 		end
 		local page = support.read_file(dir .. "/usr/share/man/man1/pulse-lua.1")
@@ -291,7 +298,7 @@ describe("what a new user tripped on", function()
 
 	it("a --collection run without a key says so in one line, with no traceback", function()
 		local _, err, code = run(
-			"--collection examples/pulse-sandbox.postman_collection.json",
+			"--collection spec/support/made-up.postman_collection.json",
 			nil,
 			"env -u PULSE_API_KEY -u PULSE_API_KEY_FILE PULSE_BASE_URL=http://127.0.0.1:1"
 		)

@@ -5,7 +5,7 @@
 local json = require("pulse.json")
 local support = require("support.sandbox")
 
-local COLLECTION = "examples/pulse-sandbox.postman_collection.json"
+local COLLECTION = "spec/support/made-up.postman_collection.json"
 
 -- A collection file of items (v2.1), for the cases the examples' lacks.
 local function collection_file(items, variables)

@@ -602,15 +602,15 @@ describe("pulse-sandbox /v1", function()
 		assert.are.same({ StatusCode = 400, Message = "The request is invalid." }, slots.Error)
 	end)
 
-	it("lists the operations it emulates in --help, README.md and the man page alike", function()
+	it("lists the operations it emulates in --help, doc/sandbox.md and the man page alike", function()
 		local help = support.run(support.BIN .. "/pulse-sandbox --help")
-		local readme = assert(support.read_file("README.md"))
+		local readme = assert(support.read_file("doc/sandbox.md"))
 		local man = assert(support.read_file("doc/man/pulse-sandbox.1"))
 		local rows = 0
 		for method, path, name in help:gmatch("\n  (%u+) +(%S+) +([%w_]+)") do
 			rows = rows + 1
 			local row = string.format("| `%s` | `%s` | `%s` |", method, path, name)
-			assert.truthy(readme:find(row, 1, true), "README.md lacks " .. row)
+			assert.truthy(readme:find(row, 1, true), "doc/sandbox.md lacks " .. row)
 			local man_row = string.format("\n%s\t%s\t%s\temulated\n", method, path, name)
 			assert.truthy(man:find(man_row, 1, true), "the man page lacks " .. name)
 		end
@@ -619,7 +619,7 @@ describe("pulse-sandbox /v1", function()
 		assert.are.equal(rows, table_rows)
 		for option in help:gmatch("\n  (%-%-[%w-]+)") do
 			local escaped = option:gsub("%-", "\\-")
-			assert.truthy(readme:find(option, 1, true), "README.md lacks " .. option)
+			assert.truthy(readme:find(option, 1, true), "doc/sandbox.md lacks " .. option)
 			assert.truthy(man:find(escaped, 1, true) or option == "--help", "the man page lacks " .. option)
 		end
 	end)

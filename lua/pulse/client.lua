@@ -1,7 +1,8 @@
 --- A client of the Pulse API, made by `pulse.new`: its options checked,
 -- the transport and limiter it sends through, the key (kept apart, never
 -- shown), and the calls, each of which goes down the one request path
--- (send.lua). README.md tells the options, `res` and `err` in full.
+-- (send.lua). README.md has the options, `res` and `err` in brief,
+-- doc/client.md in full.
 -- @module pulse.client
 
 local core = require("pulse.core")
@@ -22,6 +23,56 @@ local client = {}
 local runner = package.loaded["pulse.runner"] or {}
 
 local RETRY_DEFAULTS = { max_attempts = 6, max_elapsed = 300, base = 0.5, cap = 30 }
+
+--- The options of `pulse.new`, all optional (the key and the base URL
+-- default to `$PULSE_API_KEY` and `$PULSE_BASE_URL`); an unknown name is
+-- an error listing the valid ones.
+-- @usage local client = pulse.new({ rate_limit = { limit = 60, window = 60 },
+--   cache = { dir = "/var/cache/pulse", ttl = 3600 }, auth_scheme = "apikey" })
+-- @table options
+-- @field api_key the key (else `api_key_file`, `$PULSE_API_KEY`, `$PULSE_API_KEY_FILE`)
+-- @field api_key_file a file whose first line is the key, read again when it changes
+-- @field base_url the API's URL, http:// or https://
+-- @field auth_scheme the `Authorization` header's scheme word: "Api-key" (default) or "apikey"
+-- @field timeout seconds per attempt (80)
+-- @field connect_timeout seconds to connect (30)
+-- @field rate_limit `{ limit, window, burst }`, the starting policy (60 a minute)
+-- @field limiter "shm:PATH" or "redis://host:port": one bucket for every process
+-- @field bucket the shared bucket's name (default: the organization's, from the key)
+-- @field limiter_fallback `{ share }`: the part of the limit to keep when the shared limiter is down
+-- @field retry `{ max_attempts, max_elapsed, base, cap, on_retry }`, or false
+-- @field cache true, or `{ ttl, dir, rules, max_entries, max_bytes, stale_if_error }`
+-- @field verify TLS verification (true)
+-- @field ca_file, proxy, user_agent, verbose, max_body
+
+--- What a successful call returns beside its body.
+-- @usage local body, res = client:get("/v1/centers")
+-- print(res.status, res.attempts, res.rate.remaining, res.from_cache)
+-- @table res
+-- @field status the HTTP status
+-- @field headers the answer's headers, found in any case
+-- @field attempts every sending of the request (retries, redirects)
+-- @field waited seconds waited for the rate limit
+-- @field elapsed seconds in all
+-- @field from_cache answered from the cache, without a call
+-- @field rate the limiter's view after it: `limit, window, burst, remaining, reset`
+-- @field redirects the redirects followed, `{ status, url }` each
+-- @field next where a walk (`pages`, `each`) resumes
+
+--- What a failed call returns: `tostring(err)` is one line, without the key.
+-- @usage local found, err = api.guests.get({ guest_id = id })
+-- if not found and err.kind == "not_found" then ... end
+-- if not found then print(err.kind, err.code, err.message) end
+-- @table err
+-- @field kind auth, forbidden, not_found, client, conflict, rate_limited, unavailable,
+-- server, network, timeout, decode, too_large, redirect, loop, cancelled, usage;
+-- for an error object inside a 2xx, from its application code
+-- @field code the API's application code (a number, or a string such as "GE502")
+-- @field message the API's message, or what failed
+-- @field status the HTTP status, when an answer came (200 for an error inside a 200)
+-- @field error the error object as the API sent it (any key redacted)
+-- @field attempts, retry_after, method, url, res
+-- @field uncertain true for a write that may or may not have been applied
 
 --- A client: made by `pulse.new`, closed by `close` (or a `<close>`
 -- variable). Every call returns `body, res` on success and `nil, err` on
@@ -189,7 +240,7 @@ local function key_refresher(self, key_file)
 	end
 end
 
--- pulse.new: the options as README.md lists them.
+-- pulse.new: the options as README.md and doc/client.md list them.
 function client.new(opts)
 	local key, base_url, origin, key_file
 	opts, key, base_url, origin, key_file = check_options(opts)
@@ -400,10 +451,17 @@ function Client:each(path, opts)
 	return pagination.each(self, path, opts)
 end
 
---- Functions for the requests of a Postman collection: its folders as
--- nested tables, each request as `fn(args, opts)` with a snake_case name;
--- `api:help()` lists them. See `pulse.collection`.
--- @param collection a file's path, a decoded collection, or one loaded
+--- The Pulse API's documented operations as functions of this client, in
+-- their groups (`api.guests.search`), each `op(args, opts)` returning
+-- `body, res` or `nil, err`; see `pulse.operation`. With a Postman
+-- collection, its folders too, as nested tables, each request as
+-- `fn(args, opts)` with a snake_case name (a folder named as a group joins
+-- it); `api:help()` lists them. See `pulse.collection`.
+-- @usage local api = client:api()
+-- local found = assert(api.guests.search({ email = "ada@example.com" }))
+-- for guest in api.guests.list:each({ center_id = id }) do print(guest.id) end
+-- print(api.bookings.reserve:help())
+-- @param[opt] collection a file's path, a decoded collection, or one loaded
 -- with `pulse.collection.load`
 -- @tparam[opt] table opts `environment` (a table, or a Postman environment
 -- file's path), `data` (a row of iteration data)

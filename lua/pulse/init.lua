@@ -30,7 +30,7 @@ local tasks = require("pulse.tasks")
 -- @function new
 -- @tparam[opt] table opts `api_key, api_key_file, base_url, timeout,
 -- connect_timeout, rate_limit, retry, verify, ca_file, proxy, user_agent,
--- verbose, max_body, limiter, bucket, limiter_fallback` (README.md)
+-- verbose, max_body, limiter, bucket, limiter_fallback` (README.md, doc/client.md)
 -- @treturn pulse.client.Client
 
 --- JSON null, as decoded bodies hold it and encode writes it.

@@ -1,4 +1,4 @@
--- One documented operation of the Pulse API (an entry of pulse.catalog) as
+--- One documented operation of the Pulse API (an entry of pulse.catalog) as
 -- a callable of a client: op(args, opts) returns body, res or nil, err, as
 -- client:request does. args fill the path, the query and the body, by the
 -- catalog's lists; a missing required one, or one the operation does not
@@ -6,6 +6,7 @@
 -- the catalog omits). Documented defaults are shown by help, never sent.
 -- op:help() says how to call it; op:each(args) and op:pages(args) walk a
 -- list in its own paging style with the fewest calls.
+-- @module pulse.operation
 
 local errors = require("pulse.errors")
 local json = require("pulse.json")
@@ -16,6 +17,12 @@ local operation = {}
 
 local usage = errors.usage
 
+--- An operation of a client's `api`: `api.guests.search`, called as
+-- `op(args, opts)`.
+-- @usage local found, err = api.guests.search({ email = "ada@example.com" })
+-- for guest in api.guests.list:each({ center_id = id }) do ... end
+-- print(api.guests.search:help())
+-- @type Operation
 local Operation = {}
 Operation.__index = Operation
 Operation.__name = "pulse.operation"
@@ -451,7 +458,7 @@ function Operation:each(args, opts)
 	return walk(self, "each", args, opts, true)
 end
 
---- An operation of client. entry: pulse.catalog's; group_dotted: its
+-- An operation of client. entry: pulse.catalog's; group_dotted: its
 -- group's name ("api.guests"); reference_base: the reference's URL.
 function operation.new(client, entry, group_dotted, reference_base)
 	local places, required = places_of(entry)
@@ -485,7 +492,7 @@ local Patch = {}
 Patch.__index = Patch
 Patch.__name = "pulse.operation.patch"
 
---- patch(path parameters..., changes [, opts]): the object read (a GET),
+--- `api.guests.patch(guest_id, changes [, opts])`: the object read (a GET),
 -- changes merged into it, and the whole of it written back (the PUT):
 -- what a whole-object update needs, in 2 calls.
 function Patch:__call(...)
@@ -530,6 +537,7 @@ function Patch:__call(...)
 	return update(write, send)
 end
 
+--- How to call a patch, and what it costs.
 function Patch:help()
 	local params = self.update.entry.path_params
 	return table.concat({
@@ -545,7 +553,7 @@ function Patch:__tostring()
 	return self.dotted .. " (GET + PUT " .. self.update.entry.path .. ")"
 end
 
---- The patch of a whole-object update, reading with get.
+-- The patch of a whole-object update, reading with get.
 function operation.patch(update, get, name)
 	return setmetatable({ update = update, get = get, dotted = update.group_dotted .. "." .. name }, Patch)
 end

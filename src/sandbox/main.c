@@ -1,4 +1,4 @@
-/* pulse-sandbox: a local emulator of the Pulse API. See usage() and README.md. */
+/* pulse-sandbox: a local emulator of the Pulse API. See usage() and doc/sandbox.md. */
 #include "handler.h"
 #include "options.h"
 #include "sandbox.h"
@@ -40,7 +40,7 @@ static void usage(FILE *out)
 	             "  --retry-after FORM      Retry-After as 'seconds' (default) or 'http-date'\n"
 	             "  --seed N                seed for the sample data and random faults (default 1)\n"
 	             "  --faults SPEC           faults to inject, e.g. '503:count=3,latency:ms=200'\n"
-	             "                          (see README.md)\n"
+	             "                          (see doc/sandbox.md)\n"
 	             "  --tls CERT KEY          serve HTTPS with these PEM files\n"
 	             "  --log FILE              one JSON line per request (never the key)\n"
 	             "  --collection FILE       serve the saved examples of a Postman collection (v2.0 or\n"

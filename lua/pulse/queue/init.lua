@@ -179,7 +179,7 @@ function Queue:flush()
 	return self.store:flush()
 end
 
---- Applies the queued writes with client. See README.md for the options:
+--- Applies the queued writes with client. See doc/queue.md for the options:
 -- `workers`, `reconcile`, `on_result`, `on_progress`, `max_failures`,
 -- `until_empty`, `stop_timeout`, `backoff`, `settle` (seconds a server may
 -- still apply a write past its attempt's timeout: no uncertain entry is
