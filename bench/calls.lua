@@ -71,7 +71,8 @@ print(n)
 local function measure(command)
 	local before = sandbox:stats().requests
 	local started = core.now()
-	local out, err, code = support.run(string.format("bash -c %s", support.shell_quote(env .. command .. " > /dev/null; times")))
+	local shell = env .. command .. " > /dev/null; times"
+	local out, err, code = support.run("bash -c " .. support.shell_quote(shell))
 	assert(code == 0, command .. ": " .. err)
 	local wall = core.now() - started
 	local um, us, sm, ss = out:match("\n(%d+)m([%d.]+)s (%d+)m([%d.]+)s%s*$")
@@ -97,7 +98,8 @@ local jobs = {
 }
 
 print("calls per job, one pulse-sandbox (loopback); the example against a plain script on the bare client")
-print(string.format("%-36s %8s %8s %9s %9s %9s %9s", "job", "example", "plain", "ex. s", "plain s", "ex. cpu", "plain cpu"))
+local HEADER = { "job", "example", "plain", "ex. s", "plain s", "ex. cpu", "plain cpu" }
+print(string.format("%-36s %8s %8s %9s %9s %9s %9s", table.unpack(HEADER)))
 for _, job in ipairs(jobs) do
 	local name, example, plain = job[1], job[2], job[3]
 	if not example:find("PULSE_MENU_CACHE", 1, true) then
