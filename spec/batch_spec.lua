@@ -13,7 +13,7 @@ describe("batches and tasks", function()
 	local function gets(n)
 		local list = {}
 		for i = 1, n do
-			list[i] = { "GET", "/services/" .. ((i - 1) % 12 + 1) }
+			list[i] = { "GET", sandbox:item(i) }
 		end
 		return list
 	end
@@ -25,7 +25,7 @@ describe("batches and tasks", function()
 			assert.are.equal(12, #results)
 			for i, result in ipairs(results) do
 				local body, res = table.unpack(result)
-				assert.are.equal(i, body.data.id)
+				assert.are.equal(i, sandbox:number_of(body))
 				assert.are.equal(200, res.status)
 				assert.are.equal(body, result.body)
 			end
@@ -42,7 +42,7 @@ describe("batches and tasks", function()
 
 		it("isolates one failure from the others", function()
 			local list = gets(9)
-			list[5] = { "GET", "/services/999" }
+			list[5] = { "GET", support.MISSING }
 			local results = client:batch(list, { concurrency = 3 })
 			for i, result in ipairs(results) do
 				if i == 5 then
@@ -67,7 +67,7 @@ describe("batches and tasks", function()
 
 		it("with fail_fast cancels what has not started", function()
 			local list = gets(10)
-			list[2] = { "GET", "/services/999" }
+			list[2] = { "GET", support.MISSING }
 			local results = client:batch(list, { concurrency = 1, fail_fast = true })
 			assert.are.equal(10, #results)
 			assert.are.equal(200, results[1].res.status)
@@ -80,11 +80,11 @@ describe("batches and tasks", function()
 
 		it("takes named entries, bodies and options", function()
 			local results = client:batch({
-				{ method = "POST", path = "/customers", opts = { json = { name = "B One", email = "b1@example.com" } } },
-				{ "GET", "/services", { query = { per_page = 2 } } },
+				{ method = "POST", path = support.GUESTS, opts = { json = sandbox:guest(1) } },
+				{ "GET", support.GUESTS, { query = { center_id = sandbox:center(), size = 2 } } },
 			})
-			assert.are.equal("B One", results[1].body.data.name)
-			assert.are.equal(2, #results[2].body.data)
+			assert.are.equal("Number 1", results[1].body.personal_info.last_name)
+			assert.are.equal(2, #results[2].body.guests)
 		end)
 
 		it("streams: requests from a function, results to on_result, none kept", function()
@@ -93,12 +93,12 @@ describe("batches and tasks", function()
 			local count = client:batch(function()
 				n = n + 1
 				if n <= 30 then
-					return { "GET", "/services/" .. ((n - 1) % 12 + 1) }
+					return { "GET", sandbox:item(n) }
 				end
 			end, {
 				concurrency = 5,
 				on_result = function(i, body)
-					seen[i] = body.data.id
+					seen[i] = sandbox:number_of(body)
 				end,
 			})
 			assert.are.equal(30, count)
@@ -115,7 +115,7 @@ describe("batches and tasks", function()
 				coroutine.wrap(function()
 					for id = 1, 6 do
 						calls = calls + 1
-						coroutine.yield({ "GET", "/services/" .. id })
+						coroutine.yield({ "GET", sandbox:item(id) })
 					end
 					calls = calls + 1
 				end),
@@ -146,9 +146,9 @@ describe("batches and tasks", function()
 		end)
 
 		it("gives a raw entry's success the res a single call gives, and retries its failure", function()
-			local single_body = assert(client:get("/services/3", { decode = false }))
-			local _, single = assert(client:get("/services/3")) -- res as init.lua makes it
-			local results = client:batch({ { "GET", "/services/3", { decode = false } } })
+			local single_body = assert(client:get(sandbox:item(3), { decode = false }))
+			local _, single = assert(client:get(sandbox:item(3))) -- res as init.lua makes it
+			local results = client:batch({ { "GET", sandbox:item(3), { decode = false } } })
 			local body, res = results[1].body, results[1].res
 			assert.are.equal(single_body, body)
 			assert.are.equal(7, support.assert_same_fields(single, res))
@@ -158,7 +158,7 @@ describe("batches and tasks", function()
 			assert.is_true(res.elapsed > 0)
 
 			sandbox:fault("503:count=1")
-			results = client:batch({ { "GET", "/services/3", { decode = false } } })
+			results = client:batch({ { "GET", sandbox:item(3), { decode = false } } })
 			assert.are.equal(single_body, results[1].body)
 			assert.are.equal(2, results[1].res.attempts)
 			assert.is_true(results[1].res.waited > 0)
@@ -167,11 +167,11 @@ describe("batches and tasks", function()
 		it("retries and reports a server that went away, on a cached path", function()
 			local doomed = support.start()
 			local dead = doomed:client({ retry = { max_attempts = 3, base = 0.001, cap = 0.001 } })
-			assert(dead:get("/services")) -- reaches it once, and caches the URL
+			assert(dead:get(support.READ)) -- reaches it once, and caches the URL
 			doomed:stop()
-			local _, first = dead:get("/services")
+			local _, first = dead:get(support.READ)
 			assert.are.equal(3, first.attempts)
-			local results = dead:batch({ { "GET", "/services" }, { "GET", "/services", { decode = false } } })
+			local results = dead:batch({ { "GET", support.READ }, { "GET", support.READ, { decode = false } } })
 			for i = 1, 2 do
 				assert.is_nil(results[i].body)
 				assert.are.equal("network", results[i].err.kind)
@@ -182,13 +182,13 @@ describe("batches and tasks", function()
 		end)
 
 		it("names what is wrong with a streamed entry, on a cached path too", function()
-			assert(client:get("/services/1"))
+			assert(client:get(sandbox:item(1)))
 			for _, case in ipairs({
 				{ { "GET", 42 }, "batch: request 2 needs a method and a path %(strings%)" },
-				{ { 7, "/services/1" }, "batch: request 2 needs a method and a path %(strings%)" },
-				{ "GET /services/1", "batch: request 2 must be a table {method, path, opts}, got string" },
+				{ { 7, sandbox:item(1) }, "batch: request 2 needs a method and a path %(strings%)" },
+				{ "GET /v1/centers", "batch: request 2 must be a table {method, path, opts}, got string" },
 			}) do
-				local entries = { { "GET", "/services/1" }, case[1] }
+				local entries = { { "GET", sandbox:item(1) }, case[1] }
 				local n = 0
 				local ok, err = pcall(client.batch, client, function()
 					n = n + 1
@@ -207,7 +207,7 @@ describe("batches and tasks", function()
 			local results = client:batch(gets(12), { concurrency = 4 })
 			local attempts = 0
 			for i, result in ipairs(results) do
-				assert.are.equal(i, result.body.data.id)
+				assert.are.equal(i, sandbox:number_of(result.body))
 				attempts = attempts + result.res.attempts
 			end
 			assert.are.equal(15, attempts, "three faulted attempts, each retried")
@@ -221,14 +221,14 @@ describe("batches and tasks", function()
 			local count = client:batch(function()
 				n = n + 1
 				if n <= 4 then
-					assert(client:get("/services/" .. (n + 4))) -- yields, as in any task
-					return { "GET", "/services/" .. n }
+					assert(client:get(sandbox:item(n + 4))) -- yields, as in any task
+					return { "GET", sandbox:item(n) }
 				end
 			end, {
 				concurrency = 2,
 				on_result = function(i, body)
-					local extra = assert(client:get("/services/" .. (i + 8)))
-					fetched[i] = { body.data.id, extra.data.id }
+					local extra = assert(client:get(sandbox:item(i + 8)))
+					fetched[i] = { sandbox:number_of(body), sandbox:number_of(extra) }
 				end,
 			})
 			assert.are.equal(4, count)
@@ -239,10 +239,10 @@ describe("batches and tasks", function()
 
 		it("gives every token back when on_result raises mid-batch", function()
 			client:batch(gets(6))
-			assert.is_nil(client:delete("/services/999")) -- a quick 404; its URL is cached now
+			assert.is_nil(client:delete(support.MISSING)) -- a quick 405; its URL is cached now
 			sandbox:fault("latency:ms=300:count=0:method=GET")
 			local list = gets(6)
-			list[1] = { "DELETE", "/services/999" } -- ends first: the GETs are in flight
+			list[1] = { "DELETE", support.MISSING } -- ends first: the GETs are in flight
 			local ok, err = pcall(client.batch, client, list, {
 				concurrency = 6,
 				on_result = function()
@@ -258,10 +258,10 @@ describe("batches and tasks", function()
 
 		it("ends its requests in flight when a task catches its error and goes on", function()
 			client:batch(gets(6))
-			assert.is_nil(client:delete("/services/999"))
+			assert.is_nil(client:delete(support.MISSING))
 			sandbox:fault("latency:ms=300:count=0:method=GET")
 			local list = gets(6)
-			list[1] = { "DELETE", "/services/999" } -- ends first: the GETs are in flight
+			list[1] = { "DELETE", support.MISSING } -- ends first: the GETs are in flight
 			local in_flight
 			pulse.run(function()
 				local ok = pcall(client.batch, client, list, {
@@ -306,12 +306,12 @@ describe("batches and tasks", function()
 				{ { decode = "no" }, "batch: request 2: option 'decode' must be boolean, got no" },
 				{ "fast", "batch: request 2 options must be a table, got string" },
 			}) do
-				local ok, err = pcall(client.batch, client, { { "GET", "/services/1" }, { "GET", "/services/2", case[1] } })
+				local ok, err = pcall(client.batch, client, { { "GET", sandbox:item(1) }, { "GET", sandbox:item(2), case[1] } })
 				assert.is_false(ok)
 				assert.truthy(err:find(case[2]), err)
 			end
 			local ok, err = pcall(function()
-				client:batch({ { "GET", "/services", { decod = false } } }) -- this line
+				client:batch({ { "GET", support.READ, { decod = false } } }) -- this line
 			end)
 			assert.is_false(ok)
 			assert.truthy(err:find("^spec/batch_spec.lua:%d+: pulse: batch: request 1: unknown option"), err)
@@ -345,9 +345,9 @@ describe("batches and tasks", function()
 				local tasks = {}
 				for i = 1, 5 do
 					tasks[i] = pulse.spawn(function()
-						local a = assert(client:get("/services/" .. i))
-						local b = assert(client:get("/services/" .. (i + 5)))
-						return a.data.id + b.data.id
+						local a = assert(client:get(sandbox:item(i)))
+						local b = assert(client:get(sandbox:item(i + 5)))
+						return sandbox:number_of(a) + sandbox:number_of(b)
 					end)
 				end
 				local sums = {}
@@ -366,7 +366,7 @@ describe("batches and tasks", function()
 			local result = pulse.run(function()
 				local outer = pulse.spawn(function()
 					local inner = pulse.spawn(function()
-						return assert(client:get("/services/3")).data.id
+						return sandbox:number_of(assert(client:get(sandbox:item(3))))
 					end)
 					local batch = client:batch(gets(4), { concurrency = 2 })
 					return inner:join() + #batch
@@ -384,7 +384,7 @@ describe("batches and tasks", function()
 					end
 					deep()
 				end)
-				client:get("/services/1")
+				client:get(sandbox:item(1))
 			end)
 			assert.is_false(ok)
 			assert.truthy(err:find("broken in a task", 1, true), err)
@@ -397,7 +397,7 @@ describe("batches and tasks", function()
 			sandbox:fault("latency:ms=300")
 			local ok = pcall(pulse.run, function()
 				pulse.spawn(function()
-					fresh:get("/services/1")
+					fresh:get(sandbox:item(1))
 				end)
 				pulse.spawn(function()
 					error("another task fails mid-request")
@@ -409,7 +409,7 @@ describe("batches and tasks", function()
 			for _, result in ipairs(results) do
 				assert.are.equal(200, result.res.status)
 			end
-			assert(fresh:get("/services/2"))
+			assert(fresh:get(sandbox:item(2)))
 			fresh:close()
 		end)
 
@@ -419,17 +419,17 @@ describe("batches and tasks", function()
 			other:fault("latency:ms=300:count=3") -- a 401 is answered before faults
 			pulse.run(function()
 				local slow = pulse.spawn(function()
-					return c:get("/services/1")
+					return c:get(sandbox:item(1))
 				end)
 				pulse.sleep(0.1) -- the transfer is out, with the key it started with
 				c:set_api_key("key-unknown-333")
 				local _, res = slow:join()
 				assert.are.equal(200, res.status)
-				local _, err = c:get("/services/1")
+				local _, err = c:get(sandbox:item(1))
 				assert.are.equal("auth", err.kind, "the next request has the new key")
 				c:set_api_key("key-before-111")
 				local last = pulse.spawn(function()
-					return c:get("/services/2")
+					return c:get(sandbox:item(2))
 				end)
 				pulse.sleep(0.1)
 				c:close() -- the transfer keeps what it needs until it ends
@@ -444,7 +444,7 @@ describe("batches and tasks", function()
 			local before = sandbox:stats().requests
 			local ok, err = pcall(pulse.run, function()
 				local fetch = coroutine.wrap(function()
-					return client:get("/services/1")
+					return client:get(sandbox:item(1))
 				end)
 				return fetch()
 			end)
@@ -463,9 +463,9 @@ describe("batches and tasks", function()
 			assert.is_false(ok)
 			assert.matches("a sleep inside pulse.run", err)
 			local body = coroutine.wrap(function()
-				return client:get("/services/2")
+				return client:get(sandbox:item(2))
 			end)()
-			assert.are.equal(2, body.data.id)
+			assert.are.equal(2, sandbox:number_of(body))
 		end)
 
 		it("refuses spawn outside run, and a task joined outside a task", function()
@@ -475,8 +475,8 @@ describe("batches and tasks", function()
 		end)
 
 		it("behaves as before outside tasks", function()
-			local body, res = client:get("/services/1")
-			assert.are.equal(1, body.data.id)
+			local body, res = client:get(sandbox:item(1))
+			assert.are.equal(1, sandbox:number_of(body))
 			assert.are.equal(1, res.attempts)
 		end)
 	end)
@@ -522,11 +522,12 @@ describe("batches and tasks", function()
 				[[
 				local c = require("pulse").new({ api_key = %q, base_url = %q })
 				local list = {}
-				for i = 1, 20 do list[i] = { "GET", "/services/1" } end
+				for i = 1, 20 do list[i] = { "GET", %q } end
 				c:batch(list, { concurrency = 4 })
 				]],
 				sandbox.key,
-				sandbox.url
+				sandbox.url,
+				sandbox:item(1)
 			))
 			f:close()
 		end)

@@ -226,6 +226,58 @@ function Sandbox:client(extra)
 	return pulse.new(opts)
 end
 
+-- Paths of the API the sandbox emulates, for the specs of the client that
+-- need any read, a read of a given item, a missing one, or a write.
+support.READ = "/v1/centers" -- a list that is always there
+support.MISSING = "/v1/appointments/00000000-0000-4000-8000-000000000000" -- 404
+support.GUESTS = "/v1/guests" -- POST creates one (support.guest gives the body)
+
+-- The sample organization's first center's id, and its services' ids in
+-- the order listed (12 of them), read once.
+function Sandbox:center()
+	if not self.center_id then
+		local status, _, body = self:raw("GET", "/v1/centers", { "Authorization: Api-key " .. self.key })
+		assert(status == 200, "GET /v1/centers answered " .. tostring(status))
+		self.center_id = body.centers[1].id
+		local _, _, services =
+			self:raw("GET", "/v1/Centers/" .. self.center_id .. "/services?size=100", { "Authorization: Api-key " .. self.key })
+		self.service_ids = {}
+		for i, service in ipairs(services.services) do
+			self.service_ids[i] = service.id
+		end
+	end
+	return self.center_id
+end
+
+-- The path of the center's n-th service (1 to 12): an item to read.
+function Sandbox:item(n)
+	local center = self:center()
+	return "/v1/Centers/" .. center .. "/services/" .. self.service_ids[(n - 1) % #self.service_ids + 1]
+end
+
+-- The n of a service item's body (sandbox:item(n)'s answer).
+function Sandbox:number_of(body)
+	self:center()
+	for n, id in ipairs(self.service_ids) do
+		if id == body.id then
+			return n
+		end
+	end
+	error("not one of the first center's services: " .. tostring(body.id), 2)
+end
+
+-- The body that creates guest n at the sandbox's first center.
+function Sandbox:guest(n, extra)
+	local body = {
+		center_id = self:center(),
+		personal_info = { first_name = "Guest", last_name = "Number " .. n, email = "guest." .. n .. "@example.com" },
+	}
+	for k, v in pairs(extra or {}) do
+		body[k] = v
+	end
+	return body
+end
+
 -- A raw request (no pulse client): status, headers, decoded or raw body.
 function Sandbox:raw(method, path, headers, body)
 	local status, res_headers, text =
