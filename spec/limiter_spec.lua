@@ -181,9 +181,9 @@ local pulse = require("pulse")
 local a = pulse.new({ base_url = %q, limiter = %q })
 local b = pulse.new({ base_url = %q, limiter = %q })
 pulse.run(function()
-	local ta = pulse.spawn(function() return a:get("/services/1") end)
+	local ta = pulse.spawn(function() return a:get("/v1/centers") end)
 	pulse.sleep(0.05)
-	local tb = pulse.spawn(function() return b:get("/services/2") end)
+	local tb = pulse.spawn(function() return b:get("/v1/centers") end)
 	assert(ta:join())
 	assert(tb:join())
 end)
@@ -291,7 +291,7 @@ print("both answered")
 		sandbox = support.start({ faults = "latency:ms=4000:count=1" })
 		local first = support.background(string.format(
 			"PULSE_API_KEY=%s %s/pulse-lua -e 'local c = require(\"pulse\").new{base_url = %q, limiter = \"shm:%s\"} "
-				.. "assert(c:get(\"/services/1\"))'",
+				.. "assert(c:get(\"/v1/centers\"))'",
 			support.shell_quote(sandbox.key),
 			support.BIN,
 			sandbox.url,
@@ -302,7 +302,7 @@ print("both answered")
 			"local core = require('pulse.core') "
 				.. "local c = require('pulse').new{base_url = %q, limiter = 'shm:%s', retry = {max_elapsed = 1}} "
 				.. "local t0, cpu0 = core.now(), os.clock() "
-				.. "local body, err = c:get('/services/2') "
+				.. "local body, err = c:get('/v1/centers') "
 				.. "print(string.format('%%s %%.2f %%.2f', body and 'ok' or err.kind, core.now() - t0, os.clock() - cpu0))",
 			sandbox.url,
 			path
@@ -392,7 +392,7 @@ print("both answered")
 		-- A client's new key (a rotation) keeps its bucket.
 		local c = sandbox:client({ limiter = "shm:" .. path })
 		c:set_api_key(other.key)
-		c:get("/services/1") -- a 401 from this sandbox: the key is the other's
+		c:get(sandbox:item(1)) -- a 401 from this sandbox: the key is the other's
 		c:close()
 		other:stop()
 		assert.are.equal(2, #core.limiter_status("shm:" .. path))
@@ -413,14 +413,14 @@ print("both answered")
 
 	it("shows a worker's 429 to the others, who send nothing until it passes", function()
 		sandbox = support.start({ rate_limit = "1/60/1" })
-		sandbox:raw("GET", "/services/1", { "Authorization: Api-key " .. sandbox.key })
+		sandbox:raw("GET", sandbox:item(1), { "Authorization: Api-key " .. sandbox.key })
 		local a = sandbox:client({ limiter = "shm:" .. path, retry = false })
-		local _, err = a:get("/services/1")
+		local _, err = a:get(sandbox:item(1))
 		assert.are.equal(429, err.status)
 		a:close()
 		local b = sandbox:client({ limiter = "shm:" .. path, retry = { max_elapsed = 5 } })
 		local before = sandbox:stats().requests
-		_, err = b:get("/services/1")
+		_, err = b:get(sandbox:item(1))
 		assert.are.equal("rate_limited", err.kind)
 		assert.is_true(err.retry_after > 50, tostring(err.retry_after))
 		assert.are.equal(before, sandbox:stats().requests, "nothing sent into the 429")
@@ -433,7 +433,7 @@ print("both answered")
 	it("resets a bucket from the command line", function()
 		sandbox = support.start({ rate_limit = "3/60/3" })
 		local c = sandbox:client({ limiter = "shm:" .. path })
-		assert(c:get("/services/1"))
+		assert(c:get(sandbox:item(1)))
 		c:close()
 		local out, err, code = runner("--limiter shm:" .. path .. " --reset")
 		assert.are.equal(0, code, err)
@@ -464,7 +464,7 @@ describe("limiter = 'redis://...'", function()
 	it("shows a new client what Redis holds, before its first request", function()
 		sandbox = support.start({ rate_limit = "20/5/20" })
 		local first = sandbox:client({ limiter = server.url .. "?bucket=seen" })
-		assert(first:get("/services/1")) -- the server's policy, into the bucket
+		assert(first:get(sandbox:item(1))) -- the server's policy, into the bucket
 		local later = sandbox:client({ limiter = server.url .. "?bucket=seen" })
 		local view = later:ratelimit()
 		assert.are.same({ 20, 5, 20 }, { view.limit, view.window, view.burst })
@@ -505,7 +505,7 @@ describe("limiter = 'redis://...'", function()
 		server:kill()
 		local c = sandbox:client({ limiter = server.url, connect_timeout = 2 })
 		local started = core.now()
-		local _, err = c:get("/services/1")
+		local _, err = c:get(sandbox:item(1))
 		assert.is_true(core.now() - started < 3)
 		assert.are.equal("network", err.kind)
 		assert.truthy(tostring(err):find("the limiter's Redis at 127.0.0.1:" .. server.port, 1, true), tostring(err))
@@ -515,7 +515,7 @@ describe("limiter = 'redis://...'", function()
 		c = sandbox:client({ limiter = server.url, connect_timeout = 2, limiter_fallback = { share = 0.25 } })
 		started = core.now()
 		for _ = 1, 12 do
-			assert(c:get("/services/1"))
+			assert(c:get(sandbox:item(1)))
 		end
 		assert.are.equal(5, c:ratelimit().limit, "a quarter of 20")
 		assert.is_true(core.now() - started > 1, "12 calls at 5 a second go past a refill")
@@ -552,14 +552,14 @@ describe("limiter = 'redis://...'", function()
 		local url = server.url .. "/?bucket=spent"
 		local paced = sandbox:client({ limiter = url, limiter_fallback = { share = 0.25 } })
 		local other = sandbox:client({ limiter = url })
-		assert(paced:get("/services/1")) -- it last saw 19 left
+		assert(paced:get(sandbox:item(1))) -- it last saw 19 left
 		for _ = 1, 19 do
-			assert(other:get("/services/1"))
+			assert(other:get(sandbox:item(1)))
 		end
 		local window_ends = core.now() + paced:ratelimit().reset
 		server:kill()
 		for _ = 1, 3 do
-			assert(paced:get("/services/1"))
+			assert(paced:get(sandbox:item(1)))
 		end
 		assert.are.equal(0, sandbox:stats().rate_limited, "sent into the window the other spent")
 		assert.is_true(core.now() >= window_ends - 0.05, "the window it was in is over")
@@ -571,7 +571,7 @@ describe("limiter = 'redis://...'", function()
 		sandbox = support.start({ rate_limit = "20/1/20" })
 		local no_password = server.url:gsub(":[^:@/]*@", "@")
 		local c = sandbox:client({ limiter = no_password })
-		local _, err = c:get("/services/1")
+		local _, err = c:get(sandbox:item(1))
 		assert.truthy(tostring(err):find("NOAUTH", 1, true), tostring(err))
 		c:close()
 		local wrong = string.format("redis://:not-%s@127.0.0.1:%d", server.password, server.port)
@@ -580,7 +580,7 @@ describe("limiter = 'redis://...'", function()
 			"--verbose -e %s 2> %s",
 			support.shell_quote(string.format(
 				"local c = require('pulse').new{api_key = %q, base_url = %q, limiter = %q} "
-					.. "local _, err = c:get('/services/1') print(err) print(c) error(tostring(err))",
+					.. "local _, err = c:get('/v1/centers') print(err) print(c) error(tostring(err))",
 				sandbox.key,
 				sandbox.url,
 				wrong
@@ -605,7 +605,7 @@ describe("limiter = 'redis://...'", function()
 	it("resets a bucket from the command line", function()
 		sandbox = support.start({ rate_limit = "3/60/3" })
 		local c = sandbox:client({ limiter = server.url .. "/?bucket=admin" })
-		assert(c:get("/services/1"))
+		assert(c:get(sandbox:item(1)))
 		c:close()
 		local url = server.url .. "/?bucket=admin"
 		local out = runner("--limiter " .. url .. " --status")
