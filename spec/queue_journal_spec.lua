@@ -7,12 +7,12 @@
 
 local core = require("pulse.core")
 local pulse = require("pulse")
-local customers = require("support.customers")
+local guests = require("support.guests")
 local drainer = require("support.drainer")
 local support = require("support.sandbox")
 
-local row, push_rows, applied = customers.row, customers.push, customers.applied
-local reconcile_by_email = customers.reconcile
+local row, push_rows, applied = guests.row, guests.push, guests.applied
+local reconcile_by_email = guests.reconcile
 
 -- The offsets (1-based, in the file's text) where each record starts,
 -- after the journal's first line.
@@ -88,7 +88,7 @@ describe("pulse.queue's journal", function()
 		assert.are.equal(19, report.done)
 		assert.are.equal(text, flip(support.read_file(report.damage.copy), starts[3] + 20))
 		for i = 1, 20 do
-			assert.are.equal(i == 3 and 0 or 1, applied(client, row(i).email), "customer " .. i)
+			assert.are.equal(i == 3 and 0 or 1, applied(client, row(i).personal_info.email), "guest " .. i)
 		end
 		-- Accepted, the damage is gone from the journal: the next drain runs.
 		q:close()
@@ -108,7 +108,7 @@ describe("pulse.queue's journal", function()
 		local damaged
 		for _, start in ipairs(record_starts(text)) do
 			local r = record_at(text, start)
-			if r.op == "send" and r.id == row(5).email then
+			if r.op == "send" and r.id == row(5).personal_info.email then
 				damaged = start
 			end
 		end
@@ -156,14 +156,14 @@ describe("pulse.queue's journal", function()
 		assert.matches("is being drained by another process %(pid %d+%)", said)
 		-- The one that ran was not followed by the other: each write once.
 		for i = 1, 40 do
-			local n = applied(client, row(i, "link").email)
-			assert.is_true(n <= 1, "customer " .. i .. " applied " .. n .. " times")
+			local n = applied(client, row(i, "link").personal_info.email)
+			assert.is_true(n <= 1, "guest " .. i .. " applied " .. n .. " times")
 		end
 		sandbox:clear_faults()
 		q = assert(pulse.queue.open("file:" .. journal .. ".link"))
 		assert(q:drain(client))
 		for i = 1, 40 do
-			assert.are.equal(1, applied(client, row(i, "link").email), "customer " .. i)
+			assert.are.equal(1, applied(client, row(i, "link").personal_info.email), "guest " .. i)
 		end
 		q:close()
 
@@ -201,7 +201,7 @@ describe("pulse.queue's journal", function()
 		assert(os.execute(string.format("ln -s %s %s", victim, planted)))
 		for i = 1, 300 do
 			local id = "done-" .. i
-			assert(q:push({ method = "POST", path = "/customers", json = row(i, "old"), id = id }))
+			assert(q:push({ method = "POST", path = guests.PATH, json = row(i, "old"), id = id }))
 			assert(q.store:append({ { op = "send", id = id }, { op = "done", id = id, at = core.epoch() } }))
 		end
 		local before = #support.read_file(journal)
@@ -241,8 +241,8 @@ describe("pulse-lua --queue", function()
 	it("shows a queue's counts and what settles until when, and lists and retries dead letters", function()
 		local q = assert(pulse.queue.open("file:" .. journal))
 		push_rows(q, 3, "cli")
-		assert(q.store:append({ { op = "send", id = row(1, "cli").email, hold = 60 } }))
-		assert(q.store:append({ { op = "dead", id = row(2, "cli").email, reason = "HTTP 422: no email" } }))
+		assert(q.store:append({ { op = "send", id = row(1, "cli").personal_info.email, hold = 60 } }))
+		assert(q.store:append({ { op = "dead", id = row(2, "cli").personal_info.email, reason = "HTTP 422: no email" } }))
 		local out, err, code = queue_command("--status")
 		assert.are.equal(0, code, err)
 		assert.matches("pending    1\n", out)
@@ -251,7 +251,7 @@ describe("pulse-lua --queue", function()
 		assert.matches("damaged    none", out)
 		out, err, code = queue_command("--dead")
 		assert.are.equal(0, code, err)
-		assert.matches(row(2, "cli").email .. "  POST /customers  attempts 0  HTTP 422: no email", out, 1, true)
+		assert.matches(row(2, "cli").personal_info.email .. "  POST /v1/guests  attempts 0  HTTP 422: no email", out, 1, true)
 		assert.matches("1 dead letter\n", out)
 		out, err, code = queue_command("--retry-dead")
 		assert.are.equal(0, code, err)
@@ -274,7 +274,7 @@ describe("pulse-lua --queue", function()
 		assert.are.equal(1, code)
 		assert.matches("damaged: bytes %d+%-%d+", out)
 		assert.matches("3 entries whose state was in the damage", out)
-		assert.matches(row(1, "chk").email, out, 1, true)
+		assert.matches(row(1, "chk").personal_info.email, out, 1, true)
 		assert.matches("the journal is damaged; drain with accept_damage", err)
 		out, err, code = queue_command("--status")
 		assert.are.equal(0, code, err)

@@ -10,19 +10,18 @@ local drainer = require("support.drainer")
 local slow_server = require("support.slow_server")
 local support = require("support.sandbox")
 
-local function row(i, prefix)
-	return { name = "Customer " .. i, email = string.format("%s%d@example.org", prefix, i) }
-end
+local guests = require("support.guests")
+local row = guests.row
 
 local function push_rows(q, from, to, prefix, key_of)
 	for i = from, to do
 		local r = row(i, prefix)
 		local id, queued, why = q:push({
 			method = "POST",
-			path = "/customers",
+			path = guests.PATH,
 			json = r,
-			id = r.email,
-			key = key_of and key_of(i) or r.email,
+			id = r.personal_info.email,
+			key = key_of and key_of(i) or r.personal_info.email,
 		})
 		assert(id and queued, "push " .. i .. ": " .. tostring(why or queued))
 	end
@@ -63,20 +62,16 @@ local function start_drainer(sandbox, url, env)
 end
 
 -- Asserts that each of the n rows exists once on the sandbox, and that
--- the writes of each key (key_of(i)) were applied in push order: the ids
--- the sandbox made grow in the order it applied them. One walk of the
--- list: the sandbox's limit is spent on the drainers, not on the check.
+-- the writes of each key (key_of(i)) were applied in push order: the
+-- center's list holds guests in the order the sandbox made them. One walk
+-- of the list: the sandbox's limit is spent on the drainers, not on the
+-- check.
 local function assert_once_in_order(client, n, prefix, key_of)
-	local by_email = {}
-	for customer in client:each("/customers", { query = { per_page = 100 } }) do
-		local list = by_email[customer.email] or {}
-		list[#list + 1] = customer.id
-		by_email[customer.email] = list
-	end
+	local by_email = guests.places(client)
 	local last = {}
 	for i = 1, n do
-		local ids = by_email[row(i, prefix).email] or {}
-		assert.are.equal(1, #ids, "customer " .. i .. " exists " .. #ids .. " times")
+		local ids = by_email[row(i, prefix).personal_info.email] or {}
+		assert.are.equal(1, #ids, "guest " .. i .. " exists " .. #ids .. " times")
 		local key = key_of(i)
 		assert.is_true(ids[1] > (last[key] or 0), "entry " .. i .. " of key " .. key .. " out of order")
 		last[key] = ids[1]
@@ -103,24 +98,24 @@ describe("pulse.queue on Redis Streams", function()
 	it("refuses a repeated id while pending, once done and as a dead letter; retry_dead brings one back", function()
 		local q = assert(pulse.queue.open(url))
 		push_rows(q, 1, 3, "d")
-		local _, queued, why = q:push({ method = "POST", path = "/customers", json = row(1, "d"), id = row(1, "d").email })
+		local _, queued, why = q:push({ method = "POST", path = guests.PATH, json = row(1, "d"), id = row(1, "d").personal_info.email })
 		assert.are.same({ false, "pending" }, { queued, why })
-		assert(q:push({ method = "POST", path = "/customers", json = { name = "No email" }, id = "bad" }))
+		assert(q:push({ method = "POST", path = guests.PATH, json = guests.refused(), id = "bad" }))
 		assert.are.same({ pending = 4, uncertain = 0, done = 0, dead = 0, settling = 0, damaged = 0 }, q:stats())
 		local report = assert(q:drain(client, { workers = 2 }))
 		assert.are.same({ 3, 1, 0 }, { report.done, report.dead, report.pending })
 		-- A drainer left holding nothing leaves the consumer group.
 		assert.are.equal(0, consumers(server, "writes"))
-		_, queued, why = q:push({ method = "POST", path = "/customers", json = row(2, "d"), id = row(2, "d").email })
+		_, queued, why = q:push({ method = "POST", path = guests.PATH, json = row(2, "d"), id = row(2, "d").personal_info.email })
 		assert.are.same({ false, "done" }, { queued, why })
-		_, queued, why = q:push({ method = "POST", path = "/customers", json = {}, id = "bad" })
+		_, queued, why = q:push({ method = "POST", path = guests.PATH, json = {}, id = "bad" })
 		assert.are.same({ false, "a dead letter" }, { queued, why })
 		local dead = assert(q:dead())
 		assert.are.equal(1, #dead)
 		assert.are.equal("bad", dead[1].id)
-		assert.are.equal("No email", dead[1].json.name)
-		assert.matches("422", dead[1].reason)
-		assert.matches("email", dead[1].reason)
+		assert.are.equal("No last name", dead[1].json.personal_info.first_name)
+		assert.matches("400", dead[1].reason)
+		assert.matches("last_name is missing", dead[1].reason)
 		assert.are.same({ pending = 0, uncertain = 0, done = 3, dead = 1, settling = 0, damaged = 0 }, q:stats())
 		-- Another process sees the same queue.
 		local other = assert(pulse.queue.open(url))
@@ -139,7 +134,7 @@ describe("pulse.queue on Redis Streams", function()
 		server:cli("XADD writes '*' nothing here")
 		-- Well formed, as a push would write it, but outside the queue's
 		-- bookkeeping: it would never come to the head of its key.
-		local alien = { op = "push", id = "alien", key = "k", method = "POST", path = "/customers" }
+		local alien = { op = "push", id = "alien", key = "k", method = "POST", path = guests.PATH }
 		alien.opts = { json = row(9, "alien") }
 		server:cli("XADD writes '*' id alien e " .. support.shell_quote(pulse.json.encode(alien)))
 		push_rows(q, 3, 3, "g")
@@ -169,10 +164,10 @@ describe("pulse.queue on Redis Streams", function()
 		local q = assert(pulse.queue.open(url, { dedupe_window = 0.3 }))
 		push_rows(q, 1, 1, "w")
 		assert(q:drain(client))
-		local _, queued = q:push({ method = "POST", path = "/customers", json = row(1, "w"), id = row(1, "w").email })
+		local _, queued = q:push({ method = "POST", path = guests.PATH, json = row(1, "w"), id = row(1, "w").personal_info.email })
 		assert.is_false(queued)
 		core.sleep(0.4)
-		_, queued = q:push({ method = "POST", path = "/customers", json = row(1, "w"), id = row(1, "w").email })
+		_, queued = q:push({ method = "POST", path = guests.PATH, json = row(1, "w"), id = row(1, "w").personal_info.email })
 		assert.is_true(queued)
 		q:close()
 	end)
@@ -186,7 +181,7 @@ describe("pulse.queue on Redis Streams", function()
 		assert.are.same({ true, 0 }, { ok, repeats })
 		assert.are.equal(70, other:stats().pending)
 		push_rows(q, 70, 71, "b")
-		local _, queued, why = q:push({ method = "POST", path = "/customers", json = row(71, "b"), id = row(71, "b").email })
+		local _, queued, why = q:push({ method = "POST", path = guests.PATH, json = row(71, "b"), id = row(71, "b").personal_info.email })
 		assert.are.same({ false, "pending" }, { queued, why }) -- a repeat among the pushes not yet flushed
 		ok, repeats = q:flush()
 		assert.are.same({ true, 1 }, { ok, repeats })
@@ -231,8 +226,7 @@ describe("pulse.queue on Redis Streams", function()
 		assert.are.equal(0, report.pending)
 		assert.is_true(report.reconciled >= 1, "the second drainer reconciled what the first left")
 		for i = 1, 6 do
-			local body = assert(client:get("/customers", { query = { email = row(i, "term").email } }))
-			assert.are.equal(1, body.meta.total, "customer " .. i)
+			assert.are.equal(1, guests.applied(client, row(i, "term").personal_info.email), "guest " .. i)
 		end
 		slow:stop()
 		q:close()

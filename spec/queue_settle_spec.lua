@@ -8,14 +8,14 @@
 
 local core = require("pulse.core")
 local pulse = require("pulse")
-local customers = require("support.customers")
+local guests = require("support.guests")
 local drainer = require("support.drainer")
 local redis = require("support.redis")
 local slow_server = require("support.slow_server")
 local support = require("support.sandbox")
 
-local row, push_rows, applied = customers.row, customers.push, customers.applied
-local reconcile_by_email = customers.reconcile
+local row, push_rows, applied = guests.row, guests.push, guests.applied
+local reconcile_by_email = guests.reconcile
 
 -- The epoch seconds of an ISO time the sandbox logs ("...T10:00:01.250Z").
 local function epoch_of(iso)
@@ -72,7 +72,7 @@ describe("pulse.queue against a server slower than its client", function()
 		}))
 		assert.are.same({ done = 8, dead = 0, pending = 0 }, report)
 		for i = 1, 8 do
-			assert.are.equal(1, applied(direct, row(i, "slow").email), "customer " .. i)
+			assert.are.equal(1, applied(direct, row(i, "slow").personal_info.email), "guest " .. i)
 		end
 		assert.are.equal(8, sandbox:stats().writes_applied)
 		client:close()
@@ -109,7 +109,7 @@ describe("pulse.queue against a server slower than its client", function()
 		assert.are.same({ done = 4, dead = 0, pending = 0, reconciled = 4 }, report)
 		assert.is_true(core.epoch() >= stats.settle_until)
 		for i = 1, 4 do
-			assert.are.equal(1, applied(direct, row(i, "held").email), "customer " .. i)
+			assert.are.equal(1, applied(direct, row(i, "held").personal_info.email), "guest " .. i)
 		end
 		assert.are.equal(0, q:stats().settling)
 		q:close()
@@ -172,7 +172,7 @@ local function kill_loop(url, env)
 	assert.is_true(before >= enough, before .. " kills of " .. kills .. " landed while a write was held")
 	assert.is_true(after >= enough, after .. " kills of " .. kills .. " landed between apply and answer")
 	for i = 1, 200 do
-		assert.are.equal(1, applied(direct, row(i, "kill").email), "customer " .. i)
+		assert.are.equal(1, applied(direct, row(i, "kill").personal_info.email), "guest " .. i)
 	end
 	assert.are.equal(200, sandbox:stats().writes_applied)
 	direct:close()

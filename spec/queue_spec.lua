@@ -1,17 +1,17 @@
 -- The durable write queue on a local journal: every write applied once,
 -- through kill -9, torn journals, 503 storms and SIGTERM, checked on the
--- sandbox's side (its customers, looked up by email, and its log). A slow
+-- sandbox's side (its guests, looked up by e-mail, and its log). A slow
 -- server and a kill loop: queue_settle_spec.lua; damage, second names and
 -- planted files: queue_journal_spec.lua.
 
 local core = require("pulse.core")
 local pulse = require("pulse")
-local customers = require("support.customers")
+local guests = require("support.guests")
 local drainer = require("support.drainer")
 local support = require("support.sandbox")
 
-local row, push_rows, applied = customers.row, customers.push, customers.applied
-local reconcile_by_email = customers.reconcile
+local row, push_rows, applied = guests.row, guests.push, guests.applied
+local reconcile_by_email = guests.reconcile
 
 local function journal_path()
 	return support.temp_path(".journal")
@@ -49,7 +49,7 @@ describe("pulse.queue (file journal)", function()
 	it("applies every pushed write once, and a repeated id is not queued again", function()
 		local q = assert(pulse.queue.open("file:" .. journal))
 		push_rows(q, 30)
-		local id, queued, why = q:push({ method = "POST", path = "/customers", json = row(3), id = row(3).email })
+		local id, queued, why = q:push({ method = "POST", path = guests.PATH, json = row(3), id = row(3).personal_info.email })
 		assert.are.same({ "q3@example.org", false, "pending" }, { id, queued, why })
 		assert.are.same({ pending = 30, uncertain = 0, done = 0, dead = 0, settling = 0, damaged = 0 }, q:stats())
 		local calls = {}
@@ -63,22 +63,22 @@ describe("pulse.queue (file journal)", function()
 		assert.are.equal(30, #calls)
 		assert.are.same({ 30, 30, 30 }, calls[30])
 		for i = 1, 30 do
-			assert.are.equal(1, applied(client, row(i).email))
+			assert.are.equal(1, applied(client, row(i).personal_info.email))
 		end
 		-- Done, and inside the dedupe window: still not queued again.
-		id, queued, why = q:push({ method = "POST", path = "/customers", json = row(3), id = row(3).email })
+		id, queued, why = q:push({ method = "POST", path = guests.PATH, json = row(3), id = row(3).personal_info.email })
 		assert.are.same({ "q3@example.org", false, "done" }, { id, queued, why })
 		q:close()
 		-- With no window, a done id may come again.
 		q = assert(pulse.queue.open("file:" .. journal, { dedupe_window = 0 }))
-		assert.is_true(select(2, q:push({ method = "POST", path = "/customers", json = row(3), id = row(3).email })))
+		assert.is_true(select(2, q:push({ method = "POST", path = guests.PATH, json = row(3), id = row(3).personal_info.email })))
 		q:close()
 	end)
 
 	it("makes an id for an entry pushed without one, and checks what is pushed", function()
 		local q = assert(pulse.queue.open("file:" .. journal))
-		local a = assert(q:push({ method = "DELETE", path = "/customers/1" }))
-		local b = assert(q:push({ method = "DELETE", path = "/customers/2" }))
+		local a = assert(q:push({ method = "PUT", path = "/v1/invoices/a/cancel" }))
+		local b = assert(q:push({ method = "PUT", path = "/v1/invoices/b/cancel" }))
 		assert.is_string(a)
 		assert.are_not.equal(a, b)
 		assert.has_error(function()
@@ -180,8 +180,8 @@ describe("pulse.queue (file journal)", function()
 
 	it("makes a refused write a dead letter at once, and a storm of 503s one after max_failures", function()
 		local q = assert(pulse.queue.open("file:" .. journal))
-		q:push({ method = "POST", path = "/customers", json = { name = "No email" }, id = "bad" })
-		q:push({ method = "DELETE", path = "/customers/999999", id = "gone" })
+		q:push({ method = "POST", path = guests.PATH, json = guests.refused(), id = "bad" })
+		q:push({ method = "PUT", path = "/v1/appointments/00000000-0000-4000-8000-000000000000/check_in", id = "gone" })
 		local results = {}
 		local report = assert(q:drain(client, {
 			on_result = function(entry, outcome, err)
@@ -189,17 +189,18 @@ describe("pulse.queue (file journal)", function()
 			end,
 		}))
 		assert.are.same({ done = 0, dead = 2, pending = 0 }, report)
-		assert.are.same({ bad = { "dead", 422 }, gone = { "dead", 404 } }, results)
+		assert.are.same({ bad = { "dead", 400 }, gone = { "dead", 404 } }, results)
 		local dead = q:dead()
 		assert.are.equal(2, #dead)
 		assert.are.equal("bad", dead[1].id)
-		assert.are.equal("No email", dead[1].json.name)
-		assert.matches("HTTP 422", dead[1].reason)
+		assert.are.equal("No last name", dead[1].json.personal_info.first_name)
+		assert.matches("HTTP 400", dead[1].reason)
+		assert.matches("last_name is missing", dead[1].reason)
 
 		-- 503 on every POST: retried by the client, then backed off by the
 		-- queue, then dead after max_failures.
 		sandbox:fault("503:count=0:method=POST")
-		q:push({ method = "POST", path = "/customers", json = row(1), id = "storm" })
+		q:push({ method = "POST", path = guests.PATH, json = row(1), id = "storm" })
 		local no_retry = sandbox:client({ retry = false })
 		report = assert(q:drain(no_retry, { max_failures = 3, backoff = { base = 0.01, cap = 0.02 } }))
 		assert.are.same({ done = 0, dead = 1, pending = 0 }, report)
@@ -211,7 +212,7 @@ describe("pulse.queue (file journal)", function()
 		assert.are.equal(1, q:retry_dead({ "storm" }))
 		report = assert(q:drain(no_retry))
 		assert.are.same({ done = 1, dead = 0, pending = 0 }, report)
-		assert.are.equal(1, applied(client, row(1).email))
+		assert.are.equal(1, applied(client, row(1).personal_info.email))
 		assert.are.equal(2, #q:dead())
 		no_retry:close()
 		q:close()
@@ -223,17 +224,18 @@ describe("pulse.queue (file journal)", function()
 		for i = 1, 12 do
 			-- Three keys, four entries each, pushed interleaved.
 			local key = "k" .. (i % 3)
-			q:push({ method = "POST", path = "/customers", json = row(i, key .. "-"), key = key })
+			q:push({ method = "POST", path = guests.PATH, json = row(i, key .. "-"), key = key })
 		end
 		assert(q:drain(client, { workers = 4 }))
-		-- Created ids grow in the order the sandbox applied the writes.
+		-- The center's list holds guests in the order the sandbox made them.
+		local places = guests.places(client)
 		for k = 0, 2 do
 			local last = 0
 			for i = 1, 12 do
 				if i % 3 == k then
-					local body = assert(client:get("/customers", { query = { email = row(i, "k" .. k .. "-").email } }))
-					assert.is_true(body.data[1].id > last, "entry " .. i .. " of key k" .. k .. " applied out of order")
-					last = body.data[1].id
+					local place = places[row(i, "k" .. k .. "-").personal_info.email][1]
+					assert.is_true(place > last, "entry " .. i .. " of key k" .. k .. " applied out of order")
+					last = place
 				end
 			end
 		end
@@ -270,18 +272,18 @@ describe("pulse.queue (file journal)", function()
 		assert.are.equal(2, sandbox:stats().writes_applied)
 
 		-- Uncertain, then found not applied (reconcile says false): sent.
-		q:push({ method = "POST", path = "/customers", json = row(8), id = "not-applied" })
+		q:push({ method = "POST", path = guests.PATH, json = row(8), id = "not-applied" })
 		sandbox:fault("drop:count=1:method=POST") -- dropped before it is handled
 		report = assert(q:drain(client, {
 			backoff = { base = 0.01, cap = 0.02 },
 			reconcile = counted,
 			settle = 0.1,
 		}))
-		assert.are.equal(1, applied(client, row(8).email))
+		assert.are.equal(1, applied(client, row(8).personal_info.email))
 		assert.are.same({ done = 1, dead = 0, pending = 0 }, report)
 		asked = 0
 
-		q:push({ method = "POST", path = "/customers", json = row(9), id = "lost" })
+		q:push({ method = "POST", path = guests.PATH, json = row(9), id = "lost" })
 		sandbox:fault("drop_after:count=1:method=POST")
 		report = assert(q:drain(client, {
 			max_failures = 5,
@@ -291,7 +293,7 @@ describe("pulse.queue (file journal)", function()
 		}))
 		assert.are.equal(1, asked)
 		assert.are.same({ done = 1, dead = 0, pending = 0 }, report)
-		assert.are.equal(1, applied(client, row(9).email))
+		assert.are.equal(1, applied(client, row(9).personal_info.email))
 		q:close()
 	end)
 
@@ -314,7 +316,7 @@ describe("pulse.queue (file journal)", function()
 		}))
 		assert.are.equal(0, report.pending)
 		for i = 1, 40 do
-			assert.are.equal(1, applied(client, row(i).email))
+			assert.are.equal(1, applied(client, row(i).personal_info.email))
 		end
 		q:close()
 	end)
@@ -344,7 +346,7 @@ describe("pulse.queue (file journal)", function()
 		local pid, out = drainer.start(sandbox, journal, { mode = "none", workers = 2, forever = true })
 		for i = 1, 20 do
 			local r = row(i, "live")
-			assert(q:push({ method = "POST", path = "/customers", json = r, id = r.email, key = r.email }))
+			assert(q:push({ method = "POST", path = guests.PATH, json = r, id = r.personal_info.email, key = r.personal_info.email }))
 			core.sleep(0.02)
 		end
 		wait_applied(sandbox, 20)
@@ -362,7 +364,7 @@ describe("pulse.queue (file journal)", function()
 		local q = assert(pulse.queue.open("file:" .. journal))
 		push_rows(q, 300, "old")
 		for i = 1, 300 do
-			local id = row(i, "old").email
+			local id = row(i, "old").personal_info.email
 			assert(q.store:append({ { op = "send", id = id }, { op = "done", id = id, at = core.epoch() } }))
 		end
 		local before = #support.read_file(journal)
@@ -371,7 +373,7 @@ describe("pulse.queue (file journal)", function()
 		local compacted_at -- the push after which the journal was a new file
 		for i = 1, 100 do
 			local r = row(i, "new")
-			assert(q:push({ method = "POST", path = "/customers", json = r, id = r.email, key = r.email }))
+			assert(q:push({ method = "POST", path = guests.PATH, json = r, id = r.personal_info.email, key = r.personal_info.email }))
 			compacted_at = compacted_at or (core.file_stamp(journal):match("^%d+") ~= inode and i or nil)
 			core.sleep(0.01)
 		end
@@ -384,7 +386,7 @@ describe("pulse.queue (file journal)", function()
 		assert.is_true(#support.read_file(journal) < before)
 		assert.are.same({ pending = 0, uncertain = 0, done = 400, dead = 0, settling = 0, damaged = 0 }, q:stats())
 		for i = 1, 100 do
-			assert.are.equal(1, applied(client, row(i, "new").email))
+			assert.are.equal(1, applied(client, row(i, "new").personal_info.email))
 		end
 		q:close()
 	end)
@@ -401,7 +403,7 @@ describe("pulse.queue (file journal)", function()
 		q = assert(pulse.queue.open("file:" .. journal))
 		assert.are.same({}, q:dead())
 		assert.are.same({ pending = 0, uncertain = 0, done = 300, dead = 0, settling = 0, damaged = 0 }, q:stats())
-		assert.is_false(select(2, q:push({ method = "POST", path = "/customers", json = row(1), id = row(1).email })))
+		assert.is_false(select(2, q:push({ method = "POST", path = guests.PATH, json = row(1), id = row(1).personal_info.email })))
 		q:close()
 	end)
 end)

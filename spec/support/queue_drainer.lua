@@ -2,7 +2,7 @@
 -- journal's path, or a redis:// URL) against the sandbox at arg[1] with
 -- PULSE_API_KEY, and prints its report as one JSON line, with
 -- `reconciled`: how many times reconcile was asked. arg[3]:
--- "reconcile" (look the customer up by email, on the sandbox's lookup) or
+-- "reconcile" (look the guest up by e-mail, on the API's search) or
 -- "none"; arg[4]: workers; arg[5]: "forever" to keep draining what others
 -- push, until a signal. QUEUE_LIMITER: the client's limiter (a shared
 -- one); QUEUE_LEASE, QUEUE_SETTLE, QUEUE_STOP_TIMEOUT: drain's lease,
@@ -16,12 +16,12 @@ local url, target, mode, workers = arg[1], arg[2], arg[3], tonumber(arg[4] or "4
 local reconciled = 0
 
 local function reconcile(entry, client)
-	local body, err = client:get("/customers", { query = { email = entry.json.email } })
+	local body, err = client:get("/v1/guests/search", { query = { email = entry.json.personal_info.email } })
 	if not body then
 		return nil, err
 	end
 	reconciled = reconciled + 1
-	return #body.data > 0
+	return #body.guests > 0
 end
 
 local function seconds(name)
