@@ -79,7 +79,7 @@ describe("HTTP/2", function()
 		client = pulse.new({ api_key = sandbox.key, base_url = proxy.url, ca_file = tls.cert })
 		-- The limiter learns the policy; then the connection is left to
 		-- close, so that what follows starts a burst with none open.
-		assert(client:get("/services"))
+		assert(client:get("/v1/centers"))
 		core.sleep(1.5)
 		new_entries(1)
 	end)
@@ -105,7 +105,7 @@ describe("HTTP/2", function()
 		sandbox:fault("latency:ms=500:count=0")
 		local list = {}
 		for i = 1, 16 do
-			list[i] = { "GET", "/services" }
+			list[i] = { "GET", "/v1/centers" }
 		end
 		local results = client:batch(list, { concurrency = 8 })
 		for i, result in ipairs(results) do
@@ -120,7 +120,7 @@ describe("HTTP/2", function()
 			local tasks = {}
 			for i = 1, 6 do
 				tasks[i] = pulse.spawn(function()
-					return assert(client:get("/services"))
+					return assert(client:get("/v1/centers"))
 				end)
 			end
 			for _, task in ipairs(tasks) do

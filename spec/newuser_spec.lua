@@ -23,7 +23,7 @@ local BATCH_OF_30 = [[
 	local client = require("pulse").new()
 	local requests = {}
 	for i = 1, 30 do
-		requests[i] = { "GET", "/services/" .. (i % 5 + 1) }
+		requests[i] = { "GET", "/v1/centers" }
 	end
 	client:batch(requests)
 ]]
@@ -60,11 +60,11 @@ describe("pulse-lua's sandbox", function()
 	it("takes --sandbox-rate-limit, --sandbox-faults and --sandbox-seed, =-forms too", function()
 		local path = script([[
 			local client = require("pulse").new({ retry = false })
-			local _, err = client:get("/services")
+			local _, err = client:get("/v1/centers")
 			print(err.status)
-			local _, res = client:get("/services")
+			local _, res = client:get("/v1/centers")
 			print(res.headers["organization-ratelimit-limit"])
-			print(client:get("/staff/1").data.name)
+			print(client:get("/v1/centers").centers[1].id)
 		]])
 		local out, err, code = run(
 			"--sandbox-rate-limit=7/3/9 --sandbox-faults 'status:code=418' --sandbox-seed 5 " .. path,
@@ -96,11 +96,11 @@ describe("pulse-lua's sandbox", function()
 		local path = script([[
 			local sb = require("pulse.sandbox").start({ rate_limit = "20/5/20", faults = "503:count=1" })
 			local client = require("pulse").new({ base_url = sb.url, api_key = sb.key, retry = { base = 0.01 } })
-			local body, res = assert(client:get("/services"))
-			print(#body.data > 0, res.attempts, res.headers["organization-ratelimit-limit"])
+			local body, res = assert(client:get("/v1/centers"))
+			print(#body.centers > 0, res.attempts, res.headers["organization-ratelimit-limit"])
 			sb:stop()
 			sb:stop()
-			print(select(2, client:get("/services", { retry = false })).kind)
+			print(select(2, client:get("/v1/centers", { retry = false })).kind)
 		]])
 		local expected = "true\t2\t20;w=5;b=20\nnetwork\n"
 		local out, err = run(path)
@@ -144,7 +144,7 @@ describe("statistics", function()
 			(function()
 				local list = {}
 				for i = 1, 12 do
-					list[i] = { "GET", "/services/1" }
+					list[i] = { "GET", "/v1/centers" }
 				end
 				return list
 			end)(),
@@ -183,14 +183,18 @@ describe("interrupts", function()
 	for _, case in ipairs({ { "INT", 130 }, { "TERM", 143 } }) do
 		it("end a batch with one line and exit status " .. case[2] .. " on SIG" .. case[1], function()
 			sandbox:reset()
-			local path = script([[
+			local path = script(string.format(
+				[[
 				local client = require("pulse").new()
 				local requests = {}
 				for i = 1, 20 do
-					requests[i] = i % 2 == 0 and { "GET", "/services/1" } or { "POST", "/customers", { json = { name = "C" .. i, email = "c" .. i .. "@example.com" } } }
+					local guest = { center_id = %q, personal_info = { first_name = "C", last_name = tostring(i) } }
+					requests[i] = i %% 2 == 0 and { "GET", "/v1/centers" } or { "POST", "/v1/guests", { json = guest } }
 				end
 				client:batch(requests, { concurrency = 4 })
-			]])
+			]],
+				sandbox:center()
+			))
 			local _, err, code = support.run(string.format(
 				"PULSE_API_KEY=%s PULSE_BASE_URL=%s %s %s & pid=$!; sleep 1.5; kill -%s $pid; wait $pid",
 				sandbox.key,
