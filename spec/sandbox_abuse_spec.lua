@@ -65,7 +65,7 @@ describe("pulse-sandbox under abuse", function()
 		local finish = crowd(sandbox.port, 2000, "idle")
 		local client = sandbox:client({ retry = false })
 		local started = core.now()
-		assert(client:get("/services"))
+		assert(client:get("/v1/centers"))
 		local elapsed = core.now() - started
 		assert.is_true(elapsed < 1, "served in " .. elapsed .. " s")
 		assert.is_true(open_connections(sandbox) >= 2000)
@@ -79,7 +79,7 @@ describe("pulse-sandbox under abuse", function()
 		local finish = crowd(sandbox.port, 20, "idle")
 		local client = sandbox:client({ retry = false })
 		local started = core.now()
-		assert(client:get("/services"))
+		assert(client:get("/v1/centers"))
 		assert.is_true(core.now() - started < 1)
 		assert.is_true(open_connections(sandbox) <= 20)
 		client:close()
@@ -115,11 +115,11 @@ describe("pulse-sandbox under abuse", function()
 		end)
 
 		it("answers a body over 1 MiB with 413 and the envelope, said length or not", function()
-			local status, _, body = sandbox:raw("POST", "/customers", key, string.rep("x", 2 * 1024 * 1024))
+			local status, _, body = sandbox:raw("POST", "/v1/guests", key, string.rep("x", 2 * 1024 * 1024))
 			assert.are.equal(413, status)
 			assert.are.equal("too_large", body.error.code)
 			local out = support.run(string.format(
-				"head -c 2097152 /dev/zero | curl -s -H 'Transfer-Encoding: chunked' -H '%s' --data-binary @- %s/customers",
+				"head -c 2097152 /dev/zero | curl -s -H 'Transfer-Encoding: chunked' -H '%s' --data-binary @- %s/v1/guests",
 				key[1],
 				sandbox.url
 			))
@@ -127,14 +127,14 @@ describe("pulse-sandbox under abuse", function()
 		end)
 
 		it("answers a URL over 8 KiB with 414, a header block over 32 KiB with 431", function()
-			local status, _, body = sandbox:raw("GET", "/services?q=" .. string.rep("a", 9000), key)
+			local status, _, body = sandbox:raw("GET", "/v1/centers?q=" .. string.rep("a", 9000), key)
 			assert.are.equal(414, status)
 			assert.are.equal("too_large", body.error.code)
 			local headers = { key[1] }
 			for i = 1, 40 do
 				headers[#headers + 1] = "X-Filler-" .. i .. ": " .. string.rep("b", 1000)
 			end
-			status, _, body = sandbox:raw("GET", "/services", headers)
+			status, _, body = sandbox:raw("GET", "/v1/centers", headers)
 			assert.are.equal(431, status)
 			assert.are.equal("too_large", body.error.code)
 		end)
@@ -144,7 +144,7 @@ describe("pulse-sandbox under abuse", function()
 			for i = 1, 1000 do
 				params[i] = "p" .. i .. "=1"
 			end
-			local status = sandbox:raw("GET", "/services?" .. table.concat(params, "&"), key)
+			local status = sandbox:raw("GET", "/v1/centers?" .. table.concat(params, "&"), key)
 			assert.are.equal(200, status)
 		end)
 	end)
@@ -188,7 +188,7 @@ describe("pulse-sandbox's options", function()
 	it("stops within a second of SIGTERM or SIGINT, a ten-minute latency pending", function()
 		for _, signal in ipairs({ "TERM", "INT" }) do
 			local sandbox = support.start({ faults = "latency:ms=600000" })
-			os.execute(string.format("curl -s -m 30 -H 'Authorization: Api-key %s' %s/services > /dev/null &", sandbox.key, sandbox.url))
+			os.execute(string.format("curl -s -m 30 -H 'Authorization: Api-key %s' %s/v1/centers > /dev/null &", sandbox.key, sandbox.url))
 			core.sleep(0.3)
 			local started = core.now()
 			os.execute("kill -" .. signal .. " " .. sandbox.pid)
@@ -244,7 +244,7 @@ describe("pulse-sandbox's options", function()
 			assert.truthy(out:find(option, 1, true), option)
 		end
 		local sandbox = support.start({ args = "--rate-limit=7/3/9 --seed=4" })
-		local _, headers = sandbox:raw("GET", "/services", { "Authorization: Api-key " .. sandbox.key })
+		local _, headers = sandbox:raw("GET", "/v1/centers", { "Authorization: Api-key " .. sandbox.key })
 		assert.are.equal("7;w=3;b=9", headers["organization-ratelimit-limit"])
 		sandbox:stop()
 	end)
@@ -285,10 +285,10 @@ describe("pulse-sandbox's documented answers", function()
 	it("answers 400 to a POST of an array, and resets to a new rate limit", function()
 		local sandbox = support.start()
 		local key = { "Authorization: Api-key " .. sandbox.key }
-		assert.are.equal(400, (sandbox:raw("POST", "/customers", key, "[]")))
+		assert.are.equal(400, (sandbox:raw("POST", "/v1/guests", key, "[]")))
 		local status = sandbox:raw("POST", "/_sandbox/reset", {}, '{"rate_limit": "20/5/20"}')
 		assert.are.equal(200, status)
-		local _, headers = sandbox:raw("GET", "/services", key)
+		local _, headers = sandbox:raw("GET", "/v1/centers", key)
 		assert.are.equal("20;w=5;b=20", headers["organization-ratelimit-limit"])
 		assert.are.equal(400, (sandbox:raw("POST", "/_sandbox/reset", {}, '{"rate_limit": "1e19/1/1"}')))
 		sandbox:stop()
