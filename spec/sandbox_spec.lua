@@ -22,25 +22,24 @@ describe("pulse-sandbox", function()
 		end)
 
 		local cases = {
-			{ "no Authorization header", {}, "missing API key" },
-			{ "a Bearer token", { "Authorization: Bearer key-one" }, "malformed Authorization header" },
-			{ "a scheme without a key", { "Authorization: Api-key" }, "malformed Authorization header" },
-			{ "an unknown key", auth("key-three"), "unknown API key" },
+			{ "no Authorization header", {} },
+			{ "a Bearer token", { "Authorization: Bearer key-one" } },
+			{ "a scheme without a key", { "Authorization: Api-key" } },
+			{ "an unknown key", auth("key-three") },
 		}
 		for _, case in ipairs(cases) do
-			it("answers 401 with an error object for " .. case[1], function()
-				local status, headers, body = sandbox:raw("GET", "/services", case[2])
+			it("answers the documented 401 for " .. case[1], function()
+				local status, headers, body = sandbox:raw("GET", "/v1/centers", case[2])
 				assert.are.equal(401, status)
 				assert.are.equal("application/json", headers["content-type"])
-				assert.are.equal("unauthorized", body.error.code)
-				assert.truthy(body.error.message:find(case[3], 1, true), body.error.message)
+				assert.are.same({ code = 401, message = "Authorization has been denied for this request." }, body.error)
 			end)
 		end
 
 		it("accepts every configured key, and the scheme in any case", function()
-			assert.are.equal(200, (sandbox:raw("GET", "/services", auth("key-one"))))
-			assert.are.equal(200, (sandbox:raw("GET", "/services", auth("key-two"))))
-			assert.are.equal(200, (sandbox:raw("GET", "/services", { "Authorization: API-KEY key-one" })))
+			assert.are.equal(200, (sandbox:raw("GET", "/v1/centers", auth("key-one"))))
+			assert.are.equal(200, (sandbox:raw("GET", "/v1/centers", auth("key-two"))))
+			assert.are.equal(200, (sandbox:raw("GET", "/v1/centers", { "Authorization: API-KEY key-one" })))
 		end)
 	end)
 
@@ -48,7 +47,7 @@ describe("pulse-sandbox", function()
 		it("sends the three headers on every authenticated response, 429s included", function()
 			local sandbox = support.start({ rate_limit = "3/60/3" })
 			for i = 1, 4 do
-				local status, headers = sandbox:raw("GET", "/services/1", auth(sandbox.key))
+				local status, headers = sandbox:raw("GET", "/v1/centers", auth(sandbox.key))
 				assert.are.equal(i <= 3 and 200 or 429, status)
 				assert.are.equal("3;w=60;b=3", headers["organization-ratelimit-limit"])
 				assert.are.equal(tostring(math.max(0, 3 - i)), headers["ratelimit-remaining"])
@@ -58,35 +57,35 @@ describe("pulse-sandbox", function()
 					assert.are.equal(headers["ratelimit-reset"], headers["retry-after"])
 				end
 			end
-			local _, _, body = sandbox:raw("GET", "/services/1", auth(sandbox.key))
+			local _, _, body = sandbox:raw("GET", "/v1/centers", auth(sandbox.key))
 			assert.are.equal("rate_limited", body.error.code)
 			sandbox:stop()
 		end)
 
 		it("shares one bucket among the keys of the organization", function()
 			local sandbox = support.start({ keys = { "a-key", "b-key" }, rate_limit = "2/60/2" })
-			assert.are.equal(200, (sandbox:raw("GET", "/services", auth("a-key"))))
-			assert.are.equal(200, (sandbox:raw("GET", "/services", auth("b-key"))))
-			assert.are.equal(429, (sandbox:raw("GET", "/services", auth("a-key"))))
-			assert.are.equal(429, (sandbox:raw("GET", "/services", auth("b-key"))))
+			assert.are.equal(200, (sandbox:raw("GET", "/v1/centers", auth("a-key"))))
+			assert.are.equal(200, (sandbox:raw("GET", "/v1/centers", auth("b-key"))))
+			assert.are.equal(429, (sandbox:raw("GET", "/v1/centers", auth("a-key"))))
+			assert.are.equal(429, (sandbox:raw("GET", "/v1/centers", auth("b-key"))))
 			sandbox:stop()
 		end)
 
 		it("refills LIMIT tokens every WINDOW seconds, never above BURST", function()
 			local sandbox = support.start({ rate_limit = "5/1/8" })
 			local ok = 0
-			while sandbox:raw("GET", "/services/1", auth(sandbox.key)) == 200 do
+			while sandbox:raw("GET", "/v1/centers", auth(sandbox.key)) == 200 do
 				ok = ok + 1
 			end
 			assert.are.equal(8, ok, "a full bucket holds BURST")
 			core.sleep(1.1)
 			ok = 0
-			while sandbox:raw("GET", "/services/1", auth(sandbox.key)) == 200 do
+			while sandbox:raw("GET", "/v1/centers", auth(sandbox.key)) == 200 do
 				ok = ok + 1
 			end
 			assert.are.equal(5, ok, "one window adds LIMIT")
 			core.sleep(3.1)
-			local _, headers = sandbox:raw("GET", "/services/1", auth(sandbox.key))
+			local _, headers = sandbox:raw("GET", "/v1/centers", auth(sandbox.key))
 			assert.are.equal("7", headers["ratelimit-remaining"], "three windows fill the bucket to BURST, not 15")
 			sandbox:stop()
 		end)
@@ -95,12 +94,12 @@ describe("pulse-sandbox", function()
 			local sandbox = support.start({ rate_limit = "2/2/2", refill = "continuous" })
 			local key = { "Authorization: Api-key " .. sandbox.key }
 			for _ = 1, 2 do
-				assert.are.equal(200, (sandbox:raw("GET", "/services/1", key)))
+				assert.are.equal(200, (sandbox:raw("GET", "/v1/centers", key)))
 			end
-			assert.are.equal(429, (sandbox:raw("GET", "/services/1", key)))
+			assert.are.equal(429, (sandbox:raw("GET", "/v1/centers", key)))
 			core.sleep(1.1) -- 1.1 tokens back, not a whole window's 2
-			assert.are.equal(200, (sandbox:raw("GET", "/services/1", key)))
-			local status, headers = sandbox:raw("GET", "/services/1", key)
+			assert.are.equal(200, (sandbox:raw("GET", "/v1/centers", key)))
+			local status, headers = sandbox:raw("GET", "/v1/centers", key)
 			assert.are.equal(429, status)
 			assert.are.equal("1", headers["ratelimit-reset"], "the next token, in whole seconds")
 			sandbox:stop()
@@ -108,7 +107,7 @@ describe("pulse-sandbox", function()
 
 		it("keeps the control endpoints outside the limit and the key check", function()
 			local sandbox = support.start({ rate_limit = "1/60/1" })
-			sandbox:raw("GET", "/services", auth(sandbox.key))
+			sandbox:raw("GET", "/v1/centers", auth(sandbox.key))
 			for _ = 1, 5 do
 				assert.is_table(sandbox:stats())
 			end
@@ -117,8 +116,8 @@ describe("pulse-sandbox", function()
 
 		it("gives Retry-After as delta-seconds or as an HTTP-date", function()
 			local sandbox = support.start({ rate_limit = "1/30/1", retry_after = "http-date" })
-			sandbox:raw("GET", "/services", auth(sandbox.key))
-			local status, headers = sandbox:raw("GET", "/services", auth(sandbox.key))
+			sandbox:raw("GET", "/v1/centers", auth(sandbox.key))
+			local status, headers = sandbox:raw("GET", "/v1/centers", auth(sandbox.key))
 			assert.are.equal(429, status)
 			local date = headers["retry-after"]
 			assert.truthy(date:find("^%a%a%a, %d%d %a%a%a %d%d%d%d %d%d:%d%d:%d%d GMT$"), date)
@@ -136,14 +135,14 @@ describe("pulse-sandbox", function()
 
 		it("answers 503 for the next N requests, with or without Retry-After", function()
 			sandbox:fault("503:count=2:retry_after=4")
-			local status, headers, body = sandbox:raw("GET", "/services", key)
+			local status, headers, body = sandbox:raw("GET", "/v1/centers", key)
 			assert.are.equal(503, status)
 			assert.are.equal("4", headers["retry-after"])
 			assert.are.equal("service_unavailable", body.error.code)
-			assert.are.equal(503, (sandbox:raw("GET", "/services", key)))
-			assert.are.equal(200, (sandbox:raw("GET", "/services", key)))
+			assert.are.equal(503, (sandbox:raw("GET", "/v1/centers", key)))
+			assert.are.equal(200, (sandbox:raw("GET", "/v1/centers", key)))
 			sandbox:fault("503")
-			status, headers = sandbox:raw("GET", "/services", key)
+			status, headers = sandbox:raw("GET", "/v1/centers", key)
 			assert.are.equal(503, status)
 			assert.is_nil(headers["retry-after"])
 		end)
@@ -151,17 +150,17 @@ describe("pulse-sandbox", function()
 		it("answers 503 for T seconds", function()
 			sandbox:fault("503:seconds=0.5")
 			for _ = 1, 3 do
-				assert.are.equal(503, (sandbox:raw("GET", "/services", key)))
+				assert.are.equal(503, (sandbox:raw("GET", "/v1/centers", key)))
 			end
 			core.sleep(0.6)
-			assert.are.equal(200, (sandbox:raw("GET", "/services", key)))
+			assert.are.equal(200, (sandbox:raw("GET", "/v1/centers", key)))
 		end)
 
 		it("adds latency to one response without stalling the others", function()
 			sandbox:fault("latency:ms=1500")
 			local slow = os.tmpname()
 			os.execute(string.format(
-				"curl -s -o /dev/null -w '%%{time_total}' -H 'Authorization: Api-key %s' %s/services > %s &",
+				"curl -s -o /dev/null -w '%%{time_total}' -H 'Authorization: Api-key %s' %s/v1/centers > %s &",
 				sandbox.key,
 				sandbox.url,
 				slow
@@ -169,7 +168,7 @@ describe("pulse-sandbox", function()
 			core.sleep(0.2) -- the slow one is in flight
 			local started = core.now()
 			for _ = 1, 5 do
-				assert.are.equal(200, (sandbox:raw("GET", "/services/1", key)))
+				assert.are.equal(200, (sandbox:raw("GET", "/v1/centers", key)))
 			end
 			local fast = core.now() - started
 			assert.is_true(fast < 1.0, "five requests took " .. fast .. "s behind a slow one")
@@ -186,9 +185,9 @@ describe("pulse-sandbox", function()
 			sandbox:fault("drop")
 			local status, failure = sandbox.control_transport:perform({
 				method = "POST",
-				url = sandbox.url .. "/customers",
+				url = sandbox.url .. "/v1/guests",
 				headers = key,
-				body = '{"name":"Dropped","email":"d@example.com"}',
+				body = json.encode(sandbox:guest(1)),
 				json_body = true,
 				fresh = true,
 			})
@@ -201,21 +200,21 @@ describe("pulse-sandbox", function()
 			sandbox:fault("drop_after")
 			local status = sandbox.control_transport:perform({
 				method = "POST",
-				url = sandbox.url .. "/customers",
+				url = sandbox.url .. "/v1/guests",
 				headers = key,
-				body = '{"name":"Applied","email":"a@example.com"}',
+				body = json.encode(sandbox:guest(2)),
 				json_body = true,
 				fresh = true,
 			})
 			assert.is_nil(status)
 			assert.are.equal(1, sandbox:stats().writes_applied)
-			local _, _, list = sandbox:raw("GET", "/customers?per_page=100", key)
-			assert.are.equal("Applied", list.data[#list.data].name)
+			local _, _, found = sandbox:raw("GET", "/v1/guests/search?email=guest.2@example.com", key)
+			assert.are.equal(1, found.page_info.total)
 		end)
 
 		it("truncates the body", function()
 			sandbox:fault("truncate")
-			local status, _, body = sandbox:raw("GET", "/services", key)
+			local status, _, body = sandbox:raw("GET", "/v1/centers", key)
 			assert.are.equal(200, status)
 			assert.is_string(body, "not decodable")
 			assert.is_nil(json.decode(body))
@@ -223,7 +222,7 @@ describe("pulse-sandbox", function()
 
 		it("answers an HTML 502 as a proxy would", function()
 			sandbox:fault("html502")
-			local status, headers, body = sandbox:raw("GET", "/services", key)
+			local status, headers, body = sandbox:raw("GET", "/v1/centers", key)
 			assert.are.equal(502, status)
 			assert.are.equal("text/html", headers["content-type"])
 			assert.truthy(body:find("502 Bad Gateway", 1, true))
@@ -232,18 +231,18 @@ describe("pulse-sandbox", function()
 		it("redirects to another port, keeping path and query", function()
 			sandbox:fault("redirect:port=9")
 			local status, headers =
-				sandbox.control_transport:perform({ method = "GET", url = sandbox.url .. "/services?page=2", headers = key })
+				sandbox.control_transport:perform({ method = "GET", url = sandbox.url .. "/v1/centers?page=2", headers = key })
 			assert.are.equal(307, status, "the transport follows no redirect: the request path does")
-			assert.are.equal("http://127.0.0.1:9/services?page=2", headers.location)
+			assert.are.equal("http://127.0.0.1:9/v1/centers?page=2", headers.location)
 			sandbox:fault("redirect:port=9")
-			local lines = support.run(string.format("curl -s -i -H 'Authorization: Api-key %s' '%s/services?page=2'", sandbox.key, sandbox.url))
+			local lines = support.run(string.format("curl -s -i -H 'Authorization: Api-key %s' '%s/v1/centers?page=2'", sandbox.key, sandbox.url))
 			assert.truthy(lines:find("307", 1, true), lines)
-			assert.truthy(lines:find("Location: http://127.0.0.1:9/services?page=2", 1, true), lines)
+			assert.truthy(lines:find("Location: http://127.0.0.1:9/v1/centers?page=2", 1, true), lines)
 		end)
 
 		it("sends malformed rate-limit headers", function()
 			sandbox:fault("bad_headers")
-			local status, headers = sandbox:raw("GET", "/services", key)
+			local status, headers = sandbox:raw("GET", "/v1/centers", key)
 			assert.are.equal(200, status)
 			assert.is_nil(core.parse_policy(headers["organization-ratelimit-limit"]))
 			assert.is_nil(core.parse_count(headers["ratelimit-remaining"]))
@@ -252,21 +251,21 @@ describe("pulse-sandbox", function()
 
 		it("answers any status with the status fault", function()
 			sandbox:fault("status:code=418")
-			local status, _, body = sandbox:raw("GET", "/services", key)
+			local status, _, body = sandbox:raw("GET", "/v1/centers", key)
 			assert.are.equal(418, status)
 			assert.are.equal("injected", body.error.code)
 		end)
 
 		it("limits a fault to one method", function()
 			sandbox:fault("503:method=POST")
-			assert.are.equal(200, (sandbox:raw("GET", "/services", key)))
-			assert.are.equal(503, (sandbox:raw("POST", "/customers", key, "{}")))
+			assert.are.equal(200, (sandbox:raw("GET", "/v1/centers", key)))
+			assert.are.equal(503, (sandbox:raw("POST", "/v1/guests", key, "{}")))
 		end)
 
 		it("takes faults as JSON objects and refuses bad ones", function()
 			local added = sandbox:control("POST", "faults", { kind = "503", count = 1 })
 			assert.are.equal(1, added.data.added)
-			assert.are.equal(503, (sandbox:raw("GET", "/services", key)))
+			assert.are.equal(503, (sandbox:raw("GET", "/v1/centers", key)))
 			local status, _, body = sandbox:raw("POST", "/_sandbox/faults", {}, '{"kind":"meteor"}')
 			assert.are.equal(400, status)
 			assert.truthy(body.error.message:find("unknown fault kind"), body.error.message)
@@ -281,7 +280,7 @@ describe("pulse-sandbox", function()
 				local sb = support.start({ seed = 7, faults = "random:p=0.5:kinds=503+html502" })
 				local statuses = {}
 				for i = 1, 30 do
-					statuses[i] = sb:raw("GET", "/services/1", auth(sb.key))
+					statuses[i] = sb:raw("GET", "/v1/centers", auth(sb.key))
 				end
 				sb:stop()
 				return table.concat(statuses, ",")
@@ -298,133 +297,12 @@ describe("pulse-sandbox", function()
 		end)
 	end)
 
-	describe("sample resources", function()
-		local sandbox, key
-		support.shared_sandbox({ seed = 3 }, function(s)
-			sandbox, key = s, auth(s.key)
-		end)
-
-		local function call(method, path, body)
-			return sandbox:raw(method, path, key, body and assert(json.encode(body)))
-		end
-
-		it("labels the data as sample data", function()
-			local info = sandbox:control("GET", "")
-			assert.truthy(info.note:lower():find("sample data"), info.note)
-			assert.are.same({ "services", "staff", "customers", "bookings" }, info.sample_data)
-		end)
-
-		it("pages lists with page and per_page, and says what comes next", function()
-			local _, _, first = call("GET", "/customers?per_page=10")
-			assert.are.equal(10, #first.data)
-			assert.are.same({ page = 1, per_page = 10, total = 45, total_pages = 5, next_page = 2 }, first.meta)
-			local _, _, last = call("GET", "/customers?per_page=10&page=5")
-			assert.are.equal(5, #last.data)
-			assert.are.equal(json.null, last.meta.next_page)
-			assert.are.equal(41, last.data[1].id)
-			local _, _, beyond = call("GET", "/customers?page=9")
-			assert.are.equal(0, #beyond.data)
-			assert.is_true(json.is_array(beyond.data))
-			assert.are.equal(400, (call("GET", "/customers?per_page=1000")))
-			assert.are.equal(400, (call("GET", "/customers?page=0")))
-		end)
-
-		it("serves services with price and duration, staff with their services", function()
-			local _, _, service = call("GET", "/services/1")
-			assert.is_string(service.data.name)
-			assert.are.equal("integer", math.type(service.data.price))
-			assert.are.equal("integer", math.type(service.data.duration))
-			local _, _, staff = call("GET", "/staff/1")
-			assert.is_true(json.is_array(staff.data.service_ids))
-		end)
-
-		it("makes the same data from the same seed, and other data from another", function()
-			local other = support.start({ seed = 4 })
-			local same = support.start({ seed = 3 })
-			local function names(sb)
-				local _, _, list = sb:raw("GET", "/customers?per_page=100", auth(sb.key))
-				local out = {}
-				for _, c in ipairs(list.data) do
-					out[#out + 1] = c.name
-				end
-				return table.concat(out, ",")
-			end
-			assert.are.equal(names(sandbox), names(same))
-			assert.are_not.equal(names(sandbox), names(other))
-			other:stop()
-			same:stop()
-		end)
-
-		it("creates, reads, updates (PUT and PATCH) and deletes", function()
-			local status, _, created = call("POST", "/customers", { name = "Grace Hopper", email = "grace@example.com" })
-			assert.are.equal(200, status)
-			local id = created.data.id
-			assert.are.equal("integer", math.type(id))
-			local _, _, read = call("GET", "/customers/" .. id)
-			assert.are.equal("Grace Hopper", read.data.name)
-			local _, _, patched = call("PATCH", "/customers/" .. id, { phone = "555" })
-			assert.are.equal("Grace Hopper", patched.data.name)
-			assert.are.equal("555", patched.data.phone)
-			local _, _, put = call("PUT", "/customers/" .. id, { name = "G. Hopper", email = "gh@example.com" })
-			assert.is_nil(put.data.phone, "PUT replaces the record")
-			local _, _, deleted = call("DELETE", "/customers/" .. id)
-			assert.are.same({ id = id, deleted = true }, deleted.data)
-			assert.are.equal(404, (call("GET", "/customers/" .. id)))
-			assert.are.equal(404, (call("DELETE", "/customers/" .. id)))
-			assert.are.equal(4, sandbox:stats().writes_applied)
-		end)
-
-		local invalid = {
-			{ "/customers", { name = "No Email" }, "email", "is required" },
-			{ "/customers", { name = "Bad", email = "not-an-email" }, "email", "email address" },
-			{ "/customers", { name = "", email = "a@b.co" }, "name", "non-empty string" },
-			{ "/customers", { name = "X", email = "a@b.co", shoe_size = 9 }, "shoe_size", "not a field" },
-			{ "/services", { name = "Cut", price = 10.5, duration = 30 }, "price", "integer" },
-			{ "/services", { name = "Cut", price = 1000, duration = 1 }, "duration", "between 5 and 480" },
-			{ "/services", { name = "Cut", price = -1, duration = 30 }, "price", "between" },
-			{ "/staff", { name = "S", service_ids = { 1, 999 } }, "service_ids", "item 2" },
-			{ "/bookings", { service_id = 1, staff_id = 1, customer_id = 999, start = "2026-12-01T09:00:00Z" }, "customer_id", "existing" },
-			{ "/bookings", { service_id = 1, staff_id = 1, customer_id = 1, start = "tomorrow" }, "start", "UTC time" },
-		}
-		for _, case in ipairs(invalid) do
-			it("answers 422 naming the field: " .. case[3] .. " " .. case[4], function()
-				local status, _, body = call("POST", case[1], case[2])
-				assert.are.equal(422, status)
-				assert.are.equal("validation_failed", body.error.code)
-				assert.truthy(tostring(body.error.fields[case[3]]):find(case[4], 1, true), tostring(body.error.fields[case[3]]))
-			end)
-		end
-
-		it("answers 400 for a body that is not a JSON object", function()
-			assert.are.equal(400, (sandbox:raw("POST", "/customers", key, "{oops")))
-			assert.are.equal(400, (sandbox:raw("POST", "/customers", key, "[1,2]")))
-			assert.are.equal(400, (sandbox:raw("POST", "/customers", key, '"text"')))
-		end)
-
-		it("answers 409 when the staff member is already booked at that time", function()
-			local slot = { service_id = 1, staff_id = 2, customer_id = 3, start = "2027-01-05T10:00:00Z" }
-			assert.are.equal(200, (call("POST", "/bookings", slot)))
-			local status, _, body = call("POST", "/bookings", slot)
-			assert.are.equal(409, status)
-			assert.are.equal("conflict", body.error.code)
-			slot.staff_id = 3
-			assert.are.equal(200, (call("POST", "/bookings", slot)), "another staff member is free")
-		end)
-
-		it("answers 404 for unknown endpoints and 405 for methods they do not take", function()
-			assert.are.equal(404, (call("GET", "/nothing")))
-			assert.are.equal(404, (call("GET", "/services/abc")))
-			assert.are.equal(405, (call("POST", "/services/1", {})))
-			assert.are.equal(405, (call("DELETE", "/services")))
-		end)
-	end)
-
 	describe("log and stats", function()
 		it("writes one JSON line per request, never the key", function()
 			local sandbox = support.start({ keys = { "logged-key-never-written" }, log = true })
-			sandbox:raw("GET", "/services", auth("logged-key-never-written"))
-			sandbox:raw("GET", "/services", auth("wrong-key-also-not-written"))
-			sandbox:raw("POST", "/customers", auth("logged-key-never-written"), '{"name":"L","email":"l@example.com"}')
+			sandbox:raw("GET", "/v1/centers", auth("logged-key-never-written"))
+			sandbox:raw("GET", "/v1/centers", auth("wrong-key-also-not-written"))
+			sandbox:raw("POST", "/v1/guests", auth("logged-key-never-written"), json.encode(sandbox:guest(3)))
 			local lines = sandbox:log_lines()
 			assert.are.equal(3, #lines)
 			for i, line in ipairs(lines) do
@@ -435,7 +313,7 @@ describe("pulse-sandbox", function()
 			end
 			assert.are.same({ true, false, true }, { lines[1].key_valid, lines[2].key_valid, lines[3].key_valid })
 			assert.are.same({ 200, 401, 200 }, { lines[1].status, lines[2].status, lines[3].status })
-			assert.are.equal("/customers", lines[3].path)
+			assert.are.equal("/v1/guests", lines[3].path)
 			assert.is_true(lines[3].applied)
 			local text = support.read_file(sandbox.log_path)
 			assert.is_nil(text:find("logged-key-never-written", 1, true))
@@ -454,7 +332,7 @@ describe("pulse-sandbox", function()
 			local tls = support.self_signed()
 			local sandbox = support.start({ tls = tls })
 			assert.truthy(sandbox.url:find("^https://"), sandbox.url)
-			local status = sandbox:raw("GET", "/services", auth(sandbox.key))
+			local status = sandbox:raw("GET", "/v1/centers", auth(sandbox.key))
 			assert.are.equal(200, status)
 			sandbox:stop()
 			os.execute("rm -r " .. tls.dir)
