@@ -1,11 +1,11 @@
--- The response cache: what it saves and what a hit costs. A job books 50
--- appointments on a sandbox, each preceded by GET /services and GET /staff
--- (as a booking form would), once with the cache off and once with it on
--- (rules: those lists for an hour); tokens spent are the requests the
--- sandbox answered. Then the time of a cache hit against a plain GET of
+-- The response cache: what it saves and what a hit costs. A job makes 50
+-- bookings on a sandbox, each preceded by reading the center's services
+-- and the therapists of one (as a booking form would), once with the cache
+-- off and once with it on (rules: those lists for an hour); tokens spent
+-- are the requests the sandbox answered. Then the time of a cache hit against a plain GET of
 -- the same path, on the same sandbox; and what a put to a disk cache
 -- costs as the query variants of one path grow (the reconcile pattern:
--- GET /customers?email=...), which should not grow with them.
+-- GET /v1/guests/search?email=...), which should not grow with them.
 --   build/pulse-lua bench/cache.lua      (make bench runs it)
 
 package.path = "spec/?.lua;" .. package.path
@@ -15,17 +15,20 @@ local support = require("support.sandbox")
 local BOOKINGS = 50
 local HITS = 20000
 
--- month: the job's own month, so that the two jobs' slots never collide.
-local function job(sandbox, cache, month)
+local function job(sandbox, cache)
 	local client = sandbox:client({ cache = cache })
+	local center = sandbox:center()
+	local guest = assert(client:get("/v1/guests", { query = { center_id = center, size = 1 } })).guests[1].id
 	for i = 1, BOOKINGS do
-		assert(client:get("/services"))
-		assert(client:get("/staff"))
-		assert(client:post("/bookings", {
-			service_id = 1,
-			staff_id = i % 8 + 1,
-			customer_id = 1,
-			start = string.format("2027-%02d-%02dT%02d:00:00Z", month, i % 28 + 1, 8 + i % 9),
+		local services = assert(client:get("/v1/Centers/" .. center .. "/services"))
+		local service = services.services[i % 3 + 1].id -- the three most asked for
+		local therapists = assert(client:get("/v1/centers/" .. center .. "/services/" .. service .. "/therapists"))
+		assert(client:post("/v1/bookings", {
+			center_id = center,
+			date = os.date("!%Y-%m-%d", os.time() + (i % 20 + 1) * 86400),
+			guests = {
+				{ id = guest, items = { { item = { id = service }, therapist = { id = therapists.therapists[1].id } } } },
+			},
 		}))
 	end
 	local stats = client:stats()
@@ -35,12 +38,12 @@ end
 
 local sandbox = support.start({ rate_limit = "100000/1/100000" })
 local before = sandbox:stats().requests
-job(sandbox, nil, 1)
+job(sandbox, nil)
 local off = sandbox:stats().requests - before
 before = sandbox:stats().requests
-local stats = job(sandbox, { rules = { ["/services*"] = 3600, ["/staff*"] = 3600 } }, 2)
+local stats = job(sandbox, { rules = { ["/v1/Centers/*/services"] = 3600, ["/v1/centers/*/therapists"] = 3600 } })
 local on = sandbox:stats().requests - before
-print(string.format("cache: %d bookings, each after GET /services and GET /staff", BOOKINGS))
+print(string.format("cache: %d bookings, each after reading the services and a service's therapists", BOOKINGS))
 print(string.format("%-22s %8s", "", "tokens"))
 print(string.format("%-22s %8d", "cache off", off))
 print(string.format("%-22s %8d   %.0f%% fewer (goal: 60%%); %d hits, %d misses", "cache on (TTL 3600)", on,
@@ -52,7 +55,7 @@ local function per_call(client, n)
 	for _ = 1, 5 do
 		local wall, cpu = core.now(), os.clock()
 		for _ = 1, n do
-			client:get("/services/1")
+			client:get(sandbox:item(1))
 		end
 		best_wall = math.min(best_wall, (core.now() - wall) / n)
 		best_cpu = math.min(best_cpu, (os.clock() - cpu) / n)
@@ -60,7 +63,7 @@ local function per_call(client, n)
 	return best_wall, best_cpu
 end
 local plain, cached = sandbox:client(), sandbox:client({ cache = { ttl = 3600 } })
-assert(cached:get("/services/1"))
+assert(cached:get(sandbox:item(1)))
 local plain_wall, plain_cpu = per_call(plain, HITS // 10)
 local hit_wall, hit_cpu = per_call(cached, HITS)
 print(string.format("\n%-22s %10s %10s", "per call", "wall us", "cpu us"))
@@ -83,7 +86,7 @@ local function put_cost(variants)
 		if i == variants - 999 then
 			wall, cpu = core.now(), os.clock()
 		end
-		store:put("org", "http://h/customers?email=c" .. i .. "@example.org", entry)
+		store:put("org", "http://h/v1/guests/search?email=c" .. i .. "@example.org", entry)
 	end
 	wall, cpu = (core.now() - wall) / 1000, (os.clock() - cpu) / 1000
 	os.execute("rm -rf " .. dir)

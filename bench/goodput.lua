@@ -17,7 +17,7 @@ local function pulse_client(sandbox, deadline)
 	local ok = 0
 	while core.now() < deadline do
 		-- A call that waited past the deadline for a refill does not count.
-		if client:get("/services/1") and core.now() <= deadline then
+		if client:get("/v1/centers") and core.now() <= deadline then
 			ok = ok + 1
 		end
 	end
@@ -30,7 +30,7 @@ local function naive_client(sandbox, deadline)
 	transport:set_key(sandbox.key)
 	local ok = 0
 	while core.now() < deadline do
-		local status, headers = transport:perform({ method = "GET", url = sandbox.url .. "/services/1" })
+		local status, headers = transport:perform({ method = "GET", url = sandbox.url .. "/v1/centers" })
 		if status == 200 and core.now() <= deadline then
 			ok = ok + 1
 		elseif status == 429 then

@@ -24,7 +24,7 @@ local collection = temp(
 	".json",
 	json.encode({
 		info = { name = "bench", schema = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json" },
-		item = { { name = "Get service", request = { method = "GET", url = "{{baseUrl}}/services/{{id}}" } } },
+		item = { { name = "List centers", request = { method = "GET", url = "{{baseUrl}}/v1/centers" } } },
 		auth = {
 			type = "apikey",
 			apikey = { { key = "key", value = "Authorization" }, { key = "value", value = "Api-key {{apiKey}}" } },

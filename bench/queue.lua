@@ -21,6 +21,7 @@ local json = require("pulse.json")
 local pulse = require("pulse")
 local drainer = require("support.drainer")
 local redis = require("support.redis")
+local guests = require("support.guests")
 local support = require("support.sandbox")
 
 local EACH, BATCH = 2000, 20000
@@ -28,9 +29,9 @@ local WRITES = tonumber(os.getenv("QUEUE_BENCH_WRITES") or "1000")
 local REDIS_WRITES = tonumber(os.getenv("QUEUE_BENCH_REDIS_WRITES") or "200")
 
 local function entry(i)
-	local email = string.format("bench%d@example.org", i)
-	local row = { name = "Bench " .. i, email = email }
-	return { method = "POST", path = "/customers", json = row, id = email, key = email }
+	local row = guests.row(i, "bench")
+	local email = row.personal_info.email
+	return { method = "POST", path = guests.PATH, json = row, id = email, key = email }
 end
 
 local function fresh_path()

@@ -55,7 +55,7 @@ function server.start()
 		return start_nginx()
 	end
 	local sandbox = support.start({ keys = { "bench-key" } })
-	return sandbox.url .. "/customers?per_page=24", function()
+	return sandbox.url .. "/v1/centers", function()
 		sandbox:stop()
 	end, "pulse-sandbox"
 end
