@@ -30,7 +30,7 @@ end
 local client = pulse.new(options)
 local started = core.now()
 local result = { ok = 0, failed = 0, errors = {} }
-for i = 1, count do
+for _ = 1, count do
 	local body, err = client:get("/v1/centers")
 	if body then
 		result.ok = result.ok + 1

@@ -14,12 +14,9 @@ local native = require("pulse.sandbox.native")
 local api = require("pulse.sandbox.api")
 local bucket = require("pulse.sandbox.bucket")
 local faults = require("pulse.sandbox.faults")
-local data = require("pulse.sandbox.data")
 local mock = require("pulse.sandbox.mock")
 
 local sandbox = {}
-
-local DEFAULT_PER_PAGE, MAX_PER_PAGE = 20, 100
 
 local HTML_502 = "<html><head><title>502 Bad Gateway</title></head>"
 	.. "<body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>\n"
@@ -95,7 +92,6 @@ end
 -- returns to: seeded data, a full bucket, no faults, zero counters.
 function Sandbox:start_over(now)
 	local c = self.config
-	self.store = data.new(c.seed or 1)
 	self.api = api.new(c, wall_clock, native.send_webhook)
 	self.bucket = bucket.new(c.limit, c.window, c.burst, now, c.refill)
 	self.faults = faults.queue()
@@ -131,137 +127,6 @@ function Sandbox:retry_after(now)
 		return http_date(math.ceil(wall_clock() + seconds))
 	end
 	return tostring(seconds)
-end
-
--- ---- sample resources ------------------------------------------------------------
-
-local function positive_integer(text, default)
-	if text == nil then
-		return default
-	end
-	local n = tonumber(text)
-	return n and math.tointeger(n) and n >= 1 and math.tointeger(n) or nil
-end
-
-function Sandbox:list(resource, query)
-	local page = positive_integer(query.page, 1)
-	local per_page = positive_integer(query.per_page, DEFAULT_PER_PAGE)
-	if not page or not per_page or per_page > MAX_PER_PAGE then
-		return fail(400, "bad_request", "page must be >= 1 and per_page 1.." .. MAX_PER_PAGE)
-	end
-	-- The sandbox's own lookup (the real API documents none): a customer
-	-- by email, so that a job can ask whether its write was applied.
-	local email = resource == "customers" and query.email or nil
-	local items, total = self.store:page(resource, page, per_page, email and function(record)
-		return record.email == email
-	end)
-	local pages = math.max(1, math.ceil(total / per_page))
-	return reply(200, {
-		data = items,
-		meta = {
-			page = page,
-			per_page = per_page,
-			total = total,
-			total_pages = pages,
-			next_page = page < pages and page + 1 or json.null,
-		},
-	})
-end
-
-local function decode_body(body)
-	local ok, value = pcall(json.decode, body)
-	if not ok then
-		return nil, fail(400, "bad_request", "the body is not valid JSON")
-	end
-	-- lua-cjson reads [] and {} alike: the text tells them apart.
-	local object = type(value) == "table" and not body:find("^%s*%[")
-	for k in pairs(object and value or {}) do
-		object = object and type(k) == "string"
-	end
-	if not object then
-		return nil, fail(400, "bad_request", "the body must be a JSON object")
-	end
-	return value
-end
-
-function Sandbox:write(resource, id, method, body)
-	local input, bad = decode_body(body)
-	if not input then
-		return bad
-	end
-	local partial = method == "PATCH"
-	local clean, problems = self.store:validate(resource, input, partial)
-	if not clean then
-		return fail(422, "validation_failed", "some fields are not valid", { fields = problems })
-	end
-	local record
-	if id then
-		record = self.store:get(resource, id)
-		if not record then
-			return fail(404, "not_found", resource .. " " .. id .. " not found")
-		end
-		local merged = {}
-		for k, v in pairs(method == "PUT" and {} or record) do
-			merged[k] = v
-		end
-		for k, v in pairs(clean) do
-			merged[k] = v
-		end
-		clean = merged
-	end
-	if resource == "bookings" then
-		local taken = self.store:conflict(clean.staff_id, clean.start, id)
-		if taken then
-			return fail(409, "conflict", "staff " .. clean.staff_id .. " is already booked at " .. clean.start, {
-				booking_id = taken.id,
-			})
-		end
-	end
-	if id then
-		clean.id = id
-		self.store.tables[resource][id] = clean
-		record = clean
-	else
-		record = self.store:insert(resource, clean)
-	end
-	return reply(200, { data = record }), true
-end
-
--- Returns the response, and true when it changed the data.
-function Sandbox:route(req)
-	local resource, id_text, rest = req.path:match("^/([%w_]+)/?([^/]*)(.*)$")
-	if not resource or not self.store.tables[resource] or rest ~= "" then
-		return fail(404, "not_found", "no such endpoint: " .. req.path)
-	end
-	local id
-	if id_text ~= "" then
-		id = positive_integer(id_text)
-		if not id then
-			return fail(404, "not_found", resource .. " '" .. id_text .. "' not found")
-		end
-	end
-	local method = req.method
-	if method == "GET" or method == "HEAD" then
-		if not id then
-			return self:list(resource, req.query)
-		end
-		local record = self.store:get(resource, id)
-		if not record then
-			return fail(404, "not_found", resource .. " " .. id .. " not found")
-		end
-		return reply(200, { data = record })
-	elseif method == "POST" and not id then
-		return self:write(resource, nil, method, req.body)
-	elseif (method == "PUT" or method == "PATCH") and id then
-		return self:write(resource, id, method, req.body)
-	elseif method == "DELETE" and id then
-		local record = self.store:delete(resource, id)
-		if not record then
-			return fail(404, "not_found", resource .. " " .. id .. " not found")
-		end
-		return reply(200, { data = { id = id, deleted = true } }), true
-	end
-	return fail(405, "method_not_allowed", method .. " is not allowed on " .. req.path)
 end
 
 -- ---- faults ------------------------------------------------------------------------
@@ -327,7 +192,6 @@ function Sandbox:describe()
 	return {
 		name = "pulse-sandbox",
 		note = "Sample data, made up from --seed: not your organization's data.",
-		sample_data = data.RESOURCES,
 		rate_limit = { limit = self.config.limit, window = self.config.window, burst = self.config.burst },
 		api = api.describe(),
 		control = { "/_sandbox/stats", "/_sandbox/faults", "/_sandbox/reset", "/_sandbox/echo", "/_sandbox/events" },
@@ -497,8 +361,8 @@ function Sandbox:handle(req)
 	local owned = not self.mock and self.api:owns(req.method, req.path)
 	local key_valid, why = self:authenticate(req.headers)
 	if not key_valid then
-		-- The API's documented text; the made-up resources say why.
-		response = owned and reply(401, api.unauthorized()) or fail(401, "unauthorized", why)
+		-- The API's documented text; a collection's mock says why.
+		response = self.mock and fail(401, "unauthorized", why) or reply(401, api.unauthorized())
 		self:record(req, response, false, false, fault)
 		return response
 	end
@@ -515,7 +379,7 @@ function Sandbox:handle(req)
 		status, value, op = self.api:handle(req, wall_clock())
 		response, applied = reply(status, value), req.method ~= "GET" and req.method ~= "HEAD" and status == 200
 	else
-		response, applied = self:route(req)
+		response = fail(404, "not_found", "no such endpoint: " .. req.path .. " (the API's are under /v1)")
 	end
 	for _, h in ipairs(self.bucket:headers(now)) do
 		table.insert(response.headers, h)
