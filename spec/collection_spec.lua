@@ -349,16 +349,31 @@ describe("a Postman collection", function()
 			assert.truthy(err:find("request 'NoURL': the request has no URL", 1, true), err)
 		end)
 
-		it("the sandbox's own collection works against the sandbox", function()
+		it("a collection on the API's paths works against the sandbox", function()
 			local sandbox = support.start()
 			local c = sandbox:client({ retry = false })
-			local api = c:api("spec/support/made-up.postman_collection.json")
-			local body = assert(api.services.get_service({ id = 2 }))
-			assert.are.equal(2, body.data.id)
-			local created = assert(api.customers.create_customer({ customerName = "Ada", customerEmail = "ada@example.org" }))
-			assert.are.equal("Ada", created.data.name)
-			local _, err = api.bookings.get_booking({ id = 999 })
-			assert.are.equal("not_found", err.kind)
+			local api = c:api(doc({
+				{ name = "List centers", request = { method = "GET", url = "{{baseUrl}}/v1/centers" } },
+				{ name = "Get center", request = { method = "GET", url = "{{baseUrl}}/v1/Centers/:center_id" } },
+				{
+					name = "Create guest",
+					request = {
+						method = "POST",
+						url = "{{baseUrl}}/v1/guests",
+						body = {
+							mode = "raw",
+							raw = '{"center_id": "{{center}}", "personal_info": {"first_name": "Ada", "last_name": "{{last}}"} }',
+						},
+					},
+				},
+			}))
+			local center = assert(api.list_centers()).centers[1].id
+			assert.are.equal(center, assert(api.get_center({ center_id = center })).center.id)
+			local created = assert(api.create_guest({ center = center, last = "Lovelace" }))
+			assert.are.equal("Lovelace", created.personal_info.last_name)
+			local _, err = api.get_center({ center_id = "00000000-0000-4000-8000-000000000000" })
+			assert.are.equal("client", err.kind)
+			assert.are.equal(502, err.code)
 			c:close()
 			sandbox:stop()
 		end)

@@ -11,16 +11,14 @@ describe("rate limiting and retries", function()
 		it("runs at the speed the limit allows without a single 429", function()
 			local sandbox = support.start({ rate_limit = "10/1/10" })
 			local client = sandbox:client()
-			local first = sandbox:item(1) -- its center read first (2 calls)
-			local before = sandbox:stats().by_status["200"]
 			local started = core.now()
 			for i = 1, 35 do
-				assert(client:get(i == 1 and first or sandbox:item(i % 12 + 1)))
+				assert(client:get(sandbox:item(i % 12 + 1)))
 			end
 			local elapsed = core.now() - started
 			local stats = sandbox:stats()
 			assert.are.equal(0, stats.rate_limited)
-			assert.are.equal(35, stats.by_status["200"] - before)
+			assert.are.equal(35, stats.by_status["200"])
 			-- 10 at once, then 10 per refill: the 35th needs the third refill.
 			assert.is_true(elapsed >= 2.5, "too fast for the policy: " .. elapsed)
 			assert.is_true(elapsed < 6, "much slower than the policy allows: " .. elapsed)

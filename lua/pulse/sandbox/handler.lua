@@ -92,6 +92,8 @@ end
 -- returns to: seeded data, a full bucket, no faults, zero counters.
 function Sandbox:start_over(now)
 	local c = self.config
+	-- The random faults' draws (faults.lua), the same for the same seed.
+	math.randomseed(c.seed or 1)
 	self.api = api.new(c, wall_clock, native.send_webhook)
 	self.bucket = bucket.new(c.limit, c.window, c.burst, now, c.refill)
 	self.faults = faults.queue()
