@@ -100,7 +100,7 @@ end
 local function build(self, args, opts)
 	local entry, name = self.entry, self.dotted
 	if entry.path == "" then
-		refuse(name .. ": the reference documents no path for this operation (" .. self:reference() .. ")")
+		refuse(name .. ": no documented path: the reference gives this operation none (" .. self:reference() .. ")")
 	end
 	if opts.extra ~= nil and type(opts.extra) ~= "table" then
 		refuse(name .. ": opts.extra must be a table, got " .. type(opts.extra))
