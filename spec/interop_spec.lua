@@ -9,7 +9,7 @@ local json = require("pulse.json")
 local pulse = require("pulse")
 local support = require("support.sandbox")
 
-local COLLECTION = "spec/support/made-up.postman_collection.json"
+local COLLECTION = "spec/support/pulse-api.postman_collection.json"
 local BIN = "tools/interop/node_modules/.bin/"
 
 local npm = os.execute("command -v npm >/dev/null")
@@ -93,12 +93,12 @@ describe("Postman tooling", function()
 		local port, pid, log = start_prism()
 		local client = pulse.new({ base_url = "http://127.0.0.1:" .. port, api_key = "k-prism", retry = false })
 		local api = client:api(COLLECTION)
-		local body = assert(api.services.get_service({ id = 1 }))
-		assert.are.equal(1, body.data.id)
-		local created = assert(api.customers.create_customer({ customerName = "Ada", customerEmail = "ada@example.org" }))
-		assert.is_number(created.data.id)
-		local page = assert(api.bookings.list_bookings({ perPage = 2 }))
-		assert.is_table(page.data)
+		local body = assert(api.centers.get_service({ center_id = "c-1", service_id = "s-1" }))
+		assert.are.equal("Swedish Massage 60", body.name)
+		local created = assert(api.guests.create_guest({ guestFirstName = "Ada", guestEmail = "ada@example.org" }))
+		assert.is_string(created.id)
+		local page = assert(api.guests.list_guests({ size = 2 }))
+		assert.is_table(page.guests)
 		client:close()
 		support.stop_process(pid)
 		os.remove(log)

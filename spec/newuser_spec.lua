@@ -302,7 +302,7 @@ describe("what a new user tripped on", function()
 
 	it("a --collection run without a key says so in one line, with no traceback", function()
 		local _, err, code = run(
-			"--collection spec/support/made-up.postman_collection.json",
+			"--collection spec/support/pulse-api.postman_collection.json",
 			nil,
 			"env -u PULSE_API_KEY -u PULSE_API_KEY_FILE PULSE_BASE_URL=http://127.0.0.1:1"
 		)

@@ -5,7 +5,7 @@
 local json = require("pulse.json")
 local support = require("support.sandbox")
 
-local COLLECTION = "spec/support/made-up.postman_collection.json"
+local COLLECTION = "spec/support/pulse-api.postman_collection.json"
 
 -- A collection file of items (v2.1), for the cases the examples' lacks.
 local function collection_file(items, variables)
@@ -148,11 +148,11 @@ describe("pulse-lua --collection", function()
 		local before = sandbox:stats().requests
 		local out, err, code = play(COLLECTION)
 		assert.are.equal(0, code, err)
-		assert.truthy(out:find("api.services.list_services%s+1%s+0%s+200"), out)
-		assert.truthy(out:find("api.bookings.delete_booking%s+1%s+0%s+200"), out)
+		assert.truthy(out:find("api.centers.list_centers%s+1%s+0%s+200"), out)
+		assert.truthy(out:find("api.appointments.mark_no_show%s+1%s+0%s+200"), out)
 		assert.truthy(out:find("20 requests, 0 failed", 1, true), out)
 		assert.are.equal(20, sandbox:stats().requests - before)
-		local first, last = out:find("list_services", 1, true), out:find("delete_booking", 1, true)
+		local first, last = out:find("list_centers", 1, true), out:find("mark_no_show", 1, true)
 		assert.is_true(first < last)
 	end)
 
@@ -219,15 +219,15 @@ describe("pulse-lua --collection", function()
 
 	it("plays one folder, takes an environment and JSON data, and refuses bad options", function()
 		local _, out, err, code
-		out, err, code = play(COLLECTION .. " --folder Staff")
+		out, err, code = play(COLLECTION .. " --folder Appointments")
 		assert.are.equal(0, code, err)
 		assert.truthy(out:find("5 requests, 0 failed", 1, true), out)
-		assert.falsy(out:find("services", 1, true), out)
+		assert.falsy(out:find("centers", 1, true), out)
 		local data = support.temp_path(".json")
-		support.write_file(data, '[{"perPage": 3}, {"perPage": 4}]')
+		support.write_file(data, '[{"size": 3}, {"size": 4}]')
 		local env = support.temp_path(".json")
-		support.write_file(env, '{"values": [{"key": "customerName", "value": "Env", "enabled": true}]}')
-		out, err, code = play(COLLECTION .. " --folder Customers --data " .. data .. " --env " .. env)
+		support.write_file(env, '{"values": [{"key": "guestFirstName", "value": "Env", "enabled": true}]}')
+		out, err, code = play(COLLECTION .. " --folder Guests --data " .. data .. " --env " .. env)
 		assert.are.equal(0, code, err)
 		assert.truthy(out:find("10 requests, 0 failed", 1, true), out)
 		_, err, code = play(COLLECTION .. " --folder Nope")
@@ -239,7 +239,7 @@ describe("pulse-lua --collection", function()
 		_, err, code = play(COLLECTION .. " --reporter xml:out.xml")
 		assert.are.equal(1, code)
 		assert.truthy(err:find("json:FILE or junit:FILE", 1, true), err)
-		_, err, code = support.run(support.BIN .. "/pulse-lua --folder Staff -e ''")
+		_, err, code = support.run(support.BIN .. "/pulse-lua --folder Guests -e ''")
 		assert.are.equal(1, code)
 		assert.truthy(err:find("go with '--collection FILE'", 1, true), err)
 		os.remove(data)
