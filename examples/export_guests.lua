@@ -11,33 +11,15 @@ local pulse = require("pulse")
 local client = pulse.new()
 local api = client:api()
 
-local function csv_field(value)
-	local text = (value == nil or value == pulse.null) and "" or tostring(value)
-	if text:find('[,"\r\n]') then
-		return '"' .. text:gsub('"', '""') .. '"'
-	end
-	return text
-end
-
 local out = arg[1] and assert(io.open(arg[1], "w")) or io.stdout
-out:write("guest_id,center,first_name,last_name,email,mobile\n")
+out:write(pulse.csv.line("guest_id", "center", "first_name", "last_name", "email", "mobile"))
 local centers = assert(api.centers.list()).centers
 local count = 0
 for _, center in ipairs(centers) do
 	for guest in api.guests.list:each({ center_id = center.id }) do
 		local info = guest.personal_info or {}
-		local mobile = type(info.mobile_phone) == "table" and info.mobile_phone.number or ""
-		out:write(
-			table.concat({
-				csv_field(guest.id),
-				csv_field(center.name),
-				csv_field(info.first_name),
-				csv_field(info.last_name),
-				csv_field(info.email),
-				csv_field(mobile),
-			}, ","),
-			"\n"
-		)
+		local mobile = type(info.mobile_phone) == "table" and info.mobile_phone.number or nil
+		out:write(pulse.csv.line(guest.id, center.name, info.first_name, info.last_name, info.email, mobile))
 		count = count + 1
 	end
 end

@@ -15,16 +15,8 @@ local dir = os.getenv("PULSE_MENU_CACHE") or ((os.getenv("TMPDIR") or "/tmp") ..
 local client = pulse.new({ cache = { dir = dir, ttl = 3600 } })
 local api = client:api()
 
-local function csv_field(value)
-	local text = (value == nil or value == pulse.null) and "" or tostring(value)
-	if text:find('[,"\r\n]') then
-		return '"' .. text:gsub('"', '""') .. '"'
-	end
-	return text
-end
-
 local out = arg[1] and assert(io.open(arg[1], "w")) or io.stdout
-out:write("center,service,code,price,duration_minutes,therapists\n")
+out:write(pulse.csv.line("center", "service", "code", "price", "duration_minutes", "therapists"))
 local services = 0
 for _, center in ipairs(assert(api.centers.list()).centers) do
 	for service in api.centers.services:each({ center_id = center.id }) do
@@ -37,17 +29,8 @@ for _, center in ipairs(assert(api.centers.list()).centers) do
 			names[i] = therapist.personal_info.name
 		end
 		local price = service.price_info ~= pulse.null and service.price_info.final_price or nil
-		out:write(
-			table.concat({
-				csv_field(center.name),
-				csv_field(service.name),
-				csv_field(service.code),
-				price and string.format("%.2f", price) or "",
-				csv_field(service.duration),
-				csv_field(table.concat(names, "; ")),
-			}, ","),
-			"\n"
-		)
+		local shown = price and string.format("%.2f", price)
+		out:write(pulse.csv.line(center.name, service.name, service.code, shown, service.duration, table.concat(names, "; ")))
 		services = services + 1
 	end
 end

@@ -32,4 +32,14 @@ describe("pulse.csv", function()
 			pulse.csv.records(nil)
 		end, "pulse.csv: bad argument #1 to 'records' (string expected, got nil)")
 	end)
+
+	it("writes a record that reads back as its fields, quoting only what needs it", function()
+		assert.are.equal('a,"b,c","say ""hi""",,1.5,true,,"x\ny"\n',
+			pulse.csv.line("a", "b,c", 'say "hi"', nil, 1.5, true, pulse.null, "x\ny"))
+		assert.are.equal("\n", pulse.csv.line())
+		assert.are.equal(",\n", pulse.csv.line(nil, nil))
+		local fields = { "plain", "comma, here", 'quote " here', "line\r\nbreak", "", "trailing " }
+		local text = pulse.csv.line(table.unpack(fields)) .. pulse.csv.line(table.unpack(fields))
+		assert.are.same({ fields, fields }, pulse.csv.records(text))
+	end)
 end)

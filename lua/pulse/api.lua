@@ -41,11 +41,7 @@ end
 
 local usage = errors.usage
 
--- A call that cannot be made, found while building it: raised as a table
--- that the endpoint's function turns into an error at its caller.
-local function refuse(message)
-	error({ refused = message }, 0)
-end
+local refuse = errors.refuse
 
 -- The dynamic variables Postman offers.
 local function guid()
@@ -308,13 +304,7 @@ local function endpoint_function(client, request, endpoint, context)
 		if opts ~= nil and type(opts) ~= "table" then
 			usage(endpoint .. ": opts must be a table, got " .. type(opts), 2)
 		end
-		local ok, path, send = pcall(build, args or {}, opts or {})
-		if not ok then
-			if type(path) == "table" and path.refused then
-				usage(path.refused, 2)
-			end
-			error(path, 0)
-		end
+		local path, send = errors.built(pcall(build, args or {}, opts or {}))
 		return client:request(request.method, path, send)
 	end
 end

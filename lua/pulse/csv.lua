@@ -1,10 +1,11 @@
 --- CSV as RFC 4180 has it, for the data a job reads (rows to import,
--- `pulse-lua --collection --data`): fields split at commas, records at
--- line breaks (LF or CRLF); a quoted field may hold commas, line breaks
--- and quotes (doubled). Empty lines are skipped.
+-- `pulse-lua --collection --data`) and writes (an export): fields split at
+-- commas, records at line breaks (LF or CRLF); a quoted field may hold
+-- commas, line breaks and quotes (doubled). Empty lines are skipped.
 --
---    local rows = assert(pulse.csv.rows(io.open("customers.csv"):read("a")))
---    for _, row in ipairs(rows) do print(row.name, row.email) end
+--    local rows = assert(pulse.csv.rows(io.open("guests.csv"):read("a")))
+--    for _, row in ipairs(rows) do print(row.first_name, row.email) end
+--    io.write(pulse.csv.line("Ada", "a@example.com"))
 --
 -- @module pulse.csv
 
@@ -92,6 +93,30 @@ function csv.rows(text)
 		rows[#rows + 1] = row
 	end
 	return rows
+end
+
+local WRITTEN = { string = true, number = true, boolean = true }
+
+--- One record of CSV text, for a job's exports: each field written as it
+-- is, quoted (quotes doubled) when it holds a comma, a quote or a line
+-- break; nil, `pulse.null` or any other value an empty field. It ends with
+-- a line feed (RFC 4180 writes CR LF; its readers, `records` included,
+-- take either).
+-- @usage out:write(pulse.csv.line(guest.id, info.first_name, info.email))
+-- @param ... the fields
+-- @treturn string the record and its line feed
+function csv.line(...)
+	local n = select("#", ...)
+	local fields = { ... }
+	for i = 1, n do
+		local v = fields[i]
+		local text = WRITTEN[type(v)] and tostring(v) or ""
+		if text:find('[,"\r\n]') then
+			text = '"' .. text:gsub('"', '""') .. '"'
+		end
+		fields[i] = text
+	end
+	return table.concat(fields, ",", 1, n) .. "\n"
 end
 
 return csv

@@ -144,4 +144,24 @@ end
 --- The raiser of misuse for pulse's own functions ("pulse: ...").
 errors.usage = errors.usage_for("pulse")
 
+--- A misuse found deep inside the building of a call: raised as a table,
+-- so that `errors.built` turns it into a usage error at the caller.
+function errors.refuse(message)
+	error({ refused = message }, 0)
+end
+
+--- What `pcall(build, ...)` returned: the build's results, or its refusal
+-- raised as a usage error blamed on the caller of the function that called
+-- `built` (any other error raised again as it was).
+function errors.built(ok, ...)
+	if ok then
+		return ...
+	end
+	local e = ...
+	if type(e) == "table" and e.refused then
+		errors.usage(e.refused, 3)
+	end
+	error(e, 0)
+end
+
 return errors

@@ -11,6 +11,7 @@
 local errors = require("pulse.errors")
 local json = require("pulse.json")
 local lookup = require("pulse.lookup")
+local pagination = require("pulse.pagination")
 local url = require("pulse.url")
 
 local operation = {}
@@ -27,11 +28,7 @@ local Operation = {}
 Operation.__index = Operation
 Operation.__name = "pulse.operation"
 
--- A call that cannot be made, found while building it: raised as a table
--- that the operation's __call turns into an error at its caller.
-local function refuse(message)
-	error({ refused = message }, 0)
-end
+local refuse = errors.refuse
 
 local WRITES = { POST = true, PUT = true, PATCH = true }
 
@@ -191,13 +188,7 @@ function Operation:__call(args, opts)
 	if opts ~= nil and type(opts) ~= "table" then
 		usage(self.dotted .. ": opts must be a table, got " .. type(opts), 2)
 	end
-	local ok, path, send = pcall(build, self, args or {}, opts or {})
-	if not ok then
-		if type(path) == "table" and path.refused then
-			usage(path.refused, 2)
-		end
-		error(path, 0)
-	end
+	local path, send = errors.built(pcall(build, self, args or {}, opts or {}))
 	return self.client:request(self.entry.method, path, send)
 end
 
@@ -406,8 +397,7 @@ local function walk(self, name, args, opts, per_item)
 		usage(self.dotted .. ":" .. name .. ": args must be a table, got " .. type(args), 3)
 	end
 	local next_call, after = plan(self, name, args or {})
-	local list, index, res
-	local function fetch()
+	return pagination.iterator(function()
 		local call = next_call()
 		if not call then
 			return nil
@@ -422,27 +412,7 @@ local function walk(self, name, args, opts, per_item)
 		end
 		after(body, items)
 		return body, result, items
-	end
-	if not per_item then
-		return function()
-			local body, result = fetch()
-			return body, result
-		end
-	end
-	return function()
-		while true do
-			if list and index < #list then
-				index = index + 1
-				return list[index], res
-			end
-			local body
-			body, res, list = fetch()
-			if not body then
-				return nil
-			end
-			index = 0
-		end
-	end
+	end, per_item)
 end
 
 --- Each answer of a walk: `for body, res in op:pages(args, opts)`. A list

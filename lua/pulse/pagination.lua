@@ -260,7 +260,6 @@ local function walk(client, name, path, opts, per_item)
 		position = { path = path, query = query, keys = {} }
 	end
 	local fetched = 0
-	local list, index, res -- the page being walked item by item
 	-- The pages requested so far, by URL (query sorted): a server whose
 	-- next page leads back to one of them would be walked to max_pages,
 	-- each page a call of the organization's.
@@ -312,12 +311,20 @@ local function walk(client, name, path, opts, per_item)
 		return body, result, items
 	end
 
+	return pagination.iterator(fetch, per_item)
+end
+
+--- The iterator of a walk, from fetch (which returns the next page's body,
+-- res and items, or nil at the end): of (body, res) for each page, or,
+-- when per_item, of (item, res) for each item of each page.
+function pagination.iterator(fetch, per_item)
 	if not per_item then
 		return function()
 			local body, result = fetch()
 			return body, result
 		end
 	end
+	local list, index, res
 	return function()
 		while true do
 			if list and index < #list then
