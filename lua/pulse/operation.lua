@@ -11,6 +11,7 @@
 local errors = require("pulse.errors")
 local json = require("pulse.json")
 local lookup = require("pulse.lookup")
+local options = require("pulse.options")
 local pagination = require("pulse.pagination")
 local url = require("pulse.url")
 
@@ -321,12 +322,9 @@ local function total_of(body)
 	return math.type(total) == "integer" and total or nil
 end
 
+-- A shallow copy of t (nil: an empty table).
 local function copy(t)
-	local out = {}
-	for k, v in pairs(t or {}) do
-		out[k] = v
-	end
-	return out
+	return options.merge(t)
 end
 
 local function day_number(date)
