@@ -11,7 +11,7 @@ local core = require("pulse.core")
 local support = require("support.sandbox")
 
 local sandbox = support.start({ rate_limit = "100000/1/100000" })
-local env = string.format("PULSE_API_KEY=%s PULSE_BASE_URL=%s ", support.shell_quote(sandbox.key), sandbox.url)
+local env = string.format("PULSE_API_KEY=%s ", support.shell_quote(sandbox.key))
 local cache_dir = support.temp_path(".cache")
 
 local function temp_script(text)
@@ -80,7 +80,7 @@ local function measure(command)
 end
 
 -- Every client on one core, the same for both.
-local RUN = "taskset -c 1 " .. support.BIN .. "/pulse-lua "
+local RUN = "taskset -c 1 " .. support.BIN .. "/pulse-lua --base-url " .. sandbox.url .. " "
 local jobs = {
 	{ "export all guests (3 centers x 200)", "examples/export_guests.lua /dev/null", PLAIN_GUESTS },
 	{
