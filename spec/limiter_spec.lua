@@ -166,6 +166,47 @@ describe("limiter = 'shm:<path>'", function()
 		assert.are.equal("600\n", st, "made for its owner only")
 	end)
 
+	it("is every client's with $PULSE_LIMITER or pulse-lua --limiter, a --collection run's too", function()
+		sandbox = support.start({ rate_limit = "7/60/7" })
+		local env = string.format("PULSE_API_KEY=%s PULSE_BASE_URL=%s ", support.shell_quote(sandbox.key), sandbox.url)
+		local script = support.temp_path(".lua")
+		support.write_file(script, "local c = require('pulse').new() assert(c:get('/v1/centers')) print(c:ratelimit().limit)")
+		-- From the environment: the bucket in the file learns the policy.
+		local from_env = "env " .. env .. "PULSE_LIMITER=shm:" .. path .. " " .. support.BIN .. "/pulse-lua " .. script
+		local out, err, code = support.run(from_env)
+		assert.are.equal(0, code, err)
+		assert.are.equal("7\n", out)
+		out = runner("--limiter shm:" .. path .. " --status")
+		assert.truthy(out:find("policy     7 calls every 60 s, bucket of 7", 1, true), out)
+		-- From --limiter, for a collection's run: the same bucket, 2 more taken.
+		local other = support.temp_path()
+		local collection = support.temp_path(".json")
+		support.write_file(collection, require("pulse.json").encode({
+			info = { name = "shared", schema = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json" },
+			item = {
+				{ name = "Centers", request = { method = "GET", url = "{{baseUrl}}/v1/centers" } },
+				{ name = "Again", request = { method = "GET", url = "{{baseUrl}}/v1/centers" } },
+			},
+		}))
+		local played = "env " .. env .. support.BIN .. "/pulse-lua --limiter shm:" .. other .. " --collection " .. collection
+		out, err, code = support.run(played)
+		assert.are.equal(0, code, err)
+		assert.truthy(out:find("2 requests, 0 failed", 1, true), out)
+		out = runner("--limiter shm:" .. other .. " --status")
+		assert.truthy(out:find("policy     7 calls every 60 s, bucket of 7", 1, true), out)
+		-- A bad one is named where it came from; an action goes alone.
+		local bad = "env " .. env .. "PULSE_LIMITER=memcached://x " .. support.BIN .. "/pulse-lua " .. script
+		out, err, code = support.run(bad)
+		assert.are.equal(1, code, out)
+		assert.truthy(err:find("new: $PULSE_LIMITER must be", 1, true), err)
+		out, err, code = runner("--limiter shm:" .. other .. " --status --collection " .. collection)
+		assert.are.equal(1, code, out)
+		assert.truthy(err:find("'--limiter URL' goes alone with one of '--status' and '--reset'", 1, true), err)
+		os.remove(script)
+		os.remove(collection)
+		os.remove(other)
+	end)
+
 	it("lets a task told to wait for another client's probe ask again, not wait for good", function()
 		-- Two clients on one bucket, in one process: a's request is the
 		-- probe that confirms a new bucket; b's task, told to wait for it,

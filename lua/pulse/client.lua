@@ -104,10 +104,11 @@ local warned_verify = false
 
 -- Where the key comes from: the key itself, or the file holding it. The
 -- options come before the environment, a key before a key file.
+local function given(value)
+	return value ~= nil and value ~= "" and value or nil
+end
+
 local function key_source(opts)
-	local function given(value)
-		return value ~= nil and value ~= "" and value or nil
-	end
 	if opts.api_key ~= nil or opts.api_key_file ~= nil then
 		return opts.api_key, opts.api_key_file
 	end
@@ -161,8 +162,15 @@ local function check_options(opts)
 	if not origin then
 		usage("new: base_url must be an http:// or https:// URL without credentials, got '" .. base_url .. "'", 3)
 	end
+	-- The organization's shared limit: the option, else $PULSE_LIMITER (which
+	-- pulse-lua --limiter sets), so that every job of a machine can share it.
+	local from_env = opts.limiter == nil and given(os.getenv("PULSE_LIMITER"))
+	if from_env then
+		opts = options.merge(opts, { limiter = from_env })
+	end
 	if opts.limiter ~= nil and not opts.limiter:find("^shm:.") and not opts.limiter:find("^rediss?://") then
-		usage("new: limiter must be \"shm:<path>\" or \"redis://[user:password@]host:port[/db]\"", 3)
+		local where = from_env and "$PULSE_LIMITER" or "limiter"
+		usage("new: " .. where .. " must be \"shm:<path>\" or \"redis://[user:password@]host:port[/db]\"", 3)
 	end
 	if opts.user_agent and opts.user_agent:find("[%c]") then
 		usage("new: user_agent contains control characters", 3)

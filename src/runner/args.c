@@ -215,14 +215,19 @@ static int check_together(struct options *o, char *message, size_t len)
 		         "FILE'");
 		return ARGS_BAD;
 	}
-	if (!!o->collection + !!o->limiter + !!o->queue > 1) {
-		snprintf(message, len, "'--collection', '--limiter' and '--queue' cannot go together");
+	if (o->collection && o->queue) {
+		snprintf(message, len, "'--collection' and '--queue' cannot go together");
 		return ARGS_BAD;
 	}
+	/* --limiter URL alone is the shared limit of the run's clients (a
+	 * script's, or --collection's); with an action, it is what the action
+	 * looks at, and nothing else runs. */
 	int limiter_action =
 	    o->action && (strcmp(o->action, "status") == 0 || strcmp(o->action, "reset") == 0);
-	if (o->limiter && (o->actions != 1 || !limiter_action)) {
-		snprintf(message, len, "'--limiter URL' goes with one of '--status' and '--reset'");
+	if (o->limiter && o->actions && (o->actions != 1 || !limiter_action || o->collection || o->queue)) {
+		snprintf(message, len,
+		         "'--limiter URL' goes alone with one of '--status' and '--reset', or without them "
+		         "as the run's shared limit");
 		return ARGS_BAD;
 	}
 	if (o->queue && (o->actions != 1 || strcmp(o->action, "reset") == 0)) {

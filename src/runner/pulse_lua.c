@@ -61,6 +61,8 @@ static void print_help(void)
 	       "  --quiet        no progress output\n"
 	       "  --help         show this help\n"
 	       "  --version      show versions of pulse-lua, libcurl and Lua\n"
+	       "  --limiter URL  the shared rate limit of the run's clients (else $PULSE_LIMITER):\n"
+	       "                 shm:<path> or redis://..., with a script or --collection\n"
 	       "  --limiter URL --status   show a shared rate-limit bucket (shm:<path> or\n"
 	       "                 redis://...): policy, tokens, last answer, workers seen\n"
 	       "  --limiter URL --reset    forget it: the next request starts it afresh\n"
@@ -293,7 +295,7 @@ static int pmain(lua_State *L)
 	lua_gc(L, LUA_GCGEN, 0, 0);
 	if (o->version)
 		print_version();
-	if (o->limiter || o->queue) /* --limiter URL or --queue URL and its action, nothing else */
+	if (o->actions) /* --limiter URL or --queue URL and its action, nothing else */
 		return run_admin(L, o);
 	if (o->collection) /* --collection FILE and its options, and nothing else */
 		return run_collection(L, o);
@@ -356,6 +358,8 @@ int main(int argc, char **argv)
 	}
 	if (o.base_url)
 		setenv("PULSE_BASE_URL", o.base_url, 1);
+	if (o.limiter && !o.actions)
+		setenv("PULSE_LIMITER", o.limiter, 1);
 	struct sandbox *sandbox = NULL;
 	if (o.sandbox && !(sandbox = runner_sandbox_start(&o)))
 		return EXIT_FAILURE;
