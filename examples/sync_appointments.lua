@@ -26,12 +26,11 @@ first = first or os.date("%Y-%m-%d", os.time() - 14 * 86400)
 last = last or os.date("%Y-%m-%d", os.time() + 7 * 86400)
 
 local DAYS = 7 -- the API's widest window (core-domain.md 5a)
-local function day_number(date)
+-- The date n days after date, on the calendar (noon, so that no
+-- daylight-saving change moves it); dates so written compare as strings.
+local function add_days(date, n)
 	local y, m, d = date:match("^(%d+)%-(%d+)%-(%d+)$")
-	return os.time({ year = tonumber(y), month = tonumber(m), day = tonumber(d), hour = 12 }) // 86400
-end
-local function date_of(day)
-	return os.date("!%Y-%m-%d", day * 86400)
+	return os.date("%Y-%m-%d", os.time({ year = tonumber(y), month = tonumber(m), day = tonumber(d) + n, hour = 12 }))
 end
 
 -- The checkpoint: which center and window come next, and how long the
@@ -78,15 +77,14 @@ end
 local out = assert(io.open(out_path, "ab"))
 
 local centers = assert(api.centers.list()).centers
-local last_day = day_number(last)
 while state.center <= #centers do
 	local center = centers[state.center]
-	local day = day_number(state.from)
-	local to = math.min(day + DAYS - 1, last_day)
+	local to = add_days(state.from, DAYS - 1)
+	to = to < last and to or last
 	local list = assert(api.appointments.list({
 		center_id = center.id,
-		start_date = date_of(day),
-		end_date = date_of(to),
+		start_date = state.from,
+		end_date = to,
 		include_no_show_cancel = true,
 	}))
 	for _, appointment in ipairs(list) do
@@ -96,10 +94,10 @@ while state.center <= #centers do
 	assert(out:flush())
 	state.written = state.written + #list
 	state.bytes = out:seek("end")
-	if to >= last_day then
+	if to >= last then
 		state.center, state.from = state.center + 1, first
 	else
-		state.from = date_of(to + 1)
+		state.from = add_days(to, 1)
 	end
 	save_checkpoint(state)
 end

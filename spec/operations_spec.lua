@@ -380,6 +380,34 @@ describe("client:api() against pulse-sandbox", function()
 		assert.truthy(err:find("documents no paging", 1, true), err)
 	end)
 
+	it("walks the dates asked for, in any time zone", function()
+		-- Far east of UTC, a day's noon is the day before in UTC: a window
+		-- counted in UTC days would ask for the wrong one.
+		local day = os.date("%Y-%m-%d", os.time() + 2 * 86400)
+		local script = support.temp_path(".lua")
+		support.write_file(script, string.format(
+			[[
+			local api = require("pulse").new():api()
+			local center = assert(api.centers.list()).centers[1].id
+			local days, n = {}, 0
+			for a in api.appointments.list:each({ center_id = center, start_date = %q, end_date = %q }) do
+				days[a.start_time:sub(1, 10)], n = true, n + 1
+			end
+			print(n > 0, next(days), next(days, next(days)))
+			]],
+			day,
+			day
+		))
+		for _, zone in ipairs({ "Pacific/Kiritimati", "Pacific/Pago_Pago" }) do
+			local out, err, code = support.run(
+				string.format("PULSE_API_KEY=%s PULSE_BASE_URL=%s TZ=%s %s/pulse-lua %s", sandbox.key, sandbox.url, zone, support.BIN, script)
+			)
+			assert.are.equal(0, code, err)
+			assert.are.equal("true\t" .. day .. "\tnil\n", out, zone)
+		end
+		os.remove(script)
+	end)
+
 	it("patches a guest in 2 calls, keeping every field it does not change", function()
 		local guest = assert(api.guests.list({ center_id = center.id, size = 1 })).guests[1]
 		local before = assert(api.guests.get({ guest_id = guest.id }, { query = { expand = "address_info" } }))

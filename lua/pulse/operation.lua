@@ -327,13 +327,12 @@ local function copy(t)
 	return options.merge(t)
 end
 
-local function day_number(date)
+-- The date n days after date (both YYYY-MM-DD), on the calendar: noon of
+-- that local day, which os.time carries past a month's end and no
+-- daylight-saving change moves to another day.
+local function add_days(date, n)
 	local y, m, d = date:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)$")
-	return os.time({ year = tonumber(y), month = tonumber(m), day = tonumber(d), hour = 12 }) // 86400
-end
-
-local function date_of(day)
-	return os.date("!%Y-%m-%d", day * 86400)
+	return os.date("%Y-%m-%d", os.time({ year = tonumber(y), month = tonumber(m), day = tonumber(d) + n, hour = 12 }))
 end
 
 -- The calls of a walk: a function returning the next (args) to call, or
@@ -354,15 +353,16 @@ local function plan(self, name, args)
 				4
 			)
 		end
-		local day, last = day_number(from), day_number(to)
+		local day = from -- dates so written compare as strings
 		return function()
-			if day > last then
+			if day > to then
 				return nil
 			end
 			local call = copy(args)
-			call[entry.window.from] = date_of(day)
-			call[entry.window.to] = date_of(math.min(day + entry.window.days - 1, last))
-			day = day + entry.window.days
+			local last = add_days(day, entry.window.days - 1)
+			last = last < to and last or to
+			call[entry.window.from], call[entry.window.to] = day, last
+			day = add_days(last, 1)
 			return call
 		end, function() end
 	elseif entry.paging then
