@@ -85,12 +85,12 @@ local WANTED = {
 	boolean = "a boolean",
 }
 
+-- A path parameter's text: a string, or a number as the query writes one.
 local function scalar_text(v)
-	local t = type(v)
-	if t == "string" then
+	if type(v) == "string" then
 		return v
-	elseif t == "number" then
-		return math.type(v) == "integer" and tostring(v) or string.format("%.17g", v)
+	elseif type(v) == "number" then
+		return url.format_number(v)
 	end
 end
 

@@ -98,7 +98,9 @@ function url.resolve(base, ref)
 	return scheme .. "://" .. authority .. remove_dot_segments(path) .. query
 end
 
-local function format_number(n)
+--- A number as a URL writes it: an integer whole, a float in the fewest
+-- digits that read back as it; nil for an infinity or NaN.
+function url.format_number(n)
 	if math.type(n) == "integer" then
 		return string.format("%d", n)
 	end
@@ -121,7 +123,7 @@ local function format_value(key, v)
 		if v ~= v or v == math.huge or v == -math.huge then
 			return nil, "query value '" .. key .. "' is not a finite number"
 		end
-		return format_number(v)
+		return url.format_number(v)
 	elseif t == "boolean" then
 		return tostring(v)
 	end
