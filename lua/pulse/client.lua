@@ -102,12 +102,13 @@ end
 
 local warned_verify = false
 
--- Where the key comes from: the key itself, or the file holding it. The
--- options come before the environment, a key before a key file.
+-- An environment variable's value, or nil when it is unset or empty.
 local function given(value)
 	return value ~= nil and value ~= "" and value or nil
 end
 
+-- Where the key comes from: the key itself, or the file holding it. The
+-- options come before the environment, a key before a key file.
 local function key_source(opts)
 	if opts.api_key ~= nil or opts.api_key_file ~= nil then
 		return opts.api_key, opts.api_key_file

@@ -54,8 +54,12 @@ local IDLE = 0.1
 
 -- Answers that say the write was refused for good: a 4xx, or an error
 -- object inside a success (the server read the write and said no).
-local function refused(status)
-	return status and status < 500 and status ~= 408 and status ~= 409 and status ~= 429
+local function refused(err)
+	local status = err.status
+	if status and status >= 200 and status < 300 then
+		return err.error ~= nil
+	end
+	return status and status >= 400 and status < 500 and status ~= 408 and status ~= 409 and status ~= 429
 end
 
 -- A refusal's reason: the error's line, and the fields the body names.
@@ -245,7 +249,7 @@ function Drain:send(entry)
 		return self:dead(entry, "not sent: " .. tostring(body), body, undo)
 	elseif err.kind == "cancelled" then -- stopping; what went out was refused (429, 503)
 		return self:record(undo)
-	elseif refused(err.status) then
+	elseif refused(err) then
 		return self:dead(entry, refusal(err), err, undo)
 	end
 	self:failed(entry, tostring(err), err, false, undo)
