@@ -258,6 +258,9 @@ for _, row in ipairs(rows) do
 	rows_by_group[row.group] = list
 	list[#list + 1] = row
 end
+for _, row in ipairs(rows) do
+	row.whole = whole_object(row, rows_by_group[row.group])
+end
 
 local client_out = {
 	"-- The documented operations of the Pulse API as the SDK calls them,",
@@ -285,42 +288,25 @@ for _, row in ipairs(rows) do
 	if bare then
 		returns = {}
 	end
-	local fields = {
-		"group = " .. quote(row.api_group),
-		"name = " .. quote(row.name),
-		row.short and ("short = " .. quote(row.short)) or nil,
-		"method = " .. quote(row.method),
-		"path = " .. quote(row.path),
-		"path_params = " .. string_list(split(row.path_params, ",")),
-		"query = " .. query_list(query),
-		"body = " .. string_list(split(row.body_fields, ",")),
-		"returns = " .. string_list(returns),
-		bare and "bare_array = true" or nil,
-		"slug = " .. quote(row.doc_slug),
-	}
+	-- The fields in the order the comment above gives, the optional ones
+	-- left out when absent.
 	local compact = {}
-	for _, f in pairs(fields) do
-		compact[#compact + 1] = f
+	local function add(field)
+		if field then
+			compact[#compact + 1] = field
+		end
 	end
-	table.sort(compact, function(a, b)
-		local order = {}
-		for i, f in ipairs({ "group", "name", "short", "method", "path ", "path_params", "query", "body", "returns" }) do
-			order[f] = i
-		end
-		local function rank(text)
-			for prefix, i in pairs(order) do
-				if text:sub(1, #prefix) == prefix then
-					return i
-				end
-			end
-			return 99
-		end
-		local ra, rb = rank(a), rank(b)
-		if ra ~= rb then
-			return ra < rb
-		end
-		return a < b
-	end)
+	add("group = " .. quote(row.api_group))
+	add("name = " .. quote(row.name))
+	add(row.short and ("short = " .. quote(row.short)))
+	add("method = " .. quote(row.method))
+	add("path = " .. quote(row.path))
+	add("path_params = " .. string_list(split(row.path_params, ",")))
+	add("query = " .. query_list(query))
+	add("body = " .. string_list(split(row.body_fields, ",")))
+	add("returns = " .. string_list(returns))
+	add(bare and "bare_array = true")
+	add("slug = " .. quote(row.doc_slug))
 	local paging = paging_of(query, returns)
 	if paging then
 		compact[#compact + 1] = string.format(
@@ -336,7 +322,7 @@ for _, row in ipairs(rows) do
 		compact[#compact + 1] =
 			string.format("window = { from = %q, to = %q, days = %d }", window.from, window.to, window.days)
 	end
-	local whole = whole_object(row, rows_by_group[row.group])
+	local whole = row.whole
 	if whole then
 		local patch_short = row.short and names.patch_of(row.short)
 		compact[#compact + 1] = string.format(
@@ -399,7 +385,7 @@ for _, row in ipairs(rows) do
 		row.method,
 		row.path ~= "" and ("`" .. row.path .. "`") or "(none documented)"
 	)
-	local whole = whole_object(row, rows_by_group[row.group])
+	local whole = row.whole
 	if whole then
 		local patch = "api." .. row.api_group .. "." .. names.patch_of(row.short or row.name)
 		doc[#doc + 1] = string.format("| `%s` | `%s` | GET + PUT | `%s` |", patch, names.patch_of(row.name), row.path)
