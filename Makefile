@@ -191,7 +191,7 @@ $(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_RULE,$(t))))
 fuzz: $(addprefix fuzz-,$(FUZZ_TARGETS))
 
 # The shm: limiter's take, timed in C, without Lua or libcurl.
-SHM_TAKE_SRC = bench/shm_take.c src/limiter/shm.c src/limiter/shm_guard.c src/limiter/limiter.c src/core/ratelimit.c \
+SHM_TAKE_SRC = bench/shm_take.c src/limiter/shm.c src/limiter/shm_guard.c src/limiter/limiter.c src/core/lanes.c src/core/ratelimit.c \
                src/core/ratelimit_headers.c src/util/header_block.c src/util/http_date.c src/util/clock.c
 $(BUILD)/bench/shm_take: $(SHM_TAKE_SRC)
 	@mkdir -p $(@D)

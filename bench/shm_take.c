@@ -32,7 +32,7 @@ static int confirm(struct limiter *l)
 {
 	double wait;
 	limiter_ticket ticket;
-	if (limiter_take(l, clock_monotonic(), &wait, &ticket) != LIMITER_TAKEN)
+	if (limiter_take(l, clock_monotonic(), NULL, &wait, &ticket) != LIMITER_TAKEN)
 		return -1;
 	struct ratelimit_observation o = {.has_policy = 1,
 	                                  .policy = {.limit = 1e8, .window = 1, .burst = 1e8},
@@ -57,11 +57,12 @@ static long run(const char *path, double rate, double seconds, double *samples, 
 	long period_ns = rate > 0 ? (long)(1e9 / rate) : 0;
 	double end = clock_monotonic() + seconds;
 	long n = 0;
+	struct limiter_caller caller = {.lane = LANE_NORMAL};
 	while (n < room && clock_monotonic() < end) {
 		double wait;
 		limiter_ticket ticket;
 		double before = clock_monotonic();
-		enum limiter_answer answer = limiter_take(l, before, &wait, &ticket);
+		enum limiter_answer answer = limiter_take(l, before, &caller, &wait, &ticket);
 		samples[n++] = clock_monotonic() - before;
 		if (answer == LIMITER_TAKEN) {
 			++*taken;

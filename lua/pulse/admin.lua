@@ -1,5 +1,7 @@
--- pulse-lua --limiter URL --status | --reset: a shared rate-limit bucket's
--- state, or a fresh start for it (after a policy change, or a bad state).
+-- pulse-lua --limiter URL --status | --reset | --reserve interactive=SHARE:
+-- a shared rate-limit bucket's state, a fresh start for it (after a policy
+-- change, or a bad state), or the share of each window it keeps for
+-- interactive calls.
 
 local core = require("pulse.core")
 local client = require("pulse.client")
@@ -40,6 +42,13 @@ local function describe(b)
 			r.blocked > 0 and string.format(", blocked %.1f s more by a 429", r.blocked) or ""
 		),
 		string.format("  in flight  %d", r.in_flight),
+		string.format(
+			"  waiting    %d interactive, %d normal, %d bulk%s",
+			b.waiting.interactive,
+			b.waiting.normal,
+			b.waiting.bulk,
+			b.reserve > 0 and string.format("; reserve %g of each window for interactive calls", b.reserve) or ""
+		),
 		string.format(
 			"  workers    %d %s",
 			b.workers,
@@ -102,6 +111,33 @@ function admin.reset(limiter_url)
 		return nil, "--reset: " .. why
 	end
 	print(string.format("reset %d bucket%s", count, count == 1 and "" or "s"))
+	return true
+end
+
+-- Sets the reserve, spec "interactive=SHARE": stored with the bucket (a
+-- Redis URL's, or a shm: file's bucket named or of $PULSE_API_KEY), so
+-- every process sharing it agrees. Returns true, or nil and why not.
+function admin.reserve(limiter_url, spec)
+	local share = spec and spec:match("^interactive=([%d.]+)$")
+	share = tonumber(share)
+	if not share or share < 0 or share > 1 then
+		return nil, "--reserve takes interactive=SHARE, a share of each window from 0 to 1, not '"
+			.. tostring(spec)
+			.. "'"
+	end
+	local bucket, missing = bucket_of(limiter_url, "--reserve")
+	if not bucket then
+		return nil, missing or "--reserve: name the bucket (?bucket=NAME), or set PULSE_API_KEY and PULSE_BASE_URL"
+	end
+	local ok, limiter = pcall(core.limiter, { url = limiter_url, bucket = bucket })
+	if not ok then
+		return nil, "--reserve: " .. tostring(limiter)
+	end
+	local set, why = limiter:set_reserve(share)
+	if not set then
+		return nil, "--reserve: " .. why
+	end
+	print(string.format("bucket %s keeps %g of each window for interactive calls", bucket, share))
 	return true
 end
 

@@ -3,6 +3,10 @@
 
 local options = {}
 
+-- A call's lane on the limiter (core/lanes.h): when tokens are short,
+-- interactive calls take them before normal ones, normal before bulk.
+options.LANES = { interactive = 0, normal = 1, bulk = 2 }
+
 options.CLIENT = {
 	api_key = "string",
 	api_key_file = "string",
@@ -22,6 +26,7 @@ options.CLIENT = {
 	user_agent = "string",
 	verbose = "boolean",
 	max_body = "count",
+	priority = "lane",
 }
 
 options.REQUEST = {
@@ -37,6 +42,7 @@ options.REQUEST = {
 	max_body = "count",
 	follow_redirects = "boolean",
 	before_send = "function",
+	priority = "lane",
 }
 
 local NESTED = {
@@ -91,6 +97,9 @@ local function accepts(where, name, value, alternative)
 	if alternative == "false" then
 		return value == false
 	end
+	if alternative == "lane" then
+		return options.LANES[value] ~= nil
+	end
 	if NESTED[alternative] and type(value) == "table" then
 		return check(where .. "." .. name, value, NESTED[alternative])
 	end
@@ -123,7 +132,10 @@ local function check_value(where, name, value, kind)
 	local wanted = kind:gsub("|", " or "):gsub("rate_limit", "table"):gsub("retry", "table"):gsub("call_cache", "table")
 	wanted = wanted:gsub("cache", "table")
 	wanted = wanted:gsub("limiter_fallback", "table")
-	wanted = wanted == "rate" and "above 0 and below 1e9" or wanted == "share" and "above 0 and at most 1" or wanted
+	wanted = wanted == "rate" and "above 0 and below 1e9"
+		or wanted == "share" and "above 0 and at most 1"
+		or wanted == "lane" and '"interactive", "normal" or "bulk"'
+		or wanted
 	return nil, string.format("%s: option '%s' must be %s, got %s", where, name, wanted, tostring(value))
 end
 

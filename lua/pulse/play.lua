@@ -252,7 +252,8 @@ function play.main(opts)
 			environment = doc
 		end
 		local rows = opts.data and read_data(opts.data) or { {} }
-		local client = pulse.new()
+		-- A collection's rows are bulk work: a person's calls go first.
+		local client = pulse.new({ priority = "bulk" })
 		local _, all = api.collection(client, coll, { environment = environment })
 		local calls = selected(all, opts.folder)
 		local total, done = #calls * #rows, 0

@@ -212,6 +212,9 @@ function request.prepare(line, name, method, path, opts)
 	if opts.before_send ~= nil then
 		req.before_send = opts.before_send
 	end
+	if opts.priority ~= nil then
+		req.lane = options.LANES[opts.priority]
+	end
 	return req
 end
 

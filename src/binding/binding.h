@@ -37,10 +37,20 @@
  * read, where pushing a C string looks it up in Lua's string table, a few
  * hundred instructions each time the string cache misses. (Another hop's
  * fields are read in one walk over it: transport.c.) */
-enum call_key { CALL_HOP = 1, CALL_TIMEOUT, CALL_MAX_BODY, CALL_FRESH, CALL_PLAIN, CALL_METHOD, CALL_URL };
+enum call_key {
+	CALL_HOP = 1,
+	CALL_TIMEOUT,
+	CALL_MAX_BODY,
+	CALL_FRESH,
+	CALL_PLAIN,
+	CALL_METHOD,
+	CALL_URL,
+	CALL_LANE,
+	CALL_PLACE
+};
 #define CALL_KEY_NAMES                                                                                       \
 	{                                                                                                    \
-		"hop", "timeout", "max_body", "fresh", "plain", "method", "url"                              \
+		"hop", "timeout", "max_body", "fresh", "plain", "method", "url", "lane", "place"             \
 	}
 
 /* The metatables' registry names, in the order of the upvalues above. */
@@ -79,6 +89,11 @@ struct transport *binding_check_transport(lua_State *L, int arg);
  * referenced by the call.
  */
 struct http_request binding_check_call(lua_State *L, int call, const char *lines[MAX_HEADER_LINES]);
+/* The call's lane (call.lane: 0 interactive, 1 normal (nil), 2 bulk) and
+ * its place in the bucket's line (call.place, nil for none). */
+struct limiter_caller binding_check_caller(lua_State *L, int call);
+/* Keeps in the call at index call the place a take left it (nil: none). */
+void binding_keep_place(lua_State *L, int call, lanes_place before, lanes_place after);
 
 /* limiter.c */
 struct limiter *binding_check_limiter(lua_State *L, int arg);

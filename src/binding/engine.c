@@ -76,9 +76,12 @@ static int engine_start_method(lua_State *L)
 	struct limiter *l = binding_opt_limiter(L, 3);
 	const char *lines[MAX_HEADER_LINES];
 	struct http_request req = binding_check_call(L, 4, lines);
+	struct limiter_caller caller = binding_check_caller(L, 4);
+	lanes_place before = caller.place;
 	int id;
 	double wait;
-	enum limiter_answer answer = exchange_start(e, l, t, &req, &id, &wait);
+	enum limiter_answer answer = exchange_start(e, l, &caller, t, &req, &id, &wait);
+	binding_keep_place(L, 4, before, caller.place);
 	if (answer != LIMITER_TAKEN)
 		return binding_no_token(L, answer, wait, l);
 	if (id < 0)

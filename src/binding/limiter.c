@@ -156,6 +156,14 @@ static void push_status(const struct limiter_bucket_status *st, void *ctx)
 	lua_setfield(L, -2, "clock_disagreement");
 	lua_pushinteger(L, st->repaired);
 	lua_setfield(L, -2, "repaired");
+	binding_push_number(L, st->reserve);
+	lua_setfield(L, -2, "reserve");
+	lua_createtable(L, 0, LANES);
+	for (int lane = 0; lane < LANES; lane++) {
+		lua_pushinteger(L, st->waiting[lane]);
+		lua_setfield(L, -2, lanes_name(lane));
+	}
+	lua_setfield(L, -2, "waiting");
 	lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
 }
 
@@ -223,25 +231,41 @@ int binding_no_token(lua_State *L, enum limiter_answer answer, double wait, cons
 	return 2;
 }
 
-/* rl:take([now]) -> 0 and the token's ticket when a token was taken,
- * else seconds to wait, or -1: wait for the response of a request in
- * flight (the tokens are unconfirmed); or nil, "limiter", why. */
+/* The lane named at arg (nil: normal). */
+static int check_lane(lua_State *L, int arg)
+{
+	int lane = lua_isnoneornil(L, arg) ? LANE_NORMAL : lanes_parse(luaL_checkstring(L, arg));
+	if (lane < 0)
+		luaL_argerror(L, arg, "a lane is \"interactive\", \"normal\" or \"bulk\"");
+	return lane;
+}
+
+/* rl:take([now [, lane [, place]]]) -> 0 and the token's ticket when a
+ * token was taken, else seconds to wait, or -1: wait for the response of
+ * a request in flight (the tokens are unconfirmed), and the caller's place
+ * in line, to bring back to its next take (0: none; without a lane, a
+ * one-off ask, placed nowhere); or nil, "limiter", why. */
 static int limiter_take_method(lua_State *L)
 {
 	struct limiter *l = binding_check_limiter(L, 1);
+	struct limiter_caller caller = {.lane = check_lane(L, 3),
+	                                .place = (lanes_place)luaL_optinteger(L, 4, 0)};
+	int one_off = lua_isnoneornil(L, 3);
 	double wait;
 	limiter_ticket ticket;
-	switch (limiter_take(l, opt_now(L, 2), &wait, &ticket)) {
+	switch (limiter_take(l, opt_now(L, 2), one_off ? NULL : &caller, &wait, &ticket)) {
 	case LIMITER_TAKEN:
 		lua_pushnumber(L, 0);
 		lua_pushinteger(L, (lua_Integer)ticket);
 		return 2;
 	case LIMITER_AWAIT:
 		lua_pushnumber(L, -1);
-		return 1;
+		lua_pushinteger(L, (lua_Integer)caller.place);
+		return 2;
 	case LIMITER_WAIT:
 		lua_pushnumber(L, wait);
-		return 1;
+		lua_pushinteger(L, (lua_Integer)caller.place);
+		return 2;
 	case LIMITER_FAILED:
 		break;
 	}
@@ -249,6 +273,29 @@ static int limiter_take_method(lua_State *L)
 	lua_pushliteral(L, "limiter");
 	lua_pushstring(L, l->error);
 	return 3;
+}
+
+/* rl:leave(place): a caller told to wait gives up its place in line. */
+static int limiter_leave_method(lua_State *L)
+{
+	struct limiter_caller caller = {.place = (lanes_place)luaL_checkinteger(L, 2)};
+	limiter_leave(binding_check_limiter(L, 1), &caller);
+	return 0;
+}
+
+/* rl:set_reserve(share) -> true, or nil and why: the share (0 to 1) of
+ * each window's tokens bulk takes leave for interactive ones, kept with
+ * the bucket for every process sharing it. */
+static int limiter_set_reserve_method(lua_State *L)
+{
+	struct limiter *l = binding_check_limiter(L, 1);
+	if (limiter_set_reserve(l, (double)luaL_checknumber(L, 2), clock_monotonic()) != 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, l->error);
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
 }
 
 /* rl:cancel([ticket]): a taken token's request got no response. */
@@ -308,6 +355,8 @@ const luaL_Reg binding_limiter_methods[] = {
     {"take", limiter_take_method},
     {"observe", limiter_observe_method},
     {"cancel", limiter_cancel_method},
+    {"leave", limiter_leave_method},
+    {"set_reserve", limiter_set_reserve_method},
     {"view", limiter_view_method},
     {"ignored_headers", limiter_ignored_method},
     {NULL, NULL},

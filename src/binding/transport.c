@@ -277,6 +277,33 @@ struct http_request binding_check_call(lua_State *L, int call, const char *lines
 	return req;
 }
 
+struct limiter_caller binding_check_caller(lua_State *L, int call)
+{
+	struct limiter_caller caller = {.lane = LANE_NORMAL};
+	int type = call_field(L, call, CALL_LANE);
+	lua_Integer lane = lua_tointeger(L, -1);
+	if (type != LUA_TNIL && (!lua_isinteger(L, -1) || lane < 0 || lane >= LANES))
+		luaL_error(L, "a request's lane must be 0, 1 or 2 (interactive, normal, bulk)");
+	if (type != LUA_TNIL)
+		caller.lane = (int)lane;
+	caller.place =
+	    (lanes_place)(call_field(L, call, CALL_PLACE) == LUA_TNUMBER ? lua_tointeger(L, -1) : 0);
+	lua_pop(L, 2);
+	return caller;
+}
+
+void binding_keep_place(lua_State *L, int call, lanes_place before, lanes_place after)
+{
+	if (after == before)
+		return;
+	lua_rawgeti(L, UP_CALL_KEYS, CALL_PLACE);
+	if (after)
+		lua_pushinteger(L, (lua_Integer)after);
+	else
+		lua_pushnil(L);
+	lua_rawset(L, call);
+}
+
 /* Performs the call at arg call under limiter l (or none): its outcome,
  * or what binding_no_token gives. */
 static int exchange(lua_State *L, struct limiter *l, int call)
@@ -284,9 +311,13 @@ static int exchange(lua_State *L, struct limiter *l, int call)
 	struct transport_box *box = check_box(L, 1);
 	const char *lines[MAX_HEADER_LINES];
 	struct http_request req = binding_check_call(L, call, lines);
+	struct limiter_caller caller = binding_check_caller(L, call);
+	lanes_place before = caller.place;
 	struct exchange_outcome out;
 	double wait;
-	enum limiter_answer answer = exchange_perform(l, box->transport, &req, &box->response, &out, &wait);
+	enum limiter_answer answer =
+	    exchange_perform(l, &caller, box->transport, &req, &box->response, &out, &wait);
+	binding_keep_place(L, call, before, caller.place);
 	if (answer != LIMITER_TAKEN)
 		return binding_no_token(L, answer, wait, l);
 	return binding_push_outcome(L, &out);

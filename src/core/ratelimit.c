@@ -39,7 +39,7 @@ static void new_window(struct ratelimit_state *s)
 	s->window_ticket = s->last_ticket + 1;
 }
 
-static void refill(struct ratelimit_state *s, double now)
+void ratelimit_refill(struct ratelimit_state *s, double now)
 {
 	if (now < s->next_refill)
 		return;
@@ -50,18 +50,21 @@ static void refill(struct ratelimit_state *s, double now)
 	new_window(s);
 }
 
-double ratelimit_take(struct ratelimit_state *s, double now, int in_flight, ratelimit_ticket *ticket)
+double ratelimit_take(struct ratelimit_state *s, double now, int in_flight, double held,
+                      ratelimit_ticket *ticket)
 {
 	if (now < s->blocked_until)
 		return s->blocked_until - now;
-	refill(s, now);
+	ratelimit_refill(s, now);
 	if (!s->confirmed && in_flight > 0)
 		return RATELIMIT_AWAIT_RESPONSE;
-	if (s->tokens >= 1) {
+	if (s->tokens >= 1 + held) {
 		s->tokens -= 1;
 		*ticket = ++s->last_ticket;
 		return 0;
 	}
+	if (s->tokens >= 1) /* held for callers ahead, who take them soon */
+		return RATELIMIT_RECHECK;
 	double wait = s->next_refill - now;
 	/* The server said tokens remain, and they are held back for requests
 	 * out, which it may have counted already: their answers can free some
@@ -208,7 +211,7 @@ int ratelimit_repair(struct ratelimit_state *s, double now, double limit, double
 struct ratelimit_view ratelimit_view(const struct ratelimit_state *live, double now)
 {
 	struct ratelimit_state s = *live;
-	refill(&s, now);
+	ratelimit_refill(&s, now);
 	return (struct ratelimit_view){
 	    .limit = s.limit,
 	    .window = s.window,

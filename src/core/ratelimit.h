@@ -73,7 +73,13 @@ void ratelimit_init_share(struct ratelimit_state *s, double limit, double window
 /* How soon to ask again when the tokens are held back only for requests in
  * flight (see ratelimit_take). */
 #define RATELIMIT_RECHECK 0.05
-double ratelimit_take(struct ratelimit_state *s, double now, int in_flight, ratelimit_ticket *ticket);
+/* held: tokens the take must leave, for callers ahead of it (core/lanes.h);
+ * when only those remain, it asks again in RATELIMIT_RECHECK. */
+double ratelimit_take(struct ratelimit_state *s, double now, int in_flight, double held,
+                      ratelimit_ticket *ticket);
+
+/* Adds the refills due by now (ratelimit_take does it first). */
+void ratelimit_refill(struct ratelimit_state *s, double now);
 
 /* A response came for the token of ticket; in_flight no longer counts it.
  * An answer to a take of the last window is read for its 429 and policy

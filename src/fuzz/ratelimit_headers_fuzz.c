@@ -55,10 +55,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ratelimit_state s;
 	ratelimit_init(&s, 60, 60, 60, 100);
 	ratelimit_ticket ticket = 0;
-	if (ratelimit_take(&s, 100, 0, &ticket) != 0)
+	if (ratelimit_take(&s, 100, 0, 0, &ticket) != 0)
 		abort(); /* a fresh bucket has a token */
 	ratelimit_observe(&s, &block, 100.5, 0, ticket);
-	double wait = ratelimit_take(&s, 101, 0, &ticket);
+	double wait = ratelimit_take(&s, 101, 0, 0, &ticket);
 	if (!(wait == RATELIMIT_AWAIT_RESPONSE || (wait >= 0 && wait <= RATELIMIT_MAX_WAIT + 1)) ||
 	    !(s.tokens >= 0 && s.tokens <= s.burst))
 		abort();

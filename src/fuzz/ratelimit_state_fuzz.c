@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Times near now lose what the doubles cannot hold at its size. */
 	double slack = 1e-9 * (fabs(now) + longest) + 1e-6;
 	ratelimit_ticket ticket = 0;
-	double wait = ratelimit_take(&s, now, 0, &ticket);
+	double wait = ratelimit_take(&s, now, 0, 0, &ticket);
 	if (!isfinite(wait) || (wait < 0 && wait != RATELIMIT_AWAIT_RESPONSE) || wait > longest + slack)
 		abort();
 	struct ratelimit_view v = ratelimit_view(&s, now);

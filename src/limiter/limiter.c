@@ -1,6 +1,7 @@
 #include "limiter.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 enum limiter_answer limiter_answer_of(double bucket_wait, double *wait)
 {
@@ -12,14 +13,31 @@ enum limiter_answer limiter_answer_of(double bucket_wait, double *wait)
 	return LIMITER_WAIT;
 }
 
-enum limiter_answer limiter_take(struct limiter *l, double now, double *wait, limiter_ticket *ticket)
+enum limiter_answer limiter_take(struct limiter *l, double now, struct limiter_caller *caller, double *wait,
+                                 limiter_ticket *ticket)
 {
 	*wait = 0;
 	*ticket = 0;
-	enum limiter_answer answer = l->ops->take(l, now, wait, ticket);
+	enum limiter_answer answer = l->ops->take(l, now, caller, wait, ticket);
 	if (answer == LIMITER_TAKEN)
 		l->in_flight++;
 	return answer;
+}
+
+void limiter_leave(struct limiter *l, struct limiter_caller *caller)
+{
+	if (caller->place != 0)
+		l->ops->leave(l, caller->place);
+	caller->place = 0;
+}
+
+int limiter_set_reserve(struct limiter *l, double share, double now)
+{
+	if (!(share >= 0 && share <= 1)) {
+		snprintf(l->error, sizeof l->error, "a reserve is a share of the limit, from 0 to 1");
+		return -1;
+	}
+	return l->ops->set_reserve(l, share, now);
 }
 
 void limiter_cancel(struct limiter *l, limiter_ticket ticket)

@@ -13,6 +13,7 @@
 #ifndef PULSE_LIMITER_H
 #define PULSE_LIMITER_H
 
+#include "core/lanes.h"
 #include "core/ratelimit.h"
 
 enum limiter_answer {
@@ -27,6 +28,17 @@ struct limiter;
 /* A token's ticket (core/ratelimit.h): 0 from a backend that gives none. */
 typedef ratelimit_ticket limiter_ticket;
 
+/* Who asks for a token: its lane (core/lanes.h), and its place in the
+ * bucket's line, which a take told to wait sets and the next one brings
+ * back (0: none). A take given no caller asks once, in the normal lane,
+ * and takes no place. */
+struct limiter_caller {
+	int lane;
+	lanes_place place;
+};
+#define LIMITER_LANE(caller) ((caller) ? (caller)->lane : LANE_NORMAL)
+#define LIMITER_PLACE(caller) ((caller) ? &(caller)->place : NULL)
+
 /*
  * A backend. The engine runs on the same thread, so an operation blocks
  * for at most one round trip to where the state lives (redis.c: a
@@ -34,7 +46,14 @@ typedef ratelimit_ticket limiter_ticket;
  * is gone); LIMITER_FAILED when it cannot answer.
  */
 struct limiter_ops {
-	enum limiter_answer (*take)(struct limiter *l, double now, double *wait, limiter_ticket *ticket);
+	enum limiter_answer (*take)(struct limiter *l, double now, struct limiter_caller *caller,
+	                            double *wait, limiter_ticket *ticket);
+	/* A caller told to wait gives up its place without a token. */
+	void (*leave)(struct limiter *l, lanes_place place);
+	/* The share of each window held for interactive takes, kept with the
+	 * bucket so that every process sharing it agrees. 0, or -1 with why
+	 * in l->error. */
+	int (*set_reserve)(struct limiter *l, double share, double now);
 	/* A taken token's request got no response; NULL: nothing to undo. */
 	void (*cancel)(struct limiter *l, limiter_ticket ticket);
 	/* A response came for a taken token (in_flight no longer counts it).
@@ -75,6 +94,8 @@ struct limiter_bucket_status {
 	int clock_disagreements;
 	double clock_disagreement;
 	int repaired;
+	double reserve;     /* the share held for interactive takes */
+	int waiting[LANES]; /* callers waiting for a token, by lane */
 };
 
 /* A bucket's answer to a take (core/ratelimit.h's: 0, seconds to wait, or
@@ -83,7 +104,10 @@ struct limiter_bucket_status {
 enum limiter_answer limiter_answer_of(double bucket_wait, double *wait);
 
 /* Each counts in_flight, then asks the backend. */
-enum limiter_answer limiter_take(struct limiter *l, double now, double *wait, limiter_ticket *ticket);
+enum limiter_answer limiter_take(struct limiter *l, double now, struct limiter_caller *caller, double *wait,
+                                 limiter_ticket *ticket);
+void limiter_leave(struct limiter *l, struct limiter_caller *caller);
+int limiter_set_reserve(struct limiter *l, double share, double now);
 void limiter_cancel(struct limiter *l, limiter_ticket ticket);
 void limiter_observe(struct limiter *l, const struct ratelimit_observation *o, double now,
                      limiter_ticket ticket);

@@ -5,16 +5,38 @@
 struct local_limiter {
 	struct limiter base; /* first: a struct limiter * is a struct local_limiter * */
 	struct ratelimit_state bucket;
+	struct lanes line; /* the tasks of this process waiting */
 };
+
+static struct local_limiter *of(struct limiter *l)
+{
+	return (struct local_limiter *)l;
+}
 
 static struct ratelimit_state *bucket_of(struct limiter *l)
 {
-	return &((struct local_limiter *)l)->bucket;
+	return &of(l)->bucket;
 }
 
-static enum limiter_answer local_take(struct limiter *l, double now, double *wait, limiter_ticket *ticket)
+static enum limiter_answer local_take(struct limiter *l, double now, struct limiter_caller *caller,
+                                      double *wait, limiter_ticket *ticket)
 {
-	return limiter_answer_of(ratelimit_take(bucket_of(l), now, l->in_flight, ticket), wait);
+	return limiter_answer_of(lanes_take(&of(l)->line, bucket_of(l), now, l->in_flight,
+	                                    LIMITER_LANE(caller), 0, LIMITER_PLACE(caller), ticket),
+	                         wait);
+}
+
+static void local_leave(struct limiter *l, lanes_place place)
+{
+	lanes_leave(&of(l)->line, place);
+}
+
+static int local_set_reserve(struct limiter *l, double share, double now)
+{
+	(void)now;
+	of(l)->line.reserve = share;
+	of(l)->line.reserve_window = 0; /* counted afresh at the next take */
+	return 0;
 }
 
 static int local_observe(struct limiter *l, const struct ratelimit_observation *o, double now,
@@ -35,6 +57,8 @@ static void local_close(struct limiter *l)
 
 static const struct limiter_ops local_ops = {
     .take = local_take,
+    .leave = local_leave,
+    .set_reserve = local_set_reserve,
     .cancel = NULL, /* a token spent is spent: the server may have counted it */
     .observe = local_observe,
     .view = local_view,

@@ -22,7 +22,7 @@
 struct redis_limiter {
 	struct limiter base; /* first: a struct limiter * is a struct redis_limiter * */
 	struct redis_link link;
-	char keys[3][160]; /* the bucket, its leases, its workers */
+	char keys[5][160]; /* the bucket, its leases, its workers, its line and their lapses */
 	char worker[17];
 	char sha[41];
 	double limit, window, burst;
@@ -36,6 +36,7 @@ struct redis_limiter {
 	double share;
 	int alone;
 	struct ratelimit_state own;
+	struct lanes own_line;
 	double retry_at;
 	double down_since; /* the first failed round trip of a run of them (0: none) */
 };
@@ -55,10 +56,10 @@ static void failed(struct redis_limiter *r)
  * in l->error). */
 static redisReply *run(struct redis_limiter *r, const char *step, int argc, const char **args)
 {
-	const char *argv[32] = {"3", r->keys[0], r->keys[1], r->keys[2], step};
+	const char *argv[32] = {"5", r->keys[0], r->keys[1], r->keys[2], r->keys[3], r->keys[4], step};
 	for (int i = 0; i < argc; i++)
-		argv[5 + i] = args[i];
-	redisReply *reply = redis_link_eval(&r->link, r->sha, REDIS_BUCKET_SCRIPT, 5 + argc, argv, NULL);
+		argv[7 + i] = args[i];
+	redisReply *reply = redis_link_eval(&r->link, r->sha, REDIS_BUCKET_SCRIPT, 7 + argc, argv, NULL);
 	if (!reply)
 		failed(r);
 	return reply;
@@ -94,7 +95,8 @@ static void format_number(char out[32], double v)
 }
 
 /* Redis is away: pace alone at the fallback share, or fail. */
-static enum limiter_answer alone(struct redis_limiter *r, double now, double *wait, limiter_ticket *ticket)
+static enum limiter_answer alone(struct redis_limiter *r, double now, struct limiter_caller *caller,
+                                 double *wait, limiter_ticket *ticket)
 {
 	if (r->share <= 0)
 		return LIMITER_FAILED;
@@ -110,20 +112,30 @@ static enum limiter_answer alone(struct redis_limiter *r, double now, double *wa
 		r->alone = 1;
 	}
 	r->retry_at = now + RECONNECT_EVERY;
-	return limiter_answer_of(ratelimit_take(&r->own, now, r->base.in_flight, ticket), wait);
+	return limiter_answer_of(lanes_take(&r->own_line, &r->own, now, r->base.in_flight,
+	                                    LIMITER_LANE(caller), 0, LIMITER_PLACE(caller), ticket),
+	                         wait);
 }
 
-static enum limiter_answer redis_take(struct limiter *l, double now, double *wait, limiter_ticket *ticket)
+static enum limiter_answer redis_take(struct limiter *l, double now, struct limiter_caller *caller,
+                                      double *wait, limiter_ticket *ticket)
 {
 	struct redis_limiter *r = of(l);
 	if (r->alone && now < r->retry_at)
-		return alone(r, now, wait, ticket);
-	char limit[32], window[32], burst[32];
+		return alone(r, now, caller, wait, ticket);
+	char limit[32], window[32], burst[32], lane[4], place[24];
 	format_number(limit, r->limit);
 	format_number(window, r->window);
 	format_number(burst, r->burst);
-	const char *args[] = {r->worker, LEASE, limit, window, burst};
-	redisReply *reply = run(r, "take", 5, args);
+	snprintf(lane, sizeof lane, "%d", LIMITER_LANE(caller));
+	/* A place of the line this process kept while Redis was away is not
+	 * one Redis knows; "none": a one-off ask takes no place. */
+	if (caller)
+		snprintf(place, sizeof place, "%llu", r->alone ? 0ULL : caller->place);
+	else
+		snprintf(place, sizeof place, "none");
+	const char *args[] = {r->worker, LEASE, limit, window, burst, lane, place};
+	redisReply *reply = run(r, "take", 7, args);
 	if (!reply) {
 		/* A restart takes a moment: ask again until connect_timeout has
 		 * passed, then fail (or pace alone, when the user chose that). A
@@ -136,7 +148,7 @@ static enum limiter_answer redis_take(struct limiter *l, double now, double *wai
 			*wait = REDIS_RETRY_EVERY;
 			return LIMITER_WAIT;
 		}
-		return alone(r, now, wait, ticket);
+		return alone(r, now, caller, wait, ticket);
 	}
 	r->down_since = 0;
 	r->alone = 0;
@@ -154,8 +166,42 @@ static enum limiter_answer redis_take(struct limiter *l, double now, double *wai
 		*wait = fmax(number(reply, 1), 0.001);
 	}
 	remember_view(r, reply, 3, now);
+	if (caller)
+		caller->place = (lanes_place)number(reply, 9);
 	freeReplyObject(reply);
 	return answer;
+}
+
+static void redis_leave(struct limiter *l, lanes_place place)
+{
+	struct redis_limiter *r = of(l);
+	if (r->alone) {
+		lanes_leave(&r->own_line, place);
+		return;
+	}
+	char id[24];
+	snprintf(id, sizeof id, "%llu", place);
+	const char *args[] = {id};
+	redisReply *reply = run(r, "leave", 1, args);
+	if (reply)
+		freeReplyObject(reply);
+}
+
+static int redis_set_reserve(struct limiter *l, double share, double now)
+{
+	struct redis_limiter *r = of(l);
+	(void)now;
+	char v[4][32];
+	format_number(v[0], share);
+	format_number(v[1], r->limit);
+	format_number(v[2], r->window);
+	format_number(v[3], r->burst);
+	const char *args[] = {v[0], v[1], v[2], v[3]};
+	redisReply *reply = run(r, "reserve", 4, args);
+	if (!reply)
+		return -1;
+	freeReplyObject(reply);
+	return 0;
 }
 
 static void redis_cancel(struct limiter *l, limiter_ticket ticket)
@@ -248,6 +294,8 @@ static void redis_close(struct limiter *l)
 
 static const struct limiter_ops redis_ops = {
     .take = redis_take,
+    .leave = redis_leave,
+    .set_reserve = redis_set_reserve,
     .cancel = redis_cancel,
     .observe = redis_observe,
     .view = redis_view,
@@ -261,6 +309,8 @@ static void set_keys(struct redis_limiter *r, const char *bucket)
 	snprintf(r->keys[0], sizeof r->keys[0], "pulse:{%s}:bucket", bucket);
 	snprintf(r->keys[1], sizeof r->keys[1], "pulse:{%s}:leases", bucket);
 	snprintf(r->keys[2], sizeof r->keys[2], "pulse:{%s}:workers", bucket);
+	snprintf(r->keys[3], sizeof r->keys[3], "pulse:{%s}:line", bucket);
+	snprintf(r->keys[4], sizeof r->keys[4], "pulse:{%s}:lapses", bucket);
 }
 
 /* A limiter of the URL for a bucket, not yet connected. */
@@ -335,7 +385,10 @@ int limiter_redis_status(const char *url, const char *bucket,
 			    .workers = (int)number(reply, 8),
 			    .observed = number(reply, 9),
 			    .last_status = (int)number(reply, 10),
+			    .reserve = number(reply, 11),
 			};
+			for (int lane = 0; lane < LANES; lane++)
+				st.waiting[lane] = (int)number(reply, 12 + (size_t)lane);
 			snprintf(st.name, sizeof st.name, "%s",
 			         r->link.url.name[0] ? r->link.url.name : bucket);
 			each(&st, ctx);

@@ -4,7 +4,10 @@
 -- there comes here too (spec/limiter_spec.lua runs the same cases on both).
 --
 -- KEYS: the bucket (a hash), its leases (a sorted set of the tickets out,
--- scored by when they lapse), its workers (scored by when last seen).
+-- scored by when they lapse), its workers (scored by when last seen), its
+-- line (the places of the callers waiting, scored by lane, then arrival:
+-- core/lanes.c's table) and their lapses (the same places, scored by when
+-- a waiter not back is gone).
 -- ARGV[1]: the step (take, observe, cancel, view, reset); the rest, the
 -- step's own. Numbers go back as strings: Redis would truncate them.
 
@@ -14,7 +17,7 @@ if redis.replicate_commands then
 	redis.replicate_commands()
 end
 
-local bucket, leases, workers = KEYS[1], KEYS[2], KEYS[3]
+local bucket, leases, workers, line, lapses = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local step = ARGV[1]
 
 local MIN_429_WAIT = 1
@@ -27,6 +30,12 @@ local PROBE_LEASE = 10 -- seconds a probe may be out before another goes
 -- up over windows: each is anchored anew by the answers of the last.
 local REFILL_MARGIN = 0.1
 local RECHECK = 0.05 -- seconds: see take
+-- core/lanes.h's: a waiter not back this long after its wait is gone; a
+-- reserve is let go this long (or a tenth of the window) before a refill.
+local GRACE = 2
+local RELEASE = 1
+local INTERACTIVE, BULK = 0, 2
+local LANE_SPAN = 2 ^ 48 -- a place's score: its lane times this, plus its place
 local FIELDS = {
 	"limit",
 	"window",
@@ -42,6 +51,10 @@ local FIELDS = {
 	"window_ticket",
 	"observed_at",
 	"last_status",
+	"reserve",
+	"reserve_left",
+	"reserve_window",
+	"last_place",
 }
 
 local function now()
@@ -60,6 +73,7 @@ local function load(t, limit, window, burst)
 	end
 	if not s.limit then
 		s = {
+			reserve = s.reserve, -- a reset keeps it: it is the organization's policy
 			limit = limit,
 			window = window,
 			burst = burst,
@@ -76,6 +90,11 @@ local function load(t, limit, window, burst)
 			last_status = 0,
 		}
 	end
+	-- A bucket an older version wrote has no line.
+	s.reserve = s.reserve or 0
+	s.reserve_left = s.reserve_left or 0
+	s.reserve_window = s.reserve_window or 0
+	s.last_place = s.last_place or 0
 	return s
 end
 
@@ -122,9 +141,35 @@ local function view(s, t)
 	}
 end
 
--- take(worker, lease, limit, window, burst) -> answer, wait, ticket, view...
+-- The tokens held for interactive takes in the window s is in.
+local function reserve_left(s)
+	if s.reserve_window ~= s.window_ticket then
+		s.reserve_window = s.window_ticket
+		s.reserve_left = math.ceil(s.reserve * s.limit - 1e-9)
+	end
+	return s.reserve_left
+end
+
+-- The callers waiting ahead of one in lane at place (nil: not in line,
+-- so behind everyone of its lane); the lapsed leave first.
+local function ahead_of(t, lane, place)
+	local gone = redis.call("ZRANGEBYSCORE", lapses, "-inf", "(" .. string.format("%.17g", t))
+	for i = 1, #gone, 1000 do
+		local some = { unpack(gone, i, math.min(i + 999, #gone)) }
+		redis.call("ZREM", line, unpack(some))
+		redis.call("ZREM", lapses, unpack(some))
+	end
+	local score = place and redis.call("ZSCORE", line, place)
+	if score then
+		return redis.call("ZCOUNT", line, "-inf", "(" .. score), place
+	end
+	return redis.call("ZCOUNT", line, "-inf", "(" .. string.format("%.17g", (lane + 1) * LANE_SPAN)), nil
+end
+
+-- take(worker, lease, limit, window, burst, lane, place) -> answer, wait,
+-- ticket, view..., place (place "none": a one-off ask, placed nowhere)
 -- answer: "taken", "wait" (wait seconds) or "await" (a request checking
--- the bucket is out).
+-- the bucket is out); place: the caller's in the line ("0" when taken).
 local function take()
 	local t = now()
 	redis.call("ZADD", workers, t, ARGV[2])
@@ -132,12 +177,16 @@ local function take()
 	local s = load(t, tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))
 	refill(s, t)
 	local out = in_flight(t) -- lapsed leases go
+	local lane, one_off = tonumber(ARGV[7]), ARGV[8] == "none"
+	local ahead, place = ahead_of(t, lane, (ARGV[8] ~= "0" and not one_off) and ARGV[8] or nil)
+	local release_at = s.next_refill - math.min(RELEASE, s.window / 10)
+	local reserve = (lane == BULK and t < release_at) and reserve_left(s) or 0
 	local answer, wait, ticket = "wait", 0, 0
 	if t < s.blocked_until then
 		wait = s.blocked_until - t
 	elseif s.confirmed == 0 and t < s.probe_until then
 		answer = "await"
-	elseif s.tokens >= 1 then
+	elseif s.tokens >= 1 + ahead + reserve then
 		s.tokens = s.tokens - 1
 		s.last_ticket = s.last_ticket + 1
 		ticket = s.last_ticket
@@ -145,7 +194,14 @@ local function take()
 		if s.confirmed == 0 then
 			s.probe_until = t + PROBE_LEASE
 		end
+		if lane == INTERACTIVE and reserve_left(s) >= 1 then
+			s.reserve_left = s.reserve_left - 1
+		end
 		answer = "taken"
+	elseif s.tokens >= 1 then
+		-- Held for callers ahead, who take them soon; or, for bulk, for
+		-- the reserve alone, until its release.
+		wait = (reserve > 0 and s.tokens >= 1 + ahead) and release_at - t or RECHECK
 	else
 		wait = s.next_refill - t
 		-- The server said tokens remain, and they are held back for requests
@@ -156,11 +212,27 @@ local function take()
 			wait = RECHECK
 		end
 	end
+	if answer == "taken" then
+		if place then
+			redis.call("ZREM", line, place)
+			redis.call("ZREM", lapses, place)
+		end
+		place = "0"
+	elseif not one_off then
+		if not place then
+			s.last_place = s.last_place + 1
+			place = string.format("%d", s.last_place)
+			redis.call("ZADD", line, string.format("%.17g", lane * LANE_SPAN + s.last_place), place)
+		end
+		local lapse = t + (wait > 0 and wait or RECHECK) + GRACE
+		redis.call("ZADD", lapses, string.format("%.17g", lapse), place)
+	end
 	save(s)
 	local result = { answer, string.format("%.17g", wait), tostring(ticket) }
 	for _, v in ipairs(view(s, t)) do
 		result[#result + 1] = v
 	end
+	result[#result + 1] = place
 	return result
 end
 
@@ -245,7 +317,7 @@ end
 -- last minute, and the seconds since the last answer.
 local function status()
 	local t = now()
-	if redis.call("EXISTS", bucket) == 0 then
+	if redis.call("HEXISTS", bucket, "limit") == 0 then
 		return {}
 	end
 	local s = load(t, 1, 1, 1)
@@ -255,6 +327,12 @@ local function status()
 	result[#result + 1] = tostring(redis.call("ZCOUNT", workers, t - 60, "+inf"))
 	result[#result + 1] = string.format("%.17g", s.observed_at > 0 and t - s.observed_at or -1)
 	result[#result + 1] = tostring(s.last_status)
+	result[#result + 1] = string.format("%.17g", s.reserve)
+	ahead_of(t, INTERACTIVE, nil) -- the lapsed leave
+	for lane = 0, 2 do
+		local from, to = string.format("%.17g", lane * LANE_SPAN), string.format("(%.17g", (lane + 1) * LANE_SPAN)
+		result[#result + 1] = tostring(redis.call("ZCOUNT", line, from, to))
+	end
 	return result
 end
 
@@ -269,7 +347,24 @@ elseif step == "view" then
 	return view(load(t, tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])), t)
 elseif step == "status" then
 	return status()
+elseif step == "leave" then
+	redis.call("ZREM", lapses, ARGV[2])
+	return redis.call("ZREM", line, ARGV[2])
+elseif step == "reserve" then
+	-- reserve(share, limit, window, burst): every worker reads it from here.
+	local t = now()
+	local s = load(t, tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
+	s.reserve = tonumber(ARGV[2])
+	s.reserve_window = 0 -- counted afresh at the next take
+	save(s)
+	return 1
 elseif step == "reset" then
-	return redis.call("DEL", bucket, leases, workers)
+	-- Afresh, but for the reserve: the organization's policy, not a state.
+	local reserve = redis.call("HGET", bucket, "reserve")
+	local count = redis.call("DEL", bucket, leases, workers, line, lapses)
+	if reserve then
+		redis.call("HSET", bucket, "reserve", reserve)
+	end
+	return count
 end
 return redis.error_reply("pulse: unknown step " .. tostring(step))

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #define SHM_MAGIC "pulse-lua limiter file\n"
-#define SHM_VERSION 2
+#define SHM_VERSION 3
 #define SHM_BUCKETS 64
 #define SHM_WORKERS 256
 /* More tokens out than a worker can have: a count past it was tampered with. */
@@ -36,6 +36,7 @@ struct shm_bucket {
 	int in_flight;      /* tokens out, of every worker */
 	double observed_at; /* when an answer was last read (0: never) */
 	int last_status;
+	struct lanes line; /* the callers waiting, of every worker, and the reserve */
 };
 
 /* A worker's slot is held by an open-file-description lock on one byte of
@@ -91,6 +92,7 @@ struct shm_limiter {
 	int broken;
 	double share;
 	struct ratelimit_state own;
+	struct lanes own_line;
 };
 
 static struct shm_limiter *of(struct limiter *l)
@@ -129,8 +131,11 @@ static void reclaim_dead(const struct shm_map *m)
 		f->buckets[b].in_flight = 0;
 	for (int i = 0; i < SHM_WORKERS; i++) {
 		struct shm_worker *w = &f->workers[i];
-		if (w->used && slot_dead(m, i))
+		if (w->used && slot_dead(m, i)) {
+			if (w->bucket >= 0 && w->bucket < SHM_BUCKETS)
+				lanes_forget_owner(&f->buckets[w->bucket].line, i);
 			memset(w, 0, sizeof *w);
+		}
 		if (!w->used)
 			continue;
 		/* The file is anyone's with write access to it: every index and
@@ -166,6 +171,7 @@ static struct shm_bucket *checked_bucket(struct shm_limiter *s, double now)
 	struct shm_bucket *b = &f->buckets[s->bucket];
 	compare_clock(f, now);
 	f->repaired += (uint32_t)ratelimit_repair(&b->state, now, s->limit, s->window, s->burst);
+	f->repaired += (uint32_t)lanes_repair(&b->line, now, b->state.window);
 	if (b->in_flight < 0 || b->in_flight > SHM_MAX_IN_FLIGHT) {
 		f->repaired++;
 		reclaim_dead(&s->map);
@@ -198,7 +204,8 @@ static void go_alone(struct shm_limiter *s, double now)
 }
 
 /* Paced alone, or failed, saying why in l->error. */
-static enum limiter_answer alone(struct shm_limiter *s, double now, double *wait, limiter_ticket *ticket)
+static enum limiter_answer alone(struct shm_limiter *s, double now, struct limiter_caller *caller,
+                                 double *wait, limiter_ticket *ticket)
 {
 	go_alone(s, now);
 	snprintf(s->base.error, sizeof s->base.error,
@@ -206,7 +213,9 @@ static enum limiter_answer alone(struct shm_limiter *s, double now, double *wait
 	         s->share > 0 ? "pacing alone" : "no limiter_fallback, so no token");
 	if (s->share <= 0)
 		return LIMITER_FAILED;
-	return limiter_answer_of(ratelimit_take(&s->own, now, s->base.in_flight, ticket), wait);
+	return limiter_answer_of(lanes_take(&s->own_line, &s->own, now, s->base.in_flight,
+	                                    LIMITER_LANE(caller), 0, LIMITER_PLACE(caller), ticket),
+	                         wait);
 }
 
 /* A process that died holding the lock left its last change half made:
@@ -226,20 +235,28 @@ static void unlock(const struct shm_map *m)
 	pthread_mutex_unlock(&m->file->lock);
 }
 
-static enum limiter_answer shm_take(struct limiter *l, double now, double *wait, limiter_ticket *ticket)
+static double take_in_line(struct shm_limiter *s, struct shm_bucket *b, double now,
+                           struct limiter_caller *caller, limiter_ticket *ticket)
+{
+	return lanes_take(&b->line, &b->state, now, b->in_flight, LIMITER_LANE(caller), s->map.slot,
+	                  LIMITER_PLACE(caller), ticket);
+}
+
+static enum limiter_answer shm_take(struct limiter *l, double now, struct limiter_caller *caller,
+                                    double *wait, limiter_ticket *ticket)
 {
 	struct shm_limiter *s = of(l);
 	struct shm_file *f = s->file;
 	if (s->broken || s->map.cut)
-		return alone(s, now, wait, ticket);
+		return alone(s, now, caller, wait, ticket);
 	lock(&s->map);
 	struct shm_bucket *b = checked_bucket(s, now);
-	double w = ratelimit_take(&b->state, now, b->in_flight, ticket);
+	double w = take_in_line(s, b, now, caller, ticket);
 	if (w == RATELIMIT_AWAIT_RESPONSE && now - s->checked > LIVENESS_EVERY / 20) {
 		/* The request checking the bucket may be a dead process's. */
 		s->checked = now;
 		reclaim_dead(&s->map);
-		w = ratelimit_take(&b->state, now, b->in_flight, ticket);
+		w = take_in_line(s, b, now, caller, ticket);
 	}
 	if (w == 0) {
 		b->in_flight++;
@@ -251,7 +268,7 @@ static enum limiter_answer shm_take(struct limiter *l, double now, double *wait,
 	}
 	unlock(&s->map);
 	if (s->map.cut) /* cut short meanwhile: what was read meant nothing */
-		return alone(s, now, wait, ticket);
+		return alone(s, now, caller, wait, ticket);
 	return limiter_answer_of(w, wait);
 }
 
@@ -263,6 +280,35 @@ static void token_back(struct shm_limiter *s, struct shm_bucket *b)
 		w->in_flight--;
 		b->in_flight--;
 	}
+}
+
+static void shm_leave(struct limiter *l, lanes_place place)
+{
+	struct shm_limiter *s = of(l);
+	if (s->broken || s->map.cut) {
+		lanes_leave(&s->own_line, place);
+		return;
+	}
+	lock(&s->map);
+	lanes_leave(&s->file->buckets[s->bucket].line, place);
+	unlock(&s->map);
+}
+
+static int shm_set_reserve(struct limiter *l, double share, double now)
+{
+	struct shm_limiter *s = of(l);
+	(void)now;
+	if (s->broken || s->map.cut) {
+		snprintf(l->error, sizeof l->error,
+		         "the shm: limiter's file was cut short under this process");
+		return -1;
+	}
+	lock(&s->map);
+	struct lanes *line = &s->file->buckets[s->bucket].line;
+	line->reserve = share;
+	line->reserve_window = 0; /* counted afresh at the next take */
+	unlock(&s->map);
+	return 0;
 }
 
 static void shm_cancel(struct limiter *l, limiter_ticket ticket)
@@ -332,6 +378,8 @@ static void shm_close(struct limiter *l)
 
 static const struct limiter_ops shm_ops = {
     .take = shm_take,
+    .leave = shm_leave,
+    .set_reserve = shm_set_reserve,
     .cancel = shm_cancel,
     .observe = shm_observe,
     .view = shm_view,
@@ -506,7 +554,7 @@ int limiter_shm_status(const char *path, void (*each)(const struct limiter_bucke
 	lock(&m);
 	reclaim_dead(&m);
 	for (int i = 0; i < SHM_BUCKETS; i++) {
-		const struct shm_bucket *b = &f->buckets[i];
+		struct shm_bucket *b = &f->buckets[i];
 		if (b->name[0] == '\0')
 			continue;
 		struct limiter_bucket_status st = {
@@ -519,7 +567,9 @@ int limiter_shm_status(const char *path, void (*each)(const struct limiter_bucke
 		    .clock_disagreements = (int)f->clock_disagreements,
 		    .clock_disagreement = f->clock_disagreement,
 		    .repaired = (int)f->repaired,
+		    .reserve = b->line.reserve,
 		};
+		lanes_count(&b->line, now, st.waiting);
 		memcpy(st.name, b->name, sizeof st.name);
 		st.name[sizeof st.name - 1] = '\0';
 		for (int w = 0; w < SHM_WORKERS; w++)
@@ -547,6 +597,7 @@ int limiter_shm_reset(const char *path, const char *name, char *err, size_t errl
 			/* Afresh from its policy, unconfirmed: the next request checks it. */
 			ratelimit_init(&b->state, limit, window, burst, clock_monotonic());
 			b->in_flight = in_flight;
+			b->line.reserve_window = 0;
 			count++;
 		}
 	}

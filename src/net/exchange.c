@@ -32,13 +32,14 @@ static void settle(struct limiter *l, limiter_ticket ticket, const struct http_r
 	                 clock_monotonic(), out);
 }
 
-enum limiter_answer exchange_perform(struct limiter *l, struct transport *t, const struct http_request *req,
-                                     struct http_response *res, struct exchange_outcome *out, double *wait)
+enum limiter_answer exchange_perform(struct limiter *l, struct limiter_caller *caller, struct transport *t,
+                                     const struct http_request *req, struct http_response *res,
+                                     struct exchange_outcome *out, double *wait)
 {
 	*wait = 0;
 	limiter_ticket ticket = 0;
 	if (l) {
-		enum limiter_answer answer = limiter_take(l, clock_monotonic(), wait, &ticket);
+		enum limiter_answer answer = limiter_take(l, clock_monotonic(), caller, wait, &ticket);
 		if (answer != LIMITER_TAKEN)
 			return answer;
 	}
@@ -47,8 +48,8 @@ enum limiter_answer exchange_perform(struct limiter *l, struct transport *t, con
 	return LIMITER_TAKEN;
 }
 
-enum limiter_answer exchange_start(struct engine *e, struct limiter *l, struct transport *t,
-                                   const struct http_request *req, int *id, double *wait)
+enum limiter_answer exchange_start(struct engine *e, struct limiter *l, struct limiter_caller *caller,
+                                   struct transport *t, const struct http_request *req, int *id, double *wait)
 {
 	*wait = 0;
 	if (!l) {
@@ -56,7 +57,7 @@ enum limiter_answer exchange_start(struct engine *e, struct limiter *l, struct t
 		return LIMITER_TAKEN;
 	}
 	limiter_ticket ticket;
-	enum limiter_answer answer = limiter_take(l, clock_monotonic(), wait, &ticket);
+	enum limiter_answer answer = limiter_take(l, clock_monotonic(), caller, wait, &ticket);
 	if (answer != LIMITER_TAKEN)
 		return answer;
 	*id = engine_start(e, t, req, limiter_retain(l), ticket);

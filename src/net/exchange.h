@@ -24,12 +24,14 @@ struct exchange_outcome {
 };
 
 /*
- * Takes a token from l (none when l is NULL), performs req on t into res
- * and settles the token: returns LIMITER_TAKEN with *out filled. Otherwise
+ * Takes a token from l (none when l is NULL) for caller (its lane and
+ * place in line, which the take updates), performs req on t into res and
+ * settles the token: returns LIMITER_TAKEN with *out filled. Otherwise
  * nothing was sent, and the answer is the limiter's, with *wait.
  */
-enum limiter_answer exchange_perform(struct limiter *l, struct transport *t, const struct http_request *req,
-                                     struct http_response *res, struct exchange_outcome *out, double *wait);
+enum limiter_answer exchange_perform(struct limiter *l, struct limiter_caller *caller, struct transport *t,
+                                     const struct http_request *req, struct http_response *res,
+                                     struct exchange_outcome *out, double *wait);
 
 /*
  * Takes a token from l (none when l is NULL) and starts req on e; the
@@ -38,8 +40,9 @@ enum limiter_answer exchange_perform(struct limiter *l, struct transport *t, con
  * LIMITER_TAKEN with *id the transfer's (-1 when out of memory: the token
  * is given back); otherwise the limiter's answer, with *wait.
  */
-enum limiter_answer exchange_start(struct engine *e, struct limiter *l, struct transport *t,
-                                   const struct http_request *req, int *id, double *wait);
+enum limiter_answer exchange_start(struct engine *e, struct limiter *l, struct limiter_caller *caller,
+                                   struct transport *t, const struct http_request *req, int *id,
+                                   double *wait);
 
 /* The next finished transfer's id, its token settled and *out filled
  * (valid until engine_release of the id); -1 when none is done. */

@@ -25,6 +25,7 @@ static const struct long_option LONG_OPTIONS[] = {
     {"--queue", 1},
     {"--status", 0},
     {"--reset", 0},
+    {"--reserve", 1},
     {"--check", 0},
     {"--accept-damage", 0},
     {"--dead", 0},
@@ -109,6 +110,10 @@ static int long_value(char **argv, int *i, const struct long_option *o, struct o
 		opts->limiter = value;
 	} else if (strcmp(o->name, "--queue") == 0) {
 		opts->queue = value;
+	} else if (strcmp(o->name, "--reserve") == 0) {
+		opts->action = "reserve"; /* its value is checked by pulse.admin */
+		opts->action_value = value;
+		opts->actions++;
 	} else if (strcmp(o->name, "--collection") == 0) {
 		opts->collection = value;
 	} else if (strcmp(o->name, "--folder") == 0) {
@@ -223,14 +228,16 @@ static int check_together(struct options *o, char *message, size_t len)
 	 * script's, or --collection's); with an action, it is what the action
 	 * looks at, and nothing else runs. */
 	int limiter_action =
-	    o->action && (strcmp(o->action, "status") == 0 || strcmp(o->action, "reset") == 0);
+	    o->action && (strcmp(o->action, "status") == 0 || strcmp(o->action, "reset") == 0 ||
+	                  strcmp(o->action, "reserve") == 0);
 	if (o->limiter && o->actions && (o->actions != 1 || !limiter_action || o->collection || o->queue)) {
 		snprintf(message, len,
-		         "'--limiter URL' goes alone with one of '--status' and '--reset', or without them "
-		         "as the run's shared limit");
+		         "'--limiter URL' goes alone with one of '--status', '--reset' and '--reserve', or "
+		         "without them as the run's shared limit");
 		return ARGS_BAD;
 	}
-	if (o->queue && (o->actions != 1 || strcmp(o->action, "reset") == 0)) {
+	if (o->queue &&
+	    (o->actions != 1 || strcmp(o->action, "reset") == 0 || strcmp(o->action, "reserve") == 0)) {
 		snprintf(message, len,
 		         "'--queue URL' goes with one of '--status', '--check', '--accept-damage', '--dead' "
 		         "and '--retry-dead'");
@@ -238,7 +245,7 @@ static int check_together(struct options *o, char *message, size_t len)
 	}
 	if (o->actions && !o->limiter && !o->queue) {
 		snprintf(message, len,
-		         "'--status', '--reset', '--check', '--accept-damage', '--dead' and "
+		         "'--status', '--reset', '--reserve', '--check', '--accept-damage', '--dead' and "
 		         "'--retry-dead' go with '--limiter URL' or '--queue URL'");
 		return ARGS_BAD;
 	}

@@ -20,7 +20,8 @@ struct options {
 	/* The one action asked of a limiter or a queue: its function's name in
 	 * pulse.admin or pulse.queue.command ("status", "accept_damage", ...). */
 	const char *action;
-	int actions; /* how many were given: one is right */
+	const char *action_value; /* the action's value: --reserve interactive=0.2 */
+	int actions;              /* how many were given: one is right */
 	/* --collection FILE plays a Postman collection (pulse.play), with: */
 	const char *collection, *folder, *env, *data, *parallel;
 	const char *reporters[4]; /* --reporter json:FILE|junit:FILE, repeatable */

@@ -68,6 +68,9 @@ static void print_help(void)
 	       "  --limiter URL --reset    forget it: the next request starts it afresh\n"
 	       "                 (the bucket: the URL's ?bucket=NAME, else the organization of\n"
 	       "                 $PULSE_API_KEY and $PULSE_BASE_URL; shm: every bucket)\n"
+	       "  --limiter URL --reserve interactive=SHARE  keep SHARE (0 to 1) of each window's\n"
+	       "                 tokens from bulk calls for interactive ones, until shortly\n"
+	       "                 before the refill; stored with the bucket for every process\n"
 	       "  --queue URL --status     a write queue (file:PATH or redis://...?stream=NAME):\n"
 	       "                 pending, in flight (and until when they settle), done, dead,\n"
 	       "                 damaged\n"
@@ -219,11 +222,11 @@ static void set_runner_table(lua_State *L, const struct options *o)
 
 /* ---- main ------------------------------------------------------------------ */
 
-/* --limiter URL --status | --reset: pulse.admin shows or resets a shared
- * bucket; --queue URL --status | --check | ...: pulse.queue.command looks
- * at a queue or decides on it. Each answers true, or nil and why: a
- * one-line message, since a traceback of the runner's own code would tell
- * the user nothing. */
+/* --limiter URL --status | --reset | --reserve LANE=SHARE: pulse.admin
+ * shows, resets or sets the reserve of a shared bucket; --queue URL
+ * --status | --check | ...: pulse.queue.command looks at a queue or
+ * decides on it. Each answers true, or nil and why: a one-line message,
+ * since a traceback of the runner's own code would tell the user nothing. */
 static int run_admin(lua_State *L, const struct options *o)
 {
 	lua_getglobal(L, "require");
@@ -232,7 +235,8 @@ static int run_admin(lua_State *L, const struct options *o)
 		return 0;
 	lua_getfield(L, -1, o->action);
 	lua_pushstring(L, o->limiter ? o->limiter : o->queue);
-	if (report(L, docall(L, 1, 2)) != LUA_OK)
+	lua_pushstring(L, o->action_value);
+	if (report(L, docall(L, 2, 2)) != LUA_OK)
 		return 0;
 	if (!lua_toboolean(L, -2))
 		l_message(progname, lua_tostring(L, -1));

@@ -44,6 +44,7 @@ local OPTIONS = {
 	lease = "positive",
 	settle = "non-negative",
 	accept_damage = "boolean",
+	priority = "lane",
 }
 
 local BACKOFF = { base = "positive", cap = "positive" }
@@ -220,6 +221,8 @@ function Drain:send(entry)
 	for name, value in pairs(entry.opts) do
 		request[name] = value
 	end
+	-- A drain's writes wait behind the calls a person is waiting for.
+	request.priority = request.priority or self.opts.priority or "bulk"
 	-- How long after it goes out the server may still apply it: the
 	-- attempt's whole time, then settle for the server to finish.
 	local hold = (request.timeout or self.client.timeout) + self.opts.settle
