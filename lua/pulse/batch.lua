@@ -11,7 +11,13 @@ local tasks = require("pulse.tasks")
 
 local batch = {}
 
-local BATCH_OPTIONS = { concurrency = "count", on_progress = "function", on_result = "function", fail_fast = "boolean" }
+local BATCH_OPTIONS = {
+	concurrency = "count",
+	on_progress = "function",
+	on_result = "function",
+	fail_fast = "boolean",
+	priority = "lane",
+}
 
 local usage = errors.usage
 
@@ -73,6 +79,12 @@ end
 
 -- In a task of its own: an entry the full path takes.
 local function full(self, i, method, path, entry_opts)
+	local priority = self.opts.priority
+	if priority and type(entry_opts) == "table" and entry_opts.priority == nil then
+		entry_opts = options.merge(entry_opts, { priority = priority })
+	elseif priority and entry_opts == nil then
+		entry_opts = { priority = priority }
+	end
 	return self:finish(i, self.client:request(method, path, entry_opts))
 end
 
@@ -89,6 +101,11 @@ end
 -- generational collector.
 function Batch:transfer_ended(id, call, status, a, b, elapsed, transmissions, retry_after, rate)
 	call:record(status, a, b, elapsed, transmissions, retry_after, rate)
+	local read = self.reads[id]
+	if read then -- the twins asked meanwhile take this answer
+		send.close_read(self.line, self.urls[id], read, call)
+		self.reads[id], self.urls[id] = nil, nil
+	end
 	local index_of, ended, n = self.index_of, self.ended, self.ended_n
 	ended[n + 1], ended[n + 2] = index_of[id], call
 	self.ended_n = n + 2
@@ -138,9 +155,18 @@ function Batch:fill()
 		if call and call == spare[#spare] then
 			spare[#spare] = nil
 		end
-		local id = call and call:start(engine)
+		if call and self.lane then
+			call.lane = self.lane
+		end
+		local id, read, url
+		if call then
+			id, read, url = call:start(engine)
+		end
 		if id then
 			index_of[id] = i
+			if read then
+				self.reads[id], self.urls[id] = read, url
+			end
 			tasks.route(id, self)
 		else
 			tasks.spawn(full, self, i, method, path, entry_opts)
@@ -207,6 +233,9 @@ function Batch:run()
 		__close = function()
 			for id in pairs(self.index_of) do
 				tasks.cancel_route(id)
+				if self.reads[id] then -- its twins go alone
+					send.close_read(self.line, self.urls[id], self.reads[id], nil)
+				end
 			end
 		end,
 	})
@@ -272,6 +301,7 @@ function batch.run(line, requests, opts, runner)
 		requests = requests,
 		total = total,
 		concurrency = opts.concurrency or 8,
+		lane = opts.priority and options.LANES[opts.priority],
 		on_progress = opts.on_progress or progress.bar(total, runner),
 		started = 0,
 		done = 0,
@@ -292,6 +322,10 @@ function batch.run(line, requests, opts, runner)
 		-- Routed transfers' indexes, by transfer id (a few: ids are
 		-- reused), until they end.
 		index_of = {},
+		-- The twins' records of routed GETs (send.open_read), and their
+		-- URLs, by transfer id.
+		reads = {},
+		urls = {},
 	}, Batch)
 	if self.on_progress then
 		self.tracker = progress.tracker(client, total)

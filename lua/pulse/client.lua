@@ -283,6 +283,7 @@ function client.new(opts)
 		limiter = limiter,
 		shared = opts.limiter ~= nil,
 		budget = retry and retry.max_elapsed or timeout,
+		lane = opts.priority and options.LANES[opts.priority],
 		-- A plain call's one attempt ends by retry.max_elapsed + 1 s too.
 		first_timeout = retry and timeout > retry.max_elapsed + 1 and retry.max_elapsed + 1 or nil,
 		stats = stats.new(transport, limiter, store),
@@ -304,6 +305,7 @@ function Client:set_api_key(key)
 	line.transport:set_key(key, self.auth_scheme)
 	line.key_vouched = false
 	line.key_digest = key_digest(self.origin, key)
+	line.reads = {} -- a GET out under the old key is no twin of one under the new
 end
 
 --- Closes the client's connections; its stats stay readable.

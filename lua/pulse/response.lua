@@ -16,6 +16,7 @@ function response.new(status, headers, attempts, waited, elapsed, rate)
 		waited = waited,
 		elapsed = elapsed,
 		from_cache = false,
+		shared = false,
 		rate = rate,
 	}
 end

@@ -10,6 +10,8 @@
 --   transport       pulse.core's transport; limiter: its limiter
 --   shared          whether the limiter is shared with other processes
 --   budget          what a call's waits may take, in seconds
+--   lane            the client's lane on the limiter (options.LANES; nil:
+--                   normal)
 --   first_timeout   a plain call's one attempt's timeout (nil: the
 --                   transport's)
 --   stats           the client's counters (stats.lua)
@@ -20,7 +22,9 @@
 --                   key file read again when it changed)
 -- and the path keeps there what it learns: reached (a response came from
 -- the server), key_vouched (the server took the key in use: set it false
--- when the key changes), writes_in_flight (sent from tasks, unanswered);
+-- when the key changes), writes_in_flight (sent from tasks, unanswered),
+-- reads (the GETs out from tasks, by URL, that an identical GET asked
+-- meanwhile rides along with: a new table when the key changes);
 -- request.lua keeps its cache of URLs and plain hops there (urls), and
 -- the gate a plain call to make the next one of (spare).
 --
@@ -83,6 +87,7 @@ function send.line(client, parts)
 	line.reached = false
 	line.key_vouched = false
 	line.writes_in_flight = 0
+	line.reads = {}
 	line.probe_waiters = {}
 	line.stages = {}
 	for _, stage in ipairs(send.stages) do
@@ -170,6 +175,10 @@ local function new_call(line, hop, timeout)
 		path = nil,
 		opts = nil,
 		max_body = nil,
+		-- Read by the binding: the lane (nil: normal), and the place in the
+		-- bucket's line a take told to wait keeps (nil: none).
+		lane = line.lane,
+		place = nil,
 	}, Call)
 end
 
@@ -214,7 +223,126 @@ end
 -- req.before_send, when given, is asked before each try for a token: false
 -- ends the call unsent; the write queue records there that a write is about
 -- to go out (queue/drain.lua).
+--
+-- In a task, a GET whose twin (same URL, same key) is out already from
+-- another task of the line sends nothing: it waits for that one's outcome
+-- and takes it as its own (shared: res.shared), one call for both.
 function Call:transmit()
+	self.shared = false
+	local url = tasks.current() and self:shareable_url()
+	if not url then
+		return self:send_hop()
+	end
+	local reads = self.line.reads
+	local out = reads[url]
+	if out then
+		return self:ride(reads, url, out)
+	end
+	return self:lead(url)
+end
+
+--- Starts a plain call on engine (the running scheduler's) at once, for a
+-- batch: the transfer's id, and the record its twins wait on (a GET's);
+-- nil when no token is there yet, or a twin is out already (then the full
+-- path, in a task, waits for one, or rides along).
+function Call:start(engine)
+	local line = self.line
+	local url = self:shareable_url()
+	if url and line.reads[url] then
+		return nil
+	end
+	if line.refresh_key then
+		line.refresh_key()
+	end
+	self.shared = false
+	local id = engine:start(line.transport, line.limiter, self) or nil
+	return id, id and url and send.open_read(line, url) or nil, url
+end
+
+local NO_HEADERS = {}
+
+-- The URL a GET of this attempt may share its answer by, or nil: a hop of
+-- the organization's (no redirect elsewhere), with no Cache-Control:
+-- no-cache asked.
+function Call:shareable_url()
+	local hop = self.hop
+	if hop.method ~= "GET" or hop.foreign then
+		return nil
+	end
+	local headers = self.req and self.req.headers
+	for _, header in ipairs(headers or NO_HEADERS) do
+		local name, value = header:match("^([^:]*):%s*(.*)$")
+		if name and name:lower() == "cache-control" and value:lower():find("no-cache", 1, true) then
+			return nil
+		end
+	end
+	return hop.url
+end
+
+-- What an attempt came to, as Call:record names it, and a rider copies.
+local OUTCOME = { "status", "headers", "body", "elapsed", "retry_after", "rate", "failure", "message" }
+
+--- A GET of url goes out from the line: the record its twins asked
+-- meanwhile wait on (Call:ride).
+function send.open_read(line, url)
+	local out = { waiters = {} }
+	line.reads[url] = out
+	return out
+end
+
+--- The GET of out ended: its twins take call's outcome, when it sent one
+-- (nil: they go alone).
+function send.close_read(line, url, out, call)
+	if line.reads[url] == out then
+		line.reads[url] = nil
+	end
+	if call and call.transmissions > 0 then
+		for _, field in ipairs(OUTCOME) do
+			out[field] = call[field]
+		end
+		out.done = true
+	end
+	out.ended = true
+	tasks.wake(out.waiters)
+end
+
+-- Sends the GET as the one its twins asked meanwhile wait for, then hands
+-- them its outcome. An error on the way (Ctrl-C) leaves them to go alone.
+function Call:lead(url)
+	local line = self.line
+	local out = send.open_read(line, url)
+	local ok, err = pcall(self.send_hop, self)
+	send.close_read(line, url, out, ok and self or nil)
+	if not ok then
+		error(err, 0)
+	end
+end
+
+-- Waits for the twin out (within the call's deadline), and takes its
+-- outcome; sends its own when the twin sent nothing in the end.
+function Call:ride(reads, url, out)
+	local started = core.now()
+	local deadline = self.deadline or started + self.line.budget
+	while not out.ended and core.now() < deadline do
+		tasks.wait_on(out.waiters, deadline - core.now())
+	end
+	if not out.done then
+		if reads[url] == out then
+			reads[url] = nil
+		end
+		return self:send_hop()
+	end
+	for _, field in ipairs(OUTCOME) do
+		self[field] = out[field]
+	end
+	self.transmissions, self.slept, self.shared = 0, core.now() - started - (out.elapsed or 0), true
+	if self.slept < 0 then
+		self.slept = 0
+	end
+end
+
+-- The transmission itself (see transmit).
+function Call:send_hop()
 	local line = self.line
 	if line.refresh_key then
 		line.refresh_key()
@@ -228,6 +356,7 @@ function Call:transmit()
 	self.slept = 0
 	while true do
 		if before_send and not before_send() then
+			self:leave_line()
 			return self:fail("cancelled", "not sent: the queue's drain is stopping")
 		end
 		local a, b, c, d, e, f, g
@@ -255,6 +384,7 @@ function Call:transmit()
 		-- Every wait is held to the call's budget: one for the rate limit,
 		-- and one for another request's answer to confirm the bucket.
 		if (wait > 0 and now + wait > deadline) or (wait < 0 and now >= deadline) then
+			self:leave_line()
 			self.asked_wait = math.max(wait, 0)
 			return self:fail(
 				"over_budget",
@@ -266,6 +396,16 @@ function Call:transmit()
 	end
 end
 local transmit = Call.transmit
+
+-- A call that waited for a token gives up its place in the bucket's line,
+-- which would otherwise hold tokens back for it until it lapsed.
+function Call:leave_line()
+	local place = self.place
+	if place then
+		self.place = nil
+		self.line.limiter:leave(place)
+	end
+end
 
 -- The retry rules' name for a failure the transport reports.
 local OUTCOMES = {
@@ -290,6 +430,9 @@ end
 -- The transmissions the last attempt counts for: at least one, unless
 -- nothing was tried (the limiter failed, or its wait passed the budget).
 function Call:tries()
+	if self.shared then
+		return 0 -- it rode along: the twin's call sent it
+	end
 	local transmissions = self.transmissions
 	if self.status or transmissions > 0 then
 		return transmissions > 0 and transmissions or 1
@@ -336,17 +479,6 @@ function send.plain(line, method, path, opts, spare)
 	return call
 end
 
---- Starts a plain call on engine (the running scheduler's) at once, for a
--- batch: the transfer's id, or nil when no token is there yet (then the
--- full path, in a task, waits for one).
-function Call:start(engine)
-	local line = self.line
-	if line.refresh_key then
-		line.refresh_key()
-	end
-	return engine:start(line.transport, line.limiter, self) or nil
-end
-
 --- What a plain call's attempt came to: true and what the call returns
 -- for a success; else false, and go_on shapes every other outcome (an
 -- undecodable body too).
@@ -356,6 +488,7 @@ function Call:plain_answer()
 	if is_success(status) then
 		local slept = self.slept
 		local res = response.new(status, self.headers, self.transmissions, slept, slept + self.elapsed, self.rate)
+		res.shared = self.shared
 		if self.opts and self.opts.decode == false then
 			return true, self.body, res
 		end
@@ -389,6 +522,7 @@ end
 function Call:begin(req, started)
 	local budget = req.retry and req.retry.max_elapsed or (req.timeout or self.line.client.timeout)
 	self.req, self.hop, self.max_body = req, req, req.max_body
+	self.lane = req.lane or self.line.lane
 	self.started, self.deadline = started, started + budget
 	self.waited, self.attempt, self.sent = 0, 0, 0
 end
@@ -467,6 +601,7 @@ function Call:res()
 		self.rate
 	)
 	res.redirects = self.redirects
+	res.shared = self.shared
 	return res
 end
 

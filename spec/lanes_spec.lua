@@ -1,0 +1,277 @@
+-- Lanes on the organization's bucket (core/lanes.c, and its port in
+-- redis_bucket.lua): when tokens are short, waiting interactive calls take
+-- them before normal ones, normal before bulk, each lane in its order of
+-- arrival, on every backend; a reserve keeps a share of each window from
+-- bulk calls until shortly before the refill. Then the same between real
+-- processes, on shm: and Redis, the order of service read from the
+-- sandbox's log.
+
+local core = require("pulse.core")
+local redis = require("support.redis")
+local support = require("support.sandbox")
+
+local POLICY = "Organization-RateLimit-Limit: %d;w=%d;b=%d\r\n"
+
+-- A response's header block: Remaining and Reset, and the policy when given.
+local function answer(remaining, reset, limit, window)
+	return (limit and POLICY:format(limit, window, limit) or "")
+		.. string.format("RateLimit-Remaining: %d\r\nRateLimit-Reset: %d\r\n", remaining, reset)
+end
+
+describe("lanes on a bucket", function()
+	local server, temp = nil, {}
+
+	setup(function()
+		server = redis.start()
+	end)
+
+	teardown(function()
+		server:stop()
+		for _, path in ipairs(temp) do
+			os.remove(path)
+		end
+	end)
+
+	-- Each backend's limiter on a new bucket of limit per window.
+	local function limiters(name, limit, window)
+		local shm = support.temp_path()
+		temp[#temp + 1] = shm
+		local policy = { limit = limit, window = window, burst = limit }
+		local function with(fields)
+			for k, v in pairs(policy) do
+				fields[k] = v
+			end
+			return fields
+		end
+		return {
+			["this process's"] = core.ratelimit(limit, window, limit),
+			["shm:"] = core.limiter(with({ url = "shm:" .. shm, bucket = name })),
+			["redis://"] = core.limiter(with({ url = server.url .. "/?bucket=" .. name })),
+		}
+	end
+
+	-- A caller in lane: asks, and keeps its place in line between asks.
+	local function caller(rl, lane)
+		local place = 0
+		return function()
+			local wait, second = rl:take(nil, lane, place)
+			if wait == 0 then
+				place = 0
+				return true
+			end
+			place = second
+			assert.is_true(place > 0, "a caller told to wait has a place")
+			return false, wait
+		end
+	end
+
+	-- A bucket confirmed by a first answer, then emptied by requests whose
+	-- answers are still out: their tickets, in order.
+	local function emptied(rl, limit)
+		local taken, first = rl:take()
+		assert.are.equal(0, taken)
+		rl:observe(200, answer(limit - 1, 50, limit, 60), nil, first)
+		local out = {}
+		for i = 1, limit - 1 do
+			taken, out[i] = rl:take()
+			assert.are.equal(0, taken, "token " .. i)
+		end
+		return out
+	end
+
+	it("gives the next tokens to interactive callers, then normal, then bulk, each in order of arrival", function()
+		for name, rl in pairs(limiters("order", 5, 60)) do
+			local out = emptied(rl, 5)
+			local bulk1, normal, interactive, bulk2 =
+				caller(rl, "bulk"), caller(rl, "normal"), caller(rl, "interactive"), caller(rl, "bulk")
+			-- All four wait, in this order of arrival.
+			for _, ask in ipairs({ bulk1, normal, interactive, bulk2 }) do
+				assert.is_false(ask(), name)
+			end
+			-- One answer frees one token (3 said left, 3 still out): whoever
+			-- asks first, only the interactive caller takes it.
+			rl:observe(200, answer(3, 49), nil, out[1])
+			rl:observe(200, answer(3, 49), nil, out[2])
+			assert.is_false(bulk1(), name .. ": bulk waits behind normal and interactive")
+			assert.is_false(normal(), name .. ": normal waits behind interactive")
+			assert.is_true(interactive(), name .. ": interactive first")
+			-- The next: normal's.
+			rl:observe(200, answer(3, 49), nil, out[3])
+			assert.is_false(bulk2(), name)
+			assert.is_false(bulk1(), name)
+			assert.is_true(normal(), name .. ": normal next")
+			-- Then the bulk callers, the first come first.
+			rl:observe(200, answer(3, 49), nil, out[4])
+			assert.is_false(bulk2(), name .. ": the second bulk caller waits for the first")
+			assert.is_true(bulk1(), name .. ": the first bulk caller first")
+		end
+	end)
+
+	it("holds no token for a caller that left, or never came back", function()
+		for name, rl in pairs(limiters("leave", 3, 60)) do
+			local out = emptied(rl, 3)
+			local _, place = rl:take(nil, "interactive", 0)
+			assert.is_true(place > 0, name)
+			rl:observe(200, answer(1, 49), nil, out[1])
+			rl:observe(200, answer(1, 49), nil, out[2])
+			local bulk = caller(rl, "bulk")
+			assert.is_false(bulk(), name .. ": held for the interactive caller")
+			rl:leave(place)
+			assert.is_true(bulk(), name .. ": the caller left: the token is bulk's")
+		end
+		-- A caller that is not back by its wait and a grace lapses (this
+		-- process's bucket, on a clock of the spec's).
+		local rl = core.ratelimit(1, 60, 1, 0)
+		assert.are.equal(0, (rl:take(0)))
+		rl:observe(200, answer(0, 50, 1, 60), 0.01)
+		assert.is_true(rl:take(0.02, "interactive", 0) > 40, "told to come back at the refill, 50 s on")
+		local wait, place = rl:take(51, "bulk", 0)
+		assert.is_true(wait > 0, "refilled: the one token is held for the interactive caller, not back yet")
+		assert.are.equal(
+			0,
+			(rl:take(53, "bulk", place)),
+			"not back 2 s after its wait: it lapsed, and the token is the next caller's"
+		)
+	end)
+
+	it("keeps a reserve from bulk callers until shortly before the refill, then lets them spend it", function()
+		for name, rl in pairs(limiters("reserve", 10, 3)) do
+			assert.is_true(rl:set_reserve(0.2), name)
+			local taken, first = rl:take(nil, "bulk")
+			assert.are.equal(0, taken)
+			rl:observe(200, answer(9, 3, 10, 3), nil, first)
+			-- 9 left, 2 of them the reserve: bulk takes 7.
+			for i = 1, 7 do
+				assert.are.equal(0, (rl:take(nil, "bulk", 0)), name .. ": bulk token " .. i)
+			end
+			local bulk = caller(rl, "bulk")
+			local ok, wait = bulk()
+			assert.is_false(ok, name .. ": the reserve is not bulk's")
+			-- It is let go 0.3 s (a tenth of the window) before the refill.
+			assert.is_true(wait > 1.5 and wait < 3, name .. ": told to come back at the release, not " .. wait)
+			-- An interactive caller spends one of the reserve; normal callers
+			-- are not held by it.
+			assert.are.equal(0, (rl:take(nil, "interactive", 0)), name)
+			assert.is_false(bulk(), name .. ": one token of the reserve left")
+			-- At the release bulk spends the rest, so none is lost at the refill.
+			os.execute(string.format("sleep %.2f", wait + 0.02))
+			assert.is_true(bulk(), name .. ": the reserve's last token is bulk's at the release")
+		end
+	end)
+
+	it("refuses a lane or a reserve it does not know, naming them", function()
+		local rl = core.ratelimit(5, 60, 5)
+		local ok, err = pcall(rl.take, rl, nil, "urgent")
+		assert.is_false(ok)
+		assert.truthy(tostring(err):find('"interactive", "normal" or "bulk"', 1, true), err)
+		local set, why = rl:set_reserve(1.5)
+		assert.is_nil(set)
+		assert.truthy(why:find("from 0 to 1", 1, true), why)
+	end)
+end)
+
+describe("lanes between processes", function()
+	local server, sandbox, shm
+
+	setup(function()
+		server = redis.start()
+		shm = support.temp_path()
+	end)
+
+	teardown(function()
+		server:stop()
+		os.remove(shm)
+	end)
+
+	after_each(function()
+		if sandbox then
+			sandbox:stop()
+			sandbox = nil
+		end
+	end)
+
+	-- Starts a lane worker (spec/support/lane_worker.lua); its output file.
+	local function start(limiter, lane, path, count, concurrency, pause)
+		local out = support.temp_path()
+		support.background(
+			string.format(
+				"PULSE_API_KEY=%s %s/pulse-lua spec/support/lane_worker.lua %s %s %s %s %d %d %s",
+				support.shell_quote(sandbox.key),
+				support.BIN,
+				sandbox.url,
+				support.shell_quote(limiter),
+				lane,
+				support.shell_quote(path),
+				count,
+				concurrency,
+				pause or ""
+			),
+			out
+		)
+		return out
+	end
+
+	local function calls_of(out)
+		local deadline = core.now() + 60
+		local text
+		repeat
+			core.sleep(0.05)
+			text = support.read_file(out) or ""
+		until text:find("\n$") or core.now() > deadline
+		os.remove(out)
+		return assert(require("pulse.json").decode(text), "a worker said: " .. text).calls
+	end
+
+	local function epoch_of(iso)
+		local y, mo, d, h, mi, s = iso:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):([%d.]+)Z$")
+		local whole = os.time({ year = y, month = mo, day = d, hour = h, min = mi, sec = 0, isdst = false })
+		-- os.time reads the table as local time: the zone's offset back.
+		local offset = os.time(os.date("*t", whole)) - os.time(os.date("!*t", whole))
+		return whole + offset + tonumber(s)
+	end
+
+	-- A bulk job of 20 GETs, 8 at a time, on a bucket of 4 a second; then,
+	-- while it waits on the bucket, an interactive process asks 3 GETs in
+	-- a row. Each interactive call is served within the next window's
+	-- tokens (the sandbox's log: at most 4 bulk calls served between its
+	-- asking and its answer), not behind the bulk job's backlog.
+	for _, backend in ipairs({ "shm:", "redis://" }) do
+		it("serve a waiting interactive call from the next window, ahead of a bulk job's backlog (" .. backend .. ")", function()
+			sandbox = support.start({ rate_limit = "4/1/4", log = true })
+			local limiter = backend == "shm:" and "shm:" .. shm or server.url .. "/?bucket=lanes-" .. sandbox.port
+			local item = sandbox:item(1)
+			local bulk = start(limiter, "bulk", "/v1/centers", 20, 8)
+			core.sleep(1.5) -- the bulk job has the bucket empty, and a backlog
+			local interactive = calls_of(start(limiter, "interactive", item, 3, 1, 0.4))
+			local bulk_calls = calls_of(bulk)
+			assert.are.equal(20, #bulk_calls)
+			local served = {}
+			for _, entry in ipairs(sandbox:log_lines()) do
+				served[#served + 1] = { at = epoch_of(entry.time), path = entry.path, status = entry.status }
+				assert.are.equal(200, entry.status, "no 429: " .. entry.path)
+			end
+			assert.are.equal(23, #served)
+			local last_bulk = 0
+			for _, s in ipairs(served) do
+				if s.path == "/v1/centers" then
+					last_bulk = math.max(last_bulk, s.at)
+				end
+			end
+			for i, call in ipairs(interactive) do
+				assert.are.equal(200, call.status)
+				local bulk_between = 0
+				for _, s in ipairs(served) do
+					if s.path == "/v1/centers" and s.at > call.asked and s.at <= call.ended then
+						bulk_between = bulk_between + 1
+					end
+				end
+				assert.is_true(
+					bulk_between <= 4,
+					string.format("interactive call %d: %d bulk calls served while it waited", i, bulk_between)
+				)
+				assert.is_true(call.ended - call.asked < 1.6, "interactive call " .. i .. " waited past a window")
+				assert.is_true(call.ended < last_bulk, "interactive call " .. i .. " ended before the bulk job")
+			end
+		end)
+	end
+end)

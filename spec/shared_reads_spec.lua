@@ -1,0 +1,97 @@
+-- Identical reads share one call: concurrent GETs of one URL under one key
+-- (tasks, a batch) send one request, and the answers that rode along say
+-- res.shared; each caller still gets a body of its own.
+
+local pulse = require("pulse")
+local support = require("support.sandbox")
+
+describe("identical reads", function()
+	local sandbox
+
+	setup(function()
+		sandbox = support.start({ keys = { "shared-key-a", "shared-key-b" }, faults = "latency:ms=150:count=0" })
+	end)
+
+	teardown(function()
+		sandbox:stop()
+	end)
+
+	before_each(function()
+		sandbox:reset()
+	end)
+
+	-- n tasks asking at once; their answers in order.
+	local function at_once(n, ask)
+		local answers = {}
+		pulse.run(function()
+			local running = {}
+			for i = 1, n do
+				running[i] = pulse.spawn(function()
+					local body, res = ask(i)
+					answers[i] = { body = body, res = res }
+				end)
+			end
+			for _, task in ipairs(running) do
+				task:join()
+			end
+		end)
+		return answers
+	end
+
+	it("asked by 16 tasks at once go out once; 15 answers ride along, each with a body of its own", function()
+		local client = sandbox:client()
+		local answers = at_once(16, function()
+			return client:get(support.READ)
+		end)
+		assert.are.equal(1, sandbox:stats().requests)
+		local shared = 0
+		for i, a in ipairs(answers) do
+			assert.is_table(a.body, tostring(a.res))
+			assert.are.equal(200, a.res.status)
+			if a.res.shared then
+				shared = shared + 1
+				assert.are.equal(0, a.res.attempts, "a rider sent nothing")
+			end
+			assert.are.same(answers[1].body, a.body, "answer " .. i)
+		end
+		assert.are.equal(15, shared)
+		answers[1].body.changed = true
+		assert.is_nil(answers[2].body.changed, "a rider's body is its own table")
+	end)
+
+	it("are not shared when asked with Cache-Control: no-cache, or under another key, or one after another", function()
+		local client = sandbox:client()
+		at_once(4, function()
+			return client:get(support.READ, { headers = { ["Cache-Control"] = "no-cache" } })
+		end)
+		assert.are.equal(4, sandbox:stats().requests)
+		sandbox:reset()
+		local a, b = sandbox:client(), sandbox:client({ api_key = "shared-key-b" })
+		at_once(2, function(i)
+			return (i == 1 and a or b):get(support.READ)
+		end)
+		assert.are.equal(2, sandbox:stats().requests, "another key is another identity")
+		sandbox:reset()
+		assert.is_table(client:get(support.READ))
+		local _, res = client:get(support.READ)
+		assert.is_false(res.shared)
+		assert.are.equal(2, sandbox:stats().requests)
+	end)
+
+	it("in a batch go out once, the twins of a routed request riding along", function()
+		local client = sandbox:client()
+		local list = {}
+		for i = 1, 8 do
+			list[i] = { "GET", support.READ }
+		end
+		list[9] = { "GET", support.READ, { query = { page = 2 } } }
+		local results = client:batch(list, { concurrency = 9 })
+		assert.are.equal(2, sandbox:stats().requests, "one per URL")
+		local shared = 0
+		for i = 1, 8 do
+			assert.is_table(results[i].body)
+			shared = shared + (results[i].res.shared and 1 or 0)
+		end
+		assert.are.equal(7, shared)
+	end)
+end)
