@@ -40,6 +40,7 @@ local RETRY_DEFAULTS = { max_attempts = 6, max_elapsed = 300, base = 0.5, cap = 
 -- @field limiter "shm:PATH" or "redis://host:port": one bucket for every process
 -- @field bucket the shared bucket's name (default: the organization's, from the key)
 -- @field limiter_fallback `{ share }`: the part of the limit to keep when the shared limiter is down
+-- @field priority the lane on the limiter: "interactive", "normal" (default) or "bulk"
 -- @field retry `{ max_attempts, max_elapsed, base, cap, on_retry }`, or false
 -- @field cache true, or `{ ttl, dir, rules, max_entries, max_bytes, stale_if_error }`
 -- @field verify TLS verification (true)
@@ -55,6 +56,7 @@ local RETRY_DEFAULTS = { max_attempts = 6, max_elapsed = 300, base = 0.5, cap = 
 -- @field waited seconds waited for the rate limit
 -- @field elapsed seconds in all
 -- @field from_cache answered from the cache, without a call
+-- @field shared the answer of an identical GET out at the same time, ridden along with
 -- @field rate the limiter's view after it: `limit, window, burst, remaining, reset`
 -- @field redirects the redirects followed, `{ status, url }` each
 -- @field next where a walk (`pages`, `each`) resumes
