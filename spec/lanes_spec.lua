@@ -159,6 +159,22 @@ describe("lanes on a bucket", function()
 		end
 	end)
 
+	it("keeps the order of the callers that waited out a 429: interactive first when the block ends", function()
+		for name, rl in pairs(limiters("blocked", 1, 2)) do
+			local taken, first = rl:take()
+			assert.are.equal(0, taken)
+			rl:observe(429, "Retry-After: 1\r\n" .. POLICY:format(1, 2, 1), nil, first)
+			local bulk, interactive = caller(rl, "bulk"), caller(rl, "interactive")
+			local _, wait = bulk()
+			assert.is_true(wait > 0.5, name .. ": blocked by the 429, told " .. wait)
+			assert.is_false(interactive(), name)
+			os.execute(string.format("sleep %.2f", wait + 0.15))
+			-- The bulk caller, first to come back, waits for the interactive one.
+			assert.is_false(bulk(), name .. ": the one token after the block is not bulk's")
+			assert.is_true(interactive(), name .. ": the interactive caller first")
+		end
+	end)
+
 	it("refuses a lane or a reserve it does not know, naming them", function()
 		local rl = core.ratelimit(5, 60, 5)
 		local ok, err = pcall(rl.take, rl, nil, "urgent")
@@ -228,6 +244,53 @@ describe("lanes between processes", function()
 		-- os.time reads the table as local time: the zone's offset back.
 		local offset = os.time(os.date("*t", whole)) - os.time(os.date("!*t", whole))
 		return whole + offset + tonumber(s)
+	end
+
+	-- Three processes making GETs on one limiter, while a client outside it
+	-- spends the server's bucket: one of them meets a 429, and the pause
+	-- it reads reaches the others, who send nothing more until it passes.
+	-- Measured from the sandbox's log: the 429s of the incident (only
+	-- requests already out when the first came back may meet one) and the
+	-- requests sent into the pause (none).
+	for _, backend in ipairs({ "shm:", "redis://" }) do
+		it("pause together on a 429 one of them meets (" .. backend .. ")", function()
+			sandbox = support.start({ rate_limit = "20/3/20", log = true })
+			local limiter = backend == "shm:" and "shm:" .. shm .. ".pause" or server.url .. "/?bucket=pause-" .. sandbox.port
+			local outs = {}
+			for i = 1, 3 do
+				outs[i] = start(limiter, "normal", sandbox:item(i), 4, 1, 0.3)
+			end
+			core.sleep(0.6) -- the bucket confirmed, and a few tokens spent
+			local auth = { "Authorization: Api-key " .. sandbox.key }
+			for _ = 1, 20 do
+				sandbox:raw("GET", support.READ, auth)
+			end
+			for i = 1, 3 do
+				for _, call in ipairs(calls_of(outs[i])) do
+					assert.are.equal(200, call.status, "every call got through, in the end")
+				end
+			end
+			local first429, resumed, rate_limited, into_pause = nil, nil, 0, 0
+			for _, entry in ipairs(sandbox:log_lines()) do
+				local at = epoch_of(entry.time)
+				if entry.path ~= support.READ then -- the workers'
+					if entry.status == 429 then
+						rate_limited = rate_limited + 1
+						first429 = first429 or at
+						if at > first429 + 0.25 then
+							into_pause = into_pause + 1
+						end
+					elseif first429 and not resumed then
+						resumed = at
+					end
+				end
+			end
+			assert.is_not_nil(first429, "the outside client's spending made one of them meet a 429")
+			assert.is_true(rate_limited <= 3, rate_limited .. " answers of 429 in one incident")
+			assert.are.equal(0, into_pause, "requests sent into the pause")
+			assert.is_true(resumed - first429 > 0.5, "the others waited for the Retry-After")
+			os.remove(shm .. ".pause")
+		end)
 	end
 
 	-- A bulk job of 20 GETs, 8 at a time, on a bucket of 4 a second; then,
