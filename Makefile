@@ -224,6 +224,7 @@ bench: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi $(BUILD)/bench/sh
 	$(BUILD)/pulse-lua bench/sandbox.lua
 	$(BUILD)/pulse-lua bench/queue.lua
 	$(BUILD)/pulse-lua bench/calls.lua
+	$(BUILD)/pulse-lua bench/budget.lua
 
 # The reference of the public Lua API (LDoc, from the doc comments), in
 # $(BUILD)/docs/index.html.

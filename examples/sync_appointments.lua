@@ -11,6 +11,11 @@
 --
 -- START and END are dates (YYYY-MM-DD), both included; by default the
 -- last 14 days and the next 7.
+--
+-- Several syncs of one range at once (one per consumer) spend the calls of
+-- one when they share the organization's limiter ($PULSE_LIMITER) and a
+-- cache directory ($PULSE_SYNC_CACHE): each window is fetched by one of
+-- them, and the others read its answer.
 
 local pulse = require("pulse")
 local core = require("pulse.core")
@@ -64,7 +69,8 @@ local function cut(path, length)
 	assert(core.write_private(path, kept))
 end
 
-local client = pulse.new()
+local shared_cache = os.getenv("PULSE_SYNC_CACHE")
+local client = pulse.new({ cache = shared_cache and { dir = shared_cache, ttl = 300 } or nil })
 local api = client:api()
 local state = read_checkpoint()
 if state then

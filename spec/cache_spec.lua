@@ -362,3 +362,46 @@ describe("the response cache", function()
 	end)
 end)
 
+
+describe("stale_while_revalidate", function()
+	local sandbox
+
+	before_each(function()
+		sandbox = support.start({ rate_limit = "1/2/1", log = true })
+	end)
+
+	after_each(function()
+		sandbox:stop()
+	end)
+
+	it("serves a stale entry at once in a task, refreshing it behind in the bulk lane, after the others", function()
+		local c = sandbox:client({ cache = { ttl = 0.3, stale_while_revalidate = 60 } })
+		local item, other = sandbox:item(1), sandbox:item(2)
+		pulse.run(function()
+			assert(c:get(item)) -- stored; the bucket's one token spent
+			pulse.sleep(0.4) -- stale now
+			local started = core.now()
+			local body, res = c:get(item)
+			assert.is_table(body)
+			assert.is_true(res.from_cache and res.stale, tostring(res))
+			assert.is_true(core.now() - started < 0.2, "served at once, not after the refill")
+			local _, again = c:get(item)
+			assert.is_true(again.stale, "still stale: its one refresh waits for a token")
+			pulse.sleep(0.1) -- the refresh has asked for its token, and waits
+			-- A normal call asked after the refresh still goes before it.
+			assert(c:get(other))
+		end)
+		-- The run waited for the refresh: the entry is fresh now.
+		local _, res = c:get(item)
+		assert.is_true(res.from_cache)
+		assert.is_nil(res.stale)
+		local paths = {}
+		for _, entry in ipairs(sandbox:log_lines()) do
+			paths[#paths + 1] = entry.path
+			assert.are.equal(200, entry.status)
+		end
+		assert.are.same({ item, other, item }, paths, "the refresh went last, once")
+		assert.are.equal(1, c:stats().cache_refreshes)
+		c:close()
+	end)
+end)

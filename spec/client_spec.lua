@@ -168,7 +168,7 @@ describe("pulse client", function()
 			local _, decoded = assert(client:get(sandbox:item(1))) -- caches the URL: the next is plain
 			local text, res = assert(client:get(sandbox:item(1), { decode = false }))
 			assert.are.equal(sandbox:item(1):match("[^/]+$"), json.decode(text).id)
-			assert.are.equal(7, support.assert_same_fields(decoded, res))
+			assert.are.equal(8, support.assert_same_fields(decoded, res))
 			assert.are.same({ 200, 1, 0, false }, { res.status, res.attempts, res.waited, res.from_cache })
 			assert.are.equal(decoded.headers["content-type"], res.headers["content-type"])
 			assert.are.equal("number", type(res.rate.remaining))

@@ -95,3 +95,96 @@ describe("identical reads", function()
 		assert.are.equal(7, shared)
 	end)
 end)
+
+describe("identical reads across processes", function()
+	local redis = require("support.redis")
+	local core = require("pulse.core")
+	local json = require("pulse.json")
+	local server
+
+	setup(function()
+		server = redis.start()
+	end)
+
+	teardown(function()
+		server:stop()
+	end)
+
+	-- n reader processes started at once; their outputs' files.
+	local function readers(sandbox, limiter, dir, path, n)
+		local outs = {}
+		for i = 1, n do
+			outs[i] = support.temp_path()
+			support.background(
+				string.format(
+					"PULSE_API_KEY=%s %s/pulse-lua spec/support/reader_worker.lua %s %s %s %s",
+					support.shell_quote(sandbox.key),
+					support.BIN,
+					sandbox.url,
+					support.shell_quote(limiter),
+					dir,
+					support.shell_quote(path)
+				),
+				outs[i]
+			)
+		end
+		return outs
+	end
+
+	local function answers(outs)
+		local all = {}
+		for i, out in ipairs(outs) do
+			local deadline = core.now() + 60
+			local text
+			repeat
+				core.sleep(0.05)
+				text = support.read_file(out) or ""
+			until text:find("\n$") or core.now() > deadline
+			os.remove(out)
+			all[i] = assert(json.decode(text), "reader " .. i .. " said: " .. text)
+		end
+		return all
+	end
+
+	for _, backend in ipairs({ "shm:", "redis://" }) do
+		it("read by 16 processes at once spend one call on a shared limiter and cache (" .. backend .. ")", function()
+			local sandbox = support.start({ faults = "latency:ms=300:count=0" })
+			local dir = support.temp_path(".cache")
+			local shm = support.temp_path()
+			local limiter = backend == "shm:" and "shm:" .. shm or server.url .. "/?bucket=reads-" .. sandbox.port
+			local all = answers(readers(sandbox, limiter, dir, support.READ, 16))
+			local shared = 0
+			for i, a in ipairs(all) do
+				assert.is_true(a.ok, "reader " .. i .. ": " .. tostring(a.error))
+				shared = shared + (a.shared and 1 or 0)
+			end
+			assert.are.equal(1, sandbox:stats().requests, "calls spent by 16 readers")
+			assert.are.equal(15, shared)
+			sandbox:stop()
+			os.execute("rm -rf " .. dir)
+			os.remove(shm)
+		end)
+	end
+
+	it("are fetched by another process when the fetcher is killed while the others wait", function()
+		local sandbox = support.start({ faults = "latency:ms=3000:count=1" })
+		local dir = support.temp_path(".cache")
+		local shm = support.temp_path()
+		local first = readers(sandbox, "shm:" .. shm, dir, support.READ, 1)
+		core.sleep(0.5) -- it has claimed the fetch, and waits for its slow answer
+		local others = readers(sandbox, "shm:" .. shm, dir, support.READ, 3)
+		core.sleep(0.3)
+		local pid = support.run("pgrep -f 'reader_worker.lua " .. sandbox.url .. "' | head -1")
+		os.execute("kill -9 " .. pid:match("%d+"))
+		os.remove(first[1])
+		local started = core.now()
+		for i, a in ipairs(answers(others)) do
+			assert.is_true(a.ok, "reader " .. i .. ": " .. tostring(a.error))
+		end
+		assert.is_true(core.now() - started < 2, "taken over at once, not after the claim's lease")
+		assert.are.equal(2, sandbox:stats().requests, "the dead fetcher's call, and one more")
+		sandbox:stop()
+		os.execute("rm -rf " .. dir)
+		os.remove(shm)
+	end)
+end)

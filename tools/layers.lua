@@ -86,7 +86,7 @@ end
 -- ranks the modules under it; a name given whole overrides it.
 local LUA_RANKS = {
 	{ "pulse.core", "pulse.errors", "pulse.options", "pulse.csv", "pulse.url", "pulse.queue.state", "pulse.catalog" },
-	{ "pulse.json", "pulse.secrets", "pulse.stats", "pulse.tasks", "pulse.progress", "pulse.lookup" },
+	{ "pulse.json", "pulse.secrets", "pulse.stats", "pulse.tasks", "pulse.progress", "pulse.lookup", "pulse.plan" },
 	{ "pulse.request", "pulse.response", "pulse.redirects", "pulse.cache", "pulse.collection", "pulse.pagination" },
 	{ "pulse.stage.*" }, -- the request path's stages
 	{ "pulse.send" }, -- the request path

@@ -17,6 +17,7 @@ local BATCH_OPTIONS = {
 	on_result = "function",
 	fail_fast = "boolean",
 	priority = "lane",
+	max_calls = "count",
 }
 
 local usage = errors.usage
@@ -132,7 +133,13 @@ end
 function Batch:fill()
 	local line, list, index_of, engine = self.line, self.list, self.index_of, self.engine
 	local started, in_flight, concurrency = self.started, self.in_flight, self.concurrency
+	local max_calls = self.opts.max_calls
 	while in_flight < concurrency and not self.stopped do
+		if max_calls and self.client:stats().requests - self.calls_before + in_flight >= max_calls then
+			-- Spent, or promised to the requests out: the rest never start.
+			self.stopped, self.out_of_calls = true, true
+			break
+		end
 		local i = started + 1
 		local entry
 		if list then
@@ -233,9 +240,6 @@ function Batch:run()
 		__close = function()
 			for id in pairs(self.index_of) do
 				tasks.cancel_route(id)
-				if self.reads[id] then -- its twins go alone
-					send.close_read(self.line, self.urls[id], self.reads[id], nil)
-				end
 			end
 		end,
 	})
@@ -261,7 +265,8 @@ function Batch:outcome()
 	local results = self.results
 	for i = 1, self.total or self.started do
 		if results[i] == nil then
-			local err = errors.new({ kind = "cancelled", message = "not started: an earlier request failed (fail_fast)" })
+			local why = self.out_of_calls and "max_calls was reached" or "an earlier request failed (fail_fast)"
+			local err = errors.new({ kind = "cancelled", message = "not started: " .. why })
 			results[i] = { nil, err, err = err }
 		end
 	end
@@ -307,6 +312,7 @@ function batch.run(line, requests, opts, runner)
 		done = 0,
 		in_flight = 0,
 		stopped = false,
+		calls_before = opts.max_calls and client:stats().requests,
 		exhausted = false,
 		results = {},
 		-- Results waiting for the batch's task, three slots each: index,
@@ -331,6 +337,10 @@ function batch.run(line, requests, opts, runner)
 		self.tracker = progress.tracker(client, total)
 	end
 	local ok, err = pcall(tasks.run, Batch.run, self)
+	-- Routed GETs a failed run ended unanswered: their twins go alone.
+	for id, read in pairs(self.reads) do
+		send.close_read(line, self.urls[id], read, nil)
+	end
 	if type(self.on_progress) == "table" then
 		self.on_progress:finish()
 	end

@@ -20,7 +20,8 @@ local cache = {}
 local Cache = {}
 Cache.__index = Cache
 
-local DEFAULTS = { ttl = 60, max_entries = 1024, max_bytes = 64 * 1024 * 1024, stale_if_error = 0 }
+local DEFAULTS =
+	{ ttl = 60, max_entries = 1024, max_bytes = 64 * 1024 * 1024, stale_if_error = 0, stale_while_revalidate = 0 }
 
 -- A stored time this far ahead of the clock is no time this cache wrote:
 -- such an entry is expired (processes sharing a directory share a clock).
@@ -46,7 +47,8 @@ local function compile_rules(rules)
 end
 
 -- A cache from the client's cache option (true, or a table of ttl,
--- max_entries, max_bytes, dir, rules, stale_if_error).
+-- max_entries, max_bytes, dir, rules, stale_if_error,
+-- stale_while_revalidate).
 function cache.new(opts)
 	opts = opts == true and {} or opts
 	local self = setmetatable({
@@ -54,6 +56,7 @@ function cache.new(opts)
 		max_entries = opts.max_entries or DEFAULTS.max_entries,
 		max_bytes = opts.max_bytes or DEFAULTS.max_bytes,
 		stale_if_error = opts.stale_if_error or DEFAULTS.stale_if_error,
+		stale_while_revalidate = opts.stale_while_revalidate or DEFAULTS.stale_while_revalidate,
 		rules = compile_rules(opts.rules),
 		dir = opts.dir,
 		entries = {}, -- key -> node of the LRU list
@@ -68,7 +71,7 @@ function cache.new(opts)
 	for _, rule in ipairs(self.rules) do
 		longest = math.max(longest, rule.ttl)
 	end
-	self.lifetime = longest + self.stale_if_error
+	self.lifetime = longest + math.max(self.stale_if_error, self.stale_while_revalidate)
 	-- Sweep the directory every this many puts: the bounds then hold
 	-- within an eighth.
 	self.sweep_every = math.max(1, self.max_entries // 8)

@@ -42,7 +42,7 @@ local RETRY_DEFAULTS = { max_attempts = 6, max_elapsed = 300, base = 0.5, cap = 
 -- @field limiter_fallback `{ share }`: the part of the limit to keep when the shared limiter is down
 -- @field priority the lane on the limiter: "interactive", "normal" (default) or "bulk"
 -- @field retry `{ max_attempts, max_elapsed, base, cap, on_retry }`, or false
--- @field cache true, or `{ ttl, dir, rules, max_entries, max_bytes, stale_if_error }`
+-- @field cache true, or `{ ttl, dir, rules, max_entries, max_bytes, stale_if_error, stale_while_revalidate }`
 -- @field verify TLS verification (true)
 -- @field ca_file, proxy, user_agent, verbose, max_body
 
@@ -490,9 +490,12 @@ function Client:api(collection, opts)
 end
 
 --- Requests, up to `concurrency` at a time (8), results in input order.
+-- With `max_calls`, no request starts once that many calls are spent or
+-- promised to the requests out: those not started end as
+-- `kind = "cancelled"`, to run again. `priority` is their lane.
 -- @tparam table|function requests a list of `{ method, path, opts }`, or a
 -- function returning the next one (nil at the end)
--- @tparam[opt] table opts `concurrency, fail_fast, on_progress, on_result`
+-- @tparam[opt] table opts `concurrency, fail_fast, on_progress, on_result, max_calls, priority`
 -- @treturn table a list of `{ body, res }` or `{ nil, err }` (the count
 -- instead, with `on_result`)
 function Client:batch(requests, opts)

@@ -62,6 +62,7 @@ local NESTED = {
 		dir = "string",
 		rules = "table",
 		stale_if_error = "non-negative",
+		stale_while_revalidate = "non-negative",
 	},
 	call_cache = { ttl = "non-negative" },
 	limiter_fallback = { share = "share" },

@@ -9,6 +9,7 @@ local collection = require("pulse.collection")
 local csv = require("pulse.csv")
 local core = require("pulse.core")
 local json = require("pulse.json")
+local plan = require("pulse.plan")
 local pulse = require("pulse")
 
 local play = {}
@@ -257,6 +258,12 @@ function play.main(opts)
 		local _, all = api.collection(client, coll, { environment = environment })
 		local calls = selected(all, opts.folder)
 		local total, done = #calls * #rows, 0
+		if opts.plan then -- what the run would spend; nothing sent
+			local p = plan.make(client, total, { requests = #calls, rows = #rows })
+			print(string.format("%s: %d requests x %d rows", coll.name or opts.collection, #calls, #rows))
+			print("  " .. plan.describe(p))
+			return true
+		end
 		local show = not runner.quiet and core.isatty(2)
 		local function progress(r)
 			done = done + 1

@@ -259,9 +259,8 @@ function Call:start(engine)
 	return id, id and url and send.open_read(line, url) or nil, url
 end
 
-local NO_HEADERS = {}
-
--- The URL a GET of this attempt may share its answer by, or nil: a hop of
+-- What a GET of this attempt may share its answer by (its URL, and the
+-- header lines it was asked with: a twin asks the same), or nil: a hop of
 -- the organization's (no redirect elsewhere), with no Cache-Control:
 -- no-cache asked.
 function Call:shareable_url()
@@ -270,13 +269,16 @@ function Call:shareable_url()
 		return nil
 	end
 	local headers = self.req and self.req.headers
-	for _, header in ipairs(headers or NO_HEADERS) do
+	if not headers then
+		return hop.url
+	end
+	for _, header in ipairs(headers) do
 		local name, value = header:match("^([^:]*):%s*(.*)$")
 		if name and name:lower() == "cache-control" and value:lower():find("no-cache", 1, true) then
 			return nil
 		end
 	end
-	return hop.url
+	return hop.url .. "\n" .. table.concat(headers, "\n")
 end
 
 -- What an attempt came to, as Call:record names it, and a rider copies.
@@ -307,15 +309,20 @@ function send.close_read(line, url, out, call)
 end
 
 -- Sends the GET as the one its twins asked meanwhile wait for, then hands
--- them its outcome. An error on the way (Ctrl-C) leaves them to go alone.
+-- them its outcome. An error on the way (Ctrl-C), or its task closed by a
+-- run that failed, leaves them to go alone.
 function Call:lead(url)
 	local line = self.line
 	local out = send.open_read(line, url)
-	local ok, err = pcall(self.send_hop, self)
-	send.close_read(line, url, out, ok and self or nil)
-	if not ok then
-		error(err, 0)
-	end
+	local _ <close> = setmetatable({}, {
+		__close = function()
+			if not out.ended then
+				send.close_read(line, url, out, nil)
+			end
+		end,
+	})
+	self:send_hop()
+	send.close_read(line, url, out, self)
 end
 
 -- Waits for the twin out (within the call's deadline), and takes its

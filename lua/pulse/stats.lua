@@ -24,6 +24,7 @@ function stats.new(transport, limiter, cache)
 		cache_misses = 0, -- looked up, and nothing fresh there
 		cache_revalidations = 0, -- a stale entry confirmed by a 304
 		cache_stale = 0, -- a stale entry served on an error (stale_if_error)
+		cache_refreshes = 0, -- stale entries served at once, refreshed behind (stale_while_revalidate)
 	}, Stats)
 end
 
@@ -61,6 +62,7 @@ function Stats:snapshot()
 		cache_misses = self.cache_misses,
 		cache_revalidations = self.cache_revalidations,
 		cache_stale = self.cache_stale,
+		cache_refreshes = self.cache_refreshes,
 		cache_refused = self.cache and self.cache.refused or 0,
 		ignored_headers = self.limiter:ignored_headers(),
 		bytes_received = counted.bytes_received,

@@ -298,6 +298,34 @@ static int limiter_set_reserve_method(lua_State *L)
 	return 1;
 }
 
+/* rl:claim(name, lease) -> true when the fetch of name is this process's
+ * (for lease seconds), false while another live process holds it; nil
+ * and why when the store could not answer. */
+static int limiter_claim_method(lua_State *L)
+{
+	struct limiter *l = binding_check_limiter(L, 1);
+	size_t len;
+	const char *name = luaL_checklstring(L, 2, &len);
+	luaL_argcheck(L, len > 0 && len <= 64, 2, "a claim's name takes 1 to 64 bytes");
+	double lease = (double)luaL_checknumber(L, 3);
+	luaL_argcheck(L, lease > 0 && lease <= 3600, 3, "a lease is above 0 and at most an hour");
+	int mine = limiter_claim(l, name, lease, clock_monotonic());
+	if (mine < 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, l->error);
+		return 2;
+	}
+	lua_pushboolean(L, mine);
+	return 1;
+}
+
+/* rl:unclaim(name): the fetch is done (its answer stored). */
+static int limiter_unclaim_method(lua_State *L)
+{
+	limiter_unclaim(binding_check_limiter(L, 1), luaL_checkstring(L, 2));
+	return 0;
+}
+
 /* rl:cancel([ticket]): a taken token's request got no response. */
 static int limiter_cancel_method(lua_State *L)
 {
@@ -356,6 +384,8 @@ const luaL_Reg binding_limiter_methods[] = {
     {"observe", limiter_observe_method},
     {"cancel", limiter_cancel_method},
     {"leave", limiter_leave_method},
+    {"claim", limiter_claim_method},
+    {"unclaim", limiter_unclaim_method},
     {"set_reserve", limiter_set_reserve_method},
     {"view", limiter_view_method},
     {"ignored_headers", limiter_ignored_method},

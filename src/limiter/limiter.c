@@ -40,6 +40,17 @@ int limiter_set_reserve(struct limiter *l, double share, double now)
 	return l->ops->set_reserve(l, share, now);
 }
 
+int limiter_claim(struct limiter *l, const char *name, double lease, double now)
+{
+	return l->ops->claim ? l->ops->claim(l, name, lease, now) : 1;
+}
+
+void limiter_unclaim(struct limiter *l, const char *name)
+{
+	if (l->ops->unclaim)
+		l->ops->unclaim(l, name);
+}
+
 void limiter_cancel(struct limiter *l, limiter_ticket ticket)
 {
 	if (l->in_flight > 0)

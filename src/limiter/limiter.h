@@ -54,6 +54,13 @@ struct limiter_ops {
 	 * bucket so that every process sharing it agrees. 0, or -1 with why
 	 * in l->error. */
 	int (*set_reserve)(struct limiter *l, double share, double now);
+	/* Claims the fetch of name (a digest, at most 64 bytes) for this
+	 * process, for lease seconds, so that the processes sharing the
+	 * bucket fetch one answer once: 1 when it is this process's, 0 while
+	 * another live process holds it, -1 when the store could not answer.
+	 * NULL: a limiter of one process's own claims everything. */
+	int (*claim)(struct limiter *l, const char *name, double lease, double now);
+	void (*unclaim)(struct limiter *l, const char *name);
 	/* A taken token's request got no response; NULL: nothing to undo. */
 	void (*cancel)(struct limiter *l, limiter_ticket ticket);
 	/* A response came for a taken token (in_flight no longer counts it).
@@ -108,6 +115,8 @@ enum limiter_answer limiter_take(struct limiter *l, double now, struct limiter_c
                                  limiter_ticket *ticket);
 void limiter_leave(struct limiter *l, struct limiter_caller *caller);
 int limiter_set_reserve(struct limiter *l, double share, double now);
+int limiter_claim(struct limiter *l, const char *name, double lease, double now);
+void limiter_unclaim(struct limiter *l, const char *name);
 void limiter_cancel(struct limiter *l, limiter_ticket ticket);
 void limiter_observe(struct limiter *l, const struct ratelimit_observation *o, double now,
                      limiter_ticket ticket);

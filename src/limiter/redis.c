@@ -22,7 +22,7 @@
 struct redis_limiter {
 	struct limiter base; /* first: a struct limiter * is a struct redis_limiter * */
 	struct redis_link link;
-	char keys[5][160]; /* the bucket, its leases, its workers, its line and their lapses */
+	char keys[6][160]; /* the bucket, its leases, its workers, its line, their lapses, its claims */
 	char worker[17];
 	char sha[41];
 	double limit, window, burst;
@@ -56,10 +56,11 @@ static void failed(struct redis_limiter *r)
  * in l->error). */
 static redisReply *run(struct redis_limiter *r, const char *step, int argc, const char **args)
 {
-	const char *argv[32] = {"5", r->keys[0], r->keys[1], r->keys[2], r->keys[3], r->keys[4], step};
+	const char *argv[32] = {"6",        r->keys[0], r->keys[1], r->keys[2],
+	                        r->keys[3], r->keys[4], r->keys[5], step};
 	for (int i = 0; i < argc; i++)
-		argv[7 + i] = args[i];
-	redisReply *reply = redis_link_eval(&r->link, r->sha, REDIS_BUCKET_SCRIPT, 7 + argc, argv, NULL);
+		argv[8 + i] = args[i];
+	redisReply *reply = redis_link_eval(&r->link, r->sha, REDIS_BUCKET_SCRIPT, 8 + argc, argv, NULL);
 	if (!reply)
 		failed(r);
 	return reply;
@@ -204,6 +205,34 @@ static int redis_set_reserve(struct limiter *l, double share, double now)
 	return 0;
 }
 
+static int redis_claim(struct limiter *l, const char *name, double lease, double now)
+{
+	struct redis_limiter *r = of(l);
+	(void)now;
+	if (r->alone)
+		return 1; /* alone: nobody to fetch for */
+	char seconds[32];
+	format_number(seconds, lease);
+	const char *args[] = {name, r->worker, seconds};
+	redisReply *reply = run(r, "claim", 3, args);
+	if (!reply)
+		return -1;
+	int mine = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+	freeReplyObject(reply);
+	return mine;
+}
+
+static void redis_unclaim(struct limiter *l, const char *name)
+{
+	struct redis_limiter *r = of(l);
+	if (r->alone)
+		return;
+	const char *args[] = {name, r->worker};
+	redisReply *reply = run(r, "unclaim", 2, args);
+	if (reply)
+		freeReplyObject(reply);
+}
+
 static void redis_cancel(struct limiter *l, limiter_ticket ticket)
 {
 	struct redis_limiter *r = of(l);
@@ -296,6 +325,8 @@ static const struct limiter_ops redis_ops = {
     .take = redis_take,
     .leave = redis_leave,
     .set_reserve = redis_set_reserve,
+    .claim = redis_claim,
+    .unclaim = redis_unclaim,
     .cancel = redis_cancel,
     .observe = redis_observe,
     .view = redis_view,
@@ -311,6 +342,7 @@ static void set_keys(struct redis_limiter *r, const char *bucket)
 	snprintf(r->keys[2], sizeof r->keys[2], "pulse:{%s}:workers", bucket);
 	snprintf(r->keys[3], sizeof r->keys[3], "pulse:{%s}:line", bucket);
 	snprintf(r->keys[4], sizeof r->keys[4], "pulse:{%s}:lapses", bucket);
+	snprintf(r->keys[5], sizeof r->keys[5], "pulse:{%s}:claims", bucket);
 }
 
 /* A limiter of the URL for a bucket, not yet connected. */

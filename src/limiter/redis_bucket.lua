@@ -7,7 +7,8 @@
 -- scored by when they lapse), its workers (scored by when last seen), its
 -- line (the places of the callers waiting, scored by lane, then arrival:
 -- core/lanes.c's table) and their lapses (the same places, scored by when
--- a waiter not back is gone).
+-- a waiter not back is gone), and its claims (a hash: the fetches one
+-- worker does for the others, by name, "worker lapse" each).
 -- ARGV[1]: the step (take, observe, cancel, view, reset); the rest, the
 -- step's own. Numbers go back as strings: Redis would truncate them.
 
@@ -17,7 +18,7 @@ if redis.replicate_commands then
 	redis.replicate_commands()
 end
 
-local bucket, leases, workers, line, lapses = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local bucket, leases, workers, line, lapses, claims = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local step = ARGV[1]
 
 local MIN_429_WAIT = 1
@@ -347,6 +348,24 @@ elseif step == "view" then
 	return view(load(t, tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])), t)
 elseif step == "status" then
 	return status()
+elseif step == "claim" then
+	-- claim(name, worker, lease) -> 1: the worker's now; 0: another's, live.
+	local t = now()
+	local held = redis.call("HGET", claims, ARGV[2])
+	local owner, lapse = (held or ""):match("^(%S+) (%S+)$")
+	if owner and owner ~= ARGV[3] and tonumber(lapse) > t then
+		return 0
+	end
+	redis.call("HSET", claims, ARGV[2], ARGV[3] .. " " .. string.format("%.17g", t + tonumber(ARGV[4])))
+	-- A claim lapses: the hash goes with the last one (a day at most).
+	redis.call("PEXPIRE", claims, 86400000)
+	return 1
+elseif step == "unclaim" then
+	local held = redis.call("HGET", claims, ARGV[2])
+	if held and held:match("^(%S+) ") == ARGV[3] then
+		redis.call("HDEL", claims, ARGV[2])
+	end
+	return 1
 elseif step == "leave" then
 	redis.call("ZREM", lapses, ARGV[2])
 	return redis.call("ZREM", line, ARGV[2])
@@ -361,7 +380,7 @@ elseif step == "reserve" then
 elseif step == "reset" then
 	-- Afresh, but for the reserve: the organization's policy, not a state.
 	local reserve = redis.call("HGET", bucket, "reserve")
-	local count = redis.call("DEL", bucket, leases, workers, line, lapses)
+	local count = redis.call("DEL", bucket, leases, workers, line, lapses, claims)
 	if reserve then
 		redis.call("HSET", bucket, "reserve", reserve)
 	end

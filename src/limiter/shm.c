@@ -21,6 +21,7 @@
 #define SHM_VERSION 3
 #define SHM_BUCKETS 64
 #define SHM_WORKERS 256
+#define SHM_CLAIMS 64
 /* More tokens out than a worker can have: a count past it was tampered with. */
 #define SHM_MAX_IN_FLIGHT 1000000
 
@@ -49,6 +50,14 @@ struct shm_worker {
 	int in_flight;
 };
 
+/* A fetch one worker does for the others (limiter_claim), until it lapses
+ * or the worker dies. */
+struct shm_claim {
+	char name[65]; /* "" when free */
+	int slot;
+	double lapses;
+};
+
 struct shm_file {
 	char magic[24];
 	uint32_t version;
@@ -65,6 +74,7 @@ struct shm_file {
 	uint32_t repaired; /* values found out of bounds, and set right */
 	struct shm_bucket buckets[SHM_BUCKETS];
 	struct shm_worker workers[SHM_WORKERS];
+	struct shm_claim claims[SHM_CLAIMS];
 };
 
 /* The file mapped, and open: its slot's byte is locked through fd. */
@@ -311,6 +321,59 @@ static int shm_set_reserve(struct limiter *l, double share, double now)
 	return 0;
 }
 
+/* The claim of name, or a free one to make it in (a lapsed one, or a dead
+ * worker's, is free); NULL when every claim is live. Locked. */
+static struct shm_claim *claim_of(struct shm_limiter *s, const char *name, double now)
+{
+	struct shm_claim *free_claim = NULL;
+	for (int i = 0; i < SHM_CLAIMS; i++) {
+		struct shm_claim *c = &s->file->claims[i];
+		c->name[sizeof c->name - 1] = '\0'; /* whatever was written there */
+		int live = c->name[0] != '\0' && isfinite(c->lapses) && c->lapses > now && c->slot >= 0 &&
+		           c->slot < SHM_WORKERS && !slot_dead(&s->map, c->slot);
+		if (live && strcmp(c->name, name) == 0)
+			return c;
+		if (!live && !free_claim)
+			free_claim = c;
+	}
+	if (free_claim)
+		free_claim->name[0] = '\0';
+	return free_claim;
+}
+
+static int shm_claim(struct limiter *l, const char *name, double lease, double now)
+{
+	struct shm_limiter *s = of(l);
+	if (s->broken || s->map.cut)
+		return 1; /* alone: nobody to fetch for */
+	lock(&s->map);
+	struct shm_claim *c = claim_of(s, name, now);
+	int mine = 1;
+	if (c && c->name[0] != '\0' && c->slot != s->map.slot) {
+		mine = 0;
+	} else if (c) {
+		snprintf(c->name, sizeof c->name, "%s", name);
+		c->slot = s->map.slot;
+		c->lapses = now + lease;
+	}
+	unlock(&s->map);
+	return mine;
+}
+
+static void shm_unclaim(struct limiter *l, const char *name)
+{
+	struct shm_limiter *s = of(l);
+	if (s->broken || s->map.cut)
+		return;
+	lock(&s->map);
+	for (int i = 0; i < SHM_CLAIMS; i++) {
+		struct shm_claim *c = &s->file->claims[i];
+		if (c->slot == s->map.slot && strncmp(c->name, name, sizeof c->name) == 0)
+			c->name[0] = '\0';
+	}
+	unlock(&s->map);
+}
+
 static void shm_cancel(struct limiter *l, limiter_ticket ticket)
 {
 	struct shm_limiter *s = of(l);
@@ -380,6 +443,8 @@ static const struct limiter_ops shm_ops = {
     .take = shm_take,
     .leave = shm_leave,
     .set_reserve = shm_set_reserve,
+    .claim = shm_claim,
+    .unclaim = shm_unclaim,
     .cancel = shm_cancel,
     .observe = shm_observe,
     .view = shm_view,

@@ -30,6 +30,9 @@ static const struct long_option LONG_OPTIONS[] = {
     {"--accept-damage", 0},
     {"--dead", 0},
     {"--retry-dead", 0},
+    {"--drain", 0},
+    {"--plan", 0},
+    {"--max-calls", 1},
     {"--collection", 1},
     {"--folder", 1},
     {"--env", 1},
@@ -110,6 +113,8 @@ static int long_value(char **argv, int *i, const struct long_option *o, struct o
 		opts->limiter = value;
 	} else if (strcmp(o->name, "--queue") == 0) {
 		opts->queue = value;
+	} else if (strcmp(o->name, "--max-calls") == 0) {
+		opts->max_calls = value; /* checked by pulse.queue.command */
 	} else if (strcmp(o->name, "--reserve") == 0) {
 		opts->action = "reserve"; /* its value is checked by pulse.admin */
 		opts->action_value = value;
@@ -145,6 +150,7 @@ static const char *const ACTIONS[][2] = {
     {"--status", "status"}, {"--reset", "reset"},
     {"--check", "check"},   {"--accept-damage", "accept_damage"},
     {"--dead", "dead"},     {"--retry-dead", "retry_dead"},
+    {"--drain", "drain"},
 };
 
 /* Sets the flag a long option without a value stands for. */
@@ -166,6 +172,8 @@ static int long_flag(const struct long_option *o, struct options *opts)
 		opts->quiet = 1;
 	else if (strcmp(o->name, "--version") == 0)
 		opts->version = 1;
+	else if (strcmp(o->name, "--plan") == 0)
+		opts->plan = 1;
 	return 0;
 }
 
@@ -220,6 +228,19 @@ static int check_together(struct options *o, char *message, size_t len)
 		         "FILE'");
 		return ARGS_BAD;
 	}
+	/* A plan of a queue is its action; of a collection, a way to play it. */
+	if (o->plan && o->queue) {
+		o->action = "plan";
+		o->actions++;
+	}
+	if (o->plan && !o->collection && !o->queue) {
+		snprintf(message, len, "'--plan' goes with '--collection FILE' or '--queue URL'");
+		return ARGS_BAD;
+	}
+	if (o->max_calls && !(o->queue && o->action && strcmp(o->action, "drain") == 0)) {
+		snprintf(message, len, "'--max-calls N' goes with '--queue URL --drain'");
+		return ARGS_BAD;
+	}
 	if (o->collection && o->queue) {
 		snprintf(message, len, "'--collection' and '--queue' cannot go together");
 		return ARGS_BAD;
@@ -239,14 +260,14 @@ static int check_together(struct options *o, char *message, size_t len)
 	if (o->queue &&
 	    (o->actions != 1 || strcmp(o->action, "reset") == 0 || strcmp(o->action, "reserve") == 0)) {
 		snprintf(message, len,
-		         "'--queue URL' goes with one of '--status', '--check', '--accept-damage', '--dead' "
-		         "and '--retry-dead'");
+		         "'--queue URL' goes with one of '--status', '--check', '--accept-damage', '--dead', "
+		         "'--retry-dead', '--drain' and '--plan'");
 		return ARGS_BAD;
 	}
 	if (o->actions && !o->limiter && !o->queue) {
 		snprintf(message, len,
-		         "'--status', '--reset', '--reserve', '--check', '--accept-damage', '--dead' and "
-		         "'--retry-dead' go with '--limiter URL' or '--queue URL'");
+		         "'--status', '--reset', '--reserve', '--check', '--accept-damage', '--dead', "
+		         "'--retry-dead' and '--drain' go with '--limiter URL' or '--queue URL'");
 		return ARGS_BAD;
 	}
 	return 0;

@@ -24,6 +24,10 @@ struct options {
 	int actions;              /* how many were given: one is right */
 	/* --collection FILE plays a Postman collection (pulse.play), with: */
 	const char *collection, *folder, *env, *data, *parallel;
+	/* --plan: what --collection or --queue would spend, nothing sent;
+	 * --max-calls N: a --queue URL --drain stops cleanly after N calls. */
+	int plan;
+	const char *max_calls;
 	const char *reporters[4]; /* --reporter json:FILE|junit:FILE, repeatable */
 	int reporter_count;
 };

@@ -79,12 +79,19 @@ static void print_help(void)
 	       "                 the entries the damage touched are reconciled before any send\n"
 	       "  --queue URL --dead       list the dead letters\n"
 	       "  --queue URL --retry-dead put every dead letter back in the queue\n"
+	       "  --queue URL --drain [--max-calls N]  apply the queued writes with a client of\n"
+	       "                 $PULSE_API_KEY and $PULSE_BASE_URL, in the bulk lane; with\n"
+	       "                 --max-calls, stop cleanly after N calls (the rest stay queued).\n"
+	       "                 An uncertain write, with no reconcile here, becomes a dead letter\n"
+	       "  --queue URL --plan       the calls a drain would spend now, and the least time\n"
+	       "                 the bucket makes them take; nothing sent\n"
 	       "  --collection FILE        play a Postman collection's requests in document order,\n"
 	       "                 through the limiter and retries, and print a summary; exit\n"
 	       "                 status 1 when one failed. With it: --folder NAME, --env FILE\n"
 	       "                 (a Postman environment), --data FILE.csv|FILE.json (a run per\n"
 	       "                 row), --parallel N (rows at once), --reporter json:FILE or\n"
-	       "                 junit:FILE (repeatable)\n"
+	       "                 junit:FILE (repeatable), --plan (the calls it would spend,\n"
+	       "                 and the least time they take; nothing sent)\n"
 	       "The API key comes from $PULSE_API_KEY, a file named by $PULSE_API_KEY_FILE, or\n"
 	       "pulse.new{api_key = ...}, never from the command line, where other users of the\n"
 	       "machine could read it. Ctrl-C or SIGTERM stops a script with one line saying\n"
@@ -235,7 +242,7 @@ static int run_admin(lua_State *L, const struct options *o)
 		return 0;
 	lua_getfield(L, -1, o->action);
 	lua_pushstring(L, o->limiter ? o->limiter : o->queue);
-	lua_pushstring(L, o->action_value);
+	lua_pushstring(L, o->action_value ? o->action_value : o->max_calls);
 	if (report(L, docall(L, 2, 2)) != LUA_OK)
 		return 0;
 	if (!lua_toboolean(L, -2))
@@ -264,6 +271,8 @@ static int run_collection(lua_State *L, const struct options *o)
 		lua_pushstring(L, fields[i][1]); /* NULL pushes nil */
 		lua_setfield(L, -2, fields[i][0]);
 	}
+	lua_pushboolean(L, o->plan);
+	lua_setfield(L, -2, "plan");
 	lua_createtable(L, o->reporter_count, 0);
 	for (int i = 0; i < o->reporter_count; i++) {
 		lua_pushstring(L, o->reporters[i]);

@@ -1,8 +1,11 @@
 -- pulse-lua --queue URL --status | --check | --accept-damage | --dead |
--- --retry-dead: a queue looked at, or decided on, from the command line,
--- by an operator who has no script at hand. Each prints what it found
--- and returns true, or nil and why (then pulse-lua exits 1).
+-- --retry-dead | --drain [--max-calls N] | --plan: a queue looked at,
+-- decided on, or drained from the command line, by an operator who has no
+-- script at hand. Each prints what it found and returns true, or nil and
+-- why (then pulse-lua exits 1).
 
+local plan = require("pulse.plan")
+local pulse = require("pulse")
 local queue = require("pulse.queue")
 local state = require("pulse.queue.state")
 
@@ -143,6 +146,68 @@ function command.dead(url)
 			print(string.format("%s  %s %s  attempts %d  %s", e.id, e.method, e.path, e.attempts or 0, e.reason or ""))
 		end
 		print(string.format("%d dead letter%s", #list, #list == 1 and "" or "s"))
+		return true
+	end)
+end
+
+-- A client of the environment ($PULSE_API_KEY, $PULSE_BASE_URL,
+-- $PULSE_LIMITER), or nil and why not.
+local function client_of_environment(option)
+	local ok, client = pcall(pulse.new)
+	if not ok then
+		return nil, option .. ": " .. tostring(client):gsub("^[^:]*:%d+: ", "")
+	end
+	return client
+end
+
+-- The calls a drain would spend now, and the least time they take.
+function command.plan(url)
+	local client, why = client_of_environment("--plan")
+	if not client then
+		return nil, why
+	end
+	return with_queue(url, "--plan", function(q)
+		local p, failed = q:plan(client)
+		if not p then
+			return nil, failed
+		end
+		print(string.format(
+			"queue %s: %d pending, %d uncertain (without a reconcile, dead letters: no call)",
+			url:gsub("//[^@/]*@", "//"),
+			p.entries,
+			p.uncertain
+		))
+		print("  " .. plan.describe(p))
+		return true
+	end)
+end
+
+-- Applies the queue with a client of the environment, in the bulk lane,
+-- until it is empty, or max_calls calls are spent (the rest stay queued).
+function command.drain(url, max_calls)
+	local max = max_calls and math.tointeger(tonumber(max_calls))
+	if max_calls and (not max or max < 1) then
+		return nil, "--max-calls takes a whole number of calls, 1 or more, not '" .. max_calls .. "'"
+	end
+	local client, why = client_of_environment("--drain")
+	if not client then
+		return nil, why
+	end
+	return with_queue(url, "--drain", function(q)
+		local report, failed = q:drain(client, { max_calls = max })
+		if not report then
+			return nil, failed
+		end
+		print(string.format(
+			"%d done, %d dead, %d left, %d calls%s",
+			report.done,
+			report.dead,
+			report.pending,
+			report.calls,
+			report.stopped == "max_calls" and string.format(" (--max-calls %d: run it again to go on)", max)
+				or report.stopped and " (stopped by " .. tostring(report.stopped) .. ")"
+				or ""
+		))
 		return true
 	end)
 end

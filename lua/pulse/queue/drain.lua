@@ -45,6 +45,7 @@ local OPTIONS = {
 	settle = "non-negative",
 	accept_damage = "boolean",
 	priority = "lane",
+	max_calls = "count",
 }
 
 local BACKOFF = { base = "positive", cap = "positive" }
@@ -108,6 +109,8 @@ local function check(client, opts, level)
 		lease = opts.lease or 60,
 		settle = opts.settle or 30,
 		accept_damage = opts.accept_damage or false,
+		priority = opts.priority,
+		max_calls = opts.max_calls,
 	}
 end
 
@@ -287,8 +290,23 @@ function Drain:empty()
 	return c.pending + c.uncertain == 0 and self.in_flight == 0
 end
 
+-- The calls the drain has spent (its client's, reconciles included).
+function Drain:calls()
+	return self.client:stats().requests - self.calls_before
+end
+
+-- Whether max_calls is reached, counting a call for each entry out: then
+-- no entry starts, and the rest stay pending for the next drain.
+function Drain:out_of_calls()
+	local max = self.opts.max_calls
+	if max and not self.report.stopped and self:calls() + self.in_flight >= max then
+		self.report.stopped = "max_calls"
+	end
+	return self.report.stopped == "max_calls"
+end
+
 function Drain:worker()
-	while not self:stop_requested() do
+	while not self:stop_requested() and not self:out_of_calls() do
 		local entry = self.store:next_entry(self.busy, core.epoch())
 		if entry then
 			-- By id: a compaction rebuilds the entries, not what is taken.
@@ -396,6 +414,7 @@ function drain.run(store, client, opts, level)
 		idle = {},
 		in_flight = 0,
 		report = { done = 0, dead = 0 },
+		calls_before = client:stats().requests,
 	}, Drain)
 	local err
 	ok, why = store:flush()
@@ -436,6 +455,7 @@ function drain.run(store, client, opts, level)
 	end
 	local counts = store:counts()
 	self.report.pending = counts.pending + counts.uncertain
+	self.report.calls = self:calls()
 	return self.report
 end
 

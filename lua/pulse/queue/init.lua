@@ -15,6 +15,7 @@ local drain = require("pulse.queue.drain")
 local errors = require("pulse.errors")
 local file = require("pulse.queue.file")
 local options = require("pulse.options")
+local plan = require("pulse.plan")
 local redis = require("pulse.queue.redis")
 
 local queue = {}
@@ -184,14 +185,40 @@ end
 -- `until_empty`, `stop_timeout`, `backoff`, `settle` (seconds a server may
 -- still apply a write past its attempt's timeout: no uncertain entry is
 -- reconciled before), `accept_damage` (drain a damaged journal, its
--- touched entries reconciled first), and on Redis `lease`.
--- @return a report `{ done =, dead =, pending =, stopped = }` (and
+-- touched entries reconciled first), `priority` (the lane on the limiter:
+-- "bulk" unless said), `max_calls` (no entry starts once that many calls
+-- are spent or promised to the entries out: the rest stay for the next
+-- drain), and on Redis `lease`.
+-- @return a report `{ done =, dead =, pending =, calls =, stopped = }` (and
 -- `damage` when accepted); or nil and why (another process drains the
 -- file queue, the journal is damaged, Redis lost the queue, or the store
 -- failed)
 function Queue:drain(client, opts)
 	check_self(self, "drain")
 	return drain.run(self.store, client, opts, 2)
+end
+
+--- What draining the queue now would spend, without sending anything: a
+-- call per pending entry, and one more per uncertain entry when opts
+-- gives `reconcile` (it asks the API; without one they become dead
+-- letters), and the least time the client's bucket, as it stands, makes
+-- them take.
+-- @param client the client that would drain it
+-- @tparam[opt] table opts the drain's options (`reconcile` counts)
+-- @return `{ calls, seconds, entries, uncertain, rate }`; or nil and why
+-- @usage local p = q:plan(client)
+-- print(require("pulse.plan").describe(p))
+function Queue:plan(client, opts)
+	check_self(self, "plan")
+	if type(client) ~= "table" or type(client.ratelimit) ~= "function" then
+		usage("bad argument #1 to 'plan' (a client from pulse.new expected, got " .. type(client) .. ")", 2)
+	end
+	local s, why = self:stats()
+	if not s then
+		return nil, why
+	end
+	local reconciled = opts and opts.reconcile and s.uncertain or 0
+	return plan.make(client, s.pending + reconciled, { entries = s.pending, uncertain = s.uncertain })
 end
 
 --- Counts: `pending`, `uncertain` (sent, outcome unknown), `done`, `dead`,

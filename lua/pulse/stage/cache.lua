@@ -5,10 +5,18 @@
 --   open:    a write drops the cached reads of its path; a GET with a fresh
 --            entry is answered from it, without a token; a stale entry is
 --            kept, to revalidate (its validators go with the request) or to
---            serve on an error.
+--            serve on an error; in a task, within stale_while_revalidate,
+--            it is served at once, and one refresh of it goes out behind,
+--            in its own task, in the bulk lane (it waits for tokens
+--            nobody else wants).
 --   outcome: a 304 confirms the stale entry; a 503, or no answer (no
 --            connection, a timeout, a connection lost), serves it when
 --            stale_if_error allows.
+--            With a shared limiter and a cache directory, the processes
+--            sharing them fetch a missing entry once: one claims the
+--            fetch in the limiter's store, the others wait for what it
+--            stores (res.shared), and take over when its claim lapses or
+--            it dies.
 --   close:   a write's end drops the reads it changed (again: a read may
 --            have refilled them meanwhile); a GET's sound success is
 --            stored, unless it says no-store or holds a key. Nothing
@@ -23,6 +31,7 @@ local core = require("pulse.core")
 local errors = require("pulse.errors")
 local response = require("pulse.response")
 local secrets = require("pulse.secrets")
+local tasks = require("pulse.tasks")
 
 local stage = { name = "cache" }
 
@@ -67,9 +76,91 @@ local function from_entry(call, entry, flag)
 	return body, res
 end
 
+-- The one refresh of a stale entry served at once: a GET of its URL in
+-- the bulk lane, which revalidates it (line.revalidating lets it past the
+-- serving below) and stores what comes. Its answer is nobody's.
+local function refresh(line, url, ttl)
+	-- Done, failed, or its task closed by a run that failed: the next
+	-- stale hit may refresh again.
+	local _ <close> = setmetatable({}, {
+		__close = function()
+			line.refreshing[url] = nil
+		end,
+	})
+	line.revalidating = url
+	pcall(line.client.request, line.client, "GET", url, { priority = "bulk", cache = { ttl = ttl } })
+end
+
+-- Serves entry, stale, at once and sends its refresh behind, when the
+-- cache allows (stale_while_revalidate) and a task can wait for the
+-- refresh. true and the answer, or nothing.
+local function while_revalidating(call, entry, ttl)
+	local line, url = call.line, call.req.url
+	local store = line.cache
+	if cache.age(entry) >= ttl + store.stale_while_revalidate or not tasks.current() then
+		return
+	end
+	line.refreshing = line.refreshing or {}
+	if not line.refreshing[url] then
+		line.refreshing[url] = true
+		line.stats.cache_refreshes = line.stats.cache_refreshes + 1
+		tasks.spawn(refresh, line, url, ttl)
+	end
+	return true, from_entry(call, entry, "stale")
+end
+
+-- How long a fetch claimed for the other processes may take before another
+-- process takes it over, and how often the others look for its answer.
+local CLAIM_LEASE = 10
+local CLAIM_POLL = 0.05
+
+-- A fresh entry of url the key may read, or nil.
+local function fresh_entry(line, url, ttl)
+	local store = line.cache
+	if not line.key_vouched and store:vouched(line.bucket, line.key_digest) then
+		line.key_vouched = true
+	end
+	local entry = line.key_vouched and store:get(line.bucket, url)
+	return entry and cache.age(entry) < ttl and entry or nil
+end
+
+-- Another process of the shared limiter may be fetching url into the
+-- shared directory: claims the fetch, or waits (within the call's budget)
+-- for the entry the fetcher stores. true and the answer when it came that
+-- way; nothing when this call fetches (call.claimed, unclaimed at close).
+local function fetch_once(call, ttl)
+	local line, url = call.line, call.req.url
+	local name = core.sha256(line.bucket .. " " .. url)
+	local deadline = core.now() + line.budget
+	while true do
+		local mine = line.limiter:claim(name, CLAIM_LEASE)
+		if mine ~= false then -- this process's, or the store is away: fetch
+			call.claimed = mine and name or nil
+			return
+		end
+		tasks.sleep(CLAIM_POLL)
+		local entry = fresh_entry(line, url, ttl)
+		if entry then
+			line.stats.cache_hits = line.stats.cache_hits + 1
+			local body, res = from_entry(call, entry)
+			if res and res.from_cache then
+				res.shared = true
+			end
+			return true, body, res
+		end
+		if core.now() >= deadline then
+			return -- waited the budget: fetch it itself
+		end
+	end
+end
+
 function stage.open(call)
 	local line, req = call.line, call.req
 	local store = line.cache
+	-- The refresh sets it just before its call comes here, without a yield
+	-- between: whoever comes next is no refresh.
+	local own_refresh = line.revalidating == req.url
+	line.revalidating = nil
 	if req.cache == false then
 		return
 	end
@@ -97,7 +188,16 @@ function stage.open(call)
 	end
 	stats.cache_misses = stats.cache_misses + 1
 	if not entry then
+		if line.shared and store.dir then
+			return fetch_once(call, ttl)
+		end
 		return
+	end
+	if store.stale_while_revalidate > 0 and not own_refresh then
+		local served, a, b = while_revalidating(call, entry, ttl)
+		if served then
+			return true, a, b
+		end
 	end
 	call.stale = entry
 	local lines = { table.unpack(req.headers or {}) }
@@ -143,7 +243,8 @@ local function sound(call, value)
 	return declared == nil or declared == #call.body
 end
 
-function stage.close(call, value, second)
+-- What close does but for the claim.
+local function store_answer(call, value, second)
 	local line, req, status = call.line, call.req, call.status
 	if status and not call.hop.foreign then
 		key_answered(line, status)
@@ -170,6 +271,17 @@ function stage.close(call, value, second)
 		etag = headers.etag,
 		last_modified = headers["last-modified"],
 	})
+	return value, second
+end
+
+-- The answer is stored (or will not be): the processes waiting on the
+-- claim of its fetch go on.
+function stage.close(call, value, second)
+	value, second = store_answer(call, value, second)
+	if call.claimed then
+		call.line.limiter:unclaim(call.claimed)
+		call.claimed = nil
+	end
 	return value, second
 end
 

@@ -1,0 +1,253 @@
+-- Every call counts: the organization's budget spent by many consumers at
+-- once, each row against the same job without this issue's machinery, in
+-- one invocation, against pulse-sandbox on loopback.
+--   1. Front desk under load: a drain of 600 writes (bulk) on a bucket of
+--      20 every 5 s while another process makes 20 interactive GETs at
+--      random moments, with a reserve of 0.2; against the same run with no
+--      lanes (both normal, no reserve). The interactive calls' waits, and
+--      how close the 620 calls came to the bucket's floor.
+--   2. A schedule read by 16 processes at once: on a shared limiter and
+--      cache directory, against 16 clients of their own.
+--   3. sync_appointments.lua run by 4 processes at once over one range:
+--      sharing the limiter and a cache directory, against not.
+-- Calls are the sandbox's count; 429s are counted everywhere.
+--   build/pulse-lua bench/budget.lua      (make bench runs it)
+--   BUDGET_WRITES=600 (the drain's writes; the floor scales with it)
+
+package.path = "spec/?.lua;" .. package.path
+local core = require("pulse.core")
+local json = require("pulse.json")
+local support = require("support.sandbox")
+
+local WRITES = tonumber(os.getenv("BUDGET_WRITES") or "600")
+local BIN = support.BIN .. "/pulse-lua"
+
+local function temp_script(text)
+	local path = support.temp_path(".lua")
+	support.write_file(path, text)
+	return path
+end
+
+local function percentile(list, p)
+	table.sort(list)
+	return list[math.max(1, math.ceil(#list * p))] or 0
+end
+
+-- ---- 1. front desk under load ----------------------------------------------
+
+local DRAINER = temp_script([[
+local pulse = require("pulse")
+local q = assert(pulse.queue.open("file:" .. arg[1]))
+local report = assert(q:drain(pulse.new(), { workers = 8, priority = arg[2] }))
+q:close()
+io.write(pulse.json.encode({ done = report.done, dead = report.dead, ended = require("pulse.core").epoch() }), "\n")
+]])
+
+local FRONT_DESK = temp_script([[
+local pulse, core = require("pulse"), require("pulse.core")
+local client = pulse.new({ priority = arg[1] })
+math.randomseed(tonumber(arg[3]))
+local waits, ended = {}, 0
+for i = 1, 20 do
+	core.sleep(math.random() * tonumber(arg[2]))
+	local asked = core.now()
+	local body, res = client:get(arg[4])
+	assert(body, tostring(res))
+	waits[i], ended = core.now() - asked, core.epoch()
+end
+io.write(pulse.json.encode({ waits = waits, ended = ended }), "\n")
+]])
+
+local function front_desk(lanes)
+	local sandbox = support.start({ rate_limit = "20/5/20" })
+	local shm, journal = support.temp_path(), support.temp_path(".journal")
+	local q = assert(require("pulse").queue.open("file:" .. journal))
+	for i = 1, WRITES do
+		assert(q:push({ method = "POST", path = support.GUESTS, json = sandbox:guest(i), id = "g" .. i }))
+	end
+	q:close()
+	local env = string.format(
+		"PULSE_API_KEY=%s PULSE_BASE_URL=%s PULSE_LIMITER=shm:%s ",
+		support.shell_quote(sandbox.key),
+		sandbox.url,
+		shm
+	)
+	if lanes then
+		local _, err, code = support.run(env .. BIN .. " --limiter shm:" .. shm .. " --reserve interactive=0.2")
+		assert(code == 0, err)
+	end
+	local floor = math.ceil((WRITES + 20 - 20) / 20) * 5 -- a full bucket at once, then 20 a window
+	local started = core.epoch()
+	local drain_out, desk_out = support.temp_path(), support.temp_path()
+	local drain_lane = lanes and "bulk" or "normal"
+	support.background(env .. "taskset -c 1 " .. BIN .. " " .. DRAINER .. " " .. journal .. " " .. drain_lane, drain_out)
+	support.background(
+		string.format(
+			"%s taskset -c 1 %s %s %s %g 7 %s",
+			env,
+			BIN,
+			FRONT_DESK,
+			lanes and "interactive" or "normal",
+			floor * 0.09, -- 20 pauses of half this on average: the drain's length
+			sandbox:item(1)
+		),
+		desk_out
+	)
+	local function result(path)
+		local text
+		repeat
+			core.sleep(0.5)
+			text = support.read_file(path) or ""
+		until text:find("\n$")
+		os.remove(path)
+		return assert(json.decode(text:match("[^\n]*\n$")), text)
+	end
+	local drained, desk = result(drain_out), result(desk_out)
+	local stats = sandbox:stats()
+	sandbox:stop()
+	os.remove(shm)
+	os.remove(journal)
+	return {
+		p50 = percentile(desk.waits, 0.5),
+		p95 = percentile(desk.waits, 0.95),
+		max = percentile(desk.waits, 1),
+		took = math.max(drained.ended, desk.ended) - started,
+		floor = floor,
+		calls = stats.requests,
+		rate_limited = stats.rate_limited,
+		done = drained.done,
+	}
+end
+
+print(string.format("front desk under load: a drain of %d writes (8 workers) and 20 GETs at random moments,", WRITES))
+print("bucket 20 every 5 s, shm: limiter; the GETs' waits in seconds")
+print(string.format("%-28s %7s %7s %7s %8s %8s %6s %5s", "", "p50", "p95", "max", "took s", "floor s", "calls", "429s"))
+for _, lanes in ipairs({ true, false }) do
+	local r = front_desk(lanes)
+	print(string.format(
+		"%-28s %7.3f %7.3f %7.3f %8.1f %8d %6d %5d",
+		lanes and "interactive, reserve 0.2" or "no lanes (all normal)",
+		r.p50,
+		r.p95,
+		r.max,
+		r.took,
+		r.floor,
+		r.calls,
+		r.rate_limited
+	))
+end
+
+-- ---- 2. a schedule read by 16 processes ------------------------------------
+
+local READER = "spec/support/reader_worker.lua"
+
+local function read_by_16(shared)
+	local sandbox = support.start({ rate_limit = "60/60/60", faults = "latency:ms=200:count=0" })
+	local shm, dir = support.temp_path(), support.temp_path(".cache")
+	local outs = {}
+	for i = 1, 16 do
+		outs[i] = support.temp_path()
+		-- Not shared: each its own limiter and cache, as 16 scripts are.
+		local limiter = shared and "shm:" .. shm or "shm:" .. shm .. "." .. i
+		local cache = shared and dir or dir .. "." .. i
+		support.background(
+			string.format(
+				"PULSE_API_KEY=%s %s %s %s %s %s %s",
+				support.shell_quote(sandbox.key),
+				BIN,
+				READER,
+				sandbox.url,
+				limiter,
+				cache,
+				support.READ
+			),
+			outs[i]
+		)
+	end
+	for _, out in ipairs(outs) do
+		local text
+		repeat
+			core.sleep(0.05)
+			text = support.read_file(out) or ""
+		until text:find("\n$")
+		os.remove(out)
+	end
+	local stats = sandbox:stats()
+	sandbox:stop()
+	os.execute("rm -rf " .. dir .. "* " .. shm .. "*")
+	return stats.requests, stats.rate_limited
+end
+
+print("")
+print("a schedule (GET /v1/centers) read by 16 processes at once")
+print(string.format("%-44s %6s %5s", "", "calls", "429s"))
+for _, shared in ipairs({ true, false }) do
+	local calls, limited = read_by_16(shared)
+	local how = shared and "shared limiter and cache directory" or "each its own"
+	print(string.format("%-44s %6d %5d", how, calls, limited))
+end
+
+-- ---- 3. sync_appointments.lua by 4 processes -------------------------------
+
+local function sync_by_4(shared)
+	local sandbox = support.start({ rate_limit = "100000/1/100000" })
+	local shm, dir = support.temp_path(), support.temp_path(".cache")
+	local first, last = os.date("%Y-%m-%d", os.time() - 14 * 86400), os.date("%Y-%m-%d", os.time() + 7 * 86400)
+	local outs, files = {}, {}
+	for i = 1, 4 do
+		outs[i], files[i] = support.temp_path(), support.temp_path(".jsonl")
+		local env = string.format("PULSE_API_KEY=%s PULSE_BASE_URL=%s ", support.shell_quote(sandbox.key), sandbox.url)
+		if shared then
+			env = env .. "PULSE_LIMITER=shm:" .. shm .. " PULSE_SYNC_CACHE=" .. dir .. " "
+		end
+		support.background(
+			string.format(
+				"%s %s examples/sync_appointments.lua %s %s %s 2>/dev/null; echo done",
+				env,
+				BIN,
+				files[i],
+				first,
+				last
+			),
+			outs[i]
+		)
+	end
+	for i, out in ipairs(outs) do
+		repeat
+			core.sleep(0.1)
+		until (support.read_file(out) or ""):find("done\n$")
+		os.remove(out)
+		os.remove(files[i])
+		os.remove(files[i] .. ".checkpoint")
+	end
+	local stats = sandbox:stats()
+	sandbox:stop()
+	os.execute("rm -rf " .. dir .. " " .. shm)
+	return stats.requests, stats.rate_limited
+end
+
+print("")
+print("examples/sync_appointments.lua over 22 days, 4 processes at once")
+print(string.format("%-44s %6s %5s", "", "calls", "429s"))
+local one_sandbox = support.start({ rate_limit = "100000/1/100000" })
+local one_out = support.temp_path(".jsonl")
+support.run(string.format(
+	"PULSE_API_KEY=%s PULSE_BASE_URL=%s %s examples/sync_appointments.lua %s %s %s",
+	support.shell_quote(one_sandbox.key),
+	one_sandbox.url,
+	BIN,
+	one_out,
+	os.date("%Y-%m-%d", os.time() - 14 * 86400),
+	os.date("%Y-%m-%d", os.time() + 7 * 86400)
+))
+print(string.format("%-44s %6d %5s", "one process (the calls of one)", one_sandbox:stats().requests, "-"))
+one_sandbox:stop()
+os.remove(one_out)
+os.remove(one_out .. ".checkpoint")
+for _, shared in ipairs({ true, false }) do
+	local calls, limited = sync_by_4(shared)
+	local how = shared and "sharing limiter and cache (PULSE_SYNC_CACHE)" or "each alone"
+	print(string.format("%-44s %6d %5d", how, calls, limited))
+end
+os.remove(DRAINER)
+os.remove(FRONT_DESK)
