@@ -16,7 +16,6 @@
 
 package.path = "spec/?.lua;" .. package.path
 local core = require("pulse.core")
-local json = require("pulse.json")
 local support = require("support.sandbox")
 
 local WRITES = tonumber(os.getenv("BUDGET_WRITES") or "600")
@@ -93,16 +92,7 @@ local function front_desk(lanes)
 		),
 		desk_out
 	)
-	local function result(path)
-		local text
-		repeat
-			core.sleep(0.5)
-			text = support.read_file(path) or ""
-		until text:find("\n$")
-		os.remove(path)
-		return assert(json.decode(text:match("[^\n]*\n$")), text)
-	end
-	local drained, desk = result(drain_out), result(desk_out)
+	local drained, desk = support.json_line(drain_out, 3600), support.json_line(desk_out, 3600)
 	local stats = sandbox:stats()
 	sandbox:stop()
 	os.remove(shm)
@@ -165,12 +155,7 @@ local function read_by_16(shared)
 		)
 	end
 	for _, out in ipairs(outs) do
-		local text
-		repeat
-			core.sleep(0.05)
-			text = support.read_file(out) or ""
-		until text:find("\n$")
-		os.remove(out)
+		support.json_line(out)
 	end
 	local stats = sandbox:stats()
 	sandbox:stop()

@@ -175,6 +175,35 @@ describe("lanes on a bucket", function()
 		end
 	end)
 
+	it("sets the reserve from the command line, where every process of the bucket reads it", function()
+		local shm = support.temp_path()
+		temp[#temp + 1] = shm
+		local function runner(args)
+			return support.run(support.BIN .. "/pulse-lua --limiter " .. args)
+		end
+		local out, err, code = runner("shm:" .. shm .. "?bucket=front --reserve interactive=0.25")
+		assert.are.equal(0, code, err)
+		assert.are.equal("bucket front keeps 0.25 of each window for interactive calls\n", out)
+		out = runner("shm:" .. shm .. " --status")
+		assert.truthy(out:find("waiting    0 interactive, 0 normal, 0 bulk; reserve 0.25 of each window", 1, true), out)
+		local rl = core.limiter({ url = "shm:" .. shm, bucket = "front", limit = 8, window = 60, burst = 8 })
+		local taken, first = rl:take(nil, "bulk")
+		assert.are.equal(0, taken)
+		rl:observe(200, answer(7, 50, 8, 60), nil, first)
+		for i = 1, 5 do
+			assert.are.equal(0, (rl:take(nil, "bulk", 0)), "bulk token " .. i)
+		end
+		assert.is_true(rl:take(nil, "bulk", 0) > 1, "the last 2 of 8 are the reserve another process set")
+		local url = server.url .. "/?bucket=front-" .. math.random(1e6)
+		out, err, code = runner(url .. " --reserve interactive=0.5")
+		assert.are.equal(0, code, err)
+		out = runner(url .. " --status")
+		assert.truthy(out:find("reserve 0.5 of each window", 1, true), out)
+		_, err, code = runner("shm:" .. shm .. "?bucket=front --reserve bulk=0.2")
+		assert.are.equal(1, code)
+		assert.truthy(err:find("--reserve takes interactive=SHARE, a share of each window from 0 to 1, not 'bulk=0.2'", 1, true), err)
+	end)
+
 	it("refuses a lane or a reserve it does not know, naming them", function()
 		local rl = core.ratelimit(5, 60, 5)
 		local ok, err = pcall(rl.take, rl, nil, "urgent")
@@ -228,14 +257,7 @@ describe("lanes between processes", function()
 	end
 
 	local function calls_of(out)
-		local deadline = core.now() + 60
-		local text
-		repeat
-			core.sleep(0.05)
-			text = support.read_file(out) or ""
-		until text:find("\n$") or core.now() > deadline
-		os.remove(out)
-		return assert(require("pulse.json").decode(text), "a worker said: " .. text).calls
+		return support.json_line(out).calls
 	end
 
 	local function epoch_of(iso)

@@ -99,7 +99,6 @@ end)
 describe("identical reads across processes", function()
 	local redis = require("support.redis")
 	local core = require("pulse.core")
-	local json = require("pulse.json")
 	local server
 
 	setup(function()
@@ -134,14 +133,7 @@ describe("identical reads across processes", function()
 	local function answers(outs)
 		local all = {}
 		for i, out in ipairs(outs) do
-			local deadline = core.now() + 60
-			local text
-			repeat
-				core.sleep(0.05)
-				text = support.read_file(out) or ""
-			until text:find("\n$") or core.now() > deadline
-			os.remove(out)
-			all[i] = assert(json.decode(text), "reader " .. i .. " said: " .. text)
+			all[i] = support.json_line(out)
 		end
 		return all
 	end

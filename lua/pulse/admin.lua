@@ -129,7 +129,9 @@ function admin.reserve(limiter_url, spec)
 	if not bucket then
 		return nil, missing or "--reserve: name the bucket (?bucket=NAME), or set PULSE_API_KEY and PULSE_BASE_URL"
 	end
-	local ok, limiter = pcall(core.limiter, { url = limiter_url, bucket = bucket })
+	-- A shm: URL's ?bucket=NAME names the bucket, not a part of the path.
+	local open_url = limiter_url:find("^shm:") and limiter_url:gsub("[?].*$", "") or limiter_url
+	local ok, limiter = pcall(core.limiter, { url = open_url, bucket = bucket })
 	if not ok then
 		return nil, "--reserve: " .. tostring(limiter)
 	end

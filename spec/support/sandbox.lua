@@ -92,6 +92,20 @@ end
 -- pulse.core and lua/ (pulse.sandbox then runs the pulse-sandbox program);
 -- returns its stdout, stderr and exit code. Under make check-asan pulse.core
 -- is instrumented: lua5.4 loads it with the sanitizer's runtime first.
+-- The JSON line a background process writes last to the file at path,
+-- decoded, once the line has ended (up to timeout seconds, 60 by default);
+-- the file goes. Raises with what the process said when it is no JSON.
+function support.json_line(path, timeout)
+	local deadline = core.now() + (timeout or 60)
+	local text
+	repeat
+		core.sleep(0.05)
+		text = read_file(path) or ""
+	until text:find("\n$") or core.now() > deadline
+	os.remove(path)
+	return assert(json.decode(text:match("([^\n]*)\n$") or text), "the process said: " .. text)
+end
+
 function support.run_lua54(path)
 	local preload = os.getenv("ASAN_OPTIONS") and "LD_PRELOAD=$(gcc -print-file-name=libasan.so) " or ""
 	return support.run(string.format(

@@ -93,12 +93,15 @@ static lanes_place enter(struct lanes *q, int lane, int owner, double lapse)
 	return slot->place;
 }
 
-/* The tokens held for interactive takes in the window s is in. */
+/* The tokens held for interactive takes in the window s is in: the
+ * reserve's share of the limit, less what interactive takes spent of it;
+ * never more than the share of the limit as the server now says it. */
 static double reserve_left(struct lanes *q, const struct ratelimit_state *s)
 {
-	if (q->reserve_window != s->window_ticket) {
+	double share = ceil(q->reserve * s->limit - 1e-9);
+	if (q->reserve_window != s->window_ticket || q->reserve_left > share) {
+		q->reserve_left = q->reserve_window != s->window_ticket ? share : fmin(q->reserve_left, share);
 		q->reserve_window = s->window_ticket;
-		q->reserve_left = ceil(q->reserve * s->limit - 1e-9);
 	}
 	return q->reserve_left;
 }

@@ -143,10 +143,15 @@ local function view(s, t)
 end
 
 -- The tokens held for interactive takes in the window s is in.
+-- (core/lanes.c's: never more than the share of the limit as the server
+-- now says it.)
 local function reserve_left(s)
+	local share = math.ceil(s.reserve * s.limit - 1e-9)
 	if s.reserve_window ~= s.window_ticket then
 		s.reserve_window = s.window_ticket
-		s.reserve_left = math.ceil(s.reserve * s.limit - 1e-9)
+		s.reserve_left = share
+	elseif s.reserve_left > share then
+		s.reserve_left = share
 	end
 	return s.reserve_left
 end
