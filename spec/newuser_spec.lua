@@ -22,8 +22,8 @@ end
 local BATCH_OF_30 = [[
 	local client = require("pulse").new()
 	local requests = {}
-	for i = 1, 30 do
-		requests[i] = { "GET", "/v1/centers" }
+	for i = 1, 30 do -- pages of their own: twins at once would share one call
+		requests[i] = { "GET", "/v1/centers", { query = { page = i } } }
 	end
 	client:batch(requests)
 ]]
@@ -144,7 +144,7 @@ describe("statistics", function()
 			(function()
 				local list = {}
 				for i = 1, 12 do
-					list[i] = { "GET", "/v1/centers" }
+					list[i] = { "GET", "/v1/centers", { query = { page = i } } }
 				end
 				return list
 			end)(),
@@ -189,7 +189,8 @@ describe("interrupts", function()
 				local requests = {}
 				for i = 1, 20 do
 					local guest = { center_id = %q, personal_info = { first_name = "C", last_name = tostring(i) } }
-					requests[i] = i %% 2 == 0 and { "GET", "/v1/centers" } or { "POST", "/v1/guests", { json = guest } }
+					requests[i] = i %% 2 == 0 and { "GET", "/v1/centers", { query = { page = i } } }
+						or { "POST", "/v1/guests", { json = guest } }
 				end
 				client:batch(requests, { concurrency = 4 })
 			]],

@@ -100,7 +100,8 @@ static double reserve_left(struct lanes *q, const struct ratelimit_state *s)
 {
 	double share = ceil(q->reserve * s->limit - 1e-9);
 	if (q->reserve_window != s->window_ticket || q->reserve_left > share) {
-		q->reserve_left = q->reserve_window != s->window_ticket ? share : fmin(q->reserve_left, share);
+		q->reserve_left =
+		    q->reserve_window != s->window_ticket ? share : fmin(q->reserve_left, share);
 		q->reserve_window = s->window_ticket;
 	}
 	return q->reserve_left;

@@ -73,8 +73,8 @@ struct shm_file {
 	double clock_disagreement;
 	uint32_t repaired; /* values found out of bounds, and set right */
 	struct shm_bucket buckets[SHM_BUCKETS];
-	struct shm_worker workers[SHM_WORKERS];
 	struct shm_claim claims[SHM_CLAIMS];
+	struct shm_worker workers[SHM_WORKERS];
 };
 
 /* The file mapped, and open: its slot's byte is locked through fd. */

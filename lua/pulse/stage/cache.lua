@@ -136,11 +136,20 @@ local function fetch_once(call, ttl)
 		local mine = line.limiter:claim(name, CLAIM_LEASE)
 		if mine ~= false then -- this process's, or the store is away: fetch
 			call.claimed = mine and name or nil
+		else
+			tasks.sleep(CLAIM_POLL)
+		end
+		-- Looked again: a fetcher may have stored it and let its claim go
+		-- since this call first looked.
+		local entry = fresh_entry(line, url, ttl)
+		if not entry and mine ~= false then
 			return
 		end
-		tasks.sleep(CLAIM_POLL)
-		local entry = fresh_entry(line, url, ttl)
 		if entry then
+			if call.claimed then
+				line.limiter:unclaim(name)
+				call.claimed = nil
+			end
 			line.stats.cache_hits = line.stats.cache_hits + 1
 			local body, res = from_entry(call, entry)
 			if res and res.from_cache then
