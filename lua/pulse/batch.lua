@@ -81,10 +81,10 @@ end
 -- In a task of its own: an entry the full path takes.
 local function full(self, i, method, path, entry_opts)
 	local priority = self.opts.priority
-	if priority and type(entry_opts) == "table" and entry_opts.priority == nil then
+	-- The batch's lane, unless the entry names its own (options that are
+	-- no table go on as they are, for the call to refuse).
+	if priority and (entry_opts == nil or type(entry_opts) == "table" and entry_opts.priority == nil) then
 		entry_opts = options.merge(entry_opts, { priority = priority })
-	elseif priority and entry_opts == nil then
-		entry_opts = { priority = priority }
 	end
 	return self:finish(i, self.client:request(method, path, entry_opts))
 end

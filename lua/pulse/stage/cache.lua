@@ -8,15 +8,14 @@
 --            serve on an error; in a task, within stale_while_revalidate,
 --            it is served at once, and one refresh of it goes out behind,
 --            in its own task, in the bulk lane (it waits for tokens
---            nobody else wants).
+--            nobody else wants). With a shared limiter and a cache
+--            directory, the processes sharing them fetch a missing entry
+--            once: one claims the fetch in the limiter's store, the others
+--            wait for what it stores (res.shared), and take over when its
+--            claim lapses or it dies.
 --   outcome: a 304 confirms the stale entry; a 503, or no answer (no
 --            connection, a timeout, a connection lost), serves it when
 --            stale_if_error allows.
---            With a shared limiter and a cache directory, the processes
---            sharing them fetch a missing entry once: one claims the
---            fetch in the limiter's store, the others wait for what it
---            stores (res.shared), and take over when its claim lapses or
---            it dies.
 --   close:   a write's end drops the reads it changed (again: a read may
 --            have refilled them meanwhile); a GET's sound success is
 --            stored, unless it says no-store or holds a key. Nothing
@@ -114,13 +113,20 @@ end
 local CLAIM_LEASE = 10
 local CLAIM_POLL = 0.05
 
--- A fresh entry of url the key may read, or nil.
-local function fresh_entry(line, url, ttl)
+-- The entry of url, fresh or stale, when the key in use may read it (the
+-- server took the key, in this process or, by the directory, another);
+-- else nil.
+local function readable_entry(line, url)
 	local store = line.cache
 	if not line.key_vouched and store:vouched(line.bucket, line.key_digest) then
 		line.key_vouched = true
 	end
-	local entry = line.key_vouched and store:get(line.bucket, url)
+	return line.key_vouched and store:get(line.bucket, url) or nil
+end
+
+-- A fresh entry of url the key may read, or nil.
+local function fresh_entry(line, url, ttl)
+	local entry = readable_entry(line, url)
 	return entry and cache.age(entry) < ttl and entry or nil
 end
 
@@ -186,10 +192,7 @@ function stage.open(call)
 		return
 	end
 	call.cache_ttl = ttl
-	if not line.key_vouched and store:vouched(line.bucket, line.key_digest) then
-		line.key_vouched = true
-	end
-	local entry = line.key_vouched and store:get(line.bucket, req.url)
+	local entry = readable_entry(line, req.url)
 	local stats = line.stats
 	if entry and cache.age(entry) < ttl then
 		stats.cache_hits = stats.cache_hits + 1
