@@ -145,13 +145,18 @@ describe("identical reads across processes", function()
 			local shm = support.temp_path()
 			local limiter = backend == "shm:" and "shm:" .. shm or server.url .. "/?bucket=reads-" .. sandbox.port
 			local all = answers(readers(sandbox, limiter, dir, support.READ, 16))
-			local shared = 0
+			local shared, stored = 0, 0
 			for i, a in ipairs(all) do
 				assert.is_true(a.ok, "reader " .. i .. ": " .. tostring(a.error))
 				shared = shared + (a.shared and 1 or 0)
+				stored = stored + (a.from_cache and 1 or 0)
 			end
 			assert.are.equal(1, sandbox:stats().requests, "calls spent by 16 readers")
-			assert.are.equal(15, shared)
+			-- 15 answered from the fetcher's answer: those that waited on its
+			-- claim (res.shared), and any that started after it was stored
+			-- (a plain hit: under ASan a process starts slowly).
+			assert.are.equal(15, stored)
+			assert.is_true(shared >= 1, "none waited on the fetcher's claim")
 			sandbox:stop()
 			os.execute("rm -rf " .. dir)
 			os.remove(shm)
