@@ -107,6 +107,20 @@ describe("lanes on a bucket", function()
 		end
 	end)
 
+	it("shows the reserve and who waits in each lane, on every backend", function()
+		for name, rl in pairs(limiters("shown-" .. math.random(1e6), 4, 60)) do
+			assert.are.same({ reserve = 0, waiting = { interactive = 0, normal = 0, bulk = 0 } }, rl:lanes(), name)
+			assert.is_true(rl:set_reserve(0.25), name)
+			emptied(rl, 4)
+			local bulk1, bulk2, interactive = caller(rl, "bulk"), caller(rl, "bulk"), caller(rl, "interactive")
+			for _, ask in ipairs({ bulk1, bulk2, interactive }) do
+				assert.is_false(ask(), name)
+			end
+			local lanes = rl:lanes()
+			assert.are.same({ reserve = 0.25, waiting = { interactive = 1, normal = 0, bulk = 2 } }, lanes, name)
+		end
+	end)
+
 	it("holds no token for a caller that left, or never came back", function()
 		for name, rl in pairs(limiters("leave", 3, 60)) do
 			local out = emptied(rl, 3)

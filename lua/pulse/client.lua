@@ -322,6 +322,25 @@ function Client:ratelimit()
 	return self._line.limiter:view()
 end
 
+--- The bucket's lanes, in every process sharing it: the reserve (the
+-- share of each window held for interactive calls), the callers waiting
+-- in each lane now, and the lane this client's calls take by default.
+-- @treturn table `reserve, waiting = {interactive, normal, bulk}, priority`;
+-- or nil, why (a shared limiter's store could not answer)
+function Client:lanes()
+	local line = self._line
+	local lanes, why = line.limiter:lanes()
+	if not lanes then
+		return nil, why
+	end
+	for name, lane in pairs(options.LANES) do
+		if lane == (line.lane or options.LANES.normal) then
+			lanes.priority = name
+		end
+	end
+	return lanes
+end
+
 --- What the client has done so far.
 -- @treturn table `requests, retries, rate_limited, throttled, throttled_sum,
 -- ignored_headers, bytes_received, bytes_sent, latency` (percentiles)
@@ -369,6 +388,19 @@ function Client:get(path, opts)
 		not_a_client("get")
 	end
 	return send.call(self._line, "get", "GET", path, opts)
+end
+
+--- What the client's cache holds for a GET of path, without sending it:
+-- the body (decoded as a GET's) and whether the entry is still fresh. A
+-- plan counts with it (op:plan).
+-- @tparam string path
+-- @tparam[opt] table opts a GET's (`query`, `cache`)
+-- @return body, fresh; or nil when the cache holds nothing the key may read
+function Client:cached(path, opts)
+	if getmetatable(self) ~= Client then
+		not_a_client("cached")
+	end
+	return send.cached(self._line, "cached", path, opts)
 end
 
 --- DELETE: `request("DELETE", path, opts)`.

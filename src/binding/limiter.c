@@ -131,6 +131,20 @@ static int core_limiter(lua_State *L)
 	return 1;
 }
 
+/* Sets reserve and waiting = {interactive =, normal =, bulk =} on the
+ * table on top. */
+static void push_lanes_fields(lua_State *L, const struct limiter_lanes *lanes)
+{
+	binding_push_number(L, lanes->reserve);
+	lua_setfield(L, -2, "reserve");
+	lua_createtable(L, 0, LANES);
+	for (int lane = 0; lane < LANES; lane++) {
+		lua_pushinteger(L, lanes->waiting[lane]);
+		lua_setfield(L, -2, lanes_name(lane));
+	}
+	lua_setfield(L, -2, "waiting");
+}
+
 static void push_status(const struct limiter_bucket_status *st, void *ctx)
 {
 	lua_State *L = ctx;
@@ -156,14 +170,7 @@ static void push_status(const struct limiter_bucket_status *st, void *ctx)
 	lua_setfield(L, -2, "clock_disagreement");
 	lua_pushinteger(L, st->repaired);
 	lua_setfield(L, -2, "repaired");
-	binding_push_number(L, st->reserve);
-	lua_setfield(L, -2, "reserve");
-	lua_createtable(L, 0, LANES);
-	for (int lane = 0; lane < LANES; lane++) {
-		lua_pushinteger(L, st->waiting[lane]);
-		lua_setfield(L, -2, lanes_name(lane));
-	}
-	lua_setfield(L, -2, "waiting");
+	push_lanes_fields(L, &st->lanes);
 	lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
 }
 
@@ -362,6 +369,22 @@ static int limiter_view_method(lua_State *L)
 	return 1;
 }
 
+/* rl:lanes([now]) -> {reserve =, waiting = {interactive =, normal =, bulk =}}
+ * of the bucket, in every process sharing it; or nil, why */
+static int limiter_lanes_method(lua_State *L)
+{
+	struct limiter *l = binding_check_limiter(L, 1);
+	struct limiter_lanes lanes;
+	if (limiter_lanes(l, opt_now(L, 2), &lanes) != 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, l->error);
+		return 2;
+	}
+	lua_createtable(L, 0, 2);
+	push_lanes_fields(L, &lanes);
+	return 1;
+}
+
 /* rl:ignored_headers() -> how many rate-limit values it ignored as garbage */
 static int limiter_ignored_method(lua_State *L)
 {
@@ -388,6 +411,7 @@ const luaL_Reg binding_limiter_methods[] = {
     {"unclaim", limiter_unclaim_method},
     {"set_reserve", limiter_set_reserve_method},
     {"view", limiter_view_method},
+    {"lanes", limiter_lanes_method},
     {"ignored_headers", limiter_ignored_method},
     {NULL, NULL},
 };

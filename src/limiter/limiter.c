@@ -72,6 +72,12 @@ struct limiter_view limiter_view(struct limiter *l, double now)
 	return (struct limiter_view){.bucket = l->ops->view(l, now), .in_flight = l->in_flight};
 }
 
+int limiter_lanes(struct limiter *l, double now, struct limiter_lanes *out)
+{
+	*out = (struct limiter_lanes){0};
+	return l->ops->lanes(l, now, out);
+}
+
 struct limiter *limiter_retain(struct limiter *l)
 {
 	l->refs++;

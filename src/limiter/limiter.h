@@ -39,6 +39,12 @@ struct limiter_caller {
 #define LIMITER_LANE(caller) ((caller) ? (caller)->lane : LANE_NORMAL)
 #define LIMITER_PLACE(caller) ((caller) ? &(caller)->place : NULL)
 
+/* A bucket's lanes: the reserve, and the callers waiting in each lane. */
+struct limiter_lanes {
+	double reserve;
+	int waiting[LANES];
+};
+
 /*
  * A backend. The engine runs on the same thread, so an operation blocks
  * for at most one round trip to where the state lives (redis.c: a
@@ -68,6 +74,9 @@ struct limiter_ops {
 	int (*observe)(struct limiter *l, const struct ratelimit_observation *o, double now,
 	               limiter_ticket ticket);
 	struct ratelimit_view (*view)(struct limiter *l, double now);
+	/* The bucket's lanes now, in every process sharing it: 0, or -1 with
+	 * why in l->error. */
+	int (*lanes)(struct limiter *l, double now, struct limiter_lanes *out);
 	void (*close)(struct limiter *l); /* frees l */
 };
 
@@ -101,8 +110,7 @@ struct limiter_bucket_status {
 	int clock_disagreements;
 	double clock_disagreement;
 	int repaired;
-	double reserve;     /* the share held for interactive takes */
-	int waiting[LANES]; /* callers waiting for a token, by lane */
+	struct limiter_lanes lanes;
 };
 
 /* A bucket's answer to a take (core/ratelimit.h's: 0, seconds to wait, or
@@ -121,6 +129,7 @@ void limiter_cancel(struct limiter *l, limiter_ticket ticket);
 void limiter_observe(struct limiter *l, const struct ratelimit_observation *o, double now,
                      limiter_ticket ticket);
 struct limiter_view limiter_view(struct limiter *l, double now);
+int limiter_lanes(struct limiter *l, double now, struct limiter_lanes *out);
 
 /* Another reference, for a transfer that holds a token of l. */
 struct limiter *limiter_retain(struct limiter *l);

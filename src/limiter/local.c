@@ -50,6 +50,13 @@ static struct ratelimit_view local_view(struct limiter *l, double now)
 	return ratelimit_view(bucket_of(l), now);
 }
 
+static int local_lanes(struct limiter *l, double now, struct limiter_lanes *out)
+{
+	out->reserve = of(l)->line.reserve;
+	lanes_count(&of(l)->line, now, out->waiting);
+	return 0;
+}
+
 static void local_close(struct limiter *l)
 {
 	free(l);
@@ -62,6 +69,7 @@ static const struct limiter_ops local_ops = {
     .cancel = NULL, /* a token spent is spent: the server may have counted it */
     .observe = local_observe,
     .view = local_view,
+    .lanes = local_lanes,
     .close = local_close,
 };
 

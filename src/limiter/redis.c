@@ -314,6 +314,27 @@ static struct ratelimit_view redis_view(struct limiter *l, double now)
 	return v;
 }
 
+/* The lanes in a status step's reply (its elements from 11 on). */
+static void lanes_of_status(const redisReply *reply, struct limiter_lanes *out)
+{
+	out->reserve = number(reply, 11);
+	for (int lane = 0; lane < LANES; lane++)
+		out->waiting[lane] = (int)number(reply, 12 + (size_t)lane);
+}
+
+static int redis_lanes(struct limiter *l, double now, struct limiter_lanes *out)
+{
+	(void)now;
+	redisReply *reply = run(of(l), "status", 0, NULL);
+	if (!reply)
+		return -1;
+	/* A bucket no one has used yet answers nothing: no reserve, no line. */
+	if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0)
+		lanes_of_status(reply, out);
+	freeReplyObject(reply);
+	return 0;
+}
+
 static void redis_close(struct limiter *l)
 {
 	struct redis_limiter *r = of(l);
@@ -330,6 +351,7 @@ static const struct limiter_ops redis_ops = {
     .cancel = redis_cancel,
     .observe = redis_observe,
     .view = redis_view,
+    .lanes = redis_lanes,
     .close = redis_close,
 };
 
@@ -417,10 +439,8 @@ int limiter_redis_status(const char *url, const char *bucket,
 			    .workers = (int)number(reply, 8),
 			    .observed = number(reply, 9),
 			    .last_status = (int)number(reply, 10),
-			    .reserve = number(reply, 11),
 			};
-			for (int lane = 0; lane < LANES; lane++)
-				st.waiting[lane] = (int)number(reply, 12 + (size_t)lane);
+			lanes_of_status(reply, &st.lanes);
 			snprintf(st.name, sizeof st.name, "%s",
 			         r->link.url.name[0] ? r->link.url.name : bucket);
 			each(&st, ctx);

@@ -418,6 +418,22 @@ static struct ratelimit_view shm_view(struct limiter *l, double now)
 	return ratelimit_view(&s->own, now);
 }
 
+static int shm_lanes(struct limiter *l, double now, struct limiter_lanes *out)
+{
+	struct shm_limiter *s = of(l);
+	if (!s->broken && !s->map.cut) {
+		lock(&s->map);
+		struct shm_bucket *b = checked_bucket(s, now);
+		out->reserve = b->line.reserve;
+		lanes_count(&b->line, now, out->waiting);
+		unlock(&s->map);
+		if (!s->map.cut)
+			return 0;
+	}
+	snprintf(l->error, sizeof l->error, "the shm: limiter's file was cut short under this process");
+	return -1;
+}
+
 static void unmap(struct shm_map *m)
 {
 	shm_guard_remove(m->file);
@@ -448,6 +464,7 @@ static const struct limiter_ops shm_ops = {
     .cancel = shm_cancel,
     .observe = shm_observe,
     .view = shm_view,
+    .lanes = shm_lanes,
     .close = shm_close,
 };
 
@@ -632,9 +649,9 @@ int limiter_shm_status(const char *path, void (*each)(const struct limiter_bucke
 		    .clock_disagreements = (int)f->clock_disagreements,
 		    .clock_disagreement = f->clock_disagreement,
 		    .repaired = (int)f->repaired,
-		    .reserve = b->line.reserve,
+		    .lanes.reserve = b->line.reserve,
 		};
-		lanes_count(&b->line, now, st.waiting);
+		lanes_count(&b->line, now, st.lanes.waiting);
 		memcpy(st.name, b->name, sizeof st.name);
 		st.name[sizeof st.name - 1] = '\0';
 		for (int w = 0; w < SHM_WORKERS; w++)

@@ -202,10 +202,11 @@ end
 -- call per pending entry, and one more per uncertain entry when opts
 -- gives `reconcile` (it asks the API; without one they become dead
 -- letters), and the least time the client's bucket, as it stands, makes
--- them take.
+-- them take in the drain's lane (bulk unless opts gives `priority`),
+-- behind the calls waiting in its lane and above.
 -- @param client the client that would drain it
--- @tparam[opt] table opts the drain's options (`reconcile` counts)
--- @return `{ calls, seconds, entries, uncertain, rate }`; or nil and why
+-- @tparam[opt] table opts the drain's options (`reconcile` and `priority` count)
+-- @return `{ calls, seconds, entries, uncertain, rate, priority, ahead, reserve }`; or nil and why
 -- @usage local p = q:plan(client)
 -- print(require("pulse.plan").describe(p))
 function Queue:plan(client, opts)
@@ -218,7 +219,11 @@ function Queue:plan(client, opts)
 		return nil, why
 	end
 	local reconciled = opts and opts.reconcile and s.uncertain or 0
-	return plan.make(client, s.pending + reconciled, { entries = s.pending, uncertain = s.uncertain })
+	local priority = opts and opts.priority or "bulk"
+	if not options.LANES[priority] then
+		usage('plan: option \'priority\' must be "interactive", "normal" or "bulk", got ' .. tostring(priority), 2)
+	end
+	return plan.make(client, s.pending + reconciled, { entries = s.pending, uncertain = s.uncertain }, priority)
 end
 
 --- Counts: `pending`, `uncertain` (sent, outcome unknown), `done`, `dead`,
