@@ -2,6 +2,7 @@
 -- a batch or a drain that stops cleanly at that many calls, and goes on
 -- from there when run again.
 
+local core = require("pulse.core")
 local plan = require("pulse.plan")
 local pulse = require("pulse")
 local support = require("support.sandbox")
@@ -16,6 +17,59 @@ describe("a plan", function()
 		assert.are.equal(4, plan.seconds(5, view), "nothing before the block ends")
 		local p = { calls = 130, seconds = 125, rate = { limit = 60, window = 60, remaining = 10 } }
 		assert.are.equal("130 calls, about 2 min 5 s (the bucket: 60 calls every 60 s, 10 left now)", plan.describe(p))
+	end)
+
+	it("counts the callers waiting ahead, and a reserve a bulk job reaches only shortly before each refill", function()
+		local view = { limit = 10, window = 5, remaining = 10, reset = 3, blocked = 0 }
+		local bulk = { ahead = 0, held = 2 }
+		assert.are.equal(0, plan.seconds(8, view, bulk), "8 outside the reserve go at once")
+		assert.are.equal(2.5, plan.seconds(9, view, bulk), "the 9th at the reserve's release, half a second early")
+		assert.are.equal(3, plan.seconds(18, view, bulk), "8 more at the refill")
+		assert.are.equal(7.5, plan.seconds(19, view, bulk), "the 19th from the next window's reserve")
+		assert.are.equal(3, plan.seconds(19, view), "a normal job spends the reserve at once")
+		assert.are.equal(3, plan.seconds(5, view, { ahead = 6, held = 0 }), "6 waiting first leave 4 now")
+	end)
+
+	it("plans a drain in its lane on a shared bucket, behind the callers other processes have waiting", function()
+		local shm, journal = support.temp_path(), support.temp_path(".journal")
+		local other = core.limiter({ url = "shm:" .. shm, bucket = "org", limit = 10, window = 60, burst = 10 })
+		assert.is_true(other:set_reserve(0.2))
+		local taken, first = other:take()
+		assert.are.equal(0, taken)
+		-- The server's word: nothing left, 30 s to the refill.
+		local policy = "Organization-RateLimit-Limit: 10;w=60;b=10\r\n"
+		other:observe(200, policy .. "RateLimit-Remaining: 0\r\nRateLimit-Reset: 30\r\n", nil, first)
+		local _, interactive = other:take(nil, "interactive", 0)
+		local _, bulk = other:take(nil, "bulk", 0)
+		assert.is_true(interactive > 0 and bulk > 0, "both wait in line")
+		local client = pulse.new({ api_key = "k", base_url = "http://127.0.0.1:9", limiter = "shm:" .. shm, bucket = "org" })
+		assert.are.same(
+			{ reserve = 0.2, waiting = { interactive = 1, normal = 0, bulk = 1 }, priority = "normal" },
+			client:lanes()
+		)
+		local q = assert(pulse.queue.open("file:" .. journal))
+		for i = 1, 17 do
+			assert(q:push({ method = "POST", path = support.GUESTS, json = { n = i } }))
+		end
+		-- Bulk: behind both, 10 at the refill (8 then, 2 of the reserve at
+		-- its release a second before the next), then 9 of the next: the
+		-- 9th needs that window's reserve too.
+		local p = assert(q:plan(client))
+		assert.are.equal("bulk", p.priority)
+		assert.are.equal(2, p.ahead)
+		assert.is_true(p.seconds > 148 and p.seconds <= 149, tostring(p.seconds))
+		assert.truthy(plan.describe(p):find("bulk lane, 2 calls ahead, reserve 0.2 for interactive calls", 1, true))
+		-- Normal: behind the interactive caller only, and the reserve is its own.
+		p = assert(q:plan(client, { priority = "normal" }))
+		assert.are.equal(1, p.ahead)
+		assert.is_true(p.seconds > 89 and p.seconds <= 90, tostring(p.seconds))
+		local ok, err = pcall(q.plan, q, client, { priority = "urgent" })
+		assert.is_false(ok)
+		assert.truthy(tostring(err):find("option 'priority' must be", 1, true), tostring(err))
+		q:close()
+		client:close()
+		os.remove(shm)
+		os.remove(journal)
 	end)
 end)
 
@@ -117,6 +171,38 @@ describe("max_calls and --plan", function()
 		out, err, code = runner("--queue file:" .. journal .. " --status --max-calls 3")
 		assert.are.equal(1, code, out)
 		assert.truthy(err:find("'--max-calls N' goes with '--queue URL --drain'", 1, true), err)
+	end)
+
+	it("plans a walk by the page_info of a first page the cache holds, less the pages it holds fresh", function()
+		local client = sandbox:client({ cache = { ttl = 60 } })
+		local api = client:api()
+		local center = assert(client:get("/v1/centers")).centers[1]
+		local args = { center_id = center.id, size = 50 }
+		local p = api.guests.list:plan(args)
+		assert.are.same({ 1, 1, false, 0 }, { p.calls, p.pages, p.pages_known, p.cached })
+		assert.truthy(plan.describe(p):find("^at least 1 call,"), plan.describe(p))
+		local first = assert(api.guests.list({ center_id = center.id, page = 1, size = 50 }))
+		local pages = math.ceil(first.page_Info.total / 50)
+		assert.is_true(pages >= 3, "a walk of several pages")
+		local before = sandbox:stats().requests
+		p = api.guests.list:plan(args)
+		assert.are.equal(before, sandbox:stats().requests, "a plan sends nothing")
+		assert.are.same({ pages - 1, pages, true, 1 }, { p.calls, p.pages, p.pages_known, p.cached })
+		local walked = 0
+		for _ in api.guests.list:pages(args) do
+			walked = walked + 1
+		end
+		assert.are.equal(pages, walked)
+		assert.are.equal(p.calls, sandbox:stats().requests - before, "the walk spent what the plan said")
+		p = api.guests.list:plan(args, { priority = "bulk" })
+		assert.are.same({ 0, pages, "bulk" }, { p.calls, p.cached, p.priority })
+		-- A window operation's calls are its windows: 20 days, 3 of 7.
+		p = api.appointments.list:plan({ center_id = center.id, start_date = "2026-11-01", end_date = "2026-11-20" })
+		assert.are.same({ 3, 3, true }, { p.calls, p.pages, p.pages_known })
+		local ok, err = pcall(api.guests.list.plan, api.guests.list, "x")
+		assert.is_false(ok)
+		assert.truthy(tostring(err):find("api.guests.list:plan: args must be a table, got string", 1, true), tostring(err))
+		client:close()
 	end)
 
 	it("plans a collection's run within 10% of the calls it then spends, sending nothing", function()

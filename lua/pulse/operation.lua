@@ -13,6 +13,7 @@ local json = require("pulse.json")
 local lookup = require("pulse.lookup")
 local options = require("pulse.options")
 local pagination = require("pulse.pagination")
+local plan = require("pulse.plan")
 local url = require("pulse.url")
 
 local operation = {}
@@ -336,8 +337,10 @@ local function add_days(date, n)
 end
 
 -- The calls of a walk: a function returning the next (args) to call, or
--- nil when there is none; told each answer by after(body, items).
-local function plan(self, name, args)
+-- nil when there is none; told each answer by after(body, items), or
+-- after() for a page a plan has not seen: a full one, as far as a total
+-- seen before says.
+local function calls_of(self, name, args)
 	local entry = self.entry
 	if entry.window then
 		local from, to = args[entry.window.from], args[entry.window.to]
@@ -369,7 +372,7 @@ local function plan(self, name, args)
 		local page_param, size_param = entry.paging.page, entry.paging.size
 		local size = args[size_param] or entry.paging.max
 		local page = args[page_param] or 1
-		local done = false
+		local done, total = false, nil
 		return function()
 			if done then
 				return nil
@@ -378,9 +381,11 @@ local function plan(self, name, args)
 			call[page_param], call[size_param] = page, size
 			return call
 		end, function(body, items)
-			local total = total_of(body)
-			if #items == 0 or #items < size or (total and page * size >= total) then
+			total = total_of(body) or total
+			if items and (#items == 0 or #items < size) or (total and page * size >= total) then
 				done = true
+			elseif not items and not total then
+				done = true -- a page not seen, and no total: a plan knows no more
 			end
 			page = page + 1
 		end
@@ -394,7 +399,7 @@ local function walk(self, name, args, opts, per_item)
 	if args ~= nil and type(args) ~= "table" then
 		usage(self.dotted .. ":" .. name .. ": args must be a table, got " .. type(args), 3)
 	end
-	local next_call, after = plan(self, name, args or {})
+	local next_call, after = calls_of(self, name, args or {})
 	return pagination.iterator(function()
 		local call = next_call()
 		if not call then
@@ -424,6 +429,55 @@ end
 --- Each item of a walk: `for item, res in op:each(args, opts)`.
 function Operation:each(args, opts)
 	return walk(self, "each", args, opts, true)
+end
+
+--- What the walk of args (op:pages, op:each) would spend, without sending
+-- anything: a pulse.plan (`calls, seconds` at the client's bucket and
+-- lane, `priority` from opts) with `cached`, the calls its cache answers
+-- fresh, and `pages`. A window operation's calls are its windows. A
+-- list's pages come from the page_info of its first page when the cache
+-- holds that answer (`pages_known`); else the plan counts that first
+-- call alone and says the rest is not known.
+-- @usage print(require("pulse.plan").describe(api.guests.search:plan({ last_name = "Lee" })))
+function Operation:plan(args, opts)
+	if args ~= nil and type(args) ~= "table" then
+		usage(self.dotted .. ":plan: args must be a table, got " .. type(args), 2)
+	end
+	if opts ~= nil and type(opts) ~= "table" then
+		usage(self.dotted .. ":plan: opts must be a table, got " .. type(opts), 2)
+	end
+	opts = opts or {}
+	if opts.priority ~= nil and not options.LANES[opts.priority] then
+		usage(self.dotted .. ':plan: opts.priority must be "interactive", "normal" or "bulk"', 2)
+	end
+	local client = self.client
+	-- The cache's answer to a call of the walk: its body, fresh or not.
+	local function peek(call)
+		local path, send = errors.built(pcall(build, self, call, opts))
+		return client:cached(path, send)
+	end
+	local next_call, after = calls_of(self, "plan", args or {})
+	local calls, cached, pages, total_seen = 0, 0, 0, false
+	local known = true
+	local call = next_call()
+	while call do
+		local body, fresh = peek(call)
+		pages = pages + 1
+		if fresh then
+			cached = cached + 1
+		else
+			calls = calls + 1
+		end
+		local items = body and items_of(self.entry, body)
+		if items then
+			total_seen = total_seen or total_of(body) ~= nil
+		elseif self.entry.paging and not total_seen then
+			known = false -- what follows this page is not known without it
+		end
+		after(items and body, items)
+		call = next_call()
+	end
+	return plan.make(client, calls, { cached = cached, pages = pages, pages_known = known }, opts.priority)
 end
 
 -- An operation of client. entry: pulse.catalog's; group_dotted: its

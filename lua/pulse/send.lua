@@ -64,7 +64,9 @@ local tasks = require("pulse.tasks")
 
 local send = {}
 
-send.stages = { (require("pulse.stage.cache")) }
+local cache_stage = require("pulse.stage.cache")
+
+send.stages = { cache_stage }
 
 local IDEMPOTENT = request.IDEMPOTENT
 local is_success = errors.is_success
@@ -779,6 +781,21 @@ function send.call(line, name, method, path, opts)
 		end
 	end
 	return call:run(false)
+end
+
+--- What line's cache holds for a GET of path (opts as a call's): the body
+-- and whether it is fresh (stage/cache.lua's peek); nil when nothing. A
+-- call's misuse raises, as send.call's.
+function send.cached(line, name, path, opts)
+	local req, why = request.prepare(line, name, "GET", path, opts)
+	if not req then
+		error(why, 2)
+	end
+	if not line.cache or req.cache == false then
+		return nil
+	end
+	local per_call = type(req.cache) == "table" and req.cache.ttl or nil
+	return cache_stage.peek(line, req.url, per_call)
 end
 
 return send

@@ -169,6 +169,22 @@ local function fetch_once(call, ttl)
 	end
 end
 
+-- What the cache holds for a GET of url that the key in use may read:
+-- the body (decoded when it is JSON) and whether it is fresh by its TTL
+-- (per_call, else the rules'); nil when nothing, or it does not decode.
+-- Nothing is sent or counted: a plan looks (client:cached).
+function stage.peek(line, url, per_call)
+	local entry = readable_entry(line, url)
+	if not entry then
+		return nil
+	end
+	local body = response.body(entry.body, core.headers(entry.headers))
+	if body == nil then
+		return nil
+	end
+	return body, cache.age(entry) < line.cache:ttl_for(url, per_call)
+end
+
 function stage.open(call)
 	local line, req = call.line, call.req
 	local store = line.cache
