@@ -59,6 +59,28 @@ describe("identical reads", function()
 		assert.is_nil(answers[2].body.changed, "a rider's body is its own table")
 	end)
 
+	it("keep the first one's record for later twins when a twin with a shorter deadline gives up on it", function()
+		local slow = support.start({ faults = "latency:ms=150:count=0" }) -- a reset ends a fault
+		local client = slow:client()
+		assert.is_table(client:get(support.READ .. "?page=2"), "the bucket confirmed: no call waits for a first answer")
+		local answers = at_once(3, function(i)
+			if i == 2 then -- gives up riding after 50 ms, and its own call times out too
+				return client:get(support.READ, { timeout = 0.05, retry = false })
+			elseif i == 3 then
+				pulse.sleep(0.08) -- asked after the second gave up, while the first is out
+			end
+			return client:get(support.READ)
+		end)
+		assert.are.equal(200, answers[1].res.status)
+		assert.is_false(answers[1].res.shared)
+		assert.is_nil(answers[2].body)
+		assert.are.equal("timeout", answers[2].res.kind)
+		assert.are.equal(200, answers[3].res.status)
+		assert.is_true(answers[3].res.shared, "the third rode along with the first, still out")
+		assert.are.equal(0, answers[3].res.attempts)
+		slow:stop()
+	end)
+
 	it("are not shared when asked with Cache-Control: no-cache, or under another key, or one after another", function()
 		local client = sandbox:client()
 		at_once(4, function()

@@ -238,7 +238,7 @@ function Call:transmit()
 	local reads = self.line.reads
 	local out = reads[url]
 	if out then
-		return self:ride(reads, url, out)
+		return self:ride(out)
 	end
 	return self:lead(url)
 end
@@ -329,16 +329,15 @@ end
 
 -- Waits for the twin out (within the call's deadline), and takes its
 -- outcome; sends its own when the twin sent nothing in the end.
-function Call:ride(reads, url, out)
+function Call:ride(out)
 	local started = core.now()
 	local deadline = self.deadline or started + self.line.budget
 	while not out.ended and core.now() < deadline do
 		tasks.wait_on(out.waiters, deadline - core.now())
 	end
 	if not out.done then
-		if reads[url] == out then
-			reads[url] = nil
-		end
+		-- The twin sent nothing, or is still out past this call's
+		-- deadline: its record stays, for the twins asked after this one.
 		return self:send_hop()
 	end
 	for _, field in ipairs(OUTCOME) do
