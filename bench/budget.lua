@@ -5,7 +5,9 @@
 --      20 every 5 s while another process makes 20 interactive GETs at
 --      random moments, with a reserve of 0.2; against the same run with no
 --      lanes (both normal, no reserve). The interactive calls' waits, and
---      how close the 620 calls came to the bucket's floor.
+--      how close the 620 calls came to the bucket's floor. On shm:, then
+--      on Redis, then on Redis from two network namespaces (the drain in
+--      one, the front desk in the other, 10 ms from Redis and back).
 --   2. A schedule read by 16 processes at once: on a shared limiter and
 --      cache directory, against 16 clients of their own.
 --   3. sync_appointments.lua run by 4 processes at once over one range:
@@ -16,6 +18,7 @@
 
 package.path = "spec/?.lua;" .. package.path
 local core = require("pulse.core")
+local redis = require("support.redis")
 local support = require("support.sandbox")
 
 local WRITES = tonumber(os.getenv("BUDGET_WRITES") or "600")
@@ -57,33 +60,107 @@ end
 io.write(pulse.json.encode({ waits = waits, ended = ended }), "\n")
 ]])
 
-local function front_desk(lanes)
+-- Where a row's two processes run, on a new bucket: { limiter (the URL
+-- the reserve is set on), drain, desk (each { prefix, base_url, limiter }),
+-- close() }; or nil and why it cannot run here. kind: "shm", "redis" (on
+-- server) or "netns": the drain in pulse-bench-1, the front desk in
+-- pulse-bench-2 (bench/netns.sh), reaching Redis through bench/relay.py 5
+-- ms each way and the sandbox through it without a delay.
+local function places(kind, sandbox, server)
+	if kind == "shm" then
+		local shm = support.temp_path()
+		local here = { prefix = "", base_url = sandbox.url, limiter = "shm:" .. shm }
+		return { limiter = here.limiter, drain = here, desk = here, close = function() os.remove(shm) end }
+	end
+	local bucket = "front-desk-" .. math.random(1e9)
+	if kind == "redis" then
+		local here = { prefix = "", base_url = sandbox.url, limiter = server.url .. "/?bucket=" .. bucket }
+		return { limiter = here.limiter, drain = here, desk = here, close = function() end }
+	end
+	os.execute("bench/netns.sh down")
+	local _, err, code = support.run("bench/netns.sh up")
+	if code ~= 0 then
+		os.execute("bench/netns.sh down")
+		return nil, "network namespaces refused here: " .. err:gsub("%s+$", "")
+	end
+	local relays, there = {}, {}
+	local sandbox_port = sandbox.url:match(":(%d+)$")
+	for n = 1, 2 do
+		local host = "10.231." .. n .. ".1"
+		for _, route in ipairs({
+			{ 5, string.format("%s:%d=127.0.0.1:%d", host, server.port, server.port) },
+			{ 0, string.format("%s:%s=127.0.0.1:%s", host, sandbox_port, sandbox_port) },
+		}) do
+			local out = support.temp_path()
+			local pid = support.spawn(string.format("bench/relay.py %d %s", route[1], route[2]), out)
+			relays[#relays + 1] = { pid = pid, out = out }
+		end
+		there[n] = {
+			prefix = "ip netns exec pulse-bench-" .. n .. " ",
+			base_url = string.format("http://%s:%s", host, sandbox_port),
+			limiter = string.format("redis://%s:%d/?bucket=%s", host, server.port, bucket),
+		}
+	end
+	return {
+		limiter = server.url .. "/?bucket=" .. bucket,
+		drain = there[1],
+		desk = there[2],
+		close = function()
+			for _, relay in ipairs(relays) do
+				support.stop_spawned(relay.pid)
+				os.remove(relay.out)
+			end
+			os.execute("bench/netns.sh down")
+		end,
+	}
+end
+
+local function front_desk(lanes, kind, server)
 	local sandbox = support.start({ rate_limit = "20/5/20" })
-	local shm, journal = support.temp_path(), support.temp_path(".journal")
+	local where, why = places(kind, sandbox, server)
+	if not where then
+		sandbox:stop()
+		return nil, why
+	end
+	local journal = support.temp_path(".journal")
 	local q = assert(require("pulse").queue.open("file:" .. journal))
 	for i = 1, WRITES do
 		assert(q:push({ method = "POST", path = support.GUESTS, json = sandbox:guest(i), id = "g" .. i }))
 	end
 	q:close()
-	local env = string.format(
-		"PULSE_API_KEY=%s PULSE_BASE_URL=%s PULSE_LIMITER=shm:%s ",
-		support.shell_quote(sandbox.key),
-		sandbox.url,
-		shm
-	)
+	local function env(place)
+		return string.format(
+			"%senv PULSE_API_KEY=%s PULSE_BASE_URL=%s PULSE_LIMITER=%s ",
+			place.prefix,
+			support.shell_quote(sandbox.key),
+			place.base_url,
+			support.shell_quote(place.limiter)
+		)
+	end
 	if lanes then
-		local _, err, code = support.run(env .. BIN .. " --limiter shm:" .. shm .. " --reserve interactive=0.2")
+		local _, err, code = support.run(
+			string.format(
+				"PULSE_API_KEY=%s PULSE_BASE_URL=%s %s --limiter %s --reserve interactive=0.2",
+				support.shell_quote(sandbox.key),
+				sandbox.url,
+				BIN,
+				support.shell_quote(where.limiter)
+			)
+		)
 		assert(code == 0, err)
 	end
 	local floor = math.ceil((WRITES + 20 - 20) / 20) * 5 -- a full bucket at once, then 20 a window
 	local started = core.epoch()
 	local drain_out, desk_out = support.temp_path(), support.temp_path()
 	local drain_lane = lanes and "bulk" or "normal"
-	support.background(env .. "taskset -c 1 " .. BIN .. " " .. DRAINER .. " " .. journal .. " " .. drain_lane, drain_out)
+	support.background(
+		env(where.drain) .. "taskset -c 1 " .. BIN .. " " .. DRAINER .. " " .. journal .. " " .. drain_lane,
+		drain_out
+	)
 	support.background(
 		string.format(
-			"%s taskset -c 1 %s %s %s %g 7 %s",
-			env,
+			"%staskset -c 1 %s %s %s %g 7 %s",
+			env(where.desk),
 			BIN,
 			FRONT_DESK,
 			lanes and "interactive" or "normal",
@@ -95,7 +172,7 @@ local function front_desk(lanes)
 	local drained, desk = support.json_line(drain_out, 3600), support.json_line(desk_out, 3600)
 	local stats = sandbox:stats()
 	sandbox:stop()
-	os.remove(shm)
+	where.close()
 	os.remove(journal)
 	return {
 		p50 = percentile(desk.waits, 0.5),
@@ -110,22 +187,33 @@ local function front_desk(lanes)
 end
 
 print(string.format("front desk under load: a drain of %d writes (8 workers) and 20 GETs at random moments,", WRITES))
-print("bucket 20 every 5 s, shm: limiter; the GETs' waits in seconds")
-print(string.format("%-28s %7s %7s %7s %8s %8s %6s %5s", "", "p50", "p95", "max", "took s", "floor s", "calls", "429s"))
-for _, lanes in ipairs({ true, false }) do
-	local r = front_desk(lanes)
-	print(string.format(
-		"%-28s %7.3f %7.3f %7.3f %8.1f %8d %6d %5d",
-		lanes and "interactive, reserve 0.2" or "no lanes (all normal)",
-		r.p50,
-		r.p95,
-		r.max,
-		r.took,
-		r.floor,
-		r.calls,
-		r.rate_limited
-	))
+print("bucket 20 every 5 s; the GETs' waits in seconds")
+print(string.format("%-36s %7s %7s %7s %8s %8s %6s %5s", "", "p50", "p95", "max", "took s", "floor s", "calls", "429s"))
+local server = redis.start()
+for _, row in ipairs({
+	{ "shm:, interactive, reserve 0.2", true, "shm" },
+	{ "shm:, no lanes (all normal)", false, "shm" },
+	{ "Redis, interactive, reserve 0.2", true, "redis" },
+	{ "Redis from 2 netns, reserve 0.2", true, "netns" },
+}) do
+	local r, why = front_desk(row[2], row[3], server)
+	if r then
+		print(string.format(
+			"%-36s %7.3f %7.3f %7.3f %8.1f %8d %6d %5d",
+			row[1],
+			r.p50,
+			r.p95,
+			r.max,
+			r.took,
+			r.floor,
+			r.calls,
+			r.rate_limited
+		))
+	else
+		print(string.format("%-36s skipped: %s", row[1], why))
+	end
 end
+server:stop()
 
 -- ---- 2. a schedule read by 16 processes ------------------------------------
 
