@@ -87,7 +87,15 @@ end
 local LUA_RANKS = {
 	{ "pulse.core", "pulse.errors", "pulse.options", "pulse.csv", "pulse.url", "pulse.queue.state", "pulse.catalog" },
 	{ "pulse.json", "pulse.secrets", "pulse.stats", "pulse.tasks", "pulse.progress", "pulse.lookup", "pulse.plan" },
-	{ "pulse.request", "pulse.response", "pulse.redirects", "pulse.cache", "pulse.collection", "pulse.pagination" },
+	{
+		"pulse.request",
+		"pulse.response",
+		"pulse.redirects",
+		"pulse.cache",
+		"pulse.collection",
+		"pulse.pagination",
+		"pulse.observe",
+	},
 	{ "pulse.stage.*" }, -- the request path's stages
 	{ "pulse.send" }, -- the request path
 	{ "pulse.batch", "pulse.operation", "pulse.queue", "pulse.queue.*" },

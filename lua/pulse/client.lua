@@ -10,6 +10,7 @@ local api = require("pulse.api")
 local batch = require("pulse.batch")
 local cache = require("pulse.cache")
 local errors = require("pulse.errors")
+local observe = require("pulse.observe")
 local options = require("pulse.options")
 local pagination = require("pulse.pagination")
 local secrets = require("pulse.secrets")
@@ -279,6 +280,10 @@ function client.new(opts)
 	local bucket = opts.bucket or client.bucket_name(origin, key)
 	local limiter = make_limiter(self, opts, bucket)
 	local store = opts.cache and cache.new(opts.cache) or nil
+	local made, observer = pcall(observe.new, self, opts.on, opts.trace or given(os.getenv("PULSE_TRACE")))
+	if not made then
+		usage("new: " .. observer, 2)
+	end
 	-- The client's parts, handed to the request path once (send.lua).
 	self._line = send.line(self, {
 		transport = transport,
@@ -293,6 +298,7 @@ function client.new(opts)
 		bucket = bucket,
 		key_digest = key_digest(origin, key),
 		refresh_key = key_file and key_refresher(self, key_file) or nil,
+		observer = observer,
 	})
 	return self
 end

@@ -27,6 +27,8 @@ options.CLIENT = {
 	verbose = "boolean",
 	max_body = "count",
 	priority = "lane",
+	on = "hooks",
+	trace = "string",
 }
 
 options.REQUEST = {
@@ -43,6 +45,7 @@ options.REQUEST = {
 	follow_redirects = "boolean",
 	before_send = "function",
 	priority = "lane",
+	on = "hooks",
 }
 
 local NESTED = {
@@ -65,6 +68,7 @@ local NESTED = {
 		stale_while_revalidate = "non-negative",
 	},
 	call_cache = { ttl = "non-negative" },
+	hooks = { request = "function", response = "function", retry = "function", wait = "function", cache = "function" },
 	limiter_fallback = { share = "share" },
 }
 
@@ -132,7 +136,7 @@ local function check_value(where, name, value, kind)
 	end
 	local wanted = kind:gsub("|", " or "):gsub("rate_limit", "table"):gsub("retry", "table"):gsub("call_cache", "table")
 	wanted = wanted:gsub("cache", "table")
-	wanted = wanted:gsub("limiter_fallback", "table")
+	wanted = wanted:gsub("limiter_fallback", "table"):gsub("hooks", "table")
 	wanted = wanted == "rate" and "above 0 and below 1e9"
 		or wanted == "share" and "above 0 and at most 1"
 		or wanted == "lane" and '"interactive", "normal" or "bulk"'

@@ -215,6 +215,9 @@ function request.prepare(line, name, method, path, opts)
 	if opts.priority ~= nil then
 		req.lane = options.LANES[opts.priority]
 	end
+	if opts.on ~= nil then
+		req.on = opts.on
+	end
 	return req
 end
 

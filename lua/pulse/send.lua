@@ -20,6 +20,9 @@
 --                   key), by which a cache directory recalls it was taken
 --   refresh_key     nil, or a function run before each transmission (a
 --                   key file read again when it changed)
+--   observer        nil, or who listens to every call (observe.lua: the
+--                   client's hooks and trace); a call with hooks of its
+--                   own (opts.on) has its own, in call.observer
 -- and the path keeps there what it learns: reached (a response came from
 -- the server), key_vouched (the server took the key in use: set it false
 -- when the key changes), writes_in_flight (sent from tasks, unanswered),
@@ -56,6 +59,7 @@
 
 local core = require("pulse.core")
 local errors = require("pulse.errors")
+local observe = require("pulse.observe")
 local redirects = require("pulse.redirects")
 local request = require("pulse.request")
 local response = require("pulse.response")
@@ -181,6 +185,10 @@ local function new_call(line, hop, timeout)
 		-- bucket's line a take told to wait keeps (nil: none).
 		lane = line.lane,
 		place = nil,
+		-- Who listens (observe.lua), and a table the binding fills with
+		-- libcurl's timing phases when the observer asks for them.
+		observer = nil,
+		phases = nil,
 	}, Call)
 end
 
@@ -400,6 +408,9 @@ function Call:send_hop()
 					or "the bucket waits for another request's answer to confirm it, past the call's budget"
 			)
 		end
+		if self.observer then
+			self.observer:wait(self, wait)
+		end
 		self.slept = self.slept + line:await_token(wait)
 	end
 end
@@ -467,7 +478,7 @@ function send.plain(line, method, path, opts, spare)
 			return nil
 		end
 	end
-	if line.stages[1] or line.client.verbose or not IDEMPOTENT[method] then
+	if line.stages[1] or line.client.verbose or line.observer or not IDEMPOTENT[method] then
 		return nil
 	end
 	-- request.lua's places (line.urls), read here: a call fewer per call.
@@ -533,6 +544,8 @@ function Call:begin(req, started)
 	self.lane = req.lane or self.line.lane
 	self.started, self.deadline = started, started + budget
 	self.waited, self.attempt, self.sent = 0, 0, 0
+	local line = self.line
+	self.observer = req.on and observe.for_call(line.client, line.observer, req.on) or line.observer
 end
 
 -- Whether to try again: retry, wait, reason, over_budget (pulse.core's
@@ -585,6 +598,9 @@ end
 function Call:notify_retry(reason, wait)
 	local req, line = self.req, self.line
 	line.stats:record_retry()
+	if self.observer then
+		self.observer:retry(self, reason, wait)
+	end
 	line:trace("retry %s %s in %.3fs: %s (attempt %d next)", req.method, req.url, wait, reason, self.attempt + 1)
 	if req.retry.on_retry then
 		req.retry.on_retry({
@@ -716,7 +732,7 @@ end
 -- Sends the call until it succeeds, fails for good, or the retry rules say
 -- stop. made: the first attempt's outcome is in already (the gate's).
 function Call:run(made)
-	local line = self.line
+	local line, observer = self.line, self.observer
 	while true do
 		self.attempt = self.attempt + 1
 		if made then
@@ -724,6 +740,10 @@ function Call:run(made)
 		else
 			if line.client.verbose then
 				line:trace("-> %s %s (attempt %d)", self.hop.method, self.hop.url, self.attempt)
+			end
+			if observer then
+				observer:request(self)
+				self.phases = observer:wants_phases() and {} or nil
 			end
 			self.timeout, self.fresh = self:attempt_timeout(), not self.hop.idempotent
 			self:transmit()
@@ -733,6 +753,9 @@ function Call:run(made)
 		line:attempt_ended(self.status)
 		if line.client.verbose then
 			self:trace_outcome()
+		end
+		if observer then
+			observer:response(self)
 		end
 		local done, a, b = self:settle()
 		if done then

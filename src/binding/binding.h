@@ -46,11 +46,12 @@ enum call_key {
 	CALL_METHOD,
 	CALL_URL,
 	CALL_LANE,
-	CALL_PLACE
+	CALL_PLACE,
+	CALL_PHASES
 };
 #define CALL_KEY_NAMES                                                                                       \
 	{                                                                                                    \
-		"hop", "timeout", "max_body", "fresh", "plain", "method", "url", "lane", "place"             \
+		"hop", "timeout", "max_body", "fresh", "plain", "method", "url", "lane", "place", "phases"   \
 	}
 
 /* The metatables' registry names, in the order of the upvalues above. */
@@ -94,6 +95,10 @@ struct http_request binding_check_call(lua_State *L, int call, const char *lines
 struct limiter_caller binding_check_caller(lua_State *L, int call);
 /* Keeps in the call at index call the place a take left it (nil: none). */
 void binding_keep_place(lua_State *L, int call, lanes_place before, lanes_place after);
+
+/* Fills the call's phases table (a trace's: the call asked with one) with
+ * what libcurl measured of res's transmission. */
+void binding_fill_phases(lua_State *L, int call, const struct http_response *res);
 
 /* limiter.c */
 struct limiter *binding_check_limiter(lua_State *L, int arg);

@@ -269,6 +269,7 @@ struct http_request binding_check_call(lua_State *L, int call, const char *lines
 	} else {
 		req.max_body = (size_t)call_number(L, call, CALL_MAX_BODY, "max_body");
 		req.fresh_connection = lua_toboolean(L, (call_field(L, call, CALL_FRESH), -1));
+		req.phases = call_field(L, call, CALL_PHASES) == LUA_TTABLE;
 		read_hop(L, hop, &req, lines);
 	}
 	lua_settop(L, top);
@@ -304,6 +305,32 @@ void binding_keep_place(lua_State *L, int call, lanes_place before, lanes_place 
 	lua_rawset(L, call);
 }
 
+void binding_fill_phases(lua_State *L, int call, const struct http_response *res)
+{
+	if (!res->phases_read)
+		return;
+	if (call_field(L, call, CALL_PHASES) != LUA_TTABLE) {
+		lua_pop(L, 1);
+		return;
+	}
+	const struct http_phases *p = &res->phases;
+	const struct {
+		const char *name;
+		double value;
+	} fields[] = {{"dns", p->dns},
+	              {"connect", p->connect},
+	              {"tls", p->tls},
+	              {"first_byte", p->first_byte},
+	              {"total", p->total},
+	              {"bytes_in", p->bytes_in},
+	              {"bytes_out", p->bytes_out}};
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+		lua_pushnumber(L, fields[i].value);
+		lua_setfield(L, -2, fields[i].name);
+	}
+	lua_pop(L, 1);
+}
+
 /* Performs the call at arg call under limiter l (or none): its outcome,
  * or what binding_no_token gives. */
 static int exchange(lua_State *L, struct limiter *l, int call)
@@ -320,6 +347,7 @@ static int exchange(lua_State *L, struct limiter *l, int call)
 	binding_keep_place(L, call, before, caller.place);
 	if (answer != LIMITER_TAKEN)
 		return binding_no_token(L, answer, wait, l);
+	binding_fill_phases(L, lua_absindex(L, call), out.response);
 	return binding_push_outcome(L, &out);
 }
 

@@ -446,6 +446,7 @@ static void apply_request_options(const struct transport *t, CURL *e, struct eas
 		setup->fresh_connection = fresh;
 	}
 	res->max_body = req->max_body > 0 ? req->max_body : t->options.max_body;
+	res->phases_read = req->phases;
 	if (res != setup->res) {
 		curl_easy_setopt(e, CURLOPT_WRITEDATA, res);
 		curl_easy_setopt(e, CURLOPT_HEADERDATA, res);
@@ -506,11 +507,30 @@ static void clear_response(struct http_response *res)
 	buf_clear(&res->body);
 }
 
+/* Only a request that asks pays for these: a trace's. */
+static void read_phases(CURL *easy, struct http_response *res)
+{
+	struct http_phases *p = &res->phases;
+	curl_off_t uploaded = 0;
+	long header_size = 0;
+	curl_easy_getinfo(easy, CURLINFO_NAMELOOKUP_TIME, &p->dns);
+	curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME, &p->connect);
+	curl_easy_getinfo(easy, CURLINFO_APPCONNECT_TIME, &p->tls);
+	curl_easy_getinfo(easy, CURLINFO_STARTTRANSFER_TIME, &p->first_byte);
+	p->total = res->elapsed;
+	curl_easy_getinfo(easy, CURLINFO_HEADER_SIZE, &header_size);
+	curl_easy_getinfo(easy, CURLINFO_SIZE_UPLOAD_T, &uploaded);
+	p->bytes_in = (double)header_size + (double)res->body.len;
+	p->bytes_out = (double)res->request_size + (double)uploaded;
+}
+
 void transport_finish(CURL *easy, CURLcode rc, struct http_response *res)
 {
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &res->status);
 	curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME, &res->elapsed);
 	curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &res->request_size);
+	if (res->phases_read)
+		read_phases(easy, res);
 	/* What a callback refused is why libcurl stopped: its own code then
 	 * only says that a callback did. */
 	res->failure = res->refused != TRANSPORT_OK && rc != CURLE_OK ? res->refused : classify(rc);

@@ -38,6 +38,16 @@ struct http_request {
 	/* Send no Authorization: a redirect to another origin must not carry
 	 * the key. */
 	int omit_key;
+	int phases; /* read libcurl's timing phases into the response's */
+};
+
+/* What libcurl measured of one transmission, in seconds from its start
+ * (its time_namelookup, time_connect, time_appconnect, time_starttransfer,
+ * time_total: a phase a reused connection skips is 0), and the bytes
+ * that went each way (head and body). */
+struct http_phases {
+	double dns, connect, tls, first_byte, total;
+	double bytes_in, bytes_out;
 };
 
 /* max_body unless the client says otherwise: 64 MiB. */
@@ -73,6 +83,8 @@ struct http_response {
 	enum transport_failure refused; /* what a callback refused, else TRANSPORT_OK */
 	enum transport_failure failure;
 	char message[256]; /* the failure, for people; never holds the key */
+	int phases_read;   /* the request asked for phases: they are set */
+	struct http_phases phases;
 };
 
 struct transport;

@@ -18,6 +18,7 @@ static const struct long_option LONG_OPTIONS[] = {
     {"--help", 0},
     {"--version", 0},
     {"--base-url", 1},
+    {"--trace", 1},
     {"--sandbox-rate-limit", 1},
     {"--sandbox-faults", 1},
     {"--sandbox-seed", 1},
@@ -111,6 +112,8 @@ static int long_value(char **argv, int *i, const struct long_option *o, struct o
 		opts->sandbox_faults = value; /* checked by the sandbox, when it starts */
 	} else if (strcmp(o->name, "--limiter") == 0) {
 		opts->limiter = value;
+	} else if (strcmp(o->name, "--trace") == 0) {
+		opts->trace = value;
 	} else if (strcmp(o->name, "--queue") == 0) {
 		opts->queue = value;
 	} else if (strcmp(o->name, "--max-calls") == 0) {

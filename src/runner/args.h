@@ -13,6 +13,7 @@ struct options {
 	int script; /* argv index of the script, 0 for none */
 	int sandbox, verbose, quiet;
 	const char *base_url;
+	const char *trace; /* --trace FILE: every client's trace ($PULSE_TRACE) */
 	const char *sandbox_rate_limit, *sandbox_faults, *sandbox_seed;
 	const char *limiter; /* --limiter URL, with --status or --reset */
 	const char *queue;   /* --queue URL, with --status, --check, --accept-damage, --dead

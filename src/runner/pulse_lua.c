@@ -58,6 +58,8 @@ static void print_help(void)
 	       "  --base-url URL default base URL for pulse.new (else $PULSE_BASE_URL); not\n"
 	       "                 with --sandbox\n"
 	       "  --verbose      trace each request, response and retry on stderr (key redacted)\n"
+	       "  --trace FILE   append a JSON line per attempt to FILE: timing phases, token\n"
+	       "                 wait, lane, cache, rate limit (else $PULSE_TRACE; key redacted)\n"
 	       "  --quiet        no progress output\n"
 	       "  --help         show this help\n"
 	       "  --version      show versions of pulse-lua, libcurl and Lua\n"
@@ -373,6 +375,8 @@ int main(int argc, char **argv)
 		setenv("PULSE_BASE_URL", o.base_url, 1);
 	if (o.limiter && !o.actions)
 		setenv("PULSE_LIMITER", o.limiter, 1);
+	if (o.trace)
+		setenv("PULSE_TRACE", o.trace, 1);
 	struct sandbox *sandbox = NULL;
 	if (o.sandbox && !(sandbox = runner_sandbox_start(&o)))
 		return EXIT_FAILURE;

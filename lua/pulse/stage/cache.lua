@@ -55,6 +55,13 @@ local function key_answered(line, status)
 	end
 end
 
+-- Tells the call's observer (its hooks, the trace) what the cache did.
+local function tell(call, status)
+	if call.observer then
+		call.observer:cache(call, status)
+	end
+end
+
 -- What a call answered from the cache returns: the stored body (decoded
 -- as the call asks) and a res that says so. flag: "revalidated" or
 -- "stale", or nil for a fresh entry.
@@ -105,6 +112,7 @@ local function while_revalidating(call, entry, ttl)
 		line.stats.cache_refreshes = line.stats.cache_refreshes + 1
 		tasks.spawn(refresh, line, url, ttl)
 	end
+	tell(call, "stale")
 	return true, from_entry(call, entry, "stale")
 end
 
@@ -157,6 +165,7 @@ local function fetch_once(call, ttl)
 				call.claimed = nil
 			end
 			line.stats.cache_hits = line.stats.cache_hits + 1
+			tell(call, "shared")
 			local body, res = from_entry(call, entry)
 			if res and res.from_cache then
 				res.shared = true
@@ -212,6 +221,7 @@ function stage.open(call)
 	local stats = line.stats
 	if entry and cache.age(entry) < ttl then
 		stats.cache_hits = stats.cache_hits + 1
+		tell(call, "hit")
 		return true, from_entry(call, entry)
 	end
 	stats.cache_misses = stats.cache_misses + 1
@@ -248,12 +258,14 @@ function stage.outcome(call)
 	if status == 304 then
 		store:put(line.bucket, call.req.url, entry) -- stamped now: fresh again
 		stats.cache_revalidations = stats.cache_revalidations + 1
+		tell(call, "revalidated")
 		return true, from_entry(call, entry, "revalidated")
 	end
 	local failure = call:failure_kind()
 	local unreachable = failure == "no_connection" or failure == "timeout" or failure == "network"
 	if (status == 503 or unreachable) and cache.age(entry) < entry.ttl + store.stale_if_error then
 		stats.cache_stale = stats.cache_stale + 1
+		tell(call, "stale")
 		return true, from_entry(call, entry, "stale")
 	end
 end
@@ -299,6 +311,7 @@ local function store_answer(call, value, second)
 		etag = headers.etag,
 		last_modified = headers["last-modified"],
 	})
+	tell(call, "stored")
 	return value, second
 end
 
