@@ -215,6 +215,7 @@ $(BUILD)/bench/%: bench/%.c bench/plain.h
 # file; without it, the sandbox does.
 bench: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi $(BUILD)/bench/shm_take $(BUILD)/bench/cjson_multi
 	$(BUILD)/pulse-lua bench/transport.lua
+	$(BUILD)/pulse-lua bench/observe.lua
 	$(BUILD)/pulse-lua bench/concurrency.lua
 	taskset -c 0 $(BUILD)/pulse-lua bench/json.lua
 	$(BUILD)/pulse-lua bench/goodput.lua
