@@ -364,6 +364,18 @@ end
 -- Methods seen valid, so that a batch checks each once (a few dozen at most).
 local VALID_METHODS, valid_methods = {}, 0
 
+--- The process's metrics, in the Prometheus text format: every client's
+-- requests (a duration histogram by method and status class), retries,
+-- 429s, token waits, and the calls the cache and shared reads saved; what
+-- `pulse-lua --metrics ADDR:PORT` serves.
+-- @treturn string
+function Client:metrics()
+	if getmetatable(self) ~= Client then
+		not_a_client("metrics")
+	end
+	return core.metrics()
+end
+
 --- Sends a request.
 -- @tparam string method an upper-case method, "GET" or "PROPFIND"
 -- @tparam string path a path under base_url (or an absolute URL on its origin)

@@ -352,6 +352,7 @@ function Call:ride(out)
 		self[field] = out[field]
 	end
 	self.transmissions, self.slept, self.shared = 0, core.now() - started - (out.elapsed or 0), true
+	self.line.stats:record_shared()
 	if self.slept < 0 then
 		self.slept = 0
 	end

@@ -1,6 +1,7 @@
 -- The counters behind client:stats(). Requests, bytes and latencies are
 -- counted in C by the client's transport (pulse.core), on the request's
--- path; the client's own events (retries, 429s, throttling) here.
+-- path; the client's own events (retries, 429s, throttling, the cache's
+-- answers) here, and told to the process's metrics (client:metrics()).
 
 local core = require("pulse.core")
 
@@ -25,11 +26,33 @@ function stats.new(transport, limiter, cache)
 		cache_revalidations = 0, -- a stale entry confirmed by a 304
 		cache_stale = 0, -- a stale entry served on an error (stale_if_error)
 		cache_refreshes = 0, -- stale entries served at once, refreshed behind (stale_while_revalidate)
+		shared = 0, -- answers that rode along with a twin out already
+		stale_served = 0, -- stale answers served, on an error or while refreshed behind
 	}, Stats)
 end
 
 function Stats:record_retry()
 	self.retries = self.retries + 1
+	core.metrics_add("retry", 1)
+end
+
+-- An answer from the cache, fresh: a call saved.
+function Stats:record_cache_hit()
+	self.cache_hits = self.cache_hits + 1
+	core.metrics_add("cache_hit", 1)
+end
+
+-- An answer that rode along with a twin out already: a call saved.
+function Stats:record_shared()
+	self.shared = self.shared + 1
+	core.metrics_add("shared", 1)
+end
+
+-- A stale answer served (on an error, or while it is refreshed behind): a
+-- call saved.
+function Stats:record_stale()
+	self.stale_served = self.stale_served + 1
+	core.metrics_add("stale", 1)
 end
 
 function Stats:record_429()
@@ -42,6 +65,7 @@ function Stats:record_throttle(seconds)
 	local now = core.now()
 	local ends = now + seconds
 	self.throttled_sum = self.throttled_sum + seconds
+	core.metrics_add("token_wait", seconds)
 	local from = math.max(now, self.throttled_until)
 	if ends > from then
 		self.throttled = self.throttled + (ends - from)
@@ -64,6 +88,8 @@ function Stats:snapshot()
 		cache_stale = self.cache_stale,
 		cache_refreshes = self.cache_refreshes,
 		cache_refused = self.cache and self.cache.refused or 0,
+		shared = self.shared,
+		stale_served = self.stale_served,
 		ignored_headers = self.limiter:ignored_headers(),
 		bytes_received = counted.bytes_received,
 		bytes_sent = counted.bytes_sent,

@@ -1,5 +1,7 @@
 #include "transport.h"
 
+#include "util/metrics.h"
+
 #include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -447,6 +449,7 @@ static void apply_request_options(const struct transport *t, CURL *e, struct eas
 	}
 	res->max_body = req->max_body > 0 ? req->max_body : t->options.max_body;
 	res->phases_read = req->phases;
+	res->method = metrics_method_of(req->method);
 	if (res != setup->res) {
 		curl_easy_setopt(e, CURLOPT_WRITEDATA, res);
 		curl_easy_setopt(e, CURLOPT_HEADERDATA, res);
@@ -572,6 +575,9 @@ void transport_count(struct transport *t, const struct http_response *res, size_
 	size_t sent = head >= body_len ? head : head + body_len;
 	request_stats_record(&t->stats, requests, res->elapsed,
 	                     res->failure == TRANSPORT_OK ? res->body.len : 0, sent);
+	metrics_record_attempt((enum metrics_method)res->method,
+	                       res->failure == TRANSPORT_OK ? res->status : 0, res->elapsed,
+	                       res->transmissions);
 }
 
 const struct request_stats *transport_stats(const struct transport *t)

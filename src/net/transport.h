@@ -83,6 +83,7 @@ struct http_response {
 	enum transport_failure refused; /* what a callback refused, else TRANSPORT_OK */
 	enum transport_failure failure;
 	char message[256]; /* the failure, for people; never holds the key */
+	int method;        /* the request's, as util/metrics.h counts it */
 	int phases_read;   /* the request asked for phases: they are set */
 	struct http_phases phases;
 };

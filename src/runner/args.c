@@ -12,35 +12,16 @@ struct long_option {
 };
 
 static const struct long_option LONG_OPTIONS[] = {
-    {"--sandbox", 0},
-    {"--verbose", 0},
-    {"--quiet", 0},
-    {"--help", 0},
-    {"--version", 0},
-    {"--base-url", 1},
-    {"--trace", 1},
-    {"--sandbox-rate-limit", 1},
-    {"--sandbox-faults", 1},
-    {"--sandbox-seed", 1},
-    {"--limiter", 1},
-    {"--queue", 1},
-    {"--status", 0},
-    {"--reset", 0},
-    {"--reserve", 1},
-    {"--check", 0},
-    {"--accept-damage", 0},
-    {"--dead", 0},
-    {"--retry-dead", 0},
-    {"--drain", 0},
-    {"--plan", 0},
-    {"--max-calls", 1},
-    {"--collection", 1},
-    {"--folder", 1},
-    {"--env", 1},
-    {"--data", 1},
-    {"--parallel", 1},
-    {"--reporter", 1},
-    {NULL, 0},
+    {"--sandbox", 0},        {"--verbose", 0},      {"--quiet", 0},
+    {"--help", 0},           {"--version", 0},      {"--base-url", 1},
+    {"--trace", 1},          {"--metrics", 1},      {"--sandbox-rate-limit", 1},
+    {"--sandbox-faults", 1}, {"--sandbox-seed", 1}, {"--limiter", 1},
+    {"--queue", 1},          {"--status", 0},       {"--reset", 0},
+    {"--reserve", 1},        {"--check", 0},        {"--accept-damage", 0},
+    {"--dead", 0},           {"--retry-dead", 0},   {"--drain", 0},
+    {"--plan", 0},           {"--max-calls", 1},    {"--collection", 1},
+    {"--folder", 1},         {"--env", 1},          {"--data", 1},
+    {"--parallel", 1},       {"--reporter", 1},     {NULL, 0},
 };
 
 /* The long option arg names (before any '='), or NULL. */
@@ -114,6 +95,8 @@ static int long_value(char **argv, int *i, const struct long_option *o, struct o
 		opts->limiter = value;
 	} else if (strcmp(o->name, "--trace") == 0) {
 		opts->trace = value;
+	} else if (strcmp(o->name, "--metrics") == 0) {
+		opts->metrics = value; /* checked when its server starts */
 	} else if (strcmp(o->name, "--queue") == 0) {
 		opts->queue = value;
 	} else if (strcmp(o->name, "--max-calls") == 0) {

@@ -13,7 +13,8 @@ struct options {
 	int script; /* argv index of the script, 0 for none */
 	int sandbox, verbose, quiet;
 	const char *base_url;
-	const char *trace; /* --trace FILE: every client's trace ($PULSE_TRACE) */
+	const char *trace;   /* --trace FILE: every client's trace ($PULSE_TRACE) */
+	const char *metrics; /* --metrics ADDR:PORT: the process's metrics served there */
 	const char *sandbox_rate_limit, *sandbox_faults, *sandbox_seed;
 	const char *limiter; /* --limiter URL, with --status or --reset */
 	const char *queue;   /* --queue URL, with --status, --check, --accept-damage, --dead

@@ -7,6 +7,7 @@
 #include "calls.h"
 #include "embed/modules.h"
 #include "interrupt.h"
+#include "metrics_server.h"
 #include "net/transport.h"
 #include "repl.h"
 #include "runner_sandbox.h"
@@ -60,6 +61,8 @@ static void print_help(void)
 	       "  --verbose      trace each request, response and retry on stderr (key redacted)\n"
 	       "  --trace FILE   append a JSON line per attempt to FILE: timing phases, token\n"
 	       "                 wait, lane, cache, rate limit (else $PULSE_TRACE; key redacted)\n"
+	       "  --metrics [ADDR:]PORT  serve the process's metrics (Prometheus text) at\n"
+	       "                 http://ADDR:PORT/metrics while the run lasts (ADDR: 127.0.0.1)\n"
 	       "  --quiet        no progress output\n"
 	       "  --help         show this help\n"
 	       "  --version      show versions of pulse-lua, libcurl and Lua\n"
@@ -380,11 +383,23 @@ int main(int argc, char **argv)
 	struct sandbox *sandbox = NULL;
 	if (o.sandbox && !(sandbox = runner_sandbox_start(&o)))
 		return EXIT_FAILURE;
+	struct metrics_server *metrics = NULL;
+	if (o.metrics) {
+		char url[128];
+		if (!(metrics = metrics_server_start(o.metrics, url, sizeof url, message, sizeof message))) {
+			l_message(progname, message);
+			sandbox_stop(sandbox);
+			return EXIT_FAILURE;
+		}
+		if (!o.quiet)
+			fprintf(stderr, "%s: metrics at %s\n", progname, url);
+	}
 
 	struct block_pool pool = {0};
 	lua_State *L = state_new(&pool);
 	if (L == NULL) {
 		l_message(progname, "cannot create state: not enough memory");
+		metrics_server_stop(metrics);
 		sandbox_stop(sandbox);
 		return EXIT_FAILURE;
 	}
@@ -396,6 +411,7 @@ int main(int argc, char **argv)
 	int result = lua_toboolean(L, -1);
 	report(L, status);
 	state_close(L, &pool);
+	metrics_server_stop(metrics);
 	sandbox_stop(sandbox);
 	if (interrupt_signal())
 		return 128 + interrupt_signal();

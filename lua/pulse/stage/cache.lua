@@ -112,6 +112,7 @@ local function while_revalidating(call, entry, ttl)
 		line.stats.cache_refreshes = line.stats.cache_refreshes + 1
 		tasks.spawn(refresh, line, url, ttl)
 	end
+	line.stats:record_stale()
 	tell(call, "stale")
 	return true, from_entry(call, entry, "stale")
 end
@@ -164,7 +165,7 @@ local function fetch_once(call, ttl)
 				line.limiter:unclaim(name)
 				call.claimed = nil
 			end
-			line.stats.cache_hits = line.stats.cache_hits + 1
+			line.stats:record_cache_hit()
 			tell(call, "shared")
 			local body, res = from_entry(call, entry)
 			if res and res.from_cache then
@@ -220,7 +221,7 @@ function stage.open(call)
 	local entry = readable_entry(line, req.url)
 	local stats = line.stats
 	if entry and cache.age(entry) < ttl then
-		stats.cache_hits = stats.cache_hits + 1
+		stats:record_cache_hit()
 		tell(call, "hit")
 		return true, from_entry(call, entry)
 	end
@@ -265,6 +266,7 @@ function stage.outcome(call)
 	local unreachable = failure == "no_connection" or failure == "timeout" or failure == "network"
 	if (status == 503 or unreachable) and cache.age(entry) < entry.ttl + store.stale_if_error then
 		stats.cache_stale = stats.cache_stale + 1
+		stats:record_stale()
 		tell(call, "stale")
 		return true, from_entry(call, entry, "stale")
 	end
