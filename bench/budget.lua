@@ -275,7 +275,7 @@ local function sync_by_4(shared)
 		end
 		support.background(
 			string.format(
-				"%s %s examples/sync_appointments.lua %s %s %s 2>/dev/null; echo done",
+				"(%s %s examples/sync_appointments.lua %s %s %s 2>/dev/null; echo done)",
 				env,
 				BIN,
 				files[i],
