@@ -87,7 +87,8 @@ end
 -- ranks the modules under it; a name given whole overrides it.
 local LUA_RANKS = {
 	{ "pulse.core", "pulse.errors", "pulse.options", "pulse.csv", "pulse.url", "pulse.queue.state", "pulse.catalog" },
-	{ "pulse.json", "pulse.secrets", "pulse.stats", "pulse.tasks", "pulse.progress", "pulse.lookup", "pulse.plan" },
+	{ "pulse.json", "pulse.secrets", "pulse.stats", "pulse.tasks", "pulse.progress", "pulse.lookup", "pulse.plan",
+		"pulse.report_html" },
 	{
 		"pulse.request",
 		"pulse.response",

@@ -1,8 +1,9 @@
 -- pulse-lua --collection FILE: a Postman collection's requests played in
 -- document order, once per data row, through the client's limiter and
 -- retries (Newman's job, under the rate limit); --parallel N plays N rows
--- at once, each row's requests in order. A summary table at the end, JSON
--- and JUnit reports on request; the result is false when a request failed.
+-- at once, each row's requests in order. A summary table at the end, JSON,
+-- JUnit and HTML reports on request; the result is false when a request
+-- failed.
 
 local api = require("pulse.api")
 local collection = require("pulse.collection")
@@ -11,6 +12,7 @@ local core = require("pulse.core")
 local json = require("pulse.json")
 local plan = require("pulse.plan")
 local pulse = require("pulse")
+local report_html = require("pulse.report_html")
 
 local play = {}
 
@@ -66,6 +68,10 @@ local function selected(calls, folder)
 	return out
 end
 
+-- What a failed result's request went to, and the answer, for the HTML
+-- report (not in the JSON one's results): by result.
+local failure_details = setmetatable({}, { __mode = "k" })
+
 -- One row: each endpoint in order; returns its results.
 local function play_row(client, coll, calls, row_number, row, environment, progress)
 	local _, row_calls = api.collection(client, coll, { data = row, environment = environment, path_defaults = true })
@@ -91,6 +97,7 @@ local function play_row(client, coll, calls, row_number, row, environment, progr
 			elseif body == nil then
 				r.status, r.error = res.status, tostring(res):gsub("^pulse: ", "")
 				r.attempts, r.waited = res.attempts, res.res and res.res.waited or 0
+				failure_details[r] = { url = res.url, answer = report_html.answer_of(res) }
 			else
 				r.status, r.attempts, r.waited = res.status, res.attempts, res.waited
 			end
@@ -226,6 +233,37 @@ local function summary(results, elapsed, stats)
 	return table.concat(lines, "\n"), failed
 end
 
+-- The HTML report's content (report_html.page's).
+local function html_report(coll, file, results, elapsed, client, timeline)
+	local stats = client:stats()
+	local failures, failed = {}, 0
+	for _, r in ipairs(results) do
+		if r.error then
+			failed = failed + 1
+			local detail = failure_details[r] or {}
+			failures[#failures + 1] = {
+				title = string.format("%s (row %d)", r.name, r.row),
+				request = string.format("%s %s", r.method or "?", detail.url or r.request),
+				answer = detail.answer or r.error,
+			}
+		end
+	end
+	return {
+		title = "pulse-lua: " .. (coll.name or file),
+		summary = {
+			{ "collection", coll.name or file },
+			{ "requests", #results },
+			{ "failed", failed },
+			{ "elapsed (s)", elapsed },
+			{ "calls sent", stats.requests },
+			{ "answers of 429", stats.rate_limited },
+			{ "retries", stats.retries },
+		},
+		failures = failures,
+		calls = timeline.calls,
+	}
+end
+
 -- Plays opts.collection (the runner's options, as strings). Returns true
 -- when every request succeeded; false and why when the run could not be
 -- made or a request failed.
@@ -253,8 +291,14 @@ function play.main(opts)
 			environment = doc
 		end
 		local rows = opts.data and read_data(opts.data) or { {} }
+		local timeline
+		for _, reporter in ipairs(opts.reporters or {}) do
+			if reporter:find("^html:") then
+				timeline = report_html.timeline()
+			end
+		end
 		-- A collection's rows are bulk work: a person's calls go first.
-		local client = pulse.new({ priority = "bulk" })
+		local client = pulse.new({ priority = "bulk", on = timeline and { response = timeline.on_response } })
 		local _, all = api.collection(client, coll, { environment = environment })
 		local calls = selected(all, opts.folder)
 		local total, done = #calls * #rows, 0
@@ -311,6 +355,8 @@ function play.main(opts)
 					failed = failed,
 					results = results,
 				}) .. "\n")
+			elseif kind == "html" then
+				write_file(path, report_html.page(html_report(coll, opts.collection, results, elapsed, client, timeline)))
 			else
 				write_file(path, junit(coll, results, elapsed))
 			end

@@ -116,8 +116,9 @@ static int long_value(char **argv, int *i, const struct long_option *o, struct o
 	} else if (strcmp(o->name, "--parallel") == 0) {
 		opts->parallel = value; /* checked by pulse.play, with the others */
 	} else if (strcmp(o->name, "--reporter") == 0) {
-		if (strncmp(value, "json:", 5) != 0 && strncmp(value, "junit:", 6) != 0)
-			why = "takes json:FILE or junit:FILE";
+		if (strncmp(value, "json:", 5) != 0 && strncmp(value, "junit:", 6) != 0 &&
+		    strncmp(value, "html:", 5) != 0)
+			why = "takes json:FILE, junit:FILE or html:FILE";
 		else if (opts->reporter_count == 4)
 			why = "is given at most 4 times";
 		else

@@ -22,8 +22,11 @@
 
 local core = require("pulse.core")
 local errors = require("pulse.errors")
+local json = require("pulse.json")
 local options = require("pulse.options")
 local progress = require("pulse.progress")
+local report_html = require("pulse.report_html")
+local secrets = require("pulse.secrets")
 local state = require("pulse.queue.state")
 local tasks = require("pulse.tasks")
 
@@ -46,6 +49,7 @@ local OPTIONS = {
 	accept_damage = "boolean",
 	priority = "lane",
 	max_calls = "count",
+	report_html = "string",
 }
 
 local BACKOFF = { base = "positive", cap = "positive" }
@@ -111,6 +115,7 @@ local function check(client, opts, level)
 		accept_damage = opts.accept_damage or false,
 		priority = opts.priority,
 		max_calls = opts.max_calls,
+		report_html = opts.report_html,
 	}
 end
 
@@ -169,6 +174,14 @@ end
 -- send the answer showed was not applied).
 function Drain:dead(entry, reason, err, undo)
 	self:record(undo, { op = "dead", id = entry.id, reason = reason })
+	if self.failures then -- for the HTML report
+		local body = entry.opts.json ~= nil and json.encode(entry.opts.json) or entry.opts.body or ""
+		self.failures[#self.failures + 1] = {
+			title = string.format("%s: %s", entry.id, reason),
+			request = secrets.redact(self.client, string.format("%s %s\n%s", entry.method, entry.path, body)),
+			answer = report_html.answer_of(err or reason),
+		}
+	end
 	self:finish(entry, "dead", err or reason)
 end
 
@@ -226,6 +239,9 @@ function Drain:send(entry)
 	end
 	-- A drain's writes wait behind the calls a person is waiting for.
 	request.priority = request.priority or self.opts.priority or "bulk"
+	if self.timeline then
+		request.on = { response = self.timeline.on_response }
+	end
 	-- How long after it goes out the server may still apply it: the
 	-- attempt's whole time, then settle for the server to finish.
 	local hold = (request.timeout or self.client.timeout) + self.opts.settle
@@ -398,6 +414,30 @@ function Drain:face_damage()
 	return true
 end
 
+-- The HTML report of the drain (opts.report_html): a failure to write it
+-- is said in the report's report_html_error.
+function Drain:write_report()
+	local report, before, now = self.report, self.stats_before, self.client:stats()
+	local ok, why = report_html.write(self.opts.report_html, {
+		title = "pulse-lua: a queue's drain",
+		summary = {
+			{ "done", report.done },
+			{ "dead letters", report.dead },
+			{ "left pending", report.pending },
+			{ "stopped by", report.stopped or "-" },
+			{ "elapsed (s)", core.now() - self.started },
+			{ "calls sent", report.calls },
+			{ "answers of 429", now.rate_limited - before.rate_limited },
+			{ "retries", now.retries - before.retries },
+		},
+		failures = self.failures,
+		calls = self.timeline.calls,
+	})
+	if not ok then
+		report.report_html_error = why
+	end
+end
+
 -- Drains store (file.lua's or redis.lua's) with client; level: the
 -- caller's, for misuse. Returns the report, or nil and why.
 function drain.run(store, client, opts, level)
@@ -416,6 +456,16 @@ function drain.run(store, client, opts, level)
 		report = { done = 0, dead = 0 },
 		calls_before = client:stats().requests,
 	}, Drain)
+	if opts.report_html then
+		local file, cannot = io.open(opts.report_html, "a") -- refused now, not after the work
+		if not file then
+			store:release()
+			return nil, "report_html: cannot write " .. tostring(cannot)
+		end
+		file:close()
+		self.timeline, self.failures = report_html.timeline(), {}
+		self.started, self.stats_before = core.now(), client:stats()
+	end
 	local err
 	ok, why = store:flush()
 	if ok then
@@ -456,6 +506,9 @@ function drain.run(store, client, opts, level)
 	local counts = store:counts()
 	self.report.pending = counts.pending + counts.uncertain
 	self.report.calls = self:calls()
+	if self.timeline then
+		self:write_report()
+	end
 	return self.report
 end
 

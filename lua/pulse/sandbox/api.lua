@@ -94,6 +94,12 @@ function api.new(config, clock, deliver)
 	}, Api)
 end
 
+--- The sample organization's counts by kind (centers, guests, ...), for
+-- /_sandbox/stats.
+function Api:counts()
+	return self.org:counts()
+end
+
 -- Whether a request for method and path is the API's: under /v1/ or /v2/,
 -- or on a documented route (the reference lists a few legacy ones
 -- elsewhere).

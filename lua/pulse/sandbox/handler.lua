@@ -13,7 +13,9 @@ local json = require("pulse.sandbox.json")
 local native = require("pulse.sandbox.native")
 local api = require("pulse.sandbox.api")
 local bucket = require("pulse.sandbox.bucket")
+local dashboard = require("pulse.sandbox.dashboard")
 local faults = require("pulse.sandbox.faults")
+local history = require("pulse.sandbox.history")
 local mock = require("pulse.sandbox.mock")
 
 local sandbox = {}
@@ -96,6 +98,7 @@ function Sandbox:start_over(now)
 	math.randomseed(c.seed or 1)
 	self.api = api.new(c, wall_clock, native.send_webhook)
 	self.bucket = bucket.new(c.limit, c.window, c.burst, now, c.refill)
+	self.history = history.new(self.bucket)
 	self.faults = faults.queue()
 	self.stats = { requests = 0, by_status = {}, rate_limited = 0, writes_applied = 0 }
 	native.reset_counters()
@@ -196,11 +199,32 @@ function Sandbox:describe()
 		note = "Sample data, made up from --seed: not your organization's data.",
 		rate_limit = { limit = self.config.limit, window = self.config.window, burst = self.config.burst },
 		api = api.describe(),
-		control = { "/_sandbox/stats", "/_sandbox/faults", "/_sandbox/reset", "/_sandbox/echo", "/_sandbox/events" },
+		control = {
+			"/_sandbox/stats",
+			"/_sandbox/faults",
+			"/_sandbox/reset",
+			"/_sandbox/echo",
+			"/_sandbox/events",
+			"/_sandbox/history",
+			"/_sandbox/dashboard",
+		},
 	}
 end
 
+-- The faults active now, as /_sandbox/stats shows them: kind, the answers
+-- left (0: no end), the method it is for (null: any).
+function Sandbox:active_faults()
+	local list = {}
+	for _, f in ipairs(self.faults.active) do
+		list[#list + 1] = { kind = f.kind, left = f.count, method = f.method or json.null }
+	end
+	return json.array(list)
+end
+
 function Sandbox:snapshot()
+	local now = native.now()
+	local b = self.bucket
+	b:refill(now)
 	local counters = native.counters()
 	local by_status = {}
 	for status, n in pairs(self.stats.by_status) do
@@ -214,7 +238,16 @@ function Sandbox:snapshot()
 		in_flight_max = counters.in_flight_max,
 		connections_opened = counters.connections_opened,
 		connections_open = counters.connections_open,
-		bucket_age = self.bucket:age(native.now()),
+		bucket_age = self.bucket:age(now),
+		bucket = {
+			tokens = math.floor(b.tokens),
+			limit = b.limit,
+			window = b.window,
+			burst = b.burst,
+			reset_in = math.max(0, b.next_refill - now),
+		},
+		faults = self:active_faults(),
+		organization = self.api:counts(),
 		sample_data = true,
 		webhooks = native.webhook_counts and native.webhook_counts() or json.null,
 	}
@@ -314,6 +347,11 @@ function Sandbox:control(req)
 		return self:echo(req)
 	elseif what == "events" and method == "GET" then
 		return reply(200, { data = self.api.events:list() })
+	elseif what == "history" and method == "GET" then
+		local now = native.now()
+		return reply(200, { now = math.floor(now), samples = json.array(self.history:list(now)) })
+	elseif what == "dashboard" and method == "GET" then
+		return { status = 200, headers = { { "Content-Type", "text/html; charset=utf-8" } }, body = dashboard.PAGE }
 	end
 	return fail(404, "not_found", "no such control endpoint: " .. req.path)
 end
@@ -322,6 +360,7 @@ end
 
 function Sandbox:record(req, response, key_valid, applied, fault)
 	local status = response.drop and 0 or response.status
+	self.history:count(native.now(), status)
 	local stats = self.stats
 	stats.requests = stats.requests + 1
 	stats.by_status[status] = (stats.by_status[status] or 0) + 1
@@ -354,6 +393,7 @@ function Sandbox:handle(req)
 		return self:control(req)
 	end
 	local now = native.now()
+	self.history:advance(now)
 	local fault = self.faults:pick(req.method, now)
 	local response = fault and answer_fault(fault, req)
 	if response then

@@ -124,6 +124,15 @@ function Org:add(kind, record)
 	return record
 end
 
+-- How many records of each kind the organization holds now.
+function Org:counts()
+	local counts = {}
+	for kind in pairs(self.by_id) do
+		counts[kind] = #self[kind]
+	end
+	return counts
+end
+
 function Org:get(kind, id)
 	return type(id) == "string" and self.by_id[kind][id:lower()] or nil
 end
