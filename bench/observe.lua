@@ -4,6 +4,10 @@
 -- (a JSON line per attempt, to a file). Each run is a process of its own
 -- pinned to the client core, the three interleaved in rounds, each row's
 -- best round kept; CPU time (the process's, over the loop) beside wall.
+-- This machine's noise moves those by a tenth or more from one run to the
+-- next, so the instructions per GET are counted too (callgrind, user
+-- space: two runs' difference over the requests between them), which
+-- move by well under 1%.
 --   build/pulse-lua bench/observe.lua [N]      (make bench runs it)
 
 package.path = "spec/?.lua;bench/?.lua;" .. package.path
@@ -59,6 +63,32 @@ for _ = 1, ROUNDS do
 		os.remove(trace)
 	end
 end
+
+-- Instructions per GET, by mode: two sizes' difference cancels start-up.
+local SMALL, LARGE = 500, 2500
+local function instructions(mode, n)
+	local command = string.format(
+		"%svalgrind --tool=callgrind --callgrind-out-file=/dev/null %s/pulse-lua %s %s %d %s %s",
+		server.server_cpu(),
+		support.BIN,
+		RUN,
+		url,
+		n,
+		mode,
+		trace
+	)
+	local _, err, code = support.run(command)
+	os.remove(trace)
+	assert(code == 0, command .. ": " .. tostring(err))
+	return assert(tonumber(err:match("Collected : (%d+)")), "no count from callgrind")
+end
+local per_get = {}
+local has_valgrind = (support.run("command -v valgrind") or "") ~= ""
+for _, mode in ipairs(MODES) do
+	if has_valgrind then
+		per_get[mode[1]] = (instructions(mode[1], LARGE) - instructions(mode[1], SMALL)) / (LARGE - SMALL)
+	end
+end
 stop_server()
 os.remove(RUN)
 
@@ -69,16 +99,19 @@ print(string.format(
 	N,
 	ROUNDS
 ))
-print(string.format("%-32s %9s %9s %8s %8s", "client", "wall µs", "CPU µs", "wall", "CPU"))
+local header = { "client", "wall µs", "CPU µs", "wall", "CPU", "instr/GET", "instr" }
+print(string.format("%-32s %9s %9s %8s %8s %12s %8s", table.unpack(header)))
 local base = best.plain
 for _, mode in ipairs(MODES) do
-	local b = best[mode[1]]
+	local b, n = best[mode[1]], per_get[mode[1]]
 	print(string.format(
-		"%-32s %9.2f %9.2f %7.3fx %7.3fx",
+		"%-32s %9.2f %9.2f %7.3fx %7.3fx %12s %8s",
 		mode[2],
 		b.wall / ROUND_N * 1e6,
 		b.cpu / ROUND_N * 1e6,
 		b.wall / base.wall,
-		b.cpu / base.cpu
+		b.cpu / base.cpu,
+		n and string.format("%.0f", n) or "-",
+		n and string.format("%.3fx", n / per_get.plain) or "-"
 	))
 end

@@ -18,7 +18,7 @@ NET_SRC      = src/net/engine.c src/net/exchange.c src/net/transport.c
 # by the utilities' loader of such libraries.
 NET_LAZY_SRC = src/net/curl_dlopen.c src/util/lazy_library.c
 BINDING_SRC  = src/binding/aux.c src/binding/core.c src/binding/engine.c src/binding/files.c src/binding/journal.c src/binding/json.c src/binding/limiter.c \
-               src/binding/metrics.c \
+               src/binding/metrics.c src/binding/trace.c \
                src/binding/policy.c src/binding/redis.c src/binding/redis_reply.c src/binding/response.c src/binding/sys.c src/binding/transport.c
 EMBED_SRC    = src/embed/modules.c
 SANDBOX_SRC  = src/sandbox/server.c src/sandbox/connections.c src/sandbox/handler.c src/sandbox/options.c \

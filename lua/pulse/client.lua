@@ -318,7 +318,11 @@ end
 
 --- Closes the client's connections; its stats stay readable.
 function Client:close()
-	self._line.transport:close()
+	local line = self._line
+	line.transport:close()
+	if line.observer then
+		line.observer:flush()
+	end
 end
 Client.__close = Client.close
 

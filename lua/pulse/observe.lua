@@ -50,13 +50,18 @@ local function copy(hooks)
 	return out
 end
 
--- Opens the trace file for appending, a line written at a time.
+-- The trace goes out in blocks (a write per line cost a GET a tenth more
+-- CPU), at least every FLUSH_EVERY seconds, and when the client closes or
+-- the process ends: a process killed loses at most that much of its end.
+local FLUSH_EVERY = 0.5
+
+-- Opens the trace file for appending.
 local function open_trace(path)
 	local file, why = io.open(path, "a")
 	if not file then
 		return nil, why
 	end
-	file:setvbuf("line")
+	file:setvbuf("full", 65536)
 	return file
 end
 
@@ -75,7 +80,12 @@ function observe.new(client, hooks, trace_path)
 			error("trace: cannot open " .. trace_path .. ": " .. tostring(why), 0)
 		end
 	end
-	return setmetatable({ client = client, hooks = copy(hooks), trace = trace }, Observer)
+	local self = setmetatable({ client = client, hooks = copy(hooks), trace = trace, flushed = core.now() }, Observer)
+	self.wants_phases = self.hooks.response ~= nil
+	-- Hooks hear of every call on the full path; a trace alone lets plain
+	-- calls keep the fast one (send.plain).
+	self.hooked = next(self.hooks) ~= nil
+	return self
 end
 
 --- The observer of one call: the client's (or none) with the call's own
@@ -86,8 +96,15 @@ function observe.for_call(client, observer, hooks)
 		hooks = observer and observer.hooks or {},
 		call_hooks = copy(hooks),
 		trace = observer and observer.trace,
+		traced = observer, -- whose flush time the trace keeps
 	}, Observer)
+	own.wants_phases = own.hooks.response ~= nil or own.call_hooks.response ~= nil
 	return own
+end
+
+-- Whether a hook of kind listens to this observer's calls.
+local function heard(self, kind)
+	return self.hooks[kind] ~= nil or (self.call_hooks ~= nil and self.call_hooks[kind] ~= nil)
 end
 
 -- Runs hooks[kind] on event; one that raises is told of once and removed.
@@ -106,15 +123,21 @@ local function run_hook(self, hooks, kind, event)
 	end
 end
 
--- Hands event (of kind) to the hooks, the client's first, then writes it
--- to the trace when it is a line of it.
-function Observer:emit(kind, event, traced)
-	if traced and self.trace then
-		self.trace:write(json.encode(event), "\n")
-	end
+-- Hands event (of kind) to the hooks, the client's first.
+function Observer:emit(kind, event)
 	run_hook(self, self.hooks, kind, event)
 	if self.call_hooks then
 		run_hook(self, self.call_hooks, kind, event)
+	end
+end
+
+-- Flushes the trace's buffer when what waits there has waited long enough.
+function Observer:flush_due()
+	local owner = self.traced or self
+	local now = core.now()
+	if now - owner.flushed >= FLUSH_EVERY then
+		self.trace:flush()
+		owner.flushed = now
 	end
 end
 
@@ -133,12 +156,17 @@ end
 
 --- An attempt of call begins: it asks for a token, then goes out.
 function Observer:request(call)
-	self:emit("request", event_of(self, call, "request"))
+	if heard(self, "request") then
+		self:emit("request", event_of(self, call, "request"))
+	end
 end
 
 --- The limiter told call's attempt to wait seconds for a token (-1: for
 -- another request's answer to confirm the bucket).
 function Observer:wait(call, seconds)
+	if not heard(self, "wait") then
+		return
+	end
 	local event = event_of(self, call, "wait")
 	if seconds < 0 then
 		event.until_answer = true
@@ -148,9 +176,38 @@ function Observer:wait(call, seconds)
 	self:emit("wait", event)
 end
 
+--- A URL as the trace writes it: a JSON string, the key redacted. A
+-- client asks few distinct ones, most many times: they are kept.
+function Observer:trace_url(url)
+	local urls = self.quoted or {}
+	self.quoted = urls
+	local q = urls[url]
+	if not q then
+		if (self.quoted_count or 0) >= 256 then
+			urls, self.quoted_count = {}, 0
+			self.quoted = urls
+		end
+		q = json.encode(secrets.redact(self.client, url))
+		urls[url], self.quoted_count = q, (self.quoted_count or 0) + 1
+	end
+	return q
+end
+
 --- Call's attempt ended (Call:record's fields): a response, or a failure.
 -- A line of the trace, with what libcurl measured when it was asked.
 function Observer:response(call)
+	local trace = self.trace
+	if trace then
+		-- The binding wrote an attempt's line as it ended (binding/trace.c);
+		-- an answer that rode along with a twin's had no attempt of its own.
+		if call.shared then
+			trace:write(self:line_of(call, "shared"), "\n")
+		end
+		self:flush_due()
+	end
+	if not heard(self, "response") then
+		return
+	end
 	local event = event_of(self, call, "response")
 	event.status = call.status
 	event.error = not call.status and call.failure or nil
@@ -158,22 +215,19 @@ function Observer:response(call)
 	event.waited = call.slept
 	event.shared = call.shared or false
 	event.rate = plain_rate(call.rate)
-	local phases = call.phases
-	if phases and phases.total then
-		event.phases = {
-			dns = phases.dns,
-			connect = phases.connect,
-			tls = phases.tls,
-			first_byte = phases.first_byte,
-			total = phases.total,
-		}
-		event.bytes_in, event.bytes_out = phases.bytes_in, phases.bytes_out
+	local p = call.phases -- binding_fill_phases's order
+	if p and p[5] then
+		event.phases = { dns = p[1], connect = p[2], tls = p[3], first_byte = p[4], total = p[5] }
+		event.bytes_in, event.bytes_out = p[6], p[7]
 	end
-	self:emit("response", event, true)
+	self:emit("response", event)
 end
 
 --- Call will be tried again in wait seconds, for reason.
 function Observer:retry(call, reason, wait)
+	if not heard(self, "retry") then
+		return
+	end
 	local event = event_of(self, call, "retry")
 	event.status = call.status
 	event.error = not call.status and call.failure or nil
@@ -187,15 +241,38 @@ end
 -- "stored", or "shared" (another process's fetch answered). An answer
 -- without a call is a line of the trace too.
 function Observer:cache(call, status)
+	if not heard(self, "cache") and not self.trace then
+		return
+	end
 	local event = event_of(self, call, "cache")
 	event.cache = status
-	self:emit("cache", event, status == "hit" or status == "shared" or status == "stale")
+	if self.trace and (status == "hit" or status == "shared" or status == "stale") then
+		self.trace:write(self:line_of(call, "cache", status), "\n")
+		self:flush_due()
+	end
+	self:emit("cache", event)
 end
 
---- Whether call should ask libcurl for its timing phases: a trace shows
--- them, and a response hook may read them.
-function Observer:wants_phases()
-	return self.trace ~= nil or self.hooks.response ~= nil or (self.call_hooks and self.call_hooks.response) ~= nil
+-- A line of the trace for an answer with no attempt: event "shared" (it
+-- rode along with a twin's call) or "cache" (status: what the cache did).
+function Observer:line_of(call, event, status)
+	local hop = call.hop
+	return json.encode({
+		event = event,
+		time_ms = math.floor(core.epoch() * 1000),
+		method = hop.method,
+		url = secrets.redact(self.client, hop.url),
+		lane = LANE_NAMES[call.lane or options.LANES.normal],
+		cache = status,
+		waited_us = event == "shared" and math.floor((call.slept or 0) * 1e6) or nil,
+	})
+end
+
+--- Writes out the trace's lines still buffered (the client closes).
+function Observer:flush()
+	if self.trace then
+		self.trace:flush()
+	end
 end
 
 return observe

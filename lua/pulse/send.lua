@@ -186,9 +186,13 @@ local function new_call(line, hop, timeout)
 		lane = line.lane,
 		place = nil,
 		-- Who listens (observe.lua), and a table the binding fills with
-		-- libcurl's timing phases when the observer asks for them.
+		-- libcurl's timing phases when a hook asks for them; a traced
+		-- call's file and URL, where the binding writes its attempts'
+		-- lines (binding/trace.c).
 		observer = nil,
 		phases = nil,
+		trace = nil,
+		trace_url = nil,
 	}, Call)
 end
 
@@ -479,7 +483,8 @@ function send.plain(line, method, path, opts, spare)
 			return nil
 		end
 	end
-	if line.stages[1] or line.client.verbose or line.observer or not IDEMPOTENT[method] then
+	local observer = line.observer
+	if line.stages[1] or line.client.verbose or (observer and observer.hooked) or not IDEMPOTENT[method] then
 		return nil
 	end
 	-- request.lua's places (line.urls), read here: a call fewer per call.
@@ -496,6 +501,9 @@ function send.plain(line, method, path, opts, spare)
 		call = new_call(line, hop, line.first_timeout)
 	end
 	call.path, call.opts = path, opts
+	if observer then -- a trace, no hook: the binding writes its line
+		call.attempt, call.trace, call.trace_url = 1, observer.trace, observer:trace_url(hop.url)
+	end
 	return call
 end
 
@@ -503,8 +511,11 @@ end
 -- for a success; else false, and go_on shapes every other outcome (an
 -- undecodable body too).
 function Call:plain_answer()
-	local status = self.status
-	attempt_ended(self.line, status)
+	local status, line = self.status, self.line
+	attempt_ended(line, status)
+	if line.observer then
+		line.observer:response(self)
+	end
 	if is_success(status) then
 		local slept = self.slept
 		local res = response.new(status, self.headers, self.transmissions, slept, slept + self.elapsed, self.rate)
@@ -734,17 +745,23 @@ end
 -- stop. made: the first attempt's outcome is in already (the gate's).
 function Call:run(made)
 	local line, observer = self.line, self.observer
+	-- A first attempt made on the gate was told of there (plain_answer).
+	local told = made
 	while true do
 		self.attempt = self.attempt + 1
 		if made then
 			made = false
 		else
+			told = false
 			if line.client.verbose then
 				line:trace("-> %s %s (attempt %d)", self.hop.method, self.hop.url, self.attempt)
 			end
 			if observer then
 				observer:request(self)
-				self.phases = observer:wants_phases() and {} or nil
+				self.phases = observer.wants_phases and {} or nil
+				if observer.trace then
+					self.trace, self.trace_url = observer.trace, observer:trace_url(self.hop.url)
+				end
 			end
 			self.timeout, self.fresh = self:attempt_timeout(), not self.hop.idempotent
 			self:transmit()
@@ -755,7 +772,7 @@ function Call:run(made)
 		if line.client.verbose then
 			self:trace_outcome()
 		end
-		if observer then
+		if observer and not told then
 			observer:response(self)
 		end
 		local done, a, b = self:settle()

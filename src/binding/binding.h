@@ -47,11 +47,23 @@ enum call_key {
 	CALL_URL,
 	CALL_LANE,
 	CALL_PLACE,
-	CALL_PHASES
+	CALL_PHASES,
+	/* what an attempt came to, read by the trace (trace.c) */
+	CALL_ATTEMPT,
+	CALL_STATUS,
+	CALL_FAILURE,
+	CALL_ELAPSED,
+	CALL_SLEPT,
+	CALL_SHARED,
+	CALL_RATE,
+	CALL_TRACE,    /* the trace's file (observe.lua), when the call is traced */
+	CALL_TRACE_URL /* the hop's URL as a JSON string, the key redacted */
 };
 #define CALL_KEY_NAMES                                                                                       \
 	{                                                                                                    \
-		"hop", "timeout", "max_body", "fresh", "plain", "method", "url", "lane", "place", "phases"   \
+		"hop", "timeout", "max_body", "fresh", "plain", "method", "url", "lane", "place", "phases",  \
+		    "attempt", "status", "failure", "elapsed", "slept", "shared", "rate", "trace",           \
+		    "trace_url"                                                                              \
 	}
 
 /* The metatables' registry names, in the order of the upvalues above. */
@@ -96,8 +108,22 @@ struct limiter_caller binding_check_caller(lua_State *L, int call);
 /* Keeps in the call at index call the place a take left it (nil: none). */
 void binding_keep_place(lua_State *L, int call, lanes_place before, lanes_place after);
 
+/* Pushes field k of the call at idx, raw: a call's methods (its
+ * metatable's __index) are no field, and a miss costs no second lookup.
+ * Returns its type. */
+int binding_call_field(lua_State *L, int idx, enum call_key k);
+
+/* The name Lua knows a transport failure by ("timeout", ...). */
+const char *binding_failure_name(enum transport_failure failure);
+
+/* A traced call's attempt ended with res (rate: the limiter's view after
+ * it, or NULL): writes its line to the call's trace (trace.c). */
+void binding_trace_attempt(lua_State *L, int call, const struct http_response *res,
+                           const struct limiter_view *rate);
+
 /* Fills the call's phases table (a trace's: the call asked with one) with
- * what libcurl measured of res's transmission. */
+ * what libcurl measured of res's transmission: [1] to [7] the seconds to
+ * DNS, connect, TLS, first byte and total, then the bytes in and out. */
 void binding_fill_phases(lua_State *L, int call, const struct http_response *res);
 
 /* limiter.c */

@@ -126,8 +126,10 @@ static int engine_collect_method(lua_State *L)
 	lua_pushnil(L);
 	lua_rawseti(L, 3, id + 1);
 	lua_remove(L, 3);
-	if (lua_istable(L, 3))
+	if (lua_istable(L, 3)) {
 		binding_fill_phases(L, 3, out.response);
+		binding_trace_attempt(L, 3, out.response, out.observed ? &out.rate : NULL);
+	}
 	int n = binding_push_outcome(L, &out);
 	engine_release(e, id); /* out is not to be read after */
 	return 2 + n;

@@ -198,7 +198,7 @@ static int rate_tostring(lua_State *L)
 
 /* ---- an exchange's outcome ------------------------------------------------ */
 
-static const char *failure_name(enum transport_failure failure)
+const char *binding_failure_name(enum transport_failure failure)
 {
 	switch (failure) {
 	case TRANSPORT_NO_CONNECTION:
@@ -239,7 +239,7 @@ int binding_push_outcome(lua_State *L, const struct exchange_outcome *out)
 	if (res->failure == TRANSPORT_NO_MEMORY)
 		return luaL_error(L, "out of memory");
 	if (res->failure != TRANSPORT_OK)
-		return binding_push_failure(L, failure_name(res->failure), res->message, res->elapsed,
+		return binding_push_failure(L, binding_failure_name(res->failure), res->message, res->elapsed,
 		                            res->transmissions);
 	lua_pushinteger(L, res->status);
 	binding_push_headers(L, res->headers.data ? res->headers.data : "", res->headers.len);

@@ -221,9 +221,7 @@ static void read_hop(lua_State *L, int hop, struct http_request *req, const char
 	}
 }
 
-/* Pushes field k of the call at idx, raw: a call's methods (its
- * metatable's __index) are no field, and a miss costs no second lookup. */
-static int call_field(lua_State *L, int idx, enum call_key k)
+int binding_call_field(lua_State *L, int idx, enum call_key k)
 {
 	lua_rawgeti(L, UP_CALL_KEYS, k);
 	return lua_rawget(L, idx);
@@ -231,7 +229,7 @@ static int call_field(lua_State *L, int idx, enum call_key k)
 
 static double call_number(lua_State *L, int idx, enum call_key k, const char *name)
 {
-	int type = call_field(L, idx, k);
+	int type = binding_call_field(L, idx, k);
 	double n = type == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
 	if (type != LUA_TNUMBER && type != LUA_TNIL)
 		luaL_error(L, "a request's %s must be a number, got %s", name, luaL_typename(L, -1));
@@ -242,7 +240,7 @@ static double call_number(lua_State *L, int idx, enum call_key k, const char *na
 /* A plain hop's string field k (method or url), or NULL; left pushed. */
 static const char *plain_string(lua_State *L, int hop, enum call_key k)
 {
-	return call_field(L, hop, k) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+	return binding_call_field(L, hop, k) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
 }
 
 struct http_request binding_check_call(lua_State *L, int call, const char *lines[MAX_HEADER_LINES])
@@ -257,21 +255,24 @@ struct http_request binding_check_call(lua_State *L, int call, const char *lines
 	 * string read from it by the hop: the values pushed are left on the
 	 * stack until the end, one pop for all. */
 	int hop = call;
-	if (call_field(L, call, CALL_HOP) != LUA_TNIL) {
+	if (binding_call_field(L, call, CALL_HOP) != LUA_TNIL) {
 		luaL_checktype(L, -1, LUA_TTABLE);
 		hop = top + 1;
 	}
 	/* A plain hop (request.plain_hop: the gate's) is a method and a URL,
 	 * idempotent, nothing more: read those two alone. */
-	if (call_field(L, hop, CALL_PLAIN) == LUA_TBOOLEAN && lua_toboolean(L, -1)) {
+	if (binding_call_field(L, hop, CALL_PLAIN) == LUA_TBOOLEAN && lua_toboolean(L, -1)) {
 		req.method = plain_string(L, hop, CALL_METHOD);
 		req.url = plain_string(L, hop, CALL_URL);
 	} else {
 		req.max_body = (size_t)call_number(L, call, CALL_MAX_BODY, "max_body");
-		req.fresh_connection = lua_toboolean(L, (call_field(L, call, CALL_FRESH), -1));
-		req.phases = call_field(L, call, CALL_PHASES) == LUA_TTABLE;
+		req.fresh_connection = lua_toboolean(L, (binding_call_field(L, call, CALL_FRESH), -1));
 		read_hop(L, hop, &req, lines);
 	}
+	/* A traced call, or one a response hook hears, has libcurl's phases
+	 * read (plain ones too). */
+	req.phases = binding_call_field(L, call, CALL_PHASES) == LUA_TTABLE ||
+	             binding_call_field(L, call, CALL_TRACE) == LUA_TUSERDATA;
 	lua_settop(L, top);
 	if (!req.method || !req.url)
 		luaL_error(L, "a request needs a method and a url (strings)");
@@ -281,14 +282,14 @@ struct http_request binding_check_call(lua_State *L, int call, const char *lines
 struct limiter_caller binding_check_caller(lua_State *L, int call)
 {
 	struct limiter_caller caller = {.lane = LANE_NORMAL};
-	int type = call_field(L, call, CALL_LANE);
+	int type = binding_call_field(L, call, CALL_LANE);
 	lua_Integer lane = lua_tointeger(L, -1);
 	if (type != LUA_TNIL && (!lua_isinteger(L, -1) || lane < 0 || lane >= LANES))
 		luaL_error(L, "a request's lane must be 0, 1 or 2 (interactive, normal, bulk)");
 	if (type != LUA_TNIL)
 		caller.lane = (int)lane;
 	caller.place =
-	    (lanes_place)(call_field(L, call, CALL_PLACE) == LUA_TNUMBER ? lua_tointeger(L, -1) : 0);
+	    (lanes_place)(binding_call_field(L, call, CALL_PLACE) == LUA_TNUMBER ? lua_tointeger(L, -1) : 0);
 	lua_pop(L, 2);
 	return caller;
 }
@@ -309,24 +310,16 @@ void binding_fill_phases(lua_State *L, int call, const struct http_response *res
 {
 	if (!res->phases_read)
 		return;
-	if (call_field(L, call, CALL_PHASES) != LUA_TTABLE) {
+	if (binding_call_field(L, call, CALL_PHASES) != LUA_TTABLE) {
 		lua_pop(L, 1);
 		return;
 	}
 	const struct http_phases *p = &res->phases;
-	const struct {
-		const char *name;
-		double value;
-	} fields[] = {{"dns", p->dns},
-	              {"connect", p->connect},
-	              {"tls", p->tls},
-	              {"first_byte", p->first_byte},
-	              {"total", p->total},
-	              {"bytes_in", p->bytes_in},
-	              {"bytes_out", p->bytes_out}};
-	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-		lua_pushnumber(L, fields[i].value);
-		lua_setfield(L, -2, fields[i].name);
+	const double values[] = {p->dns,   p->connect,  p->tls,      p->first_byte,
+	                         p->total, p->bytes_in, p->bytes_out};
+	for (int i = 0; i < (int)(sizeof values / sizeof values[0]); i++) {
+		lua_pushnumber(L, values[i]);
+		lua_rawseti(L, -2, i + 1);
 	}
 	lua_pop(L, 1);
 }
@@ -347,7 +340,9 @@ static int exchange(lua_State *L, struct limiter *l, int call)
 	binding_keep_place(L, call, before, caller.place);
 	if (answer != LIMITER_TAKEN)
 		return binding_no_token(L, answer, wait, l);
-	binding_fill_phases(L, lua_absindex(L, call), out.response);
+	int at = lua_absindex(L, call);
+	binding_fill_phases(L, at, out.response);
+	binding_trace_attempt(L, at, out.response, out.observed ? &out.rate : NULL);
 	return binding_push_outcome(L, &out);
 }
 
