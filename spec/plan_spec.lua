@@ -114,6 +114,7 @@ describe("max_calls and --plan", function()
 		end
 		local results = client:batch(list, { concurrency = 3, max_calls = 4 })
 		assert.are.equal(4, sandbox:stats().requests)
+		assert.are.equal(4, client:calls())
 		local again = {}
 		for i, r in ipairs(results) do
 			if r.err then

@@ -135,7 +135,7 @@ function Batch:fill()
 	local started, in_flight, concurrency = self.started, self.in_flight, self.concurrency
 	local max_calls = self.opts.max_calls
 	while in_flight < concurrency and not self.stopped do
-		if max_calls and self.client:stats().requests - self.calls_before + in_flight >= max_calls then
+		if max_calls and self.client:calls() - self.calls_before + in_flight >= max_calls then
 			-- Spent, or promised to the requests out: the rest never start.
 			self.stopped, self.out_of_calls = true, true
 			break
@@ -312,7 +312,7 @@ function batch.run(line, requests, opts, runner)
 		done = 0,
 		in_flight = 0,
 		stopped = false,
-		calls_before = opts.max_calls and client:stats().requests,
+		calls_before = opts.max_calls and client:calls(),
 		exhausted = false,
 		results = {},
 		-- Results waiting for the batch's task, three slots each: index,

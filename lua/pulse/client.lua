@@ -351,6 +351,14 @@ function Client:lanes()
 	return lanes
 end
 
+--- The calls the client has sent so far (every transmission):
+-- `client:stats().requests` without the rest of the snapshot, cheap enough
+-- to ask before every request (max_calls does).
+-- @treturn number
+function Client:calls()
+	return self._line.stats:requests()
+end
+
 --- What the client has done so far.
 -- @treturn table `requests, retries, rate_limited, throttled, throttled_sum,
 -- ignored_headers, bytes_received, bytes_sent, latency` (percentiles)

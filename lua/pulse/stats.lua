@@ -73,6 +73,11 @@ function Stats:record_throttle(seconds)
 	end
 end
 
+-- The requests sent (every transmission), without the rest of a snapshot.
+function Stats:requests()
+	return self.transport:stats().requests
+end
+
 -- A copy, with latency percentiles in seconds.
 function Stats:snapshot()
 	local counted = self.transport:stats(true)

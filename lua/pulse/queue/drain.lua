@@ -308,7 +308,7 @@ end
 
 -- The calls the drain has spent (its client's, reconciles included).
 function Drain:calls()
-	return self.client:stats().requests - self.calls_before
+	return self.client:calls() - self.calls_before
 end
 
 -- Whether max_calls is reached, counting a call for each entry out: then
@@ -454,7 +454,7 @@ function drain.run(store, client, opts, level)
 		idle = {},
 		in_flight = 0,
 		report = { done = 0, dead = 0 },
-		calls_before = client:stats().requests,
+		calls_before = client:calls(),
 	}, Drain)
 	if opts.report_html then
 		local file, cannot = io.open(opts.report_html, "a") -- refused now, not after the work
