@@ -229,6 +229,35 @@ describe("the trace", function()
 		assert.is_nil(text:find(sandbox.key, 1, true), "the key is in no line")
 	end)
 
+	it("writes the lines of a batch's requests, sent at once on the engine, and of a retry", function()
+		local client = sandbox:client({ trace = path })
+		local list = {}
+		for i = 1, 6 do
+			list[i] = { "GET", sandbox:item(i) }
+		end
+		for _, r in ipairs(client:batch(list, { concurrency = 3 })) do
+			assert.is_table(r.body, tostring(r.err))
+		end
+		sandbox:fault("503:count=1")
+		assert(client:get(support.READ))
+		client:close()
+		local lines, attempts = read_lines(path), {}
+		assert.are.equal(8, #lines, "6, then a 503 and its retry")
+		for i = 1, 6 do
+			local line = lines[i]
+			assert.are.equal(200, line.status)
+			assert.is_true(line.phases_us.total > 0 and line.bytes_in > 0, json.encode(line))
+			attempts[line.url:match("services/(.*)$")] = true
+		end
+		local services = 0
+		for _ in pairs(attempts) do
+			services = services + 1
+		end
+		assert.are.equal(6, services, "a line for each request")
+		assert.are.same({ 503, 1 }, { lines[7].status, lines[7].attempt })
+		assert.are.same({ 200, 2 }, { lines[8].status, lines[8].attempt })
+	end)
+
 	it("is asked for by --trace FILE and $PULSE_TRACE, and a file it cannot open is named", function()
 		local script = support.temp_path(".lua")
 		support.write_file(script, 'local c = require("pulse").new() for _ = 1, 2 do assert(c:get("/v1/centers")) end')
