@@ -201,7 +201,7 @@ describe("limiter = 'shm:<path>'", function()
 		assert.truthy(err:find("new: $PULSE_LIMITER must be", 1, true), err)
 		out, err, code = runner("--limiter shm:" .. other .. " --status --collection " .. collection)
 		assert.are.equal(1, code, out)
-		assert.truthy(err:find("'--limiter URL' goes alone with one of '--status', '--reset' and '--reserve'", 1, true), err)
+		assert.truthy(err:find("'--limiter URL' goes alone with one of '--status', '--reset', '--reserve' and '--top'", 1, true), err)
 		os.remove(script)
 		os.remove(collection)
 		os.remove(other)
@@ -291,7 +291,8 @@ print("both answered")
 		-- among them) overwritten in place with 50,000,000.
 		local file = assert(io.open(path, "r+b"))
 		local size = file:seek("end")
-		local tail = 256 * 12 + 8
+		local slot = 4 * 4 + 3 * 8 -- used, bucket, in_flight, pid; taken by lane (shm.c's struct shm_worker)
+		local tail = 256 * slot + 8
 		file:seek("set", size - tail)
 		file:write(string.rep(string.pack("<i4", 50000000), tail // 4))
 		file:close()

@@ -171,6 +171,22 @@ static void push_status(const struct limiter_bucket_status *st, void *ctx)
 	lua_pushinteger(L, st->repaired);
 	lua_setfield(L, -2, "repaired");
 	push_lanes_fields(L, &st->lanes);
+	binding_push_number(L, st->rate_limited);
+	lua_setfield(L, -2, "rate_limited");
+	lua_createtable(L, st->processes, 0);
+	for (int i = 0; i < st->processes; i++) {
+		lua_createtable(L, 0, 2);
+		lua_pushstring(L, st->process[i].name);
+		lua_setfield(L, -2, "name");
+		lua_createtable(L, 0, LANES);
+		for (int lane = 0; lane < LANES; lane++) {
+			binding_push_number(L, st->process[i].taken[lane]);
+			lua_setfield(L, -2, lanes_name(lane));
+		}
+		lua_setfield(L, -2, "taken");
+		lua_rawseti(L, -2, i + 1);
+	}
+	lua_setfield(L, -2, "processes");
 	lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
 }
 

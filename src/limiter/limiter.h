@@ -94,6 +94,14 @@ struct limiter_view {
 	int in_flight;
 };
 
+/* A process using a bucket, for --top: its name ("pid 1234" on shm:, the
+ * worker's id on Redis) and the tokens it took, by lane, since it began. */
+struct limiter_process {
+	char name[48];
+	double taken[LANES];
+};
+#define LIMITER_STATUS_PROCESSES 32
+
 /* What --status shows of one bucket. */
 struct limiter_bucket_status {
 	char name[65];
@@ -111,6 +119,9 @@ struct limiter_bucket_status {
 	double clock_disagreement;
 	int repaired;
 	struct limiter_lanes lanes;
+	double rate_limited; /* answers of 429 read since the bucket was made or reset */
+	int processes;       /* of process[], the first LIMITER_STATUS_PROCESSES using it */
+	struct limiter_process process[LIMITER_STATUS_PROCESSES];
 };
 
 /* A bucket's answer to a take (core/ratelimit.h's: 0, seconds to wait, or

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 /* Seconds a token counts as out when its answer never comes (its worker
  * died): after that the bucket stops holding it back for it. */
@@ -22,8 +23,11 @@
 struct redis_limiter {
 	struct limiter base; /* first: a struct limiter * is a struct redis_limiter * */
 	struct redis_link link;
-	char keys[6][160]; /* the bucket, its leases, its workers, its line, their lapses, its claims */
+	/* the bucket, its leases, its workers, its line, their lapses, its
+	 * claims, the tokens each worker took */
+	char keys[7][160];
 	char worker[17];
+	char name[48]; /* host:pid, for people (--top) */
 	char sha[41];
 	double limit, window, burst;
 	/* The view the last round trip brought, and when: aged, it answers
@@ -56,11 +60,11 @@ static void failed(struct redis_limiter *r)
  * in l->error). */
 static redisReply *run(struct redis_limiter *r, const char *step, int argc, const char **args)
 {
-	const char *argv[32] = {"6",        r->keys[0], r->keys[1], r->keys[2],
-	                        r->keys[3], r->keys[4], r->keys[5], step};
+	const char *argv[32] = {"7",        r->keys[0], r->keys[1], r->keys[2], r->keys[3],
+	                        r->keys[4], r->keys[5], r->keys[6], step};
 	for (int i = 0; i < argc; i++)
-		argv[8 + i] = args[i];
-	redisReply *reply = redis_link_eval(&r->link, r->sha, REDIS_BUCKET_SCRIPT, 8 + argc, argv, NULL);
+		argv[9 + i] = args[i];
+	redisReply *reply = redis_link_eval(&r->link, r->sha, REDIS_BUCKET_SCRIPT, 9 + argc, argv, NULL);
 	if (!reply)
 		failed(r);
 	return reply;
@@ -135,8 +139,8 @@ static enum limiter_answer redis_take(struct limiter *l, double now, struct limi
 		snprintf(place, sizeof place, "%llu", r->alone ? 0ULL : caller->place);
 	else
 		snprintf(place, sizeof place, "none");
-	const char *args[] = {r->worker, LEASE, limit, window, burst, lane, place};
-	redisReply *reply = run(r, "take", 7, args);
+	const char *args[] = {r->worker, LEASE, limit, window, burst, lane, place, r->name};
+	redisReply *reply = run(r, "take", 8, args);
 	if (!reply) {
 		/* A restart takes a moment: ask again until connect_timeout has
 		 * passed, then fail (or pace alone, when the user chose that). A
@@ -365,6 +369,7 @@ static void set_keys(struct redis_limiter *r, const char *bucket)
 	snprintf(r->keys[3], sizeof r->keys[3], "pulse:{%s}:line", bucket);
 	snprintf(r->keys[4], sizeof r->keys[4], "pulse:{%s}:lapses", bucket);
 	snprintf(r->keys[5], sizeof r->keys[5], "pulse:{%s}:claims", bucket);
+	snprintf(r->keys[6], sizeof r->keys[6], "pulse:{%s}:taken", bucket);
 }
 
 /* A limiter of the URL for a bucket, not yet connected. */
@@ -408,6 +413,10 @@ struct limiter *limiter_redis_open(const struct redis_limiter_options *o, char *
 		memset(bytes, 0, sizeof bytes);
 	for (int i = 0; i < 8; i++)
 		snprintf(r->worker + 2 * i, 3, "%02x", bytes[i]);
+	char host[32] = "?";
+	gethostname(host, sizeof host - 1);
+	host[sizeof host - 1] = '\0';
+	snprintf(r->name, sizeof r->name, "%s:%d", host, (int)getpid());
 	r->seen = (struct ratelimit_view){.limit = o->limit,
 	                                  .window = o->window,
 	                                  .burst = o->burst,
@@ -441,6 +450,17 @@ int limiter_redis_status(const char *url, const char *bucket,
 			    .last_status = (int)number(reply, 10),
 			};
 			lanes_of_status(reply, &st.lanes);
+			st.rate_limited = number(reply, 15);
+			for (size_t at = 16;
+			     at + 3 < reply->elements && st.processes < LIMITER_STATUS_PROCESSES; at += 4) {
+				struct limiter_process *p = &st.process[st.processes++];
+				const redisReply *name = reply->element[at];
+				snprintf(p->name, sizeof p->name, "%.*s",
+				         name->type == REDIS_REPLY_STRING ? (int)name->len : 1,
+				         name->type == REDIS_REPLY_STRING ? name->str : "?");
+				for (int lane = 0; lane < LANES; lane++)
+					p->taken[lane] = number(reply, at + 1 + (size_t)lane);
+			}
 			snprintf(st.name, sizeof st.name, "%s",
 			         r->link.url.name[0] ? r->link.url.name : bucket);
 			each(&st, ctx);

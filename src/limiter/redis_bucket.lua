@@ -7,8 +7,10 @@
 -- scored by when they lapse), its workers (scored by when last seen), its
 -- line (the places of the callers waiting, scored by lane, then arrival:
 -- core/lanes.c's table) and their lapses (the same places, scored by when
--- a waiter not back is gone), and its claims (a hash: the fetches one
--- worker does for the others, by name, "worker lapse" each).
+-- a waiter not back is gone), its claims (a hash: the fetches one
+-- worker does for the others, by name, "worker lapse" each), and the
+-- tokens each worker took (a hash: "worker|lane" counts, and "worker|name",
+-- the host and pid a person knows it by).
 -- ARGV[1]: the step (take, observe, cancel, view, reset); the rest, the
 -- step's own. Numbers go back as strings: Redis would truncate them.
 
@@ -19,6 +21,7 @@ if redis.replicate_commands then
 end
 
 local bucket, leases, workers, line, lapses, claims = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local taken = KEYS[7]
 local step = ARGV[1]
 
 local MIN_429_WAIT = 1
@@ -172,7 +175,7 @@ local function ahead_of(t, lane, place)
 	return redis.call("ZCOUNT", line, "-inf", "(" .. string.format("%.17g", (lane + 1) * LANE_SPAN)), nil
 end
 
--- take(worker, lease, limit, window, burst, lane, place) -> answer, wait,
+-- take(worker, lease, limit, window, burst, lane, place, name) -> answer, wait,
 -- ticket, view..., place (place "none": a one-off ask, placed nowhere)
 -- answer: "taken", "wait" (wait seconds) or "await" (a request checking
 -- the bucket is out); place: the caller's in the line ("0" when taken).
@@ -202,6 +205,9 @@ local function take()
 		end
 		if lane == INTERACTIVE and reserve_left(s) >= 1 then
 			s.reserve_left = s.reserve_left - 1
+		end
+		if redis.call("HINCRBY", taken, ARGV[2] .. "|" .. ARGV[7], 1) == 1 then
+			redis.call("HSET", taken, ARGV[2] .. "|name", ARGV[9] or ARGV[2])
 		end
 		answer = "taken"
 	elseif s.tokens >= 1 then
@@ -312,6 +318,9 @@ local function observe()
 	s.observed_at = t
 	s.last_status = rate_limited and 429 or 200
 	save(s)
+	if rate_limited then
+		redis.call("HINCRBY", bucket, "rate_limited", 1)
+	end
 	local result = { tostring((a[9] == 1 and not reset_sane) and 1 or 0) }
 	for _, v in ipairs(view(s, t)) do
 		result[#result + 1] = v
@@ -320,7 +329,9 @@ local function observe()
 end
 
 -- status() -> the bucket's fields, the tickets out, the workers seen in the
--- last minute, and the seconds since the last answer.
+-- last minute, the seconds since the last answer, the reserve, the callers
+-- waiting by lane, the 429s read, then for each worker seen in the last
+-- minute (32 at most) its name and the tokens it took by lane.
 local function status()
 	local t = now()
 	if redis.call("HEXISTS", bucket, "limit") == 0 then
@@ -338,6 +349,14 @@ local function status()
 	for lane = 0, 2 do
 		local from, to = string.format("%.17g", lane * LANE_SPAN), string.format("(%.17g", (lane + 1) * LANE_SPAN)
 		result[#result + 1] = tostring(redis.call("ZCOUNT", line, from, to))
+	end
+	result[#result + 1] = tostring(redis.call("HGET", bucket, "rate_limited") or 0)
+	for _, worker in ipairs(redis.call("ZRANGEBYSCORE", workers, t - 60, "+inf", "LIMIT", 0, 32)) do
+		local fields = redis.call("HMGET", taken, worker .. "|name", worker .. "|0", worker .. "|1", worker .. "|2")
+		result[#result + 1] = fields[1] or worker
+		for lane = 2, 4 do
+			result[#result + 1] = tostring(fields[lane] or 0)
+		end
 	end
 	return result
 end
@@ -385,7 +404,7 @@ elseif step == "reserve" then
 elseif step == "reset" then
 	-- Afresh, but for the reserve: the organization's policy, not a state.
 	local reserve = redis.call("HGET", bucket, "reserve")
-	local count = redis.call("DEL", bucket, leases, workers, line, lapses, claims)
+	local count = redis.call("DEL", bucket, leases, workers, line, lapses, claims, taken)
 	if reserve then
 		redis.call("HSET", bucket, "reserve", reserve)
 	end

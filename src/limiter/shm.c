@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #define SHM_MAGIC "pulse-lua limiter file\n"
-#define SHM_VERSION 3
+#define SHM_VERSION 4
 #define SHM_BUCKETS 64
 #define SHM_WORKERS 256
 #define SHM_CLAIMS 64
@@ -37,7 +37,8 @@ struct shm_bucket {
 	int in_flight;      /* tokens out, of every worker */
 	double observed_at; /* when an answer was last read (0: never) */
 	int last_status;
-	struct lanes line; /* the callers waiting, of every worker, and the reserve */
+	double rate_limited; /* answers of 429 read, since the bucket was made or reset */
+	struct lanes line;   /* the callers waiting, of every worker, and the reserve */
 };
 
 /* A worker's slot is held by an open-file-description lock on one byte of
@@ -48,6 +49,8 @@ struct shm_worker {
 	int used; /* 0: free */
 	int bucket;
 	int in_flight;
+	int pid;             /* for people to tell the processes apart (--top), never to find one */
+	double taken[LANES]; /* tokens this worker took, by lane */
 };
 
 /* A fetch one worker does for the others (limiter_claim), until it lapses
@@ -269,8 +272,10 @@ static enum limiter_answer shm_take(struct limiter *l, double now, struct limite
 		w = take_in_line(s, b, now, caller, ticket);
 	}
 	if (w == 0) {
+		struct shm_worker *me = &f->workers[s->map.slot];
 		b->in_flight++;
-		f->workers[s->map.slot].in_flight++;
+		me->in_flight++;
+		me->taken[LIMITER_LANE(caller)] += 1;
 	}
 	if (now - s->checked > LIVENESS_EVERY) {
 		s->checked = now;
@@ -396,6 +401,7 @@ static int shm_observe(struct limiter *l, const struct ratelimit_observation *o,
 		int ignored = ratelimit_observe(&b->state, o, now, b->in_flight, ticket);
 		b->observed_at = now;
 		b->last_status = o->rate_limited ? 429 : 0;
+		b->rate_limited += o->rate_limited ? 1 : 0;
 		unlock(&s->map);
 		if (!s->map.cut)
 			return ignored;
@@ -575,7 +581,7 @@ static void find_worker(struct shm_map *m, int bucket)
 		for (int i = 0; i < SHM_WORKERS; i++) {
 			struct shm_worker *w = &m->file->workers[i];
 			if (!w->used && slot_lock(m->fd, i, F_WRLCK, F_OFD_SETLK) == 0) {
-				*w = (struct shm_worker){.used = 1, .bucket = bucket};
+				*w = (struct shm_worker){.used = 1, .bucket = bucket, .pid = (int)getpid()};
 				m->slot = i;
 				return;
 			}
@@ -624,6 +630,13 @@ struct limiter *limiter_shm_open(const char *path, const char *name, double limi
 
 /* ---- --status and --reset ------------------------------------------------------- */
 
+/* A count read from the file, where any process writes: a number a count
+ * can be, or 0. */
+static double counted(double v)
+{
+	return isfinite(v) && v >= 0 && v < 1e15 ? v : 0;
+}
+
 int limiter_shm_status(const char *path, void (*each)(const struct limiter_bucket_status *, void *),
                        void *ctx, char *err, size_t errlen)
 {
@@ -654,8 +667,19 @@ int limiter_shm_status(const char *path, void (*each)(const struct limiter_bucke
 		lanes_count(&b->line, now, st.lanes.waiting);
 		memcpy(st.name, b->name, sizeof st.name);
 		st.name[sizeof st.name - 1] = '\0';
-		for (int w = 0; w < SHM_WORKERS; w++)
-			st.workers += f->workers[w].used && f->workers[w].bucket == i;
+		st.rate_limited = counted(b->rate_limited);
+		for (int w = 0; w < SHM_WORKERS; w++) {
+			const struct shm_worker *worker = &f->workers[w];
+			if (!worker->used || worker->bucket != i)
+				continue;
+			st.workers++;
+			if (st.processes < LIMITER_STATUS_PROCESSES) {
+				struct limiter_process *p = &st.process[st.processes++];
+				snprintf(p->name, sizeof p->name, "pid %d", worker->pid);
+				for (int lane = 0; lane < LANES; lane++)
+					p->taken[lane] = counted(worker->taken[lane]);
+			}
+		}
 		each(&st, ctx);
 		count++;
 	}
@@ -680,6 +704,7 @@ int limiter_shm_reset(const char *path, const char *name, char *err, size_t errl
 			ratelimit_init(&b->state, limit, window, burst, clock_monotonic());
 			b->in_flight = in_flight;
 			b->line.reserve_window = 0;
+			b->rate_limited = 0;
 			count++;
 		}
 	}

@@ -12,16 +12,37 @@ struct long_option {
 };
 
 static const struct long_option LONG_OPTIONS[] = {
-    {"--sandbox", 0},        {"--verbose", 0},      {"--quiet", 0},
-    {"--help", 0},           {"--version", 0},      {"--base-url", 1},
-    {"--trace", 1},          {"--metrics", 1},      {"--sandbox-rate-limit", 1},
-    {"--sandbox-faults", 1}, {"--sandbox-seed", 1}, {"--limiter", 1},
-    {"--queue", 1},          {"--status", 0},       {"--reset", 0},
-    {"--reserve", 1},        {"--check", 0},        {"--accept-damage", 0},
-    {"--dead", 0},           {"--retry-dead", 0},   {"--drain", 0},
-    {"--plan", 0},           {"--max-calls", 1},    {"--collection", 1},
-    {"--folder", 1},         {"--env", 1},          {"--data", 1},
-    {"--parallel", 1},       {"--reporter", 1},     {NULL, 0},
+    {"--sandbox", 0},
+    {"--verbose", 0},
+    {"--quiet", 0},
+    {"--help", 0},
+    {"--version", 0},
+    {"--base-url", 1},
+    {"--trace", 1},
+    {"--metrics", 1},
+    {"--sandbox-rate-limit", 1},
+    {"--sandbox-faults", 1},
+    {"--sandbox-seed", 1},
+    {"--limiter", 1},
+    {"--queue", 1},
+    {"--status", 0},
+    {"--top", 0},
+    {"--reset", 0},
+    {"--reserve", 1},
+    {"--check", 0},
+    {"--accept-damage", 0},
+    {"--dead", 0},
+    {"--retry-dead", 0},
+    {"--drain", 0},
+    {"--plan", 0},
+    {"--max-calls", 1},
+    {"--collection", 1},
+    {"--folder", 1},
+    {"--env", 1},
+    {"--data", 1},
+    {"--parallel", 1},
+    {"--reporter", 1},
+    {NULL, 0},
 };
 
 /* The long option arg names (before any '='), or NULL. */
@@ -134,9 +155,13 @@ static int long_value(char **argv, int *i, const struct long_option *o, struct o
 /* The actions asked of a limiter or a queue: option, then the function
  * of pulse.admin or pulse.queue.command that does it. */
 static const char *const ACTIONS[][2] = {
-    {"--status", "status"}, {"--reset", "reset"},
-    {"--check", "check"},   {"--accept-damage", "accept_damage"},
-    {"--dead", "dead"},     {"--retry-dead", "retry_dead"},
+    {"--status", "status"},
+    {"--reset", "reset"},
+    {"--top", "top"},
+    {"--check", "check"},
+    {"--accept-damage", "accept_damage"},
+    {"--dead", "dead"},
+    {"--retry-dead", "retry_dead"},
     {"--drain", "drain"},
 };
 
@@ -235,16 +260,24 @@ static int check_together(struct options *o, char *message, size_t len)
 	/* --limiter URL alone is the shared limit of the run's clients (a
 	 * script's, or --collection's); with an action, it is what the action
 	 * looks at, and nothing else runs. */
+	int top = o->action && strcmp(o->action, "top") == 0;
 	int limiter_action =
 	    o->action && (strcmp(o->action, "status") == 0 || strcmp(o->action, "reset") == 0 ||
-	                  strcmp(o->action, "reserve") == 0);
-	if (o->limiter && o->actions && (o->actions != 1 || !limiter_action || o->collection || o->queue)) {
-		snprintf(message, len,
-		         "'--limiter URL' goes alone with one of '--status', '--reset' and '--reserve', or "
-		         "without them as the run's shared limit");
+	                  strcmp(o->action, "reserve") == 0 || top);
+	/* --top shows a queue's depth beside the bucket's. */
+	if (o->limiter && o->actions &&
+	    (o->actions != 1 || !limiter_action || o->collection || (o->queue && !top))) {
+		snprintf(
+		    message, len,
+		    "'--limiter URL' goes alone with one of '--status', '--reset', '--reserve' and '--top' "
+		    "(and '--queue URL' beside '--top'), or without them as the run's shared limit");
 		return ARGS_BAD;
 	}
-	if (o->queue &&
+	if (top && !o->limiter) {
+		snprintf(message, len, "'--top' goes with '--limiter URL'");
+		return ARGS_BAD;
+	}
+	if (o->queue && !top &&
 	    (o->actions != 1 || strcmp(o->action, "reset") == 0 || strcmp(o->action, "reserve") == 0)) {
 		snprintf(message, len,
 		         "'--queue URL' goes with one of '--status', '--check', '--accept-damage', '--dead', "

@@ -76,6 +76,9 @@ static void print_help(void)
 	       "  --limiter URL --reserve interactive=SHARE  keep SHARE (0 to 1) of each window's\n"
 	       "                 tokens from bulk calls for interactive ones, until shortly\n"
 	       "                 before the refill; stored with the bucket for every process\n"
+	       "  --limiter URL --top [--queue URL]  the bucket live, every second: tokens,\n"
+	       "                 refill, waiting callers, 429s, tokens taken per process and\n"
+	       "                 lane over the last windows, the queue's depth; Ctrl-C stops\n"
 	       "  --queue URL --status     a write queue (file:PATH or redis://...?stream=NAME):\n"
 	       "                 pending, in flight (and until when they settle), done, dead,\n"
 	       "                 damaged\n"
@@ -247,7 +250,10 @@ static int run_admin(lua_State *L, const struct options *o)
 		return 0;
 	lua_getfield(L, -1, o->action);
 	lua_pushstring(L, o->limiter ? o->limiter : o->queue);
-	lua_pushstring(L, o->action_value ? o->action_value : o->max_calls);
+	if (o->limiter && o->queue) /* --top: the queue whose depth it shows */
+		lua_pushstring(L, o->queue);
+	else
+		lua_pushstring(L, o->action_value ? o->action_value : o->max_calls);
 	if (report(L, docall(L, 2, 2)) != LUA_OK)
 		return 0;
 	if (!lua_toboolean(L, -2))
