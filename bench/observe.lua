@@ -15,7 +15,7 @@ local support = require("support.sandbox")
 local server = require("server")
 
 local N = tonumber(arg[1]) or 20000
-local ROUNDS = 10
+local ROUNDS = 20 -- many short rounds: the best of more draws of the noise
 local ROUND_N = N // ROUNDS
 
 local RUN = support.temp_path(".lua")
