@@ -3,6 +3,7 @@
 -- attempt), against the sandbox. Every event is plain data, encodable, and
 -- free of the key; a hook that raises is told of once and removed.
 
+local core = require("pulse.core")
 local json = require("pulse.json")
 local support = require("support.sandbox")
 
@@ -256,6 +257,35 @@ describe("the trace", function()
 		assert.are.equal(6, services, "a line for each request")
 		assert.are.same({ 503, 1 }, { lines[7].status, lines[7].attempt })
 		assert.are.same({ 200, 2 }, { lines[8].status, lines[8].attempt })
+	end)
+
+	it("keeps the lines of a process killed, but for its last half second of work", function()
+		local script = support.temp_path(".lua")
+		support.write_file(
+			script,
+			[[
+local core, c = require("pulse.core"), require("pulse").new()
+for _ = 1, 3 do
+	assert(c:get("/v1/centers"))
+	core.sleep(0.6)
+end
+io.write("done\n")
+io.flush()
+core.sleep(60)
+]]
+		)
+		local env = string.format("PULSE_API_KEY=%s PULSE_BASE_URL=%s ", support.shell_quote(sandbox.key), sandbox.url)
+		local out = support.temp_path()
+		local pid = support.background("env " .. env .. support.BIN .. "/pulse-lua --trace " .. path .. " " .. script, out)
+		local deadline = core.now() + 20
+		while not (support.read_file(out) or ""):find("done") do
+			assert(core.now() < deadline, "the script did not finish its calls")
+			core.sleep(0.05)
+		end
+		os.execute("kill -9 " .. pid)
+		os.remove(script)
+		os.remove(out)
+		assert.are.equal(3, #read_lines(path), "each line came half a second after the last flush")
 	end)
 
 	it("is asked for by --trace FILE and $PULSE_TRACE, and a file it cannot open is named", function()

@@ -51,8 +51,10 @@ local function copy(hooks)
 end
 
 -- The trace goes out in blocks (a write per line cost a GET a tenth more
--- CPU), at least every FLUSH_EVERY seconds, and when the client closes or
--- the process ends: a process killed loses at most that much of its end.
+-- CPU): a line is flushed with those before it when the last flush is
+-- FLUSH_EVERY seconds old (binding/trace.c does the same for the attempts'
+-- lines it writes), and all when the client closes or the process ends. A
+-- process killed loses at most its last half second of lines.
 local FLUSH_EVERY = 0.5
 
 -- Opens the trace file for appending.
@@ -196,13 +198,12 @@ end
 --- Call's attempt ended (Call:record's fields): a response, or a failure.
 -- A line of the trace, with what libcurl measured when it was asked.
 function Observer:response(call)
+	-- The binding wrote an attempt's line as it ended, and flushes the file
+	-- when due (binding/trace.c); an answer that rode along with a twin's
+	-- had no attempt of its own.
 	local trace = self.trace
-	if trace then
-		-- The binding wrote an attempt's line as it ended (binding/trace.c);
-		-- an answer that rode along with a twin's had no attempt of its own.
-		if call.shared then
-			trace:write(self:line_of(call, "shared"), "\n")
-		end
+	if trace and call.shared then
+		trace:write(self:line_of(call, "shared"), "\n")
 		self:flush_due()
 	end
 	if not heard(self, "response") then

@@ -502,7 +502,9 @@ function send.plain(line, method, path, opts, spare)
 	end
 	call.path, call.opts = path, opts
 	if observer then -- a trace, no hook: the binding writes its line
-		call.attempt, call.trace, call.trace_url = 1, observer.trace, observer:trace_url(hop.url)
+		local url = hop.trace_url or observer:trace_url(hop.url)
+		hop.trace_url = url -- the hop is the place's, made once
+		call.attempt, call.trace, call.trace_url = 1, observer.trace, url
 	end
 	return call
 end
@@ -513,7 +515,9 @@ end
 function Call:plain_answer()
 	local status, line = self.status, self.line
 	attempt_ended(line, status)
-	if line.observer then
+	-- A trace alone: the binding wrote the attempt's line; one that rode
+	-- along with a twin had none.
+	if self.shared and line.observer then
 		line.observer:response(self)
 	end
 	if is_success(status) then

@@ -106,6 +106,37 @@ static void put_rate(struct line *f, const struct limiter_view *v)
 	PUT(f, "}");
 }
 
+/* Lines go out in blocks: a line is flushed with what waits before it
+ * when the file was last flushed FLUSH_EVERY seconds or more before, so
+ * a process killed loses at most the lines of its last half second of
+ * work. When each trace file was last flushed: a few files at most; the
+ * oldest slot is taken for a new one. */
+#define FLUSH_EVERY 0.5
+static struct {
+	FILE *f;
+	double at;
+} flushed[8];
+
+static void flush_due(FILE *f)
+{
+	double now = clock_monotonic();
+	int oldest = 0;
+	for (int i = 0; i < (int)(sizeof flushed / sizeof *flushed); i++) {
+		if (flushed[i].f == f) {
+			if (now - flushed[i].at >= FLUSH_EVERY) {
+				fflush_unlocked(f);
+				flushed[i].at = now;
+			}
+			return;
+		}
+		if (flushed[i].at < flushed[oldest].at)
+			oldest = i;
+	}
+	fflush_unlocked(f); /* a file's first line */
+	flushed[oldest].f = f;
+	flushed[oldest].at = now;
+}
+
 void binding_trace_attempt(lua_State *L, int call, const struct http_response *res,
                            const struct limiter_view *rate)
 {
@@ -161,5 +192,6 @@ void binding_trace_attempt(lua_State *L, int call, const struct http_response *r
 	/* A write that fails (a full disk) is the trace's loss, not the
 	 * call's: the Lua side's flush reports it. */
 	fwrite_unlocked(out.buf, 1, out.n, out.f);
+	flush_due(out.f);
 	lua_settop(L, top);
 }
