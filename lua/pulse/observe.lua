@@ -239,15 +239,15 @@ end
 
 --- The cache took part in call: "hit" (answered fresh, nothing sent),
 -- "stale" (served past its TTL), "revalidated" (a 304 confirmed it),
--- "stored", or "shared" (another process's fetch answered). An answer
--- without a call is a line of the trace too.
+-- "stored", or "shared" (another process's fetch answered). Each is a
+-- line of the trace too.
 function Observer:cache(call, status)
 	if not heard(self, "cache") and not self.trace then
 		return
 	end
 	local event = event_of(self, call, "cache")
 	event.cache = status
-	if self.trace and (status == "hit" or status == "shared" or status == "stale") then
+	if self.trace then -- after the attempt's line, when the call made one
 		self.trace:write(self:line_of(call, "cache", status), "\n")
 		self:flush_due()
 	end
