@@ -481,7 +481,7 @@ describe("batches and tasks", function()
 		end)
 	end)
 
-	it("keeps the limiter in charge: zero 429s at concurrency 64 against a small policy", function()
+	it("keeps the limiter in charge: zero 429s at concurrency 64 against a small policy #timing", function()
 		local limited = support.start({ rate_limit = "20/1/20" })
 		local c = limited:client()
 		local started = core.now()
