@@ -51,11 +51,11 @@ local function copy(hooks)
 end
 
 -- The trace goes out in blocks (a write per line cost a GET a tenth more
--- CPU): a line is flushed with those before it when the last flush is
--- FLUSH_EVERY seconds old (binding/trace.c does the same for the attempts'
--- lines it writes), and all when the client closes or the process ends. A
--- process killed loses at most its last half second of lines.
-local FLUSH_EVERY = 0.5
+-- CPU): a line is flushed with those before it when the last flush is half
+-- a second old (binding/trace.c keeps when, for the lines it writes and
+-- for Lua's, core.trace_written), and all when the client closes or the
+-- process ends. A process killed loses at most its last half second of
+-- lines.
 
 -- Opens the trace file for appending.
 local function open_trace(path)
@@ -82,7 +82,7 @@ function observe.new(client, hooks, trace_path)
 			error("trace: cannot open " .. trace_path .. ": " .. tostring(why), 0)
 		end
 	end
-	local self = setmetatable({ client = client, hooks = copy(hooks), trace = trace, flushed = core.now() }, Observer)
+	local self = setmetatable({ client = client, hooks = copy(hooks), trace = trace }, Observer)
 	self.wants_phases = self.hooks.response ~= nil
 	-- Hooks hear of every call on the full path; a trace alone lets plain
 	-- calls keep the fast one (send.plain).
@@ -98,7 +98,6 @@ function observe.for_call(client, observer, hooks)
 		hooks = observer and observer.hooks or {},
 		call_hooks = copy(hooks),
 		trace = observer and observer.trace,
-		traced = observer, -- whose flush time the trace keeps
 	}, Observer)
 	own.wants_phases = own.hooks.response ~= nil or own.call_hooks.response ~= nil
 	return own
@@ -130,16 +129,6 @@ function Observer:emit(kind, event)
 	run_hook(self, self.hooks, kind, event)
 	if self.call_hooks then
 		run_hook(self, self.call_hooks, kind, event)
-	end
-end
-
--- Flushes the trace's buffer when what waits there has waited long enough.
-function Observer:flush_due()
-	local owner = self.traced or self
-	local now = core.now()
-	if now - owner.flushed >= FLUSH_EVERY then
-		self.trace:flush()
-		owner.flushed = now
 	end
 end
 
@@ -204,7 +193,7 @@ function Observer:response(call)
 	local trace = self.trace
 	if trace and call.shared then
 		trace:write(self:line_of(call, "shared"), "\n")
-		self:flush_due()
+		core.trace_written(self.trace)
 	end
 	if not heard(self, "response") then
 		return
@@ -249,7 +238,7 @@ function Observer:cache(call, status)
 	event.cache = status
 	if self.trace then -- after the attempt's line, when the call made one
 		self.trace:write(self:line_of(call, "cache", status), "\n")
-		self:flush_due()
+		core.trace_written(self.trace)
 	end
 	self:emit("cache", event)
 end

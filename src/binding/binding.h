@@ -168,6 +168,7 @@ extern const luaL_Reg binding_sys_functions[];
 extern const luaL_Reg binding_files_functions[];
 extern const luaL_Reg binding_journal_functions[];
 extern const luaL_Reg binding_metrics_functions[];
+extern const luaL_Reg binding_trace_functions[];
 void binding_transport_metatable(lua_State *L, int mt);
 void binding_engine_metatable(lua_State *L, int mt);
 void binding_limiter_metatable(lua_State *L, int mt);

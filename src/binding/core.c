@@ -64,7 +64,7 @@ int luaopen_pulse_core(lua_State *L)
 	    binding_transport_functions, binding_engine_functions,  binding_limiter_functions,
 	    binding_response_functions,  binding_json_functions,    binding_policy_functions,
 	    binding_sys_functions,       binding_files_functions,   binding_journal_functions,
-	    binding_redis_functions,     binding_metrics_functions,
+	    binding_redis_functions,     binding_metrics_functions, binding_trace_functions,
 	};
 	for (size_t i = 0; i < sizeof files / sizeof *files; i++)
 		add_functions(L, base, files[i]);

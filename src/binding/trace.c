@@ -137,6 +137,21 @@ static void flush_due(FILE *f)
 	flushed[oldest].at = now;
 }
 
+/* core.trace_written(file): a line was written to the trace file from
+ * Lua (observe.lua's cache and shared lines): flushed as the binding's. */
+static int core_trace_written(lua_State *L)
+{
+	luaL_Stream *stream = luaL_checkudata(L, 1, LUA_FILEHANDLE);
+	if (stream->closef)
+		flush_due(stream->f);
+	return 0;
+}
+
+const luaL_Reg binding_trace_functions[] = {
+    {"trace_written", core_trace_written},
+    {NULL, NULL},
+};
+
 void binding_trace_attempt(lua_State *L, int call, const struct http_response *res,
                            const struct limiter_view *rate)
 {
