@@ -34,7 +34,9 @@ local function top(args, seconds, on_tty)
 	local out = support.temp_path()
 	local command = string.format("%s --limiter %s --top", BIN, args)
 	if on_tty then
-		command = "script -qfec " .. support.shell_quote(command) .. " /dev/null"
+		-- exec: script(1) runs the command through $SHELL, and dash, unlike
+		-- bash, stays as its parent and does not pass SIGINT on.
+		command = "script -qfec " .. support.shell_quote("exec " .. command) .. " /dev/null"
 	end
 	local pid = support.background(command, out)
 	core.sleep(seconds)
