@@ -53,6 +53,18 @@ function secrets.redact(owner, text)
 	return text
 end
 
+--- Whether text holds a secret of any owner, in any of its forms.
+function secrets.held(text)
+	for _, forms in pairs(forms_of) do
+		for _, form in ipairs(forms) do
+			if text:find(form, 1, true) then
+				return true
+			end
+		end
+	end
+	return false
+end
+
 --- value with owner's secrets redacted: strings, and tables (a copy) all
 -- through.
 function secrets.redact_value(owner, value, seen)

@@ -27,6 +27,18 @@ static int search_embedded(lua_State *L)
 	return 2;
 }
 
+int modules_source(lua_State *L)
+{
+	const char *chunkname = luaL_checkstring(L, 1);
+	for (const struct embedded_module *m = embedded_modules; m->name; m++)
+		if (strcmp(m->chunkname, chunkname) == 0) {
+			lua_pushlstring(L, m->source, m->len);
+			return 1;
+		}
+	lua_pushnil(L);
+	return 1;
+}
+
 void modules_install(lua_State *L)
 {
 	int developer_path = getenv("LUA_PATH_5_4") || getenv("LUA_PATH");

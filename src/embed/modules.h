@@ -26,4 +26,8 @@ struct lua_State;
  */
 void modules_install(struct lua_State *L);
 
+/* source(chunkname) -> the embedded module's text, or nil: what help(f)
+ * at the prompt reads a function's doc comment from. */
+int modules_source(struct lua_State *L);
+
 #endif

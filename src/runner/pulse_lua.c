@@ -220,17 +220,20 @@ static int handle_luainit(lua_State *L)
 }
 
 /* pulse.runner, what the Lua layer reads of the runner: --verbose and
- * --quiet, the interrupt object, and the embedded sandbox. */
+ * --quiet, the interrupt object, the embedded sandbox, and the embedded
+ * sources (for help at the prompt). */
 static void set_runner_table(lua_State *L, const struct options *o)
 {
 	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-	lua_createtable(L, 0, 4);
+	lua_createtable(L, 0, 5);
 	lua_pushboolean(L, o->verbose);
 	lua_setfield(L, -2, "verbose");
 	lua_pushboolean(L, o->quiet);
 	lua_setfield(L, -2, "quiet");
 	interrupt_open(L);
 	runner_sandbox_open(L);
+	lua_pushcfunction(L, modules_source);
+	lua_setfield(L, -2, "source");
 	lua_setfield(L, -2, "pulse.runner");
 	lua_pop(L, 1);
 }
