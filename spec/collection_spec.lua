@@ -343,6 +343,11 @@ describe("a Postman collection", function()
 			assert.truthy(err:find("request 'Spaces': bad URL", 1, true), err)
 			err = load_error(doc({ { name = "Open", request = "{{baseUrl}}/{{id" } }))
 			assert.truthy(err:find("unclosed {{variable}}", 1, true), err)
+			-- Compact JSON ends its objects with }}: that is no variable.
+			local compact = pulse.collection.load(doc({
+				{ name = "Nested", request = { method = "POST", url = "{{baseUrl}}/a", body = { mode = "raw", raw = '{"a":{"b":1}}' } } },
+			}))
+			assert.are.equal(1, #compact.requests)
 			err = load_error(doc({ { name = "Nothing" } }))
 			assert.truthy(err:find("request 'Nothing': neither a request nor a folder", 1, true), err)
 			err = load_error(doc({ { name = "NoURL", request = { method = "GET" } } }))

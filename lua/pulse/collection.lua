@@ -89,14 +89,15 @@ local function pairs_list(ctx, list, kind)
 	return out
 end
 
--- Checks that text's {{variables}} are well formed; one may be nested in
--- another's name ({{name{{i}}}}: Postman fills the inner one first).
+-- Checks that text's {{variables}} are closed; one may be nested in
+-- another's name ({{name{{i}}}}: Postman fills the inner one first). A
+-- "}}" with no "{{" before it is text: compact JSON ends objects so.
 local function check_braces(ctx, text, what)
 	local stripped, n = text, 1
 	while n > 0 do
 		stripped, n = stripped:gsub("{{[^{}]*}}", "v")
 	end
-	if stripped:find("{{", 1, true) or stripped:find("}}", 1, true) then
+	if stripped:find("{{", 1, true) then
 		fail(ctx.source, ctx.where, what .. " has an unclosed {{variable}}: " .. text)
 	end
 	return text
