@@ -49,7 +49,7 @@ DEB_PACKAGES = build-essential pkg-config lua$(LUA_VERSION) liblua$(LUA_VERSION)
                libcurl4-openssl-dev libmicrohttpd-dev lua-cjson lua-cjson-dev lua-busted \
                libreadline-dev lua-check clang-format curl openssl ca-certificates luarocks \
                clang libclang-rt-14-dev valgrind nginx-light python3 python3-httpbin libhiredis-dev \
-               redis-server iproute2 lua-ldoc chromium
+               redis-server iproute2 lua-ldoc chromium python3-jsonschema
 
 LUA_SRC         = $(shell find lua -name '*.lua' | sort)
 LUA_SANDBOX_SRC = $(shell find lua/pulse/sandbox -name '*.lua' | sort)

@@ -6,6 +6,7 @@
 --
 --   PULSE_BASE_URL=... PULSE_API_KEY=... pulse-lua examples/import_guests.lua [CSV [JOURNAL]]
 --   pulse-lua --sandbox examples/import_guests.lua     (a demo: the sandbox ends with the run)
+--   pulse-lua --dry-run examples/import_guests.lua     (what it would write, nothing sent)
 --
 -- CSV defaults to examples/data/guests.csv, JOURNAL to import_guests.journal;
 -- a redis:// URL there (with ?stream=NAME) puts the queue in Redis, and
@@ -81,6 +82,16 @@ local report = assert(queue:drain(client, {
 	reconcile = reconcile,
 	settle = tonumber(os.getenv("IMPORT_SETTLE") or "30"),
 }))
+if report.would_write then -- pulse-lua --dry-run: each is on stderr
+	print(string.format("dry run: %d guests to create, nothing sent; the queue keeps them", #report.would_write))
+	for _, w in ipairs(report.would_write) do
+		if w.refused then
+			print(string.format("  %s would be refused: %s", w.id, w.refused))
+		end
+	end
+	queue:close()
+	return
+end
 print(string.format(
 	"%d created, %d refused, %d left; %d calls",
 	report.done,

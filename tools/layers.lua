@@ -88,7 +88,7 @@ end
 local LUA_RANKS = {
 	{ "pulse.core", "pulse.errors", "pulse.options", "pulse.csv", "pulse.url", "pulse.queue.state", "pulse.catalog" },
 	{ "pulse.json", "pulse.secrets", "pulse.stats", "pulse.tasks", "pulse.progress", "pulse.lookup", "pulse.plan",
-		"pulse.report_html" },
+		"pulse.report_html", "pulse.har" },
 	{
 		"pulse.request",
 		"pulse.response",
@@ -103,7 +103,7 @@ local LUA_RANKS = {
 	{ "pulse.batch", "pulse.operation", "pulse.queue", "pulse.queue.*" },
 	{ "pulse.api" },
 	{ "pulse.client" },
-	{ "pulse", "pulse.admin", "pulse.play", "pulse.queue.command", "pulse.repl" },
+	{ "pulse", "pulse.admin", "pulse.play", "pulse.queue.command", "pulse.repl", "pulse.scrub" },
 }
 
 local rank_of, rank_under = {}, {}

@@ -12,7 +12,9 @@ local cache = require("pulse.cache")
 local errors = require("pulse.errors")
 local observe = require("pulse.observe")
 local options = require("pulse.options")
+local har = require("pulse.har")
 local pagination = require("pulse.pagination")
+local replay_stage = require("pulse.stage.replay")
 local secrets = require("pulse.secrets")
 local send = require("pulse.send")
 local stats = require("pulse.stats")
@@ -138,6 +140,48 @@ end
 -- The options of pulse.new, checked: the key (or the file it came from),
 -- the base URL and its origin. A misuse is blamed on the caller of
 -- pulse.new.
+-- The replay the options ask for ($PULSE_REPLAY, $PULSE_REPLAY_MISS and
+-- $PULSE_REPLAY_IGNORE, which pulse-lua --replay sets, else): { file,
+-- miss, ignore }, or nil.
+local function replay_options(opts)
+	local given_replay = opts.replay
+	if given_replay == nil then
+		local file = given(os.getenv("PULSE_REPLAY"))
+		if not file then
+			return nil
+		end
+		local ignore = { query = {}, body = {} }
+		for kind, name in (os.getenv("PULSE_REPLAY_IGNORE") or ""):gmatch("(%a+):([^,]+)") do
+			if not ignore[kind] then
+				usage("new: $PULSE_REPLAY_IGNORE: '" .. kind .. ":" .. name .. "' is neither query:NAME nor body:FIELD", 4)
+			end
+			table.insert(ignore[kind], name)
+		end
+		local miss = given(os.getenv("PULSE_REPLAY_MISS")) or "fail"
+		if miss ~= "fail" and miss ~= "live" then
+			usage('new: $PULSE_REPLAY_MISS must be "fail" or "live", got \'' .. miss .. "'", 4)
+		end
+		return { file = file, miss = miss, ignore = ignore }
+	end
+	if type(given_replay) == "string" then
+		return { file = given_replay, miss = "fail", ignore = {} }
+	end
+	if not given_replay.file then
+		usage("new: option 'replay' needs its file", 4)
+	end
+	return { file = given_replay.file, miss = given_replay.miss or "fail", ignore = given_replay.ignore or {} }
+end
+
+-- Whether the options (or $PULSE_DRY_RUN, which pulse-lua --dry-run sets)
+-- ask for a dry run.
+local function dry_run_of(opts)
+	if opts.dry_run ~= nil then
+		return opts.dry_run
+	end
+	local flag = given(os.getenv("PULSE_DRY_RUN"))
+	return flag ~= nil and flag ~= "0" and flag ~= "false"
+end
+
 local function check_options(opts)
 	if opts ~= nil and type(opts) ~= "table" then
 		usage("bad argument #1 to 'new' (table expected, got " .. type(opts) .. ")", 3)
@@ -147,6 +191,18 @@ local function check_options(opts)
 	if not valid then
 		usage(why, 3)
 	end
+	-- A replay that sends nothing needs no key, and its base URL is the
+	-- recording's.
+	local replay = replay_options(opts)
+	local player
+	if replay then
+		local loaded
+		loaded, player = pcall(replay_stage.player, replay.file, replay)
+		if not loaded then
+			usage("new: " .. player, 3)
+		end
+	end
+	local offline = player and not player.live
 	local key, key_file = key_source(opts)
 	if key_file then
 		key, why = read_key_file(key_file)
@@ -154,11 +210,17 @@ local function check_options(opts)
 			usage("new: cannot read the API key: " .. why, 3)
 		end
 	end
+	if key == nil and offline then
+		key = "replay-sends-nothing"
+	end
 	if key == nil then
 		usage("new: no API key: set PULSE_API_KEY or PULSE_API_KEY_FILE, or pass api_key or api_key_file", 3)
 	end
 	check_key(key, "new", 4)
 	local base_url = opts.base_url or os.getenv("PULSE_BASE_URL")
+	if (base_url == nil or base_url == "") and player and player.origin ~= "" then
+		base_url = player.origin
+	end
 	if base_url == nil or base_url == "" then
 		usage("new: no base URL: set PULSE_BASE_URL or pass base_url", 3)
 	end
@@ -187,7 +249,7 @@ local function check_options(opts)
 		warned_verify = true
 		io.stderr:write("pulse: warning: TLS certificate verification is off (verify = false)\n")
 	end
-	return opts, key, base_url, origin, key_file
+	return opts, key, base_url, origin, key_file, player
 end
 
 -- The name of the bucket of an organization: a hash of the base URL's
@@ -254,8 +316,8 @@ end
 
 -- pulse.new: the options as README.md and doc/client.md list them.
 function client.new(opts)
-	local key, base_url, origin, key_file
-	opts, key, base_url, origin, key_file = check_options(opts)
+	local key, base_url, origin, key_file, player
+	opts, key, base_url, origin, key_file, player = check_options(opts)
 	local retry = opts.retry ~= false and options.merge(RETRY_DEFAULTS, opts.retry)
 	local timeout = opts.timeout or 80
 	local self = setmetatable({
@@ -265,6 +327,8 @@ function client.new(opts)
 		retry = retry,
 		timeout = timeout,
 		auth_scheme = opts.auth_scheme or "Api-key",
+		-- Writes are not sent (stage/dry_run.lua): a drain, a runner ask.
+		dry_run = dry_run_of(opts),
 	}, Client)
 	secrets.remember(self, key)
 	local transport = core.transport({
@@ -284,6 +348,16 @@ function client.new(opts)
 	if not made then
 		usage("new: " .. observer, 2)
 	end
+	-- A replay that goes live for a miss adds the exchange to its file.
+	local record_path = opts.record or given(os.getenv("PULSE_RECORD")) or (player and player.live and player.path)
+	local recorder
+	if record_path then
+		local why
+		recorder, why = har.recorder(record_path)
+		if not recorder then
+			usage("new: record: cannot write " .. record_path .. ": " .. tostring(why), 2)
+		end
+	end
 	-- The client's parts, handed to the request path once (send.lua).
 	self._line = send.line(self, {
 		transport = transport,
@@ -299,6 +373,9 @@ function client.new(opts)
 		key_digest = key_digest(origin, key),
 		refresh_key = key_file and key_refresher(self, key_file) or nil,
 		observer = observer,
+		dry_run = self.dry_run,
+		replay = player,
+		recorder = recorder,
 	})
 	return self
 end
@@ -322,6 +399,9 @@ function Client:close()
 	line.transport:close()
 	if line.observer then
 		line.observer:flush()
+	end
+	if line.recorder then
+		line.recorder:close()
 	end
 end
 Client.__close = Client.close

@@ -25,6 +25,8 @@ errors.KINDS = {
 	too_large = "the response body is larger than max_body",
 	loop = "the next page is one this walk fetched already",
 	conflict = "the resource's state does not allow it",
+	replay_miss = "no answer recorded for the request (a replay)",
+	dry_run = "a write of a dry run the catalog refuses: not sent",
 }
 
 -- The kind of an application code (the error object's code, which is

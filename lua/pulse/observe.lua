@@ -243,6 +243,19 @@ function Observer:cache(call, status)
 	self:emit("cache", event)
 end
 
+--- A write of a dry run, not sent (stage/dry_run.lua): a line of the
+-- trace with the operation it would have been and why the catalog
+-- refuses it, if it does.
+function Observer:dry_run(call, operation, problems)
+	if self.trace then
+		local line = json.decode(self:line_of(call, "dry_run"))
+		line.operation, line.refused = operation, problems and table.concat(problems, "; ") or nil
+		line.body = call.req.body and secrets.redact(self.client, call.req.body) or nil
+		self.trace:write(json.encode(line), "\n")
+		core.trace_written(self.trace)
+	end
+end
+
 -- A line of the trace for an answer with no attempt: event "shared" (it
 -- rode along with a twin's call) or "cache" (status: what the cache did).
 function Observer:line_of(call, event, status)

@@ -29,6 +29,9 @@ options.CLIENT = {
 	priority = "lane",
 	on = "hooks",
 	trace = "string",
+	dry_run = "boolean",
+	record = "string",
+	replay = "string|replay",
 }
 
 options.REQUEST = {
@@ -70,6 +73,8 @@ local NESTED = {
 	call_cache = { ttl = "non-negative" },
 	hooks = { request = "function", response = "function", retry = "function", wait = "function", cache = "function" },
 	limiter_fallback = { share = "share" },
+	replay = { file = "string", miss = "replay_miss", ignore = "replay_ignore" },
+	replay_ignore = { query = "table", body = "table" },
 }
 
 local function sorted_names(spec)
@@ -105,6 +110,9 @@ local function accepts(where, name, value, alternative)
 	if alternative == "lane" then
 		return options.LANES[value] ~= nil
 	end
+	if alternative == "replay_miss" then
+		return value == "fail" or value == "live"
+	end
 	if NESTED[alternative] and type(value) == "table" then
 		return check(where .. "." .. name, value, NESTED[alternative])
 	end
@@ -136,10 +144,13 @@ local function check_value(where, name, value, kind)
 	end
 	local wanted = kind:gsub("|", " or "):gsub("rate_limit", "table"):gsub("retry", "table"):gsub("call_cache", "table")
 	wanted = wanted:gsub("cache", "table")
-	wanted = wanted:gsub("limiter_fallback", "table"):gsub("hooks", "table")
+	wanted = wanted:gsub("limiter_fallback", "table"):gsub("hooks", "table"):gsub("^replay$", "table")
+	wanted = wanted:gsub("or replay$", "or table")
 	wanted = wanted == "rate" and "above 0 and below 1e9"
 		or wanted == "share" and "above 0 and at most 1"
 		or wanted == "lane" and '"interactive", "normal" or "bulk"'
+		or wanted == "replay_miss" and '"fail" or "live"'
+		or wanted == "replay_ignore" and "a table { query = {names}, body = {fields} }"
 		or wanted
 	return nil, string.format("%s: option '%s' must be %s, got %s", where, name, wanted, tostring(value))
 end

@@ -100,6 +100,7 @@ local function play_row(client, coll, calls, row_number, row, environment, progr
 				failure_details[r] = { url = res.url, answer = report_html.answer_of(res) }
 			else
 				r.status, r.attempts, r.waited = res.status, res.attempts, res.waited
+				r.dry_run = res.dry_run
 			end
 			results[#results + 1] = r
 			progress(r)
@@ -187,7 +188,7 @@ end
 -- The summary table: a line per request of the collection, its runs
 -- added up.
 local function summary(results, elapsed, stats)
-	local order, by_name = {}, {}
+	local order, by_name, dry_runs = {}, {}, 0
 	for _, r in ipairs(results) do
 		local s = by_name[r.name]
 		if not s then
@@ -198,7 +199,8 @@ local function summary(results, elapsed, stats)
 		s.runs, s.time = s.runs + 1, s.time + r.time
 		s.failed = s.failed + (r.error and 1 or 0)
 		s.attempts, s.waited = s.attempts + (r.attempts or 0), s.waited + (r.waited or 0)
-		s.statuses[tostring(r.status or "-")] = true
+		s.statuses[r.dry_run and "dry-run" or tostring(r.status or "-")] = true
+		dry_runs = dry_runs + (r.dry_run and 1 or 0)
 	end
 	local header = { "request", "runs", "failed", "status", "avg ms", "attempts", "waited s" }
 	local lines = { string.format("%-44s %5s %6s %-9s %9s %8s %8s", table.unpack(header)) }
@@ -230,6 +232,13 @@ local function summary(results, elapsed, stats)
 		stats.rate_limited,
 		stats.retries
 	)
+	if dry_runs > 0 then
+		lines[#lines + 1] = string.format(
+			"dry run: %d write%s not sent (each printed on stderr as the request it would have been)",
+			dry_runs,
+			dry_runs == 1 and "" or "s"
+		)
+	end
 	return table.concat(lines, "\n"), failed
 end
 

@@ -70,7 +70,15 @@ local send = {}
 
 local cache_stage = require("pulse.stage.cache")
 
-send.stages = { cache_stage }
+-- A dry run's writes are answered before a replay is asked; a replay
+-- answers before the cache; a recording closes first, with the exchange
+-- as it came.
+send.stages = {
+	require("pulse.stage.dry_run"),
+	require("pulse.stage.replay"),
+	cache_stage,
+	require("pulse.stage.record"),
+}
 
 local IDEMPOTENT = request.IDEMPOTENT
 local is_success = errors.is_success

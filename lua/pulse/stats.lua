@@ -28,6 +28,8 @@ function stats.new(transport, limiter, cache)
 		cache_refreshes = 0, -- stale entries served at once, refreshed behind (stale_while_revalidate)
 		shared = 0, -- answers that rode along with a twin out already
 		stale_served = 0, -- stale answers served, on an error or while refreshed behind
+		replayed = 0, -- requests a replay's recording answered for (they count as requests)
+		dry_run = 0, -- writes a dry run did not send
 	}, Stats)
 end
 
@@ -55,6 +57,16 @@ function Stats:record_stale()
 	core.metrics_add("stale", 1)
 end
 
+-- A call a replay answered: the requests its recording made for it stand
+-- for this run's, so that a replayed run counts what the recorded one spent.
+function Stats:record_replayed(requests)
+	self.replayed = self.replayed + requests
+end
+
+function Stats:record_dry_run()
+	self.dry_run = self.dry_run + 1
+end
+
 function Stats:record_429()
 	self.rate_limited = self.rate_limited + 1
 end
@@ -73,16 +85,19 @@ function Stats:record_throttle(seconds)
 	end
 end
 
--- The requests sent (every transmission), without the rest of a snapshot.
+-- The requests sent (every transmission; under a replay, those its
+-- recording answered for too), without the rest of a snapshot.
 function Stats:requests()
-	return self.transport:stats().requests
+	return self.transport:stats().requests + self.replayed
 end
 
 -- A copy, with latency percentiles in seconds.
 function Stats:snapshot()
 	local counted = self.transport:stats(true)
 	return {
-		requests = counted.requests,
+		requests = counted.requests + self.replayed,
+		replayed = self.replayed,
+		dry_run = self.dry_run,
 		retries = self.retries,
 		rate_limited = self.rate_limited,
 		throttled = self.throttled,

@@ -368,7 +368,19 @@ local function foreign()
 	return { n, ids }
 end
 
+-- waiting: the entries not yet final, in stream order, as a dry run lists
+-- them, read without taking any: { id, payload, sent (0 or 1) }...
+local function waiting()
+	local out = {}
+	for _, e in ipairs(redis.call("XRANGE", S, "-", "+")) do
+		local f = fields(e[2])
+		out[#out + 1] = { f.id or e[1], f.e or "", redis.call("HEXISTS", S .. ":sent", f.id or "") }
+	end
+	return out
+end
+
 local steps = {
+	waiting = waiting,
 	foreign = foreign,
 	push = push,
 	take = take,

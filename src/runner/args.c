@@ -42,6 +42,13 @@ static const struct long_option LONG_OPTIONS[] = {
     {"--data", 1},
     {"--parallel", 1},
     {"--reporter", 1},
+    {"--dry-run", 0},
+    {"--record", 1},
+    {"--replay", 1},
+    {"--replay-miss", 1},
+    {"--replay-ignore", 1},
+    {"--scrub", 1},
+    {"--scrub-field", 1},
     {NULL, 0},
 };
 
@@ -136,6 +143,23 @@ static int long_value(char **argv, int *i, const struct long_option *o, struct o
 		opts->data = value;
 	} else if (strcmp(o->name, "--parallel") == 0) {
 		opts->parallel = value; /* checked by pulse.play, with the others */
+	} else if (strcmp(o->name, "--record") == 0) {
+		opts->record = value;
+	} else if (strcmp(o->name, "--replay") == 0) {
+		opts->replay = value;
+	} else if (strcmp(o->name, "--replay-miss") == 0) {
+		opts->replay_miss = value;
+		if (strcmp(value, "fail") != 0 && strcmp(value, "live") != 0)
+			why = "takes fail or live";
+	} else if (strcmp(o->name, "--replay-ignore") == 0) {
+		opts->replay_ignore = value; /* checked by pulse.new */
+	} else if (strcmp(o->name, "--scrub") == 0) {
+		opts->scrub = value;
+	} else if (strcmp(o->name, "--scrub-field") == 0) {
+		if (opts->scrub_field_count == ARGS_MAX_SCRUB_FIELDS)
+			why = "is given at most 16 times";
+		else
+			opts->scrub_fields[opts->scrub_field_count++] = value;
 	} else if (strcmp(o->name, "--reporter") == 0) {
 		if (strncmp(value, "json:", 5) != 0 && strncmp(value, "junit:", 6) != 0 &&
 		    strncmp(value, "html:", 5) != 0)
@@ -186,6 +210,8 @@ static int long_flag(const struct long_option *o, struct options *opts)
 		opts->version = 1;
 	else if (strcmp(o->name, "--plan") == 0)
 		opts->plan = 1;
+	else if (strcmp(o->name, "--dry-run") == 0)
+		opts->dry_run = 1;
 	return 0;
 }
 
@@ -238,6 +264,18 @@ static int check_together(struct options *o, char *message, size_t len)
 		snprintf(message, len,
 		         "'--folder', '--env', '--data', '--parallel' and '--reporter' go with '--collection "
 		         "FILE'");
+		return ARGS_BAD;
+	}
+	if ((o->replay_miss || o->replay_ignore) && !o->replay) {
+		snprintf(message, len, "'--replay-miss' and '--replay-ignore' go with '--replay FILE.har'");
+		return ARGS_BAD;
+	}
+	if (o->scrub_field_count && !o->scrub) {
+		snprintf(message, len, "'--scrub-field NAME' goes with '--scrub FILE.har'");
+		return ARGS_BAD;
+	}
+	if (o->scrub && (o->collection || o->queue || o->limiter || o->record || o->replay || o->sandbox)) {
+		snprintf(message, len, "'--scrub FILE.har' goes alone (with '--scrub-field NAME')");
 		return ARGS_BAD;
 	}
 	/* A plan of a queue is its action; of a collection, a way to play it. */

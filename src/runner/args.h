@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#define ARGS_MAX_SCRUB_FIELDS 16
+
 struct options {
 	int interactive, version, execute, no_env;
 	int script; /* argv index of the script, 0 for none */
@@ -32,6 +34,15 @@ struct options {
 	const char *max_calls;
 	const char *reporters[4]; /* --reporter json:FILE|junit:FILE, repeatable */
 	int reporter_count;
+	/* --dry-run: writes not sent ($PULSE_DRY_RUN); --record FILE.har and
+	 * --replay FILE.har (--replay-miss fail|live, --replay-ignore LIST):
+	 * every client's recording and replay ($PULSE_RECORD, $PULSE_REPLAY...) */
+	int dry_run;
+	const char *record, *replay, *replay_miss, *replay_ignore;
+	/* --scrub FILE.har [--scrub-field NAME]...: keys and fields out of a HAR */
+	const char *scrub;
+	const char *scrub_fields[ARGS_MAX_SCRUB_FIELDS];
+	int scrub_field_count;
 };
 
 #define ARGS_HELP (-1)

@@ -93,6 +93,22 @@ static void print_help(void)
 	       "                 An uncertain write, with no reconcile here, becomes a dead letter\n"
 	       "  --queue URL --plan       the calls a drain would spend now, and the least time\n"
 	       "                 the bucket makes them take; nothing sent\n"
+	       "  --dry-run      writes are not sent: each is checked against the catalog, printed\n"
+	       "                 on stderr, traced, and answered with res.dry_run = true; reads go\n"
+	       "                 out (or come from --replay); a --queue drain or a --collection\n"
+	       "                 says what it would write (else $PULSE_DRY_RUN=1)\n"
+	       "  --record FILE.har   write every exchange to FILE as HAR 1.2, the key scrubbed\n"
+	       "                 (else $PULSE_RECORD)\n"
+	       "  --replay FILE.har   answer every request from a HAR recording (ours, a\n"
+	       "                 browser's, another tool's), without the network: by method, path,\n"
+	       "                 query and body, repeats in their recorded order (else $PULSE_REPLAY)\n"
+	       "  --replay-miss fail|live  a request the recording lacks fails (kind\n"
+	       "                 replay_miss), or goes out and is added to FILE (live)\n"
+	       "  --replay-ignore query:NAME,body:FIELD  volatile query parameters and JSON body\n"
+	       "                 fields (dotted) that matching ignores\n"
+	       "  --scrub FILE.har [--scrub-field NAME]...  remove credentials (Authorization,\n"
+	       "                 cookies, key parameters, $PULSE_API_KEY wherever it is) and the\n"
+	       "                 fields named (headers, query, JSON bodies) from a HAR file\n"
 	       "  --collection FILE        play a Postman collection's requests in document order,\n"
 	       "                 through the limiter and retries, and print a summary; exit\n"
 	       "                 status 1 when one failed. With it: --folder NAME, --env FILE\n"
@@ -301,6 +317,30 @@ static int run_collection(lua_State *L, const struct options *o)
 	return 1;
 }
 
+/* pulse-lua --scrub FILE.har [--scrub-field NAME]...: pulse.har.scrub,
+ * with the key of the environment (or its file) as the secret to find. */
+static int run_scrub(lua_State *L, const struct options *o)
+{
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "pulse.scrub");
+	if (report(L, docall(L, 1, 1)) != LUA_OK)
+		return 0;
+	lua_pushstring(L, o->scrub);
+	lua_createtable(L, o->scrub_field_count, 0);
+	for (int i = 0; i < o->scrub_field_count; i++) {
+		lua_pushstring(L, o->scrub_fields[i]);
+		lua_rawseti(L, -2, i + 1);
+	}
+	if (report(L, docall(L, 2, 2)) != LUA_OK)
+		return 0;
+	if (!lua_toboolean(L, -2))
+		l_message(progname, lua_tostring(L, -1));
+	else if (!o->quiet)
+		fprintf(stderr, "%s: %s\n", progname, lua_tostring(L, -1));
+	lua_pushboolean(L, lua_toboolean(L, -2));
+	return 1;
+}
+
 static int pmain(lua_State *L)
 {
 	int argc = (int)lua_tointeger(L, 1);
@@ -326,6 +366,8 @@ static int pmain(lua_State *L)
 		return run_admin(L, o);
 	if (o->collection) /* --collection FILE and its options, and nothing else */
 		return run_collection(L, o);
+	if (o->scrub) /* --scrub FILE.har and its fields, and nothing else */
+		return run_scrub(L, o);
 	if (!o->no_env && handle_luainit(L) != LUA_OK)
 		return 0;
 	if (!runargs(L, argv, o->script ? o->script : argc))
@@ -389,6 +431,15 @@ int main(int argc, char **argv)
 		setenv("PULSE_LIMITER", o.limiter, 1);
 	if (o.trace)
 		setenv("PULSE_TRACE", o.trace, 1);
+	if (o.dry_run)
+		setenv("PULSE_DRY_RUN", "1", 1);
+	const char *const run_env[][2] = {{"PULSE_RECORD", o.record},
+	                                  {"PULSE_REPLAY", o.replay},
+	                                  {"PULSE_REPLAY_MISS", o.replay_miss},
+	                                  {"PULSE_REPLAY_IGNORE", o.replay_ignore}};
+	for (size_t i = 0; i < sizeof run_env / sizeof *run_env; i++)
+		if (run_env[i][1])
+			setenv(run_env[i][0], run_env[i][1], 1);
 	struct sandbox *sandbox = NULL;
 	if (o.sandbox && !(sandbox = runner_sandbox_start(&o)))
 		return EXIT_FAILURE;

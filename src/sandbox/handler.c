@@ -126,6 +126,8 @@ static void push_config(lua_State *L, const struct sandbox_config *c)
 	lua_setfield(L, -2, "log_path");
 	lua_pushstring(L, c->collection);
 	lua_setfield(L, -2, "collection");
+	lua_pushstring(L, c->replay);
+	lua_setfield(L, -2, "replay");
 	lua_pushboolean(L, c->tls_cert != NULL);
 	lua_setfield(L, -2, "tls");
 	lua_pushinteger(L, c->centers);

@@ -45,6 +45,8 @@ static void usage(FILE *out)
 	             "  --log FILE              one JSON line per request (never the key)\n"
 	             "  --collection FILE       serve the saved examples of a Postman collection (v2.0 or\n"
 	             "                          v2.1) instead of the sample resources\n"
+	             "  --replay FILE.har       serve the exchanges of a HAR recording (pulse-lua\n"
+	             "                          --record, a browser's) instead of the sample resources\n"
 	             "  --centers N             centers in the sample organization (1 to 6, default 3)\n"
 	             "  --guests N              guests per center (default 200)\n"
 	             "  --reservation-hold S    seconds a reserved booking slot is held (default 600)\n"
@@ -159,6 +161,7 @@ static const char *const VALUED[] = {
     "--faults",
     "--log",
     "--collection",
+    "--replay",
     "--max-connections",
     "--idle-timeout",
     "--request-timeout",
@@ -214,6 +217,8 @@ static int parse_value(struct args *a, const char *name, const char *value)
 		c->log_path = value;
 	} else if (strcmp(name, "--collection") == 0) {
 		c->collection = value;
+	} else if (strcmp(name, "--replay") == 0) {
+		c->replay = value;
 	} else if (strcmp(name, "--max-connections") == 0) {
 		rc = sandbox_parse_count(value, &c->max_connections, &why);
 	} else if (strcmp(name, "--idle-timeout") == 0) {

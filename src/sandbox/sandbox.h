@@ -21,6 +21,7 @@ struct sandbox_config {
 	const char *tls_key;
 	const char *log_path;        /* NULL: no request log */
 	const char *collection;      /* NULL, or a Postman collection whose examples it serves */
+	const char *replay;          /* NULL, or a HAR recording whose exchanges it serves */
 	int max_connections;         /* 0: what the open-files limit allows */
 	double idle_timeout;         /* seconds a kept-alive connection may wait for a request */
 	double request_timeout;      /* seconds a request may take to arrive, headers and body */

@@ -394,7 +394,8 @@ static int prepare(struct sandbox *sb, const struct sandbox_config *config, char
 		return -1;
 	if (handler_open(&sb->handler, config, &sb->counters, sb->webhooks, err, errlen) != 0) {
 		/* the handler names the option it refused */
-		*bad_option = strncmp(err, "--faults", 8) == 0 || strncmp(err, "--collection", 12) == 0;
+		*bad_option = strncmp(err, "--faults", 8) == 0 || strncmp(err, "--collection", 12) == 0 ||
+		              strncmp(err, "--replay", 8) == 0;
 		return -1;
 	}
 	if (config->tls_cert) {

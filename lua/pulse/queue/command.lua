@@ -198,6 +198,20 @@ function command.drain(url, max_calls)
 		if not report then
 			return nil, failed
 		end
+		if report.would_write then
+			local refused = 0
+			for _, w in ipairs(report.would_write) do
+				refused = refused + (w.refused and 1 or 0)
+			end
+			print(string.format(
+				"dry run: %d write%s not sent (%d the catalog refuses), %d calls; the queue is as it was",
+				#report.would_write,
+				#report.would_write == 1 and "" or "s",
+				refused,
+				report.calls
+			))
+			return true
+		end
 		print(string.format(
 			"%d done, %d dead, %d left, %d calls%s",
 			report.done,

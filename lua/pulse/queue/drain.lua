@@ -60,6 +60,19 @@ local IDLE = 0.1
 
 -- Answers that say the write was refused for good: a 4xx, or an error
 -- object inside a success (the server read the write and said no).
+-- The fields of an entry's view (state.view's) that are not request
+-- options.
+local ENTRY_FIELDS = {
+	id = true,
+	key = true,
+	method = true,
+	path = true,
+	attempts = true,
+	failures = true,
+	reason = true,
+	uncertain = true,
+}
+
 local function refused(err)
 	local status = err.status
 	if status and status >= 200 and status < 300 then
@@ -440,8 +453,47 @@ end
 
 -- Drains store (file.lua's or redis.lua's) with client; level: the
 -- caller's, for misuse. Returns the report, or nil and why.
+-- A drain of a dry-run client: each entry it would send goes to the
+-- client (whose dry run checks it, prints it, and sends nothing), and the
+-- queue is left as it was: nothing is claimed or recorded. The report
+-- lists them (would_write), each with why the catalog refuses it, if it
+-- does.
+local function dry_run(store, client)
+	local ok, why = store:flush()
+	local list
+	if ok then
+		list, why = store:waiting()
+	end
+	if not list then
+		return nil, why
+	end
+	local report = { done = 0, dead = 0, pending = #list, calls_before = client:calls(), would_write = {} }
+	for _, entry in ipairs(list) do
+		local request = {}
+		for name, value in pairs(entry) do
+			if not ENTRY_FIELDS[name] then
+				request[name] = value
+			end
+		end
+		local sent, body, err = pcall(client.request, client, entry.method, entry.path, request)
+		report.would_write[#report.would_write + 1] = {
+			id = entry.id,
+			method = entry.method,
+			path = entry.path,
+			uncertain = entry.uncertain,
+			refused = not sent and tostring(body) or body == nil and err and err.message or nil,
+		}
+	end
+	report.calls = client:calls() - report.calls_before
+	report.calls_before = nil
+	return report
+end
+
 function drain.run(store, client, opts, level)
 	opts = check(client, opts, level + 1)
+	if client.dry_run then
+		return dry_run(store, client)
+	end
 	local ok, why = store:claim(opts)
 	if not ok then
 		return nil, why

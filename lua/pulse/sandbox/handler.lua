@@ -17,6 +17,7 @@ local dashboard = require("pulse.sandbox.dashboard")
 local faults = require("pulse.sandbox.faults")
 local history = require("pulse.sandbox.history")
 local mock = require("pulse.sandbox.mock")
+local recording = require("pulse.sandbox.recording")
 
 local sandbox = {}
 
@@ -74,8 +75,14 @@ function sandbox.new(config)
 			self.faults:add(f)
 		end
 	end
-	if config.collection then
-		self.mock = mock.load(config.collection)
+	-- What answers in place of the sample resources: a collection's
+	-- examples, or a recording's exchanges.
+	if config.collection and config.replay then
+		error("--collection and --replay: serve one or the other", 0)
+	elseif config.collection then
+		self.served = mock.load(config.collection)
+	elseif config.replay then
+		self.served = recording.load(config.replay)
 	end
 	if config.log_path then
 		local log, why = io.open(config.log_path, "a")
@@ -299,6 +306,9 @@ function Sandbox:reset(body)
 		self.config.limit, self.config.window, self.config.burst = limit, window, burst
 	end
 	self:start_over(native.now())
+	if self.served and self.served.rewind then
+		self.served:rewind()
+	end
 	return reply(200, { data = { reset = true } })
 end
 
@@ -400,11 +410,11 @@ function Sandbox:handle(req)
 		self:record(req, response, false, false, fault)
 		return response
 	end
-	local owned = not self.mock and self.api:owns(req.method, req.path)
+	local owned = not self.served and self.api:owns(req.method, req.path)
 	local key_valid, why = self:authenticate(req.headers)
 	if not key_valid then
 		-- The API's documented text; a collection's mock says why.
-		response = self.mock and fail(401, "unauthorized", why) or reply(401, api.unauthorized())
+		response = self.served and fail(401, "unauthorized", why) or reply(401, api.unauthorized())
 		self:record(req, response, false, false, fault)
 		return response
 	end
@@ -412,9 +422,9 @@ function Sandbox:handle(req)
 	if not self.bucket:take(now) then
 		response = fail(429, "rate_limited", "over the organization's rate limit")
 		table.insert(response.headers, { "Retry-After", self:retry_after(now) })
-	elseif self.mock then
+	elseif self.served then
 		local status, code, message
-		response, status, code, message = self.mock:route(req)
+		response, status, code, message = self.served:route(req)
 		response = response or fail(status, code, message)
 	elseif owned then
 		local status, value
