@@ -11,7 +11,8 @@ local support = require("support.sandbox")
 local BIN = support.BIN .. "/pulse-lua"
 
 -- What the prompt printed for keys typed one line at a time (a pause
--- after each, so that readline takes them as a person's), on a pty.
+-- after each, so that readline takes them as a person's), on a pty; and
+-- its exit status.
 local function at_prompt(lines, env)
 	local typed = {}
 	for _, line in ipairs(lines) do
@@ -23,8 +24,8 @@ local function at_prompt(lines, env)
 		env,
 		support.shell_quote("exec " .. BIN)
 	)
-	local out = support.run(command)
-	return (out:gsub("\27%[%?2004[hl]", ""):gsub("[\r\a]", ""))
+	local out, _, code = support.run(command)
+	return (out:gsub("\27%[%?2004[hl]", ""):gsub("[\r\a]", "")), code
 end
 
 describe("pulse.repl.show", function()
@@ -160,6 +161,22 @@ describe("pulse-lua -i on a terminal", function()
 		out = at_prompt({ "\27[A\n", "=first_run or 'unset'\n" }, env())
 		assert.truthy(out:find("> first_run = 6 * 7", 1, true), out)
 		assert.truthy(out:find("\n42\n", 1, true), out)
+	end)
+
+	it("stops the running call on Ctrl-C and goes on, ending with its own status", function()
+		local slow = support.start({ faults = "latency:ms=5000" })
+		local out, code = at_prompt({ '=client:get("/v1/centers")\n', "\3", "=6 * 7\n" }, string.format(
+			"XDG_STATE_HOME=%s PULSE_API_KEY=%s PULSE_BASE_URL=%s",
+			support.shell_quote(state),
+			support.shell_quote(slow.key),
+			slow.url
+		))
+		slow:stop()
+		assert.truthy(out:find("^C", 1, true), out)
+		assert.truthy(out:find("^Cinterrupted\n", 1, true), out)
+		assert.falsy(out:find("centers = [", 1, true), out) -- cut short, not answered
+		assert.truthy(out:find("> =6 * 7\n42\n", 1, true), out)
+		assert.are.equal(0, code)
 	end)
 
 	it("reads plain lines without a terminal, with pulse ready", function()

@@ -81,6 +81,11 @@ int interrupt_signal(void)
 	return received;
 }
 
+void interrupt_forget(void)
+{
+	received = 0;
+}
+
 int interrupt_is(lua_State *L, int idx)
 {
 	idx = lua_absindex(L, idx);

@@ -25,6 +25,10 @@ void interrupt_disarm(void);
 /* The signal that interrupted the program, or 0. */
 int interrupt_signal(void);
 
+/* Forgets the signal received: the prompt's Ctrl-C stopped one line, and
+ * the session goes on (and ends with its own status). */
+void interrupt_forget(void);
+
 /* Whether the value at idx is an interrupt: the interrupt object, or a
  * pulse error of kind "interrupted" made of it. */
 int interrupt_is(lua_State *L, int idx);

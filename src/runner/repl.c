@@ -8,6 +8,7 @@
  */
 #include "repl.h"
 #include "calls.h"
+#include "interrupt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -316,6 +317,7 @@ void doREPL(lua_State *L)
 			l_print(L);
 		else
 			report(L, status);
+		interrupt_forget();
 	}
 	lua_settop(L, 0);
 	prompt_close(L);
