@@ -132,6 +132,28 @@ describe("record and replay", function()
 		os.remove(recording)
 	end)
 
+	it("keeps one recording for the clients of a run that record to one file", function()
+		local recording = support.temp_path(".har")
+		local out, err, code = run_script([[
+			local pulse = require("pulse")
+			local a, b = pulse.new(), pulse.new()
+			assert(a:get("/v1/centers"))
+			assert(b:get("/v1/centers", { query = { page = 2 } }))
+			assert(a:get("/v1/centers", { query = { page = 3 } }))
+			a:close()
+			assert(b:get("/v1/centers", { query = { page = 4 } }))
+			b:close()
+		]], "--record " .. recording, env())
+		assert.are.equal(0, code, out .. err)
+		local pages = {}
+		for i, entry in ipairs(entries_of(recording)) do
+			pages[i] = entry.request.url:match("page=(%d)") or "1"
+		end
+		assert.are.same({ "1", "2", "3", "4" }, pages)
+		assert.are.equal("valid\n", validate(recording))
+		os.remove(recording)
+	end)
+
 	it("matches by method, path, query and body, with volatile fields ignored by a rule", function()
 		local a = har.match_key("POST", "http://x/v1/a?b=2&a=1", '{"x":1,"y":{"z":[1,2]}}')
 		assert.are.equal(a, har.match_key("POST", "http://y/v1/a?a=1&b=2", '{"y":{"z":[1,2]},"x":1}'))

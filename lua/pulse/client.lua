@@ -402,6 +402,7 @@ function Client:close()
 	end
 	if line.recorder then
 		line.recorder:close()
+		line.recorder = nil -- the calls after this are not recorded
 	end
 end
 Client.__close = Client.close

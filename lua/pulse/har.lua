@@ -152,10 +152,21 @@ local function header_of(creator)
 		.. ',"entries":[\n'
 end
 
+-- The recordings open in this process, by path: the clients of one run
+-- (pulse-lua --record sets every client's) share one, since a second
+-- would rewrite the file under the first's open handle.
+local open_recorders = {}
+
 --- A recording into path: the entries already there are kept (a HAR of
 -- any tool), and each add goes after them; the file is 0600 (it holds
--- the organization's data). Returns the recorder, or nil and why.
+-- the organization's data). The clients of a process that record to one
+-- path share its recorder. Returns the recorder, or nil and why.
 function har.recorder(path)
+	local shared = open_recorders[path]
+	if shared then
+		shared.users = shared.users + 1
+		return shared
+	end
 	local text = read_whole(path)
 	local entries = {}
 	if text and text:find("%S") then
@@ -176,22 +187,34 @@ function har.recorder(path)
 	if not file then
 		return nil, why
 	end
-	return setmetatable({ path = path, file = file, count = #entries }, Recorder)
+	local recorder = setmetatable({ path = path, file = file, count = #entries, users = 1 }, Recorder)
+	open_recorders[path] = recorder
+	return recorder
 end
 
 --- Adds an entry (har.entry's): the file is a whole HAR after it.
 function Recorder:add(entry)
 	local file = self.file
+	if not file then
+		return
+	end
 	file:seek("end", -#TAIL)
 	file:write(self.count > 0 and ",\n" or "", json.encode(entry), TAIL)
 	file:flush()
 	self.count = self.count + 1
 end
 
+--- Closes the recording once each client that shares it has closed it
+-- (a client closes it once).
 function Recorder:close()
-	if self.file then
+	if not self.file then
+		return
+	end
+	self.users = self.users - 1
+	if self.users == 0 then
 		self.file:close()
 		self.file = nil
+		open_recorders[self.path] = nil
 	end
 end
 

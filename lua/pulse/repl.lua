@@ -298,7 +298,8 @@ function repl.help_text(x)
 			if type(value) == "function" and not name:find("^_") then
 				local signature, doc = function_doc(value)
 				local first = doc and doc:match("^[^\n]*") or ""
-				lines[#lines + 1] = string.format("  %-24s %s", name, first ~= "" and first or (signature or ""))
+				first = first ~= "" and first or signature or "(written in C)"
+				lines[#lines + 1] = string.format("  %-24s %s", name, first)
 			end
 		end
 		table.sort(lines)

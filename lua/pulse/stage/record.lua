@@ -49,7 +49,8 @@ local function request_headers(call)
 end
 
 function stage.close(call, a, b)
-	if call.sent == 0 or not call.status then -- nothing came back to record
+	local recorder = call.line.recorder
+	if not recorder or call.sent == 0 or not call.status then -- closed, or nothing came back
 		return a, b
 	end
 	local client, hop = call.line.client, call.hop
@@ -57,7 +58,7 @@ function stage.close(call, a, b)
 		return secrets.redact(client, text)
 	end
 	local elapsed = core.now() - call.started
-	call.line.recorder:add(har.entry({
+	recorder:add(har.entry({
 		started = core.epoch() - elapsed,
 		method = hop.method,
 		url = redact(hop.url),
