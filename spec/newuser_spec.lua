@@ -307,7 +307,7 @@ describe("what a new user tripped on", function()
 			nil,
 			"env -u PULSE_API_KEY -u PULSE_API_KEY_FILE PULSE_BASE_URL=http://127.0.0.1:1"
 		)
-		assert.are.equal(1, code)
+		assert.are.equal(2, code) -- usage, as Newman's
 		assert.matches("no API key", err)
 		assert.is_nil(err:find("traceback", 1, true), err)
 		assert.is_nil(err:find("play.lua", 1, true), err)

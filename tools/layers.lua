@@ -103,7 +103,7 @@ local LUA_RANKS = {
 	{ "pulse.batch", "pulse.operation", "pulse.queue", "pulse.queue.*" },
 	{ "pulse.api" },
 	{ "pulse.client" },
-	{ "pulse", "pulse.admin", "pulse.play", "pulse.queue.command", "pulse.repl", "pulse.scrub" },
+	{ "pulse", "pulse.admin", "pulse.play", "pulse.play.*", "pulse.queue.command", "pulse.repl", "pulse.scrub" },
 }
 
 local rank_of, rank_under = {}, {}

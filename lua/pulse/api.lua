@@ -109,14 +109,14 @@ end
 
 -- A call's variables: resolve(text) fills text's {{variables}}, in
 -- Postman's order; used marks the args that filled something.
-local function scope(endpoint, args, data, environment, variables)
+local function scope(endpoint, args, data, environment, variables, globals)
 	local used = {}
 	local function value_of(name)
 		if args[name] ~= nil then
 			used[name] = true
 			return scalar_text(args[name]) or refuse(endpoint .. ": args." .. name .. " must be a string or number")
 		end
-		for _, source in ipairs({ data, environment, variables }) do
+		for _, source in ipairs({ data, environment, variables, globals }) do
 			local value = source[name]
 			if value ~= nil and value ~= json.null then
 				return scalar_text(value) or refuse(endpoint .. ": variable " .. name .. " is a " .. type(value))
@@ -225,7 +225,7 @@ local function endpoint_function(client, request, endpoint, context)
 				refuse(endpoint .. ": opts." .. field .. " must be a table, got " .. type(opts[field]))
 			end
 		end
-		local resolve, used = scope(endpoint, args, context.data, context.environment, context.variables)
+		local resolve, used = scope(endpoint, args, context.data, context.environment, context.variables, context.globals)
 		local segments = {}
 		for i, segment in ipairs(request.segments) do
 			local param = segment:match("^:(.+)$")
@@ -483,6 +483,7 @@ function api.collection(client, source, opts)
 		data = type(opts.data) == "table" and opts.data or {},
 		environment = environment_of(opts.environment),
 		variables = coll.variables,
+		globals = type(opts.globals) == "table" and opts.globals or {},
 		path_defaults = opts.path_defaults,
 	}
 	local rows = {}

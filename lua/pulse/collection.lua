@@ -26,6 +26,26 @@ local function fail(source, where, message)
 	error("pulse: collection " .. text:gsub("%c", "?"), 0)
 end
 
+-- The scripts of an item's (or the collection's) event list that hold
+-- code, added to counts: { prerequest = n, test = n }. They are not run;
+-- a runner says how many there were.
+local function count_scripts(event, counts)
+	if type(event) ~= "table" then
+		return
+	end
+	for _, e in ipairs(event) do
+		local listen = type(e) == "table" and e.listen
+		local script = type(e) == "table" and e.script
+		local exec = type(script) == "table" and script.exec
+		if type(exec) == "table" then
+			exec = table.concat(exec, "\n")
+		end
+		if (listen == "prerequest" or listen == "test") and type(exec) == "string" and exec:find("%S") then
+			counts[listen] = counts[listen] + 1
+		end
+	end
+end
+
 local function present(v)
 	return v ~= nil and v ~= json.null
 end
@@ -307,6 +327,9 @@ local function read_items(ctx, items, folders, folder, out, depth)
 			fail(ctx.source, ctx.where, "an item must be an object, got " .. describe_type(item))
 		end
 		name = string_field(ctx, name, "name") or label
+		if item.disabled ~= true then
+			count_scripts(item.event, out.scripts)
+		end
 		if item.disabled == true then -- luacheck: ignore 542
 			-- skipped, as Postman skips it
 		elseif present(item.item) then
@@ -376,7 +399,9 @@ end
 -- segments, path_params, query, headers, body, responses`), `folders`
 -- (`name, parent, path, index`; `folder` and `parent` index it, 0 for
 -- the top)
--- and `order` (folders and requests as the document has them)
+-- and `order` (folders and requests as the document has them), and
+-- `scripts` (`prerequest`, `test`: how many scripts with code the
+-- collection, its folders and requests hold; none is run)
 function collection.load(source)
 	if getmetatable(source) == Collection then
 		return source
@@ -405,10 +430,16 @@ function collection.load(source)
 		variables[v.key] = v.value
 	end
 	local name = type(doc.info) == "table" and type(doc.info.name) == "string" and doc.info.name or label
-	local out = setmetatable(
-		{ name = name, version = version, variables = variables, requests = {}, folders = {}, order = {} },
-		Collection
-	)
+	local out = setmetatable({
+		name = name,
+		version = version,
+		variables = variables,
+		requests = {},
+		folders = {},
+		order = {},
+		scripts = { prerequest = 0, test = 0 },
+	}, Collection)
+	count_scripts(doc.event, out.scripts)
 	read_items(ctx, doc.item, {}, 0, out, 1)
 	return out
 end

@@ -42,6 +42,24 @@ static const struct long_option LONG_OPTIONS[] = {
     {"--data", 1},
     {"--parallel", 1},
     {"--reporter", 1},
+    {"--environment", 1},
+    {"--iteration-data", 1},
+    {"--iteration-count", 1},
+    {"--delay-request", 1},
+    {"--timeout-request", 1},
+    {"--bail", 0}, /* and its optional value: args_collect */
+    {"--suppress-exit-code", 0},
+    {"--env-var", 1},
+    {"--global-var", 1},
+    {"--reporters", 1},
+    {"--reporter-json-export", 1},
+    {"--reporter-junit-export", 1},
+    {"--reporter-html-export", 1},
+    {"--checks", 1},
+    {"--strict-scripts", 0},
+    {"--resume", 0},
+    {"--rerun-failed", 0},
+    {"--checkpoint", 1},
     {"--dry-run", 0},
     {"--record", 1},
     {"--replay", 1},
@@ -51,6 +69,64 @@ static const struct long_option LONG_OPTIONS[] = {
     {"--scrub-field", 1},
     {NULL, 0},
 };
+
+/* The options of a --collection run, handed to pulse.play as they come
+ * (it checks their values): Newman's spellings and ours. */
+static const char *const PLAY_OPTIONS[] = {
+    "--folder",
+    "--env",
+    "--data",
+    "--parallel",
+    "--reporter",
+    "--environment",
+    "--iteration-data",
+    "--iteration-count",
+    "--delay-request",
+    "--timeout-request",
+    "--bail",
+    "--suppress-exit-code",
+    "--env-var",
+    "--global-var",
+    "--reporters",
+    "--reporter-json-export",
+    "--reporter-junit-export",
+    "--reporter-html-export",
+    "--checks",
+    "--strict-scripts",
+    "--resume",
+    "--rerun-failed",
+    "--checkpoint",
+    NULL,
+};
+
+/* Newman's short options, as the long ones they stand for. */
+static const char *const PLAY_SHORT[][2] = {
+    {"-d", "--iteration-data"},
+    {"-n", "--iteration-count"},
+    {"-x", "--suppress-exit-code"},
+};
+
+static int is_play_option(const char *name)
+{
+	for (const char *const *p = PLAY_OPTIONS; *p; p++)
+		if (strcmp(*p, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Adds a --collection option (value NULL for a flag). Returns 0, or
+ * ARGS_BAD with message. */
+static int add_play_arg(struct options *o, const char *name, const char *value, char *message, size_t len)
+{
+	if (o->play_arg_count == ARGS_MAX_PLAY_ARGS) {
+		snprintf(message, len, "more than %d options of '--collection'", ARGS_MAX_PLAY_ARGS);
+		return ARGS_BAD;
+	}
+	o->play_args[o->play_arg_count][0] = name;
+	o->play_args[o->play_arg_count][1] = value;
+	o->play_arg_count++;
+	return 0;
+}
 
 /* The long option arg names (before any '='), or NULL. */
 static const struct long_option *find_long(const char *arg)
@@ -103,6 +179,8 @@ static int long_value(char **argv, int *i, const struct long_option *o, struct o
 	}
 	if (!equals)
 		(*i)++;
+	if (is_play_option(o->name))
+		return add_play_arg(opts, o->name, value, message, len);
 	struct sandbox_config c;
 	const char *why = NULL;
 	if (strcmp(o->name, "--base-url") == 0) {
@@ -135,14 +213,6 @@ static int long_value(char **argv, int *i, const struct long_option *o, struct o
 		opts->actions++;
 	} else if (strcmp(o->name, "--collection") == 0) {
 		opts->collection = value;
-	} else if (strcmp(o->name, "--folder") == 0) {
-		opts->folder = value;
-	} else if (strcmp(o->name, "--env") == 0) {
-		opts->env = value;
-	} else if (strcmp(o->name, "--data") == 0) {
-		opts->data = value;
-	} else if (strcmp(o->name, "--parallel") == 0) {
-		opts->parallel = value; /* checked by pulse.play, with the others */
 	} else if (strcmp(o->name, "--record") == 0) {
 		opts->record = value;
 	} else if (strcmp(o->name, "--replay") == 0) {
@@ -160,14 +230,6 @@ static int long_value(char **argv, int *i, const struct long_option *o, struct o
 			why = "is given at most 16 times";
 		else
 			opts->scrub_fields[opts->scrub_field_count++] = value;
-	} else if (strcmp(o->name, "--reporter") == 0) {
-		if (strncmp(value, "json:", 5) != 0 && strncmp(value, "junit:", 6) != 0 &&
-		    strncmp(value, "html:", 5) != 0)
-			why = "takes json:FILE, junit:FILE or html:FILE";
-		else if (opts->reporter_count == 4)
-			why = "is given at most 4 times";
-		else
-			opts->reporters[opts->reporter_count++] = value;
 	}
 	if (why) {
 		snprintf(message, len, "'%s' %s, not '%s'", o->name, why, value);
@@ -231,6 +293,16 @@ static int short_option(char **argv, int *i, struct options *o, char *message, s
 		o->execute |= a[1] == 'e';
 		return 0;
 	}
+	for (size_t p = 0; p < sizeof PLAY_SHORT / sizeof *PLAY_SHORT; p++) {
+		if (strcmp(a, PLAY_SHORT[p][0]) != 0)
+			continue;
+		const char *value = NULL;
+		if (a[1] != 'x' && !(value = argv[++*i])) {
+			snprintf(message, len, "'%s' needs a value", a);
+			return ARGS_BAD;
+		}
+		return add_play_arg(o, PLAY_SHORT[p][1], value, message, len);
+	}
 	if (a[2] == '\0') {
 		switch (a[1]) {
 		case 'E':
@@ -260,10 +332,8 @@ static int check_together(struct options *o, char *message, size_t len)
 		         "'--sandbox' and '--base-url' cannot go together: the sandbox has its own URL");
 		return ARGS_BAD;
 	}
-	if ((o->folder || o->env || o->data || o->parallel || o->reporter_count) && !o->collection) {
-		snprintf(message, len,
-		         "'--folder', '--env', '--data', '--parallel' and '--reporter' go with '--collection "
-		         "FILE'");
+	if (o->play_arg_count && !o->collection) {
+		snprintf(message, len, "'%s' goes with '--collection FILE'", o->play_args[0][0]);
 		return ARGS_BAD;
 	}
 	if ((o->replay_miss || o->replay_ignore) && !o->replay) {
@@ -287,8 +357,9 @@ static int check_together(struct options *o, char *message, size_t len)
 		snprintf(message, len, "'--plan' goes with '--collection FILE' or '--queue URL'");
 		return ARGS_BAD;
 	}
-	if (o->max_calls && !(o->queue && o->action && strcmp(o->action, "drain") == 0)) {
-		snprintf(message, len, "'--max-calls N' goes with '--queue URL --drain'");
+	if (o->max_calls && !o->collection && !(o->queue && o->action && strcmp(o->action, "drain") == 0)) {
+		snprintf(message, len,
+		         "'--max-calls N' goes with '--queue URL --drain' or '--collection FILE'");
 		return ARGS_BAD;
 	}
 	if (o->collection && o->queue) {
@@ -351,8 +422,17 @@ int args_collect(char **argv, struct options *o, char *message, size_t len)
 				return ARGS_BAD;
 			}
 			rc = long_value(argv, &i, lo, o, message, len);
-			if (rc == 0 && !lo->takes_value)
+			if (rc == 0 && !lo->takes_value && is_play_option(lo->name)) {
+				/* --bail's value is optional: the next argument, when it is one */
+				const char *value = NULL;
+				const char *next = argv[i + 1];
+				if (strcmp(lo->name, "--bail") == 0 && next &&
+				    (strcmp(next, "failure") == 0 || strcmp(next, "iteration") == 0))
+					value = argv[++i];
+				rc = add_play_arg(o, lo->name, value, message, len);
+			} else if (rc == 0 && !lo->takes_value) {
 				rc = long_flag(lo, o);
+			}
 		} else {
 			rc = short_option(argv, &i, o, message, len);
 		}

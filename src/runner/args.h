@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #define ARGS_MAX_SCRUB_FIELDS 16
+#define ARGS_MAX_PLAY_ARGS 64
 
 struct options {
 	int interactive, version, execute, no_env;
@@ -26,14 +27,18 @@ struct options {
 	const char *action;
 	const char *action_value; /* the action's value: --reserve interactive=0.2 */
 	int actions;              /* how many were given: one is right */
-	/* --collection FILE plays a Postman collection (pulse.play), with: */
-	const char *collection, *folder, *env, *data, *parallel;
+	/* --collection FILE plays a Postman collection (pulse.play), with the
+	 * options of play_args ({name, value}, value NULL for a flag), which
+	 * pulse.play checks: --folder, --env, --data, --parallel, --reporter
+	 * and Newman's spellings (-d, -n, -x, --environment, --bail...). */
+	const char *collection;
+	const char *play_args[ARGS_MAX_PLAY_ARGS][2];
+	int play_arg_count;
+	int exit_status; /* what a --collection run asks the program to exit with */
 	/* --plan: what --collection or --queue would spend, nothing sent;
 	 * --max-calls N: a --queue URL --drain stops cleanly after N calls. */
 	int plan;
 	const char *max_calls;
-	const char *reporters[4]; /* --reporter json:FILE|junit:FILE, repeatable */
-	int reporter_count;
 	/* --dry-run: writes not sent ($PULSE_DRY_RUN); --record FILE.har and
 	 * --replay FILE.har (--replay-miss fail|live, --replay-ignore LIST):
 	 * every client's recording and replay ($PULSE_RECORD, $PULSE_REPLAY...) */

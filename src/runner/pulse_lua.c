@@ -282,38 +282,41 @@ static int run_admin(lua_State *L, const struct options *o)
 }
 
 /* pulse-lua --collection FILE ...: pulse.play.main(options) plays the
- * collection; its result is the exit status (true: every request
- * succeeded). */
-static int run_collection(lua_State *L, const struct options *o)
+ * collection; it returns whether the run passed, why not, and the exit
+ * status the run asks for (1 a failure, 2 usage, 3 a file unreadable). */
+static int run_collection(lua_State *L, struct options *o)
 {
 	lua_getglobal(L, "require");
 	lua_pushliteral(L, "pulse.play");
 	if (report(L, docall(L, 1, 1)) != LUA_OK)
 		return 0;
 	lua_getfield(L, -1, "main");
-	lua_createtable(L, 0, 6);
-	const char *fields[][2] = {{"collection", o->collection},
-	                           {"folder", o->folder},
-	                           {"env", o->env},
-	                           {"data", o->data},
-	                           {"parallel", o->parallel}};
-	for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
-		lua_pushstring(L, fields[i][1]); /* NULL pushes nil */
-		lua_setfield(L, -2, fields[i][0]);
-	}
+	lua_createtable(L, 0, 4);
+	lua_pushstring(L, o->collection);
+	lua_setfield(L, -2, "collection");
 	lua_pushboolean(L, o->plan);
 	lua_setfield(L, -2, "plan");
-	lua_createtable(L, o->reporter_count, 0);
-	for (int i = 0; i < o->reporter_count; i++) {
-		lua_pushstring(L, o->reporters[i]);
+	lua_pushstring(L, o->max_calls); /* NULL pushes nil */
+	lua_setfield(L, -2, "max_calls");
+	lua_createtable(L, o->play_arg_count, 0);
+	for (int i = 0; i < o->play_arg_count; i++) {
+		lua_createtable(L, 2, 0);
+		lua_pushstring(L, o->play_args[i][0]);
+		lua_rawseti(L, -2, 1);
+		if (o->play_args[i][1]) {
+			lua_pushstring(L, o->play_args[i][1]);
+			lua_rawseti(L, -2, 2);
+		}
 		lua_rawseti(L, -2, i + 1);
 	}
-	lua_setfield(L, -2, "reporters");
-	if (report(L, docall(L, 1, 2)) != LUA_OK)
+	lua_setfield(L, -2, "args");
+	if (report(L, docall(L, 1, 3)) != LUA_OK)
 		return 0;
-	if (!lua_toboolean(L, -2) && lua_isstring(L, -1))
-		l_message(progname, lua_tostring(L, -1));
-	lua_pushboolean(L, lua_toboolean(L, -2));
+	if (!lua_toboolean(L, -3) && lua_isstring(L, -2))
+		l_message(progname, lua_tostring(L, -2));
+	/* Newman's -x: a failed run may ask for status 0 */
+	o->exit_status = (int)lua_tointeger(L, -1);
+	lua_pushboolean(L, lua_toboolean(L, -3) || o->exit_status == 0);
 	return 1;
 }
 
@@ -423,7 +426,7 @@ int main(int argc, char **argv)
 	}
 	if (args == ARGS_BAD) {
 		usage(message);
-		return EXIT_FAILURE;
+		return o.collection ? 2 : EXIT_FAILURE; /* a --collection run's usage status, as Newman's */
 	}
 	if (o.base_url)
 		setenv("PULSE_BASE_URL", o.base_url, 1);
@@ -475,5 +478,7 @@ int main(int argc, char **argv)
 	sandbox_stop(sandbox);
 	if (interrupt_signal())
 		return 128 + interrupt_signal();
+	if (o.exit_status)
+		return o.exit_status;
 	return (result && status == LUA_OK) ? EXIT_SUCCESS : EXIT_FAILURE;
 }
