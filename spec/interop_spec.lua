@@ -89,6 +89,79 @@ describe("Postman tooling", function()
 		sandbox:stop()
 	end)
 
+	it("Newman with pm.test scripts and pulse-lua with the same tests as --checks pass and fail the same requests", function()
+		local sandbox = support.start({ log = true })
+		local function get(name, url, test)
+			return {
+				name = name,
+				request = {
+					method = "GET",
+					url = "{{baseUrl}}" .. url,
+					header = { { key = "Authorization", value = "Api-key {{apiKey}}" } },
+				},
+				event = { { listen = "test", script = { exec = { test } } } },
+			}
+		end
+		local coll = os.tmpname() .. ".json"
+		support.write_file(coll, json.encode({
+			info = { name = "parity", schema = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json" },
+			item = {
+				get("List centers", "/v1/centers", "pm.test('200', () => pm.response.to.have.status(200)); "
+					.. "pm.test('has centers', () => pm.expect(pm.response.json().centers.length).to.be.above(0));"),
+				get("Missing appointment", "/v1/appointments/00000000-0000-4000-8000-000000000000",
+					"pm.test('404', () => pm.response.to.have.status(404));"),
+				get("Wrong status", "/v1/centers", "pm.test('201', () => pm.response.to.have.status(201));"),
+				get("Nobody found", "/v1/guests/search?email=nobody@example.invalid&center_id={{centerId}}",
+					"pm.test('none', () => pm.expect(pm.response.json().guests.length).to.eql(0));"),
+				get("Missing field", "/v1/centers", "pm.test('field', () => pm.expect(pm.response.json().nothing).to.exist);"),
+			},
+		}))
+		local checks = os.tmpname() .. ".lua"
+		support.write_file(checks, [[
+			return {
+				["List centers"] = function(res, body, check)
+					check("200", res.status == 200)
+					check("has centers", #body.centers > 0)
+				end,
+				["Missing appointment"] = { status = 404 },
+				["Wrong status"] = { status = 201 },
+				["Nobody found"] = function(_, body, check)
+					check("none", #body.guests == 0)
+				end,
+				["Missing field"] = { json = { nothing = true } },
+			}
+		]])
+		local vars = string.format("--env-var baseUrl=%s --env-var apiKey=%s --env-var centerId=%s", sandbox.url, sandbox.key, sandbox:center())
+		local newman_report, ours_report = os.tmpname(), os.tmpname()
+		local out, err, code = support.run(string.format(
+			"%s run %s %s -r json --reporter-json-export %s", tool("newman"), coll, vars, newman_report))
+		assert.are.equal(1, code, out .. err)
+		local newman_failed = {}
+		for _, e in ipairs(assert(json.decode(support.read_file(newman_report))).run.executions) do
+			for _, a in ipairs(e.assertions or {}) do
+				if a.error then
+					newman_failed[e.item.name] = true
+				end
+			end
+		end
+		out, err, code = support.run(string.format(
+			"PULSE_API_KEY=%s PULSE_BASE_URL=%s %s/pulse-lua --collection %s %s --checks %s --reporters json --reporter-json-export %s",
+			sandbox.key, sandbox.url, support.BIN, coll, vars, checks, ours_report))
+		assert.are.equal(1, code, out .. err)
+		local ours_failed = {}
+		for _, r in ipairs(assert(json.decode(support.read_file(ours_report))).results) do
+			if r.failed then
+				ours_failed[r.request] = true
+			end
+		end
+		assert.are.same({ ["Wrong status"] = true, ["Missing field"] = true }, newman_failed)
+		assert.are.same(newman_failed, ours_failed)
+		for _, path in ipairs({ coll, checks, newman_report, ours_report }) do
+			os.remove(path)
+		end
+		sandbox:stop()
+	end)
+
 	it("client:api runs against Prism's mock of the same collection", function()
 		local port, pid, log = start_prism()
 		local client = pulse.new({ base_url = "http://127.0.0.1:" .. port, api_key = "k-prism", retry = false })
