@@ -17,6 +17,8 @@ describe("a plan", function()
 		assert.are.equal(4, plan.seconds(5, view), "nothing before the block ends")
 		local p = { calls = 130, seconds = 125, rate = { limit = 60, window = 60, remaining = 10 } }
 		assert.are.equal("130 calls, about 2 min 5 s (the bucket: 60 calls every 60 s, 10 left now)", plan.describe(p))
+		p.seconds = 179.4 -- rounded once: not "2 min 60 s"
+		assert.truthy(plan.describe(p):find("about 3 min 0 s", 1, true), plan.describe(p))
 	end)
 
 	it("counts the callers waiting ahead, and a reserve a bulk job reaches only shortly before each refill", function()

@@ -81,9 +81,10 @@ end
 -- reserve 0.2 for interactive calls").
 function plan.describe(p)
 	local s = p.seconds
+	local whole = math.ceil(s) -- rounded once: 179.4 s is 2 min 60 s otherwise
 	local took = s < 1 and "at once"
-		or s < 90 and string.format("about %d s", math.ceil(s))
-		or s < 5400 and string.format("about %d min %d s", s // 60, math.ceil(s % 60))
+		or s < 90 and string.format("about %d s", whole)
+		or s < 5400 and string.format("about %d min %d s", whole // 60, whole % 60)
 		or string.format("about %.1f h", s / 3600)
 	local lane, ahead, reserve, priority = "", p.ahead or 0, p.reserve or 0, p.priority or "normal"
 	if ahead > 0 or reserve > 0 or priority ~= "normal" then
