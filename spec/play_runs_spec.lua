@@ -222,6 +222,43 @@ describe("pulse-lua --collection, Newman's way", function()
 		os.remove(coll)
 	end)
 
+	it("plays the built-in catalog as a collection: its read-only folder, ids chained, green and writing nothing", function()
+		local out, err, code = play("builtin:pulse --folder read-only")
+		assert.are.equal(0, code, out .. err)
+		assert.truthy(out:find("15 requests, 0 failed", 1, true), out)
+		local log = sandbox:log_lines()
+		assert.are.equal(15, #log)
+		local paths = {}
+		for _, line in ipairs(log) do
+			assert.are.equal("GET", line.method)
+			assert.are.equal(200, line.status, line.path)
+			paths[#paths + 1] = line.path
+		end
+		-- The ids came from the lists before: the first center's, its first
+		-- service's, a guest's, an appointment's and its invoice's.
+		local center = sandbox:center()
+		assert.are.equal("/v1/Centers/" .. center, paths[2])
+		assert.truthy(paths[4]:find("^/v1/Centers/" .. center:gsub("%-", "%%-") .. "/services/[%x-]+$"), paths[4])
+		assert.truthy(paths[11]:find("^/v1/guests/[%x-]+$"), paths[11])
+		assert.truthy(paths[14]:find("^/v1/appointments/[%x-]+$"), paths[14])
+		assert.truthy(paths[15]:find("^/v1/invoices/[%x-]+$"), paths[15])
+		-- Every documented operation is there, in its group's folder.
+		out = play("builtin:pulse --plan")
+		local operations = 0
+		for _, op in ipairs(require("pulse.catalog").operations) do
+			operations = operations + (op.path ~= "" and 1 or 0)
+		end
+		assert.truthy(out:find("Pulse API (built in): " .. (operations + 15) .. " requests x 1 rows", 1, true), out)
+		-- A capture its answer cannot fill fails the request, naming it.
+		local coll = collection_file({
+			{ name = "Centers", request = { method = "GET", url = "{{baseUrl}}/v1/centers" }, _pulse = { capture = { x = "nothing.here" } } },
+		})
+		out, err, code = play(coll)
+		assert.are.equal(1, code, err)
+		assert.truthy(out:find("its answer has no nothing.here to set {{x}} from", 1, true), out)
+		os.remove(coll)
+	end)
+
 	it("exits 3 when the collection or its data cannot be read, 2 on a wrong option", function()
 		local _, err, code = play("/nonexistent/collection.json")
 		assert.are.equal(3, code)

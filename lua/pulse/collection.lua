@@ -268,6 +268,26 @@ local function read_body(ctx, body)
 	fail(ctx.source, ctx.where, "body mode '" .. mode .. "' is not one of raw, urlencoded, formdata, graphql")
 end
 
+-- What a request's answer sets for the requests after it in its row
+-- (pulse-lua's own field, _pulse.capture: variable -> a dotted path in
+-- the body), or nil. Postman ignores the field.
+local function captures_of(ctx, item)
+	local own = item["_pulse"]
+	local capture = type(own) == "table" and own.capture or nil
+	if capture == nil then
+		return nil
+	end
+	if type(capture) ~= "table" then
+		fail(ctx.source, ctx.where, "_pulse.capture must be an object of variable: path")
+	end
+	for name, path in pairs(capture) do
+		if type(name) ~= "string" or type(path) ~= "string" then
+			fail(ctx.source, ctx.where, "_pulse.capture." .. tostring(name) .. " must be a path (a string)")
+		end
+	end
+	return capture
+end
+
 -- One request item into the collection's list.
 local function read_request(ctx, item, name, folders, folder)
 	local request = item.request
@@ -309,6 +329,7 @@ local function read_request(ctx, item, name, folders, folder)
 		body = read_body(ctx, request.body),
 		description = type(description) == "string" and description or nil,
 		responses = type(item.response) == "table" and item.response or {},
+		capture = captures_of(ctx, item),
 	}
 end
 

@@ -10,6 +10,7 @@
 -- (130 and 143 for Ctrl-C and SIGTERM, the runner's).
 
 local api = require("pulse.api")
+local builtin = require("pulse.play.builtin")
 local checkpoint = require("pulse.play.checkpoint")
 local checks = require("pulse.play.checks")
 local collection = require("pulse.collection")
@@ -101,7 +102,12 @@ local function rows_of(s)
 	local count = s.iterations or (data and #data) or 1
 	local rows = {}
 	for i = 1, count do
-		rows[i] = data and (data[math.min(i, #data)] or {}) or {}
+		-- Each iteration's own: a request's captures are set in it.
+		local row = {}
+		for k, v in pairs(data and data[math.min(i, #data)] or {}) do
+			row[k] = v
+		end
+		rows[i] = row
 	end
 	return rows
 end
@@ -220,8 +226,9 @@ function Run:resumed_step(c, n, index, row)
 	return r
 end
 
--- One request of row n: sent, checked, recorded. Returns its result.
-function Run:step(c, n, index)
+-- One request of row n: sent, checked, recorded; what its answer sets
+-- (its captures) goes into row. Returns its result.
+function Run:step(c, n, index, row)
 	local client, s = self.client, self.settings
 	local seen
 	local opts = {
@@ -264,6 +271,14 @@ function Run:step(c, n, index)
 	else
 		r.status, r.attempts, r.waited = res.status, res.attempts, res.waited
 		r.dry_run = res.dry_run
+		for name, path in pairs(c.request.capture or {}) do -- for the row's requests after it
+			local value = checks.at_path(body, path)
+			if value == nil then
+				r.error = string.format("its answer has no %s to set {{%s}} from", path, name)
+			else
+				row[name] = value
+			end
+		end
 	end
 	local rules = self.checks and self.checks:for_request(names_of(c)) or {}
 	if ok and #rules > 0 then
@@ -276,7 +291,7 @@ function Run:step(c, n, index)
 		end
 		r.failed = failed or r.uncertain or false
 	else
-		r.failed = not ok or err ~= nil
+		r.failed = not ok or err ~= nil or r.error ~= nil
 	end
 	if r.failed then
 		r.detail = {
@@ -320,7 +335,7 @@ function Run:row(n, row, progress)
 					pulse.sleep(s.delay)
 				end
 				first = false
-				r = self:step(c, n, index)
+				r = self:step(c, n, index, row)
 			end
 			results[#results + 1] = r
 			progress(r)
@@ -401,7 +416,8 @@ end
 -- The run, planned (--plan) or played; returns true when it passed, else
 -- false, why, and the exit status.
 local function run_collection(s)
-	local coll_ok, coll = pcall(collection.load, s.collection)
+	local source = s.collection == builtin.NAME and builtin.collection() or s.collection
+	local coll_ok, coll = pcall(collection.load, source)
 	if not coll_ok then
 		refuse((tostring(coll):gsub("^pulse: ", "")), EXIT.unreadable)
 	end

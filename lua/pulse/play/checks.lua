@@ -109,8 +109,8 @@ function Checks:reconciler(names)
 	return nil
 end
 
--- The value at a dotted path of body ("items.1.id"), or nil.
-local function at_path(body, path)
+--- The value at a dotted path of body ("items.1.id"), or nil.
+function checks.at_path(body, path)
 	local value = body
 	for part in path:gmatch("[^.]+") do
 		if type(value) ~= "table" then
@@ -145,7 +145,7 @@ local function table_rule(rule, res, body, elapsed_ms, check)
 		check("status is " .. table.concat(wanted, " or "), ok, "got " .. tostring(status))
 	end
 	for path, expected in pairs(rule.json or {}) do
-		local value = at_path(body, path)
+		local value = checks.at_path(body, path)
 		if expected == true then
 			check(path .. " is present", value ~= nil and value ~= json.null)
 		elseif expected == false then
