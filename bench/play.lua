@@ -1,9 +1,10 @@
 -- A collection played under the rate limit: 60 GETs (one request, 60 data
--- rows) against a sandbox at 20/5/20, by pulse-lua --collection and, for
+-- rows) against a sandbox at 20/5/20, by pulse-lua --collection (a row at
+-- a time, and 4 rows at once with Newman's spelling of the data file) and, for
 -- contrast where npm installed it (make deps), by Newman alone and with a
 -- hand-tuned --delay-request 250. The floor is when the bucket has allowed
 -- 60 calls (its 2nd refill after the run starts); the goal for pulse-lua:
--- within the floor + 5% + 1 s, with zero 429s.
+-- within the floor + 5% + 1 s, with zero 429s, for both pulse-lua rows.
 --   build/pulse-lua bench/play.lua      (make bench runs it)
 
 package.path = "spec/?.lua;" .. package.path
@@ -24,7 +25,8 @@ local collection = temp(
 	".json",
 	json.encode({
 		info = { name = "bench", schema = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json" },
-		item = { { name = "List centers", request = { method = "GET", url = "{{baseUrl}}/v1/centers" } } },
+		-- A page per row: identical GETs out at once would share one call.
+		item = { { name = "List centers", request = { method = "GET", url = "{{baseUrl}}/v1/centers?page={{id}}" } } },
 		auth = {
 			type = "apikey",
 			apikey = { { key = "key", value = "Authorization" }, { key = "value", value = "Api-key {{apiKey}}" } },
@@ -33,7 +35,7 @@ local collection = temp(
 )
 local rows = { "id" }
 for i = 1, CALLS do
-	rows[#rows + 1] = tostring(i % 12 + 1)
+	rows[#rows + 1] = tostring(i)
 end
 local data = temp(".csv", table.concat(rows, "\n") .. "\n")
 
@@ -73,7 +75,17 @@ local results = {
 			data
 		)
 	end),
+	run("pulse-lua -d ... --parallel 4", function(sb)
+		return string.format(
+			"PULSE_API_KEY=%s PULSE_BASE_URL=%s build/pulse-lua --quiet --collection %s -d %s --parallel 4",
+			sb.key,
+			sb.url,
+			collection,
+			data
+		)
+	end),
 }
+local OURS = #results
 if support.read_file(NEWMAN) then
 	for _, delay in ipairs({ 0, 250 }) do
 		results[#results + 1] = run(delay == 0 and "newman" or "newman --delay-request 250", function(sb)
@@ -96,13 +108,13 @@ print(string.format("%d GETs of one collection request at %d/%d/%d, a random pha
 print(string.format("%-28s %7s %7s %7s %6s %5s", "runner", "took s", "floor s", "over", "429s", "exit"))
 for i, r in ipairs(results) do
 	local verdict = ""
-	if i == 1 then
+	if i <= OURS then
 		verdict = (r.took <= r.floor * 1.05 + 1 and r.rejected == 0 and r.code == 0) and "met" or "MISSED"
 	end
 	local over = r.took - r.floor
 	print(string.format("%-28s %7.2f %7.2f %+7.2f %6d %5d  %s", r.name, r.took, r.floor, over, r.rejected, r.code,
 		verdict))
-	if r.code ~= 0 and i == 1 then
+	if r.code ~= 0 and i <= OURS then
 		print(r.why)
 	end
 end
