@@ -32,7 +32,7 @@ describe("a dry run", function()
 	end)
 
 	local function env()
-		return string.format("PULSE_API_KEY=%s PULSE_BASE_URL=%s", support.shell_quote(sandbox.key), sandbox.url)
+		return sandbox:env()
 	end
 
 	it("sends reads, answers writes unsent with res.dry_run, checks them against the catalog, and traces them", function()

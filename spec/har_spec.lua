@@ -46,7 +46,7 @@ describe("record and replay", function()
 	end)
 
 	local function env()
-		return string.format("PULSE_API_KEY=%s PULSE_BASE_URL=%s", support.shell_quote(sandbox.key), sandbox.url)
+		return sandbox:env()
 	end
 
 	it("replays book_appointment.lua offline with identical output, from a valid HAR 1.2 free of the key", function()
@@ -78,9 +78,7 @@ describe("record and replay", function()
 		-- pulse-sandbox serves the recording behind its bucket and headers.
 		local server = support.start({ args = "--replay " .. recording })
 		local served
-		served, err, code = support.run(
-			string.format("PULSE_API_KEY=%s PULSE_BASE_URL=%s %s %s", support.shell_quote(server.key), server.url, BIN, job)
-		)
+		served, err, code = support.run(string.format("%s %s %s", server:env(), BIN, job))
 		local _, res = pulse.new({ api_key = server.key, base_url = server.url }):get("/v1/centers")
 		server:stop()
 		assert.are.equal(0, code, err)

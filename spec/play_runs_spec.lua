@@ -70,12 +70,7 @@ describe("pulse-lua --collection, Newman's way", function()
 	end)
 
 	local function env()
-		return string.format(
-			"XDG_STATE_HOME=%s PULSE_API_KEY=%s PULSE_BASE_URL=%s",
-			support.shell_quote(state),
-			support.shell_quote(sandbox.key),
-			sandbox.url
-		)
+		return "XDG_STATE_HOME=" .. support.shell_quote(state) .. " " .. sandbox:env()
 	end
 
 	local function play(args)

@@ -130,12 +130,7 @@ describe("pulse-lua -i on a terminal", function()
 	end)
 
 	local function env()
-		return string.format(
-			"XDG_STATE_HOME=%s PULSE_API_KEY=%s PULSE_BASE_URL=%s",
-			support.shell_quote(state),
-			support.shell_quote(sandbox.key),
-			support.shell_quote(sandbox.url)
-		)
+		return "XDG_STATE_HOME=" .. support.shell_quote(state) .. " " .. sandbox:env()
 	end
 
 	it("completes, helps, shows a table, and keeps a history across runs that holds no key", function()
@@ -165,12 +160,10 @@ describe("pulse-lua -i on a terminal", function()
 
 	it("stops the running call on Ctrl-C and goes on, ending with its own status", function()
 		local slow = support.start({ faults = "latency:ms=5000" })
-		local out, code = at_prompt({ '=client:get("/v1/centers")\n', "\3", "=6 * 7\n" }, string.format(
-			"XDG_STATE_HOME=%s PULSE_API_KEY=%s PULSE_BASE_URL=%s",
-			support.shell_quote(state),
-			support.shell_quote(slow.key),
-			slow.url
-		))
+		local out, code = at_prompt(
+			{ '=client:get("/v1/centers")\n', "\3", "=6 * 7\n" },
+			"XDG_STATE_HOME=" .. support.shell_quote(state) .. " " .. slow:env()
+		)
 		slow:stop()
 		assert.truthy(out:find("^C", 1, true), out)
 		assert.truthy(out:find("^Cinterrupted\n", 1, true), out)

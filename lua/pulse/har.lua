@@ -146,6 +146,15 @@ local function decode_har(text, path)
 	return doc
 end
 
+-- The decoded HAR at path, or nil and why.
+local function read_har(path)
+	local text = read_whole(path)
+	if not text then
+		return nil, "cannot read " .. path
+	end
+	return decode_har(text, path)
+end
+
 local function header_of(creator)
 	return '{"log":{"version":"1.2","creator":'
 		.. json.encode({ name = "pulse-lua", version = VERSION, comment = creator })
@@ -306,11 +315,7 @@ end
 -- { key (har.match_key's, by rules), method, url, status, headers (a
 -- block), body, attempts }, in the file's order; or nil and why.
 function har.load(path, rules)
-	local text = read_whole(path)
-	if not text then
-		return nil, "cannot read " .. path
-	end
-	local doc, why = decode_har(text, path)
+	local doc, why = read_har(path)
 	if not doc then
 		return nil, why
 	end
@@ -411,11 +416,7 @@ end
 -- query parameters and JSON body fields of any depth, by name). Returns
 -- the number of entries, or nil and why.
 function har.scrub(path, secret_list, fields)
-	local text = read_whole(path)
-	if not text then
-		return nil, "cannot read " .. path
-	end
-	local doc, why = decode_har(text, path)
+	local doc, why = read_har(path)
 	if not doc then
 		return nil, why
 	end

@@ -29,7 +29,9 @@ end
 -- The fields of a rate-limit view (res.rate, a userdata) copied out.
 local RATE_FIELDS = { "limit", "window", "remaining", "reset", "blocked" }
 
-local function plain_rate(rate)
+--- A rate-limit view (a userdata) as a plain table, for an event or a
+-- recording; nil for none.
+function observe.plain_rate(rate)
 	if not rate then
 		return nil
 	end
@@ -204,7 +206,7 @@ function Observer:response(call)
 	event.elapsed = call.elapsed
 	event.waited = call.slept
 	event.shared = call.shared or false
-	event.rate = plain_rate(call.rate)
+	event.rate = observe.plain_rate(call.rate)
 	local p = call.phases -- binding_fill_phases's order
 	if p and p[5] then
 		event.phases = { dns = p[1], connect = p[2], tls = p[3], first_byte = p[4], total = p[5] }

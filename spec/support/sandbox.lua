@@ -232,6 +232,12 @@ function Sandbox:stop()
 	end
 end
 
+-- The environment a pulse-lua run against this sandbox takes, as the
+-- words before a command: its key and base URL.
+function Sandbox:env()
+	return string.format("PULSE_API_KEY=%s PULSE_BASE_URL=%s", shell_quote(self.key), self.url)
+end
+
 -- A client for this sandbox; extra options override the defaults.
 function Sandbox:client(extra)
 	local opts = { api_key = self.key, base_url = self.url, retry = { base = 0.05, cap = 0.2 } }

@@ -11,24 +11,12 @@
 -- envelope.
 
 local json = require("pulse.sandbox.json")
+local OWN_HEADERS = require("pulse.sandbox.own_headers")
 
 local mock = {}
 
 local Mock = {}
 Mock.__index = Mock
-
--- Headers the sandbox sets itself, never taken from an example.
-local OWN_HEADERS = {
-	["content-length"] = true,
-	["transfer-encoding"] = true,
-	["connection"] = true,
-	["organization-ratelimit-limit"] = true,
-	["ratelimit-remaining"] = true,
-	["ratelimit-reset"] = true,
-	["ratelimit-limit"] = true,
-	["ratelimit-policy"] = true,
-	["retry-after"] = true,
-}
 
 local function refuse(path, why)
 	error("--collection: " .. path .. ": " .. why, 0)

@@ -9,26 +9,12 @@
 -- out. A request the recording lacks answers 404 with the error envelope.
 
 local json = require("pulse.sandbox.json")
+local OWN_HEADERS = require("pulse.sandbox.own_headers")
 
 local recording = {}
 
 local Recording = {}
 Recording.__index = Recording
-
--- Headers the sandbox sets itself, or that no longer match the text.
-local OWN_HEADERS = {
-	["content-length"] = true,
-	["content-encoding"] = true,
-	["transfer-encoding"] = true,
-	["connection"] = true,
-	["date"] = true,
-	["organization-ratelimit-limit"] = true,
-	["ratelimit-remaining"] = true,
-	["ratelimit-reset"] = true,
-	["ratelimit-limit"] = true,
-	["ratelimit-policy"] = true,
-	["retry-after"] = true,
-}
 
 local function refuse(path, why)
 	error("--replay: " .. path .. ": " .. why, 0)

@@ -7,25 +7,13 @@
 
 local core = require("pulse.core")
 local har = require("pulse.har")
+local observe = require("pulse.observe")
 local secrets = require("pulse.secrets")
 
 local stage = { name = "record" }
 
 function stage.applies(line)
 	return line.recorder ~= nil
-end
-
-local RATE_FIELDS = { "limit", "window", "burst", "remaining", "reset" }
-
-local function rate_of(rate)
-	if not rate then
-		return nil
-	end
-	local out = {}
-	for _, field in ipairs(RATE_FIELDS) do
-		out[field] = rate[field]
-	end
-	return out
 end
 
 local function cache_status(res)
@@ -71,7 +59,7 @@ function stage.close(call, a, b)
 		pulse = {
 			attempt = call.sent,
 			token_wait = call.waited,
-			rate = rate_of(call.rate),
+			rate = observe.plain_rate(call.rate),
 			cache = cache_status(b),
 		},
 	}))
