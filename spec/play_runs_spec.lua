@@ -340,6 +340,45 @@ describe("pulse-lua --collection, Newman's way", function()
 		end
 	end)
 
+	it("stops on Ctrl-C with status 130 saying how to go on, and SIGTERM with 143", function()
+		local coll = collection_file({ get("Centers", "/v1/centers?page={{page}}") })
+		local rows = {}
+		for i = 1, 20 do
+			rows[i] = { page = i }
+		end
+		local data = data_file(rows)
+		local checkpoint = support.temp_path(".checkpoint")
+		sandbox:fault("latency:ms=300:count=0")
+		for signal, status in pairs({ INT = 130, TERM = 143 }) do
+			local out = support.temp_path(".out")
+			local pid = support.background(
+				string.format("(%s %s --collection %s -d %s --checkpoint %s; echo \"exit $?\")", env(), BIN, coll, data, checkpoint),
+				out
+			)
+			local deadline = os.time() + 20
+			while count(sandbox:log_lines(), "GET") < 2 and os.time() < deadline do
+				require("pulse.core").sleep(0.05)
+			end
+			os.execute("pkill -" .. signal .. " -P " .. pid) -- pulse-lua, the child of the shell that echoes
+			while support.alive(pid) do
+				require("pulse.core").sleep(0.05)
+			end
+			local text = support.read_file(out)
+			assert.truthy(text:find("exit " .. status, 1, true), text)
+			assert.truthy(text:find("--resume goes on from checkpoint " .. checkpoint, 1, true), text)
+			os.remove(out)
+			support.write_file(sandbox.log_path, "")
+		end
+		sandbox:control("DELETE", "faults")
+		local out, err, code = play(string.format("%s -d %s --checkpoint %s --resume", coll, data, checkpoint))
+		assert.are.equal(0, code, out .. err)
+		assert.truthy(out:find("20 requests, 0 failed", 1, true), out)
+		assert.is_true(#sandbox:log_lines() < 20) -- what was done is not asked again
+		for _, path in ipairs({ coll, data, checkpoint }) do
+			os.remove(path)
+		end
+	end)
+
 	it("lists an uncertain write without a reconcile, replays only the failed with --rerun-failed, stops at --max-calls", function()
 		local coll = collection_file({ get("Item", "/v1/appointments/{{id}}"), get("Centers", "/v1/centers") })
 		local data = data_file({ { id = "missing-1" }, { id = "missing-2" } })
