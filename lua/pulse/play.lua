@@ -327,7 +327,7 @@ function Run:row(n, row, progress)
 					self.stopped = string.format(
 						"stopped at --max-calls %d: the rest were not sent; --resume goes on (checkpoint %s)",
 						s.max_calls,
-						self.cp.path
+						self.checkpoint_path
 					)
 					break
 				end
@@ -405,6 +405,12 @@ function Run:open_checkpoint(rows_count, requests_count)
 				end
 			end
 		end
+	end
+	self.checkpoint_path = path
+	-- A dry run's writes were not sent: a run after it must not take them
+	-- for done. It reads a checkpoint, and keeps none.
+	if self.client.dry_run then
+		return
 	end
 	local why
 	self.cp, why = checkpoint.open(path, header, s.resume or s.rerun_failed)
@@ -487,12 +493,14 @@ local function run_collection(s)
 			w:join()
 		end
 	end)
-	self.cp:close()
+	if self.cp then
+		self.cp:close()
+	end
 	if show then
 		io.stderr:write("\r\27[K")
 	end
 	if not ok then
-		if is_interrupt(err) then
+		if is_interrupt(err) and self.cp then
 			io.stderr:write(string.format("pulse-lua: --resume goes on from checkpoint %s\n", self.cp.path))
 		end
 		client:close()
