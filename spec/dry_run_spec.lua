@@ -38,6 +38,12 @@ describe("a dry run", function()
 	it("sends reads, answers writes unsent with res.dry_run, checks them against the catalog, and traces them", function()
 		local trace = support.temp_path(".jsonl")
 		local client = sandbox:client({ dry_run = true, trace = trace })
+		-- What a dry run prints goes to stderr: caught here, to read.
+		local stderr, printed = io.stderr, io.tmpfile()
+		io.stderr = printed -- luacheck: ignore 122
+		finally(function()
+			io.stderr = stderr -- luacheck: ignore 122
+		end)
 		local centers = assert(client:get("/v1/centers"))
 		local center_id = centers.centers[1].id
 		local guest = { center_id = center_id, personal_info = { first_name = "Ada", last_name = "Dry" } }
@@ -60,6 +66,13 @@ describe("a dry run", function()
 		assert.truthy(err.message:find("path parameter guest_id is 'nil'", 1, true), err.message)
 		local stats = client:stats()
 		client:close()
+		io.stderr = stderr -- luacheck: ignore 122
+		printed:seek("set")
+		local said = printed:read("a")
+		printed:close()
+		assert.truthy(said:find("pulse: dry run: POST " .. sandbox.url .. "/v1/guests (guests.create)\n  {", 1, true), said)
+		assert.truthy(said:find("  refused: path parameter guest_id is 'nil'", 1, true), said)
+		assert.falsy(said:find(sandbox.key, 1, true))
 		assert.are.equal(1, stats.requests)
 		assert.are.equal(4, stats.dry_run)
 		assert.are.same({ GET = 1 }, methods_in(sandbox:log_lines()))
