@@ -35,6 +35,20 @@ local small, large = document(8), document(4000)
 local small_text, large_text = cjson.encode(small), cjson.encode(large)
 assert(json.decode(small_text) and json.decode(large_text))
 
+-- A number-heavy document: 5,000 points of five decimals each (map
+-- coordinates, prices, ratings, weights), as cjson writes them.
+local points = {}
+for i = 1, 5000 do
+	points[i] = {
+		lat = 48.8566 + i * 0.000137,
+		lng = 2.3522 - i * 0.000071,
+		price = 19.99 + i % 100,
+		rating = 3.5 + (i % 15) / 10,
+		weight = 0.125 * i,
+	}
+end
+local numbers_text = cjson.encode({ points = points })
+
 -- Seconds (wall, cpu) per call of fn, the best of the rounds for each.
 local function timed(fn, n)
 	local wall, cpu = core.now(), os.clock()
@@ -60,6 +74,7 @@ end
 local cases = {
 	case("decode 2 KB", json.decode, cjson.decode, small_text, 20000),
 	case("decode ~1 MB", json.decode, cjson.decode, large_text, 20),
+	case("decode numbers", json.decode, cjson.decode, numbers_text, 20),
 	case("encode 2 KB", json.encode, cjson.encode, small, 20000),
 	case("encode ~1 MB", json.encode, cjson.encode, large, 20),
 }

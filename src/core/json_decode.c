@@ -1,4 +1,5 @@
 #include "json_decode.h"
+#include "decimal_double.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -165,6 +166,8 @@ static int parse_number(struct parser *ps)
 		token.integer = *from == '-' ? -v : v;
 		return emit(ps, JSON_INTEGER, &token);
 	}
+	if (!integral && decimal_double_fast(from, len, &token.number))
+		return emit(ps, JSON_NUMBER, &token);
 	/* The input need not be NUL-terminated, and strtod needs it to be. */
 	char copy[MAX_NUMBER_LEN + 1];
 	memcpy(copy, from, len);

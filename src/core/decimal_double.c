@@ -1,0 +1,78 @@
+#include "decimal_double.h"
+
+#include <float.h>
+#include <stdint.h>
+
+/* Exact doubles: every power of ten up to 10^22 fits in 53 bits. */
+static const double POWERS_OF_TEN[] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+#define MAX_EXACT_POWER 22
+#define MAX_EXACT_SIGNIFICAND ((uint64_t)1 << 53)
+/* Digits after the leading zeros that fit in the uint64_t summed below. */
+#define MAX_SIGNIFICANT_DIGITS 19
+/* An exponent past this is no fast case whatever its digits say. */
+#define EXPONENT_LIMIT 100000
+
+int decimal_double_fast(const char *text, size_t len, double *out)
+{
+#if FLT_EVAL_METHOD != 0
+	/* Extended precision rounds twice: the fast path is exact only where
+	 * each operation rounds once, in double. */
+	(void)text;
+	(void)len;
+	(void)out;
+	return 0;
+#else
+	const char *p = text, *end = text + len;
+	int negative = p < end && *p == '-';
+	p += negative;
+	uint64_t significand = 0;
+	int digits = 0;   /* significant digits summed, leading zeros left out */
+	int exponent = 0; /* the power of ten the digits are scaled by */
+	int fraction = 0; /* inside the fraction */
+	for (; p < end; p++) {
+		char c = *p;
+		if (c == '.') {
+			fraction = 1;
+			continue;
+		}
+		if (c < '0' || c > '9')
+			break;
+		if (significand == 0 && c == '0') {
+			exponent -= fraction; /* 0.00x: a zero moves the point, adds no digit */
+			continue;
+		}
+		if (++digits > MAX_SIGNIFICANT_DIGITS)
+			return 0;
+		significand = significand * 10 + (uint64_t)(c - '0');
+		exponent -= fraction;
+	}
+	if (p < end) { /* e or E, and the exponent */
+		p++;
+		int exponent_negative = 0;
+		if (p < end && (*p == '+' || *p == '-'))
+			exponent_negative = *p++ == '-';
+		int written = 0;
+		for (; p < end; p++) {
+			if (written < EXPONENT_LIMIT)
+				written = written * 10 + (*p - '0');
+		}
+		if (written >= EXPONENT_LIMIT)
+			return 0;
+		exponent += exponent_negative ? -written : written;
+	}
+	if (significand == 0) {
+		*out = negative ? -0.0 : 0.0;
+		return 1;
+	}
+	if (significand > MAX_EXACT_SIGNIFICAND || exponent < -MAX_EXACT_POWER || exponent > MAX_EXACT_POWER)
+		return 0;
+	double value = (double)significand;
+	value = exponent < 0 ? value / POWERS_OF_TEN[-exponent] : value * POWERS_OF_TEN[exponent];
+	*out = negative ? -value : value;
+	return 1;
+#endif
+}
