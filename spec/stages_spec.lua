@@ -26,6 +26,20 @@ describe("request path stages", function()
 		assert(ok, err)
 	end
 
+	it("are the built-in four, each a named stage, none on a plain client's line", function()
+		local names = {}
+		for i, stage in ipairs(send.stages) do
+			assert.is_table(stage, "entry " .. i)
+			names[i] = stage.name
+		end
+		assert.are.same({ "dry_run", "replay", "cache", "record" }, names)
+		-- None applies to a plain client: its calls keep the gate's fast path.
+		local line = { cache = nil, dry_run = false }
+		for _, stage in ipairs(send.stages) do
+			assert.is_false(stage.applies(line), stage.name)
+		end
+	end)
+
 	it("runs open, outcome (each attempt) and close, and close makes the answer", function()
 		local seen = {}
 		local stage = {

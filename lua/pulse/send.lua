@@ -69,16 +69,15 @@ local tasks = require("pulse.tasks")
 local send = {}
 
 local cache_stage = require("pulse.stage.cache")
+local dry_run_stage = require("pulse.stage.dry_run")
+local record_stage = require("pulse.stage.record")
+local replay_stage = require("pulse.stage.replay")
 
 -- A dry run's writes are answered before a replay is asked; a replay
 -- answers before the cache; a recording closes first, with the exchange
--- as it came.
-send.stages = {
-	require("pulse.stage.dry_run"),
-	require("pulse.stage.replay"),
-	cache_stage,
-	require("pulse.stage.record"),
-}
+-- as it came. (Locals: require's second value, the file's name, would
+-- follow the last one into the list.)
+send.stages = { dry_run_stage, replay_stage, cache_stage, record_stage }
 
 local IDEMPOTENT = request.IDEMPOTENT
 local is_success = errors.is_success
