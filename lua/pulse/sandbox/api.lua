@@ -11,12 +11,14 @@ local wire = require("pulse.sandbox.wire")
 
 local api = {}
 
+-- (The last in parentheses: require's second value, the file's name,
+-- would follow it into the list.)
 local MODULES = {
 	require("pulse.sandbox.v1.centers"),
 	require("pulse.sandbox.v1.guests"),
 	require("pulse.sandbox.v1.appointments"),
 	require("pulse.sandbox.v1.bookings"),
-	require("pulse.sandbox.v1.invoices"),
+	(require("pulse.sandbox.v1.invoices")),
 }
 
 -- The operations emulated: by catalog name, the function that answers.
