@@ -2,7 +2,7 @@
 -- exact, and is never longer than the shortest of %.15g, %.16g and %.17g
 -- that reads back; and decimal texts decode to the double strtod reads
 -- (Lua's tonumber), bit for bit, whether the fast path or strtod takes
--- them. $PULSE_JSON_NUMBERS cases each (1,000,000 by default, 50,000
+-- them, and encode in the form the three precisions give. $PULSE_JSON_NUMBERS cases each (1,000,000 by default, 50,000
 -- under ASan, where each costs ten times as much).
 
 local json = require("pulse.json")
@@ -61,6 +61,28 @@ local EDGES = {
 }
 
 describe("pulse.json numbers", function()
+	-- A quarter of COUNT: each case formats three times in Lua to compare.
+	it("encode what decimal texts read as in the form %.15g, %.16g or %.17g gives, over " .. COUNT // 4 .. " of them", function()
+		math.randomseed(tonumber(os.getenv("PULSE_PROPERTY_SEED") or "") or os.time())
+		local checked, texts = 0, { table.unpack(EDGES) }
+		while checked < COUNT // 4 do
+			for _, text in ipairs(texts) do
+				local x = tonumber(text)
+				if math.type(x) == "float" and x == x and x ~= math.huge and x ~= -math.huge then
+					local want, got = shortest(x), json.encode(x)
+					if got ~= want then
+						error(string.format("%s (from %s) encoded as %s, not %s", string.format("%a", x), text, got, want))
+					end
+				end
+				checked = checked + 1
+			end
+			texts = {}
+			for i = 1, 10000 do
+				texts[i] = random_text()
+			end
+		end
+	end)
+
 	it("decode as strtod does, bit for bit, over " .. COUNT .. " decimal texts and the edge cases", function()
 		math.randomseed(tonumber(os.getenv("PULSE_PROPERTY_SEED") or "") or os.time())
 		local checked = 0

@@ -52,4 +52,4 @@ FUZZ_SRC_ratelimit_state   = src/core/ratelimit.c
 FUZZ_SRC_listen_address    = src/util/listen_address.c
 FUZZ_SRC_lanes             = src/core/lanes.c src/core/ratelimit.c
 FUZZ_SRC_webhook_target    = src/sandbox/webhook_target.c
-FUZZ_SRC_decimal_double    = src/core/decimal_double.c src/core/json_decode.c
+FUZZ_SRC_decimal_double    = src/core/decimal_double.c src/core/json_decode.c src/core/json_encode.c src/util/buf.c

@@ -76,3 +76,47 @@ int decimal_double_fast(const char *text, size_t len, double *out)
 	return 1;
 #endif
 }
+
+size_t decimal_double_format_fast(double v, char *out)
+{
+#if FLT_EVAL_METHOD != 0
+	(void)v;
+	(void)out;
+	return 0;
+#else
+	double size = v < 0 ? -v : v;
+	/* Where %.15g writes no exponent. */
+	if (!(size >= 1e-4 && size < 1e15))
+		return 0;
+	for (int places = 0; places <= MAX_EXACT_POWER; places++) {
+		double scaled = size * POWERS_OF_TEN[places];
+		/* Past 15 digits the nearest decimal of a place may not be the one
+		 * %.16g and %.17g write: those are left to snprintf. */
+		if (scaled >= 1e15)
+			return 0;
+		uint64_t digits = (uint64_t)(scaled + 0.5);
+		/* The decimal digits / 10^places reads back as this division,
+		 * exact operands rounded once: v when it is v. */
+		if ((double)digits / POWERS_OF_TEN[places] != size)
+			continue;
+		char reversed[24];
+		int n = 0;
+		do {
+			reversed[n++] = (char)('0' + digits % 10);
+			digits /= 10;
+		} while (digits);
+		while (n <= places) /* 0.000123: the zeros before the digits */
+			reversed[n++] = '0';
+		size_t len = 0;
+		if (v < 0)
+			out[len++] = '-';
+		for (int i = n - 1; i >= 0; i--) {
+			out[len++] = reversed[i];
+			if (i == places && places > 0)
+				out[len++] = '.';
+		}
+		return len;
+	}
+	return 0;
+#endif
+}

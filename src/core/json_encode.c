@@ -1,4 +1,5 @@
 #include "json_encode.h"
+#include "decimal_double.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -53,6 +54,9 @@ int json_write_double(struct buf *b, double v)
 	if (!isfinite(v))
 		return -2;
 	char text[32];
+	size_t fast = decimal_double_format_fast(v, text);
+	if (fast > 0)
+		return buf_append(b, text, fast);
 	/* %.17g always round-trips; a shorter form reads better when it does too. */
 	for (int precision = 15; precision <= 17; precision++) {
 		snprintf(text, sizeof text, "%.*g", precision, v);
