@@ -1,10 +1,14 @@
 -- A collection played under the rate limit: 60 GETs (one request, 60 data
--- rows) against a sandbox at 20/5/20, by pulse-lua --collection (a row at
+-- rows) against a sandbox at 20/20/20, by pulse-lua --collection (a row at
 -- a time, and 4 rows at once with Newman's spelling of the data file) and, for
 -- contrast where npm installed it (make deps), by Newman alone and with a
 -- hand-tuned --delay-request 250. The floor is when the bucket has allowed
 -- 60 calls (its 2nd refill after the run starts); the goal for pulse-lua:
--- within the floor + 5% + 1 s, with zero 429s, for both pulse-lua rows.
+-- within 5% of the floor, with zero 429s, for both pulse-lua rows.
+-- The window is 20 s ($PLAY_WINDOW sets another): the API gives the reset
+-- in whole seconds, so a client waiting for a refill may start up to a
+-- second after it; at a 5 s window that alone is 20% of the floor, at the
+-- API's own 60 s under 2%.
 --   build/pulse-lua bench/play.lua      (make bench runs it)
 
 package.path = "spec/?.lua;" .. package.path
@@ -12,7 +16,7 @@ local core = require("pulse.core")
 local json = require("pulse.json")
 local support = require("support.sandbox")
 
-local LIMIT, WINDOW, BURST, CALLS = 20, 5, 20, 60
+local LIMIT, WINDOW, BURST, CALLS = 20, tonumber(os.getenv("PLAY_WINDOW") or "20"), 20, 60
 local NEWMAN = "tools/interop/node_modules/.bin/newman"
 
 local function temp(suffix, text)
@@ -105,15 +109,15 @@ else
 end
 
 print(string.format("%d GETs of one collection request at %d/%d/%d, a random phase", CALLS, LIMIT, WINDOW, BURST))
-print(string.format("%-28s %7s %7s %7s %6s %5s", "runner", "took s", "floor s", "over", "429s", "exit"))
+print(string.format("%-28s %7s %7s %7s %6s %6s %5s", "runner", "took s", "floor s", "over", "over %", "429s", "exit"))
 for i, r in ipairs(results) do
 	local verdict = ""
 	if i <= OURS then
-		verdict = (r.took <= r.floor * 1.05 + 1 and r.rejected == 0 and r.code == 0) and "met" or "MISSED"
+		verdict = (r.took <= r.floor * 1.05 and r.rejected == 0 and r.code == 0) and "met" or "MISSED"
 	end
 	local over = r.took - r.floor
-	print(string.format("%-28s %7.2f %7.2f %+7.2f %6d %5d  %s", r.name, r.took, r.floor, over, r.rejected, r.code,
-		verdict))
+	print(string.format("%-28s %7.2f %7.2f %+7.2f %+5.1f%% %6d %5d  %s", r.name, r.took, r.floor, over,
+		100 * over / r.floor, r.rejected, r.code, verdict))
 	if r.code ~= 0 and i <= OURS then
 		print(r.why)
 	end
