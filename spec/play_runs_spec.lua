@@ -195,6 +195,9 @@ describe("pulse-lua --collection, Newman's way", function()
 		assert.truthy(out:find("failed: api.slow_to_check (row 1): check failed: no centers", 1, true), out)
 		local doc = json.decode(support.read_file(report))
 		assert.are.same({ passed = 8, failed = 1 }, doc.checks)
+		local kept = assert(support.read_file(report .. ".checkpoint"), "a checkpoint beside the report")
+		assert.truthy(kept:find('"state":"failed"', 1, true), kept)
+		os.remove(report .. ".checkpoint")
 		assert.is_false(doc.results[2].failed) -- the 404 its rule expects
 		-- A rule that raises fails a check named after it; a broken file is status 3.
 		support.write_file(checks, 'return { ["Missing"] = function() error("boom") end }')

@@ -379,7 +379,10 @@ end
 -- run before's read into self.before), or afresh.
 function Run:open_checkpoint(rows_count, requests_count)
 	local s = self.settings
-	local path = s.checkpoint or default_checkpoint(s.collection)
+	-- Beside the run's first report, or where --checkpoint says, or in the
+	-- state directory when the run writes no report.
+	local beside = s.reports[1] and (s.reports[1].path .. ".checkpoint")
+	local path = s.checkpoint or beside or default_checkpoint(s.collection)
 	local header = { collection = self.coll.name, file = s.collection, rows = rows_count, requests = requests_count }
 	if s.resume or s.rerun_failed then
 		local before = checkpoint.read(path)
