@@ -6,6 +6,7 @@
 
 local json = require("pulse.json")
 local pulse = require("pulse")
+local redis = require("support.redis")
 local support = require("support.sandbox")
 
 local BIN = support.BIN .. "/pulse-lua"
@@ -117,20 +118,28 @@ describe("a dry run", function()
 	end)
 
 	it("of a queue drain and of a collection says what it would write", function()
+		-- The file store and Redis: each lists its entries without taking one.
 		local journal = support.temp_path(".journal")
-		local q = assert(pulse.queue.open("file:" .. journal))
-		for i = 1, 3 do
-			assert(q:push({ method = "POST", path = support.GUESTS, json = sandbox:guest(i) }))
+		local server = redis.start()
+		for _, url in ipairs({ "file:" .. journal, server.url .. "?stream=dry" }) do
+			local q = assert(pulse.queue.open(url))
+			for i = 1, 3 do
+				assert(q:push({ method = "POST", path = support.GUESTS, json = sandbox:guest(i) }))
+			end
+			assert(q:push({ method = "POST", path = "/v1/nowhere", json = { n = 4 } }))
+			q:close()
+			local out, err, code = support.run(string.format("%s %s --dry-run --queue %s --drain", env(), BIN, support.shell_quote(url)))
+			assert.are.equal(0, code, err)
+			assert.truthy(out:find("dry run: 4 writes not sent (1 the catalog refuses), 0 calls; the queue is as it was", 1, true), out)
+			assert.truthy(err:find("refused: no documented operation is POST /v1/nowhere", 1, true), err)
+			local _, posts = err:gsub("pulse: dry run: POST", "")
+			assert.are.equal(4, posts, err)
+			q = assert(pulse.queue.open(url))
+			assert.are.equal(4, assert(q:stats()).pending, url)
+			q:close()
 		end
-		assert(q:push({ method = "POST", path = "/v1/nowhere", json = { n = 4 } }))
-		q:close()
-		local out, err, code = support.run(string.format("%s %s --dry-run --queue file:%s --drain", env(), BIN, journal))
-		assert.are.equal(0, code, err)
-		assert.truthy(out:find("dry run: 4 writes not sent (1 the catalog refuses), 0 calls; the queue is as it was", 1, true), out)
-		assert.truthy(err:find("refused: no documented operation is POST /v1/nowhere", 1, true), err)
-		q = assert(pulse.queue.open("file:" .. journal))
-		assert.are.equal(4, assert(q:stats()).pending)
-		q:close()
+		assert.is_nil(methods_in(sandbox:log_lines()).POST)
+		server:stop()
 		os.remove(journal)
 		os.remove(journal .. ".lock")
 
@@ -151,7 +160,8 @@ describe("a dry run", function()
 			},
 		}))
 		local checkpoint = support.temp_path(".checkpoint")
-		out, err, code = support.run(string.format("%s %s --dry-run --collection %s --checkpoint %s", env(), BIN, collection, checkpoint))
+		local out, err, code =
+			support.run(string.format("%s %s --dry-run --collection %s --checkpoint %s", env(), BIN, collection, checkpoint))
 		assert.are.equal(0, code, out .. err)
 		assert.truthy(out:find("api.create_guest +1 +0 dry%-run"), out)
 		assert.truthy(out:find("dry run: 1 write not sent", 1, true), out)

@@ -60,19 +60,6 @@ local IDLE = 0.1
 
 -- Answers that say the write was refused for good: a 4xx, or an error
 -- object inside a success (the server read the write and said no).
--- The fields of an entry's view (state.view's) that are not request
--- options.
-local ENTRY_FIELDS = {
-	id = true,
-	key = true,
-	method = true,
-	path = true,
-	attempts = true,
-	failures = true,
-	reason = true,
-	uncertain = true,
-}
-
 local function refused(err)
 	local status = err.status
 	if status and status >= 200 and status < 300 then
@@ -244,12 +231,18 @@ function Drain:reconcile(entry)
 end
 
 -- Sends an entry and records what came of it.
-function Drain:send(entry)
-	local recorded = false
+-- The request options of entry: a copy of those it was pushed with.
+local function request_of(entry)
 	local request = {}
 	for name, value in pairs(entry.opts) do
 		request[name] = value
 	end
+	return request
+end
+
+function Drain:send(entry)
+	local recorded = false
+	local request = request_of(entry)
 	-- A drain's writes wait behind the calls a person is waiting for.
 	request.priority = request.priority or self.opts.priority or "bulk"
 	if self.timeline then
@@ -469,18 +462,12 @@ local function dry_run(store, client)
 	end
 	local report = { done = 0, dead = 0, pending = #list, calls_before = client:calls(), would_write = {} }
 	for _, entry in ipairs(list) do
-		local request = {}
-		for name, value in pairs(entry) do
-			if not ENTRY_FIELDS[name] then
-				request[name] = value
-			end
-		end
-		local sent, body, err = pcall(client.request, client, entry.method, entry.path, request)
+		local sent, body, err = pcall(client.request, client, entry.method, entry.path, request_of(entry))
 		report.would_write[#report.would_write + 1] = {
 			id = entry.id,
 			method = entry.method,
 			path = entry.path,
-			uncertain = entry.uncertain,
+			uncertain = entry.state == "sent" or nil,
 			refused = not sent and tostring(body) or body == nil and err and err.message or nil,
 		}
 	end

@@ -186,19 +186,14 @@ end
 
 -- The dead letters, in push order, as the user sees them.
 -- The entries not yet final, in push order, without taking any (a dry
--- run's list): views (state.view's) with uncertain set for a send with no
--- outcome.
+-- run's list): as next_entry gives them (state "sent" for a send with no
+-- outcome).
 function Queue:waiting()
 	local ok, why = self:refresh()
 	if not ok then
 		return nil, why
 	end
-	local list = {}
-	for i, entry in ipairs(self.state:list({ pending = true, sent = true })) do
-		list[i] = state.view(entry)
-		list[i].uncertain = entry.state == "sent" or nil
-	end
-	return list
+	return self.state:list({ pending = true, sent = true })
 end
 
 function Queue:dead()

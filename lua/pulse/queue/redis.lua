@@ -434,18 +434,16 @@ end
 
 -- The dead letters, oldest first, as the user sees them.
 -- The entries not yet final, in push order, without taking any (a dry
--- run's list): views (state.view's) with uncertain set for a send with no
--- outcome.
+-- run's list): as next_entry gives them (state "sent" for a send with no
+-- outcome).
 function Queue:waiting()
 	local reply, why = self:_step({ "waiting" })
 	if not reply then
 		return nil, why
 	end
 	local list = {}
-	for _, t in ipairs(reply) do
-		local entry = held_entry({ nil, t[1], t[2], t[3], 0, 0 })
-		list[#list + 1] = state.view(entry)
-		list[#list].uncertain = t[3] == 1 or nil
+	for i, t in ipairs(reply) do
+		list[i] = held_entry({ nil, t[1], t[2], t[3], 0, 0 })
 	end
 	return list
 end
