@@ -31,7 +31,7 @@ local runner = package.loaded["pulse.runner"] or {}
 
 local EXIT = settings.EXIT
 
-local IDEMPOTENT = { GET = true, HEAD = true, OPTIONS = true, PUT = true, DELETE = true }
+local IDEMPOTENT = require("pulse.request").IDEMPOTENT
 
 local function refuse(message, status)
 	error({ refused = message, status = status or EXIT.usage }, 0)

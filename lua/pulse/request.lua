@@ -10,6 +10,10 @@ local request = {}
 
 request.IDEMPOTENT = { GET = true, HEAD = true, PUT = true, DELETE = true, OPTIONS = true }
 
+-- The methods that change what the server holds (the stages' writes: a
+-- dry run holds them back, the cache drops what they change).
+request.WRITES = { POST = true, PUT = true, PATCH = true, DELETE = true }
+
 local REQUEST_OPTIONS = options.REQUEST
 local HEADER_NAME = "^[!#$%%&'*+%-.^_`|~%w]+$"
 local NO_OPTIONS = {}

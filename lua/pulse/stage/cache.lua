@@ -34,7 +34,7 @@ local tasks = require("pulse.tasks")
 
 local stage = { name = "cache" }
 
-local WRITES = { POST = true, PUT = true, PATCH = true, DELETE = true }
+local WRITES = require("pulse.request").WRITES
 
 -- Only a client with a cache has the stage on its line.
 function stage.applies(line)

@@ -16,7 +16,7 @@ local secrets = require("pulse.secrets")
 
 local stage = { name = "dry_run" }
 
-local WRITES = { POST = true, PUT = true, PATCH = true, DELETE = true }
+local WRITES = require("pulse.request").WRITES
 
 function stage.applies(line)
 	return line.dry_run == true
