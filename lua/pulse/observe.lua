@@ -192,10 +192,8 @@ function Observer:response(call)
 	-- The binding wrote an attempt's line as it ended, and flushes the file
 	-- when due (binding/trace.c); an answer that rode along with a twin's
 	-- had no attempt of its own.
-	local trace = self.trace
-	if trace and call.shared then
-		trace:write(self:line_of(call, "shared"), "\n")
-		core.trace_written(self.trace)
+	if self.trace and call.shared then
+		self:write_line(call, "shared")
 	end
 	if not heard(self, "response") then
 		return
@@ -239,8 +237,7 @@ function Observer:cache(call, status)
 	local event = event_of(self, call, "cache")
 	event.cache = status
 	if self.trace then -- after the attempt's line, when the call made one
-		self.trace:write(self:line_of(call, "cache", status), "\n")
-		core.trace_written(self.trace)
+		self:write_line(call, "cache", { cache = status })
 	end
 	self:emit("cache", event)
 end
@@ -250,27 +247,28 @@ end
 -- refuses it, if it does.
 function Observer:dry_run(call, operation, problems)
 	if self.trace then
-		local line = json.decode(self:line_of(call, "dry_run"))
-		line.operation, line.refused = operation, problems and table.concat(problems, "; ") or nil
-		line.body = call.req.body and secrets.redact(self.client, call.req.body) or nil
-		self.trace:write(json.encode(line), "\n")
-		core.trace_written(self.trace)
+		self:write_line(call, "dry_run", {
+			operation = operation,
+			refused = problems and table.concat(problems, "; ") or nil,
+			body = call.req.body and secrets.redact(self.client, call.req.body) or nil,
+		})
 	end
 end
 
--- A line of the trace for an answer with no attempt: event "shared" (it
--- rode along with a twin's call) or "cache" (status: what the cache did).
-function Observer:line_of(call, event, status)
+-- Writes a line of the trace for an answer with no attempt of its own:
+-- event "shared" (it rode along with a twin's call), "cache" (fields.cache:
+-- what the cache did) or "dry_run"; fields are the event's own.
+function Observer:write_line(call, event, fields)
 	local hop = call.hop
-	return json.encode({
-		event = event,
-		time_ms = math.floor(core.epoch() * 1000),
-		method = hop.method,
-		url = secrets.redact(self.client, hop.url),
-		lane = LANE_NAMES[call.lane or options.LANES.normal],
-		cache = status,
-		waited_us = event == "shared" and math.floor((call.slept or 0) * 1e6) or nil,
-	})
+	local line = fields or {}
+	line.event = event
+	line.time_ms = math.floor(core.epoch() * 1000)
+	line.method = hop.method
+	line.url = secrets.redact(self.client, hop.url)
+	line.lane = LANE_NAMES[call.lane or options.LANES.normal]
+	line.waited_us = event == "shared" and math.floor((call.slept or 0) * 1e6) or nil
+	self.trace:write(json.encode(line), "\n")
+	core.trace_written(self.trace)
 end
 
 --- Writes out the trace's lines still buffered (the client closes).
