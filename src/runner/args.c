@@ -9,94 +9,68 @@
 struct long_option {
 	const char *name;
 	int takes_value;
+	/* An option of a --collection run, handed to pulse.play as it comes
+	 * (which checks its value): Newman's spellings and ours. */
+	int play;
 };
 
 static const struct long_option LONG_OPTIONS[] = {
-    {"--sandbox", 0},
-    {"--verbose", 0},
-    {"--quiet", 0},
-    {"--help", 0},
-    {"--version", 0},
-    {"--base-url", 1},
-    {"--trace", 1},
-    {"--metrics", 1},
-    {"--sandbox-rate-limit", 1},
-    {"--sandbox-faults", 1},
-    {"--sandbox-seed", 1},
-    {"--limiter", 1},
-    {"--queue", 1},
-    {"--status", 0},
-    {"--top", 0},
-    {"--reset", 0},
-    {"--reserve", 1},
-    {"--check", 0},
-    {"--accept-damage", 0},
-    {"--dead", 0},
-    {"--retry-dead", 0},
-    {"--drain", 0},
-    {"--plan", 0},
-    {"--max-calls", 1},
-    {"--collection", 1},
-    {"--folder", 1},
-    {"--env", 1},
-    {"--data", 1},
-    {"--parallel", 1},
-    {"--reporter", 1},
-    {"--environment", 1},
-    {"--iteration-data", 1},
-    {"--iteration-count", 1},
-    {"--delay-request", 1},
-    {"--timeout-request", 1},
-    {"--bail", 0}, /* and its optional value: args_collect */
-    {"--suppress-exit-code", 0},
-    {"--env-var", 1},
-    {"--global-var", 1},
-    {"--reporters", 1},
-    {"--reporter-json-export", 1},
-    {"--reporter-junit-export", 1},
-    {"--reporter-html-export", 1},
-    {"--checks", 1},
-    {"--strict-scripts", 0},
-    {"--resume", 0},
-    {"--rerun-failed", 0},
-    {"--checkpoint", 1},
-    {"--dry-run", 0},
-    {"--record", 1},
-    {"--replay", 1},
-    {"--replay-miss", 1},
-    {"--replay-ignore", 1},
-    {"--scrub", 1},
-    {"--scrub-field", 1},
-    {NULL, 0},
-};
-
-/* The options of a --collection run, handed to pulse.play as they come
- * (it checks their values): Newman's spellings and ours. */
-static const char *const PLAY_OPTIONS[] = {
-    "--folder",
-    "--env",
-    "--data",
-    "--parallel",
-    "--reporter",
-    "--environment",
-    "--iteration-data",
-    "--iteration-count",
-    "--delay-request",
-    "--timeout-request",
-    "--bail",
-    "--suppress-exit-code",
-    "--env-var",
-    "--global-var",
-    "--reporters",
-    "--reporter-json-export",
-    "--reporter-junit-export",
-    "--reporter-html-export",
-    "--checks",
-    "--strict-scripts",
-    "--resume",
-    "--rerun-failed",
-    "--checkpoint",
-    NULL,
+    {"--sandbox", 0, 0},
+    {"--verbose", 0, 0},
+    {"--quiet", 0, 0},
+    {"--help", 0, 0},
+    {"--version", 0, 0},
+    {"--base-url", 1, 0},
+    {"--trace", 1, 0},
+    {"--metrics", 1, 0},
+    {"--sandbox-rate-limit", 1, 0},
+    {"--sandbox-faults", 1, 0},
+    {"--sandbox-seed", 1, 0},
+    {"--limiter", 1, 0},
+    {"--queue", 1, 0},
+    {"--status", 0, 0},
+    {"--top", 0, 0},
+    {"--reset", 0, 0},
+    {"--reserve", 1, 0},
+    {"--check", 0, 0},
+    {"--accept-damage", 0, 0},
+    {"--dead", 0, 0},
+    {"--retry-dead", 0, 0},
+    {"--drain", 0, 0},
+    {"--plan", 0, 0},
+    {"--max-calls", 1, 0},
+    {"--collection", 1, 0},
+    {"--folder", 1, 1},
+    {"--env", 1, 1},
+    {"--data", 1, 1},
+    {"--parallel", 1, 1},
+    {"--reporter", 1, 1},
+    {"--environment", 1, 1},
+    {"--iteration-data", 1, 1},
+    {"--iteration-count", 1, 1},
+    {"--delay-request", 1, 1},
+    {"--timeout-request", 1, 1},
+    {"--bail", 0, 1}, /* and its optional value: args_collect */
+    {"--suppress-exit-code", 0, 1},
+    {"--env-var", 1, 1},
+    {"--global-var", 1, 1},
+    {"--reporters", 1, 1},
+    {"--reporter-json-export", 1, 1},
+    {"--reporter-junit-export", 1, 1},
+    {"--reporter-html-export", 1, 1},
+    {"--checks", 1, 1},
+    {"--strict-scripts", 0, 1},
+    {"--resume", 0, 1},
+    {"--rerun-failed", 0, 1},
+    {"--checkpoint", 1, 1},
+    {"--dry-run", 0, 0},
+    {"--record", 1, 0},
+    {"--replay", 1, 0},
+    {"--replay-miss", 1, 0},
+    {"--replay-ignore", 1, 0},
+    {"--scrub", 1, 0},
+    {"--scrub-field", 1, 0},
+    {NULL, 0, 0},
 };
 
 /* Newman's short options, as the long ones they stand for. */
@@ -105,14 +79,6 @@ static const char *const PLAY_SHORT[][2] = {
     {"-n", "--iteration-count"},
     {"-x", "--suppress-exit-code"},
 };
-
-static int is_play_option(const char *name)
-{
-	for (const char *const *p = PLAY_OPTIONS; *p; p++)
-		if (strcmp(*p, name) == 0)
-			return 1;
-	return 0;
-}
 
 /* Adds a --collection option (value NULL for a flag). Returns 0, or
  * ARGS_BAD with message. */
@@ -179,7 +145,7 @@ static int long_value(char **argv, int *i, const struct long_option *o, struct o
 	}
 	if (!equals)
 		(*i)++;
-	if (is_play_option(o->name))
+	if (o->play)
 		return add_play_arg(opts, o->name, value, message, len);
 	struct sandbox_config c;
 	const char *why = NULL;
@@ -422,7 +388,7 @@ int args_collect(char **argv, struct options *o, char *message, size_t len)
 				return ARGS_BAD;
 			}
 			rc = long_value(argv, &i, lo, o, message, len);
-			if (rc == 0 && !lo->takes_value && is_play_option(lo->name)) {
+			if (rc == 0 && !lo->takes_value && lo->play) {
 				/* --bail's value is optional: the next argument, when it is one */
 				const char *value = NULL;
 				const char *next = argv[i + 1];
