@@ -99,6 +99,10 @@ local function environment_of(env)
 	return env
 end
 
+--- The variables of an environment, name -> value: a Postman environment
+-- file's or document's enabled values, or a plain table as it is.
+api.environment_of = environment_of
+
 local function scalar_text(v)
 	local t = type(v)
 	if t == "string" or t == "number" or t == "boolean" then

@@ -78,16 +78,8 @@ end
 -- The environment's variables, name -> value, with --env-var's over them.
 local function environment_of(doc, overrides)
 	local out = {}
-	if type(doc.values) == "table" then
-		for _, v in ipairs(doc.values) do
-			if type(v) == "table" and type(v.key) == "string" and v.enabled ~= false then
-				out[v.key] = v.value
-			end
-		end
-	else
-		for k, v in pairs(doc) do
-			out[k] = v
-		end
+	for k, v in pairs(api.environment_of(doc)) do
+		out[k] = v
 	end
 	for k, v in pairs(overrides) do
 		out[k] = v
