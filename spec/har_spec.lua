@@ -45,17 +45,13 @@ describe("record and replay", function()
 		sandbox:reset()
 	end)
 
-	local function env()
-		return sandbox:env()
-	end
-
 	it("replays book_appointment.lua offline with identical output, from a valid HAR 1.2 free of the key", function()
 		local recording = support.temp_path(".har")
 		local trace = support.temp_path(".jsonl")
 		local date = os.date("%Y-%m-%d", os.time() + 86400)
 		local job = "examples/book_appointment.lua --date " .. date
 		local live, err, code =
-			support.run(string.format("%s %s --record %s --trace %s %s", env(), BIN, recording, trace, job))
+			support.run(string.format("%s %s --record %s --trace %s %s", sandbox:env(), BIN, recording, trace, job))
 		assert.are.equal(0, code, err)
 		assert.truthy(live:find("booked    " .. date, 1, true), live)
 		local entries = entries_of(recording)
@@ -141,7 +137,7 @@ describe("record and replay", function()
 			a:close()
 			assert(b:get("/v1/centers", { query = { page = 4 } }))
 			b:close()
-		]], "--record " .. recording, env())
+		]], "--record " .. recording, sandbox:env())
 		assert.are.equal(0, code, out .. err)
 		local pages = {}
 		for i, entry in ipairs(entries_of(recording)) do
@@ -221,7 +217,7 @@ describe("record and replay", function()
 		support.write_file(bad, '{"log": {}}')
 		_, err = run_script("require('pulse').new()", "--replay " .. bad, OFFLINE)
 		assert.truthy(err:find(bad .. " is no HAR file", 1, true), err)
-		_, err = run_script("require('pulse').new()", "--record " .. bad, env())
+		_, err = run_script("require('pulse').new()", "--record " .. bad, sandbox:env())
 		assert.truthy(err:find("new: record: cannot write " .. bad, 1, true), err)
 		os.remove(bad)
 		_, err, code = support.run(BIN .. " --replay-miss live x.lua")
