@@ -10,9 +10,9 @@ local api = require("pulse.api")
 local batch = require("pulse.batch")
 local cache = require("pulse.cache")
 local errors = require("pulse.errors")
+local har = require("pulse.har")
 local observe = require("pulse.observe")
 local options = require("pulse.options")
-local har = require("pulse.har")
 local pagination = require("pulse.pagination")
 local replay_stage = require("pulse.stage.replay")
 local secrets = require("pulse.secrets")
@@ -137,9 +137,6 @@ local function read_key_file(path)
 	return line
 end
 
--- The options of pulse.new, checked: the key (or the file it came from),
--- the base URL and its origin. A misuse is blamed on the caller of
--- pulse.new.
 -- The replay the options ask for ($PULSE_REPLAY, $PULSE_REPLAY_MISS and
 -- $PULSE_REPLAY_IGNORE, which pulse-lua --replay sets, else): { file,
 -- miss, ignore }, or nil.
@@ -182,6 +179,9 @@ local function dry_run_of(opts)
 	return flag ~= nil and flag ~= "0" and flag ~= "false"
 end
 
+-- The options of pulse.new, checked: the key (or the file it came from),
+-- the base URL and its origin, and the replay's player when one is asked.
+-- A misuse is blamed on the caller of pulse.new.
 local function check_options(opts)
 	if opts ~= nil and type(opts) ~= "table" then
 		usage("bad argument #1 to 'new' (table expected, got " .. type(opts) .. ")", 3)
