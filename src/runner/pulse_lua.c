@@ -330,8 +330,8 @@ static int run_collection(lua_State *L, struct options *o)
 	return 1;
 }
 
-/* pulse-lua --scrub FILE.har [--scrub-field NAME]...: pulse.har.scrub,
- * with the key of the environment (or its file) as the secret to find. */
+/* pulse-lua --scrub FILE.har [--scrub-field NAME]...: pulse.scrub(FILE,
+ * fields) cleans it; its line says what it did, or why it could not. */
 static int run_scrub(lua_State *L, const struct options *o)
 {
 	lua_getglobal(L, "require");

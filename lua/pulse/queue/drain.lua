@@ -444,8 +444,6 @@ function Drain:write_report()
 	end
 end
 
--- Drains store (file.lua's or redis.lua's) with client; level: the
--- caller's, for misuse. Returns the report, or nil and why.
 -- A drain of a dry-run client: each entry it would send goes to the
 -- client (whose dry run checks it, prints it, and sends nothing), and the
 -- queue is left as it was: nothing is claimed or recorded. The report
@@ -476,6 +474,8 @@ local function dry_run(store, client)
 	return report
 end
 
+-- Drains store (file.lua's or redis.lua's) with client; level: the
+-- caller's, for misuse. Returns the report, or nil and why.
 function drain.run(store, client, opts, level)
 	opts = check(client, opts, level + 1)
 	if client.dry_run then

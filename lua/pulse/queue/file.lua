@@ -184,7 +184,6 @@ function Queue:accept_damage()
 	return copy
 end
 
--- The dead letters, in push order, as the user sees them.
 -- The entries not yet final, in push order, without taking any (a dry
 -- run's list): as next_entry gives them (state "sent" for a send with no
 -- outcome).
@@ -196,6 +195,7 @@ function Queue:waiting()
 	return self.state:list({ pending = true, sent = true })
 end
 
+-- The dead letters, in push order, as the user sees them.
 function Queue:dead()
 	local ok, why = self:refresh()
 	if not ok then

@@ -432,7 +432,6 @@ function Queue:release()
 	self.held, self.heads, self.sids, self.consumer = {}, {}, {}, nil
 end
 
--- The dead letters, oldest first, as the user sees them.
 -- The entries not yet final, in push order, without taking any (a dry
 -- run's list): as next_entry gives them (state "sent" for a send with no
 -- outcome).
@@ -448,6 +447,7 @@ function Queue:waiting()
 	return list
 end
 
+-- The dead letters, oldest first, as the user sees them.
 function Queue:dead()
 	local reply, why = self:_step({ "dead" })
 	if not reply then
