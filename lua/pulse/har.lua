@@ -34,29 +34,6 @@ local function iso_time(epoch)
 	return os.date("!%Y-%m-%dT%H:%M:%S", seconds) .. string.format(".%03dZ", math.floor((epoch - seconds) * 1000))
 end
 
-local function percent_decode(s)
-	return (s:gsub("+", " "):gsub("%%(%x%x)", function(hex)
-		return string.char(tonumber(hex, 16))
-	end))
-end
-
---- The parts of an absolute URL: origin, path, and the query's pairs in
--- order ({ name, value }, decoded).
-function har.split_url(text)
-	local origin, rest = text:match("^(%a[%w+.-]*://[^/?#]*)(.*)$")
-	if not origin then
-		origin, rest = "", text
-	end
-	rest = rest:gsub("#.*$", "")
-	local path, query = rest:match("^([^?]*)%??(.*)$")
-	local pairs_ = {}
-	for part in query:gmatch("[^&]+") do
-		local name, value = part:match("^([^=]*)=?(.*)$")
-		pairs_[#pairs_ + 1] = { name = percent_decode(name), value = percent_decode(value) }
-	end
-	return origin, path ~= "" and path or "/", pairs_
-end
-
 -- "Name: value" lines of a header block, as HAR's { name, value } list.
 local function header_list(block)
 	local list = json.array()
@@ -81,7 +58,7 @@ end
 -- _pulse (attempt, token wait, rate-limit view, cache status). Strings
 -- are as the caller redacted them.
 function har.entry(x)
-	local _, _, query = har.split_url(x.url)
+	local _, _, query = url.split(x.url)
 	local query_list = json.array()
 	for _, p in ipairs(query) do
 		query_list[#query_list + 1] = { name = p.name, value = p.value }
@@ -292,7 +269,7 @@ end
 -- (sorted, without the names rules.query ignores) and the body (JSON
 -- canonical, without the fields rules.body ignores).
 function har.match_key(method, url_text, body, rules)
-	local _, path, query = har.split_url(url_text)
+	local _, path, query = url.split(url_text)
 	local ignore_query = rules and rules.query or {}
 	local kept = {}
 	for _, p in ipairs(query) do
@@ -437,7 +414,7 @@ function har.scrub(path, secret_list, fields)
 		end
 		if type(request.url) == "string" then
 			request.url = request.url:gsub("([?&])([^=&#]+)=([^&#]*)", function(sep, name, value)
-				local lower = percent_decode(name):lower()
+				local lower = url.unescape(name, true):lower()
 				if CREDENTIAL_QUERY[lower] or names[lower] then
 					return sep .. name .. "=[REDACTED]"
 				end

@@ -1,4 +1,5 @@
--- Building request URLs: joining a base URL and a path, encoding queries.
+-- Building request URLs: joining a base URL and a path, encoding queries;
+-- and taking one apart (a recording's, a dry run's).
 
 local url = {}
 
@@ -9,6 +10,34 @@ end
 -- Percent-escapes everything but RFC 3986's unreserved characters.
 function url.escape(s)
 	return (s:gsub("[^%w%-%._~]", escape_byte))
+end
+
+--- s with its %XX escapes decoded (and + as a space, in a query: form).
+function url.unescape(s, form)
+	if form then
+		s = s:gsub("+", " ")
+	end
+	return (s:gsub("%%(%x%x)", function(hex)
+		return string.char(tonumber(hex, 16))
+	end))
+end
+
+--- The parts of a URL: its scheme://authority ("" when it has none), its
+-- path ("/" when empty), and its query's pairs in order ({ name, value },
+-- decoded); the fragment is left out.
+function url.split(text)
+	local origin, rest = text:match("^(%a[%w+.-]*://[^/?#]*)(.*)$")
+	if not origin then
+		origin, rest = "", text
+	end
+	rest = rest:gsub("#.*$", "")
+	local path, query = rest:match("^([^?]*)%??(.*)$")
+	local pairs_ = {}
+	for part in query:gmatch("[^&]+") do
+		local name, value = part:match("^([^=]*)=?(.*)$")
+		pairs_[#pairs_ + 1] = { name = url.unescape(name, true), value = url.unescape(value, true) }
+	end
+	return origin, path ~= "" and path or "/", pairs_
 end
 
 -- The scheme://host[:port] part, lower-cased, or nil when s is not http(s).

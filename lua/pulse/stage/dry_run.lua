@@ -13,6 +13,7 @@ local errors = require("pulse.errors")
 local json = require("pulse.json")
 local response = require("pulse.response")
 local secrets = require("pulse.secrets")
+local url = require("pulse.url")
 
 local stage = { name = "dry_run" }
 
@@ -65,16 +66,14 @@ end
 -- path documents is refused when each of them documents its body, and
 -- noted when one does not (the reference lists no body for it).
 local function problems_of(req)
-	local path = (req.url:match("^%a[%w+.-]*://[^/]*([^?#]*)") or req.url):gsub("^$", "/")
+	local _, path = url.split(req.url)
 	local found = operations_at(req.method, path)
 	if not found[1] then
 		return { string.format("no documented operation is %s %s", req.method, path) }, nil, {}
 	end
 	local best, problems = found[1], {}
 	for i, value in ipairs(best.values) do
-		local decoded = value:gsub("%%(%x%x)", function(hex)
-			return string.char(tonumber(hex, 16))
-		end)
+		local decoded = url.unescape(value)
 		if decoded == "nil" or decoded:find("^[{:]") or decoded:find("}$") then
 			problems[#problems + 1] = string.format("path parameter %s is '%s'", best.op.path_params[i], decoded)
 		end

@@ -9,6 +9,7 @@ local core = require("pulse.core")
 local errors = require("pulse.errors")
 local har = require("pulse.har")
 local secrets = require("pulse.secrets")
+local url = require("pulse.url")
 
 local stage = { name = "replay" }
 
@@ -36,7 +37,7 @@ function stage.player(path, opts)
 		list[#list + 1] = exchange
 		by_key[exchange.key] = list
 	end
-	local origin = exchanges[1] and har.split_url(exchanges[1].url) or ""
+	local origin = exchanges[1] and url.split(exchanges[1].url) or ""
 	return {
 		path = path,
 		rules = rules,
