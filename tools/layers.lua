@@ -86,7 +86,16 @@ end
 -- those of its own rank and below, never above. A name ending in ".*"
 -- ranks the modules under it; a name given whole overrides it.
 local LUA_RANKS = {
-	{ "pulse.core", "pulse.errors", "pulse.options", "pulse.csv", "pulse.url", "pulse.queue.state", "pulse.catalog" },
+	{
+		"pulse.core",
+		"pulse.errors",
+		"pulse.options",
+		"pulse.csv",
+		"pulse.url",
+		"pulse.queue.state",
+		"pulse.catalog",
+		"pulse.state_home",
+	},
 	{ "pulse.json", "pulse.secrets", "pulse.stats", "pulse.tasks", "pulse.progress", "pulse.lookup", "pulse.plan",
 		"pulse.report_html", "pulse.har" },
 	{

@@ -23,6 +23,7 @@ local report_html = require("pulse.report_html")
 local reports = require("pulse.play.reports")
 local secrets = require("pulse.secrets")
 local settings = require("pulse.play.settings")
+local state_home = require("pulse.state_home")
 
 local play = {}
 
@@ -137,16 +138,12 @@ end
 -- directory ($XDG_STATE_HOME/pulse/runs), by the collection's name and
 -- where its file is.
 local function default_checkpoint(collection_path)
-	local state = os.getenv("XDG_STATE_HOME")
-	local home = os.getenv("HOME")
-	if (state == nil or state == "") and home and home ~= "" then
-		state = home .. "/.local/state"
-		assert(core.private_dir(home .. "/.local"))
-	end
-	if state == nil or state == "" then
+	local state, above = state_home()
+	if not state then
 		refuse("no $XDG_STATE_HOME nor $HOME for the run's checkpoint: give --checkpoint FILE")
 	end
-	for _, dir in ipairs({ state, state .. "/pulse", state .. "/pulse/runs" }) do
+	table.move({ state, state .. "/pulse", state .. "/pulse/runs" }, 1, 3, #above + 1, above)
+	for _, dir in ipairs(above) do
 		local ok, why = core.private_dir(dir)
 		if not ok then
 			refuse("the run's checkpoint: " .. why .. " (give --checkpoint FILE)")

@@ -6,6 +6,7 @@
 local errors = require("pulse.errors")
 local json = require("pulse.json")
 local secrets = require("pulse.secrets")
+local state_home = require("pulse.state_home")
 
 local repl = {}
 
@@ -330,15 +331,8 @@ end
 --- The history's file: $XDG_STATE_HOME/pulse/history, or
 -- ~/.local/state/pulse/history; nil without either variable.
 function repl.history_path()
-	local state = os.getenv("XDG_STATE_HOME")
-	if state == nil or state == "" then
-		local home = os.getenv("HOME")
-		if home == nil or home == "" then
-			return nil
-		end
-		state = home .. "/.local/state"
-	end
-	return state .. "/pulse/history"
+	local state = state_home()
+	return state and (state .. "/pulse/history")
 end
 
 --- Sets up the prompt's globals in env (default: _G): pulse and help, and
