@@ -24,6 +24,25 @@ function json.is_array(t)
 	return getmetatable(t) == core.array_mt
 end
 
+--- The value at a dotted path into a decoded document ("meta.next",
+-- "items.1.id": a step that is a number indexes an array), or nil when a
+-- step is missing; JSON null as `null`.
+-- @param value a decoded document
+-- @tparam string path
+function json.at_path(value, path)
+	for key in path:gmatch("[^.]+") do
+		if type(value) ~= "table" then
+			return nil
+		end
+		local found = value[key]
+		if found == nil and tonumber(key) then
+			found = value[tonumber(key)]
+		end
+		value = found
+	end
+	return value
+end
+
 --- Encodes a Lua value as JSON text.
 -- @function encode
 -- @param value a table, string, number, boolean or `null`

@@ -27,17 +27,7 @@ local usage = errors.usage
 -- The value at a dotted path into body ("meta.next"), or nil when a step
 -- is missing or the value is JSON null.
 local function at_path(body, path)
-	local value = body
-	for key in path:gmatch("[^.]+") do
-		if type(value) ~= "table" then
-			return nil
-		end
-		local found = value[key]
-		if found == nil and tonumber(key) then
-			found = value[tonumber(key)]
-		end
-		value = found
-	end
+	local value = json.at_path(body, path)
 	if value == json.null then
 		return nil
 	end

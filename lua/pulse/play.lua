@@ -261,7 +261,7 @@ function Run:step(c, n, index, row)
 		r.status, r.attempts, r.waited = res.status, res.attempts, res.waited
 		r.dry_run = res.dry_run
 		for name, path in pairs(c.request.capture or {}) do -- for the row's requests after it
-			local value = checks.at_path(body, path)
+			local value = json.at_path(body, path)
 			if value == nil then
 				r.error = string.format("its answer has no %s to set {{%s}} from", path, name)
 			else

@@ -109,23 +109,6 @@ function Checks:reconciler(names)
 	return nil
 end
 
---- The value at a dotted path of body ("items.1.id"), or nil.
-function checks.at_path(body, path)
-	local value = body
-	for part in path:gmatch("[^.]+") do
-		if type(value) ~= "table" then
-			return nil
-		end
-		local index = math.tointeger(tonumber(part))
-		local next_value = value[part]
-		if next_value == nil and index then
-			next_value = value[index]
-		end
-		value = next_value
-	end
-	return value
-end
-
 local function shown(v)
 	if type(v) == "table" then
 		return json.encode(v) or "a table"
@@ -145,7 +128,7 @@ local function table_rule(rule, res, body, elapsed_ms, check)
 		check("status is " .. table.concat(wanted, " or "), ok, "got " .. tostring(status))
 	end
 	for path, expected in pairs(rule.json or {}) do
-		local value = checks.at_path(body, path)
+		local value = json.at_path(body, path)
 		if expected == true then
 			check(path .. " is present", value ~= nil and value ~= json.null)
 		elseif expected == false then
