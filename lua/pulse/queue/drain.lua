@@ -458,7 +458,8 @@ local function dry_run(store, client)
 	if not list then
 		return nil, why
 	end
-	local report = { done = 0, dead = 0, pending = #list, calls_before = client:calls(), would_write = {} }
+	local calls_before = client:calls()
+	local report = { done = 0, dead = 0, pending = #list, would_write = {} }
 	for _, entry in ipairs(list) do
 		local sent, body, err = pcall(client.request, client, entry.method, entry.path, request_of(entry))
 		report.would_write[#report.would_write + 1] = {
@@ -469,8 +470,7 @@ local function dry_run(store, client)
 			refused = not sent and tostring(body) or body == nil and err and err.message or nil,
 		}
 	end
-	report.calls = client:calls() - report.calls_before
-	report.calls_before = nil
+	report.calls = client:calls() - calls_before
 	return report
 end
 

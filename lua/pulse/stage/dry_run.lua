@@ -26,33 +26,39 @@ end
 -- The catalog's operations of each method, with their paths as patterns
 -- (segments compared without case: the reference spells some paths two
 -- ways), best first: the most literal path, then one whose body the
--- reference documents, then the catalog's order.
-local by_method = {}
-for index, op in ipairs(catalog.operations) do
-	if op.path ~= "" then
-		local pattern = "^" .. op.path:lower():gsub("%p", "%%%0"):gsub("%%{[^}]+%%}", "([^/]+)") .. "$"
-		local list = by_method[op.method] or {}
-		list[#list + 1] = { op = op, pattern = pattern, params = #op.path_params, index = index }
-		by_method[op.method] = list
+-- reference documents, then the catalog's order. Made at a dry run's
+-- first write, not when every client's process loads the stage.
+local by_method
+
+local function operations_by_method()
+	by_method = {}
+	for index, op in ipairs(catalog.operations) do
+		if op.path ~= "" then
+			local pattern = "^" .. op.path:lower():gsub("%p", "%%%0"):gsub("%%{[^}]+%%}", "([^/]+)") .. "$"
+			local list = by_method[op.method] or {}
+			list[#list + 1] = { op = op, pattern = pattern, params = #op.path_params, index = index }
+			by_method[op.method] = list
+		end
 	end
-end
-for _, list in pairs(by_method) do
-	table.sort(list, function(a, b)
-		if a.params ~= b.params then
-			return a.params < b.params
-		end
-		local a_body, b_body = #a.op.body > 0, #b.op.body > 0
-		if a_body ~= b_body then
-			return a_body
-		end
-		return a.index < b.index
-	end)
+	for _, list in pairs(by_method) do
+		table.sort(list, function(a, b)
+			if a.params ~= b.params then
+				return a.params < b.params
+			end
+			local a_body, b_body = #a.op.body > 0, #b.op.body > 0
+			if a_body ~= b_body then
+				return a_body
+			end
+			return a.index < b.index
+		end)
+	end
+	return by_method
 end
 
 -- The operations documented for method at path (a URL's path), best first.
 local function operations_at(method, path)
 	local found = {}
-	for _, candidate in ipairs(by_method[method] or {}) do
+	for _, candidate in ipairs((by_method or operations_by_method())[method] or {}) do
 		local values = { path:lower():match(candidate.pattern) }
 		if values[1] then
 			found[#found + 1] = { op = candidate.op, values = values }
