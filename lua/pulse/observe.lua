@@ -29,9 +29,7 @@ end
 -- The fields of a rate-limit view (res.rate, a userdata) copied out.
 local RATE_FIELDS = { "limit", "window", "remaining", "reset", "blocked" }
 
---- A rate-limit view (a userdata) as a plain table, for an event or a
--- recording; nil for none.
-function observe.plain_rate(rate)
+local function plain_rate(rate)
 	if not rate then
 		return nil
 	end
@@ -41,6 +39,10 @@ function observe.plain_rate(rate)
 	end
 	return out
 end
+
+--- A rate-limit view (a userdata) as a plain table, for an event or a
+-- recording; nil for none.
+observe.plain_rate = plain_rate
 
 -- A copy of hooks (a checked `on` table), so that removing one that
 -- raised leaves the caller's table alone.
@@ -204,7 +206,7 @@ function Observer:response(call)
 	event.elapsed = call.elapsed
 	event.waited = call.slept
 	event.shared = call.shared or false
-	event.rate = observe.plain_rate(call.rate)
+	event.rate = plain_rate(call.rate)
 	local p = call.phases -- binding_fill_phases's order
 	if p and p[5] then
 		event.phases = { dns = p[1], connect = p[2], tls = p[3], first_byte = p[4], total = p[5] }
