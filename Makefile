@@ -58,7 +58,7 @@ LUA_CLIENT_SRC  = $(filter-out $(LUA_SANDBOX_SRC),$(LUA_SRC))
 obj = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(1))
 pic = $(patsubst src/%.c,$(BUILD)/pic/%.o,$(1))
 
-.PHONY: all module test bench bench-compare docs install install-module uninstall clean deps lint lint-selftest format rock install-rock catalog \
+.PHONY: all module test bench bench-compare docs install install-module uninstall clean deps lint lint-selftest format rock install-rock catalog tables \
         check-asan check-valgrind fuzz
 
 all: $(BUILD)/pulse/core.so $(BUILD)/pulse-lua $(BUILD)/pulse-sandbox
@@ -258,6 +258,8 @@ lint:
 		&& cmp -s $(BUILD)/catalog.lua lua/pulse/sandbox/catalog.lua && cmp -s $(BUILD)/client_catalog.lua lua/pulse/catalog.lua \
 		&& cmp -s $(BUILD)/NAMES.md doc/api/NAMES.md \
 		|| { echo "lint: the catalogs or doc/api/NAMES.md are not doc/api/endpoints.tsv's: run make catalog"; exit 1; }
+	@python3 tools/pow10_table.py | cmp -s - src/core/pow10_table.h \
+		|| { echo "lint: src/core/pow10_table.h is not tools/pow10_table.py's: run make tables"; exit 1; }
 	@# A module reads only its own objects' private (_) fields, on self: a
 	@# client's reach the request path as the client's line (send.lua). In
 	@# the sandbox's records _ marks what the API does not write, not
@@ -270,6 +272,11 @@ lint:
 # facts; make lint fails when they are not up to date.
 catalog:
 	$(LUA) tools/catalog.lua doc/api/endpoints.tsv lua/pulse/sandbox/catalog.lua lua/pulse/catalog.lua doc/api/NAMES.md
+
+# The shortest-double formatter's powers of ten, 126-bit integers from
+# exact arithmetic; make lint fails when they are not the tool's.
+tables:
+	python3 tools/pow10_table.py > src/core/pow10_table.h
 
 # Plants one violation of each layer rule in a scratch copy of the tree
 # and checks that the layer check fails on it.

@@ -8,8 +8,8 @@ PULSE_VERSION = 0.1.0
 UTIL_SRC     = src/util/buf.c src/util/clock.c src/util/fd_io.c src/util/header_block.c src/util/http_date.c \
                src/util/metrics.c src/util/owned_file.c src/util/request_stats.c src/util/sha256.c \
                src/util/stop_signal.c
-CORE_SRC     = src/core/decimal_double.c src/core/json_decode.c src/core/json_encode.c src/core/lanes.c src/core/ratelimit.c src/core/ratelimit_headers.c \
-               src/core/retry.c
+CORE_SRC     = src/core/decimal_double.c src/core/json_decode.c src/core/json_encode.c src/core/lanes.c src/core/ratelimit.c \
+               src/core/ratelimit_headers.c src/core/retry.c src/core/shortest_double.c
 REDIS_SRC    = src/redis/link.c src/redis/reader_limit.c src/redis/url.c
 LIMITER_SRC  = src/limiter/limiter.c src/limiter/local.c src/limiter/redis.c src/limiter/shm.c src/limiter/shm_guard.c
 QUEUE_SRC    = src/queue/claim.c src/queue/journal.c src/queue/record.c
@@ -52,4 +52,4 @@ FUZZ_SRC_ratelimit_state   = src/core/ratelimit.c
 FUZZ_SRC_listen_address    = src/util/listen_address.c
 FUZZ_SRC_lanes             = src/core/lanes.c src/core/ratelimit.c
 FUZZ_SRC_webhook_target    = src/sandbox/webhook_target.c
-FUZZ_SRC_decimal_double    = src/core/decimal_double.c src/core/json_decode.c src/core/json_encode.c src/util/buf.c
+FUZZ_SRC_decimal_double    = src/core/decimal_double.c src/core/json_decode.c src/core/json_encode.c src/core/shortest_double.c src/util/buf.c
