@@ -285,6 +285,49 @@ describe("pulse.queue on Redis Streams", function()
 		assert.is_nil(tostring(err):find("wrong-secret", 1, true))
 	end)
 
+	it("blocks an idle drainer in Redis until a push comes, with no look between, and stops it at once", function()
+		-- Redis' own count of the commands each kind of call made.
+		local function calls_of(command)
+			return tonumber(server:cli("INFO commandstats"):match("cmdstat_" .. command .. ":calls=(%d+)") or "0")
+		end
+		local function wait_for_posts(n)
+			local deadline = core.now() + 10
+			while applied_posts(sandbox) < n do
+				assert(core.now() < deadline, "the drainer applied " .. applied_posts(sandbox) .. " of " .. n .. " writes")
+				core.sleep(0.01)
+			end
+		end
+		local q = assert(pulse.queue.open(url))
+		push_rows(q, 1, 1, "b")
+		local pid, out = drainer.start(sandbox, url, { workers = 2, forever = true })
+		spawned[pid] = true
+		wait_for_posts(1)
+		core.sleep(0.3)
+		local looks, reads = calls_of("evalsha"), calls_of("xread")
+		core.sleep(2)
+		-- Idle for 2 s: a look every 0.1 s would be 20 scripts.
+		assert.are.equal(looks, calls_of("evalsha"))
+		assert.is_true(calls_of("xread") - reads <= 1)
+		-- A push wakes it: written well within what a look every 0.1 s
+		-- would give, but for the machine's noise.
+		local pushed = core.now()
+		push_rows(q, 2, 2, "b")
+		wait_for_posts(2)
+		local took = core.now() - pushed
+		assert.is_true(took < 1, "the push was applied " .. took .. " s later")
+		core.sleep(0.3)
+		local stopped = core.now()
+		os.execute("kill -TERM " .. pid)
+		drainer.wait_exit(pid, 5)
+		spawned[pid] = nil
+		assert.is_true(core.now() - stopped < 1, "the drainer stopped " .. (core.now() - stopped) .. " s after SIGTERM")
+		local report = drainer.report(out)
+		assert.are.equal(2, report.done)
+		assert.are.equal("SIGTERM", report.stopped)
+		assert.are.equal(0, consumers(server, "writes"))
+		q:close()
+	end)
+
 	it("keeps each key's order across three drainers", function()
 		-- The first write of each key fails once and backs off: the next
 		-- ones of its key, held by other workers and drainers, must wait.

@@ -3,9 +3,11 @@
  * they are strings in and replies out. */
 #include "binding.h"
 
+#include "net/transport.h"
 #include "redis/link.h"
 #include "redis_reply.h"
 #include "redis_streams.h" /* REDIS_STREAMS_SCRIPT: queue/redis_streams.lua, made by the build */
+#include "util/stop_signal.h"
 
 #include <string.h>
 
@@ -104,6 +106,54 @@ static int redis_eval_method(lua_State *L)
 	return 1;
 }
 
+/* A stop asked (a drain's SIGTERM or SIGINT) or an interrupt. */
+static int stop_or_interrupt(void)
+{
+	return stop_signal_received() || transport_interrupted();
+}
+
+/* redis:blocking(args, seconds) -> the reply of a command Redis may hold
+ * up to seconds (XREAD ... BLOCK); false when a stop signal or an
+ * interrupt cut the wait short; or nil, why and whether Redis was out of
+ * reach. */
+static int redis_blocking_method(lua_State *L)
+{
+	struct redis_link *l = check_link(L);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	double seconds = luaL_checknumber(L, 3);
+	lua_Integer argc = luaL_len(L, 2);
+	if (argc < 1 || argc > MAX_ARGS)
+		return luaL_error(L, "a command of 1 to %d arguments expected", MAX_ARGS);
+	const char *argv[MAX_ARGS];
+	size_t lens[MAX_ARGS];
+	luaL_checkstack(L, (int)argc + 4, "a command's arguments");
+	for (lua_Integer i = 1; i <= argc; i++) {
+		lua_rawgeti(L, 2, i);
+		if (!lua_isstring(L, -1))
+			return luaL_error(L, "a command's argument #%d is not a string", (int)i);
+		argv[i - 1] = lua_tolstring(L, -1, &lens[i - 1]); /* kept on the stack */
+	}
+	redisReply *reply = redis_link_blocking(l, (int)argc, argv, lens, seconds, stop_or_interrupt);
+	if (!reply && l->interrupted) {
+		lua_pushboolean(L, 0);
+		return 1;
+	}
+	if (!reply) {
+		lua_pushnil(L);
+		lua_pushstring(L, l->error);
+		lua_pushboolean(L, l->unreachable);
+		return 3;
+	}
+	int bad = binding_push_redis_reply(L, reply);
+	freeReplyObject(reply);
+	if (bad) {
+		lua_pushnil(L);
+		lua_pushliteral(L, "the queue's Redis answered arrays nested too deep");
+		return 2;
+	}
+	return 1;
+}
+
 static int redis_close_method(lua_State *L)
 {
 	struct redis_link *l = luaL_checkudata(L, 1, REDIS_MT);
@@ -120,6 +170,7 @@ void binding_redis_open(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
 	    {"eval", redis_eval_method},
+	    {"blocking", redis_blocking_method},
 	    {"close", redis_close_method},
 	    {NULL, NULL},
 	};

@@ -15,6 +15,8 @@
 --                    server may still apply it: no one reconciles it before
 --   S:failures, S:attempts   counts by id
 --   S:done           how many entries ended done
+--   S:wake           a short stream of news for drainers blocked in XREAD
+--                    on S and it: an entry let go, a key's next at its head
 --   S:gen            made with the group: a drainer that finds it changed
 --                    knows Redis lost the queue (a restart without
 --                    persistence, a FLUSHALL) under it
@@ -106,6 +108,19 @@ local function head(key)
 	return redis.call("LINDEX", S .. ":key:" .. key, 0) or ""
 end
 
+-- Tells drainers blocked on S:wake that there may be work for them (XADD
+-- to S tells them of pushes itself).
+local function wake(why)
+	redis.call("XADD", S .. ":wake", "MAXLEN", "~", 64, "*", "w", why)
+end
+
+-- The id of the last entry of stream ("0-0" when none): an XREAD after
+-- it answers what comes next.
+local function last_id(stream)
+	local e = redis.call("XREVRANGE", stream, "+", "-", "COUNT", 1)[1]
+	return e and e[1] or "0-0"
+end
+
 -- push WINDOW_MS {ID KEY NONCE PAYLOAD}...: each answers "queued", or why
 -- it is a repeat ("pending", "done", "a dead letter"). A push tried again
 -- after a lost answer finds its own NONCE and is "queued".
@@ -176,7 +191,8 @@ end
 -- take CONSUMER NEW LEASE_MS {SID KEY}...: keeps the consumer's lease on
 -- the entries it holds (SID, of KEY), takes over those idle past LEASE_MS
 -- (their consumer is gone), and reads new ones, NEW in all. Answers
--- { lost SIDs, entries taken, {KEY, head id}..., counts, generation }.
+-- { lost SIDs, entries taken, {KEY, head id}..., counts, generation,
+-- { last id of S, last id of S:wake } }.
 local function take()
 	ensure_group()
 	local consumer, new, lease = ARGV[2], tonumber(ARGV[3]), ARGV[4]
@@ -220,7 +236,7 @@ local function take()
 		heads[#heads + 1] = key
 		heads[#heads + 1] = head(key)
 	end
-	return { lost, got, heads, counts(), generation() }
+	return { lost, got, heads, counts(), generation(), { last_id(S), last_id(S .. ":wake") } }
 end
 
 -- apply CONSUMER WINDOW_MS RECORDS: the drain's records (JSON, a list, as
@@ -277,8 +293,12 @@ local function apply()
 				end
 			end
 			if r.key then
+				local next_one = head(r.key)
 				heads[#heads + 1] = r.key
-				heads[#heads + 1] = head(r.key)
+				heads[#heads + 1] = next_one
+				if next_one ~= "" then -- another drainer may hold it, and wait
+					wake("head")
+				end
 			end
 		end
 	end
@@ -344,6 +364,7 @@ local function release()
 		-- The longest idle time XCLAIM keeps (it takes a longer one for "now").
 		local idle = tonumber(t[1]) * 1000 - 1
 		xclaim(consumer, sids, "IDLE", idle, "JUSTID")
+		wake("release")
 	elseif next(mine) == nil then
 		redis.call("XGROUP", "DELCONSUMER", S, GROUP, consumer)
 	end

@@ -1,10 +1,13 @@
 #include "link.h"
 #include "reader_limit.h"
 
+#include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* EVALSHA's arguments at most, after the SHA. */
 #define MAX_EVAL_ARGS 256
@@ -90,6 +93,62 @@ redisReply *redis_link_command(struct redis_link *l, int argc, const char **argv
 	if (!l->c && connect_link(l) != 0)
 		return NULL;
 	return send_command(l, argc, argv, lens);
+}
+
+static double monotonic_seconds(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* The connection failed mid-command: said, closed, and NULL. */
+static redisReply *lost(struct redis_link *l, const char *why)
+{
+	redis_link_failed(l, l->c && l->c->errstr[0] ? l->c->errstr : why);
+	disconnect(l);
+	l->unreachable = 1;
+	return NULL;
+}
+
+redisReply *redis_link_blocking(struct redis_link *l, int argc, const char **argv, const size_t *lens,
+                                double seconds, int (*interrupted)(void))
+{
+	l->unreachable = l->interrupted = 0;
+	if (!l->c && connect_link(l) != 0)
+		return NULL;
+	if (redisAppendCommandArgv(l->c, argc, argv, lens) != REDIS_OK)
+		return lost(l, "cannot send");
+	int written = 0;
+	while (!written)
+		if (redisBufferWrite(l->c, &written) != REDIS_OK)
+			return lost(l, "cannot send");
+	double deadline =
+	    monotonic_seconds() + seconds + (double)l->timeout.tv_sec + l->timeout.tv_usec / 1e6;
+	for (;;) {
+		void *reply = NULL;
+		if (redisGetReplyFromReader(l->c, &reply) != REDIS_OK)
+			return lost(l, "an unreadable answer");
+		if (reply)
+			return reply;
+		double left = deadline - monotonic_seconds();
+		if (left <= 0)
+			return lost(l, "no answer");
+		struct pollfd ready = {.fd = l->c->fd, .events = POLLIN};
+		int n = poll(&ready, 1, (int)ceil(left * 1000));
+		if (n < 0 && errno == EINTR) {
+			if (interrupted && interrupted()) {
+				disconnect(l);
+				l->interrupted = 1;
+				return NULL;
+			}
+			continue;
+		}
+		if (n < 0)
+			return lost(l, strerror(errno));
+		if (n > 0 && redisBufferRead(l->c) != REDIS_OK)
+			return lost(l, "no answer");
+	}
 }
 
 static int load_script(struct redis_link *l, char sha[41], const char *script)

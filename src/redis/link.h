@@ -21,6 +21,7 @@ struct redis_link {
 	const char *role; /* "limiter", "queue": the failures say whose Redis */
 	char error[256];  /* why the last call failed */
 	int unreachable;  /* it failed for the connection, not for Redis' answer */
+	int interrupted;  /* redis_link_blocking's wait was cut short */
 };
 
 /* Reads url (param: the one query parameter it may carry) without
@@ -34,6 +35,15 @@ int redis_link_init(struct redis_link *l, const char *url, const char *param, co
  * connection failed (then the link is closed, to connect again next
  * time). The caller frees the reply. */
 redisReply *redis_link_command(struct redis_link *l, int argc, const char **argv, const size_t *lens);
+
+/* A command Redis may hold up to seconds before it answers (XREAD
+ * BLOCK): sent, then its answer waited for in poll(2), which a signal
+ * cuts short. When one does and interrupted() says so, the link is
+ * closed (the answer still owed would come to the next command) and NULL
+ * returned with l->interrupted set. Otherwise as redis_link_command, the
+ * link's timeout counted after seconds. */
+redisReply *redis_link_blocking(struct redis_link *l, int argc, const char **argv, const size_t *lens,
+                                double seconds, int (*interrupted)(void));
 
 /* Runs script by its SHA-1 (sha: 41 bytes the link fills in on the first
  * run, and again when Redis forgot the script), with argv as EVALSHA's

@@ -55,7 +55,8 @@ local OPTIONS = {
 local BACKOFF = { base = "positive", cap = "positive" }
 
 -- How often the drain looks for a stop signal, and for entries pushed by
--- another process or whose backoff ended (then wakes the idle workers).
+-- another process or whose backoff ended (then wakes the idle workers),
+-- while a write is out or the store cannot block until there is news.
 local IDLE = 0.1
 
 -- Answers that say the write was refused for good: a 4xx, or an error
@@ -342,6 +343,9 @@ function Drain:worker()
 			tasks.wake(self.idle)
 			return
 		else
+			if self.store.more then -- its last look left some: look again now
+				tasks.wake(self.wanting)
+			end
 			-- Until an entry ends, or the main task has read the journal.
 			tasks.wait_on(self.idle)
 		end
@@ -357,8 +361,27 @@ function Drain:refresh()
 	end
 end
 
--- The drain's main task: the workers, woken every IDLE after a look at
--- the journal, then, once stopping, a wait for those in flight up to
+-- Until the next look at the store: at once when a worker wants more
+-- than the last look gave; blocked in the store until it has news when
+-- every worker waits with nothing out (a Redis queue: nothing else could
+-- happen meanwhile); else IDLE.
+function Drain:pause(workers)
+	tasks.sleep(0) -- the workers woken by the last look take their entries first
+	if self.store.more and #self.idle > 0 then
+		return
+	end
+	if self.store.wait and not self.stopping and self.in_flight == 0 and #self.idle == workers then
+		local ok, why = self.store:wait(self.bar and progress.TICK or math.huge)
+		if not ok then
+			error({ journal = why }, 0)
+		end
+		return
+	end
+	tasks.wait_on(self.wanting, IDLE)
+end
+
+-- The drain's main task: the workers, woken after each look at the store
+-- (see pause), then, once stopping, a wait for those in flight up to
 -- stop_timeout; past it the run is abandoned (the entries they hold stay
 -- uncertain in the journal).
 function Drain:main()
@@ -378,7 +401,7 @@ function Drain:main()
 			if self.stopping and core.now() > self.stop_deadline then
 				error({ abandoned = true }, 0)
 			end
-			tasks.sleep(IDLE)
+			self:pause(pending)
 			if not self:stop_requested() then
 				self:refresh()
 			end
@@ -490,7 +513,8 @@ function drain.run(store, client, opts, level)
 		client = client,
 		opts = opts,
 		busy = {},
-		idle = {},
+		idle = {}, -- workers waiting for an entry
+		wanting = {}, -- the main task, when a worker wants the store looked at now
 		in_flight = 0,
 		report = { done = 0, dead = 0 },
 		calls_before = client:calls(),

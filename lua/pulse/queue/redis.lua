@@ -4,9 +4,13 @@
 --   * a push is one XADD, with its id's dedupe key and its place in its
 --     key's order set in the same script;
 --   * each drainer is a consumer of the stream's group: it reads entries
---     (XREADGROUP), keeps a lease on those it holds by claiming them
---     afresh at every look (every 0.1 s), and takes over the entries of a
---     consumer gone quiet for longer than the lease (XAUTOCLAIM); a send
+--     (XREADGROUP) as its workers want them, keeps a lease on those it
+--     holds by claiming them afresh at every look, and takes over the
+--     entries of a consumer gone quiet for longer than the lease
+--     (XAUTOCLAIM); with nothing to do it blocks in XREAD on the stream
+--     and on its news (S:wake: an entry let go, a key's next at its head)
+--     until a push or such news comes, an entry of its own is due, or a
+--     third of the lease has passed, whichever is first; a send
 --     is recorded before the request takes a token, so such an entry
 --     comes back uncertain, for reconcile, exactly as after a crash of a
 --     file queue's drainer;
@@ -253,6 +257,9 @@ function Queue:refresh()
 		return nil, why
 	end
 	local lost, got, heads, counts = reply[1], reply[2], reply[3], reply[4]
+	-- A full take: the stream may hold more for the workers to want now.
+	self.more = args[3] > 0 and #got >= args[3]
+	self.last_ids = reply[6]
 	local by_sid = {}
 	for id, entry in pairs(self.held) do
 		by_sid[entry.sid] = id
@@ -295,6 +302,34 @@ end
 
 function Queue:counts()
 	return self.totals
+end
+
+-- Blocks until there may be work: a push, news on S:wake (read after the
+-- last look's ids), an entry held coming due, a third of the lease (which
+-- the next look renews), at most seconds, or a stop signal. Redis out of
+-- reach ends it: the next look says so, after its own waits. true, or nil
+-- and why.
+function Queue:wait(seconds)
+	if not self.last_ids then
+		return true
+	end
+	local now, until_due = core.epoch(), math.min(seconds, tonumber(self.lease_ms) / 3000)
+	for _, entry in pairs(self.held) do
+		local due = math.max(entry.not_before or 0, entry.state == "sent" and entry.settle_until or 0)
+		until_due = math.min(until_due, math.max(0, due - now))
+	end
+	local ms = math.floor(until_due * 1000)
+	if ms <= 0 then
+		return true
+	end
+	local reply, why, unreachable = self.conn:blocking({
+		"XREAD", "COUNT", "1", "BLOCK", tostring(ms), "STREAMS",
+		self.stream, self.stream .. ":wake", self.last_ids[1], self.last_ids[2],
+	}, until_due)
+	if reply == nil and not unreachable then
+		return failure(why)
+	end
+	return true
 end
 
 -- A stream has no journal to damage: no stretch, no entry touched.
