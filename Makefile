@@ -225,6 +225,7 @@ bench: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi $(BUILD)/bench/sh
 	$(BUILD)/pulse-lua bench/play.lua
 	$(BUILD)/pulse-lua bench/sandbox.lua
 	$(BUILD)/pulse-lua bench/queue.lua
+	$(BUILD)/pulse-lua bench/drain_rate.lua
 	$(BUILD)/pulse-lua bench/calls.lua
 	$(BUILD)/pulse-lua bench/budget.lua
 
