@@ -13,6 +13,10 @@ static const double POWERS_OF_TEN[] = {
 #define MAX_EXACT_SIGNIFICAND ((uint64_t)1 << 53)
 /* Digits after the leading zeros that fit in the uint64_t summed below. */
 #define MAX_SIGNIFICANT_DIGITS 19
+/* Places after the point the fast formatter tries: prices, ratings and
+ * coordinates have at most six; past them the shortest formatter
+ * (shortest_double.c) is quicker than more tries. */
+#define FAST_PLACES 6
 /* An exponent past this is no fast case whatever its digits say. */
 #define EXPONENT_LIMIT 100000
 
@@ -88,7 +92,7 @@ size_t decimal_double_format_fast(double v, char *out)
 	/* Where %.15g writes no exponent. */
 	if (!(size >= 1e-4 && size < 1e15))
 		return 0;
-	for (int places = 0; places <= MAX_EXACT_POWER; places++) {
+	for (int places = 0; places <= FAST_PLACES; places++) {
 		double scaled = size * POWERS_OF_TEN[places];
 		/* Past 15 digits the nearest decimal of a place may not be the one
 		 * %.16g and %.17g write: those are left to snprintf. */

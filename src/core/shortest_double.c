@@ -140,9 +140,17 @@ void shortest_double(double v, uint64_t *digits, int *exponent)
 	} else {
 		shortest_of(q, c, digits, exponent);
 	}
-	while (*digits % 10 == 0) {
-		*digits /= 10;
-		++*exponent;
+	/* Trailing zeros, eight, four, two and one at a time: a price's 16
+	 * digits are mostly zeros. */
+	static const struct {
+		uint64_t power;
+		int zeros;
+	} STEPS[] = {{100000000, 8}, {10000, 4}, {100, 2}, {10, 1}};
+	for (size_t i = 0; i < sizeof STEPS / sizeof STEPS[0]; i++) {
+		while (*digits % STEPS[i].power == 0) {
+			*digits /= STEPS[i].power;
+			*exponent += STEPS[i].zeros;
+		}
 	}
 }
 
@@ -158,16 +166,25 @@ size_t shortest_double_text(double v, char *out)
 	uint64_t digits;
 	int exponent;
 	shortest_double(v, &digits, &exponent);
-	char text[20];
-	int n = 0;
-	do
-		text[n++] = (char)('0' + digits % 10);
-	while (digits /= 10);
-	for (int i = 0, j = n - 1; i < j; i++, j--) {
-		char swap = text[i];
-		text[i] = text[j];
-		text[j] = swap;
+	/* The digits from the end, two at a time. */
+	static const char PAIRS[] =
+	    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	    "8081828384858687888990919293949596979899";
+	char buffer[20];
+	char *end = buffer + sizeof buffer, *text = end;
+	while (digits >= 100) {
+		text -= 2;
+		memcpy(text, PAIRS + 2 * (digits % 100), 2);
+		digits /= 100;
 	}
+	if (digits >= 10) {
+		text -= 2;
+		memcpy(text, PAIRS + 2 * digits, 2);
+	} else {
+		*--text = (char)('0' + digits);
+	}
+	int n = (int)(end - text);
 	int lead = exponent + n - 1; /* the power of ten of the first digit */
 	int precision = n > 15 ? n : 15;
 	if (lead < -4 || lead >= precision) {
