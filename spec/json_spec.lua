@@ -109,6 +109,33 @@ describe("pulse.json", function()
 			assert.are.equal("[9007199254740993,-9223372036854775808,12]", json.encode({ 9007199254740993, math.mininteger, 12 }))
 		end)
 
+		it("escapes a string's quotes, backslashes and control bytes at every offset, and no other byte", function()
+			local ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+			local function expected(text)
+				return '"' .. text:gsub('[%z\1-\31"\\]', function(c)
+					return ESCAPES[c] or string.format("\\u%04x", c:byte())
+				end) .. '"'
+			end
+			-- Plain bytes around each special one (words of 8 are looked at
+			-- together): ASCII, UTF-8's high bytes, and the neighbours of
+			-- the bytes escaped.
+			local plain = "ab\x21\x23\x5b\x5d\x7f\x80\xc3\xa9\xff "
+			for _, special in ipairs({ '"', "\\", "\n", "\0", "\1", "\31", "\t" }) do
+				for len = 1, 24 do
+					for at = 1, len do
+						local chars = {}
+						for k = 1, len do
+							chars[k] = k == at and special or plain:sub((k * 7) % #plain + 1, (k * 7) % #plain + 1)
+						end
+						local text = table.concat(chars)
+						assert.are.equal(expected(text), json.encode(text))
+					end
+				end
+			end
+			local long = string.rep("x\xe2\x82\xac", 40)
+			assert.are.equal('"' .. long .. '"', json.encode(long))
+		end)
+
 		it("writes floats in the shortest form that reads back exactly", function()
 			assert.are.equal("[0.1,0.3333333333333333,1e+300,2.5]", json.encode({ 0.1, 1 / 3, 1e300, 2.5 }))
 			for _, x in ipairs({ 0.1, 1 / 3, math.pi, 1e-310, 2 ^ 60 + 0.0 }) do

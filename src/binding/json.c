@@ -168,8 +168,9 @@ static int oom(struct encoder *e)
 	return -1;
 }
 
-/* 1 when every key is an integer 1..n (n > 0), 0 when every key is a string. */
-static int classify_table(struct encoder *e, int idx, lua_Integer *n)
+/* Sets *n and returns 1 when every key is an integer 1..n; else fails,
+ * naming why. */
+static int array_size(struct encoder *e, int idx, lua_Integer *n)
 {
 	lua_State *L = e->L;
 	lua_Integer count = 0, max = 0;
@@ -212,15 +213,22 @@ static int encode_array(struct encoder *e, int idx, lua_Integer n, int depth)
 	return buf_putc(e->out, ']') != 0 ? oom(e) : 0;
 }
 
-/* The table at idx, whose keys are all strings (classify_table checked). */
+/* The table at idx as an object, in one walk: lua_next has put its first
+ * key, a string, and that key's value on the stack. A key that is not a
+ * string fails the encoding (the text so far is thrown away). */
 static int encode_object(struct encoder *e, int idx, int depth)
 {
 	lua_State *L = e->L;
-	int first = 1;
 	if (buf_putc(e->out, '{') != 0)
 		return oom(e);
-	lua_pushnil(L);
-	while (lua_next(L, idx)) {
+	int first = 1;
+	do {
+		if (lua_type(L, -2) != LUA_TSTRING) {
+			if (lua_isinteger(L, -2) && lua_tointeger(L, -2) > 0)
+				return encode_fail(
+				    e, "cannot encode a table that mixes string and integer keys%s", "");
+			return encode_fail(e, "cannot encode a table key of type %s", luaL_typename(L, -2));
+		}
 		size_t klen;
 		const char *key = lua_tolstring(L, -2, &klen);
 		if ((!first && buf_putc(e->out, ',') != 0) || json_write_string(e->out, key, klen) != 0 ||
@@ -230,7 +238,7 @@ static int encode_object(struct encoder *e, int idx, int depth)
 		if (encode_value(e, lua_gettop(L), depth + 1) != 0)
 			return -1;
 		lua_pop(L, 1);
-	}
+	} while (lua_next(L, idx));
 	return buf_putc(e->out, '}') != 0 ? oom(e) : 0;
 }
 
@@ -247,19 +255,28 @@ static int encode_table(struct encoder *e, int idx, int depth)
 			return encode_fail(e, "cannot encode a cyclic table%s", "");
 	e->path[e->depth++] = self;
 
-	int is_array;
+	int rc;
 	lua_Integer n = 0;
 	int has_mt = lua_getmetatable(L, idx);
 	int marked = has_mt && lua_rawequal(L, -1, e->array_mt);
 	if (has_mt)
 		lua_pop(L, 1);
+	lua_pushnil(L);
 	if (marked) {
-		is_array = 1;
-		n = (lua_Integer)lua_rawlen(L, idx);
-	} else if ((is_array = classify_table(e, idx, &n)) < 0) {
-		return -1;
+		lua_pop(L, 1);
+		rc = encode_array(e, idx, (lua_Integer)lua_rawlen(L, idx), depth);
+	} else if (!lua_next(L, idx)) {
+		rc = buf_append_str(e->out, "{}") != 0 ? oom(e) : 0;
+	} else if (lua_type(L, -2) == LUA_TSTRING) {
+		rc = encode_object(e, idx, depth);
+	} else {
+		/* An array's items go by index, not in lua_next's order: its keys
+		 * are checked in a walk of their own first. */
+		lua_pop(L, 2);
+		rc = array_size(e, idx, &n);
+		if (rc > 0)
+			rc = encode_array(e, idx, n, depth);
 	}
-	int rc = is_array ? encode_array(e, idx, n, depth) : encode_object(e, idx, depth);
 	if (rc != 0)
 		return rc;
 	e->depth--;

@@ -3,6 +3,24 @@
 #include "shortest_double.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Whether any of the 8 bytes at s is below 0x20, '"' or '\\': the bytes a
+ * JSON string escapes, looked for a word at a time (the high bit of a
+ * byte of (y - ONES * k) & ~y is set for some byte when one of y's is
+ * below k; y = x ^ ONES * c has a zero byte where x has c). */
+static int any_to_escape(const char *s)
+{
+	uint64_t x;
+	memcpy(&x, s, sizeof x);
+	uint64_t quote = x ^ (ONES * '"'), backslash = x ^ (ONES * '\\');
+	uint64_t control = (x - ONES * 0x20) & ~x;
+	return ((control | ((quote - ONES) & ~quote) | ((backslash - ONES) & ~backslash)) & HIGHS) != 0;
+}
 
 int json_write_string(struct buf *b, const char *s, size_t len)
 {
@@ -11,6 +29,10 @@ int json_write_string(struct buf *b, const char *s, size_t len)
 		return -1;
 	size_t run = 0; /* bytes that need no escape, copied in one go */
 	for (size_t i = 0; i < len; i++) {
+		while (i + 8 <= len && !any_to_escape(s + i))
+			i += 8;
+		if (i == len)
+			break;
 		unsigned char c = (unsigned char)s[i];
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
