@@ -49,7 +49,7 @@ DEB_PACKAGES = build-essential pkg-config lua$(LUA_VERSION) liblua$(LUA_VERSION)
                libcurl4-openssl-dev libmicrohttpd-dev lua-cjson lua-cjson-dev lua-busted \
                libreadline-dev lua-check clang-format curl openssl ca-certificates luarocks \
                clang libclang-rt-14-dev valgrind nginx-light python3 python3-httpbin libhiredis-dev \
-               redis-server iproute2 lua-ldoc chromium python3-jsonschema
+               redis-server iproute2 lua-ldoc chromium python3-jsonschema rapidjson-dev libsimdjson-dev
 
 LUA_SRC         = $(shell find lua -name '*.lua' | sort)
 LUA_SANDBOX_SRC = $(shell find lua/pulse/sandbox -name '*.lua' | sort)
@@ -207,6 +207,18 @@ $(BUILD)/bench/cjson_multi: bench/cjson_multi.c bench/plain.h
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 $(LUA_CFLAGS) $< -o $@ $(LUA_STATIC) $(CJSON_LIBS) \
 		$(shell pkg-config --libs libcurl) -lm
 
+# Thin Lua bindings of rapidjson and simdjson (Debian's rapidjson-dev and
+# libsimdjson-dev), for bench/json.lua to set pulse.json beside.
+$(BUILD)/bench/rapidjson_bench.so: bench/rapidjson_lua.cpp
+	@mkdir -p $(@D)
+	@echo "  CXX      $<"
+	$(Q)$(CXX) -std=c++17 -Wall -Wextra -Wshadow -O2 -fPIC -shared $(LUA_CFLAGS) $< -o $@
+
+$(BUILD)/bench/simdjson_bench.so: bench/simdjson_lua.cpp
+	@mkdir -p $(@D)
+	@echo "  CXX      $<"
+	$(Q)$(CXX) -std=c++17 -Wall -Wextra -Wshadow -O2 -fPIC -shared $(LUA_CFLAGS) $< -o $@ -lsimdjson
+
 $(BUILD)/bench/%: bench/%.c bench/plain.h
 	@mkdir -p $(@D)
 	@echo "  CC       $<"
@@ -214,7 +226,8 @@ $(BUILD)/bench/%: bench/%.c bench/plain.h
 
 # nginx (Debian nginx-light, which make deps installs) serves the benchmarks'
 # file; without it, the sandbox does.
-bench: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi $(BUILD)/bench/shm_take $(BUILD)/bench/cjson_multi
+bench: all $(BUILD)/bench/plain_get $(BUILD)/bench/plain_multi $(BUILD)/bench/shm_take $(BUILD)/bench/cjson_multi \
+       $(BUILD)/bench/rapidjson_bench.so $(BUILD)/bench/simdjson_bench.so
 	$(BUILD)/pulse-lua bench/transport.lua
 	$(BUILD)/pulse-lua bench/observe.lua
 	$(BUILD)/pulse-lua bench/concurrency.lua

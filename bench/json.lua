@@ -1,12 +1,19 @@
--- JSON encode and decode against lua-cjson, on a 2 KB document (a page of
--- services, as the API answers) and a ~1 MB one (500 such pages' records),
--- best of ROUNDS interleaved rounds, wall and CPU time. Ratios above 1 mean
--- pulse.json is faster.
---   build/pulse-lua bench/json.lua [rounds]      (make bench runs it)
+-- JSON encode and decode against lua-cjson and thin bindings of rapidjson
+-- and simdjson (bench/rapidjson_lua.cpp, bench/simdjson_lua.cpp, built by
+-- make bench; simdjson decodes only), each into and from the same Lua
+-- tables: a 2 KB document (a page of services, as the API answers, one
+-- decimal field a record), a ~1 MB one (500 such pages' records) and a
+-- number-heavy one; best of ROUNDS interleaved rounds of CPU time, the
+-- ratios theirs over ours (above 1: pulse.json is faster).
+--   taskset -c 0 build/pulse-lua bench/json.lua [rounds]      (make bench runs it)
 
 local cjson = require("cjson")
 local core = require("pulse.core")
 local json = require("pulse.json")
+
+package.cpath = (os.getenv("PULSE_BUILD") or "build") .. "/bench/?.so;" .. package.cpath
+local has_rapidjson, rapidjson = pcall(require, "rapidjson_bench")
+local has_simdjson, simdjson = pcall(require, "simdjson_bench")
 
 local ROUNDS = tonumber(arg[1]) or 7
 
@@ -59,41 +66,57 @@ local function timed(fn, n)
 	return (core.now() - wall) / n, (os.clock() - cpu) / n
 end
 
--- name, pulse's call, cjson's call, calls per round.
-local function case(name, ours, theirs, input, n)
-	return {
-		name,
-		function()
-			return ours(input)
-		end,
-		function()
-			return theirs(input)
-		end,
-		n,
-	}
+-- The peers beside pulse.json: name, decode, encode (nil: it cannot).
+local peers = { { "cjson", cjson.decode, cjson.encode } }
+if has_rapidjson then
+	peers[#peers + 1] = { "rapidjson", rapidjson.decode, rapidjson.encode }
 end
+if has_simdjson then
+	peers[#peers + 1] = { "simdjson", simdjson.decode }
+end
+
+-- name, which way (2 decode, 3 encode), input, calls per round.
 local cases = {
-	case("decode 2 KB", json.decode, cjson.decode, small_text, 20000),
-	case("decode ~1 MB", json.decode, cjson.decode, large_text, 20),
-	case("decode numbers", json.decode, cjson.decode, numbers_text, 20),
-	case("encode 2 KB", json.encode, cjson.encode, small, 20000),
-	case("encode ~1 MB", json.encode, cjson.encode, large, 20),
-	case("encode numbers", json.encode, cjson.encode, numbers, 20),
+	{ "decode 2 KB", 2, small_text, 20000 },
+	{ "decode ~1 MB", 2, large_text, 20 },
+	{ "decode numbers", 2, numbers_text, 20 },
+	{ "encode 2 KB", 3, small, 20000 },
+	{ "encode ~1 MB", 3, large, 20 },
+	{ "encode numbers", 3, numbers, 20 },
 }
-print(string.format("JSON: pulse.json against lua-cjson, %d B and %d B documents, best of %d rounds",
-	#small_text, #large_text, ROUNDS))
-print(string.format("%-14s %12s %12s %8s %8s", "case", "pulse us", "cjson us", "wall", "cpu"))
+print(string.format("JSON: pulse.json against its peers, %d B, %d B and %d B (numbers) documents, best of %d rounds",
+	#small_text, #large_text, #numbers_text, ROUNDS))
+if not (has_rapidjson and has_simdjson) then
+	print("  (rapidjson or simdjson not built: make bench builds them, with rapidjson-dev and libsimdjson-dev)")
+end
+local header = { string.format("%-15s %10s", "case", "pulse us") }
+for _, peer in ipairs(peers) do
+	header[#header + 1] = string.format("%12s %7s", peer[1] .. " us", "ratio")
+end
+print(table.concat(header, " "))
 for _, this in ipairs(cases) do
-	local name, ours, theirs, n = this[1], this[2], this[3], this[4]
-	local best = { math.huge, math.huge, math.huge, math.huge }
-	for _ = 1, ROUNDS do
+	local name, way, input, n = this[1], this[2], this[3], this[4]
+	local ours = way == 2 and json.decode or json.encode
+	local best = {}
+	local function measure(key, fn)
 		collectgarbage()
-		local w, c = timed(ours, n)
-		best[1], best[2] = math.min(best[1], w), math.min(best[2], c)
-		collectgarbage()
-		w, c = timed(theirs, n)
-		best[3], best[4] = math.min(best[3], w), math.min(best[4], c)
+		local _, c = timed(function()
+			return fn(input)
+		end, n)
+		best[key] = math.min(best[key] or math.huge, c)
 	end
-	print(string.format("%-14s %12.2f %12.2f %7.2fx %7.2fx", name, best[1] * 1e6, best[3] * 1e6,
-		best[3] / best[1], best[4] / best[2]))
+	for _ = 1, ROUNDS do
+		measure(0, ours)
+		for i, peer in ipairs(peers) do
+			if peer[way] then
+				measure(i, peer[way])
+			end
+		end
+	end
+	local line = { string.format("%-15s %10.2f", name, best[0] * 1e6) }
+	for i in ipairs(peers) do
+		line[#line + 1] = best[i] and string.format("%12.2f %6.2fx", best[i] * 1e6, best[i] / best[0])
+			or string.format("%12s %7s", "-", "-")
+	end
+	print(table.concat(line, " "))
 end
