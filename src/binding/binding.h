@@ -30,7 +30,8 @@
 #define UP_RATE_MT lua_upvalueindex(6)
 #define UP_ARRAY_MT lua_upvalueindex(7)  /* marks the arrays JSON decodes to */
 #define UP_CALL_KEYS lua_upvalueindex(8) /* the call fields the binding reads, by enum call_key */
-#define SHARED_UPVALUES 8
+#define UP_JSON_KEYS lua_upvalueindex(9) /* the object keys JSON decoded last (json.c) */
+#define SHARED_UPVALUES 9
 
 /* The fields of a call (send.lua's Call) and of a plain hop the binding
  * reads by name, kept interned in UP_CALL_KEYS: pushing one is an array
@@ -174,6 +175,8 @@ void binding_engine_metatable(lua_State *L, int mt);
 void binding_limiter_metatable(lua_State *L, int mt);
 void binding_response_metatables(lua_State *L, int headers_mt, int rate_mt);
 void binding_json_open(lua_State *L);
+/* Pushes the cache of object keys JSON decoding shares (UP_JSON_KEYS). */
+void binding_json_key_cache(lua_State *L);
 void binding_journal_metatables(lua_State *L);
 
 /* redis.c */

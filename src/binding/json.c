@@ -12,8 +12,29 @@
 #include <string.h>
 
 #define BUFFER_MT "pulse.buffer"
+#define KEY_CACHE 64 /* a power of 2 */
 
 /* ---- decoding ----------------------------------------------------------- */
+
+/* The object keys decoded last, by a hash of their bytes, across calls: a
+ * record's keys come again in every record and every page, and pushing
+ * one from here skips Lua's hashing and interning of its bytes. A slot's
+ * text is that of the Lua string at index slot + 1 of the userdata's user
+ * value, alive as long as it is there. */
+struct key_cache {
+	struct {
+		const char *text;
+		size_t len;
+	} slot[KEY_CACHE];
+};
+
+void binding_json_key_cache(lua_State *L)
+{
+	struct key_cache *keys = lua_newuserdatauv(L, sizeof *keys, 1);
+	memset(keys, 0, sizeof *keys);
+	lua_createtable(L, KEY_CACHE, 0);
+	lua_setiuservalue(L, -2, 1);
+}
 
 struct decoder {
 	lua_State *L;
@@ -26,6 +47,8 @@ struct decoder {
 	int last_fields[JSON_MAX_DEPTH + 1], last_items[JSON_MAX_DEPTH + 1];
 	int depth;
 	int reached; /* the deepest depth so far: the arrays are set up to it, not zeroed whole */
+	int keys_at; /* the stack index of the key cache's strings */
+	struct key_cache *keys;
 };
 
 /* Opens a container one level deeper. */
@@ -46,6 +69,28 @@ static void push_span(lua_State *L, const struct json_token *token)
 	luaL_Buffer b;
 	char *out = luaL_buffinitsize(L, &b, token->len);
 	luaL_pushresultsize(&b, json_unescape(token->text, token->len, out));
+}
+
+/* Pushes an object's key, from the keys met last when it is one of them. */
+static void push_key(struct decoder *d, const struct json_token *token)
+{
+	size_t len = token->len;
+	const char *text = token->text;
+	if (token->escaped || len == 0) {
+		push_span(d->L, token);
+		return;
+	}
+	unsigned slot = (unsigned)(len * 7 + (unsigned char)text[0] * 31 + (unsigned char)text[len - 1]) &
+	                (KEY_CACHE - 1);
+	if (d->keys->slot[slot].len == len && memcmp(d->keys->slot[slot].text, text, len) == 0) {
+		lua_rawgeti(d->L, d->keys_at, slot + 1);
+		return;
+	}
+	lua_pushlstring(d->L, text, len);
+	lua_pushvalue(d->L, -1);
+	lua_rawseti(d->L, d->keys_at, slot + 1);
+	d->keys->slot[slot].text = lua_tostring(d->L, -1);
+	d->keys->slot[slot].len = len;
 }
 
 /* Stores the value on top into the container below it (and its key). */
@@ -82,7 +127,7 @@ static int on_json_event(void *ctx, enum json_event event, const struct json_tok
 		push_span(L, token);
 		break;
 	case JSON_KEY:
-		push_span(L, token);
+		push_key(d, token);
 		return 0; /* the value comes next */
 	case JSON_OBJECT_BEGIN:
 		/* Each open container holds at most itself, a key and a value on
@@ -123,9 +168,12 @@ static int core_json_decode(lua_State *L)
 	const char *text = luaL_checklstring(L, 1, &len);
 	lua_settop(L, 1);
 	lua_pushvalue(L, UP_ARRAY_MT);
+	lua_getiuservalue(L, UP_JSON_KEYS, 1);
 	struct decoder d; /* its arrays are set up as the parse goes deeper */
 	d.L = L;
 	d.array_mt = 2;
+	d.keys_at = 3;
+	d.keys = lua_touserdata(L, UP_JSON_KEYS);
 	d.depth = d.reached = 0;
 	struct json_error err = {0};
 	int rc = json_parse(text, len, on_json_event, &d, &err);
