@@ -285,7 +285,7 @@ describe("pulse.queue on Redis Streams", function()
 		assert.is_nil(tostring(err):find("wrong-secret", 1, true))
 	end)
 
-	it("blocks an idle drainer in Redis until a push comes, with no look between, and stops it at once", function()
+	it("blocks an idle drainer in Redis until a push comes, with no look between, and stops it at once #timing", function()
 		-- Redis' own count of the commands each kind of call made.
 		local function calls_of(command)
 			return tonumber(server:cli("INFO commandstats"):match("cmdstat_" .. command .. ":calls=(%d+)") or "0")
