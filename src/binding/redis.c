@@ -47,6 +47,26 @@ static int core_redis(lua_State *L)
 	return 2;
 }
 
+/* What a method returns for reply (freed here): the reply as Lua values;
+ * or nil, why and whether Redis was out of reach when there is none. */
+static int push_reply(lua_State *L, struct redis_link *l, redisReply *reply)
+{
+	if (!reply) {
+		lua_pushnil(L);
+		lua_pushstring(L, l->error);
+		lua_pushboolean(L, l->unreachable);
+		return 3;
+	}
+	int bad = binding_push_redis_reply(L, reply);
+	freeReplyObject(reply);
+	if (bad) {
+		lua_pushnil(L);
+		lua_pushliteral(L, "the queue's Redis answered arrays nested too deep");
+		return 2;
+	}
+	return 1;
+}
+
 /* redis:eval(script, keys, args) -> the script's reply; or nil, why and
  * whether Redis was out of reach (then trying again may do). */
 static int redis_eval_method(lua_State *L)
@@ -90,20 +110,7 @@ static int redis_eval_method(lua_State *L)
 		lua_pushstring(L, sha);
 		lua_rawset(L, shas);
 	}
-	if (!reply) {
-		lua_pushnil(L);
-		lua_pushstring(L, l->error);
-		lua_pushboolean(L, l->unreachable);
-		return 3;
-	}
-	int bad = binding_push_redis_reply(L, reply);
-	freeReplyObject(reply);
-	if (bad) {
-		lua_pushnil(L);
-		lua_pushliteral(L, "the queue's Redis answered arrays nested too deep");
-		return 2;
-	}
-	return 1;
+	return push_reply(L, l, reply);
 }
 
 /* A stop asked (a drain's SIGTERM or SIGINT) or an interrupt. */
@@ -138,20 +145,7 @@ static int redis_blocking_method(lua_State *L)
 		lua_pushboolean(L, 0);
 		return 1;
 	}
-	if (!reply) {
-		lua_pushnil(L);
-		lua_pushstring(L, l->error);
-		lua_pushboolean(L, l->unreachable);
-		return 3;
-	}
-	int bad = binding_push_redis_reply(L, reply);
-	freeReplyObject(reply);
-	if (bad) {
-		lua_pushnil(L);
-		lua_pushliteral(L, "the queue's Redis answered arrays nested too deep");
-		return 2;
-	}
-	return 1;
+	return push_reply(L, l, reply);
 }
 
 static int redis_close_method(lua_State *L)
