@@ -429,3 +429,42 @@ describe("pulse client", function()
 		end)
 	end)
 end)
+
+describe("proxies", function()
+	local proxy
+
+	setup(function()
+		-- The echo server says the request line's target: through a proxy,
+		-- the whole URL.
+		proxy = require("support.hostile").start("spec/support/echo.py")
+	end)
+
+	teardown(function()
+		proxy:stop()
+	end)
+
+	-- What a pulse-lua process with env (variables) read for a GET of
+	-- /v1/centers at a base URL nothing listens on; opts: pulse.new's.
+	local function fetch(env, opts)
+		local script = support.temp_path(".lua")
+		support.write_file(script, [[
+local body, err = require("pulse").new(]] .. opts .. [[):get("/v1/centers", { retry = false })
+print(body and body.path or ("failed: " .. tostring(err)))
+]])
+		local out = support.run(string.format("env -u http_proxy -u HTTP_PROXY -u https_proxy -u HTTPS_PROXY "
+			.. "-u all_proxy -u ALL_PROXY %s PULSE_API_KEY=k %s/pulse-lua %s", env, support.BIN, script))
+		os.remove(script)
+		return (out or ""):match("([^\n]*)\n*$")
+	end
+
+	it("are taken from http_proxy and all_proxy, or the proxy option, and none is used without them", function()
+		local target = "http://127.0.0.1:9/v1/centers"
+		local opts = '{ base_url = "http://127.0.0.1:9" }'
+		assert.are.equal(target, fetch("http_proxy=" .. proxy.url, opts))
+		assert.are.equal(target, fetch("all_proxy=" .. proxy.url, opts))
+		assert.are.equal(target, fetch("", '{ base_url = "http://127.0.0.1:9", proxy = "' .. proxy.url .. '" }'))
+		assert.matches("^failed: ", fetch("", opts))
+		-- no_proxy names the host: straight there, and refused.
+		assert.matches("^failed: ", fetch("http_proxy=" .. proxy.url .. " no_proxy=127.0.0.1", opts))
+	end)
+end)

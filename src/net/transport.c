@@ -195,6 +195,30 @@ static size_t collect_header(char *data, size_t size, size_t count, void *userda
 static int count_transmission(void *userdata, char *conn_primary_ip, char *conn_local_ip,
                               int conn_primary_port, int conn_local_port);
 
+/* The proxy of the transfers: the one given, else none when no proxy
+ * variable is set. libcurl reads the proxy variables (getenv, each
+ * spelt twice) for every transfer that names no proxy and no exceptions:
+ * about 1,500 instructions of a sequential GET's 143,000 (callgrind);
+ * "" for both says what those lookups would find. The environment is
+ * read once: nothing in a pulse-lua process sets it. */
+static void apply_proxy(const struct transport *t, CURL *e)
+{
+	static int from_environment = -1;
+	if (from_environment < 0) {
+		static const char *const names[] = {"http_proxy",  "HTTP_PROXY", "https_proxy",
+		                                    "HTTPS_PROXY", "all_proxy",  "ALL_PROXY"};
+		from_environment = 0;
+		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+			const char *value = getenv(names[i]);
+			if (value && value[0])
+				from_environment = 1;
+		}
+	}
+	int none = !t->proxy && !from_environment;
+	curl_easy_setopt(e, CURLOPT_PROXY, none ? "" : t->proxy);
+	curl_easy_setopt(e, CURLOPT_NOPROXY, none ? "" : NULL);
+}
+
 /* The options that stay the same from request to request are set once:
  * resetting and setting them all per request cost a tenth of a request. */
 static void apply_fixed_options(const struct transport *t, CURL *e)
@@ -211,7 +235,7 @@ static void apply_fixed_options(const struct transport *t, CURL *e)
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, t->options.verify ? 1L : 0L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, t->options.verify ? 2L : 0L);
 	curl_easy_setopt(e, CURLOPT_CAINFO, t->ca_file); /* NULL: the system's store */
-	curl_easy_setopt(e, CURLOPT_PROXY, t->proxy);
+	apply_proxy(t, e);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect_body);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, collect_header);
 	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, count_transmission);
