@@ -306,9 +306,10 @@ end
 local OUTCOME = { "status", "headers", "body", "elapsed", "retry_after", "rate", "failure", "message" }
 
 --- A GET of url goes out from the line: the record its twins asked
--- meanwhile wait on (Call:ride).
+-- meanwhile wait on (Call:ride), in its waiters list, made by the first
+-- twin: nearly every GET has none.
 function send.open_read(line, url)
-	local out = { waiters = {} }
+	local out = {}
 	line.reads[url] = out
 	return out
 end
@@ -319,14 +320,18 @@ function send.close_read(line, url, out, call)
 	if line.reads[url] == out then
 		line.reads[url] = nil
 	end
+	out.ended = true
+	local waiters = out.waiters
+	if not waiters then -- no twin came
+		return
+	end
 	if call and call.transmissions > 0 then
 		for _, field in ipairs(OUTCOME) do
 			out[field] = call[field]
 		end
 		out.done = true
 	end
-	out.ended = true
-	tasks.wake(out.waiters)
+	tasks.wake(waiters)
 end
 
 -- Sends the GET as the one its twins asked meanwhile wait for, then hands
@@ -351,8 +356,10 @@ end
 function Call:ride(out)
 	local started = core.now()
 	local deadline = self.deadline or started + self.line.budget
+	local waiters = out.waiters or {}
+	out.waiters = waiters
 	while not out.ended and core.now() < deadline do
-		tasks.wait_on(out.waiters, deadline - core.now())
+		tasks.wait_on(waiters, deadline - core.now())
 	end
 	if not out.done then
 		-- The twin sent nothing, or is still out past this call's
