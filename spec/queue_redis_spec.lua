@@ -328,6 +328,31 @@ describe("pulse.queue on Redis Streams", function()
 		q:close()
 	end)
 
+	it("ends a drainer that waits with nothing to take as soon as another empties the queue #timing", function()
+		sandbox:fault("latency:ms=300:count=0:method=POST")
+		local q = assert(pulse.queue.open(url))
+		push_rows(q, 1, 4, "e", function()
+			return "one key"
+		end)
+		local first, first_out = start_drainer(sandbox, url)
+		-- The first takes all four (its workers' twice over): the second,
+		-- started once the first is at work, has none to take and waits.
+		local deadline = core.now() + 5
+		while applied_posts(sandbox) < 1 do
+			assert(core.now() < deadline, "the first drainer applied nothing")
+			core.sleep(0.01)
+		end
+		local second, second_out = start_drainer(sandbox, url)
+		drainer.wait_exit(first, 10)
+		local first_ended = core.now()
+		drainer.wait_exit(second, 10)
+		local late = core.now() - first_ended
+		assert.is_true(late < 1, "the second drainer ended " .. late .. " s after the queue was empty")
+		assert.are.equal(4, drainer.report(first_out).done + drainer.report(second_out).done)
+		assert.are.equal(4, applied_posts(sandbox))
+		q:close()
+	end)
+
 	it("keeps each key's order across three drainers", function()
 		-- The first write of each key fails once and backs off: the next
 		-- ones of its key, held by other workers and drainers, must wait.

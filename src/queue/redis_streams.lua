@@ -16,7 +16,8 @@
 --   S:failures, S:attempts   counts by id
 --   S:done           how many entries ended done
 --   S:wake           a short stream of news for drainers blocked in XREAD
---                    on S and it: an entry let go, a key's next at its head
+--                    on S and it: an entry let go, a key's next at its
+--                    head, the stream emptied
 --   S:gen            made with the group: a drainer that finds it changed
 --                    knows Redis lost the queue (a restart without
 --                    persistence, a FLUSHALL) under it
@@ -255,7 +256,7 @@ local function apply()
 			end
 		end
 	end
-	local heads, now = {}, now_ms()
+	local heads, now, ended = {}, now_ms(), false
 	for _, r in ipairs(records) do
 		local id = r.id
 		if r.op == "send" then
@@ -288,6 +289,7 @@ local function apply()
 					redis.call("SET", S .. ":id:" .. id, "x")
 				end
 				redis.call("XDEL", S, r.sid)
+				ended = true
 				if not r.foreign then
 					forget(id, r.key)
 				end
@@ -301,6 +303,9 @@ local function apply()
 				end
 			end
 		end
+	end
+	if ended and redis.call("XLEN", S) == 0 then -- drainers waiting for the end
+		wake("empty")
 	end
 	return { "ok", heads }
 end

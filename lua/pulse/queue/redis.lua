@@ -8,10 +8,10 @@
 --     holds by claiming them afresh at every look, and takes over the
 --     entries of a consumer gone quiet for longer than the lease
 --     (XAUTOCLAIM); with nothing to do it blocks in XREAD on the stream
---     and on its news (S:wake: an entry let go, a key's next at its head)
---     until a push or such news comes, an entry of its own is due, or a
---     third of the lease has passed, whichever is first; a send
---     is recorded before the request takes a token, so such an entry
+--     and on its news (S:wake: an entry let go, a key's next at its head,
+--     the stream emptied) until a push or such news comes, an entry of
+--     its own is due, or a third of the lease has passed; a send is
+--     recorded before the request takes a token, so such an entry
 --     comes back uncertain, for reconcile, exactly as after a crash of a
 --     file queue's drainer;
 --   * an entry is worked on only at the head of its key, whoever holds
