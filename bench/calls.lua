@@ -94,7 +94,7 @@ local jobs = {
 		PLAIN_MENU,
 	},
 	{ "appointments of 22 days", "examples/sync_appointments.lua " .. support.temp_path(".jsonl"), PLAIN_SYNC },
-	{ "book an appointment", "examples/book_appointment.lua --date " .. os.date("%Y-%m-%d", os.time() + 2 * 86400) },
+	{ "book an appointment", "examples/book_appointment.lua --date " .. support.bookable_day(2) },
 }
 
 print("calls per job, one pulse-sandbox (loopback); the example against a plain script on the bare client")

@@ -73,8 +73,9 @@ local function book(day)
 end
 local booking, times, next_day = book(date)
 if #times == 0 and next_day ~= pulse.null then -- none that day: a booking on the API's next day with one
+	local asked = date
 	date = next_day:sub(1, 10)
-	say("date      %s has no free slot; booking on %s", os.date("%Y-%m-%d"), date)
+	say("date      %s has no free slot; booking on %s", asked, date)
 	booking, times = book(date)
 end
 local confirmed, chosen

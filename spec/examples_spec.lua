@@ -66,7 +66,7 @@ describe("examples", function()
 	end)
 
 	it("book_appointment.lua books, pays and closes or leaves open as the API allows", function()
-		local out, err, code = run("--sandbox examples/book_appointment.lua --date " .. os.date("%Y-%m-%d", os.time() + 86400))
+		local out, err, code = run("--sandbox examples/book_appointment.lua --date " .. support.bookable_day(1))
 		assert.are.equal(0, code, err)
 		assert.truthy(out:find("guest     Ada Lovelace (created)", 1, true), out)
 		assert.truthy(out:find("\nbooked    %d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d"), out)
@@ -83,19 +83,18 @@ describe("examples", function()
 		-- when the confirmation comes.
 		local sandbox = support.start({ args = "--reservation-hold 0.2" })
 		local env = string.format("PULSE_BASE_URL=%s PULSE_API_KEY=%s ", sandbox.url, support.shell_quote(sandbox.key))
-		local command = "env "
-			.. env
-			.. support.BIN
-			.. "/pulse-lua examples/book_appointment.lua grace@example.com --date "
-			.. os.date("%Y-%m-%d", os.time() + 2 * 86400)
-		local out, err, code = support.run(command)
+		local function command(date)
+			return "env " .. env .. support.BIN .. "/pulse-lua examples/book_appointment.lua grace@example.com --date " .. date
+		end
+		local day = support.bookable_day(2)
+		local out, err, code = support.run(command(day))
 		assert.are.equal(0, code, err)
 		assert.truthy(out:find("(created)", 1, true), out)
 		assert.is_nil(out:find("trying the next", 1, true), out)
 		-- The next run's first POSTs (the booking, the first reserve) are
 		-- answered late: that reservation expires, the next slot is booked.
 		sandbox:fault("latency:ms=500:count=2:method=POST")
-		out, err, code = support.run(command)
+		out, err, code = support.run(command(day))
 		assert.are.equal(0, code, err)
 		assert.truthy(out:find("Ada Lovelace (found by e-mail)", 1, true), out)
 		assert.truthy(out:find("not confirmed (", 1, true) and out:find("trying the next", 1, true), out)

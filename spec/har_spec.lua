@@ -48,7 +48,7 @@ describe("record and replay", function()
 	it("replays book_appointment.lua offline with identical output, from a valid HAR 1.2 free of the key", function()
 		local recording = support.temp_path(".har")
 		local trace = support.temp_path(".jsonl")
-		local date = os.date("%Y-%m-%d", os.time() + 86400)
+		local date = support.bookable_day(1)
 		local job = "examples/book_appointment.lua --date " .. date
 		local live, err, code =
 			support.run(string.format("%s %s --record %s --trace %s %s", sandbox:env(), BIN, recording, trace, job))

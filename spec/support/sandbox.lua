@@ -38,6 +38,20 @@ local function read_file(path)
 end
 support.read_file = read_file
 
+-- The first day at least `ahead` days from today (YYYY-MM-DD) on which the
+-- sample organization's first therapist works, for book_appointment.lua
+-- to book on the day asked: with pulse-sandbox's default seed she is off
+-- on Mondays and Thursdays (lua/pulse/sandbox/org.lua: a day off and the
+-- third after it), and the example then books on the next day with a
+-- free slot, two calls more.
+function support.bookable_day(ahead)
+	local t = os.time() + ahead * 86400
+	while os.date("%w", t) == "1" or os.date("%w", t) == "4" do
+		t = t + 86400
+	end
+	return os.date("%Y-%m-%d", t)
+end
+
 -- A path no file has (os.tmpname's, the file it made removed), with
 -- suffix ("" by default) after it: for a file or folder a test makes.
 function support.temp_path(suffix)
