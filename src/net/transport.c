@@ -200,7 +200,7 @@ static int count_transmission(void *userdata, char *conn_primary_ip, char *conn_
  * spelt twice) for every transfer that names no proxy and no exceptions:
  * about 1,500 instructions of a sequential GET's 143,000 (callgrind);
  * "" for both says what those lookups would find. The environment is
- * read once: nothing in a pulse-lua process sets it. */
+ * read once: nothing in pulse-lua sets a proxy variable. */
 static void apply_proxy(const struct transport *t, CURL *e)
 {
 	static int from_environment = -1;
