@@ -95,7 +95,7 @@ size_t decimal_double_format_fast(double v, char *out)
 	for (int places = 0; places <= FAST_PLACES; places++) {
 		double scaled = size * POWERS_OF_TEN[places];
 		/* Past 15 digits the nearest decimal of a place may not be the one
-		 * %.16g and %.17g write: those are left to snprintf. */
+		 * %.16g and %.17g write: those are left to the shortest formatter. */
 		if (scaled >= 1e15)
 			return 0;
 		uint64_t digits = (uint64_t)(scaled + 0.5);

@@ -20,9 +20,8 @@ int decimal_double_fast(const char *text, size_t len, double *out);
  * v, when v is at least 1e-4 and below 1e15 in size and that text has at
  * most 15 significant digits and 6 places: then it is the text %.15g
  * writes (one decimal of 15 digits lies within half an ulp of v at the
- * most). Writes
- * it to out (at least 24 bytes, no NUL) and returns its length; 0 when v
- * is none of these, for shortest_double_text to do. */
+ * most). Writes it to out (at least 24 bytes, no NUL) and returns its
+ * length; 0 when v is none of these, for shortest_double_text to do. */
 size_t decimal_double_format_fast(double v, char *out);
 
 #endif

@@ -154,6 +154,27 @@ void shortest_double(double v, uint64_t *digits, int *exponent)
 	}
 }
 
+char *decimal_digits(uint64_t v, char *end)
+{
+	static const char PAIRS[] =
+	    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	    "8081828384858687888990919293949596979899";
+	char *text = end;
+	while (v >= 100) {
+		text -= 2;
+		memcpy(text, PAIRS + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (v >= 10) {
+		text -= 2;
+		memcpy(text, PAIRS + 2 * v, 2);
+	} else {
+		*--text = (char)('0' + v);
+	}
+	return text;
+}
+
 size_t shortest_double_text(double v, char *out)
 {
 	size_t len = 0;
@@ -166,24 +187,8 @@ size_t shortest_double_text(double v, char *out)
 	uint64_t digits;
 	int exponent;
 	shortest_double(v, &digits, &exponent);
-	/* The digits from the end, two at a time. */
-	static const char PAIRS[] =
-	    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-	    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-	    "8081828384858687888990919293949596979899";
 	char buffer[20];
-	char *end = buffer + sizeof buffer, *text = end;
-	while (digits >= 100) {
-		text -= 2;
-		memcpy(text, PAIRS + 2 * (digits % 100), 2);
-		digits /= 100;
-	}
-	if (digits >= 10) {
-		text -= 2;
-		memcpy(text, PAIRS + 2 * digits, 2);
-	} else {
-		*--text = (char)('0' + digits);
-	}
+	char *end = buffer + sizeof buffer, *text = decimal_digits(digits, end);
 	int n = (int)(end - text);
 	int lead = exponent + n - 1; /* the power of ten of the first digit */
 	int precision = n > 15 ? n : 15;

@@ -18,6 +18,10 @@
  * shortest (ties to an even last digit). */
 void shortest_double(double v, uint64_t *digits, int *exponent);
 
+/* Writes the decimal digits of v so that they end just before end (20
+ * bytes at most), two at a time from the last; returns where they start. */
+char *decimal_digits(uint64_t v, char *end);
+
 /* The text %.15g, %.16g or %.17g writes for v, whichever is the first that
  * reads back as v: the shortest digits, in %g's form at precision
  * max(15, their count). Writes at most 25 bytes to out (no NUL) and returns
