@@ -67,6 +67,23 @@ static int push_reply(lua_State *L, struct redis_link *l, redisReply *reply)
 	return 1;
 }
 
+/* Puts the count strings of the table at t into argv and lens from n on,
+ * each left on the stack while Redis is asked (the caller made room);
+ * returns the next n. A value that is not a string raises, naming it as
+ * what #i. */
+static int gather_strings(lua_State *L, int t, lua_Integer count, const char *what, const char **argv,
+                          size_t *lens, int n)
+{
+	for (lua_Integer i = 1; i <= count; i++) {
+		lua_rawgeti(L, t, i);
+		if (!lua_isstring(L, -1))
+			return luaL_error(L, "%s #%d is not a string", what, (int)i);
+		argv[n] = lua_tolstring(L, -1, &lens[n]);
+		n++;
+	}
+	return n;
+}
+
 /* redis:eval(script, keys, args) -> the script's reply; or nil, why and
  * whether Redis was out of reach (then trying again may do). */
 static int redis_eval_method(lua_State *L)
@@ -85,18 +102,8 @@ static int redis_eval_method(lua_State *L)
 	luaL_checkstack(L, (int)(nkeys + nargs) + 8, "a script's arguments");
 	lua_pushinteger(L, nkeys);
 	argv[0] = lua_tolstring(L, -1, &lens[0]); /* kept on the stack */
-	int n = 1;
-	for (int t = 3; t <= 4; t++) {
-		lua_Integer count = t == 3 ? nkeys : nargs;
-		for (lua_Integer i = 1; i <= count; i++) {
-			lua_rawgeti(L, t, i);
-			if (!lua_isstring(L, -1))
-				return luaL_error(L, "a script's %s #%d is not a string",
-				                  t == 3 ? "key" : "argument", (int)i);
-			argv[n] = lua_tolstring(L, -1, &lens[n]); /* kept on the stack */
-			n++;
-		}
-	}
+	int n = gather_strings(L, 3, nkeys, "a script's key", argv, lens, 1);
+	n = gather_strings(L, 4, nargs, "a script's argument", argv, lens, n);
 	char sha[41] = "";
 	lua_getiuservalue(L, 1, 1);
 	int shas = lua_gettop(L);
@@ -134,12 +141,7 @@ static int redis_blocking_method(lua_State *L)
 	const char *argv[MAX_ARGS];
 	size_t lens[MAX_ARGS];
 	luaL_checkstack(L, (int)argc + 4, "a command's arguments");
-	for (lua_Integer i = 1; i <= argc; i++) {
-		lua_rawgeti(L, 2, i);
-		if (!lua_isstring(L, -1))
-			return luaL_error(L, "a command's argument #%d is not a string", (int)i);
-		argv[i - 1] = lua_tolstring(L, -1, &lens[i - 1]); /* kept on the stack */
-	}
+	gather_strings(L, 2, argc, "a command's argument", argv, lens, 0);
 	redisReply *reply = redis_link_blocking(l, (int)argc, argv, lens, seconds, stop_or_interrupt);
 	if (!reply && l->interrupted) {
 		lua_pushboolean(L, 0);
