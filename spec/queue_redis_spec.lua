@@ -38,6 +38,17 @@ local function applied_posts(sandbox)
 	return n
 end
 
+-- Waits until the sandbox's log shows n writes applied, failing after
+-- seconds.
+local function wait_for_posts(sandbox, n, seconds)
+	local deadline = core.now() + seconds
+	while applied_posts(sandbox) < n do
+		assert(core.now() < deadline,
+			string.format("the drainers applied %d of %d writes in %g s", applied_posts(sandbox), n, seconds))
+		core.sleep(0.01)
+	end
+end
+
 -- How many consumers the stream's group has.
 local function consumers(server, stream)
 	local _, n = server:cli("XINFO CONSUMERS " .. stream .. " pulse"):gsub("%f[%w]name%f[%W]", "")
@@ -240,11 +251,7 @@ describe("pulse.queue on Redis Streams", function()
 		sandbox:fault("latency:ms=100:count=0:method=POST")
 		local pid, out = drainer.start(sandbox, bare_url, { workers = 2 })
 		spawned[pid] = true
-		local deadline = core.now() + 10
-		while applied_posts(sandbox) < 4 do
-			assert(core.now() < deadline, "the drainer applied nothing")
-			core.sleep(0.02)
-		end
+		wait_for_posts(sandbox, 4, 10)
 		bare:cli("FLUSHALL")
 		drainer.wait_exit(pid, 20)
 		spawned[pid] = nil
@@ -290,18 +297,11 @@ describe("pulse.queue on Redis Streams", function()
 		local function calls_of(command)
 			return tonumber(server:cli("INFO commandstats"):match("cmdstat_" .. command .. ":calls=(%d+)") or "0")
 		end
-		local function wait_for_posts(n)
-			local deadline = core.now() + 10
-			while applied_posts(sandbox) < n do
-				assert(core.now() < deadline, "the drainer applied " .. applied_posts(sandbox) .. " of " .. n .. " writes")
-				core.sleep(0.01)
-			end
-		end
 		local q = assert(pulse.queue.open(url))
 		push_rows(q, 1, 1, "b")
 		local pid, out = drainer.start(sandbox, url, { workers = 2, forever = true })
 		spawned[pid] = true
-		wait_for_posts(1)
+		wait_for_posts(sandbox, 1, 10)
 		core.sleep(0.3)
 		local looks, reads = calls_of("evalsha"), calls_of("xread")
 		core.sleep(2)
@@ -312,7 +312,7 @@ describe("pulse.queue on Redis Streams", function()
 		-- would give, but for the machine's noise.
 		local pushed = core.now()
 		push_rows(q, 2, 2, "b")
-		wait_for_posts(2)
+		wait_for_posts(sandbox, 2, 10)
 		local took = core.now() - pushed
 		assert.is_true(took < 1, "the push was applied " .. took .. " s later")
 		core.sleep(0.3)
@@ -337,11 +337,7 @@ describe("pulse.queue on Redis Streams", function()
 		local first, first_out = start_drainer(sandbox, url)
 		-- The first takes all four (its workers' twice over): the second,
 		-- started once the first is at work, has none to take and waits.
-		local deadline = core.now() + 5
-		while applied_posts(sandbox) < 1 do
-			assert(core.now() < deadline, "the first drainer applied nothing")
-			core.sleep(0.01)
-		end
+		wait_for_posts(sandbox, 1, 5)
 		local second, second_out = start_drainer(sandbox, url)
 		drainer.wait_exit(first, 10)
 		local first_ended = core.now()
