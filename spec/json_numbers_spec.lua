@@ -62,10 +62,9 @@ local function g_form(negative, digits, power)
 end
 
 -- text (what pulse.json wrote for x) reads back as x (a zero as "0" or
--- "-0"); no
--- decimal of a digit fewer does (the three nearest x of that length:
--- whichever reads back as x lies between them); of its length it is the
--- nearest when the nearest reads back; and it is in %g's form.
+-- "-0"); no decimal of a digit fewer does (the three nearest x of that
+-- length: whichever reads back as x lies between them); of its length it
+-- is the nearest when the nearest reads back; and it is in %g's form.
 local function assert_shortest(x, text)
 	if x == 0 then
 		return assert.are.equal(1 / x < 0 and "-0" or "0", text)
@@ -97,13 +96,19 @@ local function assert_shortest(x, text)
 	end
 end
 
+-- A double of random bits, so that every exponent comes up, not only
+-- [0, 1): NaN and the infinities among them.
+local function random_double()
+	return (string.unpack("<d", string.pack("<i4i4", math.random(-2 ^ 31, 2 ^ 31 - 1), math.random(-2 ^ 31, 2 ^ 31 - 1))))
+end
+
 -- A random decimal text of JSON's grammar, near the fast path's edges
 -- (significands to 2^53 and past, powers of ten to 22 and past, leading
 -- and trailing zeros), or a random double's %.17g.
 local function random_text()
 	local kind = math.random(1, 4)
 	if kind == 1 then
-		local x = string.unpack("<d", string.pack("<i4i4", math.random(-2 ^ 31, 2 ^ 31 - 1), math.random(-2 ^ 31, 2 ^ 31 - 1)))
+		local x = random_double()
 		if x ~= x or x == math.huge or x == -math.huge then
 			return "0.5"
 		end
@@ -211,9 +216,7 @@ describe("pulse.json numbers", function()
 		math.randomseed(tonumber(os.getenv("PULSE_PROPERTY_SEED") or "") or os.time())
 		local checked = 0
 		while checked < COUNT do
-			-- Random bits, so that every exponent comes up, not only [0, 1).
-			local bits = string.pack("<i4i4", math.random(-2 ^ 31, 2 ^ 31 - 1), math.random(-2 ^ 31, 2 ^ 31 - 1))
-			local x = string.unpack("<d", bits)
+			local x = random_double()
 			if x == x and x ~= math.huge and x ~= -math.huge and math.type(x) == "float" then
 				local text = json.encode(x)
 				assert_shortest(x, text)
