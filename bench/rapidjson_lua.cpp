@@ -49,33 +49,35 @@ struct Builder : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> {
 		lua_pushboolean(L, b);
 		return add();
 	}
-	bool Int(int i)
+	bool integer(lua_Integer i)
 	{
 		lua_pushinteger(L, i);
 		return add();
 	}
-	bool Uint(unsigned u)
-	{
-		lua_pushinteger(L, u);
-		return add();
-	}
-	bool Int64(int64_t i)
-	{
-		lua_pushinteger(L, i);
-		return add();
-	}
-	bool Uint64(uint64_t u)
-	{
-		if (u > (uint64_t)LUA_MAXINTEGER)
-			lua_pushnumber(L, (lua_Number)u);
-		else
-			lua_pushinteger(L, (lua_Integer)u);
-		return add();
-	}
-	bool Double(double d)
+	bool number(lua_Number d)
 	{
 		lua_pushnumber(L, d);
 		return add();
+	}
+	bool Int(int i)
+	{
+		return integer(i);
+	}
+	bool Uint(unsigned u)
+	{
+		return integer(u);
+	}
+	bool Int64(int64_t i)
+	{
+		return integer(i);
+	}
+	bool Uint64(uint64_t u)
+	{
+		return u > (uint64_t)LUA_MAXINTEGER ? number((lua_Number)u) : integer((lua_Integer)u);
+	}
+	bool Double(double d)
+	{
+		return number(d);
 	}
 	bool String(const char *s, rapidjson::SizeType len, bool)
 	{
