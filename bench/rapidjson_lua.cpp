@@ -90,29 +90,35 @@ struct Builder : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> {
 		lua_pushlstring(L, s, len);
 		return true;
 	}
-	bool StartObject()
+	// A container opens: its table, and where its next item goes (an
+	// array's index 1, or 0 for an object's key).
+	bool open(lua_Integer first)
 	{
 		luaL_checkstack(L, 3, "nesting");
 		lua_createtable(L, 0, 0);
-		next.push_back(0);
+		next.push_back(first);
 		return true;
+	}
+	bool close()
+	{
+		next.pop_back();
+		return add();
+	}
+	bool StartObject()
+	{
+		return open(0);
 	}
 	bool EndObject(rapidjson::SizeType)
 	{
-		next.pop_back();
-		return add();
+		return close();
 	}
 	bool StartArray()
 	{
-		luaL_checkstack(L, 3, "nesting");
-		lua_createtable(L, 0, 0);
-		next.push_back(1);
-		return true;
+		return open(1);
 	}
 	bool EndArray(rapidjson::SizeType)
 	{
-		next.pop_back();
-		return add();
+		return close();
 	}
 };
 
