@@ -315,8 +315,7 @@ function Queue:wait(seconds)
 	end
 	local now, until_due = core.epoch(), math.min(seconds, tonumber(self.lease_ms) / 3000)
 	for _, entry in pairs(self.held) do
-		local due = math.max(entry.not_before or 0, entry.state == "sent" and entry.settle_until or 0)
-		until_due = math.min(until_due, math.max(0, due - now))
+		until_due = math.min(until_due, math.max(0, state.due(entry) - now))
 	end
 	local ms = math.floor(until_due * 1000)
 	if ms <= 0 then

@@ -230,15 +230,21 @@ function State:apply(record)
 	end
 end
 
--- Whether entry may be worked on at now (epoch seconds): its backoff is
--- over, and when it is uncertain, the server has had until settle_until
--- to finish the send that made it so (a reconcile before then could find
--- it not applied while the server is still applying it).
-function state.ready(entry, now)
-	if (entry.not_before or 0) > now then
-		return false
+-- When entry may be worked on (epoch seconds): once its backoff is over,
+-- and when it is uncertain, once the server has had until settle_until to
+-- finish the send that made it so (a reconcile before then could find it
+-- not applied while the server is still applying it).
+function state.due(entry)
+	local due = entry.not_before or 0
+	if entry.state == "sent" then
+		due = math.max(due, entry.settle_until or 0)
 	end
-	return entry.state ~= "sent" or (entry.settle_until or 0) <= now
+	return due
+end
+
+-- Whether entry may be worked on at now (state.due).
+function state.ready(entry, now)
+	return state.due(entry) <= now
 end
 
 -- The uncertain entries still settling at now: how many, and until when
