@@ -11,63 +11,22 @@ static const double POWERS_OF_TEN[] = {
 
 #define MAX_EXACT_POWER 22
 #define MAX_EXACT_SIGNIFICAND ((uint64_t)1 << 53)
-/* Digits after the leading zeros that fit in the uint64_t summed below. */
-#define MAX_SIGNIFICANT_DIGITS 19
 /* Places after the point the fast formatter tries: prices, ratings and
  * coordinates have at most six; past them the shortest formatter
  * (shortest_double.c) is quicker than more tries. */
 #define FAST_PLACES 6
-/* An exponent past this is no fast case whatever its digits say. */
-#define EXPONENT_LIMIT 100000
 
-int decimal_double_fast(const char *text, size_t len, double *out)
+int decimal_double_exact(uint64_t significand, int exponent, int negative, double *out)
 {
 #if FLT_EVAL_METHOD != 0
 	/* Extended precision rounds twice: the fast path is exact only where
 	 * each operation rounds once, in double. */
-	(void)text;
-	(void)len;
+	(void)significand;
+	(void)exponent;
+	(void)negative;
 	(void)out;
 	return 0;
 #else
-	const char *p = text, *end = text + len;
-	int negative = p < end && *p == '-';
-	p += negative;
-	uint64_t significand = 0;
-	int digits = 0;   /* significant digits summed, leading zeros left out */
-	int exponent = 0; /* the power of ten the digits are scaled by */
-	int fraction = 0; /* inside the fraction */
-	for (; p < end; p++) {
-		char c = *p;
-		if (c == '.') {
-			fraction = 1;
-			continue;
-		}
-		if (c < '0' || c > '9')
-			break;
-		if (significand == 0 && c == '0') {
-			exponent -= fraction; /* 0.00x: a zero moves the point, adds no digit */
-			continue;
-		}
-		if (++digits > MAX_SIGNIFICANT_DIGITS)
-			return 0;
-		significand = significand * 10 + (uint64_t)(c - '0');
-		exponent -= fraction;
-	}
-	if (p < end) { /* e or E, and the exponent */
-		p++;
-		int exponent_negative = 0;
-		if (p < end && (*p == '+' || *p == '-'))
-			exponent_negative = *p++ == '-';
-		int written = 0;
-		for (; p < end; p++) {
-			if (written < EXPONENT_LIMIT)
-				written = written * 10 + (*p - '0');
-		}
-		if (written >= EXPONENT_LIMIT)
-			return 0;
-		exponent += exponent_negative ? -written : written;
-	}
 	if (significand == 0) {
 		*out = negative ? -0.0 : 0.0;
 		return 1;

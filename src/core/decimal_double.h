@@ -10,11 +10,13 @@
 #define PULSE_CORE_DECIMAL_DOUBLE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-/* text (len bytes, not NUL-terminated) is a well-formed JSON number:
- * -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?. Returns 1 and sets *out
- * to the correctly rounded double when the fast path applies, else 0. */
-int decimal_double_fast(const char *text, size_t len, double *out);
+/* Sets *out to significand x 10^exponent, negated when negative, and
+ * returns 1 when the fast path applies (significand at most 2^53, the
+ * power at most 22 either way, or a zero significand); else returns 0,
+ * for strtod to do. */
+int decimal_double_exact(uint64_t significand, int exponent, int negative, double *out);
 
 /* The text of v with the fewest digits after the point that reads back as
  * v, when v is at least 1e-4 and below 1e15 in size and that text has at

@@ -117,38 +117,73 @@ static int parse_string(struct parser *ps, enum json_event event)
 	return emit(ps, event, &token);
 }
 
-static int scan_digits(struct parser *ps)
+/* Digits that fit a uint64_t whatever they are. */
+#define MAX_SUMMED_DIGITS 19
+/* An exponent past this is no fast case whatever its digits say; capped,
+ * the sum cannot overflow an int. */
+#define EXPONENT_LIMIT 100000
+
+/* Adds the digits at p to *sum and returns the end of them: the text is
+ * summed as it is scanned, not read again to convert it. No check a digit:
+ * a sum of more than MAX_SUMMED_DIGITS wraps and is not used. */
+static inline const char *sum_digits(const char *p, const char *end, uint64_t *sum)
 {
-	const char *from = ps->p;
-	while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9')
-		ps->p++;
-	return ps->p > from;
+	uint64_t s = *sum;
+	for (; p < end && (unsigned)(*p - '0') < 10; p++)
+		s = s * 10 + (unsigned)(*p - '0');
+	*sum = s;
+	return p;
 }
 
 static int parse_number(struct parser *ps)
 {
-	const char *from = ps->p;
-	int integral = 1;
-	if (*ps->p == '-')
-		ps->p++;
-	if (ps->p < ps->end && *ps->p == '0')
-		ps->p++;
-	else if (!scan_digits(ps))
+	const char *from = ps->p, *end = ps->end, *p = from;
+	int negative = *p == '-', integral = 1;
+	p += negative;
+	const char *digits = p;
+	uint64_t significand = 0;
+	if (p < end && *p == '0')
+		p++;
+	else if ((p = sum_digits(p, end, &significand)) == digits) {
+		ps->p = p;
 		return fail(ps, "bad number");
-	if (ps->p < ps->end && *ps->p == '.') {
+	}
+	/* The significant digits summed (not the sum: it may have wrapped to
+	 * 0), and the power of ten that scales them. */
+	int summed = *digits == '0' ? 0 : (int)(p - digits), exponent = 0;
+	if (p < end && *p == '.') {
 		integral = 0;
-		ps->p++;
-		if (!scan_digits(ps))
+		const char *fraction = ++p;
+		if (summed == 0)
+			while (p < end && *p == '0') /* 0.00x: a zero moves the point, adds no digit */
+				p++;
+		const char *significant = p;
+		p = sum_digits(p, end, &significand);
+		if (p == fraction) {
+			ps->p = p;
 			return fail(ps, "bad number fraction");
+		}
+		summed += (int)(p - significant);
+		exponent = -(int)(p - fraction);
 	}
-	if (ps->p < ps->end && (*ps->p == 'e' || *ps->p == 'E')) {
+	if (p < end && (*p == 'e' || *p == 'E')) {
 		integral = 0;
-		ps->p++;
-		if (ps->p < ps->end && (*ps->p == '+' || *ps->p == '-'))
-			ps->p++;
-		if (!scan_digits(ps))
+		p++;
+		int exponent_negative = 0;
+		if (p < end && (*p == '+' || *p == '-'))
+			exponent_negative = *p++ == '-';
+		const char *exponent_digits = p;
+		int written = 0;
+		for (; p < end && (unsigned)(*p - '0') < 10; p++)
+			if (written < EXPONENT_LIMIT)
+				written = written * 10 + (*p - '0');
+		if (p == exponent_digits) {
+			ps->p = p;
 			return fail(ps, "bad number exponent");
+		}
+		exponent += exponent_negative ? -written : written;
 	}
+	ps->p = p;
 	size_t len = (size_t)(ps->p - from);
 	if (len > MAX_NUMBER_LEN)
 		return fail(ps, "number too long");
@@ -156,17 +191,14 @@ static int parse_number(struct parser *ps)
 	struct json_token token = {0};
 	token.text = from;
 	token.len = len;
-	/* An integer of up to 18 digits cannot overflow: summed here, without
-	 * strtoll's locale and errno. Longer ones go the careful way. */
-	const char *digits = from + (*from == '-');
+	/* An integer of up to 18 digits cannot overflow: summed already,
+	 * without strtoll's locale and errno. Longer ones go the careful way. */
 	if (integral && ps->p - digits <= 18) {
-		long long v = 0;
-		for (const char *c = digits; c < ps->p; c++)
-			v = v * 10 + (*c - '0');
-		token.integer = *from == '-' ? -v : v;
+		token.integer = negative ? -(long long)significand : (long long)significand;
 		return emit(ps, JSON_INTEGER, &token);
 	}
-	if (!integral && decimal_double_fast(from, len, &token.number))
+	if (!integral && summed <= MAX_SUMMED_DIGITS &&
+	    decimal_double_exact(significand, exponent, negative, &token.number))
 		return emit(ps, JSON_NUMBER, &token);
 	/* The input need not be NUL-terminated, and strtod needs it to be. */
 	char copy[MAX_NUMBER_LEN + 1];
