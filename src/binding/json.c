@@ -9,6 +9,7 @@
 #include "core/json_encode.h"
 #include "util/buf.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #define BUFFER_MT "pulse.buffer"
@@ -71,6 +72,28 @@ static void push_span(lua_State *L, const struct json_token *token)
 	luaL_pushresultsize(&b, json_unescape(token->text, token->len, out));
 }
 
+/* Whether a key's len (at least 1) bytes are those of the cached text: a
+ * key is a few bytes, and libc's memcmp is a call and a dispatch for
+ * each. Loads that overlap cover 1 to 16 bytes. */
+static int same_key(const char *a, const char *b, size_t len)
+{
+	if (len > 16)
+		return memcmp(a, b, len) == 0;
+	if (len >= 8) {
+		uint64_t a0, b0, a1, b1;
+		memcpy(&a0, a, 8), memcpy(&b0, b, 8);
+		memcpy(&a1, a + len - 8, 8), memcpy(&b1, b + len - 8, 8);
+		return a0 == b0 && a1 == b1;
+	}
+	if (len >= 4) {
+		uint32_t a0, b0, a1, b1;
+		memcpy(&a0, a, 4), memcpy(&b0, b, 4);
+		memcpy(&a1, a + len - 4, 4), memcpy(&b1, b + len - 4, 4);
+		return a0 == b0 && a1 == b1;
+	}
+	return a[0] == b[0] && a[len / 2] == b[len / 2] && a[len - 1] == b[len - 1];
+}
+
 /* Pushes an object's key, from the keys met last when it is one of them. */
 static void push_key(struct decoder *d, const struct json_token *token)
 {
@@ -82,7 +105,7 @@ static void push_key(struct decoder *d, const struct json_token *token)
 	}
 	unsigned slot = (unsigned)(len * 7 + (unsigned char)text[0] * 31 + (unsigned char)text[len - 1]) &
 	                (KEY_CACHE - 1);
-	if (d->keys->slot[slot].len == len && memcmp(d->keys->slot[slot].text, text, len) == 0) {
+	if (d->keys->slot[slot].len == len && same_key(d->keys->slot[slot].text, text, len)) {
 		lua_rawgeti(d->L, d->keys_at, slot + 1);
 		return;
 	}
