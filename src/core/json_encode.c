@@ -22,20 +22,32 @@ static int any_to_escape(const char *s)
 	return ((control | ((quote - ONES) & ~quote) | ((backslash - ONES) & ~backslash)) & HIGHS) != 0;
 }
 
-int json_write_string(struct buf *b, const char *s, size_t len)
+static int needs_escape(unsigned char c)
+{
+	return c < 0x20 || c == '"' || c == '\\';
+}
+
+/* The length of the run of bytes at the start of s that need no escape. */
+static size_t plain_run(const char *s, size_t len)
+{
+	size_t i = 0;
+	while (i + 8 <= len && !any_to_escape(s + i))
+		i += 8;
+	while (i < len && !needs_escape((unsigned char)s[i]))
+		i++;
+	return i;
+}
+
+/* s from its first byte that needs an escape on. */
+static int write_escaped(struct buf *b, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
-	if (buf_reserve(b, len + 2) != 0 || buf_putc(b, '"') != 0)
-		return -1;
 	size_t run = 0; /* bytes that need no escape, copied in one go */
 	for (size_t i = 0; i < len; i++) {
-		while (i + 8 <= len && !any_to_escape(s + i))
-			i += 8;
+		i += plain_run(s + i, len - i);
 		if (i == len)
 			break;
 		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
 		if (buf_append(b, s + run, i - run) != 0)
 			return -1;
 		run = i + 1;
@@ -65,7 +77,21 @@ int json_write_string(struct buf *b, const char *s, size_t len)
 		if (buf_append(b, esc, n) != 0)
 			return -1;
 	}
-	if (buf_append(b, s + run, len - run) != 0)
+	return buf_append(b, s + run, len - run);
+}
+
+int json_write_string(struct buf *b, const char *s, size_t len)
+{
+	/* Room for the quotes and the text as it is, which is all of it for
+	 * nearly every string: then one copy, no appends. */
+	if (buf_reserve(b, len + 2) != 0)
+		return -1;
+	size_t plain = plain_run(s, len);
+	char *out = b->data + b->len;
+	out[0] = '"';
+	memcpy(out + 1, s, plain);
+	b->len += 1 + plain;
+	if (plain < len && write_escaped(b, s + plain, len - plain) != 0)
 		return -1;
 	return buf_putc(b, '"');
 }
