@@ -167,6 +167,19 @@ describe("pulse.json", function()
 			assert.are.equal(false, back.no)
 		end)
 
+		it("writes a list by index whatever order its keys are stored in", function()
+			-- Keys given in a constructor go to the table's hash part, where
+			-- pairs meets them out of order: 3 before 2 (and 1 in the array
+			-- part before both), 4 3 2 1 in some order.
+			assert.are.equal('[{"a":1},{"b":2},{"c":3}]', json.encode({ { a = 1 }, [3] = { c = 3 }, [2] = { b = 2 } }))
+			assert.are.equal("[1,2,3,4]", json.encode({ [4] = 4, [3] = 3, [2] = 2, [1] = 1 }))
+			local built = {}
+			for i = 20, 1, -1 do
+				built[i] = i
+			end
+			assert.are.equal("[" .. table.concat(built, ",") .. "]", json.encode(built))
+		end)
+
 		it("escapes control characters as \\u00XX", function()
 			assert.are.equal('"\\u0001\\u001f"', json.encode("\1\31"))
 		end)
@@ -177,6 +190,7 @@ describe("pulse.json", function()
 			{ "NaN", { 0 / 0 }, "no NaN or infinity" },
 			{ "infinity", { math.huge }, "no NaN or infinity" },
 			{ "a sparse array", { [1] = 1, [3] = 3 }, "sparse array" },
+			{ "a list with a hole past its end", { 1, 2, [4] = 4 }, "sparse array" },
 			{ "mixed keys", { 1, x = 2 }, "mixes string and integer keys" },
 			{ "a float key", { [1.5] = true }, "key of type number" },
 		}

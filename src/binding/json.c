@@ -313,6 +313,35 @@ static int encode_object(struct encoder *e, int idx, int depth)
 	return buf_putc(e->out, '}') != 0 ? oom(e) : 0;
 }
 
+/* The table at idx as an array in one walk, while lua_next hands out the
+ * keys 1, 2, 3... in order, as it does for a list (its array part);
+ * lua_next has put the first key, not a string, and its value on the
+ * stack. Any other key sends it the long way: the text so far is dropped,
+ * the keys are checked in a walk of their own, and the items go by index. */
+static int encode_list(struct encoder *e, int idx, int depth)
+{
+	lua_State *L = e->L;
+	size_t start = e->out->len;
+	if (buf_putc(e->out, '[') != 0)
+		return oom(e);
+	lua_Integer next = 1;
+	do {
+		if (!lua_isinteger(L, -2) || lua_tointeger(L, -2) != next) {
+			lua_pop(L, 2);
+			buf_truncate(e->out, start);
+			lua_Integer n;
+			int rc = array_size(e, idx, &n);
+			return rc > 0 ? encode_array(e, idx, n, depth) : rc;
+		}
+		if (next++ > 1 && buf_putc(e->out, ',') != 0)
+			return oom(e);
+		if (encode_value(e, lua_gettop(L), depth + 1) != 0)
+			return -1;
+		lua_pop(L, 1);
+	} while (lua_next(L, idx));
+	return buf_putc(e->out, ']') != 0 ? oom(e) : 0;
+}
+
 static int encode_table(struct encoder *e, int idx, int depth)
 {
 	lua_State *L = e->L;
@@ -327,7 +356,6 @@ static int encode_table(struct encoder *e, int idx, int depth)
 	e->path[e->depth++] = self;
 
 	int rc;
-	lua_Integer n = 0;
 	int has_mt = lua_getmetatable(L, idx);
 	int marked = has_mt && lua_rawequal(L, -1, e->array_mt);
 	if (has_mt)
@@ -341,12 +369,7 @@ static int encode_table(struct encoder *e, int idx, int depth)
 	} else if (lua_type(L, -2) == LUA_TSTRING) {
 		rc = encode_object(e, idx, depth);
 	} else {
-		/* An array's items go by index, not in lua_next's order: its keys
-		 * are checked in a walk of their own first. */
-		lua_pop(L, 2);
-		rc = array_size(e, idx, &n);
-		if (rc > 0)
-			rc = encode_array(e, idx, n, depth);
+		rc = encode_list(e, idx, depth);
 	}
 	if (rc != 0)
 		return rc;

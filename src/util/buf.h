@@ -28,6 +28,15 @@ static inline int buf_putc(struct buf *b, char c)
 /* bytes and a '\n' after them. */
 int buf_append_line(struct buf *b, const void *bytes, size_t n);
 
+/* Drops what was written after the first len bytes. */
+static inline void buf_truncate(struct buf *b, size_t len)
+{
+	if (len < b->len) {
+		b->len = len;
+		b->data[len] = '\0';
+	}
+}
+
 /* Keeps the memory for reuse. */
 void buf_clear(struct buf *b);
 void buf_free(struct buf *b);
