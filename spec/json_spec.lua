@@ -102,6 +102,46 @@ describe("pulse.json", function()
 			assert.truthy(err:find("nested too deeply"), err)
 			assert.is_table(json.decode(string.rep("[", 500) .. string.rep("]", 500)))
 		end)
+
+		-- Decoding sizes a document's first containers as the last
+		-- document's were: the values must not depend on what came before.
+		it("decodes each document alike whatever shapes the one before had", function()
+			local texts = {
+				'{"a":{"b":[1,2,3],"c":{"d":1,"e":2,"f":3}},"g":[[1],[2,3]]}',
+				'[[{"x":1}],{"y":[true,false]},[]]',
+				'{"a":[{"b":1,"c":2},{"d":3}],"e":{}}',
+				"[1,[2,[3,[4,[5]]]]]",
+				'{"only":null}',
+			}
+			local cjson = require("cjson")
+			local want = {}
+			for i, text in ipairs(texts) do
+				want[i] = cjson.decode(text)
+			end
+			for round = 1, 3 do
+				for i = round, round + #texts - 1 do
+					local k = (i - 1) % #texts + 1
+					assert.are.same(want[k], json.decode(texts[k]))
+				end
+			end
+		end)
+
+		it("does not size the next document's tables by one large document", function()
+			local fields = {}
+			for i = 1, 5000 do
+				fields[i] = string.format('"k%d":%d', i, i)
+			end
+			assert.is_table(json.decode("{" .. table.concat(fields, ",") .. "}"))
+			collectgarbage()
+			collectgarbage("stop")
+			local before = collectgarbage("count")
+			local small = json.decode('{"a":1}')
+			local grew = collectgarbage("count") - before
+			collectgarbage("restart")
+			assert.are.equal(1, small.a)
+			-- A table of 5000 keys' size would take over 128 KB.
+			assert.is_true(grew < 8, grew .. " KB for a one-field object")
+		end)
 	end)
 
 	describe("encode", function()

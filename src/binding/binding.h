@@ -28,9 +28,9 @@
 #define UP_LIMITER_MT lua_upvalueindex(4)
 #define UP_HEADERS_MT lua_upvalueindex(5)
 #define UP_RATE_MT lua_upvalueindex(6)
-#define UP_ARRAY_MT lua_upvalueindex(7)  /* marks the arrays JSON decodes to */
-#define UP_CALL_KEYS lua_upvalueindex(8) /* the call fields the binding reads, by enum call_key */
-#define UP_JSON_KEYS lua_upvalueindex(9) /* the object keys JSON decoded last (json.c) */
+#define UP_ARRAY_MT lua_upvalueindex(7)    /* marks the arrays JSON decodes to */
+#define UP_CALL_KEYS lua_upvalueindex(8)   /* the call fields the binding reads, by enum call_key */
+#define UP_JSON_MEMORY lua_upvalueindex(9) /* the keys and shapes JSON decoded last (json.c) */
 #define SHARED_UPVALUES 9
 
 /* The fields of a call (send.lua's Call) and of a plain hop the binding
@@ -175,8 +175,8 @@ void binding_engine_metatable(lua_State *L, int mt);
 void binding_limiter_metatable(lua_State *L, int mt);
 void binding_response_metatables(lua_State *L, int headers_mt, int rate_mt);
 void binding_json_open(lua_State *L);
-/* Pushes the cache of object keys JSON decoding shares (UP_JSON_KEYS). */
-void binding_json_key_cache(lua_State *L);
+/* Pushes what JSON decoding remembers across calls (UP_JSON_MEMORY). */
+void binding_json_memory(lua_State *L);
 void binding_journal_metatables(lua_State *L);
 
 /* redis.c */

@@ -49,7 +49,7 @@ int luaopen_pulse_core(lua_State *L)
 		lua_rawseti(L, -2, k + 1);
 	}
 
-	binding_json_key_cache(L);
+	binding_json_memory(L);
 
 	set_methods(L, base, base + 2, binding_transport_methods);
 	binding_transport_metatable(L, base + 2);

@@ -17,22 +17,31 @@
 
 /* ---- decoding ----------------------------------------------------------- */
 
-/* The object keys decoded last, by a hash of their bytes, across calls: a
- * record's keys come again in every record and every page, and pushing
- * one from here skips Lua's hashing and interning of its bytes. A slot's
- * text is that of the Lua string at index slot + 1 of the userdata's user
- * value, alive as long as it is there. */
-struct key_cache {
+/* What decoding remembers across calls, as the pages of an API come with
+ * the same keys and shapes again and again:
+ * - the object keys decoded last, by a hash of their bytes: pushing one
+ *   from here skips Lua's hashing and interning of its bytes. A slot's
+ *   text is that of the Lua string at index slot + 1 of the userdata's
+ *   user value, alive as long as it is there;
+ * - the size of the last object and array at each of the first depths:
+ *   the first one there in the next document is made that size, as the
+ *   others are made the size of the one before them (struct decoder).
+ *   Capped, so that one large document costs the next little. */
+#define SHAPE_DEPTHS 16
+#define SHAPE_CAP 64
+
+struct decode_memory {
 	struct {
 		const char *text;
 		size_t len;
 	} slot[KEY_CACHE];
+	int fields[SHAPE_DEPTHS], items[SHAPE_DEPTHS];
 };
 
-void binding_json_key_cache(lua_State *L)
+void binding_json_memory(lua_State *L)
 {
-	struct key_cache *keys = lua_newuserdatauv(L, sizeof *keys, 1);
-	memset(keys, 0, sizeof *keys);
+	struct decode_memory *memory = lua_newuserdatauv(L, sizeof *memory, 1);
+	memset(memory, 0, sizeof *memory);
 	lua_createtable(L, KEY_CACHE, 0);
 	lua_setiuservalue(L, -2, 1);
 }
@@ -44,12 +53,13 @@ struct decoder {
 	int fields[JSON_MAX_DEPTH + 1];         /* per open object: its fields so far */
 	/* The size of the last object and array closed at each depth: the next
 	 * one there is made that size, since the records of a list share a
-	 * shape, and a table grown key by key is rehashed at every power of 2. */
+	 * shape, and a table grown key by key is rehashed at every power of 2.
+	 * The first at a depth is made the size the last document's had. */
 	int last_fields[JSON_MAX_DEPTH + 1], last_items[JSON_MAX_DEPTH + 1];
 	int depth;
 	int reached; /* the deepest depth so far: the arrays are set up to it, not zeroed whole */
 	int keys_at; /* the stack index of the key cache's strings */
-	struct key_cache *keys;
+	struct decode_memory *memory;
 };
 
 /* Opens a container one level deeper. */
@@ -57,7 +67,9 @@ static void descend(struct decoder *d)
 {
 	if (++d->depth > d->reached) {
 		d->reached = d->depth;
-		d->last_fields[d->depth] = d->last_items[d->depth] = 0;
+		int remembered = d->depth < SHAPE_DEPTHS;
+		d->last_fields[d->depth] = remembered ? d->memory->fields[d->depth] : 0;
+		d->last_items[d->depth] = remembered ? d->memory->items[d->depth] : 0;
 	}
 }
 
@@ -105,15 +117,15 @@ static void push_key(struct decoder *d, const struct json_token *token)
 	}
 	unsigned slot = (unsigned)(len * 7 + (unsigned char)text[0] * 31 + (unsigned char)text[len - 1]) &
 	                (KEY_CACHE - 1);
-	if (d->keys->slot[slot].len == len && same_key(d->keys->slot[slot].text, text, len)) {
+	if (d->memory->slot[slot].len == len && same_key(d->memory->slot[slot].text, text, len)) {
 		lua_rawgeti(d->L, d->keys_at, slot + 1);
 		return;
 	}
 	lua_pushlstring(d->L, text, len);
 	lua_pushvalue(d->L, -1);
 	lua_rawseti(d->L, d->keys_at, slot + 1);
-	d->keys->slot[slot].text = lua_tostring(d->L, -1);
-	d->keys->slot[slot].len = len;
+	d->memory->slot[slot].text = lua_tostring(d->L, -1);
+	d->memory->slot[slot].len = len;
 }
 
 /* Stores the value on top into the container below it (and its key). */
@@ -184,6 +196,20 @@ static int on_json_event(void *ctx, enum json_event event, const struct json_tok
 	return 0;
 }
 
+static int capped(int size)
+{
+	return size < SHAPE_CAP ? size : SHAPE_CAP;
+}
+
+/* The sizes the document's last containers had, for the next one. */
+static void remember_shapes(const struct decoder *d)
+{
+	for (int depth = 1; depth <= d->reached && depth < SHAPE_DEPTHS; depth++) {
+		d->memory->fields[depth] = capped(d->last_fields[depth]);
+		d->memory->items[depth] = capped(d->last_items[depth]);
+	}
+}
+
 /* json_decode(text) -> value, or nil and a reason */
 static int core_json_decode(lua_State *L)
 {
@@ -191,17 +217,19 @@ static int core_json_decode(lua_State *L)
 	const char *text = luaL_checklstring(L, 1, &len);
 	lua_settop(L, 1);
 	lua_pushvalue(L, UP_ARRAY_MT);
-	lua_getiuservalue(L, UP_JSON_KEYS, 1);
+	lua_getiuservalue(L, UP_JSON_MEMORY, 1);
 	struct decoder d; /* its arrays are set up as the parse goes deeper */
 	d.L = L;
 	d.array_mt = 2;
 	d.keys_at = 3;
-	d.keys = lua_touserdata(L, UP_JSON_KEYS);
+	d.memory = lua_touserdata(L, UP_JSON_MEMORY);
 	d.depth = d.reached = 0;
 	struct json_error err = {0};
 	int rc = json_parse(text, len, on_json_event, &d, &err);
-	if (rc == 0)
+	if (rc == 0) {
+		remember_shapes(&d);
 		return 1;
+	}
 	lua_pushnil(L);
 	if (rc > 0)
 		lua_pushliteral(L, "JSON nested too deeply for the Lua stack");
