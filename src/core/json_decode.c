@@ -1,5 +1,6 @@
 #include "json_decode.h"
 #include "decimal_double.h"
+#include "json_plain.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -62,37 +63,17 @@ static long read_hex4(const char *s)
 	return v;
 }
 
-/*
- * The high bit of each of the 8 bytes of w (first byte lowest) that may be
- * a quote, a backslash or a control character: the bytes a string's plain
- * run stops at. Each term is the classic "some byte is zero" test
- * (Hacker's Delight 6-1): it may flag bytes above the first it finds, as
- * a borrow runs upward, never below it, so the lowest bit flagged is the
- * first such byte.
- */
-static uint64_t special_bytes(uint64_t w)
-{
-	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-	uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
-	return (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | ((w - ones * 0x20) & ~w)) &
-	       highs;
-}
-
 static int parse_string(struct parser *ps, enum json_event event)
 {
 	struct json_token token = {0};
 	ps->p++; /* opening quote */
 	token.text = ps->p;
 	/* Plain text 8 bytes at a time, a value's bytes being mostly that, up
-	 * to the first byte that is not, found from the flags where the first
-	 * byte of a word is its lowest. */
-	for (uint64_t w; ps->end - ps->p >= 8; ps->p += 8) {
-		memcpy(&w, ps->p, 8);
-		uint64_t special = special_bytes(w);
-		if (special) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-			ps->p += __builtin_ctzll(special) / 8;
-#endif
+	 * to the first byte that is not. */
+	for (; ps->end - ps->p >= 8; ps->p += 8) {
+		uint64_t flags = json_unplain_flags(ps->p);
+		if (flags) {
+			ps->p += json_plain_before(flags);
 			break;
 		}
 	}

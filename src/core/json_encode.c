@@ -1,26 +1,10 @@
 #include "json_encode.h"
 #include "decimal_double.h"
+#include "json_plain.h"
 #include "shortest_double.h"
 
 #include <math.h>
-#include <stdint.h>
 #include <string.h>
-
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* Whether any of the 8 bytes at s is below 0x20, '"' or '\\': the bytes a
- * JSON string escapes, looked for a word at a time (the high bit of a
- * byte of (y - ONES * k) & ~y is set for some byte when one of y's is
- * below k; y = x ^ ONES * c has a zero byte where x has c). */
-static int any_to_escape(const char *s)
-{
-	uint64_t x;
-	memcpy(&x, s, sizeof x);
-	uint64_t quote = x ^ (ONES * '"'), backslash = x ^ (ONES * '\\');
-	uint64_t control = (x - ONES * 0x20) & ~x;
-	return ((control | ((quote - ONES) & ~quote) | ((backslash - ONES) & ~backslash)) & HIGHS) != 0;
-}
 
 static int needs_escape(unsigned char c)
 {
@@ -31,8 +15,13 @@ static int needs_escape(unsigned char c)
 static size_t plain_run(const char *s, size_t len)
 {
 	size_t i = 0;
-	while (i + 8 <= len && !any_to_escape(s + i))
-		i += 8;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t flags = json_unplain_flags(s + i);
+		if (flags) {
+			i += json_plain_before(flags);
+			break;
+		}
+	}
 	while (i < len && !needs_escape((unsigned char)s[i]))
 		i++;
 	return i;
